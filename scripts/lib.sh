@@ -1,0 +1,43 @@
+# Shared by scripts/test and scripts/demo: install what is missing, build.
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export TERN_BUILD=${TERN_BUILD:-$top/build}
+
+# Debian packages tern builds and tests with. Only the missing ones are
+# installed, quietly; `apt-get update` runs once, and only if needed.
+TERN_PACKAGES="meson ninja-build pkg-config gcc libc6-dev liburing-dev libnuma-dev
+ qemu-system-x86 qemu-utils busybox-static kmod cpio xz-utils gzip
+ fio iperf3 ethtool iproute2 gnuplot-nox python3"
+
+install_missing() {
+	local missing=() p
+	for p in $TERN_PACKAGES "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+	done
+	((${#missing[@]})) || return 0
+	echo "installing: ${missing[*]}" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	if ! apt-get install -y -q=2 --no-install-recommends "${missing[@]}" >/dev/null 2>&1; then
+		apt-get update -q=2 >/dev/null
+		apt-get install -y -q=2 --no-install-recommends "${missing[@]}" >/dev/null
+	fi
+}
+
+# build DIR [meson options...]: configure once, then build.
+build() {
+	local dir=$1 log
+	shift
+	log=$(mktemp)
+	if [[ ! -f $dir/build.ninja ]]; then
+		meson setup "$dir" "$top" "$@" >"$log" 2>&1 || {
+			cat "$log" >&2
+			rm -f "$log"
+			return 1
+		}
+	fi
+	ninja -C "$dir" >"$log" 2>&1 || {
+		cat "$log" >&2
+		rm -f "$log"
+		return 1
+	}
+	rm -f "$log"
+}
