@@ -1,0 +1,358 @@
+#include "core/acpi.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "core/aml.h"
+
+/* Layout: RSDP at offset 0, then XSDT, FADT, MADT, DSDT, each on a
+ * 16-byte boundary (not required by the spec; it keeps dumps readable). */
+#define ALIGN16(x) (((x) + 15) & ~(size_t)15)
+
+#define HDR_LEN 36			/* common table header (5.2.6) */
+#define RSDP_LEN 36
+#define XSDT_LEN (HDR_LEN + 2 * 8)	/* FADT, MADT */
+#define FADT_LEN 276			/* revision 6 */
+#define MADT_LAPIC_LEN 8
+#define MADT_IOAPIC_LEN 12
+
+/* KVM's in-kernel IOAPIC (KVM_IOAPIC_NUM_PINS), GSI base 0. */
+#define IOAPIC_PINS 24
+
+/* FADT field offsets (ACPI 6.5 table 5.9). */
+enum {
+	FADT_DSDT = 40,
+	FADT_CENTURY = 108,
+	FADT_IAPC_BOOT_ARCH = 109,
+	FADT_FLAGS = 112,
+	FADT_RESET_REG = 116,
+	FADT_RESET_VALUE = 128,
+	FADT_MINOR_VERSION = 131,
+	FADT_X_DSDT = 140,
+	FADT_SLEEP_CONTROL_REG = 244,
+	FADT_SLEEP_STATUS_REG = 256,
+	FADT_HYPERVISOR_ID = 268,
+};
+
+#define FADT_PWR_BUTTON (1u << 4)	/* no fixed power button */
+#define FADT_SLP_BUTTON (1u << 5)	/* no fixed sleep button */
+#define FADT_RESET_REG_SUP (1u << 10)
+#define FADT_HW_REDUCED_ACPI (1u << 20)
+#define IAPC_VGA_NOT_PRESENT (1u << 2)
+
+#define GAS_SYSTEM_IO 1
+#define GAS_ACCESS_BYTE 1
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, (uint16_t)v);
+	put16(p + 2, (uint16_t)(v >> 16));
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	put32(p, (uint32_t)v);
+	put32(p + 4, (uint32_t)(v >> 32));
+}
+
+static uint8_t checksum(const uint8_t *p, size_t len)
+{
+	uint8_t sum = 0;
+
+	while (len--)
+		sum += *p++;
+	return (uint8_t)-sum;
+}
+
+static void put_header(uint8_t *t, const char sig[4], uint32_t len,
+		       uint8_t rev)
+{
+	memcpy(t, sig, 4);
+	put32(t + 4, len);
+	t[8] = rev;
+	memcpy(t + 10, "TERN  ", 6);	/* OEM ID */
+	memcpy(t + 16, "TERNVM  ", 8);	/* OEM table ID */
+	put32(t + 24, 1);		/* OEM revision */
+	memcpy(t + 28, "TERN", 4);	/* creator ID */
+	put32(t + 32, 1);		/* creator revision */
+	t[9] = 0;
+	t[9] = checksum(t, len);	/* last: covers the whole table */
+}
+
+/* Generic Address Structure (5.2.3.2): one byte in I/O space. */
+static void put_gas_io8(uint8_t *p, uint16_t port)
+{
+	p[0] = GAS_SYSTEM_IO;
+	p[1] = 8;	/* register bit width */
+	p[2] = 0;	/* bit offset */
+	p[3] = GAS_ACCESS_BYTE;
+	put64(p + 4, port);
+}
+
+static int check_config(uint64_t gpa, const struct acpi_config *cfg)
+{
+	const uint64_t four_gib = 1ull << 32;
+
+	if (!cfg->ncpus || cfg->ncpus > 255 || cfg->ioapic_id < cfg->ncpus)
+		return -EINVAL;
+	if (gpa % 16 || cfg->ioapic_addr >= four_gib)
+		return -EINVAL;
+	if (!cfg->sleep_ctl_port || !cfg->sleep_sts_port || !cfg->reset_port)
+		return -EINVAL;
+	if (cfg->pci_slots > 32 || cfg->pci_intx_gsi_base > IOAPIC_PINS - 4)
+		return -EINVAL;
+	if (!cfg->pci_mmio32_size || cfg->pci_mmio32_base >= four_gib ||
+	    cfg->pci_mmio32_size > four_gib - cfg->pci_mmio32_base)
+		return -EINVAL;
+	if (cfg->pci_mmio64_size &&
+	    cfg->pci_mmio64_size - 1 > UINT64_MAX - cfg->pci_mmio64_base)
+		return -EINVAL;
+	return 0;
+}
+
+/* Name(name, ResourceTemplate(){...}): ends `res` and frees it. */
+static int name_template(struct aml *b, const char *name, struct aml *res)
+{
+	int err = aml_res_end(res);
+
+	if (!err) {
+		aml_name(b, name);
+		err = aml_buffer(b, res->data, res->len);
+	}
+	aml_free(res);
+	return err;
+}
+
+static int pci_crs(struct aml *b, const struct acpi_config *cfg)
+{
+	struct aml res;
+
+	aml_init(&res);
+	aml_res_word_bus(&res, 0, 0);
+	/* The config ports are the bridge's own; Linux drops this range
+	 * from the windows it hands to devices. */
+	aml_res_io(&res, 0xCF8, 8);
+	aml_res_word_io(&res, 0x0000, 0x0CF7);
+	aml_res_word_io(&res, 0x0D00, 0xFFFF);
+	aml_res_dword_mem(&res, (uint32_t)cfg->pci_mmio32_base,
+			  (uint32_t)(cfg->pci_mmio32_base +
+				     cfg->pci_mmio32_size - 1));
+	if (cfg->pci_mmio64_size)
+		aml_res_qword_mem(&res, cfg->pci_mmio64_base,
+				  cfg->pci_mmio64_base +
+					  cfg->pci_mmio64_size - 1);
+	return name_template(b, "_CRS", &res);
+}
+
+/* _PRT: routes each slot's INTA-D straight to IOAPIC GSIs (source Zero,
+ * so the last field is the GSI), rotated by slot so that single-function
+ * devices, which all use INTA, spread over the four GSIs. */
+static int pci_prt(struct aml *b, const struct acpi_config *cfg)
+{
+	unsigned int slots = cfg->pci_slots > 1 ? cfg->pci_slots - 1 : 0;
+	size_t prt;
+
+	aml_name(b, "_PRT");
+	prt = aml_package(b, (uint8_t)(4 * slots));
+	for (unsigned int s = 1; s <= slots; s++) {
+		for (unsigned int pin = 0; pin < 4; pin++) {
+			size_t e = aml_package(b, 4);
+
+			/* _ADR form: device in the high word, any function. */
+			aml_integer(b, ((uint64_t)s << 16) | 0xFFFF);
+			aml_integer(b, pin);
+			aml_integer(b, 0);
+			aml_integer(b, cfg->pci_intx_gsi_base + (s + pin) % 4);
+			aml_close(b, e);
+		}
+	}
+	return aml_close(b, prt);
+}
+
+static int dsdt_body(struct aml *b, const struct acpi_config *cfg)
+{
+	struct aml res;
+	size_t sb, dev;
+	int err;
+
+	sb = aml_scope(b, "\\_SB_");
+
+	/* Without a PNP0A03 host bridge Linux (with ACPI) scans no PCI. */
+	dev = aml_device(b, "PCI0");
+	aml_name(b, "_HID");
+	aml_eisaid(b, "PNP0A03");
+	/* The spec says a device "should not" have both _HID and _ADR;
+	 * _ADR 0 on the root bridge is common practice and harmless. */
+	aml_name(b, "_ADR");
+	aml_integer(b, 0);
+	aml_name(b, "_UID");
+	aml_integer(b, 0);
+	aml_name(b, "_SEG");
+	aml_integer(b, 0);
+	aml_name(b, "_BBN");
+	aml_integer(b, 0);
+	err = pci_crs(b, cfg);
+	if (err)
+		return err;
+	pci_prt(b, cfg);
+	aml_close(b, dev);
+
+	/* In hw-reduced mode Linux maps no ISA IRQs by itself (no legacy
+	 * PIC, nr_legacy_irqs() == 0), so ttyS0 gets IRQ 4 only through
+	 * this _CRS; without it opening the port fails. */
+	dev = aml_device(b, "COM1");
+	aml_name(b, "_HID");
+	aml_eisaid(b, "PNP0501");
+	aml_init(&res);
+	aml_res_io(&res, 0x3F8, 8);
+	aml_res_irq(&res, 4);
+	err = name_template(b, "_CRS", &res);
+	if (err)
+		return err;
+	aml_close(b, dev);
+
+	/* CMOS RTC, no IRQ: the VMM raises no RTC interrupts. */
+	dev = aml_device(b, "RTC_");
+	aml_name(b, "_HID");
+	aml_eisaid(b, "PNP0B00");
+	aml_init(&res);
+	aml_res_io(&res, 0x70, 2);
+	err = name_template(b, "_CRS", &res);
+	if (err)
+		return err;
+	aml_close(b, dev);
+
+	aml_close(b, sb);
+
+	/* S5 sleep type 5: Linux writes (5 << 2) | SLP_EN = 0x34 to the
+	 * sleep control register. Top level of the DSDT is the root scope. */
+	aml_name(b, "_S5_");
+	dev = aml_package(b, 4);
+	aml_integer(b, 5);
+	aml_integer(b, 0);
+	aml_integer(b, 0);
+	aml_integer(b, 0);
+	return aml_close(b, dev);
+}
+
+static void build_fadt(uint8_t *t, uint64_t dsdt_gpa,
+		       const struct acpi_config *cfg)
+{
+	/* Both DSDT pointers, as asked; the 32-bit one only if it fits. */
+	if (dsdt_gpa <= UINT32_MAX)
+		put32(t + FADT_DSDT, (uint32_t)dsdt_gpa);
+	put64(t + FADT_X_DSDT, dsdt_gpa);
+	t[FADT_CENTURY] = cfg->rtc_century_index;
+	/* Not setting the 8042 bit tells Linux there is no i8042. */
+	put16(t + FADT_IAPC_BOOT_ARCH, IAPC_VGA_NOT_PRESENT);
+	put32(t + FADT_FLAGS, FADT_HW_REDUCED_ACPI | FADT_RESET_REG_SUP |
+				      FADT_PWR_BUTTON | FADT_SLP_BUTTON);
+	put_gas_io8(t + FADT_RESET_REG, cfg->reset_port);
+	t[FADT_RESET_VALUE] = cfg->reset_value;
+	t[FADT_MINOR_VERSION] = 5;	/* ACPI 6.5 */
+	put_gas_io8(t + FADT_SLEEP_CONTROL_REG, cfg->sleep_ctl_port);
+	put_gas_io8(t + FADT_SLEEP_STATUS_REG, cfg->sleep_sts_port);
+	memcpy(t + FADT_HYPERVISOR_ID, "TERN    ", 8);
+	/* Everything else stays 0: no FACS (allowed when hw-reduced), no
+	 * SCI, SMI, PM1/PM2/PM timer/GPE blocks. */
+	put_header(t, "FACP", FADT_LEN, 6);
+}
+
+/* No Interrupt Source Overrides: hw-reduced Linux skips the PIT/HPET
+ * timer setup and the 8259, and maps no ISA IRQs 0-15 by default, so an
+ * IRQ0 -> GSI 2 override would describe a timer nobody uses. Devices get
+ * their GSIs from the DSDT instead. No LAPIC NMI entries either: Linux
+ * wires LINT1 as NMI on the boot CPU by default. */
+static void build_madt(uint8_t *t, size_t len, const struct acpi_config *cfg)
+{
+	uint8_t *e = t + HDR_LEN + 8;
+
+	put32(t + 36, 0xFEE00000);	/* local APIC address */
+	put32(t + 40, 0);		/* no PCAT_COMPAT: there is no 8259 */
+	for (unsigned int i = 0; i < cfg->ncpus; i++, e += MADT_LAPIC_LEN) {
+		e[0] = 0;		/* Processor Local APIC */
+		e[1] = MADT_LAPIC_LEN;
+		e[2] = (uint8_t)i;	/* ACPI processor UID */
+		e[3] = (uint8_t)i;	/* APIC ID */
+		put32(e + 4, 1);	/* Enabled */
+	}
+	e[0] = 1;			/* I/O APIC */
+	e[1] = MADT_IOAPIC_LEN;
+	e[2] = cfg->ioapic_id;
+	put32(e + 4, (uint32_t)cfg->ioapic_addr);
+	put32(e + 8, 0);		/* GSI base */
+	/* Revision 5 (ACPI 6.3+). All entries are Enabled, so the Online
+	 * Capable bit that revision brought in does not matter. */
+	put_header(t, "APIC", (uint32_t)len, 5);
+}
+
+static void build_xsdt(uint8_t *t, uint64_t fadt_gpa, uint64_t madt_gpa)
+{
+	put64(t + HDR_LEN, fadt_gpa);
+	put64(t + HDR_LEN + 8, madt_gpa);
+	put_header(t, "XSDT", XSDT_LEN, 1);
+}
+
+static void build_rsdp(uint8_t *p, uint64_t xsdt_gpa)
+{
+	memcpy(p, "RSD PTR ", 8);
+	memcpy(p + 9, "TERN  ", 6);
+	p[15] = 2;			/* ACPI 2.0+: use the XSDT */
+	put32(p + 16, 0);		/* no RSDT */
+	put32(p + 20, RSDP_LEN);
+	put64(p + 24, xsdt_gpa);
+	p[8] = checksum(p, 20);		/* ACPI 1.0 part */
+	p[32] = checksum(p, RSDP_LEN);	/* whole structure */
+}
+
+ssize_t acpi_build(void *mem, size_t cap, uint64_t gpa,
+		   const struct acpi_config *cfg)
+{
+	static const uint8_t no_header[HDR_LEN];
+	size_t xsdt, fadt, madt, madt_len, dsdt, total;
+	struct aml aml;
+	uint8_t *m = mem;
+	int err;
+
+	err = check_config(gpa, cfg);
+	if (err)
+		return err;
+
+	/* The DSDT goes through the growable encoder, header space first. */
+	aml_init(&aml);
+	aml_bytes(&aml, no_header, HDR_LEN);
+	err = dsdt_body(&aml, cfg);
+	if (!err)
+		err = aml.err;
+	if (err) {
+		aml_free(&aml);
+		return err;
+	}
+
+	xsdt = ALIGN16(RSDP_LEN);
+	fadt = ALIGN16(xsdt + XSDT_LEN);
+	madt = ALIGN16(fadt + FADT_LEN);
+	madt_len = HDR_LEN + 8 + cfg->ncpus * MADT_LAPIC_LEN + MADT_IOAPIC_LEN;
+	dsdt = ALIGN16(madt + madt_len);
+	total = dsdt + aml.len;
+	if (total > cap) {
+		aml_free(&aml);
+		return -ENOSPC;
+	}
+
+	memset(m, 0, total);
+	build_rsdp(m, gpa + xsdt);
+	build_xsdt(m + xsdt, gpa + fadt, gpa + madt);
+	build_fadt(m + fadt, gpa + dsdt, cfg);
+	build_madt(m + madt, madt_len, cfg);
+	memcpy(m + dsdt, aml.data, aml.len);
+	put_header(m + dsdt, "DSDT", (uint32_t)aml.len, 2); /* 64-bit ints */
+	aml_free(&aml);
+	return (ssize_t)total;
+}

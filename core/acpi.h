@@ -1,0 +1,42 @@
+/* ACPI tables for a hardware-reduced x86 platform (ACPI 6.x 4.1): no
+ * PM1/GPE blocks, no SCI, no 8259; power off through the FADT's sleep
+ * control register and reset through its reset register. Linux finds the
+ * RSDP by scanning 0xE0000-0xFFFFF (or via boot_params.acpi_rsdp_addr). */
+#ifndef TERN_CORE_ACPI_H
+#define TERN_CORE_ACPI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct acpi_config {
+	unsigned int ncpus;            /* LAPIC ids 0..ncpus-1, all enabled */
+	uint64_t ioapic_addr;          /* 0xFEC00000 */
+	uint8_t ioapic_id;             /* e.g. ncpus (must not clash with LAPIC ids) */
+	uint16_t sleep_ctl_port;       /* hw-reduced SLEEP_CONTROL_REG, 1 byte, I/O */
+	uint16_t sleep_sts_port;       /* SLEEP_STATUS_REG, 1 byte, I/O */
+	uint16_t reset_port;           /* 0xCF9 */
+	uint8_t reset_value;           /* 0x06 */
+	uint64_t pci_mmio32_base, pci_mmio32_size;   /* e.g. 0xC0000000, 0x3EC00000 (ends below IOAPIC) */
+	uint64_t pci_mmio64_base, pci_mmio64_size;   /* may be 0 size: then omitted */
+	unsigned int pci_slots;        /* _PRT entries for slots 1..pci_slots-1, INTA..INTD */
+	uint32_t pci_intx_gsi_base;    /* _PRT: slot s pin p -> GSI base + ((s + p) % 4), e.g. 16 */
+	uint8_t rtc_century_index;     /* 0x32 */
+};
+
+#define ACPI_RSDP_ADDR 0xE0000  /* in the legacy BIOS area Linux scans */
+
+/* Builds RSDP, XSDT, FADT (rev 6, hw-reduced), DSDT, MADT (and nothing else)
+   into `mem`, a host buffer that the guest sees at guest-physical `gpa`
+   (the RSDP goes first, at `gpa`). Returns the number of bytes used, or
+   -ENOSPC if `cap` is too small, -EINVAL on a bad config (0 cpus, >255 cpus). */
+ssize_t acpi_build(void *mem, size_t cap, uint64_t gpa, const struct acpi_config *cfg);
+
+/* Other -EINVAL cases: `gpa` not 16-byte aligned (the RSDP scan only looks
+ * at 16-byte boundaries); ioapic_id below ncpus; IOAPIC above 4 GiB; a zero
+ * sleep or reset port (Linux then offers no poweroff / ACPI reset); more
+ * than 32 slots; an empty or >4 GiB 32-bit window; a wrapping 64-bit one;
+ * INTx GSIs beyond the IOAPIC's 24 pins. -ENOMEM if the DSDT cannot be
+ * built. On error `mem` is left untouched. */
+
+#endif

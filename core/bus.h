@@ -1,0 +1,62 @@
+/* PIO and MMIO buses: address ranges dispatched to slow-path device handlers
+ * from the vCPU thread that trapped. The fast path (virtio queue kicks)
+ * never comes here: those end in ioeventfds inside KVM. */
+#ifndef TERN_CORE_BUS_H
+#define TERN_CORE_BUS_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* A device's handlers. `off` is relative to the range's base; `len` is
+ * 1, 2, 4 or 8. A read fills data[0..len) (little endian). Handlers run in
+ * vCPU threads, possibly several at once: devices lock what they share. */
+struct bus_ops {
+	void (*read)(void *opaque, uint64_t off, uint8_t *data, uint32_t len);
+	void (*write)(void *opaque, uint64_t off, const uint8_t *data,
+		      uint32_t len);
+};
+
+struct bus_range {
+	uint64_t base, len;
+	const struct bus_ops *ops;
+	void *opaque;
+	const char *name;
+};
+
+#define BUS_MAX_RANGES 64
+
+struct bus {
+	const char *name;		/* "pio" or "mmio" */
+	pthread_rwlock_t lock;		/* writers: registration, BAR moves */
+	unsigned int n;
+	struct bus_range ranges[BUS_MAX_RANGES];	/* sorted by base */
+};
+
+int bus_init(struct bus *bus, const char *name);
+void bus_destroy(struct bus *bus);
+/* -EEXIST on overlap, -ENOSPC when full, -EINVAL on an empty range. */
+int bus_register(struct bus *bus, uint64_t base, uint64_t len,
+		 const struct bus_ops *ops, void *opaque, const char *name);
+int bus_unregister(struct bus *bus, uint64_t base);
+/* Returns false when nothing claims the address (reads then give all ones). */
+bool bus_read(struct bus *bus, uint64_t addr, uint8_t *data, uint32_t len);
+bool bus_write(struct bus *bus, uint64_t addr, const uint8_t *data,
+	       uint32_t len);
+
+/* Little-endian helpers for handlers. */
+static inline uint64_t bus_get(const uint8_t *data, uint32_t len)
+{
+	uint64_t v = 0;
+	for (uint32_t i = 0; i < len && i < 8; i++)
+		v |= (uint64_t)data[i] << (8 * i);
+	return v;
+}
+
+static inline void bus_put(uint8_t *data, uint32_t len, uint64_t v)
+{
+	for (uint32_t i = 0; i < len && i < 8; i++)
+		data[i] = (uint8_t)(v >> (8 * i));
+}
+
+#endif

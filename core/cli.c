@@ -1,0 +1,273 @@
+#include "core/cli.h"
+
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define DEFAULT_MEMORY (512ULL << 20)
+#define MIN_MEMORY (64ULL << 20)
+#define MAX_MEMORY (1ULL << 40)
+#define DEFAULT_CMDLINE "console=ttyS0"
+
+static const char usage_text[] =
+	"usage: tern --kernel PATH [options]\n"
+	"  --kernel PATH          Linux bzImage\n"
+	"  --initramfs PATH       initial ramdisk\n"
+	"  --cmdline STR          kernel command line (default: \"" DEFAULT_CMDLINE "\")\n"
+	"  --cpus N               vCPUs, 1.." "254 (default 1)\n"
+	"  --memory SIZE[,hugepages=on|off][,numa-node=N]\n"
+	"                         guest RAM, e.g. 512M, 4G (default 512M)\n"
+	"  --serial stdio|file=PATH|pty|socket=PATH|off\n"
+	"                         serial console (default stdio; Ctrl-A x quits)\n"
+	"  --on-reboot exit|restart  what a guest reboot does (default exit)\n"
+	"  --log-level error|warn|info|debug\n"
+	"  --help, --version\n"
+	"exit status: 0 guest powered off or stopped by SIGTERM/SIGINT/Ctrl-A x,\n"
+	"  1 error (bad image, KVM failure, triple fault), 2 bad usage,\n"
+	"  3 guest rebooted with --on-reboot exit\n";
+
+int cli_parse_size(const char *s, uint64_t *bytes)
+{
+	unsigned long long v;
+	unsigned int shift = 0;
+	char *end;
+
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	switch (*end) {
+	case 'K': case 'k': shift = 10; end++; break;
+	case 'M': case 'm': shift = 20; end++; break;
+	case 'G': case 'g': shift = 30; end++; break;
+	case 'T': case 't': shift = 40; end++; break;
+	default: break;
+	}
+	if (*end || (shift && v > (ULLONG_MAX >> shift)))
+		return -EINVAL;
+	*bytes = (uint64_t)v << shift;
+	return 0;
+}
+
+static int parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	*out = strtoul(s, &end, 10);
+	return errno || *end || *out > max ? -EINVAL : 0;
+}
+
+static int bad(FILE *err, const char *opt, const char *fmt, const char *val)
+{
+	fprintf(err, "tern: --%s: ", opt);
+	fprintf(err, fmt, val);
+	fputc('\n', err);
+	return -EINVAL;
+}
+
+static int parse_cpus(struct cli *cli, const char *arg, FILE *err)
+{
+	unsigned long n;
+	const char *v = strncmp(arg, "boot=", 5) ? arg : arg + 5;
+
+	if (parse_uint(v, VM_MAX_CPUS, &n) || n == 0)
+		return bad(err, "cpus", "'%s' is not a CPU count from 1 to "
+			   "254", arg);
+	cli->vm.cpus = (unsigned int)n;
+	return 0;
+}
+
+static int parse_memory(struct cli *cli, const char *arg, FILE *err)
+{
+	struct mem_config *m = &cli->vm.mem;
+	char *copy = strdup(arg), *tok, *save = NULL;
+	int ret = 0;
+	bool first = true;
+
+	if (!copy)
+		return -ENOMEM;
+	for (tok = strtok_r(copy, ",", &save); tok && !ret;
+	     tok = strtok_r(NULL, ",", &save), first = false) {
+		const char *size = !strncmp(tok, "size=", 5) ? tok + 5
+				   : first			? tok
+								: NULL;
+		unsigned long node;
+
+		if (size) {
+			if (cli_parse_size(size, &m->size))
+				ret = bad(err, "memory", "'%s' is not a size "
+					  "(use e.g. 512M or 4G)", size);
+			else if (m->size < MIN_MEMORY || m->size > MAX_MEMORY)
+				ret = bad(err, "memory", "%s is outside 64M..1T",
+					  size);
+			else if (m->size & 0xfff)
+				ret = bad(err, "memory", "%s is not a multiple "
+					  "of 4K", size);
+		} else if (!strcmp(tok, "hugepages=on")) {
+			m->hugepages = true;
+		} else if (!strcmp(tok, "hugepages=off")) {
+			m->hugepages = false;
+		} else if (!strncmp(tok, "numa-node=", 10)) {
+			if (parse_uint(tok + 10, 1023, &node))
+				ret = bad(err, "memory", "'%s' is not a NUMA "
+					  "node number", tok + 10);
+			else
+				m->numa_node = (int)node;
+		} else {
+			ret = bad(err, "memory", "unknown parameter '%s' "
+				  "(size=, hugepages=, numa-node=)", tok);
+		}
+	}
+	if (!ret && m->hugepages && (m->size & ((2ULL << 20) - 1)))
+		ret = bad(err, "memory", "%s", "hugepages=on needs a size that "
+			  "is a multiple of 2M");
+	free(copy);
+	return ret;
+}
+
+static int parse_serial(struct cli *cli, const char *arg, FILE *err)
+{
+	if (!strcmp(arg, "stdio"))
+		cli->serial = CONSOLE_STDIO;
+	else if (!strcmp(arg, "pty"))
+		cli->serial = CONSOLE_PTY;
+	else if (!strcmp(arg, "off"))
+		cli->serial = CONSOLE_OFF;
+	else if (!strncmp(arg, "file=", 5) && arg[5])
+		cli->serial = CONSOLE_FILE, cli->serial_path = arg + 5;
+	else if (!strncmp(arg, "socket=", 7) && arg[7])
+		cli->serial = CONSOLE_SOCKET, cli->serial_path = arg + 7;
+	else
+		return bad(err, "serial", "'%s' is not stdio, file=PATH, pty, "
+			   "socket=PATH or off", arg);
+	return 0;
+}
+
+static int check_file(const char *opt, const char *path, FILE *err)
+{
+	if (!*path)
+		return bad(err, opt, "%s", "empty path");
+	if (access(path, R_OK) < 0) {
+		const char *why = strerror(errno);
+
+		fprintf(err, "tern: --%s: %s: %s\n", opt, path, why);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+enum cli_result cli_parse(struct cli *cli, int argc, char **argv,
+			  FILE *out, FILE *err)
+{
+	enum { O_KERNEL = 256, O_INITRAMFS, O_CMDLINE, O_CPUS, O_MEMORY,
+	       O_SERIAL, O_ON_REBOOT, O_LOG_LEVEL, O_HELP, O_VERSION };
+	static const struct option opts[] = {
+		{ "kernel", required_argument, NULL, O_KERNEL },
+		{ "initramfs", required_argument, NULL, O_INITRAMFS },
+		{ "cmdline", required_argument, NULL, O_CMDLINE },
+		{ "cpus", required_argument, NULL, O_CPUS },
+		{ "memory", required_argument, NULL, O_MEMORY },
+		{ "serial", required_argument, NULL, O_SERIAL },
+		{ "on-reboot", required_argument, NULL, O_ON_REBOOT },
+		{ "log-level", required_argument, NULL, O_LOG_LEVEL },
+		{ "help", no_argument, NULL, O_HELP },
+		{ "version", no_argument, NULL, O_VERSION },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt, ret = 0;
+
+	memset(cli, 0, sizeof(*cli));
+	cli->vm.cpus = 1;
+	cli->vm.mem.size = DEFAULT_MEMORY;
+	cli->vm.mem.numa_node = -1;
+	cli->vm.cmdline = DEFAULT_CMDLINE;
+	cli->vm.on_reboot = ON_REBOOT_EXIT;
+	cli->serial = CONSOLE_STDIO;
+	cli->log_level = LOG_INFO;
+
+	optind = 1;
+	opterr = 0;
+	while (!ret && (opt = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+		switch (opt) {
+		case O_KERNEL:
+			cli->vm.kernel = optarg;
+			ret = check_file("kernel", optarg, err);
+			break;
+		case O_INITRAMFS:
+			cli->vm.initramfs = optarg;
+			ret = check_file("initramfs", optarg, err);
+			break;
+		case O_CMDLINE:
+			cli->vm.cmdline = optarg;
+			break;
+		case O_CPUS:
+			ret = parse_cpus(cli, optarg, err);
+			break;
+		case O_MEMORY:
+			ret = parse_memory(cli, optarg, err);
+			break;
+		case O_SERIAL:
+			ret = parse_serial(cli, optarg, err);
+			break;
+		case O_ON_REBOOT:
+			if (!strcmp(optarg, "exit"))
+				cli->vm.on_reboot = ON_REBOOT_EXIT;
+			else if (!strcmp(optarg, "restart"))
+				cli->vm.on_reboot = ON_REBOOT_RESTART;
+			else
+				ret = bad(err, "on-reboot", "'%s' is not exit "
+					  "or restart", optarg);
+			break;
+		case O_LOG_LEVEL:
+			if (!strcmp(optarg, "error"))
+				cli->log_level = LOG_ERR;
+			else if (!strcmp(optarg, "warn"))
+				cli->log_level = LOG_WARN;
+			else if (!strcmp(optarg, "info"))
+				cli->log_level = LOG_INFO;
+			else if (!strcmp(optarg, "debug"))
+				cli->log_level = LOG_DEBUG;
+			else
+				ret = bad(err, "log-level", "'%s' is not error, "
+					  "warn, info or debug", optarg);
+			break;
+		case O_HELP:
+			fputs(usage_text, out);
+			return CLI_EXIT_OK;
+		case O_VERSION:
+			fprintf(out, "tern %s\n", TERN_VERSION);
+			return CLI_EXIT_OK;
+		case ':':
+			fprintf(err, "tern: %s: needs a value\n",
+				argv[optind - 1]);
+			return CLI_USAGE;
+		default:
+			fprintf(err, "tern: %s: unknown option (see --help)\n",
+				argv[optind - 1]);
+			return CLI_USAGE;
+		}
+	}
+	if (ret)
+		return CLI_USAGE;
+	if (optind < argc) {
+		fprintf(err, "tern: '%s': unexpected argument (see --help)\n",
+			argv[optind]);
+		return CLI_USAGE;
+	}
+	if (!cli->vm.kernel) {
+		fprintf(err, "tern: --kernel: missing; tern needs a kernel to "
+			"boot (see --help)\n");
+		return CLI_USAGE;
+	}
+	return CLI_RUN;
+}

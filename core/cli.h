@@ -1,0 +1,31 @@
+/* Command line, in Cloud Hypervisor's shape. Every bad value is one line
+ * on stderr naming the option and the problem; nothing is started. */
+#ifndef TERN_CORE_CLI_H
+#define TERN_CORE_CLI_H
+
+#include "core/console.h"
+#include "core/log.h"
+#include "core/vm.h"
+
+#include <stdio.h>
+
+struct cli {
+	struct vm_config vm;
+	enum console_mode serial;
+	const char *serial_path;
+	enum log_level log_level;
+};
+
+enum cli_result {
+	CLI_RUN = 0,		/* start the VM */
+	CLI_EXIT_OK = 1,	/* --help or --version printed */
+	CLI_USAGE = 2,		/* bad input, reported on `err` */
+};
+
+enum cli_result cli_parse(struct cli *cli, int argc, char **argv,
+			  FILE *out, FILE *err);
+
+/* "512M" -> bytes; 0 or -EINVAL. Suffixes K, M, G, T are powers of 1024. */
+int cli_parse_size(const char *s, uint64_t *bytes);
+
+#endif

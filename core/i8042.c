@@ -1,0 +1,188 @@
+#include "core/i8042.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "core/log.h"
+
+#define STATUS_OBF 0x01		/* a byte waits at port 0x60 */
+#define STATUS_SYS 0x04		/* self test passed (warm boot) */
+
+#define CTR_KBD_INT 0x01
+#define CTR_SYS 0x04
+#define CTR_KBD_DISABLE 0x10
+#define CTR_AUX_DISABLE 0x20
+#define CTR_XLATE 0x40
+
+#define CMD_READ_CTR 0x20
+#define CMD_WRITE_CTR 0x60
+#define CMD_AUX_DISABLE 0xa7
+#define CMD_AUX_ENABLE 0xa8
+#define CMD_SELF_TEST 0xaa
+#define CMD_KBD_TEST 0xab
+#define CMD_KBD_DISABLE 0xad
+#define CMD_KBD_ENABLE 0xae
+#define CMD_WRITE_OUTPORT 0xd1
+
+#define SELF_TEST_OK 0x55
+#define KBD_TEST_OK 0x00
+#define OUTPORT_RESET 0x01	/* CPU reset line, active low */
+
+static void put_out(struct i8042 *k, uint8_t v)
+{
+	k->out = v;
+	k->obf = true;
+}
+
+/* Returns true when the command resets the machine. */
+static bool command(struct i8042 *k, uint8_t cmd)
+{
+	k->pending = 0;		/* a command cancels an unfinished one */
+	switch (cmd) {
+	case CMD_READ_CTR:
+		put_out(k, k->ctr);
+		break;
+	case CMD_WRITE_CTR:
+	case CMD_WRITE_OUTPORT:
+		k->pending = cmd;
+		break;
+	case CMD_AUX_DISABLE:
+		k->ctr |= CTR_AUX_DISABLE;
+		break;
+	case CMD_AUX_ENABLE:
+		k->ctr &= (uint8_t)~CTR_AUX_DISABLE;
+		break;
+	case CMD_SELF_TEST:
+		put_out(k, SELF_TEST_OK);
+		break;
+	case CMD_KBD_TEST:
+		put_out(k, KBD_TEST_OK);
+		break;
+	case CMD_KBD_DISABLE:
+		k->ctr |= CTR_KBD_DISABLE;
+		break;
+	case CMD_KBD_ENABLE:
+		k->ctr &= (uint8_t)~CTR_KBD_DISABLE;
+		break;
+	default:
+		/* 0xF0-0xFF pulse output-port lines 0-3 low where the
+		 * command's bit is clear; line 0 is the CPU reset (0xFE is
+		 * the usual one). */
+		if ((cmd & 0xf0) == 0xf0 && !(cmd & OUTPORT_RESET))
+			return true;
+		log_debug("i8042", "command 0x%02x ignored", cmd);
+		break;
+	}
+	return false;
+}
+
+/* Returns true when the data byte resets the machine. */
+static bool data(struct i8042 *k, uint8_t v)
+{
+	uint8_t cmd = k->pending;
+
+	k->pending = 0;
+	switch (cmd) {
+	case CMD_WRITE_CTR:
+		k->ctr = v;
+		return false;
+	case CMD_WRITE_OUTPORT:
+		/* Bit 1 is the A20 gate: always open here. */
+		return !(v & OUTPORT_RESET);
+	default:
+		return false;	/* for the keyboard: there is none */
+	}
+}
+
+static void request_reset(struct i8042 *k)
+{
+	log_info("i8042", "guest reset");
+	/* Without the lock: the VM may reset devices in response. */
+	vm_control_request(&k->ctl, VM_REQ_RESET);
+}
+
+static void data_read(void *opaque, uint64_t off, uint8_t *d, uint32_t len)
+{
+	struct i8042 *k = opaque;
+	uint8_t v = 0;
+
+	pthread_mutex_lock(&k->lock);
+	if (k->obf) {
+		v = k->out;
+		k->obf = false;
+	}
+	pthread_mutex_unlock(&k->lock);
+	memset(d, 0xff, len);
+	d[0] = v;
+}
+
+static void data_write(void *opaque, uint64_t off, const uint8_t *d,
+		       uint32_t len)
+{
+	struct i8042 *k = opaque;
+	bool reset;
+
+	pthread_mutex_lock(&k->lock);
+	reset = data(k, d[0]);
+	pthread_mutex_unlock(&k->lock);
+	if (reset)
+		request_reset(k);
+}
+
+static void cmd_read(void *opaque, uint64_t off, uint8_t *d, uint32_t len)
+{
+	struct i8042 *k = opaque;
+	uint8_t v = STATUS_SYS;
+
+	pthread_mutex_lock(&k->lock);
+	if (k->obf)
+		v |= STATUS_OBF;
+	pthread_mutex_unlock(&k->lock);
+	memset(d, 0xff, len);
+	d[0] = v;
+}
+
+static void cmd_write(void *opaque, uint64_t off, const uint8_t *d,
+		      uint32_t len)
+{
+	struct i8042 *k = opaque;
+	bool reset;
+
+	pthread_mutex_lock(&k->lock);
+	reset = command(k, d[0]);
+	pthread_mutex_unlock(&k->lock);
+	if (reset)
+		request_reset(k);
+}
+
+const struct bus_ops i8042_data_ops = {
+	.read = data_read,
+	.write = data_write,
+};
+
+const struct bus_ops i8042_cmd_ops = {
+	.read = cmd_read,
+	.write = cmd_write,
+};
+
+int i8042_init(struct i8042 *k, struct vm_control ctl)
+{
+	int err;
+
+	if (!k)
+		return -EINVAL;
+	memset(k, 0, sizeof(*k));
+	err = pthread_mutex_init(&k->lock, NULL);
+	if (err)
+		return -err;
+	k->ctl = ctl;
+	/* What firmware leaves: keyboard interrupt on, system flag,
+	 * scancode translation. Nothing ever interrupts here. */
+	k->ctr = CTR_KBD_INT | CTR_SYS | CTR_XLATE;
+	return 0;
+}
+
+void i8042_destroy(struct i8042 *k)
+{
+	pthread_mutex_destroy(&k->lock);
+}

@@ -1,0 +1,33 @@
+/* Just enough of the 8042 keyboard controller for the CPU reset line and
+ * for a guest's probe to behave: no keyboard, no mouse, no interrupts.
+ * The machine registers i8042_data_ops at port 0x60 and i8042_cmd_ops at
+ * port 0x64, one byte each. */
+#ifndef TERN_CORE_I8042_H
+#define TERN_CORE_I8042_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/bus.h"
+#include "core/lifecycle.h"
+
+struct i8042 {
+	pthread_mutex_t lock;	/* everything below */
+	struct vm_control ctl;
+	uint8_t ctr;		/* controller command byte */
+	uint8_t out;		/* output buffer, valid while obf */
+	bool obf;
+	uint8_t pending;	/* command awaiting its data byte, or 0 */
+};
+
+/* Port 0x60: read the output buffer, write data (for a pending command). */
+extern const struct bus_ops i8042_data_ops;
+/* Port 0x64: read status, write a command. */
+extern const struct bus_ops i8042_cmd_ops;
+
+/* Reset requests go to `ctl` as VM_REQ_RESET. Returns 0 or -errno. */
+int i8042_init(struct i8042 *k, struct vm_control ctl);
+void i8042_destroy(struct i8042 *k);
+
+#endif

@@ -1,0 +1,149 @@
+/* tern: parse, open the console, then create/run/destroy the VM until it
+ * ends (a reboot with --on-reboot restart goes round again). */
+#include "core/cli.h"
+#include "core/console.h"
+#include "core/log.h"
+#include "core/loop.h"
+#include "core/vm.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+enum {
+	EXIT_OK = 0,
+	EXIT_ERROR = 1,
+	EXIT_USAGE = 2,
+	EXIT_REBOOT = 3,
+};
+
+struct session {
+	struct vm *vm;			/* the running VM, if any */
+	struct loop *loop;
+};
+
+static void on_signal(struct loop_watch *w, uint32_t events)
+{
+	struct session *s = w->opaque;
+	struct signalfd_siginfo si;
+
+	if (read(w->fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	log_info("vm", "signal %u: stopping the guest", si.ssi_signo);
+	if (s->vm)
+		vm_request(s->vm, VM_REQ_STOP);
+}
+
+static void kick_handler(int sig)
+{
+	(void)sig;	/* only interrupts KVM_RUN */
+}
+
+/* SIGTERM/SIGINT/SIGHUP come through a signalfd to the main loop; the
+ * vCPU kick signal has an empty handler and is unblocked in vCPU threads
+ * only. Threads inherit this mask. */
+static int signals_setup(sigset_t *watched)
+{
+	struct sigaction sa = { .sa_handler = kick_handler };
+	sigset_t block;
+
+	sigemptyset(watched);
+	sigaddset(watched, SIGTERM);
+	sigaddset(watched, SIGINT);
+	sigaddset(watched, SIGHUP);
+	block = *watched;
+	sigaddset(&block, VCPU_KICK_SIGNAL);
+	sigaddset(&block, SIGPIPE);
+	if (sigaction(VCPU_KICK_SIGNAL, &sa, NULL) < 0 ||
+	    pthread_sigmask(SIG_BLOCK, &block, NULL))
+		return -errno;
+	return signalfd(-1, watched, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+static int run(const struct cli *cli, struct loop *loop, struct console *con)
+{
+	struct session s = { .loop = loop };
+	struct loop_watch sig_watch;
+	sigset_t watched;
+	int sfd, status;
+
+	sfd = signals_setup(&watched);
+	if (sfd < 0 || loop_add(loop, &sig_watch, sfd, EPOLLIN, on_signal, &s)) {
+		log_err("vm", "signal setup failed");
+		return EXIT_ERROR;
+	}
+	for (;;) {
+		enum vm_request req;
+		struct vm vm;
+
+		if (vm_create(&vm, &cli->vm, console_output(con))) {
+			status = EXIT_ERROR;
+			break;
+		}
+		s.vm = &vm;
+		console_attach(con, &vm.serial, vm.ctl);
+		req = vm_run(&vm, loop);
+		console_detach(con);
+		s.vm = NULL;
+		vm_destroy(&vm);
+
+		if (req == VM_REQ_RESET && cli->vm.on_reboot == ON_REBOOT_RESTART) {
+			log_info("vm", "guest reset: restarting");
+			continue;
+		}
+		switch (req) {
+		case VM_REQ_POWEROFF:
+			log_info("vm", "guest powered off");
+			status = EXIT_OK;
+			break;
+		case VM_REQ_STOP:
+			status = EXIT_OK;
+			break;
+		case VM_REQ_RESET:
+			log_info("vm", "guest reset: exiting (--on-reboot exit)");
+			status = EXIT_REBOOT;
+			break;
+		default:
+			status = EXIT_ERROR;
+			break;
+		}
+		break;
+	}
+	loop_del(loop, &sig_watch);
+	close(sfd);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	struct console con;
+	struct loop loop;
+	struct cli cli;
+	int status;
+
+	switch (cli_parse(&cli, argc, argv, stdout, stderr)) {
+	case CLI_EXIT_OK:
+		return EXIT_OK;
+	case CLI_USAGE:
+		return EXIT_USAGE;
+	case CLI_RUN:
+		break;
+	}
+	log_set_level(cli.log_level);
+	if (loop_init(&loop)) {
+		log_err("vm", "epoll: %s", strerror(errno));
+		return EXIT_ERROR;
+	}
+	if (console_open(&con, cli.serial, cli.serial_path, &loop)) {
+		loop_destroy(&loop);
+		return EXIT_ERROR;
+	}
+	status = run(&cli, &loop, &con);
+	console_close(&con);
+	loop_destroy(&loop);
+	return status;
+}

@@ -1,0 +1,133 @@
+#include "core/memory.h"
+
+#include "config.h"
+#include "core/log.h"
+
+#include <errno.h>
+#include <linux/memfd.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#if HAVE_NUMA
+#include <numa.h>
+#endif
+
+#define HUGE_2M (2ULL << 20)
+
+static int mem_bind_node(struct guest_mem *mem)
+{
+#if HAVE_NUMA
+	if (numa_available() < 0) {
+		log_err("memory", "numa-node=%d: NUMA is not available here",
+			mem->numa_node);
+		return -ENODEV;
+	}
+	if (mem->numa_node > numa_max_node()) {
+		log_err("memory", "numa-node=%d: this host has nodes 0..%d",
+			mem->numa_node, numa_max_node());
+		return -EINVAL;
+	}
+	/* Before the first touch, so every page is allocated on the node. */
+	numa_tonode_memory(mem->base, mem->size, mem->numa_node);
+	return 0;
+#else
+	log_err("memory", "numa-node=%d: tern was built without libnuma",
+		mem->numa_node);
+	return -ENOTSUP;
+#endif
+}
+
+int guest_mem_create(struct guest_mem *mem, const struct mem_config *cfg)
+{
+	unsigned int flags = MFD_CLOEXEC;
+	uint64_t low;
+	int ret;
+
+	memset(mem, 0, sizeof(*mem));
+	mem->fd = -1;
+	mem->size = cfg->size;
+	mem->hugepages = cfg->hugepages;
+	mem->numa_node = cfg->numa_node;
+	if (cfg->hugepages) {
+		if (cfg->size % HUGE_2M)
+			return -EINVAL;
+		flags |= MFD_HUGETLB | MFD_HUGE_2MB;
+	}
+	mem->fd = memfd_create("tern-ram", flags);
+	if (mem->fd < 0) {
+		ret = -errno;
+		log_err("memory", "memfd_create%s: %s",
+			cfg->hugepages ? " (hugetlb)" : "", strerror(-ret));
+		return ret;
+	}
+	if (ftruncate(mem->fd, (off_t)cfg->size) < 0) {
+		ret = -errno;
+		log_err("memory", "sizing guest RAM to %llu bytes: %s",
+			(unsigned long long)cfg->size, strerror(-ret));
+		goto err_fd;
+	}
+	mem->base = mmap(NULL, cfg->size, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_NORESERVE, mem->fd, 0);
+	if (mem->base == MAP_FAILED) {
+		ret = -errno;
+		mem->base = NULL;
+		log_err("memory", "mapping %llu bytes of guest RAM: %s",
+			(unsigned long long)cfg->size, strerror(-ret));
+		goto err_fd;
+	}
+	if (cfg->numa_node >= 0) {
+		ret = mem_bind_node(mem);
+		if (ret)
+			goto err_map;
+	}
+	/* Guest RAM is not worth a core dump and must not follow a fork. */
+	madvise(mem->base, cfg->size, MADV_DONTDUMP);
+	madvise(mem->base, cfg->size, MADV_DONTFORK);
+
+	low = cfg->size < MEM_HOLE_START ? cfg->size : MEM_HOLE_START;
+	mem->regions[0] = (struct mem_region){ 0, low, 0, mem->base };
+	mem->nregions = 1;
+	if (cfg->size > low) {
+		mem->regions[1] = (struct mem_region){
+			MEM_4G, cfg->size - low, low, mem->base + low };
+		mem->nregions = 2;
+	}
+	return 0;
+
+err_map:
+	munmap(mem->base, cfg->size);
+	mem->base = NULL;
+err_fd:
+	close(mem->fd);
+	mem->fd = -1;
+	return ret;
+}
+
+void guest_mem_destroy(struct guest_mem *mem)
+{
+	if (mem->base)
+		munmap(mem->base, mem->size);
+	if (mem->fd >= 0)
+		close(mem->fd);
+	mem->base = NULL;
+	mem->fd = -1;
+}
+
+void *guest_mem_ptr(const struct guest_mem *mem, uint64_t gpa, uint64_t len)
+{
+	for (unsigned int i = 0; i < mem->nregions; i++) {
+		const struct mem_region *r = &mem->regions[i];
+
+		/* Written so that no sum can wrap. */
+		if (gpa >= r->gpa && gpa - r->gpa <= r->size &&
+		    len <= r->size - (gpa - r->gpa))
+			return r->hva + (gpa - r->gpa);
+	}
+	return NULL;
+}
+
+uint64_t guest_mem_low_size(const struct guest_mem *mem)
+{
+	return mem->regions[0].size;
+}

@@ -1,0 +1,46 @@
+/* Guest RAM: one memfd (or hugetlbfs memfd) mapped MAP_SHARED, so vhost
+ * backends can map the same pages. Below 4 GiB RAM stops at the PCI hole;
+ * the rest sits above 4 GiB. */
+#ifndef TERN_CORE_MEMORY_H
+#define TERN_CORE_MEMORY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MEM_4G (1ULL << 32)
+#define MEM_HOLE_START 0xC0000000ULL	/* 32-bit PCI MMIO, IOAPIC, LAPIC */
+
+struct mem_region {
+	uint64_t gpa, size;
+	uint64_t fd_offset;	/* offset in the memfd */
+	uint8_t *hva;
+};
+
+struct guest_mem {
+	int fd;
+	uint64_t size;		/* total RAM */
+	uint8_t *base;		/* whole memfd mapped here */
+	unsigned int nregions;
+	struct mem_region regions[2];
+	bool hugepages;
+	int numa_node;		/* -1: no binding */
+};
+
+struct mem_config {
+	uint64_t size;
+	bool hugepages;
+	int numa_node;		/* -1 for none */
+};
+
+int guest_mem_create(struct guest_mem *mem, const struct mem_config *cfg);
+void guest_mem_destroy(struct guest_mem *mem);
+
+/* Host pointer for [gpa, gpa+len) if it lies wholly inside one RAM region,
+ * else NULL. Safe against overflow: every guest-supplied range goes here. */
+void *guest_mem_ptr(const struct guest_mem *mem, uint64_t gpa, uint64_t len);
+
+/* RAM below the hole and above 4 GiB. */
+uint64_t guest_mem_low_size(const struct guest_mem *mem);
+
+#endif

@@ -1,0 +1,242 @@
+#include "core/rtc.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+
+/* CMOS bytes with a meaning to the clock. */
+enum {
+	RTC_SEC = 0x00,
+	RTC_SEC_ALARM = 0x01,
+	RTC_MIN = 0x02,
+	RTC_MIN_ALARM = 0x03,
+	RTC_HOUR = 0x04,
+	RTC_HOUR_ALARM = 0x05,
+	RTC_WDAY = 0x06,
+	RTC_MDAY = 0x07,
+	RTC_MON = 0x08,
+	RTC_YEAR = 0x09,
+	RTC_REG_A = 0x0a,
+	RTC_REG_B = 0x0b,
+	RTC_REG_C = 0x0c,
+	RTC_REG_D = 0x0d,
+	RTC_CENTURY = 0x32,	/* IBM PC convention, not the chip's */
+};
+
+#define A_UIP 0x80		/* update in progress */
+#define B_SET 0x80		/* updates stopped, guest is setting the time */
+#define B_DM 0x04		/* binary, not BCD */
+#define B_24H 0x02
+#define D_VRT 0x80		/* valid RAM and time: the battery is fine */
+#define HOUR_PM 0x80		/* in 12-hour mode */
+
+static time_t host_now(void *opaque)
+{
+	return time(NULL);
+}
+
+static bool is_time_reg(unsigned int idx)
+{
+	switch (idx) {
+	case RTC_SEC:
+	case RTC_MIN:
+	case RTC_HOUR:
+	case RTC_WDAY:
+	case RTC_MDAY:
+	case RTC_MON:
+	case RTC_YEAR:
+	case RTC_CENTURY:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static uint8_t to_reg(const struct rtc *r, int v)
+{
+	if (r->cmos[RTC_REG_B] & B_DM)
+		return (uint8_t)v;
+	return (uint8_t)((v / 10) << 4 | v % 10);
+}
+
+static int from_reg(const struct rtc *r, uint8_t v)
+{
+	if (r->cmos[RTC_REG_B] & B_DM)
+		return v;
+	return (v >> 4) * 10 + (v & 0x0f);
+}
+
+/* Copies the running clock into the time registers, in the format that
+ * register B asks for. */
+static void latch_time(struct rtc *r)
+{
+	time_t t = (time_t)(r->now(r->now_opaque) + r->offset);
+	struct tm tm;
+	int year;
+
+	if (!gmtime_r(&t, &tm))
+		return;		/* out of range: keep the last values */
+	year = tm.tm_year + 1900;
+	r->cmos[RTC_SEC] = to_reg(r, tm.tm_sec);
+	r->cmos[RTC_MIN] = to_reg(r, tm.tm_min);
+	if (r->cmos[RTC_REG_B] & B_24H) {
+		r->cmos[RTC_HOUR] = to_reg(r, tm.tm_hour);
+	} else {
+		/* 12, 1..11 AM then 12, 1..11 PM */
+		int h = tm.tm_hour % 12 ? tm.tm_hour % 12 : 12;
+
+		r->cmos[RTC_HOUR] = to_reg(r, h) |
+				    (tm.tm_hour >= 12 ? HOUR_PM : 0);
+	}
+	r->cmos[RTC_WDAY] = to_reg(r, tm.tm_wday + 1);	/* Sunday is 1 */
+	r->cmos[RTC_MDAY] = to_reg(r, tm.tm_mday);
+	r->cmos[RTC_MON] = to_reg(r, tm.tm_mon + 1);
+	r->cmos[RTC_YEAR] = to_reg(r, year % 100);
+	r->cmos[RTC_CENTURY] = to_reg(r, year / 100);
+}
+
+/* Moves the offset so that the clock now reads what the time registers
+ * say. The day of the week follows from the date: the chip counts it
+ * separately, but guests write the matching value. */
+static void take_time(struct rtc *r)
+{
+	uint8_t hour = r->cmos[RTC_HOUR];
+	struct tm tm = { 0 };
+	time_t t;
+
+	tm.tm_sec = from_reg(r, r->cmos[RTC_SEC]);
+	tm.tm_min = from_reg(r, r->cmos[RTC_MIN]);
+	tm.tm_hour = from_reg(r, hour & (uint8_t)~HOUR_PM);
+	if (!(r->cmos[RTC_REG_B] & B_24H))
+		tm.tm_hour = tm.tm_hour % 12 + (hour & HOUR_PM ? 12 : 0);
+	tm.tm_mday = from_reg(r, r->cmos[RTC_MDAY]);
+	tm.tm_mon = from_reg(r, r->cmos[RTC_MON]) - 1;
+	tm.tm_year = from_reg(r, r->cmos[RTC_CENTURY]) * 100 +
+		     from_reg(r, r->cmos[RTC_YEAR]) - 1900;
+	/* Out-of-range fields (month 13...) are normalised by timegm. */
+	t = timegm(&tm);
+	r->offset = (int64_t)t - (int64_t)r->now(r->now_opaque);
+}
+
+static uint8_t data_read(struct rtc *r)
+{
+	unsigned int idx = r->index;
+	uint8_t v;
+
+	if (is_time_reg(idx)) {
+		/* While SET is on the registers hold what the guest wrote. */
+		if (!(r->cmos[RTC_REG_B] & B_SET))
+			latch_time(r);
+		return r->cmos[idx];
+	}
+	switch (idx) {
+	case RTC_REG_A:
+		/* Reads are served from a consistent snapshot, so an update
+		 * is never in progress. */
+		return r->cmos[RTC_REG_A] & (uint8_t)~A_UIP;
+	case RTC_REG_C:
+		v = r->cmos[RTC_REG_C];	/* interrupt flags: read clears */
+		r->cmos[RTC_REG_C] = 0;
+		return v;
+	case RTC_REG_D:
+		return D_VRT;
+	default:
+		return r->cmos[idx];	/* alarms and CMOS RAM */
+	}
+}
+
+static void data_write(struct rtc *r, uint8_t v)
+{
+	unsigned int idx = r->index;
+	uint8_t old_b;
+
+	if (is_time_reg(idx)) {
+		if (r->cmos[RTC_REG_B] & B_SET) {
+			r->cmos[idx] = v;	/* taken when SET clears */
+		} else {
+			/* A running clock counts from the new value at
+			 * once; the other fields keep counting. */
+			latch_time(r);
+			r->cmos[idx] = v;
+			take_time(r);
+		}
+		return;
+	}
+	switch (idx) {
+	case RTC_REG_A:
+		r->cmos[RTC_REG_A] = v & (uint8_t)~A_UIP;	/* UIP is read-only */
+		break;
+	case RTC_REG_B:
+		old_b = r->cmos[RTC_REG_B];
+		/* Setting SET freezes the registers at the current time, so
+		 * fields the guest does not write keep their value. */
+		if ((v & B_SET) && !(old_b & B_SET))
+			latch_time(r);
+		r->cmos[RTC_REG_B] = v;
+		if (!(v & B_SET) && (old_b & B_SET))
+			take_time(r);
+		break;
+	case RTC_REG_C:
+	case RTC_REG_D:
+		break;		/* read-only */
+	default:
+		/* Alarms are kept for the guest to read back; no alarm
+		 * interrupt is ever raised. */
+		r->cmos[idx] = v;
+		break;
+	}
+}
+
+static void rtc_bus_read(void *opaque, uint64_t off, uint8_t *data,
+			 uint32_t len)
+{
+	struct rtc *r = opaque;
+
+	pthread_mutex_lock(&r->lock);
+	for (uint32_t i = 0; i < len; i++)
+		/* The index port is write-only on PCs. */
+		data[i] = off + i == 1 ? data_read(r) : 0xff;
+	pthread_mutex_unlock(&r->lock);
+}
+
+static void rtc_bus_write(void *opaque, uint64_t off, const uint8_t *data,
+			  uint32_t len)
+{
+	struct rtc *r = opaque;
+
+	pthread_mutex_lock(&r->lock);
+	for (uint32_t i = 0; i < len; i++) {
+		if (off + i == 0)
+			r->index = data[i] & 0x7f;	/* bit 7 masks NMI */
+		else if (off + i == 1)
+			data_write(r, data[i]);
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+const struct bus_ops rtc_bus_ops = {
+	.read = rtc_bus_read,
+	.write = rtc_bus_write,
+};
+
+int rtc_init(struct rtc *r, time_t (*now)(void *opaque), void *opaque)
+{
+	int err;
+
+	if (!r)
+		return -EINVAL;
+	memset(r, 0, sizeof(*r));
+	err = pthread_mutex_init(&r->lock, NULL);
+	if (err)
+		return -err;
+	r->now = now ? now : host_now;
+	r->now_opaque = opaque;
+	r->cmos[RTC_REG_A] = 0x26;	/* 32.768 kHz time base, 1024 Hz rate */
+	r->cmos[RTC_REG_B] = B_24H;	/* BCD, 24-hour, as PC firmware sets it */
+	return 0;
+}
+
+void rtc_destroy(struct rtc *r)
+{
+	pthread_mutex_destroy(&r->lock);
+}

@@ -1,0 +1,37 @@
+/* One thread per vCPU running KVM_RUN; PIO/MMIO exits go to the buses. */
+#ifndef TERN_CORE_VCPU_H
+#define TERN_CORE_VCPU_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct vm;
+
+struct vcpu {
+	struct vm *vm;
+	unsigned int id;
+	int fd;
+	struct kvm_run *run;
+	size_t run_size;
+	pthread_t thread;
+	bool started;
+	char name[16];
+};
+
+int vcpu_create(struct vcpu *v, struct vm *vm, unsigned int id);
+/* The boot CPU's registers at the kernel's 64-bit entry. */
+int vcpu_set_boot_state(struct vcpu *v, uint64_t entry_rip);
+int vcpu_start(struct vcpu *v);
+/* Makes KVM_RUN return so the thread sees vm->stopping. */
+void vcpu_kick(struct vcpu *v);
+void vcpu_join(struct vcpu *v);
+void vcpu_destroy(struct vcpu *v);
+/* Logs registers and segment state: after a triple fault or KVM error. */
+void vcpu_dump(struct vcpu *v);
+
+/* The signal used to kick vCPU threads out of KVM_RUN. */
+#define VCPU_KICK_SIGNAL SIGUSR1
+
+#endif

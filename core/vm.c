@@ -1,0 +1,440 @@
+#include "core/vm.h"
+
+#include "core/acpi.h"
+#include "core/boot.h"
+#include "core/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#define KVM_API_VERSION_EXPECTED 12
+#define VM_TSS_ADDR 0xfffbd000
+#define VM_IDENTITY_MAP_ADDR 0xfffbc000
+#define VM_GSI_SERIAL 4
+#define VM_PCI_SLOTS 32
+#define VM_PCI_INTX_GSI 16
+#define ACPI_SLP_EN 0x20
+#define ACPI_S5_TYPE 5
+
+void vm_request(struct vm *vm, enum vm_request req)
+{
+	int none = VM_REQ_NONE;
+	uint64_t one = 1;
+
+	/* The first request decides how the VM ends. */
+	if (atomic_compare_exchange_strong(&vm->request, &none, (int)req))
+		if (write(vm->request_fd, &one, sizeof(one)) < 0)
+			log_err("vm", "signalling the main loop: %s",
+				strerror(errno));
+}
+
+static void vm_control_cb(void *opaque, enum vm_request req)
+{
+	vm_request(opaque, req);
+}
+
+void vm_unknown_access(struct vm *vm, const char *bus, uint64_t addr,
+		       uint32_t len, bool write)
+{
+	bool seen = false;
+
+	pthread_mutex_lock(&vm->unknown_lock);
+	for (unsigned int i = 0; i < vm->nunknown && !seen; i++)
+		seen = vm->unknown[i] == addr;
+	if (!seen && vm->nunknown < VM_UNKNOWN_LOG_MAX)
+		vm->unknown[vm->nunknown++] = addr;
+	else
+		seen = true;
+	pthread_mutex_unlock(&vm->unknown_lock);
+	if (!seen)
+		log_warn("vm", "unhandled %s %s of %u bytes at 0x%llx "
+			 "(logged once)", bus, write ? "write" : "read", len,
+			 (unsigned long long)addr);
+}
+
+static int kvm_set_irq(void *opaque, uint32_t gsi, int level)
+{
+	struct vm *vm = opaque;
+	struct kvm_irq_level irq = { .irq = gsi, .level = (uint32_t)level };
+
+	return ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq) < 0 ? -errno : 0;
+}
+
+/* ACPI hardware-reduced sleep registers: S5 powers off. */
+static void sleep_read(void *opaque, uint64_t off, uint8_t *data,
+		       uint32_t len)
+{
+	struct vm *vm = opaque;
+
+	memset(data, 0, len);
+	if (off == 1)
+		data[0] = vm->sleep_sts;
+}
+
+static void sleep_write(void *opaque, uint64_t off, const uint8_t *data,
+			uint32_t len)
+{
+	struct vm *vm = opaque;
+
+	if (off == 0 && (data[0] & ACPI_SLP_EN)) {
+		if (((data[0] >> 2) & 7) == ACPI_S5_TYPE)
+			vm_request(vm, VM_REQ_POWEROFF);
+		else
+			log_warn("acpi", "sleep type %u is not supported",
+				 (data[0] >> 2) & 7);
+	} else if (off == 1) {
+		vm->sleep_sts &= (uint8_t)~data[0];	/* write 1 to clear */
+	}
+}
+
+static const struct bus_ops sleep_ops = {
+	.read = sleep_read,
+	.write = sleep_write,
+};
+
+/* Ports Linux pokes that mean nothing here: reads float high, writes go
+ * nowhere, and none of it is worth a log line. */
+static void quiet_read(void *opaque, uint64_t off, uint8_t *data,
+		       uint32_t len)
+{
+	memset(data, 0xff, len);
+}
+
+static const struct bus_ops quiet_ops = { .read = quiet_read };
+
+static const struct {
+	uint16_t port, len;
+	const char *name;
+} quiet_ports[] = {
+	{ 0x80, 1, "post" },		/* POST codes, I/O delay */
+	{ 0x87, 1, "dma-page" },	/* DMA page register: no ISA DMA */
+	{ 0xed, 1, "io-delay" },
+	{ 0x2e, 2, "superio" },		/* Super I/O probes: none here */
+	{ 0x4e, 2, "superio2" },
+	{ 0x2e8, 8, "com4" },		/* absent UARTs read as 0xff */
+	{ 0x2f8, 8, "com2" },
+	{ 0x3e8, 8, "com3" },
+};
+
+static int kvm_open(struct vm *vm)
+{
+	int ret;
+
+	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0) {
+		ret = -errno;
+		log_err("kvm", "/dev/kvm: %s", strerror(-ret));
+		return ret;
+	}
+	ret = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
+	if (ret != KVM_API_VERSION_EXPECTED) {
+		log_err("kvm", "API version %d, need %d", ret,
+			KVM_API_VERSION_EXPECTED);
+		return -ENOTSUP;
+	}
+	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0) {
+		ret = -errno;
+		log_err("kvm", "KVM_CREATE_VM: %s", strerror(-ret));
+		return ret;
+	}
+	return 0;
+}
+
+static int kvm_setup(struct vm *vm)
+{
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	unsigned int nent = 256;
+	int ret;
+
+	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, VM_TSS_ADDR) < 0) {
+		ret = -errno;
+		log_err("kvm", "KVM_SET_TSS_ADDR: %s", strerror(-ret));
+		return ret;
+	}
+	{
+		uint64_t id_map = VM_IDENTITY_MAP_ADDR;
+
+		if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &id_map) < 0)
+			log_debug("kvm", "KVM_SET_IDENTITY_MAP_ADDR: %s",
+				  strerror(errno));
+	}
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
+		ret = -errno;
+		log_err("kvm", "KVM_CREATE_IRQCHIP: %s", strerror(-ret));
+		return ret;
+	}
+	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
+		ret = -errno;
+		log_err("kvm", "KVM_CREATE_PIT2: %s", strerror(-ret));
+		return ret;
+	}
+	for (;;) {
+		vm->cpuid = calloc(1, sizeof(*vm->cpuid) +
+					      nent * sizeof(vm->cpuid->entries[0]));
+		if (!vm->cpuid)
+			return -ENOMEM;
+		vm->cpuid->nent = nent;
+		if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, vm->cpuid) == 0)
+			break;
+		ret = -errno;
+		free(vm->cpuid);
+		vm->cpuid = NULL;
+		if (ret != -E2BIG || nent >= 4096) {
+			log_err("kvm", "KVM_GET_SUPPORTED_CPUID: %s",
+				strerror(-ret));
+			return ret;
+		}
+		nent *= 2;
+	}
+	for (unsigned int i = 0; i < vm->mem.nregions; i++) {
+		const struct mem_region *r = &vm->mem.regions[i];
+		struct kvm_userspace_memory_region slot = {
+			.slot = i,
+			.guest_phys_addr = r->gpa,
+			.memory_size = r->size,
+			.userspace_addr = (uint64_t)(uintptr_t)r->hva,
+		};
+
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0) {
+			ret = -errno;
+			log_err("kvm", "memory slot %u: %s", i, strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
+}
+
+static int platform_setup(struct vm *vm, struct serial_output out)
+{
+	struct irq_line serial_irq = { kvm_set_irq, vm, VM_GSI_SERIAL };
+	int ret;
+
+	ret = serial_init(&vm->serial, "serial0", serial_irq, out);
+	if (ret)
+		return ret;
+	ret = rtc_init(&vm->rtc, NULL, NULL);
+	if (ret)
+		return ret;
+	ret = i8042_init(&vm->i8042, vm->ctl);
+	if (ret)
+		return ret;
+	ret = pci_bus_init(&vm->pci, vm->ctl);
+	if (ret)
+		return ret;
+	/* A host bridge at 00.0: Linux's type-1 probe looks for one. */
+	pci_dev_init(&vm->host_bridge, "host-bridge", 0x1b36, 0x0008,
+		     0x060000, 0);
+	ret = pci_bus_add(&vm->pci, &vm->host_bridge, 0);
+	if (ret)
+		return ret;
+
+	ret = bus_register(&vm->pio, 0x3f8, 8, &serial_bus_ops, &vm->serial,
+			   "serial0");
+	ret = ret ?: bus_register(&vm->pio, 0x70, 2, &rtc_bus_ops, &vm->rtc,
+				  "rtc");
+	ret = ret ?: bus_register(&vm->pio, 0x60, 1, &i8042_data_ops,
+				  &vm->i8042, "i8042-data");
+	ret = ret ?: bus_register(&vm->pio, 0x64, 1, &i8042_cmd_ops,
+				  &vm->i8042, "i8042-cmd");
+	ret = ret ?: bus_register(&vm->pio, PCI_PORT_CONFIG, 8,
+				  &pci_config_ops, &vm->pci, "pci-config");
+	ret = ret ?: bus_register(&vm->pio, VM_PORT_SLEEP_CTL, 2, &sleep_ops,
+				  vm, "acpi-sleep");
+	for (size_t i = 0; !ret && i < sizeof(quiet_ports) / sizeof(quiet_ports[0]);
+	     i++)
+		ret = bus_register(&vm->pio, quiet_ports[i].port,
+				   quiet_ports[i].len, &quiet_ops, NULL,
+				   quiet_ports[i].name);
+	if (ret)
+		log_err("vm", "registering platform ports: %s", strerror(-ret));
+	return ret;
+}
+
+static int acpi_setup(struct vm *vm)
+{
+	uint64_t low = guest_mem_low_size(&vm->mem);
+	struct acpi_config acfg = {
+		.ncpus = vm->ncpus,
+		.ioapic_addr = VM_IOAPIC_ADDR,
+		.ioapic_id = (uint8_t)vm->ncpus,
+		.sleep_ctl_port = VM_PORT_SLEEP_CTL,
+		.sleep_sts_port = VM_PORT_SLEEP_STS,
+		.reset_port = PCI_PORT_CONFIG + 1,
+		.reset_value = 0x06,
+		.pci_mmio32_base = MEM_HOLE_START,
+		.pci_mmio32_size = VM_IOAPIC_ADDR - MEM_HOLE_START,
+		/* 64-bit BARs go above RAM, 1 GiB aligned, 64 GiB of room. */
+		.pci_mmio64_base = (MEM_4G + vm->mem.size - low + (1ULL << 30)) &
+				   ~((1ULL << 30) - 1),
+		.pci_mmio64_size = 64ULL << 30,
+		.pci_slots = VM_PCI_SLOTS,
+		.pci_intx_gsi_base = VM_PCI_INTX_GSI,
+		.rtc_century_index = 0x32,
+	};
+	size_t cap = BOOT_RESET_VECTOR - ACPI_RSDP_ADDR;
+	ssize_t n;
+
+	n = acpi_build(guest_mem_ptr(&vm->mem, ACPI_RSDP_ADDR, cap), cap,
+		       ACPI_RSDP_ADDR, &acfg);
+	if (n < 0) {
+		log_err("acpi", "building tables: %s", strerror((int)-n));
+		return (int)n;
+	}
+	return 0;
+}
+
+int vm_create(struct vm *vm, const struct vm_config *cfg,
+	      struct serial_output out)
+{
+	struct boot_config boot = {
+		.kernel = cfg->kernel,
+		.initramfs = cfg->initramfs,
+		.cmdline = cfg->cmdline,
+		.rsdp_addr = ACPI_RSDP_ADDR,
+	};
+	uint64_t entry;
+	int ret;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->cfg = cfg;
+	vm->kvm_fd = vm->vm_fd = vm->request_fd = -1;
+	vm->mem.fd = -1;
+	vm->ncpus = cfg->cpus;
+	vm->ctl = (struct vm_control){ vm_control_cb, vm };
+	atomic_init(&vm->request, VM_REQ_NONE);
+	atomic_init(&vm->stopping, false);
+	pthread_mutex_init(&vm->unknown_lock, NULL);
+	bus_init(&vm->pio, "pio");
+	bus_init(&vm->mmio, "mmio");
+
+	vm->request_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->request_fd < 0) {
+		ret = -errno;
+		goto err;
+	}
+	/* Guest RAM, firmware tables and the kernel first: a bad image is
+	 * reported the same with or without a working /dev/kvm. */
+	ret = guest_mem_create(&vm->mem, &cfg->mem);
+	if (ret)
+		goto err;
+	ret = acpi_setup(vm);
+	if (ret)
+		goto err;
+	ret = boot_load_linux(&vm->mem, &boot, &entry);
+	if (ret)
+		goto err;
+	ret = kvm_open(vm);
+	if (ret)
+		goto err;
+	ret = kvm_setup(vm);
+	if (ret)
+		goto err;
+	ret = platform_setup(vm, out);
+	if (ret)
+		goto err;
+
+	vm->vcpus = calloc(vm->ncpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus) {
+		ret = -ENOMEM;
+		goto err;
+	}
+	for (unsigned int i = 0; i < vm->ncpus; i++)
+		vm->vcpus[i].fd = -1;
+	for (unsigned int i = 0; i < vm->ncpus; i++) {
+		ret = vcpu_create(&vm->vcpus[i], vm, i);
+		if (ret)
+			goto err;
+	}
+	/* APs wait for INIT/SIPI in the in-kernel LAPIC. */
+	ret = vcpu_set_boot_state(&vm->vcpus[0], entry);
+	if (ret)
+		goto err;
+	return 0;
+err:
+	vm_destroy(vm);
+	return ret;
+}
+
+static void request_ready(struct loop_watch *w, uint32_t events)
+{
+	uint64_t v;
+
+	if (read(w->fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		log_err("vm", "reading request eventfd: %s", strerror(errno));
+	loop_stop(w->opaque);
+}
+
+enum vm_request vm_run(struct vm *vm, struct loop *loop)
+{
+	struct loop_watch request_watch;
+	enum vm_request req;
+	int ret;
+
+	ret = loop_add(loop, &request_watch, vm->request_fd, EPOLLIN,
+		       request_ready, loop);
+	if (ret) {
+		log_err("vm", "watching requests: %s", strerror(-ret));
+		return VM_REQ_ERROR;
+	}
+	for (unsigned int i = 0; i < vm->ncpus; i++) {
+		if (vcpu_start(&vm->vcpus[i])) {
+			vm_request(vm, VM_REQ_ERROR);
+			break;
+		}
+	}
+	loop->stop = false;
+	while (atomic_load(&vm->request) == VM_REQ_NONE) {
+		ret = loop_run(loop);
+		if (ret) {
+			log_err("vm", "main loop: %s", strerror(-ret));
+			vm_request(vm, VM_REQ_ERROR);
+		}
+		loop->stop = false;
+	}
+	req = atomic_load(&vm->request);
+
+	atomic_store(&vm->stopping, true);
+	for (unsigned int i = 0; i < vm->ncpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+	for (unsigned int i = 0; i < vm->ncpus; i++)
+		vcpu_join(&vm->vcpus[i]);
+	loop_del(loop, &request_watch);
+	return req;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (vm->vcpus) {
+		for (unsigned int i = 0; i < vm->ncpus; i++) {
+			vcpu_kick(&vm->vcpus[i]);
+			vcpu_join(&vm->vcpus[i]);
+			vcpu_destroy(&vm->vcpus[i]);
+		}
+		free(vm->vcpus);
+		vm->vcpus = NULL;
+	}
+	serial_destroy(&vm->serial);
+	rtc_destroy(&vm->rtc);
+	i8042_destroy(&vm->i8042);
+	pci_bus_destroy(&vm->pci);
+	free(vm->cpuid);
+	vm->cpuid = NULL;
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	guest_mem_destroy(&vm->mem);
+	if (vm->request_fd >= 0)
+		close(vm->request_fd);
+	vm->vm_fd = vm->kvm_fd = vm->request_fd = -1;
+	bus_destroy(&vm->pio);
+	bus_destroy(&vm->mmio);
+	pthread_mutex_destroy(&vm->unknown_lock);
+}

@@ -1,0 +1,81 @@
+/* The VM object: the one place tern keeps mutable state. Everything a VM
+ * owns (KVM fds, guest RAM, buses, devices, vCPU threads) hangs off it and
+ * goes away with vm_destroy(); a reboot with --on-reboot restart is a
+ * destroy and a fresh create. */
+#ifndef TERN_CORE_VM_H
+#define TERN_CORE_VM_H
+
+#include "core/bus.h"
+#include "core/i8042.h"
+#include "core/lifecycle.h"
+#include "core/loop.h"
+#include "core/memory.h"
+#include "core/pci.h"
+#include "core/rtc.h"
+#include "core/serial.h"
+#include "core/vcpu.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#define VM_MAX_CPUS 254		/* APIC ids 0..253, IOAPIC takes one */
+
+enum on_reboot { ON_REBOOT_EXIT, ON_REBOOT_RESTART };
+
+struct vm_config {
+	const char *kernel;
+	const char *initramfs;
+	const char *cmdline;
+	unsigned int cpus;
+	struct mem_config mem;
+	enum on_reboot on_reboot;
+};
+
+/* ACPI hardware-reduced sleep registers and where the tables go. */
+#define VM_PORT_SLEEP_CTL 0x600
+#define VM_PORT_SLEEP_STS 0x601
+#define VM_IOAPIC_ADDR 0xfec00000ULL
+#define VM_UNKNOWN_LOG_MAX 32
+
+struct vm {
+	const struct vm_config *cfg;
+	int kvm_fd;
+	int vm_fd;
+	struct guest_mem mem;
+	struct bus pio;
+	struct bus mmio;
+	struct pci_bus pci;
+	struct pci_dev host_bridge;
+	struct serial serial;
+	struct rtc rtc;
+	struct i8042 i8042;
+	struct vm_control ctl;		/* devices ask to stop through this */
+	struct kvm_cpuid2 *cpuid;	/* what KVM supports, patched per vCPU */
+	unsigned int ncpus;
+	struct vcpu *vcpus;
+
+	int request_fd;			/* eventfd: a request is pending */
+	_Atomic int request;		/* enum vm_request, first one wins */
+	atomic_bool stopping;		/* vCPU threads leave their loop */
+	uint8_t sleep_sts;
+
+	pthread_mutex_t unknown_lock;	/* unknown accesses, logged once */
+	unsigned int nunknown;
+	uint64_t unknown[VM_UNKNOWN_LOG_MAX];
+};
+
+/* Builds the VM and loads the kernel; vCPUs are created but not started.
+ * Serial output goes to `out`. Returns 0 or -errno (logged). */
+int vm_create(struct vm *vm, const struct vm_config *cfg,
+	      struct serial_output out);
+/* Starts the vCPUs and serves `loop` until a request; returns it. */
+enum vm_request vm_run(struct vm *vm, struct loop *loop);
+void vm_destroy(struct vm *vm);
+void vm_request(struct vm *vm, enum vm_request req);
+
+/* From vCPU threads: an access nobody claims. Logged once per address. */
+void vm_unknown_access(struct vm *vm, const char *bus, uint64_t addr,
+		       uint32_t len, bool write);
+
+#endif

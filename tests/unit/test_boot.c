@@ -1,0 +1,240 @@
+/* bzImage header checks on crafted images, e820, and a full load into
+ * in-memory guest RAM. */
+#include "core/boot.h"
+
+#include "check.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define IMG_LEN (1024 + 4096)
+
+static void make_image(uint8_t *img)
+{
+	struct setup_header *h = (struct setup_header *)(img + 0x1f1);
+
+	memset(img, 0, IMG_LEN);
+	h->setup_sects = 1;			/* setup = 2 sectors */
+	h->boot_flag = 0xaa55;
+	h->header = 0x53726448;
+	h->version = 0x020f;
+	h->loadflags = LOADED_HIGH;
+	h->xloadflags = XLF_KERNEL_64;
+	h->relocatable_kernel = 1;
+	h->pref_address = 0x1000000;
+	h->init_size = 0x400000;
+	h->syssize = 4096 / 16;
+	h->cmdline_size = 2047;
+	h->initrd_addr_max = 0x7fffffff;
+	img[0x201] = 0x6a;			/* header ends at 0x26c */
+	for (int i = 0; i < 4096; i++)
+		img[1024 + i] = (uint8_t)(i * 7);
+}
+
+static int parse(const uint8_t *img, size_t len, struct bzimage *bz)
+{
+	char err[160] = "";
+	int ret = bzimage_parse(img, len, bz, err, sizeof(err));
+
+	if (ret)
+		fprintf(stderr, "  (rejected: %s)\n", err);
+	CHECK(ret == 0 || err[0]);	/* every rejection says why */
+	return ret;
+}
+
+static void test_parse(void)
+{
+	static uint8_t img[IMG_LEN];
+	struct bzimage bz;
+
+	make_image(img);
+	CHECK_EQ(parse(img, IMG_LEN, &bz), 0);
+	CHECK_EQ(bz.setup_len, 1024);
+	CHECK_EQ(bz.kernel_len, 4096);
+	CHECK_EQ(bz.load_addr, 0x1000000);
+	CHECK_EQ(bz.init_size, 0x400000);
+
+	CHECK_EQ(parse(img, 0x200, &bz), -ENOEXEC);	/* too short */
+	CHECK_EQ(parse(img, 1024 + 100, &bz), -ENOEXEC); /* truncated */
+
+	make_image(img);
+	img[0x1fe] = 0;
+	CHECK_EQ(parse(img, IMG_LEN, &bz), -ENOEXEC);	/* boot flag */
+	make_image(img);
+	img[0x202] = 'X';
+	CHECK_EQ(parse(img, IMG_LEN, &bz), -ENOEXEC);	/* HdrS */
+	make_image(img);
+	((struct setup_header *)(img + 0x1f1))->version = 0x0205;
+	CHECK_EQ(parse(img, IMG_LEN, &bz), -ENOEXEC);	/* too old */
+	make_image(img);
+	((struct setup_header *)(img + 0x1f1))->loadflags = 0;
+	CHECK_EQ(parse(img, IMG_LEN, &bz), -ENOEXEC);	/* zImage */
+	make_image(img);
+	((struct setup_header *)(img + 0x1f1))->xloadflags = 0;
+	CHECK_EQ(parse(img, IMG_LEN, &bz), -ENOEXEC);	/* no 64-bit */
+	make_image(img);
+	((struct setup_header *)(img + 0x1f1))->setup_sects = 200;
+	CHECK_EQ(parse(img, IMG_LEN, &bz), -ENOEXEC);	/* setup > file */
+	make_image(img);
+	((struct setup_header *)(img + 0x1f1))->pref_address = 0x1000;
+	CHECK_EQ(parse(img, IMG_LEN, &bz), -ENOEXEC);	/* below 1 MiB */
+}
+
+static void test_e820(void)
+{
+	struct mem_config cfg = { .size = 5ULL << 30, .numa_node = -1 };
+	struct guest_mem mem;
+	struct e820_map map;
+
+	CHECK_EQ(guest_mem_create(&mem, &cfg), 0);
+	e820_build(&map, &mem);
+	CHECK_EQ(map.n, 5);
+	CHECK_EQ(map.e[0].addr, 0);
+	CHECK_EQ(map.e[0].size, BOOT_EBDA);
+	CHECK_EQ(map.e[0].type, E820_TYPE_RAM);
+	CHECK_EQ(map.e[2].addr, BOOT_BIOS_START);
+	CHECK_EQ(map.e[2].type, E820_TYPE_RESERVED);
+	CHECK_EQ(map.e[3].addr, BOOT_HIGH_START);
+	CHECK_EQ(map.e[3].addr + map.e[3].size, MEM_HOLE_START);
+	CHECK_EQ(map.e[4].addr, MEM_4G);
+	CHECK_EQ(map.e[4].size, (5ULL << 30) - MEM_HOLE_START);
+	/* RAM in the map adds up to what was asked for, less the legacy
+	 * holes below 1 MiB. */
+	CHECK_EQ(map.e[0].size + map.e[3].size + map.e[4].size,
+		 (5ULL << 30) - (BOOT_HIGH_START - BOOT_EBDA));
+	guest_mem_destroy(&mem);
+
+	cfg.size = 256ULL << 20;
+	CHECK_EQ(guest_mem_create(&mem, &cfg), 0);
+	e820_build(&map, &mem);
+	CHECK_EQ(map.n, 4);
+	CHECK_EQ(map.e[3].addr + map.e[3].size, 256ULL << 20);
+	guest_mem_destroy(&mem);
+}
+
+static char *write_tmp(const void *data, size_t len)
+{
+	char *path = strdup("/tmp/tern-test-XXXXXX");
+	int fd = mkstemp(path);
+
+	CHECK(fd >= 0);
+	CHECK_EQ(write(fd, data, len), (ssize_t)len);
+	close(fd);
+	return path;
+}
+
+static void test_load(void)
+{
+	static uint8_t img[IMG_LEN];
+	struct mem_config cfg = { .size = 128ULL << 20, .numa_node = -1 };
+	struct boot_config boot = { .cmdline = "console=ttyS0 quiet",
+				    .rsdp_addr = 0xe0000 };
+	static uint8_t initrd[3 << 20];
+	struct boot_params *zp;
+	struct guest_mem mem;
+	char *kpath, *ipath, *bigpath;
+	uint64_t rip = 0;
+	static char longcmd[4096];
+
+	make_image(img);
+	memset(initrd, 0x5a, sizeof(initrd));
+	kpath = write_tmp(img, IMG_LEN);
+	ipath = write_tmp(initrd, sizeof(initrd));
+	CHECK_EQ(guest_mem_create(&mem, &cfg), 0);
+
+	boot.kernel = kpath;
+	boot.initramfs = ipath;
+	CHECK_EQ(boot_load_linux(&mem, &boot, &rip), 0);
+	CHECK_EQ(rip, 0x1000200);
+	CHECK_MEM(guest_mem_ptr(&mem, 0x1000000, 4096), img + 1024, 4096);
+	zp = guest_mem_ptr(&mem, BOOT_ZERO_PAGE, sizeof(*zp));
+	CHECK_EQ(zp->hdr.type_of_loader, 0xff);
+	CHECK_EQ(zp->hdr.cmd_line_ptr, BOOT_CMDLINE);
+	CHECK_STR((char *)guest_mem_ptr(&mem, BOOT_CMDLINE, 1),
+		  "console=ttyS0 quiet");
+	CHECK_EQ(zp->acpi_rsdp_addr, 0xe0000);
+	CHECK_EQ(zp->hdr.ramdisk_size, sizeof(initrd));
+	CHECK_EQ(zp->hdr.ramdisk_image & 0xfff, 0);
+	CHECK(zp->hdr.ramdisk_image >= 0x1000000 + 0x400000);
+	CHECK(zp->hdr.ramdisk_image + sizeof(initrd) <= (128u << 20));
+	CHECK_MEM(guest_mem_ptr(&mem, zp->hdr.ramdisk_image, sizeof(initrd)),
+		  initrd, sizeof(initrd));
+	CHECK_EQ(zp->e820_entries, 4);
+	/* Identity map: PML4[0] -> PDPT, PD entry 8 maps 16 MiB. */
+	CHECK_EQ(*(uint64_t *)guest_mem_ptr(&mem, BOOT_PML4, 8),
+		 (BOOT_PML4 + 0x1000) | 3);
+	CHECK_EQ(*(uint64_t *)guest_mem_ptr(&mem, BOOT_PML4 + 0x2000 + 8 * 8, 8),
+		 (8ULL << 21) | 0x83);
+
+	/* The reset vector asks for a reset through 0xCF9. */
+	CHECK_MEM(guest_mem_ptr(&mem, BOOT_RESET_VECTOR, 6),
+		  "\xba\xf9\x0c\xb0\x06\xee", 6);
+
+	/* Command line longer than the kernel takes. */
+	memset(longcmd, 'a', sizeof(longcmd) - 1);
+	boot.cmdline = longcmd;
+	CHECK_EQ(boot_load_linux(&mem, &boot, &rip), -E2BIG);
+	boot.cmdline = "";
+
+	/* Missing files. */
+	boot.kernel = "/nonexistent/bzImage";
+	CHECK_EQ(boot_load_linux(&mem, &boot, &rip), -ENOENT);
+	boot.kernel = kpath;
+	boot.initramfs = "/nonexistent/initrd";
+	CHECK_EQ(boot_load_linux(&mem, &boot, &rip), -ENOENT);
+
+	/* An initrd that cannot fit above the kernel in 128 MiB. */
+	{
+		static uint8_t big[110 << 20];
+
+		bigpath = write_tmp(big, sizeof(big));
+		boot.initramfs = bigpath;
+		CHECK_EQ(boot_load_linux(&mem, &boot, &rip), -E2BIG);
+		unlink(bigpath);
+		free(bigpath);
+	}
+	/* A kernel whose init_size does not fit in RAM. */
+	((struct setup_header *)(img + 0x1f1))->init_size = 200 << 20;
+	unlink(kpath);
+	free(kpath);
+	kpath = write_tmp(img, IMG_LEN);
+	boot.kernel = kpath;
+	boot.initramfs = NULL;
+	CHECK_EQ(boot_load_linux(&mem, &boot, &rip), -E2BIG);
+	/* Not a kernel at all. */
+	boot.kernel = ipath;
+	CHECK_EQ(boot_load_linux(&mem, &boot, &rip), -ENOEXEC);
+
+	guest_mem_destroy(&mem);
+	unlink(kpath);
+	unlink(ipath);
+	free(kpath);
+	free(ipath);
+}
+
+static void test_cpu_state(void)
+{
+	struct kvm_sregs s;
+	struct kvm_regs r;
+
+	memset(&s, 0, sizeof(s));
+	boot_cpu_state(0x1000200, &r, &s);
+	CHECK_EQ(r.rip, 0x1000200);
+	CHECK_EQ(r.rsi, BOOT_ZERO_PAGE);
+	CHECK_EQ(s.cs.selector, 0x10);	/* __BOOT_CS */
+	CHECK_EQ(s.cs.l, 1);
+	CHECK_EQ(s.ds.selector, 0x18);	/* __BOOT_DS */
+	CHECK_EQ(s.efer & 0x500, 0x500);
+	CHECK_EQ(s.cr0 & 0x80000001, 0x80000001);
+}
+
+int main(void)
+{
+	test_parse();
+	test_e820();
+	test_load();
+	test_cpu_state();
+	return check_done("test_boot");
+}

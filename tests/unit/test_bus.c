@@ -1,0 +1,145 @@
+/* Bus registration and dispatch; guest_mem_ptr bounds; per-vCPU CPUID. */
+#include "core/bus.h"
+#include "core/cpuid.h"
+#include "core/memory.h"
+
+#include "check.h"
+
+#include <errno.h>
+#include <unistd.h>
+
+static uint64_t wrote_off, wrote_val;
+
+static void rd(void *opaque, uint64_t off, uint8_t *d, uint32_t len)
+{
+	bus_put(d, len, 0x1000 + off);
+}
+
+static void wr(void *opaque, uint64_t off, const uint8_t *d, uint32_t len)
+{
+	wrote_off = off;
+	wrote_val = bus_get(d, len);
+}
+
+static const struct bus_ops ops = { rd, wr };
+
+static void test_bus(void)
+{
+	struct bus bus;
+	uint8_t d[8];
+
+	CHECK_EQ(bus_init(&bus, "test"), 0);
+	CHECK_EQ(bus_register(&bus, 0x100, 0x10, &ops, NULL, "a"), 0);
+	CHECK_EQ(bus_register(&bus, 0x10, 0x8, &ops, NULL, "b"), 0);
+	CHECK_EQ(bus_register(&bus, 0x108, 0x10, &ops, NULL, "c"), -EEXIST);
+	CHECK_EQ(bus_register(&bus, 0xf8, 0x10, &ops, NULL, "c"), -EEXIST);
+	CHECK_EQ(bus_register(&bus, 0x0, 0, &ops, NULL, "c"), -EINVAL);
+	CHECK_EQ(bus_register(&bus, ~0ULL, 2, &ops, NULL, "c"), -EINVAL);
+	CHECK_EQ(bus_register(&bus, 0x110, 0x10, &ops, NULL, "d"), 0);
+
+	CHECK(bus_read(&bus, 0x104, d, 2));
+	CHECK_EQ(bus_get(d, 2), 0x1004);
+	CHECK(bus_read(&bus, 0x111, d, 1));
+	CHECK_EQ(bus_get(d, 1), 0x01);
+	CHECK(bus_write(&bus, 0x14, (const uint8_t *)"\x34\x12", 2));
+	CHECK_EQ(wrote_off, 4);
+	CHECK_EQ(wrote_val, 0x1234);
+	/* Nobody there: all ones. A straddling access belongs to nobody. */
+	CHECK(!bus_read(&bus, 0x50, d, 4));
+	CHECK_EQ(bus_get(d, 4), 0xffffffff);
+	CHECK(!bus_read(&bus, 0x10e, d, 4));
+	CHECK(!bus_write(&bus, 0x17, d, 2));
+
+	CHECK_EQ(bus_unregister(&bus, 0x100), 0);
+	CHECK(!bus_read(&bus, 0x104, d, 1));
+	CHECK_EQ(bus_unregister(&bus, 0x100), -ENOENT);
+	for (int i = 0; i < BUS_MAX_RANGES; i++)
+		bus_register(&bus, 0x10000 + i * 4, 4, &ops, NULL, "f");
+	CHECK_EQ(bus_register(&bus, 0x90000, 4, &ops, NULL, "g"), -ENOSPC);
+	bus_destroy(&bus);
+}
+
+static void test_mem(void)
+{
+	struct mem_config cfg = { .size = 4ULL << 30, .numa_node = -1 };
+	struct guest_mem mem;
+	uint8_t *p;
+
+	CHECK_EQ(guest_mem_create(&mem, &cfg), 0);
+	CHECK_EQ(mem.nregions, 2);
+	CHECK_EQ(guest_mem_low_size(&mem), MEM_HOLE_START);
+	CHECK(guest_mem_ptr(&mem, 0, 4096) == mem.base);
+	CHECK(guest_mem_ptr(&mem, MEM_HOLE_START - 8, 8) != NULL);
+	CHECK(guest_mem_ptr(&mem, MEM_HOLE_START - 8, 9) == NULL);
+	CHECK(guest_mem_ptr(&mem, MEM_HOLE_START, 1) == NULL);	/* hole */
+	p = guest_mem_ptr(&mem, MEM_4G, 1);
+	CHECK(p == mem.base + MEM_HOLE_START);
+	CHECK(guest_mem_ptr(&mem, MEM_4G + (1ULL << 30) - 1, 1) != NULL);
+	CHECK(guest_mem_ptr(&mem, MEM_4G + (1ULL << 30), 1) == NULL);
+	/* Sums that would wrap around 2^64. */
+	CHECK(guest_mem_ptr(&mem, 0x1000, ~0ULL) == NULL);
+	CHECK(guest_mem_ptr(&mem, ~0ULL - 1, 4) == NULL);
+	CHECK(guest_mem_ptr(&mem, MEM_4G, ~0ULL - MEM_4G + 2) == NULL);
+	/* Shared mapping: writes show through the memfd. */
+	p[0] = 0xab;
+	{
+		uint8_t b = 0;
+
+		CHECK_EQ(pread(mem.fd, &b, 1, MEM_HOLE_START), 1);
+		CHECK_EQ(b, 0xab);
+	}
+	guest_mem_destroy(&mem);
+
+	cfg.size = 3ULL << 20;
+	cfg.hugepages = true;
+	CHECK_EQ(guest_mem_create(&mem, &cfg), -EINVAL);	/* not 2M */
+}
+
+static void test_cpuid(void)
+{
+	struct {
+		struct kvm_cpuid2 h;
+		struct kvm_cpuid_entry2 e[6];
+	} c = { .h.nent = 6 };
+
+	c.e[0] = (struct kvm_cpuid_entry2){ .function = 0, .eax = 0xd,
+					    .ebx = 0x68747541 };
+	c.e[1] = (struct kvm_cpuid_entry2){ .function = 1, .ebx = 0xff0800,
+					    .edx = 1 << 28 };
+	c.e[2] = (struct kvm_cpuid_entry2){ .function = 0xb, .index = 0 };
+	c.e[3] = (struct kvm_cpuid_entry2){ .function = 0xb, .index = 1 };
+	c.e[4] = (struct kvm_cpuid_entry2){ .function = 0x80000008,
+					    .ecx = 0xff };
+	c.e[5] = (struct kvm_cpuid_entry2){ .function = 4, .eax = 0x121 };
+
+	cpuid_patch(&c.h, 3, 4, true);
+	CHECK_EQ(c.e[1].ebx >> 24, 3);
+	CHECK_EQ((c.e[1].ebx >> 16) & 0xff, 4);
+	CHECK_EQ(c.e[1].ebx & 0xffff, 0x0800);
+	CHECK(c.e[1].ecx & (1U << 31));
+	CHECK(c.e[1].ecx & (1U << 24));
+	CHECK(c.e[1].edx & (1U << 28));
+	CHECK_EQ(c.e[2].edx, 3);
+	CHECK_EQ(c.e[2].ebx, 1);
+	CHECK_EQ(c.e[3].eax, 2);
+	CHECK_EQ(c.e[3].ebx, 4);
+	CHECK_EQ((c.e[3].ecx >> 8) & 0xff, 2);
+	CHECK_EQ(c.e[4].ecx, (2 << 12) | 3);
+	CHECK_EQ(c.e[5].eax, 0x121);		/* AMD: leaf 4 untouched */
+
+	c.e[0].ebx = 0x756e6547;		/* "Genu" */
+	cpuid_patch(&c.h, 0, 1, false);
+	CHECK_EQ(c.e[1].ebx >> 24, 0);
+	CHECK(!(c.e[1].edx & (1U << 28)));
+	CHECK_EQ(c.e[5].eax >> 26, 0);
+	cpuid_patch(&c.h, 0, 8, false);
+	CHECK_EQ(c.e[5].eax >> 26, 7);
+}
+
+int main(void)
+{
+	test_bus();
+	test_mem();
+	test_cpuid();
+	return check_done("test_bus");
+}

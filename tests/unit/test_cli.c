@@ -1,0 +1,106 @@
+/* Every bad value: CLI_USAGE and one line naming the option. */
+#include "core/cli.h"
+
+#include "check.h"
+
+#include <stdarg.h>
+
+static char errbuf[4096];
+
+static enum cli_result parse(struct cli *cli, ...)
+{
+	char *argv[32] = { "tern" };
+	int argc = 1;
+	va_list ap;
+	FILE *err = fmemopen(errbuf, sizeof(errbuf), "w");
+	FILE *out = fopen("/dev/null", "w");
+	enum cli_result r;
+
+	va_start(ap, cli);
+	while ((argv[argc] = va_arg(ap, char *)))
+		argc++;
+	va_end(ap);
+	r = cli_parse(cli, argc, argv, out, err);
+	fclose(err);
+	fclose(out);
+	return r;
+}
+
+/* A rejection is one line that names the option. */
+#define CHECK_BAD(opt, ...)                                                    \
+	do {                                                                   \
+		struct cli c_;                                                 \
+		CHECK_EQ(parse(&c_, __VA_ARGS__, NULL), CLI_USAGE);            \
+		CHECK(strstr(errbuf, opt) != NULL);                            \
+		CHECK(strchr(errbuf, '\n') == errbuf + strlen(errbuf) - 1);    \
+	} while (0)
+
+int main(void)
+{
+	struct cli cli;
+	uint64_t sz;
+
+	CHECK_EQ(cli_parse_size("512M", &sz), 0);
+	CHECK_EQ(sz, 512ULL << 20);
+	CHECK_EQ(cli_parse_size("4G", &sz), 0);
+	CHECK_EQ(sz, 4ULL << 30);
+	CHECK_EQ(cli_parse_size("4096", &sz), 0);
+	CHECK_EQ(sz, 4096);
+	CHECK_EQ(cli_parse_size("12X", &sz), -EINVAL);
+	CHECK_EQ(cli_parse_size("-1G", &sz), -EINVAL);
+	CHECK_EQ(cli_parse_size("", &sz), -EINVAL);
+	CHECK_EQ(cli_parse_size("99999999999999999999", &sz), -EINVAL);
+	CHECK_EQ(cli_parse_size("17179869184T", &sz), -EINVAL);
+
+	CHECK_EQ(parse(&cli, "--kernel", "/dev/null", "--cpus", "2",
+		       "--memory", "1G,hugepages=on", "--serial", "file=/tmp/x",
+		       "--on-reboot", "restart", "--cmdline", "quiet", NULL),
+		 CLI_RUN);
+	CHECK_EQ(cli.vm.cpus, 2);
+	CHECK_EQ(cli.vm.mem.size, 1ULL << 30);
+	CHECK(cli.vm.mem.hugepages);
+	CHECK_EQ(cli.vm.mem.numa_node, -1);
+	CHECK_EQ(cli.serial, CONSOLE_FILE);
+	CHECK_STR(cli.serial_path, "/tmp/x");
+	CHECK_EQ(cli.vm.on_reboot, ON_REBOOT_RESTART);
+	CHECK_STR(cli.vm.cmdline, "quiet");
+
+	CHECK_EQ(parse(&cli, "--kernel", "/dev/null", "--memory",
+		       "size=256M,numa-node=0", "--cpus", "boot=3", NULL),
+		 CLI_RUN);
+	CHECK_EQ(cli.vm.mem.size, 256ULL << 20);
+	CHECK_EQ(cli.vm.mem.numa_node, 0);
+	CHECK_EQ(cli.vm.cpus, 3);
+	CHECK_EQ(parse(&cli, "--help", NULL), CLI_EXIT_OK);
+	CHECK_EQ(parse(&cli, "--version", NULL), CLI_EXIT_OK);
+
+	CHECK_BAD("--kernel", "--cpus", "1");		/* missing */
+	CHECK_BAD("--kernel", "--kernel", "/nonexistent");
+	CHECK_BAD("--kernel", "--kernel", "");
+	CHECK_BAD("--initramfs", "--kernel", "/dev/null", "--initramfs",
+		  "/nonexistent");
+	CHECK_BAD("--cpus", "--kernel", "/dev/null", "--cpus", "0");
+	CHECK_BAD("--cpus", "--kernel", "/dev/null", "--cpus", "255");
+	CHECK_BAD("--cpus", "--kernel", "/dev/null", "--cpus", "two");
+	CHECK_BAD("--cpus", "--kernel", "/dev/null", "--cpus", "2x");
+	CHECK_BAD("--memory", "--kernel", "/dev/null", "--memory", "12X");
+	CHECK_BAD("--memory", "--kernel", "/dev/null", "--memory", "1M");
+	CHECK_BAD("--memory", "--kernel", "/dev/null", "--memory", "2T");
+	CHECK_BAD("--memory", "--kernel", "/dev/null", "--memory", "65537K");
+	CHECK_BAD("--memory", "--kernel", "/dev/null", "--memory",
+		  "513M,hugepages=on");
+	CHECK_BAD("--memory", "--kernel", "/dev/null", "--memory",
+		  "1G,numa-node=x");
+	CHECK_BAD("--memory", "--kernel", "/dev/null", "--memory",
+		  "1G,colour=blue");
+	CHECK_BAD("--serial", "--kernel", "/dev/null", "--serial", "tty");
+	CHECK_BAD("--serial", "--kernel", "/dev/null", "--serial", "file=");
+	CHECK_BAD("--on-reboot", "--kernel", "/dev/null", "--on-reboot",
+		  "panic");
+	CHECK_BAD("--log-level", "--kernel", "/dev/null", "--log-level",
+		  "loud");
+	CHECK_BAD("--bogus", "--kernel", "/dev/null", "--bogus");
+	CHECK_BAD("--cpus", "--kernel", "/dev/null", "--cpus");
+	CHECK_BAD("stray", "--kernel", "/dev/null", "stray");
+	return check_done("test_cli");
+}

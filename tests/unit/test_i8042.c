@@ -1,0 +1,146 @@
+/* 8042: reset by pulse (0xFE) and by output port (0xD1), self and
+ * interface tests, command byte, status OBF. */
+#include <pthread.h>
+
+#include "core/i8042.h"
+#include "tests/unit/check.h"
+
+struct fake_ctl {
+	struct i8042 *k;
+	int resets, others;
+	int lock_was_free;
+};
+
+static void fake_request(void *opaque, enum vm_request req)
+{
+	struct fake_ctl *c = opaque;
+
+	if (req == VM_REQ_RESET)
+		c->resets++;
+	else
+		c->others++;
+	/* Called without the device lock: the VM may touch the device. */
+	if (pthread_mutex_trylock(&c->k->lock) == 0) {
+		c->lock_was_free++;
+		pthread_mutex_unlock(&c->k->lock);
+	}
+}
+
+static uint8_t status(struct i8042 *k)
+{
+	uint8_t v = 0;
+
+	i8042_cmd_ops.read(k, 0, &v, 1);
+	return v;
+}
+
+static uint8_t rd_data(struct i8042 *k)
+{
+	uint8_t v = 0;
+
+	i8042_data_ops.read(k, 0, &v, 1);
+	return v;
+}
+
+static void cmd(struct i8042 *k, uint8_t v)
+{
+	i8042_cmd_ops.write(k, 0, &v, 1);
+}
+
+static void wr_data(struct i8042 *k, uint8_t v)
+{
+	i8042_data_ops.write(k, 0, &v, 1);
+}
+
+static void setup(struct i8042 *k, struct fake_ctl *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->k = k;
+	CHECK_EQ(i8042_init(k, (struct vm_control){ fake_request, c }), 0);
+}
+
+static void test_reset(void)
+{
+	struct i8042 k;
+	struct fake_ctl c;
+
+	setup(&k, &c);
+	cmd(&k, 0xfe);
+	CHECK_EQ(c.resets, 1);
+	CHECK_EQ(c.lock_was_free, 1);
+
+	/* Output port with the reset line high: nothing happens. */
+	cmd(&k, 0xd1);
+	wr_data(&k, 0x03);
+	CHECK_EQ(c.resets, 1);
+	/* ... and low: reset. */
+	cmd(&k, 0xd1);
+	wr_data(&k, 0xfe);
+	CHECK_EQ(c.resets, 2);
+	CHECK_EQ(c.lock_was_free, 2);
+
+	/* A data byte with no command pending is not an output port
+	 * write, nor is one after the command was replaced. */
+	wr_data(&k, 0xfe);
+	cmd(&k, 0xd1);
+	cmd(&k, 0xae);
+	wr_data(&k, 0x00);
+	CHECK_EQ(c.resets, 2);
+
+	/* Pulsing other lines (bit 0 set) is not a reset. */
+	cmd(&k, 0xff);
+	CHECK_EQ(c.resets, 2);
+	CHECK_EQ(c.others, 0);
+	CHECK_EQ(status(&k) & 0x01, 0);
+	i8042_destroy(&k);
+}
+
+static void test_replies_and_status(void)
+{
+	struct i8042 k;
+	struct fake_ctl c;
+
+	setup(&k, &c);
+	CHECK_EQ(status(&k), 0x04);		/* SYS, nothing waiting */
+	CHECK_EQ(rd_data(&k), 0x00);
+
+	cmd(&k, 0xaa);
+	CHECK_EQ(status(&k), 0x05);		/* OBF */
+	CHECK_EQ(status(&k), 0x05);		/* status reads do not clear */
+	CHECK_EQ(rd_data(&k), 0x55);
+	CHECK_EQ(status(&k), 0x04);
+	CHECK_EQ(rd_data(&k), 0x00);
+
+	cmd(&k, 0xab);
+	CHECK_EQ(status(&k) & 0x01, 1);
+	CHECK_EQ(rd_data(&k), 0x00);
+	CHECK_EQ(status(&k) & 0x01, 0);
+
+	/* Command byte: read, write, and the enable/disable commands. */
+	cmd(&k, 0x20);
+	CHECK_EQ(status(&k) & 0x01, 1);
+	CHECK_EQ(rd_data(&k), 0x45);
+	cmd(&k, 0x60);
+	CHECK_EQ(status(&k) & 0x01, 0);
+	wr_data(&k, 0x47);
+	cmd(&k, 0x20);
+	CHECK_EQ(rd_data(&k), 0x47);
+	cmd(&k, 0xad);
+	cmd(&k, 0xa7);
+	CHECK_EQ(status(&k) & 0x01, 0);
+	cmd(&k, 0x20);
+	CHECK_EQ(rd_data(&k), 0x77);
+	cmd(&k, 0xae);
+	cmd(&k, 0xa8);
+	cmd(&k, 0x20);
+	CHECK_EQ(rd_data(&k), 0x47);
+	CHECK_EQ(c.resets, 0);
+	i8042_destroy(&k);
+}
+
+int main(void)
+{
+	test_reset();
+	test_replies_and_status();
+	return check_done("test_i8042");
+}
