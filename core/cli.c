@@ -20,8 +20,10 @@ static const char usage_text[] =
 	"  --initramfs PATH       initial ramdisk\n"
 	"  --cmdline STR          kernel command line (default: \"" DEFAULT_CMDLINE "\")\n"
 	"  --cpus N               vCPUs, 1.." "254 (default 1)\n"
-	"  --memory SIZE[,hugepages=on|off][,numa-node=N]\n"
-	"                         guest RAM, e.g. 512M, 4G (default 512M)\n"
+	"  --memory SIZE[,shared=on|off][,hugepages=on|off][,numa-node=N]\n"
+	"                         guest RAM, e.g. 512M, 4G (default 512M);\n"
+	"                         shared=on: a memfd other processes can map;\n"
+	"                         hugepages=on: hugetlbfs 2M pages (shared)\n"
 	"  --serial stdio|file=PATH|pty|socket=PATH|off\n"
 	"                         serial console (default stdio; Ctrl-A x quits)\n"
 	"  --on-reboot exit|restart  what a guest reboot does (default exit)\n"
@@ -113,6 +115,10 @@ static int parse_memory(struct cli *cli, const char *arg, FILE *err)
 			else if (m->size & 0xfff)
 				ret = bad(err, "memory", "%s is not a multiple "
 					  "of 4K", size);
+		} else if (!strcmp(tok, "shared=on")) {
+			m->shared = true;
+		} else if (!strcmp(tok, "shared=off")) {
+			m->shared = false;
 		} else if (!strcmp(tok, "hugepages=on")) {
 			m->hugepages = true;
 		} else if (!strcmp(tok, "hugepages=off")) {
@@ -125,7 +131,7 @@ static int parse_memory(struct cli *cli, const char *arg, FILE *err)
 				m->numa_node = (int)node;
 		} else {
 			ret = bad(err, "memory", "unknown parameter '%s' "
-				  "(size=, hugepages=, numa-node=)", tok);
+				  "(size=, shared=, hugepages=, numa-node=)", tok);
 		}
 	}
 	if (!ret && m->hugepages && (m->size & ((2ULL << 20) - 1)))

@@ -1,6 +1,8 @@
-/* Guest RAM: one memfd (or hugetlbfs memfd) mapped MAP_SHARED, so vhost
- * backends can map the same pages. Below 4 GiB RAM stops at the PCI hole;
- * the rest sits above 4 GiB. */
+/* Guest RAM. Shared (a memfd, or a hugetlbfs memfd, mapped MAP_SHARED) when
+ * another process must map it (vhost-user backends); otherwise anonymous
+ * memory with transparent huge pages, which hosts give by default where
+ * they do not for shmem (Debian: THP "always", shmem THP "never"). Below
+ * 4 GiB RAM stops at the PCI hole; the rest sits above 4 GiB. */
 #ifndef TERN_CORE_MEMORY_H
 #define TERN_CORE_MEMORY_H
 
@@ -18,7 +20,7 @@ struct mem_region {
 };
 
 struct guest_mem {
-	int fd;
+	int fd;			/* -1 unless shared */
 	uint64_t size;		/* total RAM */
 	uint8_t *base;		/* whole memfd mapped here */
 	unsigned int nregions;
@@ -29,7 +31,8 @@ struct guest_mem {
 
 struct mem_config {
 	uint64_t size;
-	bool hugepages;
+	bool shared;		/* memfd, for vhost-user backends */
+	bool hugepages;		/* hugetlbfs (implies shared) */
 	int numa_node;		/* -1 for none */
 };
 

@@ -61,7 +61,8 @@ static void test_bus(void)
 
 static void test_mem(void)
 {
-	struct mem_config cfg = { .size = 4ULL << 30, .numa_node = -1 };
+	struct mem_config cfg = { .size = 4ULL << 30, .shared = true,
+				  .numa_node = -1 };
 	struct guest_mem mem;
 	uint8_t *p;
 
@@ -88,6 +89,13 @@ static void test_mem(void)
 		CHECK_EQ(pread(mem.fd, &b, 1, MEM_HOLE_START), 1);
 		CHECK_EQ(b, 0xab);
 	}
+	guest_mem_destroy(&mem);
+
+	/* Private (the default): no fd for others to map. */
+	cfg.shared = false;
+	CHECK_EQ(guest_mem_create(&mem, &cfg), 0);
+	CHECK_EQ(mem.fd, -1);
+	CHECK(guest_mem_ptr(&mem, MEM_4G, 1) == mem.base + MEM_HOLE_START);
 	guest_mem_destroy(&mem);
 
 	cfg.size = 3ULL << 20;

@@ -66,8 +66,10 @@ int main(void)
 	CHECK_STR(cli.vm.cmdline, "quiet");
 
 	CHECK_EQ(parse(&cli, "--kernel", "/dev/null", "--memory",
-		       "size=256M,numa-node=0", "--cpus", "boot=3", NULL),
+		       "size=256M,numa-node=0,shared=on", "--cpus", "boot=3",
+		       NULL),
 		 CLI_RUN);
+	CHECK(cli.vm.mem.shared);
 	CHECK_EQ(cli.vm.mem.size, 256ULL << 20);
 	CHECK_EQ(cli.vm.mem.numa_node, 0);
 	CHECK_EQ(cli.vm.cpus, 3);
