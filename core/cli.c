@@ -26,6 +26,9 @@ static const char usage_text[] =
 	"                         hugepages=on: hugetlbfs 2M pages (shared)\n"
 	"  --serial stdio|file=PATH|pty|socket=PATH|off\n"
 	"                         serial console (default stdio; Ctrl-A x quits)\n"
+	"  --disk path=FILE[,queues=N][,queue-size=N][,direct=on|off]\n"
+	"         [,readonly=on|off][,packed=on|off][,serial=STR]\n"
+	"                         virtio-blk on a raw image (repeatable, up to 8)\n"
 	"  --on-reboot exit|restart  what a guest reboot does (default exit)\n"
 	"  --log-level error|warn|info|debug\n"
 	"  --help, --version\n"
@@ -141,6 +144,97 @@ static int parse_memory(struct cli *cli, const char *arg, FILE *err)
 	return ret;
 }
 
+static int check_file(const char *opt, const char *path, FILE *err)
+{
+	if (!*path)
+		return bad(err, opt, "%s", "empty path");
+	if (access(path, R_OK) < 0) {
+		const char *why = strerror(errno);
+
+		fprintf(err, "tern: --%s: %s: %s\n", opt, path, why);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_onoff(const char *v, bool *out)
+{
+	if (!strcmp(v, "on"))
+		*out = true;
+	else if (!strcmp(v, "off"))
+		*out = false;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int parse_disk(struct cli *cli, const char *arg, FILE *err)
+{
+	struct blk_config *d;
+	char *copy, *tok, *save = NULL;
+	unsigned long n;
+	int ret = 0;
+
+	if (cli->vm.ndisks == VM_MAX_DISKS)
+		return bad(err, "disk", "more than %s disks", "8");
+	d = &cli->vm.disks[cli->vm.ndisks];
+	*d = (struct blk_config){ .queues = 1, .numa_node = -1,
+				  .queue_size = BLK_DEFAULT_QUEUE_SIZE };
+	copy = strdup(arg);
+	if (!copy)
+		return -ENOMEM;
+	for (tok = strtok_r(copy, ",", &save); tok && !ret;
+	     tok = strtok_r(NULL, ",", &save)) {
+		char *v = strchr(tok, '=');
+
+		if (!v) {
+			ret = bad(err, "disk", "'%s' is not KEY=VALUE", tok);
+			break;
+		}
+		*v++ = 0;
+		if (!strcmp(tok, "path")) {
+			/* Lives as long as the process, like argv. */
+			d->path = strdup(v);
+			ret = d->path ? check_file("disk", d->path, err)
+				      : -ENOMEM;
+		} else if (!strcmp(tok, "queues")) {
+			if (parse_uint(v, VIRTIO_MAX_QUEUES, &n) || !n)
+				ret = bad(err, "disk", "queues=%s: give 1 to 64", v);
+			d->queues = (unsigned int)n;
+		} else if (!strcmp(tok, "queue-size")) {
+			if (parse_uint(v, 1024, &n) || n < 2 || (n & (n - 1)))
+				ret = bad(err, "disk", "queue-size=%s: give a power "
+					  "of two from 2 to 1024", v);
+			d->queue_size = (uint16_t)n;
+		} else if (!strcmp(tok, "direct")) {
+			if (parse_onoff(v, &d->direct))
+				ret = bad(err, "disk", "direct=%s: on or off", v);
+		} else if (!strcmp(tok, "readonly")) {
+			if (parse_onoff(v, &d->readonly))
+				ret = bad(err, "disk", "readonly=%s: on or off", v);
+		} else if (!strcmp(tok, "packed")) {
+			if (parse_onoff(v, &d->packed))
+				ret = bad(err, "disk", "packed=%s: on or off", v);
+		} else if (!strcmp(tok, "serial")) {
+			if (strlen(v) > BLK_SERIAL_LEN)
+				ret = bad(err, "disk", "serial=%s: at most 20 "
+					  "characters", v);
+			else
+				strcpy(d->serial, v);
+		} else {
+			ret = bad(err, "disk", "unknown parameter '%s' (path=, "
+				  "queues=, queue-size=, direct=, readonly=, "
+				  "packed=, serial=)", tok);
+		}
+	}
+	if (!ret && !d->path)
+		ret = bad(err, "disk", "'%s' has no path=FILE", arg);
+	free(copy);
+	if (!ret)
+		cli->vm.ndisks++;
+	return ret;
+}
+
 static int parse_serial(struct cli *cli, const char *arg, FILE *err)
 {
 	if (!strcmp(arg, "stdio"))
@@ -159,24 +253,12 @@ static int parse_serial(struct cli *cli, const char *arg, FILE *err)
 	return 0;
 }
 
-static int check_file(const char *opt, const char *path, FILE *err)
-{
-	if (!*path)
-		return bad(err, opt, "%s", "empty path");
-	if (access(path, R_OK) < 0) {
-		const char *why = strerror(errno);
-
-		fprintf(err, "tern: --%s: %s: %s\n", opt, path, why);
-		return -EINVAL;
-	}
-	return 0;
-}
 
 enum cli_result cli_parse(struct cli *cli, int argc, char **argv,
 			  FILE *out, FILE *err)
 {
 	enum { O_KERNEL = 256, O_INITRAMFS, O_CMDLINE, O_CPUS, O_MEMORY,
-	       O_SERIAL, O_ON_REBOOT, O_LOG_LEVEL, O_HELP, O_VERSION };
+	       O_SERIAL, O_ON_REBOOT, O_LOG_LEVEL, O_HELP, O_VERSION, O_DISK };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, O_KERNEL },
 		{ "initramfs", required_argument, NULL, O_INITRAMFS },
@@ -186,6 +268,7 @@ enum cli_result cli_parse(struct cli *cli, int argc, char **argv,
 		{ "serial", required_argument, NULL, O_SERIAL },
 		{ "on-reboot", required_argument, NULL, O_ON_REBOOT },
 		{ "log-level", required_argument, NULL, O_LOG_LEVEL },
+		{ "disk", required_argument, NULL, O_DISK },
 		{ "help", no_argument, NULL, O_HELP },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 },
@@ -224,6 +307,9 @@ enum cli_result cli_parse(struct cli *cli, int argc, char **argv,
 			break;
 		case O_SERIAL:
 			ret = parse_serial(cli, optarg, err);
+			break;
+		case O_DISK:
+			ret = parse_disk(cli, optarg, err);
 			break;
 		case O_ON_REBOOT:
 			if (!strcmp(optarg, "exit"))

@@ -80,7 +80,7 @@ static int run(const struct cli *cli, struct loop *loop, struct console *con)
 		enum vm_request req;
 		struct vm vm;
 
-		if (vm_create(&vm, &cli->vm, console_output(con))) {
+		if (vm_create(&vm, &cli->vm, console_output(con), loop)) {
 			status = EXIT_ERROR;
 			break;
 		}

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -290,8 +291,45 @@ static int acpi_setup(struct vm *vm)
 	return 0;
 }
 
+static int devices_setup(struct vm *vm, struct loop *loop)
+{
+	struct virtio_pci_host host = {
+		.vm_fd = vm->vm_fd,
+		.irq = &vm->irq,
+		.mmio = &vm->mmio,
+		.pci = &vm->pci,
+		.loop = loop,
+	};
+	int ret;
+
+	ret = irq_router_init(&vm->irq, vm->vm_fd);
+	if (ret)
+		return ret;
+	for (unsigned int i = 0; i < vm->cfg->ndisks; i++) {
+		const struct blk_config *bc = &vm->cfg->disks[i];
+		char name[24];
+
+		snprintf(name, sizeof(name), "virtio-blk%u", i);
+		ret = virtio_blk_create(&vm->blk[i], name, bc, &vm->mem);
+		if (ret) {
+			log_err(name, "%s: %s", bc->path, strerror(-ret));
+			return ret;
+		}
+		ret = virtio_pci_create(&vm->blk_pci[i], &host, name,
+					&virtio_blk_ops, &vm->blk[i],
+					bc->queues, bc->queue_size);
+		if (ret) {
+			virtio_blk_destroy(&vm->blk[i]);
+			return ret;
+		}
+		virtio_blk_set_bus(&vm->blk[i], virtio_pci_bus(&vm->blk_pci[i]));
+		vm->ndisks++;
+	}
+	return 0;
+}
+
 int vm_create(struct vm *vm, const struct vm_config *cfg,
-	      struct serial_output out)
+	      struct serial_output out, struct loop *loop)
 {
 	struct boot_config boot = {
 		.kernel = cfg->kernel,
@@ -337,6 +375,9 @@ int vm_create(struct vm *vm, const struct vm_config *cfg,
 	if (ret)
 		goto err;
 	ret = platform_setup(vm, out);
+	if (ret)
+		goto err;
+	ret = devices_setup(vm, loop);
 	if (ret)
 		goto err;
 
@@ -420,6 +461,14 @@ void vm_destroy(struct vm *vm)
 		free(vm->vcpus);
 		vm->vcpus = NULL;
 	}
+	/* Devices after the vCPUs, before the VM fd they use. */
+	while (vm->ndisks) {
+		vm->ndisks--;
+		virtio_pci_destroy(&vm->blk_pci[vm->ndisks]);
+		virtio_blk_destroy(&vm->blk[vm->ndisks]);
+	}
+	if (vm->irq.table)
+		irq_router_destroy(&vm->irq);
 	serial_destroy(&vm->serial);
 	rtc_destroy(&vm->rtc);
 	i8042_destroy(&vm->i8042);

@@ -7,6 +7,7 @@
 
 #include "core/bus.h"
 #include "core/i8042.h"
+#include "core/irq.h"
 #include "core/lifecycle.h"
 #include "core/loop.h"
 #include "core/memory.h"
@@ -14,12 +15,15 @@
 #include "core/rtc.h"
 #include "core/serial.h"
 #include "core/vcpu.h"
+#include "virtio/blk.h"
+#include "virtio/pci.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 
 #define VM_MAX_CPUS 254		/* APIC ids 0..253, IOAPIC takes one */
+#define VM_MAX_DISKS 8
 
 enum on_reboot { ON_REBOOT_EXIT, ON_REBOOT_RESTART };
 
@@ -30,6 +34,8 @@ struct vm_config {
 	unsigned int cpus;
 	struct mem_config mem;
 	enum on_reboot on_reboot;
+	unsigned int ndisks;
+	struct blk_config disks[VM_MAX_DISKS];
 };
 
 /* ACPI hardware-reduced sleep registers and where the tables go. */
@@ -50,6 +56,10 @@ struct vm {
 	struct serial serial;
 	struct rtc rtc;
 	struct i8042 i8042;
+	struct irq_router irq;
+	struct virtio_blk blk[VM_MAX_DISKS];
+	struct virtio_pci blk_pci[VM_MAX_DISKS];
+	unsigned int ndisks;		/* created so far */
 	struct vm_control ctl;		/* devices ask to stop through this */
 	struct kvm_cpuid2 *cpuid;	/* what KVM supports, patched per vCPU */
 	unsigned int ncpus;
@@ -68,7 +78,7 @@ struct vm {
 /* Builds the VM and loads the kernel; vCPUs are created but not started.
  * Serial output goes to `out`. Returns 0 or -errno (logged). */
 int vm_create(struct vm *vm, const struct vm_config *cfg,
-	      struct serial_output out);
+	      struct serial_output out, struct loop *loop);
 /* Starts the vCPUs and serves `loop` until a request; returns it. */
 enum vm_request vm_run(struct vm *vm, struct loop *loop);
 void vm_destroy(struct vm *vm);

@@ -1,0 +1,622 @@
+#include "block/uring.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "core/log.h"
+
+#if HAVE_NUMA
+#include <numa.h>
+#endif
+
+/* Kernel ABI values, for liburing headers older than the running kernel. */
+#ifndef IORING_SETUP_COOP_TASKRUN
+#define IORING_SETUP_COOP_TASKRUN (1U << 8)
+#endif
+#ifndef IORING_SETUP_SINGLE_ISSUER
+#define IORING_SETUP_SINGLE_ISSUER (1U << 12)
+#endif
+
+#define DEPTH_MAX 4096u
+/* CQ entries kept free for the kick and stop reads. */
+#define WATCH_SLOTS 2u
+/* -EAGAIN/-EINTR resubmissions of one request without progress before the
+ * error is reported rather than retried forever. */
+#define RETRY_MAX 100u
+/* CQEs copied out per io_uring_cq_advance. */
+#define REAP_BATCH 32u
+
+#define ZERO_RANGE_MODE (FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE)
+#define PUNCH_MODE (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)
+
+/* Setup flags, best first. SINGLE_ISSUER lets the kernel skip locking on
+ * submission and COOP_TASKRUN runs completion work when the thread enters
+ * the kernel anyway instead of interrupting it; both suit one thread that
+ * always waits in io_uring_enter. SINGLE_ISSUER binds the ring to the
+ * thread that creates it, and engines are created before their I/O thread
+ * exists, so the ring starts disabled and the first submitter enables it
+ * (and so becomes its issuer). A kernel that does not know a flag answers
+ * -EINVAL and the next set is tried. */
+static const unsigned int setup_tries[] = {
+	IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_R_DISABLED |
+		IORING_SETUP_COOP_TASKRUN,
+	IORING_SETUP_COOP_TASKRUN,
+	0,
+};
+
+static void park(struct uring_engine *e, struct blk_req *req, bool front)
+{
+	e->stats.overflowed++;
+	if (front) {
+		req->priv.next = e->ovf_head;
+		e->ovf_head = req;
+		if (!e->ovf_tail)
+			e->ovf_tail = req;
+		return;
+	}
+	req->priv.next = NULL;
+	if (e->ovf_tail)
+		e->ovf_tail->priv.next = req;
+	else
+		e->ovf_head = req;
+	e->ovf_tail = req;
+}
+
+static struct blk_req *unpark(struct uring_engine *e)
+{
+	struct blk_req *req = e->ovf_head;
+
+	e->ovf_head = req->priv.next;
+	if (!e->ovf_head)
+		e->ovf_tail = NULL;
+	req->priv.next = NULL;
+	return req;
+}
+
+/* The part of a READ/WRITE still to do, as an iovec array for one SQE:
+ * either whole segments of the caller's array from priv.idx, or, when the
+ * next segment was partly done (or alone exceeds the test limit), the rest
+ * of that one segment through priv.part. Never writes to req->iov. */
+static unsigned int rw_piece(const struct uring_engine *e, struct blk_req *req,
+			     const struct iovec **out)
+{
+	size_t max = e->limit ? e->limit : SIZE_MAX, sum = 0;
+	const struct iovec *v;
+	unsigned int n = 0;
+
+	*out = NULL;
+	if (req->priv.idx >= req->niov)
+		return 0;
+	v = &req->iov[req->priv.idx];
+	if (req->priv.skip || v->iov_len > max) {
+		size_t left = v->iov_len - req->priv.skip;
+
+		req->priv.part.iov_base = (char *)v->iov_base + req->priv.skip;
+		req->priv.part.iov_len = left < max ? left : max;
+		*out = &req->priv.part;
+		return 1;
+	}
+	/* readv takes at most IOV_MAX segments; the rest goes as a short
+	 * transfer would. */
+	while (req->priv.idx + n < req->niov && n < IOV_MAX &&
+	       v[n].iov_len <= max - sum) {
+		sum += v[n].iov_len;
+		n++;
+	}
+	*out = v;
+	return n;
+}
+
+/* Moves the position forward by N bytes; true when the request is done.
+ * Zero-length segments are stepped over. */
+static bool rw_advance(struct blk_req *req, size_t n)
+{
+	req->priv.done += n;
+	while (req->priv.idx < req->niov) {
+		size_t left = req->iov[req->priv.idx].iov_len - req->priv.skip;
+
+		if (n < left) {
+			req->priv.skip += n;
+			return false;
+		}
+		n -= left;
+		req->priv.idx++;
+		req->priv.skip = 0;
+	}
+	return true;
+}
+
+static void prep(struct uring_engine *e, struct blk_req *req,
+		 struct io_uring_sqe *sqe)
+{
+	uint64_t pos = req->offset + req->priv.done;
+	const struct iovec *v;
+	unsigned int n;
+
+	switch (req->op) {
+	case BLK_READ:
+		n = rw_piece(e, req, &v);
+		io_uring_prep_readv(sqe, e->fd, v, n, pos);
+		break;
+	case BLK_WRITE:
+		n = rw_piece(e, req, &v);
+		io_uring_prep_writev(sqe, e->fd, v, n, pos);
+		break;
+	case BLK_FLUSH:
+		io_uring_prep_fsync(sqe, e->fd, IORING_FSYNC_DATASYNC);
+		break;
+	case BLK_DISCARD:
+		req->priv.mode = PUNCH_MODE;
+		io_uring_prep_fallocate(sqe, e->fd, PUNCH_MODE,
+					(off_t)req->offset, (off_t)req->len);
+		break;
+	case BLK_WRITE_ZEROES:
+		req->priv.mode = e->zero_mode;
+		if (req->priv.mode) {
+			io_uring_prep_fallocate(sqe, e->fd, req->priv.mode,
+						(off_t)req->offset,
+						(off_t)req->len);
+			break;
+		}
+		/* Known unsupported: a NOP carries it to the completion path,
+		 * which answers -EOPNOTSUPP. */
+		io_uring_prep_nop(sqe);
+		break;
+	default:
+		/* Fails with -EINVAL on completion, like a bad opcode would. */
+		io_uring_prep_nop(sqe);
+		break;
+	}
+	if (sqe->opcode != IORING_OP_NOP)
+		sqe->flags |= e->sqe_flags;
+	io_uring_sqe_set_data(sqe, req);
+	e->inflight++;
+	e->stats.submitted++;
+}
+
+/* Into the SQ if FIFO order and the in-flight cap allow, else parked;
+ * FRONT for a request that was already out once (it is older than
+ * anything on the list). */
+static void submit_or_park(struct uring_engine *e, struct blk_req *req,
+			   bool front)
+{
+	struct io_uring_sqe *sqe = NULL;
+
+	if (!e->ovf_head && e->inflight < e->cap)
+		sqe = io_uring_get_sqe(&e->ring);
+	if (sqe)
+		prep(e, req, sqe);
+	else
+		park(e, req, front);
+}
+
+/* Moves parked requests into the SQ while there is room. */
+static void refill(struct uring_engine *e)
+{
+	struct io_uring_sqe *sqe;
+
+	while (e->ovf_head && e->inflight < e->cap) {
+		sqe = io_uring_get_sqe(&e->ring);
+		if (!sqe)
+			break;
+		prep(e, unpark(e), sqe);
+	}
+}
+
+static void finish(struct uring_engine *e, struct blk_req *req, int res)
+{
+	e->stats.completed++;
+	e->done(e->ctx, req, res);
+}
+
+static void resubmit(struct uring_engine *e, struct blk_req *req)
+{
+	e->stats.resubmitted++;
+	submit_or_park(e, req, true);
+}
+
+static void zero_fallback(struct uring_engine *e, struct blk_req *req)
+{
+	if (req->priv.mode == ZERO_RANGE_MODE &&
+	    e->zero_mode == ZERO_RANGE_MODE) {
+		e->zero_mode = PUNCH_MODE;
+		log_info(e->name, "%s: no FALLOC_FL_ZERO_RANGE; write-zeroes "
+			 "punches holes instead", e->img->path);
+	} else if (req->priv.mode == PUNCH_MODE && e->zero_mode == PUNCH_MODE) {
+		e->zero_mode = 0;
+		log_info(e->name, "%s: the file system can neither zero nor "
+			 "punch ranges; write-zeroes is unsupported",
+			 e->img->path);
+	}
+}
+
+static void req_complete(struct uring_engine *e, struct blk_req *req, int res)
+{
+	e->inflight--;
+	if (res == -EAGAIN || res == -EINTR) {
+		if (++req->priv.retries <= RETRY_MAX) {
+			resubmit(e, req);
+			return;
+		}
+		log_debug(e->name, "request at %llu: %s %u times, giving up",
+			  (unsigned long long)req->offset, strerror(-res),
+			  RETRY_MAX);
+		goto out;
+	}
+	if (res == -EOPNOTSUPP && req->op == BLK_WRITE_ZEROES &&
+	    req->priv.mode) {
+		zero_fallback(e, req);
+		if (e->zero_mode) {
+			resubmit(e, req);
+			return;
+		}
+		goto out;
+	}
+	if (res < 0)
+		goto out;
+
+	switch (req->op) {
+	case BLK_READ:
+	case BLK_WRITE:
+		if (rw_advance(req, (size_t)res)) {
+			res = 0;
+			break;
+		}
+		if (res == 0) {
+			/* Nothing moved yet bytes are left: end of file. */
+			log_debug(e->name, "%s at %llu: end of image after "
+				  "%llu bytes",
+				  req->op == BLK_READ ? "read" : "write",
+				  (unsigned long long)req->offset,
+				  (unsigned long long)req->priv.done);
+			res = -EIO;
+			break;
+		}
+		req->priv.retries = 0;
+		resubmit(e, req);
+		return;
+	case BLK_FLUSH:
+	case BLK_DISCARD:
+		res = 0;
+		break;
+	case BLK_WRITE_ZEROES:
+		res = req->priv.mode ? 0 : -EOPNOTSUPP;
+		break;
+	default:
+		res = -EINVAL;
+		break;
+	}
+out:
+	finish(e, req, res);
+}
+
+static const char *watch_name(const struct uring_engine *e,
+			      const struct uring_watch *w)
+{
+	return w == &e->kick ? "kick" : "stop";
+}
+
+static void watch_complete(struct uring_engine *e, struct uring_watch *w,
+			   int res)
+{
+	w->armed = false;
+	if (res > 0) {
+		w->fired = true;
+		return;
+	}
+	/* Re-armed by the next run_once. */
+	if (res == -EAGAIN || res == -EINTR)
+		return;
+	w->broken = true;
+	log_err(e->name, "%s fd %d: %s; no longer watched", watch_name(e, w),
+		w->fd, res ? strerror(-res) : "end of file");
+}
+
+/* Queues the eventfd read. The SQ may be full of requests queued by
+ * callbacks: then it is submitted first to make room. */
+static int watch_arm(struct uring_engine *e, struct uring_watch *w)
+{
+	struct io_uring_sqe *sqe;
+	int ret = 0;
+
+	if (w->fd < 0 || w->armed || w->broken)
+		goto out;
+	sqe = io_uring_get_sqe(&e->ring);
+	if (!sqe) {
+		ret = io_uring_submit(&e->ring);
+		if (ret < 0)
+			goto out;
+		ret = 0;
+		sqe = io_uring_get_sqe(&e->ring);
+		if (!sqe) {
+			ret = -EBUSY;
+			goto out;
+		}
+	}
+	io_uring_prep_read(sqe, w->fd, &w->count, sizeof(w->count), 0);
+	io_uring_sqe_set_data(sqe, w);
+	w->armed = true;
+out:
+	return ret;
+}
+
+static void dispatch(struct uring_engine *e, void *data, int res)
+{
+	if (data == &e->kick || data == &e->stop)
+		watch_complete(e, data, res);
+	else
+		req_complete(e, data, res);
+}
+
+/* Copies CQEs out and releases their slots before any callback runs, so a
+ * callback that queues (or flushes) never finds the CQ fuller than the
+ * in-flight count says. */
+static void reap(struct uring_engine *e)
+{
+	struct {
+		void *data;
+		int res;
+	} batch[REAP_BATCH];
+	struct io_uring_cqe *cqe;
+	unsigned int head, n;
+
+	do {
+		n = 0;
+		io_uring_for_each_cqe(&e->ring, head, cqe) {
+			batch[n].data = io_uring_cqe_get_data(cqe);
+			batch[n].res = cqe->res;
+			if (++n == REAP_BATCH)
+				break;
+		}
+		io_uring_cq_advance(&e->ring, n);
+		for (unsigned int i = 0; i < n; i++)
+			dispatch(e, batch[i].data, batch[i].res);
+	} while (n == REAP_BATCH);
+}
+
+static int engine_enable(struct uring_engine *e)
+{
+	int ret;
+
+	if (!e->disabled)
+		return 0;
+	/* Debian's liburing 2.3 shared library does not export
+	 * io_uring_enable_rings (it is missing from its symbol map), so the
+	 * register call is made directly; it reports through errno. */
+	if (syscall(__NR_io_uring_register, e->ring.ring_fd,
+		    IORING_REGISTER_ENABLE_RINGS, NULL, 0) < 0) {
+		ret = -errno;
+		log_err(e->name, "cannot enable the ring: %s", strerror(-ret));
+		return ret;
+	}
+	e->disabled = false;
+	return 0;
+}
+
+int uring_engine_init(struct uring_engine *e, const char *name,
+		      struct blk_image *img, unsigned int depth,
+		      blk_complete_fn done, void *ctx)
+{
+	struct io_uring_params p;
+	unsigned int i;
+	int ret;
+
+	memset(e, 0, sizeof(*e));
+	e->ring.ring_fd = -1;
+	e->kick.fd = -1;
+	e->stop.fd = -1;
+	snprintf(e->name, sizeof(e->name), "%s", name ? name : "uring");
+	if (!depth || !img || img->fd < 0 || !done) {
+		ret = -EINVAL;
+		goto err;
+	}
+	/* A virtqueue may be larger (up to 32768): the overflow list holds
+	 * what the rings do not. */
+	if (depth > DEPTH_MAX)
+		depth = DEPTH_MAX;
+	e->img = img;
+	e->done = done;
+	e->ctx = ctx;
+	e->zero_mode = ZERO_RANGE_MODE;
+
+	for (i = 0; i < sizeof(setup_tries) / sizeof(setup_tries[0]); i++) {
+		memset(&p, 0, sizeof(p));
+		/* Twice the SQ plus the watch reads, rounded up by the kernel. */
+		p.flags = setup_tries[i] | IORING_SETUP_CQSIZE;
+		p.cq_entries = 2 * depth + WATCH_SLOTS;
+		ret = io_uring_queue_init_params(depth, &e->ring, &p);
+		if (ret != -EINVAL)
+			break;
+	}
+	if (ret < 0) {
+		log_err(e->name, "io_uring_queue_init: %s%s", strerror(-ret),
+			ret == -ENOSYS || ret == -EPERM ?
+			" (io_uring disabled on this host?)" : "");
+		goto err_ring;
+	}
+	e->setup_flags = setup_tries[i];
+	e->disabled = setup_tries[i] & IORING_SETUP_R_DISABLED;
+	e->cap = p.cq_entries - WATCH_SLOTS;
+
+	/* A registered file saves a file reference per request; fall back to
+	 * the plain descriptor if registration is refused. */
+	ret = io_uring_register_files(&e->ring, &img->fd, 1);
+	if (ret == 0) {
+		e->fd = 0;
+		e->sqe_flags = IOSQE_FIXED_FILE;
+	} else {
+		log_debug(e->name, "cannot register the image fd (%s)",
+			  strerror(-ret));
+		e->fd = img->fd;
+	}
+	log_debug(e->name, "io_uring: sq %u cq %u, setup flags 0x%x, %s file",
+		  p.sq_entries, p.cq_entries, e->setup_flags,
+		  e->sqe_flags ? "fixed" : "plain");
+	return 0;
+
+err_ring:
+	e->ring.ring_fd = -1;
+err:
+	return ret;
+}
+
+void uring_engine_destroy(struct uring_engine *e)
+{
+	unsigned int n;
+
+	if (e->ring.ring_fd < 0)
+		return;
+	n = uring_engine_pending(e);
+	if (n)
+		log_warn(e->name, "destroyed with %u request(s) pending", n);
+	io_uring_queue_exit(&e->ring);
+	e->ring.ring_fd = -1;
+	e->ovf_head = e->ovf_tail = NULL;
+	e->inflight = 0;
+}
+
+void uring_engine_queue(struct uring_engine *e, struct blk_req *req)
+{
+	memset(&req->priv, 0, sizeof(req->priv));
+	submit_or_park(e, req, false);
+}
+
+int uring_engine_flush(struct uring_engine *e)
+{
+	int ret;
+
+	ret = engine_enable(e);
+	if (ret)
+		goto out;
+	for (;;) {
+		refill(e);
+		if (!io_uring_sq_ready(&e->ring))
+			break;
+		ret = io_uring_submit(&e->ring);
+		if (ret == -EAGAIN || ret == -EBUSY || ret == -EINTR) {
+			/* Still in the SQ: the next run_once retries. */
+			ret = 0;
+			break;
+		}
+		if (ret < 0) {
+			log_err(e->name, "io_uring_submit: %s", strerror(-ret));
+			break;
+		}
+		ret = 0;
+		/* Stop when the kernel left entries behind or nothing more
+		 * can go in; else the freed SQ takes parked requests. */
+		if (io_uring_sq_ready(&e->ring) || !e->ovf_head ||
+		    e->inflight >= e->cap)
+			break;
+	}
+out:
+	return ret;
+}
+
+int uring_engine_watch_fd(struct uring_engine *e, int fd,
+			  uring_kick_fn kicked, void *ctx)
+{
+	if (fd < 0 || !kicked)
+		return -EINVAL;
+	if (e->kick.fd >= 0)
+		return -EBUSY;
+	e->kick = (struct uring_watch){ .fd = fd, .fn = kicked, .ctx = ctx };
+	return 0;
+}
+
+int uring_engine_set_stop_fd(struct uring_engine *e, int fd)
+{
+	if (fd < 0)
+		return -EINVAL;
+	if (e->stop.fd >= 0)
+		return -EBUSY;
+	e->stop = (struct uring_watch){ .fd = fd };
+	return 0;
+}
+
+int uring_engine_run_once(struct uring_engine *e)
+{
+	int ret;
+
+	ret = engine_enable(e);
+	if (ret)
+		goto out;
+	ret = watch_arm(e, &e->kick);
+	if (!ret)
+		ret = watch_arm(e, &e->stop);
+	if (ret) {
+		log_err(e->name, "cannot arm the eventfd reads: %s",
+			strerror(-ret));
+		goto out;
+	}
+	refill(e);
+	if (!e->inflight && !e->kick.armed && !e->stop.armed) {
+		ret = -EDEADLK;
+		goto out;
+	}
+
+	/* Completions already posted need no system call when nothing waits
+	 * to be submitted. */
+	if (io_uring_sq_ready(&e->ring) || !io_uring_cq_ready(&e->ring)) {
+		ret = io_uring_submit_and_wait(&e->ring, 1);
+		if (ret == -EINTR || ret == -EAGAIN || ret == -EBUSY)
+			ret = 0;	/* reap what is there, try again */
+		if (ret < 0) {
+			log_err(e->name, "io_uring_enter: %s", strerror(-ret));
+			goto out;
+		}
+	}
+	reap(e);
+
+	ret = 0;
+	if (e->kick.fired) {
+		e->kick.fired = false;
+		e->stats.kicks++;
+		e->kick.fn(e->kick.ctx);
+	}
+	if (e->stop.fired) {
+		e->stop.fired = false;
+		ret = 1;
+	}
+out:
+	return ret;
+}
+
+unsigned int uring_engine_pending(const struct uring_engine *e)
+{
+	unsigned int n = e->inflight;
+
+	for (const struct blk_req *r = e->ovf_head; r; r = r->priv.next)
+		n++;
+	return n;
+}
+
+void uring_engine_test_limit(struct uring_engine *e, size_t bytes)
+{
+	e->limit = bytes;
+}
+
+#if HAVE_NUMA
+int blk_thread_pin_node(int node)
+{
+	if (numa_available() < 0)
+		return -ENOSYS;
+	if (node < 0 || node > numa_max_node())
+		return -EINVAL;
+	/* libnuma reports through errno. */
+	if (numa_run_on_node(node) < 0)
+		return -errno;
+	return 0;
+}
+#else
+int blk_thread_pin_node(int node)
+{
+	return -ENOSYS;
+}
+#endif

@@ -1,0 +1,179 @@
+/* The per-queue io_uring engine.
+ *
+ * One engine serves one virtio-blk queue (or one vhost-user-blk queue) and
+ * belongs to one I/O thread: nothing here locks, and every call but
+ * init/destroy must come from that thread. The thread's whole loop is
+ *
+ *	while ((ret = uring_engine_run_once(e)) == 0)
+ *		;
+ *
+ * run_once submits whatever was queued since the last call, waits in the
+ * same io_uring_enter for at least one completion, and calls back: done()
+ * for every finished request, then kicked() when the queue's ioeventfd
+ * fired (the ring itself reads the eventfd, so there is no epoll). Requests
+ * queued from those callbacks go to the kernel with the next run_once, one
+ * system call per loop turn.
+ *
+ * Semantics (see block/uring.c for the reasons):
+ * - READ/WRITE: preadv/pwritev at offset through IORING_OP_READV/WRITEV.
+ *   A short transfer is resubmitted for the rest, walking the caller's
+ *   iovec by index and offset without writing to it. A read or write that
+ *   moves 0 bytes before the end (a read past the end of the image) ends
+ *   with -EIO: the device checks ranges against the image size first, so
+ *   this only happens if the image shrank underneath.
+ * - -EAGAIN and -EINTR results are resubmitted (bounded, then reported).
+ * - FLUSH: fdatasync (IORING_OP_FSYNC, IORING_FSYNC_DATASYNC).
+ * - DISCARD: fallocate(PUNCH_HOLE | KEEP_SIZE); -EOPNOTSUPP is reported
+ *   and the device decides (discard is only a hint).
+ * - WRITE_ZEROES: fallocate(ZERO_RANGE | KEEP_SIZE); when the file system
+ *   answers -EOPNOTSUPP (tmpfs does) the engine switches for good to
+ *   PUNCH_HOLE | KEEP_SIZE, which also reads back as zeros but deallocates;
+ *   when that is unsupported too, -EOPNOTSUPP for the device to report as
+ *   VIRTIO_BLK_S_UNSUPP. No zero-buffer writes: a device that cannot zero
+ *   cheaply should not offer VIRTIO_BLK_F_WRITE_ZEROES.
+ * - The image is never grown: fallocate uses KEEP_SIZE.
+ * - done(ctx, req, res): res is 0 or -errno (-EIO, -ENOSPC, -EFBIG,
+ *   -EOPNOTSUPP, -EBADF for a write to a read-only image, ...).
+ * - Ordering: the engine submits in FIFO order but the kernel completes in
+ *   any order; a FLUSH covers the writes whose done() ran before it was
+ *   queued, which is exactly what virtio-blk promises.
+ */
+#ifndef TERN_BLOCK_URING_H
+#define TERN_BLOCK_URING_H
+
+#include <liburing.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "block/image.h"
+
+enum blk_op { BLK_READ, BLK_WRITE, BLK_FLUSH, BLK_DISCARD, BLK_WRITE_ZEROES };
+
+struct blk_req {
+	enum blk_op op;
+	uint64_t offset;		/* bytes from the start of the image */
+	uint64_t len;			/* bytes, DISCARD and WRITE_ZEROES */
+	const struct iovec *iov;	/* READ/WRITE: the caller's, untouched,
+					 * and must stay valid until done() */
+	unsigned int niov;
+	void *opaque;			/* the caller's */
+
+	/* Engine-private; the caller need not initialise it. */
+	struct {
+		uint64_t done;		/* bytes transferred so far */
+		unsigned int idx;	/* iov[idx] is the next segment ... */
+		size_t skip;		/* ... from this byte on */
+		struct iovec part;	/* what is submitted of a split
+					 * segment */
+		unsigned int retries;	/* -EAGAIN/-EINTR without progress */
+		int mode;		/* fallocate mode submitted */
+		struct blk_req *next;	/* overflow list */
+	} priv;
+};
+
+/* res: 0 or -errno. Called from uring_engine_run_once, never from queue.
+ * It may queue new requests (they go out with the next run_once) but must
+ * not call run_once or destroy. */
+typedef void (*blk_complete_fn)(void *ctx, struct blk_req *req, int res);
+typedef void (*uring_kick_fn)(void *ctx);
+
+/* An eventfd the ring reads (IORING_OP_READ, re-armed after each read). */
+struct uring_watch {
+	int fd;			/* -1 when unused */
+	uint64_t count;		/* the eventfd counter lands here */
+	uring_kick_fn fn;
+	void *ctx;
+	bool armed;		/* a read is in the SQ or in the kernel */
+	bool fired;		/* read completed, callback not yet run */
+	bool broken;		/* read failed hard: no longer watched */
+};
+
+struct uring_engine_stats {
+	uint64_t submitted;	/* request SQEs, resubmissions included */
+	uint64_t completed;	/* done() calls */
+	uint64_t resubmitted;	/* short transfers, -EAGAIN, -EINTR */
+	uint64_t overflowed;	/* requests that waited on the overflow list */
+	uint64_t kicks;		/* kicked() calls */
+};
+
+struct uring_engine {
+	char name[48];			/* "virtio-blk0 q1" */
+	struct io_uring ring;
+	struct blk_image *img;
+	int fd;				/* image fd, or 0: its fixed-file slot */
+	uint8_t sqe_flags;		/* IOSQE_FIXED_FILE when registered */
+	bool disabled;			/* made IORING_SETUP_R_DISABLED: the
+					 * first thread to submit enables it */
+	unsigned int setup_flags;	/* what io_uring_setup accepted */
+	unsigned int cap;		/* most request SQEs out at once */
+	unsigned int inflight;		/* request SQEs in the SQ or kernel */
+	int zero_mode;			/* fallocate mode for WRITE_ZEROES,
+					 * 0 once known unsupported */
+	size_t limit;			/* test knob: bytes per READ/WRITE
+					 * SQE, 0 = no limit */
+	blk_complete_fn done;
+	void *ctx;
+	struct blk_req *ovf_head, *ovf_tail;	/* waiting for SQ/CQ room */
+	struct uring_watch kick, stop;
+	struct uring_engine_stats stats;
+};
+
+/* DEPTH is the SQ size (clamped to 4096; the overflow list holds the
+ * rest). The CQ gets 2 * DEPTH + 2 entries, rounded up to a power of two,
+ * and the engine keeps at most CQ size - 2 requests out so the CQ never
+ * overflows (the two spare entries are for the kick and stop reads).
+ * May be called on any
+ * thread: when the kernel takes IORING_SETUP_SINGLE_ISSUER, the ring
+ * starts disabled and belongs to the first thread that flushes or runs it.
+ * NAME names the engine in log lines. Returns 0 or -errno (-ENOSYS,
+ * -EPERM: no io_uring here). */
+int uring_engine_init(struct uring_engine *e, const char *name,
+		      struct blk_image *img, unsigned int depth,
+		      blk_complete_fn done, void *ctx);
+
+/* Tears the ring down. Requests still out are cancelled without done();
+ * the kernel may still write their buffers for a while, so drain first
+ * (run_once until uring_engine_pending() is 0). */
+void uring_engine_destroy(struct uring_engine *e);
+
+/* Takes REQ (its engine-private part is reset here). It goes into the SQ,
+ * or, when the SQ is full or CQ_SIZE - 2 requests are out, onto a FIFO
+ * overflow list that later flushes and run_once calls drain as room frees.
+ * Nothing reaches the kernel before uring_engine_flush or run_once. */
+void uring_engine_queue(struct uring_engine *e, struct blk_req *req);
+
+/* Submits the SQ and as much of the overflow list as fits. Returns 0 (also
+ * when the kernel is short of resources: what it did not take goes with
+ * the next run_once) or -errno. */
+int uring_engine_flush(struct uring_engine *e);
+
+/* Serve eventfd FD through the ring: KICKED(CTX) runs from run_once after
+ * each time it was written (several writes may make one call). One watch
+ * per engine: -EBUSY for a second. FD stays the caller's. */
+int uring_engine_watch_fd(struct uring_engine *e, int fd,
+			  uring_kick_fn kicked, void *ctx);
+
+/* An eventfd another thread writes to make run_once return 1. */
+int uring_engine_set_stop_fd(struct uring_engine *e, int fd);
+
+/* Submits what is queued, waits for at least one completion, handles all
+ * that are there. Returns 0, 1 when the stop fd fired (the engine stays
+ * usable), -EDEADLK when there is nothing it could ever wait for (no
+ * request out and no watch), or another -errno from io_uring_enter. */
+int uring_engine_run_once(struct uring_engine *e);
+
+/* Requests queued, in flight or waiting for resubmission. */
+unsigned int uring_engine_pending(const struct uring_engine *e);
+
+/* Tests only: split every READ/WRITE submission to at most BYTES (0: no
+ * limit), so the short-transfer path runs for real. */
+void uring_engine_test_limit(struct uring_engine *e, size_t bytes);
+
+/* Pins the calling thread to the CPUs of NUMA node NODE (libnuma). Returns
+ * 0, -EINVAL for a node that does not exist, or -ENOSYS when built without
+ * libnuma or the machine has no NUMA support. */
+int blk_thread_pin_node(int node);
+
+#endif

@@ -1,0 +1,57 @@
+# Guest side of the virtio-blk tests (tests/host/l1-suite): Linux's own
+# virtio_blk driver against tern's device. What to do comes on the kernel
+# command line as tern.NAME=VALUE; results are TERN-CHECK lines.
+arg() { sed -n "s/.*tern\.$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
+status=0
+check() { # check NAME CONDITION...
+	name=$1
+	shift
+	if "$@"; then echo "TERN-CHECK ok $name"; else echo "TERN-CHECK FAIL $name"; status=1; fi
+}
+sum() { dd if="$1" bs=1M count="$2" iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1; }
+
+case $(arg mode) in
+write)
+	# Queues as the driver sees them, then a pattern for the host to
+	# check in the image file after poweroff.
+	q=$(ls /sys/block/vda/mq | wc -l)
+	check "mq: $q queues, want $(arg queues)" [ "$q" -eq "$(arg queues)" ]
+	check "serial: $(cat /sys/block/vda/serial 2>/dev/null)" [ "$(cat /sys/block/vda/serial 2>/dev/null)" = "$(arg serial)" ]
+	dd if=/dev/urandom of=/tmp/pattern bs=1M count=8 2>/dev/null
+	dd if=/tmp/pattern of=/dev/vda bs=1M oflag=direct conv=fsync 2>/dev/null
+	check "write pattern" [ $? -eq 0 ]
+	# The host compares the image file's first MiB with this.
+	echo "TERN-SUM $(head -c 1048576 /tmp/pattern | md5sum | cut -d' ' -f1)"
+	check "read back" [ "$(sum /dev/vda 8)" = "$(md5sum </tmp/pattern | cut -d' ' -f1)" ]
+	# Discard: the range reads back as zeros (the image is a file).
+	blkdiscard -o 1048576 -l 1048576 /dev/vda
+	check "discard" [ $? -eq 0 ]
+	check "discarded reads zero" [ "$(dd if=/dev/vda bs=1M skip=1 count=1 iflag=direct 2>/dev/null | tr -d '\000' | wc -c)" -eq 0 ]
+	# Exits to userspace during direct I/O: the host samples KVM's
+	# counters at these markers.
+	n=$(arg ios)
+	echo TERN-IO-START
+	read -r go
+	dd if=/dev/vda of=/dev/null bs=4k count="$n" iflag=direct 2>/dev/null
+	echo TERN-IO-END
+	read -r go
+	;;
+verify)
+	check "pattern survives reboot" [ "$(sum /dev/vda 8 | head -c 32)" = "$(arg sum)" ]
+	;;
+readonly)
+	dd if=/dev/zero of=/dev/vda bs=4k count=1 oflag=direct 2>/dev/null
+	check "write to read-only disk fails" [ $? -ne 0 ]
+	check "read-only disk reads" [ -n "$(sum /dev/vda 1)" ]
+	;;
+enospc)
+	dd if=/dev/urandom of=/dev/vda bs=1M count=16 oflag=direct 2>/dev/null
+	check "write beyond host space fails" [ $? -ne 0 ]
+	check "disk still reads" [ -n "$(sum /dev/vda 1)" ]
+	;;
+*)
+	echo "unknown tern.mode"
+	status=1
+	;;
+esac
+exit $status

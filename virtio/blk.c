@@ -1,0 +1,564 @@
+#include "virtio/blk.h"
+
+#include "block/uring.h"
+#include "core/log.h"
+#include "virtio/queue.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#define VIRTIO_BLK_F_RO 5
+#define VIRTIO_BLK_F_SEG_MAX 2
+#define VIRTIO_BLK_F_BLK_SIZE 6
+#define VIRTIO_BLK_F_FLUSH 9
+#define VIRTIO_BLK_F_MQ 12
+#define VIRTIO_BLK_F_DISCARD 13
+#define VIRTIO_BLK_F_WRITE_ZEROES 14
+
+#define VIRTIO_BLK_T_IN 0
+#define VIRTIO_BLK_T_OUT 1
+#define VIRTIO_BLK_T_FLUSH 4
+#define VIRTIO_BLK_T_GET_ID 8
+#define VIRTIO_BLK_T_DISCARD 11
+#define VIRTIO_BLK_T_WRITE_ZEROES 13
+#define VIRTIO_BLK_WZ_F_UNMAP 1
+
+#define VIRTIO_BLK_S_OK 0
+#define VIRTIO_BLK_S_IOERR 1
+#define VIRTIO_BLK_S_UNSUPP 2
+
+#define SECTOR 512ULL
+#define BLK_HDR_LEN 16
+#define BLK_CONFIG_SIZE 60
+#define BLK_IOV_MAX (BLK_SEG_MAX + 2)
+/* Chains taken per kick before the thread lets completions in: the rest
+ * waits for the next turn (the kick is re-posted to our own eventfd). */
+#define BLK_KICK_BUDGET 64
+#define BLK_LOG_ERRORS 8
+
+struct blk_io {
+	struct blk_req req;
+	struct blk_queue *q;
+	uint16_t head, ndesc;
+	uint8_t *status;		/* in guest memory */
+	uint32_t used_len;		/* on success */
+	struct blk_io *next_free;
+	struct iovec iov[BLK_IOV_MAX];
+};
+
+struct blk_queue {
+	struct virtio_blk *blk;
+	char name[40];			/* "virtio-blk0 q1" */
+	unsigned int index;
+	struct virtq vq;
+	struct uring_engine eng;
+	struct virtio_queue_io io;
+	int stop_fd;
+	pthread_t thread;
+	bool running, starved, signal, broken, stopping;
+	unsigned int errors_logged;
+	struct blk_io *ios, *free;
+	struct virtq_chain chain;	/* scratch for virtq_pop and push */
+};
+
+/* --- requests ----------------------------------------------------------- */
+
+/* Copies [skip, skip+len) of an iovec array into dst. */
+static size_t iov_copy_out(const struct iovec *iov, unsigned int n,
+			   size_t skip, void *dst, size_t len)
+{
+	size_t done = 0;
+
+	for (unsigned int i = 0; i < n && done < len; i++) {
+		size_t l = iov[i].iov_len;
+
+		if (skip >= l) {
+			skip -= l;
+			continue;
+		}
+		l -= skip;
+		if (l > len - done)
+			l = len - done;
+		memcpy((uint8_t *)dst + done, (uint8_t *)iov[i].iov_base + skip,
+		       l);
+		done += l;
+		skip = 0;
+	}
+	return done;
+}
+
+/* The [skip, skip+len) bytes of src as a new iovec array; -E2BIG if that
+ * needs more than `max` segments. */
+static int iov_slice(const struct iovec *src, unsigned int n, size_t skip,
+		     size_t len, struct iovec *dst, unsigned int max)
+{
+	unsigned int out = 0;
+
+	for (unsigned int i = 0; i < n && len; i++) {
+		size_t l = src[i].iov_len;
+
+		if (skip >= l) {
+			skip -= l;
+			continue;
+		}
+		l -= skip;
+		if (l > len)
+			l = len;
+		if (out == max)
+			return -E2BIG;
+		dst[out].iov_base = (uint8_t *)src[i].iov_base + skip;
+		dst[out].iov_len = l;
+		out++;
+		len -= l;
+		skip = 0;
+	}
+	return (int)out;
+}
+
+static uint64_t le64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static uint32_t le32(const uint8_t *p)
+{
+	return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void blk_log_error(struct blk_queue *q, const char *fmt, const char *a,
+			  int err)
+{
+	if (q->errors_logged >= BLK_LOG_ERRORS)
+		return;
+	if (++q->errors_logged == BLK_LOG_ERRORS)
+		log_warn(q->name, "further request errors not logged");
+	log_warn(q->name, fmt, a, strerror(err));
+}
+
+static void blk_finish(struct blk_queue *q, struct blk_io *io, uint8_t status,
+		       uint32_t used_len)
+{
+	*io->status = status;
+	q->chain.head = io->head;
+	q->chain.ndesc = io->ndesc;
+	virtq_push(&q->vq, &q->chain, used_len);
+	q->signal = true;
+	io->next_free = q->free;
+	q->free = io;
+}
+
+static void blk_done(void *ctx, struct blk_req *req, int res)
+{
+	struct blk_io *io = req->opaque;
+	struct blk_queue *q = io->q;
+	static const char *const ops[] = { "read", "write", "flush",
+					   "discard", "write-zeroes" };
+
+	if (res == 0) {
+		blk_finish(q, io, VIRTIO_BLK_S_OK, io->used_len);
+	} else if (res == -EOPNOTSUPP) {
+		blk_finish(q, io, VIRTIO_BLK_S_UNSUPP, 1);
+	} else {
+		blk_log_error(q, "%s failed: %s", ops[req->op], -res);
+		blk_finish(q, io, VIRTIO_BLK_S_IOERR, 1);
+	}
+}
+
+/* Checks [sector, sector + bytes) against the image. */
+static bool blk_range_ok(const struct virtio_blk *b, uint64_t sector,
+			 uint64_t bytes)
+{
+	uint64_t sectors = b->img.size / SECTOR;
+
+	return bytes % SECTOR == 0 && sector <= sectors &&
+	       bytes / SECTOR <= sectors - sector;
+}
+
+/* Parses one chain into a request for the engine, or answers it at once.
+ * Returns -EINVAL when the chain has no room even for a status byte: then
+ * the driver broke the protocol and the device needs a reset. */
+static int blk_request(struct blk_queue *q, const struct virtq_chain *c)
+{
+	struct virtio_blk *b = q->blk;
+	const struct iovec *in = c->iov + c->nr_out;
+	uint8_t hdr[BLK_HDR_LEN], seg[16];
+	struct blk_io *io = q->free;
+	uint64_t sector, data_len;
+	uint32_t type;
+	int n;
+
+	if (c->in_len < 1 || c->out_len < BLK_HDR_LEN) {
+		log_warn(q->name, "request without header or status byte "
+			 "(%u out, %u in bytes)", c->out_len, c->in_len);
+		return -EINVAL;
+	}
+	q->free = io->next_free;
+	io->head = c->head;
+	io->ndesc = c->ndesc;
+	/* The status byte is the last device-writable byte. */
+	for (unsigned int i = c->nr_in; i-- > 0;) {
+		if (in[i].iov_len) {
+			io->status = (uint8_t *)in[i].iov_base + in[i].iov_len - 1;
+			break;
+		}
+	}
+	iov_copy_out(c->iov, c->nr_out, 0, hdr, BLK_HDR_LEN);
+	type = le32(hdr);
+	sector = le64(hdr + 8);
+	io->req = (struct blk_req){ .opaque = io, .iov = io->iov };
+	io->used_len = 1;
+
+	switch (type) {
+	case VIRTIO_BLK_T_IN:
+	case VIRTIO_BLK_T_OUT:
+		if (type == VIRTIO_BLK_T_IN) {
+			data_len = c->in_len - 1;
+			n = iov_slice(in, c->nr_in, 0, data_len, io->iov,
+				      BLK_IOV_MAX);
+			io->req.op = BLK_READ;
+			io->used_len = (uint32_t)data_len + 1;
+		} else {
+			if (b->cfg.readonly)
+				goto ioerr;
+			data_len = c->out_len - BLK_HDR_LEN;
+			n = iov_slice(c->iov, c->nr_out, BLK_HDR_LEN, data_len,
+				      io->iov, BLK_IOV_MAX);
+			io->req.op = BLK_WRITE;
+		}
+		if (n < 0 || !blk_range_ok(b, sector, data_len))
+			goto ioerr;
+		io->req.niov = (unsigned int)n;
+		io->req.offset = sector * SECTOR;
+		break;
+	case VIRTIO_BLK_T_FLUSH:
+		io->req.op = BLK_FLUSH;
+		break;
+	case VIRTIO_BLK_T_GET_ID: {
+		size_t len = c->in_len - 1;
+
+		if (len > BLK_SERIAL_LEN)
+			len = BLK_SERIAL_LEN;
+		n = iov_slice(in, c->nr_in, 0, len, io->iov, BLK_IOV_MAX);
+		for (int i = 0, off = 0; i < n; off += (int)io->iov[i].iov_len, i++)
+			memcpy(io->iov[i].iov_base, b->cfg.serial + off,
+			       io->iov[i].iov_len);
+		blk_finish(q, io, VIRTIO_BLK_S_OK, (uint32_t)len + 1);
+		return 0;
+	}
+	case VIRTIO_BLK_T_DISCARD:
+	case VIRTIO_BLK_T_WRITE_ZEROES: {
+		uint32_t flags, nsect;
+
+		/* One segment: max_discard_seg and max_write_zeroes_seg
+		 * say so. */
+		if (b->cfg.readonly ||
+		    c->out_len - BLK_HDR_LEN != sizeof(seg) ||
+		    iov_copy_out(c->iov, c->nr_out, BLK_HDR_LEN, seg,
+				 sizeof(seg)) != sizeof(seg))
+			goto ioerr;
+		sector = le64(seg);
+		nsect = le32(seg + 8);
+		flags = le32(seg + 12);
+		if (type == VIRTIO_BLK_T_DISCARD ? flags != 0
+						 : (flags & ~VIRTIO_BLK_WZ_F_UNMAP)) {
+			blk_finish(q, io, VIRTIO_BLK_S_UNSUPP, 1);
+			return 0;
+		}
+		if (!blk_range_ok(b, sector, (uint64_t)nsect * SECTOR))
+			goto ioerr;
+		io->req.op = type == VIRTIO_BLK_T_DISCARD ? BLK_DISCARD
+							  : BLK_WRITE_ZEROES;
+		io->req.offset = sector * SECTOR;
+		io->req.len = (uint64_t)nsect * SECTOR;
+		break;
+	}
+	default:
+		blk_finish(q, io, VIRTIO_BLK_S_UNSUPP, 1);
+		return 0;
+	}
+	uring_engine_queue(&q->eng, &io->req);
+	return 0;
+ioerr:
+	blk_finish(q, io, VIRTIO_BLK_S_IOERR, 1);
+	return 0;
+}
+
+/* Takes what the driver made available, up to a budget. */
+static void blk_process(struct blk_queue *q)
+{
+	unsigned int budget = BLK_KICK_BUDGET;
+	uint64_t one = 1;
+
+	if (q->broken)
+		return;
+	for (;;) {
+		int ret = 0;
+
+		virtq_disable_kicks(&q->vq);
+		while (budget && q->free &&
+		       (ret = virtq_pop(&q->vq, &q->chain)) > 0) {
+			budget--;
+			if (blk_request(q, &q->chain) < 0) {
+				ret = -EINVAL;
+				break;
+			}
+		}
+		if (ret < 0) {
+			/* virtq_pop logged the rule, or blk_request did. */
+			q->broken = true;
+			virtio_bus_needs_reset(&q->blk->bus);
+			return;
+		}
+		if (!q->free) {
+			q->starved = true;	/* blk_done frees and we go on */
+			return;
+		}
+		if (!budget) {
+			/* More may wait: come back after the completions. */
+			if (write(q->io.kick_fd, &one, sizeof(one)) < 0)
+				q->starved = true;
+			return;
+		}
+		if (!virtq_enable_kicks(&q->vq))
+			return;
+	}
+}
+
+static void blk_kicked(void *ctx)
+{
+	struct blk_queue *q = ctx;
+
+	if (!q->stopping)
+		blk_process(q);
+}
+
+static void *blk_thread(void *arg)
+{
+	struct blk_queue *q = arg;
+	uint64_t one = 1;
+	int ret;
+
+	if (q->blk->cfg.numa_node >= 0)
+		blk_thread_pin_node(q->blk->cfg.numa_node);
+	/* Chains may have been made available before the thread ran. */
+	blk_process(q);
+	while ((ret = uring_engine_run_once(&q->eng)) == 0) {
+		if (q->starved && q->free) {
+			q->starved = false;
+			blk_process(q);
+		}
+		if (q->signal) {
+			q->signal = false;
+			if (virtq_need_notify(&q->vq) &&
+			    write(q->io.call_fd, &one, sizeof(one)) < 0)
+				log_warn(q->name, "interrupt: %s", strerror(errno));
+		}
+	}
+	if (ret < 0)
+		log_err(q->name, "I/O thread stops: %s", strerror(-ret));
+	/* Reset: requests the kernel still works on may write guest memory
+	 * and must land before the device says it has stopped. */
+	q->stopping = true;
+	while (uring_engine_pending(&q->eng) &&
+	       uring_engine_run_once(&q->eng) >= 0)
+		;
+	return NULL;
+}
+
+/* --- the device --------------------------------------------------------- */
+
+static uint64_t blk_features(void *dev)
+{
+	return ((struct virtio_blk *)dev)->features;
+}
+
+static void blk_config_read(void *dev, uint32_t off, uint8_t *data,
+			    uint32_t len)
+{
+	struct virtio_blk *b = dev;
+	uint8_t cfg[BLK_CONFIG_SIZE] = { 0 };
+	uint64_t sectors = b->img.size / SECTOR;
+	uint32_t max_sectors = 0x3fffff;	/* one request: under 2 GiB */
+
+	for (int i = 0; i < 8; i++)
+		cfg[i] = (uint8_t)(sectors >> (8 * i));
+	memcpy(cfg + 12, &(uint32_t){ BLK_SEG_MAX }, 4);
+	memcpy(cfg + 20, &(uint32_t){ b->img.logical_block }, 4);
+	memcpy(cfg + 34, &(uint16_t){ (uint16_t)b->cfg.queues }, 2);
+	memcpy(cfg + 36, &max_sectors, 4);		/* max_discard_sectors */
+	memcpy(cfg + 40, &(uint32_t){ 1 }, 4);		/* max_discard_seg */
+	memcpy(cfg + 44, &(uint32_t){ 1 }, 4);		/* alignment */
+	memcpy(cfg + 48, &max_sectors, 4);		/* max_write_zeroes */
+	memcpy(cfg + 52, &(uint32_t){ 1 }, 4);		/* its segments */
+	cfg[56] = 1;					/* may unmap */
+	if (off < sizeof(cfg) && len <= sizeof(cfg) - off)
+		memcpy(data, cfg + off, len);
+}
+
+static void blk_stop(void *dev)
+{
+	struct virtio_blk *b = dev;
+	uint64_t one = 1;
+
+	for (unsigned int i = 0; i < b->cfg.queues; i++) {
+		struct blk_queue *q = &b->queues[i];
+
+		if (!q->running)
+			continue;
+		if (write(q->stop_fd, &one, sizeof(one)) < 0)
+			log_err(q->name, "stopping: %s", strerror(errno));
+		pthread_join(q->thread, NULL);
+		uring_engine_destroy(&q->eng);
+		q->running = false;
+	}
+	b->nrunning = 0;
+}
+
+static int blk_queue_start(struct virtio_blk *b, struct blk_queue *q,
+			   uint64_t features, const struct virtio_queue_io *io)
+{
+	uint64_t n;
+	int ret;
+
+	q->io = *io;
+	q->broken = q->starved = q->signal = q->stopping = false;
+	q->errors_logged = 0;
+	ret = virtq_init(&q->vq, q->name, b->mem, io->size, io->desc,
+			 io->driver, io->device, features, 0);
+	if (ret)
+		return ret;
+	q->free = NULL;
+	for (unsigned int i = io->size; i-- > 0;) {
+		q->ios[i].q = q;
+		q->ios[i].next_free = q->free;
+		q->free = &q->ios[i];
+	}
+	while (read(q->stop_fd, &n, sizeof(n)) > 0)
+		;
+	ret = uring_engine_init(&q->eng, q->name, &b->img, io->size, blk_done,
+				q);
+	if (ret)
+		return ret;
+	ret = uring_engine_watch_fd(&q->eng, io->kick_fd, blk_kicked, q);
+	ret = ret ?: uring_engine_set_stop_fd(&q->eng, q->stop_fd);
+	if (ret)
+		goto err;
+	ret = -pthread_create(&q->thread, NULL, blk_thread, q);
+	if (ret)
+		goto err;
+	pthread_setname_np(q->thread, "tern-blk");
+	q->running = true;
+	return 0;
+err:
+	uring_engine_destroy(&q->eng);
+	return ret;
+}
+
+static int blk_start(void *dev, uint64_t features,
+		     const struct virtio_queue_io *io, unsigned int nq)
+{
+	struct virtio_blk *b = dev;
+	int ret = 0;
+
+	for (unsigned int i = 0; i < nq && i < b->cfg.queues; i++) {
+		if (!io[i].enabled)
+			continue;
+		ret = blk_queue_start(b, &b->queues[i], features, &io[i]);
+		if (ret) {
+			log_err(b->queues[i].name, "cannot start: %s",
+				strerror(-ret));
+			blk_stop(b);
+			return ret;
+		}
+		b->nrunning++;
+	}
+	return 0;
+}
+
+const struct virtio_dev_ops virtio_blk_ops = {
+	.device_id = 2,
+	.config_size = BLK_CONFIG_SIZE,
+	.features = blk_features,
+	.config_read = blk_config_read,
+	.start = blk_start,
+	.stop = blk_stop,
+};
+
+int virtio_blk_create(struct virtio_blk *b, const char *name,
+		      const struct blk_config *cfg,
+		      const struct guest_mem *mem)
+{
+	int ret;
+
+	memset(b, 0, sizeof(*b));
+	snprintf(b->name, sizeof(b->name), "%s", name);
+	b->cfg = *cfg;
+	b->mem = mem;
+	if (!cfg->queues || cfg->queues > VIRTIO_MAX_QUEUES ||
+	    !cfg->queue_size || cfg->queue_size > VIRTQ_MAX_SIZE ||
+	    (cfg->queue_size & (cfg->queue_size - 1)))
+		return -EINVAL;
+	ret = blk_image_open(&b->img, cfg->path, cfg->readonly, cfg->direct);
+	if (ret)
+		return ret;
+	b->features = 1ULL << VIRTIO_F_VERSION_1 | 1ULL << VIRTIO_F_EVENT_IDX |
+		      1ULL << VIRTIO_F_INDIRECT_DESC |
+		      1ULL << VIRTIO_BLK_F_SEG_MAX | 1ULL << VIRTIO_BLK_F_BLK_SIZE |
+		      1ULL << VIRTIO_BLK_F_FLUSH | 1ULL << VIRTIO_BLK_F_MQ;
+	if (cfg->readonly)
+		b->features |= 1ULL << VIRTIO_BLK_F_RO;
+	else
+		b->features |= 1ULL << VIRTIO_BLK_F_DISCARD |
+			       1ULL << VIRTIO_BLK_F_WRITE_ZEROES;
+	if (cfg->packed)
+		b->features |= 1ULL << VIRTIO_F_RING_PACKED;
+
+	b->queues = calloc(cfg->queues, sizeof(*b->queues));
+	if (!b->queues) {
+		ret = -ENOMEM;
+		goto err;
+	}
+	for (unsigned int i = 0; i < cfg->queues; i++) {
+		struct blk_queue *q = &b->queues[i];
+
+		q->blk = b;
+		q->index = i;
+		snprintf(q->name, sizeof(q->name), "%s q%u", name, i);
+		q->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		q->ios = calloc(cfg->queue_size, sizeof(*q->ios));
+		if (q->stop_fd < 0 || !q->ios) {
+			ret = q->stop_fd < 0 ? -errno : -ENOMEM;
+			goto err;
+		}
+	}
+	return 0;
+err:
+	virtio_blk_destroy(b);
+	return ret;
+}
+
+void virtio_blk_set_bus(struct virtio_blk *b, struct virtio_bus bus)
+{
+	b->bus = bus;
+}
+
+void virtio_blk_destroy(struct virtio_blk *b)
+{
+	blk_stop(b);
+	for (unsigned int i = 0; b->queues && i < b->cfg.queues; i++) {
+		if (b->queues[i].stop_fd > 0)
+			close(b->queues[i].stop_fd);
+		free(b->queues[i].ios);
+	}
+	free(b->queues);
+	b->queues = NULL;
+	blk_image_close(&b->img);
+}

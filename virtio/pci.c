@@ -1,0 +1,669 @@
+#include "virtio/pci.h"
+
+#include "core/log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+/* BAR 0 layout. */
+#define REG_COMMON 0x0000
+#define REG_ISR 0x1000
+#define REG_DEVICE 0x2000
+#define REG_NOTIFY 0x3000
+#define REG_MSIX_TABLE 0x4000
+#define REG_MSIX_PBA 0x6000
+#define NOTIFY_MULT 4
+#define COMMON_SIZE 0x3c
+
+/* Common configuration registers (virtio 1.2 §4.1.4.3). */
+#define C_DFSELECT 0x00
+#define C_DF 0x04
+#define C_GFSELECT 0x08
+#define C_GF 0x0c
+#define C_MSIX_CONFIG 0x10
+#define C_NUM_QUEUES 0x12
+#define C_STATUS 0x14
+#define C_CFG_GEN 0x15
+#define C_Q_SELECT 0x16
+#define C_Q_SIZE 0x18
+#define C_Q_MSIX 0x1a
+#define C_Q_ENABLE 0x1c
+#define C_Q_NOFF 0x1e
+#define C_Q_DESC 0x20
+#define C_Q_DRIVER 0x28
+#define C_Q_DEVICE 0x30
+#define C_Q_NDATA 0x38
+
+#define CAP_VNDR 0x09
+#define CAP_MSIX 0x11
+#define CFG_COMMON 1
+#define CFG_NOTIFY 2
+#define CFG_ISR 3
+#define CFG_DEVICE 4
+
+#define NO_VECTOR 0xffff
+#define MSIX_CTRL_ENABLE 0x8000
+#define MSIX_CTRL_MASKALL 0x4000
+#define MSIX_ENTRY_MASKED 0x1
+#define ISR_QUEUE 0x1
+#define ISR_CONFIG 0x2
+
+#define PCI_VENDOR_REDHAT_QUMRANET 0x1af4
+#define VIRTIO_PCI_DEVICE_BASE 0x1040
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void drain(int fd)
+{
+	uint64_t n;
+
+	while (read(fd, &n, sizeof(n)) > 0)
+		;
+}
+
+/* --- MSI-X ------------------------------------------------------------- */
+
+static uint16_t msix_ctrl(const struct virtio_pci *t)
+{
+	return t->pci.cfg[t->msix_cap + 2] | t->pci.cfg[t->msix_cap + 3] << 8;
+}
+
+static bool vector_live(const struct virtio_pci *t, uint16_t v)
+{
+	uint16_t ctrl = msix_ctrl(t);
+
+	return v < t->nvec && (ctrl & MSIX_CTRL_ENABLE) &&
+	       !(ctrl & MSIX_CTRL_MASKALL) &&
+	       !(t->msix[v].ctrl & MSIX_ENTRY_MASKED);
+}
+
+static uint64_t vector_addr(const struct virtio_pci *t, uint16_t v)
+{
+	return (uint64_t)t->msix[v].addr_hi << 32 | t->msix[v].addr_lo;
+}
+
+static void set_pending(struct virtio_pci *t, uint16_t v, bool on)
+{
+	if (on)
+		t->pending[v / 64] |= 1ULL << (v % 64);
+	else
+		t->pending[v / 64] &= ~(1ULL << (v % 64));
+}
+
+static bool is_pending(const struct virtio_pci *t, uint16_t v)
+{
+	return t->pending[v / 64] & (1ULL << (v % 64));
+}
+
+/* Signals that reached a masked vector's queues sit in their call
+ * eventfds (no irqfd is attached then): fold them into the pending bits. */
+static void collect_pending(struct virtio_pci *t, uint16_t v)
+{
+	uint64_t n;
+
+	for (unsigned int i = 0; i < t->nqueues; i++) {
+		struct vpci_queue *q = &t->q[i];
+
+		if (t->started && q->io.enabled && q->vector == v &&
+		    !q->irqfd_on && read(q->io.call_fd, &n, sizeof(n)) > 0)
+			set_pending(t, v, true);
+	}
+}
+
+/* Brings one vector's route and its queues' irqfds in line with the
+ * table, the function mask and the enable bit. Caller holds t->lock. */
+static void update_vector(struct virtio_pci *t, uint16_t v)
+{
+	bool live = vector_live(t, v);
+
+	if (v >= t->nvec)
+		return;
+	irq_msi_route(t->host.irq, t->gsi[v], live, vector_addr(t, v),
+		      t->msix[v].data);
+	for (unsigned int i = 0; t->started && i < t->nqueues; i++) {
+		struct vpci_queue *q = &t->q[i];
+
+		if (!q->io.enabled || q->vector != v || q->irqfd_on == live)
+			continue;
+		if (!live)
+			collect_pending(t, v);	/* before: nothing lost */
+		if (irq_irqfd(t->host.vm_fd, q->io.call_fd, t->gsi[v], live))
+			log_warn(t->name, "q%u: irqfd %s failed", i,
+				 live ? "assign" : "deassign");
+		else
+			q->irqfd_on = live;
+	}
+	if (live) {
+		collect_pending(t, v);
+		if (is_pending(t, v)) {
+			set_pending(t, v, false);
+			irq_msi_signal(t->host.vm_fd, vector_addr(t, v),
+				       t->msix[v].data);
+		}
+	}
+}
+
+static void update_all_vectors(struct virtio_pci *t)
+{
+	for (uint16_t v = 0; v < t->nvec; v++)
+		update_vector(t, v);
+}
+
+/* A config change (or DEVICE_NEEDS_RESET) interrupt. Caller holds lock. */
+static void config_interrupt(struct virtio_pci *t)
+{
+	uint16_t v = t->config_vector;
+
+	t->isr |= ISR_CONFIG;
+	if (v >= t->nvec)
+		return;
+	if (vector_live(t, v))
+		irq_msi_signal(t->host.vm_fd, vector_addr(t, v),
+			       t->msix[v].data);
+	else
+		set_pending(t, v, true);
+}
+
+/* Main loop: the device broke. A reset that came in between cleared
+ * `broken`, and then this is stale. */
+static void device_error(struct loop_watch *w, uint32_t events)
+{
+	struct virtio_pci *t = w->opaque;
+
+	drain(t->err_fd);
+	pthread_mutex_lock(&t->lock);
+	if (t->started && atomic_exchange(&t->broken, false) &&
+	    !(t->status & VIRTIO_STATUS_NEEDS_RESET)) {
+		log_warn(t->name, "device needs reset");
+		t->status |= VIRTIO_STATUS_NEEDS_RESET;
+		config_interrupt(t);
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+struct virtio_bus virtio_pci_bus(struct virtio_pci *t)
+{
+	return (struct virtio_bus){ &t->broken, t->err_fd };
+}
+
+/* --- notify: ioeventfds follow the BAR ---------------------------------- */
+
+static void set_ioeventfds(struct virtio_pci *t, uint64_t bar, bool assign)
+{
+	uint32_t len = t->ioeventfd_any_len ? 0 : 2;
+
+	if (!bar)
+		return;
+	for (unsigned int i = 0; i < t->nqueues; i++) {
+		int ret = irq_ioeventfd(t->host.vm_fd, t->q[i].io.kick_fd,
+					bar + REG_NOTIFY + NOTIFY_MULT * i, len,
+					assign);
+		if (ret)
+			log_warn(t->name, "q%u: ioeventfd %s at 0x%llx: %s", i,
+				 assign ? "assign" : "deassign",
+				 (unsigned long long)(bar + REG_NOTIFY +
+						      NOTIFY_MULT * i),
+				 strerror(-ret));
+	}
+}
+
+/* --- reset and start ---------------------------------------------------- */
+
+static void device_reset(struct virtio_pci *t)
+{
+	if (t->started)
+		t->ops->stop(t->dev);
+	for (unsigned int i = 0; i < t->nqueues; i++) {
+		struct vpci_queue *q = &t->q[i];
+
+		if (q->irqfd_on)
+			irq_irqfd(t->host.vm_fd, q->io.call_fd,
+				  t->gsi[q->vector], false);
+		q->irqfd_on = false;
+		drain(q->io.kick_fd);
+		drain(q->io.call_fd);
+		q->io = (struct virtio_queue_io){
+			.size = t->max_queue_size,
+			.kick_fd = q->io.kick_fd,
+			.call_fd = q->io.call_fd,
+		};
+		q->vector = NO_VECTOR;
+	}
+	t->started = false;
+	atomic_store(&t->broken, false);
+	t->status = 0;
+	t->isr = 0;
+	t->driver_features = 0;
+	t->dfselect = t->gfselect = 0;
+	t->queue_sel = 0;
+	t->config_vector = NO_VECTOR;
+	memset(t->pending, 0, sizeof(t->pending));
+}
+
+static void device_start(struct virtio_pci *t)
+{
+	struct virtio_queue_io io[VIRTIO_MAX_QUEUES];
+	int ret;
+
+	for (unsigned int i = 0; i < t->nqueues; i++)
+		io[i] = t->q[i].io;
+	ret = t->ops->start(t->dev, t->driver_features, io, t->nqueues);
+	if (ret) {
+		log_err(t->name, "starting the device: %s", strerror(-ret));
+		t->status |= VIRTIO_STATUS_NEEDS_RESET;
+		config_interrupt(t);
+		return;
+	}
+	t->started = true;
+	update_all_vectors(t);
+}
+
+static void write_status(struct virtio_pci *t, uint8_t val)
+{
+	uint8_t old = t->status;
+
+	if (val == 0) {
+		device_reset(t);
+		return;
+	}
+	if ((val & VIRTIO_STATUS_FEATURES_OK) &&
+	    !(old & VIRTIO_STATUS_FEATURES_OK)) {
+		/* Only what we offered, and never without VERSION_1. */
+		if ((t->driver_features & ~t->device_features) ||
+		    !(t->driver_features & (1ULL << VIRTIO_F_VERSION_1))) {
+			log_warn(t->name, "driver features 0x%llx refused "
+				 "(offered 0x%llx)",
+				 (unsigned long long)t->driver_features,
+				 (unsigned long long)t->device_features);
+			val &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
+		}
+	}
+	t->status = val | (old & VIRTIO_STATUS_NEEDS_RESET);
+	if ((val & VIRTIO_STATUS_DRIVER_OK) && !t->started &&
+	    (t->status & VIRTIO_STATUS_FEATURES_OK))
+		device_start(t);
+}
+
+/* --- common configuration ---------------------------------------------- */
+
+static uint64_t common_read(struct virtio_pci *t, uint32_t off)
+{
+	struct vpci_queue *q = t->queue_sel < t->nqueues ? &t->q[t->queue_sel]
+							 : NULL;
+
+	switch (off) {
+	case C_DFSELECT:
+		return t->dfselect;
+	case C_DF:
+		return t->dfselect < 2 ? (uint32_t)(t->device_features >>
+						    (32 * t->dfselect))
+				       : 0;
+	case C_GFSELECT:
+		return t->gfselect;
+	case C_GF:
+		return t->gfselect < 2 ? (uint32_t)(t->driver_features >>
+						    (32 * t->gfselect))
+				       : 0;
+	case C_MSIX_CONFIG:
+		return t->config_vector;
+	case C_NUM_QUEUES:
+		return t->nqueues;
+	case C_STATUS:
+		return t->status;
+	case C_CFG_GEN:
+		return t->config_gen;
+	case C_Q_SELECT:
+		return t->queue_sel;
+	case C_Q_SIZE:
+		return q ? q->io.size : 0;
+	case C_Q_MSIX:
+		return q ? q->vector : NO_VECTOR;
+	case C_Q_ENABLE:
+		return q ? q->io.enabled : 0;
+	case C_Q_NOFF:
+		return q ? t->queue_sel : 0;
+	case C_Q_DESC:
+		return q ? q->io.desc : 0;
+	case C_Q_DESC + 4:
+		return q ? q->io.desc >> 32 : 0;
+	case C_Q_DRIVER:
+		return q ? q->io.driver : 0;
+	case C_Q_DRIVER + 4:
+		return q ? q->io.driver >> 32 : 0;
+	case C_Q_DEVICE:
+		return q ? q->io.device : 0;
+	case C_Q_DEVICE + 4:
+		return q ? q->io.device >> 32 : 0;
+	case C_Q_NDATA:
+		return q ? t->queue_sel : 0;
+	default:
+		return 0;
+	}
+}
+
+static void set_half(uint64_t *field, bool high, uint64_t v)
+{
+	if (high)
+		*field = (*field & 0xffffffffULL) | v << 32;
+	else
+		*field = (*field & ~0xffffffffULL) | (v & 0xffffffffULL);
+}
+
+static void common_write(struct virtio_pci *t, uint32_t off, uint64_t v)
+{
+	struct vpci_queue *q = t->queue_sel < t->nqueues ? &t->q[t->queue_sel]
+							 : NULL;
+	/* Queue registers are frozen once the driver is running. */
+	bool frozen = t->status & VIRTIO_STATUS_DRIVER_OK;
+
+	switch (off) {
+	case C_DFSELECT:
+		t->dfselect = (uint32_t)v;
+		break;
+	case C_GFSELECT:
+		t->gfselect = (uint32_t)v;
+		break;
+	case C_GF:
+		if (t->gfselect < 2 && !(t->status & VIRTIO_STATUS_FEATURES_OK))
+			set_half(&t->driver_features, t->gfselect == 1, v);
+		break;
+	case C_MSIX_CONFIG:
+		t->config_vector = v < t->nvec ? (uint16_t)v : NO_VECTOR;
+		break;
+	case C_STATUS:
+		write_status(t, (uint8_t)v);
+		break;
+	case C_Q_SELECT:
+		t->queue_sel = (uint16_t)v;
+		break;
+	case C_Q_SIZE:
+		/* Validated against the ring rules when the queue starts. */
+		if (q && !frozen)
+			q->io.size = v > t->max_queue_size ? t->max_queue_size
+							   : (uint16_t)v;
+		break;
+	case C_Q_MSIX:
+		if (q && !frozen)
+			q->vector = v < t->nvec ? (uint16_t)v : NO_VECTOR;
+		break;
+	case C_Q_ENABLE:
+		if (q && !frozen && v == 1)
+			q->io.enabled = true;
+		break;
+	case C_Q_DESC:
+	case C_Q_DESC + 4:
+		if (q && !frozen)
+			set_half(&q->io.desc, off & 4, v);
+		break;
+	case C_Q_DRIVER:
+	case C_Q_DRIVER + 4:
+		if (q && !frozen)
+			set_half(&q->io.driver, off & 4, v);
+		break;
+	case C_Q_DEVICE:
+	case C_Q_DEVICE + 4:
+		if (q && !frozen)
+			set_half(&q->io.device, off & 4, v);
+		break;
+	default:
+		break;		/* read-only or reserved */
+	}
+}
+
+/* --- the BAR ------------------------------------------------------------ */
+
+static void bar_read(void *opaque, uint64_t off, uint8_t *data, uint32_t len)
+{
+	struct virtio_pci *t = opaque;
+	uint64_t v = 0;
+
+	memset(data, 0, len);
+	pthread_mutex_lock(&t->lock);
+	if (off < REG_COMMON + COMMON_SIZE) {
+		/* 64-bit fields are read as two 32-bit halves. */
+		v = common_read(t, (uint32_t)off);
+		bus_put(data, len, v);
+	} else if (off == REG_ISR) {
+		data[0] = t->isr;	/* reading clears it */
+		t->isr = 0;
+	} else if (off >= REG_DEVICE && off - REG_DEVICE < t->ops->config_size &&
+		   off - REG_DEVICE + len <= t->ops->config_size) {
+		t->ops->config_read(t->dev, (uint32_t)(off - REG_DEVICE), data,
+				    len);
+	} else if (off >= REG_MSIX_TABLE &&
+		   off < REG_MSIX_TABLE + 16ULL * t->nvec && len == 4) {
+		const uint32_t *e = &t->msix[(off - REG_MSIX_TABLE) / 16].addr_lo;
+
+		bus_put(data, len, e[(off % 16) / 4]);
+	} else if (off >= REG_MSIX_PBA && off < REG_MSIX_PBA + 8 * sizeof(t->pending) &&
+		   (len == 4 || len == 8)) {
+		for (uint16_t vec = 0; vec < t->nvec; vec++)
+			if (!vector_live(t, vec))
+				collect_pending(t, vec);
+		memcpy(data, (uint8_t *)t->pending + (off - REG_MSIX_PBA),
+		       len);
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+static void bar_write(void *opaque, uint64_t off, const uint8_t *data,
+		      uint32_t len)
+{
+	struct virtio_pci *t = opaque;
+	uint64_t v = bus_get(data, len);
+	uint64_t n = 1;
+
+	pthread_mutex_lock(&t->lock);
+	if (off < REG_COMMON + COMMON_SIZE) {
+		common_write(t, (uint32_t)off, v);
+	} else if (off >= REG_DEVICE && off - REG_DEVICE < t->ops->config_size &&
+		   off - REG_DEVICE + len <= t->ops->config_size) {
+		if (t->ops->config_write)
+			t->ops->config_write(t->dev, (uint32_t)(off - REG_DEVICE),
+					     data, len);
+	} else if (off >= REG_NOTIFY &&
+		   off < REG_NOTIFY + NOTIFY_MULT * (uint64_t)t->nqueues) {
+		/* Only before the ioeventfd is in place (or if KVM refused
+		 * it): a kick that reached userspace. */
+		if (write(t->q[(off - REG_NOTIFY) / NOTIFY_MULT].io.kick_fd,
+			  &n, sizeof(n)) < 0)
+			log_warn(t->name, "kick: %s", strerror(errno));
+	} else if (off >= REG_MSIX_TABLE &&
+		   off < REG_MSIX_TABLE + 16ULL * t->nvec && len == 4) {
+		uint16_t vec = (uint16_t)((off - REG_MSIX_TABLE) / 16);
+		uint32_t *e = &t->msix[vec].addr_lo;
+
+		e[(off % 16) / 4] = (uint32_t)v;
+		update_vector(t, vec);
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+static const struct bus_ops bar_ops = {
+	.read = bar_read,
+	.write = bar_write,
+};
+
+/* --- PCI glue ----------------------------------------------------------- */
+
+static void pci_bar_update(struct pci_dev *d, int bar, uint64_t old_addr,
+			   uint64_t new_addr)
+{
+	struct virtio_pci *t = d->opaque;
+
+	if (bar != 0)
+		return;
+	/* Not under t->lock: a vCPU inside bar_read holds the MMIO bus's
+	 * read lock and waits for t->lock; the kick fds never change. */
+	set_ioeventfds(t, old_addr, false);
+	if (old_addr)
+		bus_unregister(t->host.mmio, old_addr);
+	t->bar = new_addr;
+	if (new_addr) {
+		int ret = bus_register(t->host.mmio, new_addr, VPCI_BAR_SIZE,
+				       &bar_ops, t, t->name);
+
+		if (ret)
+			log_warn(t->name, "BAR at 0x%llx: %s",
+				 (unsigned long long)new_addr, strerror(-ret));
+		set_ioeventfds(t, new_addr, true);
+	}
+}
+
+/* The MSI-X enable and function-mask bits live in config space. */
+static void pci_cfg_written(struct pci_dev *d, uint32_t off, uint32_t len)
+{
+	struct virtio_pci *t = d->opaque;
+
+	if (off + len > (uint32_t)t->msix_cap + 2 &&
+	    off < (uint32_t)t->msix_cap + 4) {
+		pthread_mutex_lock(&t->lock);
+		update_all_vectors(t);
+		pthread_mutex_unlock(&t->lock);
+	}
+}
+
+static const struct pci_dev_ops pci_ops = {
+	.bar_update = pci_bar_update,
+	.cfg_written = pci_cfg_written,
+};
+
+static int add_vndr_cap(struct pci_dev *d, uint8_t type, uint32_t offset,
+			uint32_t length, uint8_t caplen)
+{
+	int off = pci_dev_add_cap(d, CAP_VNDR, caplen);
+
+	if (off < 0)
+		return off;
+	d->cfg[off + 2] = caplen;
+	d->cfg[off + 3] = type;
+	d->cfg[off + 4] = 0;		/* BAR 0 */
+	put32(&d->cfg[off + 8], offset);
+	put32(&d->cfg[off + 12], length);
+	if (type == CFG_NOTIFY)
+		put32(&d->cfg[off + 16], NOTIFY_MULT);
+	return 0;
+}
+
+int virtio_pci_create(struct virtio_pci *t, const struct virtio_pci_host *host,
+		      const char *name, const struct virtio_dev_ops *ops,
+		      void *dev, unsigned int nqueues, uint16_t queue_size)
+{
+	struct pci_dev *d = &t->pci;
+	unsigned int i;
+	int ret;
+
+	memset(t, 0, sizeof(*t));
+	t->err_fd = -1;
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	t->host = *host;
+	t->ops = ops;
+	t->dev = dev;
+	t->nqueues = nqueues;
+	t->max_queue_size = queue_size;
+	t->nvec = nqueues + 1;
+	t->device_features = ops->features(dev);
+	t->ioeventfd_any_len = ioctl(host->vm_fd, KVM_CHECK_EXTENSION,
+				     KVM_CAP_IOEVENTFD_ANY_LENGTH) > 0;
+	if (!nqueues || nqueues > VIRTIO_MAX_QUEUES || !ops->config_size ||
+	    ops->config_size > REG_NOTIFY - REG_DEVICE)
+		return -EINVAL;
+	for (i = 0; i < nqueues; i++)
+		t->q[i].io.kick_fd = t->q[i].io.call_fd = -1;
+	atomic_init(&t->broken, false);
+	ret = -pthread_mutex_init(&t->lock, NULL);
+	if (ret)
+		return ret;
+	t->err_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (t->err_fd < 0) {
+		ret = -errno;
+		goto err;
+	}
+	ret = loop_add(host->loop, &t->err_watch, t->err_fd, EPOLLIN,
+		       device_error, t);
+	if (ret)
+		goto err;
+	for (i = 0; i < nqueues; i++) {
+		t->q[i].io.kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		t->q[i].io.call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (t->q[i].io.kick_fd < 0 || t->q[i].io.call_fd < 0) {
+			ret = -errno;
+			goto err;
+		}
+	}
+	for (i = 0; i < t->nvec; i++) {
+		t->msix[i].ctrl = MSIX_ENTRY_MASKED;
+		ret = irq_msi_alloc(host->irq, &t->gsi[i]);
+		if (ret)
+			goto err;
+	}
+
+	pci_dev_init(d, t->name, PCI_VENDOR_REDHAT_QUMRANET,
+		     (uint16_t)(VIRTIO_PCI_DEVICE_BASE + ops->device_id),
+		     ops->device_id == 1 ? 0x020000 : 0x010000, 1);
+	d->cfg[0x2c] = PCI_VENDOR_REDHAT_QUMRANET & 0xff;	/* subsystem */
+	d->cfg[0x2d] = PCI_VENDOR_REDHAT_QUMRANET >> 8;
+	d->cfg[0x2e] = 0x40;
+	d->cfg[0x3d] = 1;			/* INTA# */
+	d->ops = &pci_ops;
+	d->opaque = t;
+	ret = pci_dev_set_bar(d, 0, PCI_BAR_MEM64, VPCI_BAR_SIZE);
+	ret = ret ?: add_vndr_cap(d, CFG_COMMON, REG_COMMON, COMMON_SIZE, 16);
+	ret = ret ?: add_vndr_cap(d, CFG_ISR, REG_ISR, 4, 16);
+	ret = ret ?: add_vndr_cap(d, CFG_DEVICE, REG_DEVICE, ops->config_size, 16);
+	ret = ret ?: add_vndr_cap(d, CFG_NOTIFY, REG_NOTIFY,
+				  NOTIFY_MULT * nqueues, 20);
+	if (ret)
+		goto err;
+	t->msix_cap = pci_dev_add_cap(d, CAP_MSIX, 12);
+	if (t->msix_cap < 0) {
+		ret = t->msix_cap;
+		goto err;
+	}
+	d->cfg[t->msix_cap + 2] = (uint8_t)(t->nvec - 1);
+	d->cfg[t->msix_cap + 3] = (uint8_t)((t->nvec - 1) >> 8);
+	put32(&d->cfg[t->msix_cap + 4], REG_MSIX_TABLE);	/* BIR 0 */
+	put32(&d->cfg[t->msix_cap + 8], REG_MSIX_PBA);
+	d->wmask[t->msix_cap + 3] = (MSIX_CTRL_ENABLE | MSIX_CTRL_MASKALL) >> 8;
+
+	device_reset(t);
+	ret = pci_bus_add(host->pci, d, -1);
+	if (ret)
+		goto err;
+	return 0;
+err:
+	log_err(name, "creating virtio-pci device: %s", strerror(-ret));
+	virtio_pci_destroy(t);
+	return ret;
+}
+
+void virtio_pci_destroy(struct virtio_pci *t)
+{
+	pthread_mutex_lock(&t->lock);
+	device_reset(t);
+	pthread_mutex_unlock(&t->lock);
+	set_ioeventfds(t, t->bar, false);
+	if (t->err_watch.added)
+		loop_del(t->host.loop, &t->err_watch);
+	if (t->err_fd >= 0)
+		close(t->err_fd);
+	for (unsigned int i = 0; i < t->nvec; i++)
+		if (t->gsi[i])
+			irq_msi_free(t->host.irq, t->gsi[i]);
+	for (unsigned int i = 0; i < t->nqueues; i++) {
+		if (t->q[i].io.kick_fd >= 0)
+			close(t->q[i].io.kick_fd);
+		if (t->q[i].io.call_fd >= 0)
+			close(t->q[i].io.call_fd);
+	}
+	pthread_mutex_destroy(&t->lock);
+}

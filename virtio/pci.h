@@ -1,0 +1,78 @@
+/* virtio-pci, modern (virtio 1.x §4.1): one 64-bit memory BAR holds the
+ * common, ISR, device-config and notify regions and the MSI-X table and
+ * PBA. Each queue's notify address is a KVM ioeventfd; each queue's call
+ * eventfd is a KVM irqfd on the GSI routed to its MSI-X vector. */
+#ifndef TERN_VIRTIO_PCI_H
+#define TERN_VIRTIO_PCI_H
+
+#include "core/bus.h"
+#include "core/irq.h"
+#include "core/loop.h"
+#include "core/memory.h"
+#include "core/pci.h"
+#include "virtio/device.h"
+
+#include <pthread.h>
+
+#define VPCI_BAR_SIZE 0x8000
+#define VPCI_MAX_VECTORS (VIRTIO_MAX_QUEUES + 1)
+
+/* What the transport needs of the VM. */
+struct virtio_pci_host {
+	int vm_fd;
+	struct irq_router *irq;
+	struct bus *mmio;
+	struct pci_bus *pci;
+	struct loop *loop;		/* serves the device's error eventfd */
+};
+
+struct vpci_queue {
+	struct virtio_queue_io io;
+	uint16_t vector;
+	bool irqfd_on;
+};
+
+struct vpci_msix {
+	uint32_t addr_lo, addr_hi, data, ctrl;
+};
+
+struct virtio_pci {
+	char name[32];
+	struct pci_dev pci;
+	struct virtio_pci_host host;
+	const struct virtio_dev_ops *ops;
+	void *dev;
+	pthread_mutex_t lock;
+	uint64_t bar;			/* decoded BAR address, 0 = off */
+	bool ioeventfd_any_len;
+
+	/* common configuration */
+	uint64_t device_features, driver_features;
+	uint32_t dfselect, gfselect;
+	uint16_t config_vector, queue_sel;
+	uint8_t status, config_gen, isr;
+	bool started;
+	atomic_bool broken;		/* the device asked for a reset */
+	int err_fd;
+	struct loop_watch err_watch;
+	unsigned int nqueues;
+	uint16_t max_queue_size;
+	struct vpci_queue q[VIRTIO_MAX_QUEUES];
+
+	/* MSI-X */
+	unsigned int nvec;
+	int msix_cap;			/* config-space offset */
+	struct vpci_msix msix[VPCI_MAX_VECTORS];
+	uint32_t gsi[VPCI_MAX_VECTORS];
+	uint64_t pending[(VPCI_MAX_VECTORS + 63) / 64];
+};
+
+/* Builds the PCI function and plugs it into host->pci. */
+int virtio_pci_create(struct virtio_pci *t, const struct virtio_pci_host *host,
+		      const char *name, const struct virtio_dev_ops *ops,
+		      void *dev, unsigned int nqueues, uint16_t queue_size);
+void virtio_pci_destroy(struct virtio_pci *t);
+/* For the device model: how it reports a broken guest. */
+struct virtio_bus virtio_pci_bus(struct virtio_pci *t);
+
+#endif
