@@ -149,3 +149,45 @@ int irq_ioeventfd(int vm_fd, int fd, uint64_t addr, uint32_t len,
 
 	return ioctl(vm_fd, KVM_IOEVENTFD, &ioev) < 0 ? -errno : 0;
 }
+
+static int kvm_msi_alloc(void *kvm, uint32_t *gsi)
+{
+	return irq_msi_alloc(kvm, gsi);
+}
+
+static void kvm_msi_free(void *kvm, uint32_t gsi)
+{
+	irq_msi_free(kvm, gsi);
+}
+
+static int kvm_msi_route(void *kvm, uint32_t gsi, bool valid, uint64_t addr,
+			 uint32_t data)
+{
+	return irq_msi_route(kvm, gsi, valid, addr, data);
+}
+
+static int kvm_msi_signal(void *kvm, uint64_t addr, uint32_t data)
+{
+	return irq_msi_signal(((struct irq_router *)kvm)->vm_fd, addr, data);
+}
+
+static int kvm_irqfd(void *kvm, int fd, uint32_t gsi, bool assign)
+{
+	return irq_irqfd(((struct irq_router *)kvm)->vm_fd, fd, gsi, assign);
+}
+
+static int kvm_ioeventfd(void *kvm, int fd, uint64_t addr, uint32_t len,
+			 bool assign)
+{
+	return irq_ioeventfd(((struct irq_router *)kvm)->vm_fd, fd, addr, len,
+			     assign);
+}
+
+const struct irq_ops irq_kvm_ops = {
+	.msi_alloc = kvm_msi_alloc,
+	.msi_free = kvm_msi_free,
+	.msi_route = kvm_msi_route,
+	.msi_signal = kvm_msi_signal,
+	.irqfd = kvm_irqfd,
+	.ioeventfd = kvm_ioeventfd,
+};

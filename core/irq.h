@@ -58,4 +58,19 @@ int irq_irqfd(int vm_fd, int fd, uint32_t gsi, bool assign);
 int irq_ioeventfd(int vm_fd, int fd, uint64_t addr, uint32_t len,
 		  bool assign);
 
+/* What the fast-path wiring (virtio/pci.c) needs of KVM, as a table so a
+ * test can stand in for KVM. irq_kvm_ops takes a struct irq_router. */
+struct irq_ops {
+	int (*msi_alloc)(void *kvm, uint32_t *gsi);
+	void (*msi_free)(void *kvm, uint32_t gsi);
+	int (*msi_route)(void *kvm, uint32_t gsi, bool valid, uint64_t addr,
+			 uint32_t data);
+	int (*msi_signal)(void *kvm, uint64_t addr, uint32_t data);
+	int (*irqfd)(void *kvm, int fd, uint32_t gsi, bool assign);
+	int (*ioeventfd)(void *kvm, int fd, uint64_t addr, uint32_t len,
+			 bool assign);
+};
+
+extern const struct irq_ops irq_kvm_ops;
+
 #endif

@@ -18,9 +18,11 @@
 
 int vcpu_create(struct vcpu *v, struct vm *vm, unsigned int id)
 {
-	struct {
+	/* struct kvm_msrs ends in a flexible array: room for one entry. */
+	union {
 		struct kvm_msrs hdr;
-		struct kvm_msr_entry e[1];
+		uint8_t room[sizeof(struct kvm_msrs) +
+			     sizeof(struct kvm_msr_entry)];
 	} msrs = { .hdr.nmsrs = 1 };
 	struct kvm_fpu fpu = { .fcw = 0x37f, .mxcsr = 0x1f80 };
 	size_t cpuid_size;
@@ -68,8 +70,8 @@ int vcpu_create(struct vcpu *v, struct vm *vm, unsigned int id)
 		goto err_cpuid;
 	}
 	/* MTRRs on, write-back by default, as firmware leaves them. */
-	msrs.e[0] = (struct kvm_msr_entry){ .index = MSR_MTRR_DEF_TYPE,
-					    .data = (1 << 11) | 6 };
+	msrs.hdr.entries[0] = (struct kvm_msr_entry){
+		.index = MSR_MTRR_DEF_TYPE, .data = (1 << 11) | 6 };
 	if (ioctl(v->fd, KVM_SET_MSRS, &msrs) != 1)
 		log_warn(v->name, "could not set MTRR default type");
 	if (ioctl(v->fd, KVM_SET_FPU, &fpu) < 0) {

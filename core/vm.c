@@ -294,8 +294,10 @@ static int acpi_setup(struct vm *vm)
 static int devices_setup(struct vm *vm, struct loop *loop)
 {
 	struct virtio_pci_host host = {
-		.vm_fd = vm->vm_fd,
-		.irq = &vm->irq,
+		.irq = &irq_kvm_ops,
+		.kvm = &vm->irq,
+		.ioeventfd_any_len = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION,
+					   KVM_CAP_IOEVENTFD_ANY_LENGTH) > 0,
 		.mmio = &vm->mmio,
 		.pci = &vm->pci,
 		.loop = loop,

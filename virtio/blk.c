@@ -34,21 +34,11 @@
 #define SECTOR 512ULL
 #define BLK_HDR_LEN 16
 #define BLK_CONFIG_SIZE 60
-#define BLK_IOV_MAX (BLK_SEG_MAX + 2)
 /* Chains taken per kick before the thread lets completions in: the rest
  * waits for the next turn (the kick is re-posted to our own eventfd). */
 #define BLK_KICK_BUDGET 64
 #define BLK_LOG_ERRORS 8
 
-struct blk_io {
-	struct blk_req req;
-	struct blk_queue *q;
-	uint16_t head, ndesc;
-	uint8_t *status;		/* in guest memory */
-	uint32_t used_len;		/* on success */
-	struct blk_io *next_free;
-	struct iovec iov[BLK_IOV_MAX];
-};
 
 struct blk_queue {
 	struct virtio_blk *blk;
@@ -182,76 +172,65 @@ static bool blk_range_ok(const struct virtio_blk *b, uint64_t sector,
 	       bytes / SECTOR <= sectors - sector;
 }
 
-/* Parses one chain into a request for the engine, or answers it at once.
- * Returns -EINVAL when the chain has no room even for a status byte: then
- * the driver broke the protocol and the device needs a reset. */
-static int blk_request(struct blk_queue *q, const struct virtq_chain *c)
+/* Decodes one chain: into io->req for the engine (returns 0), or into an
+ * answer to give at once (returns 1, io->answer and io->used_len set).
+ * -EINVAL when the chain has no room even for a status byte: the driver
+ * broke the protocol and the device needs a reset. Touches guest memory
+ * only through the chain's iovecs (GET_ID writes the serial). */
+int virtio_blk_decode(const struct virtio_blk *b, const struct virtq_chain *c,
+		      struct blk_io *io)
 {
-	struct virtio_blk *b = q->blk;
 	const struct iovec *in = c->iov + c->nr_out;
 	uint8_t hdr[BLK_HDR_LEN], seg[16];
-	struct blk_io *io = q->free;
 	uint64_t sector, data_len;
 	uint32_t type;
 	int n;
 
-	if (c->in_len < 1 || c->out_len < BLK_HDR_LEN) {
-		log_warn(q->name, "request without header or status byte "
-			 "(%u out, %u in bytes)", c->out_len, c->in_len);
+	if (c->in_len < 1 || c->out_len < BLK_HDR_LEN || c->nr_in == 0)
 		return -EINVAL;
-	}
-	q->free = io->next_free;
 	io->head = c->head;
 	io->ndesc = c->ndesc;
+	io->status = NULL;
 	/* The status byte is the last device-writable byte. */
-	for (unsigned int i = c->nr_in; i-- > 0;) {
-		if (in[i].iov_len) {
+	for (unsigned int i = c->nr_in; i-- > 0 && !io->status;)
+		if (in[i].iov_len)
 			io->status = (uint8_t *)in[i].iov_base + in[i].iov_len - 1;
-			break;
-		}
-	}
 	iov_copy_out(c->iov, c->nr_out, 0, hdr, BLK_HDR_LEN);
 	type = le32(hdr);
 	sector = le64(hdr + 8);
 	io->req = (struct blk_req){ .opaque = io, .iov = io->iov };
 	io->used_len = 1;
+	io->answer = VIRTIO_BLK_S_IOERR;
 
 	switch (type) {
 	case VIRTIO_BLK_T_IN:
+		data_len = c->in_len - 1;
+		n = iov_slice(in, c->nr_in, 0, data_len, io->iov, BLK_IOV_MAX);
+		io->req.op = BLK_READ;
+		break;
 	case VIRTIO_BLK_T_OUT:
-		if (type == VIRTIO_BLK_T_IN) {
-			data_len = c->in_len - 1;
-			n = iov_slice(in, c->nr_in, 0, data_len, io->iov,
-				      BLK_IOV_MAX);
-			io->req.op = BLK_READ;
-			io->used_len = (uint32_t)data_len + 1;
-		} else {
-			if (b->cfg.readonly)
-				goto ioerr;
-			data_len = c->out_len - BLK_HDR_LEN;
-			n = iov_slice(c->iov, c->nr_out, BLK_HDR_LEN, data_len,
-				      io->iov, BLK_IOV_MAX);
-			io->req.op = BLK_WRITE;
-		}
-		if (n < 0 || !blk_range_ok(b, sector, data_len))
-			goto ioerr;
-		io->req.niov = (unsigned int)n;
-		io->req.offset = sector * SECTOR;
+		if (b->cfg.readonly)
+			return 1;
+		data_len = c->out_len - BLK_HDR_LEN;
+		n = iov_slice(c->iov, c->nr_out, BLK_HDR_LEN, data_len, io->iov,
+			      BLK_IOV_MAX);
+		io->req.op = BLK_WRITE;
 		break;
 	case VIRTIO_BLK_T_FLUSH:
 		io->req.op = BLK_FLUSH;
-		break;
+		return 0;
 	case VIRTIO_BLK_T_GET_ID: {
-		size_t len = c->in_len - 1;
+		size_t len = c->in_len - 1, off = 0;
 
 		if (len > BLK_SERIAL_LEN)
 			len = BLK_SERIAL_LEN;
 		n = iov_slice(in, c->nr_in, 0, len, io->iov, BLK_IOV_MAX);
-		for (int i = 0, off = 0; i < n; off += (int)io->iov[i].iov_len, i++)
+		for (int i = 0; i < n; off += io->iov[i].iov_len, i++)
 			memcpy(io->iov[i].iov_base, b->cfg.serial + off,
 			       io->iov[i].iov_len);
-		blk_finish(q, io, VIRTIO_BLK_S_OK, (uint32_t)len + 1);
-		return 0;
+		io->answer = VIRTIO_BLK_S_OK;
+		io->used_len = (uint32_t)len + 1;
+		return 1;
 	}
 	case VIRTIO_BLK_T_DISCARD:
 	case VIRTIO_BLK_T_WRITE_ZEROES: {
@@ -259,35 +238,55 @@ static int blk_request(struct blk_queue *q, const struct virtq_chain *c)
 
 		/* One segment: max_discard_seg and max_write_zeroes_seg
 		 * say so. */
-		if (b->cfg.readonly ||
-		    c->out_len - BLK_HDR_LEN != sizeof(seg) ||
-		    iov_copy_out(c->iov, c->nr_out, BLK_HDR_LEN, seg,
-				 sizeof(seg)) != sizeof(seg))
-			goto ioerr;
+		if (b->cfg.readonly || c->out_len - BLK_HDR_LEN != sizeof(seg))
+			return 1;
+		iov_copy_out(c->iov, c->nr_out, BLK_HDR_LEN, seg, sizeof(seg));
 		sector = le64(seg);
 		nsect = le32(seg + 8);
 		flags = le32(seg + 12);
 		if (type == VIRTIO_BLK_T_DISCARD ? flags != 0
 						 : (flags & ~VIRTIO_BLK_WZ_F_UNMAP)) {
-			blk_finish(q, io, VIRTIO_BLK_S_UNSUPP, 1);
-			return 0;
+			io->answer = VIRTIO_BLK_S_UNSUPP;
+			return 1;
 		}
 		if (!blk_range_ok(b, sector, (uint64_t)nsect * SECTOR))
-			goto ioerr;
+			return 1;
 		io->req.op = type == VIRTIO_BLK_T_DISCARD ? BLK_DISCARD
 							  : BLK_WRITE_ZEROES;
 		io->req.offset = sector * SECTOR;
 		io->req.len = (uint64_t)nsect * SECTOR;
-		break;
-	}
-	default:
-		blk_finish(q, io, VIRTIO_BLK_S_UNSUPP, 1);
 		return 0;
 	}
-	uring_engine_queue(&q->eng, &io->req);
+	default:
+		io->answer = VIRTIO_BLK_S_UNSUPP;
+		return 1;
+	}
+	/* READ and WRITE. */
+	if (n < 0 || !blk_range_ok(b, sector, data_len))
+		return 1;
+	io->req.niov = (unsigned int)n;
+	io->req.offset = sector * SECTOR;
+	if (io->req.op == BLK_READ)
+		io->used_len = (uint32_t)data_len + 1;
 	return 0;
-ioerr:
-	blk_finish(q, io, VIRTIO_BLK_S_IOERR, 1);
+}
+
+static int blk_request(struct blk_queue *q, const struct virtq_chain *c)
+{
+	struct blk_io *io = q->free;
+	int ret = virtio_blk_decode(q->blk, c, io);
+
+	if (ret < 0) {
+		log_warn(q->name, "request without header or status byte "
+			 "(%u out, %u in bytes)", c->out_len, c->in_len);
+		return ret;
+	}
+	q->free = io->next_free;
+	io->q = q;
+	if (ret == 0)
+		uring_engine_queue(&q->eng, &io->req);
+	else
+		blk_finish(q, io, io->answer, io->used_len);
 	return 0;
 }
 

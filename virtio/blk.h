@@ -5,6 +5,7 @@
 #define TERN_VIRTIO_BLK_H
 
 #include "block/image.h"
+#include "block/uring.h"
 #include "core/memory.h"
 #include "virtio/device.h"
 
@@ -25,6 +26,22 @@ struct blk_config {
 };
 
 struct blk_queue;
+struct virtq_chain;
+
+#define BLK_IOV_MAX (BLK_SEG_MAX + 2)
+
+/* One request in flight: the engine's request and where its answer goes. */
+struct blk_io {
+	struct blk_req req;
+	struct blk_queue *q;
+	uint16_t head, ndesc;
+	uint8_t *status;		/* in guest memory */
+	uint8_t answer;			/* VIRTIO_BLK_S_* when answered at once */
+	uint32_t used_len;		/* on success */
+	struct blk_io *next_free;
+	struct iovec iov[BLK_IOV_MAX];
+};
+
 
 struct virtio_blk {
 	char name[24];			/* "virtio-blk0" */
@@ -46,5 +63,11 @@ int virtio_blk_create(struct virtio_blk *b, const char *name,
 /* The transport is created after the device: it hands over its bus. */
 void virtio_blk_set_bus(struct virtio_blk *b, struct virtio_bus bus);
 void virtio_blk_destroy(struct virtio_blk *b);
+
+/* Decodes one chain (exposed for tests and fuzzing): 0 = io->req is ready
+ * for the engine, 1 = answer at once with io->answer and io->used_len,
+ * -EINVAL = no header or status byte (the device needs a reset). */
+int virtio_blk_decode(const struct virtio_blk *b, const struct virtq_chain *c,
+		      struct blk_io *io);
 
 #endif

@@ -7,7 +7,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
 
 /* BAR 0 layout. */
@@ -127,8 +126,8 @@ static void update_vector(struct virtio_pci *t, uint16_t v)
 
 	if (v >= t->nvec)
 		return;
-	irq_msi_route(t->host.irq, t->gsi[v], live, vector_addr(t, v),
-		      t->msix[v].data);
+	t->host.irq->msi_route(t->host.kvm, t->gsi[v], live, vector_addr(t, v),
+			       t->msix[v].data);
 	for (unsigned int i = 0; t->started && i < t->nqueues; i++) {
 		struct vpci_queue *q = &t->q[i];
 
@@ -136,7 +135,8 @@ static void update_vector(struct virtio_pci *t, uint16_t v)
 			continue;
 		if (!live)
 			collect_pending(t, v);	/* before: nothing lost */
-		if (irq_irqfd(t->host.vm_fd, q->io.call_fd, t->gsi[v], live))
+		if (t->host.irq->irqfd(t->host.kvm, q->io.call_fd, t->gsi[v],
+				       live))
 			log_warn(t->name, "q%u: irqfd %s failed", i,
 				 live ? "assign" : "deassign");
 		else
@@ -146,8 +146,8 @@ static void update_vector(struct virtio_pci *t, uint16_t v)
 		collect_pending(t, v);
 		if (is_pending(t, v)) {
 			set_pending(t, v, false);
-			irq_msi_signal(t->host.vm_fd, vector_addr(t, v),
-				       t->msix[v].data);
+			t->host.irq->msi_signal(t->host.kvm, vector_addr(t, v),
+						t->msix[v].data);
 		}
 	}
 }
@@ -167,8 +167,8 @@ static void config_interrupt(struct virtio_pci *t)
 	if (v >= t->nvec)
 		return;
 	if (vector_live(t, v))
-		irq_msi_signal(t->host.vm_fd, vector_addr(t, v),
-			       t->msix[v].data);
+		t->host.irq->msi_signal(t->host.kvm, vector_addr(t, v),
+					t->msix[v].data);
 	else
 		set_pending(t, v, true);
 }
@@ -199,14 +199,15 @@ struct virtio_bus virtio_pci_bus(struct virtio_pci *t)
 
 static void set_ioeventfds(struct virtio_pci *t, uint64_t bar, bool assign)
 {
-	uint32_t len = t->ioeventfd_any_len ? 0 : 2;
+	uint32_t len = t->host.ioeventfd_any_len ? 0 : 2;
 
 	if (!bar)
 		return;
 	for (unsigned int i = 0; i < t->nqueues; i++) {
-		int ret = irq_ioeventfd(t->host.vm_fd, t->q[i].io.kick_fd,
-					bar + REG_NOTIFY + NOTIFY_MULT * i, len,
-					assign);
+		int ret = t->host.irq->ioeventfd(t->host.kvm, t->q[i].io.kick_fd,
+						 bar + REG_NOTIFY +
+							 NOTIFY_MULT * i,
+						 len, assign);
 		if (ret)
 			log_warn(t->name, "q%u: ioeventfd %s at 0x%llx: %s", i,
 				 assign ? "assign" : "deassign",
@@ -226,8 +227,8 @@ static void device_reset(struct virtio_pci *t)
 		struct vpci_queue *q = &t->q[i];
 
 		if (q->irqfd_on)
-			irq_irqfd(t->host.vm_fd, q->io.call_fd,
-				  t->gsi[q->vector], false);
+			t->host.irq->irqfd(t->host.kvm, q->io.call_fd,
+					   t->gsi[q->vector], false);
 		q->irqfd_on = false;
 		drain(q->io.kick_fd);
 		drain(q->io.call_fd);
@@ -572,8 +573,6 @@ int virtio_pci_create(struct virtio_pci *t, const struct virtio_pci_host *host,
 	t->max_queue_size = queue_size;
 	t->nvec = nqueues + 1;
 	t->device_features = ops->features(dev);
-	t->ioeventfd_any_len = ioctl(host->vm_fd, KVM_CHECK_EXTENSION,
-				     KVM_CAP_IOEVENTFD_ANY_LENGTH) > 0;
 	if (!nqueues || nqueues > VIRTIO_MAX_QUEUES || !ops->config_size ||
 	    ops->config_size > REG_NOTIFY - REG_DEVICE)
 		return -EINVAL;
@@ -602,7 +601,7 @@ int virtio_pci_create(struct virtio_pci *t, const struct virtio_pci_host *host,
 	}
 	for (i = 0; i < t->nvec; i++) {
 		t->msix[i].ctrl = MSIX_ENTRY_MASKED;
-		ret = irq_msi_alloc(host->irq, &t->gsi[i]);
+		ret = host->irq->msi_alloc(host->kvm, &t->gsi[i]);
 		if (ret)
 			goto err;
 	}
@@ -658,7 +657,7 @@ void virtio_pci_destroy(struct virtio_pci *t)
 		close(t->err_fd);
 	for (unsigned int i = 0; i < t->nvec; i++)
 		if (t->gsi[i])
-			irq_msi_free(t->host.irq, t->gsi[i]);
+			t->host.irq->msi_free(t->host.kvm, t->gsi[i]);
 	for (unsigned int i = 0; i < t->nqueues; i++) {
 		if (t->q[i].io.kick_fd >= 0)
 			close(t->q[i].io.kick_fd);

@@ -19,8 +19,9 @@
 
 /* What the transport needs of the VM. */
 struct virtio_pci_host {
-	int vm_fd;
-	struct irq_router *irq;
+	const struct irq_ops *irq;	/* irq_kvm_ops, or a test's fake */
+	void *kvm;			/* its argument: the irq_router */
+	bool ioeventfd_any_len;		/* KVM_CAP_IOEVENTFD_ANY_LENGTH */
 	struct bus *mmio;
 	struct pci_bus *pci;
 	struct loop *loop;		/* serves the device's error eventfd */
@@ -44,7 +45,6 @@ struct virtio_pci {
 	void *dev;
 	pthread_mutex_t lock;
 	uint64_t bar;			/* decoded BAR address, 0 = off */
-	bool ioeventfd_any_len;
 
 	/* common configuration */
 	uint64_t device_features, driver_features;

@@ -105,43 +105,45 @@ static void test_mem(void)
 
 static void test_cpuid(void)
 {
-	struct {
+	union {
 		struct kvm_cpuid2 h;
-		struct kvm_cpuid_entry2 e[6];
-	} c = { .h.nent = 6 };
+		uint8_t room[sizeof(struct kvm_cpuid2) +
+			     6 * sizeof(struct kvm_cpuid_entry2)];
+	} u = { .h.nent = 6 };
+	struct kvm_cpuid_entry2 *e = u.h.entries;
 
-	c.e[0] = (struct kvm_cpuid_entry2){ .function = 0, .eax = 0xd,
+	e[0] = (struct kvm_cpuid_entry2){ .function = 0, .eax = 0xd,
 					    .ebx = 0x68747541 };
-	c.e[1] = (struct kvm_cpuid_entry2){ .function = 1, .ebx = 0xff0800,
+	e[1] = (struct kvm_cpuid_entry2){ .function = 1, .ebx = 0xff0800,
 					    .edx = 1 << 28 };
-	c.e[2] = (struct kvm_cpuid_entry2){ .function = 0xb, .index = 0 };
-	c.e[3] = (struct kvm_cpuid_entry2){ .function = 0xb, .index = 1 };
-	c.e[4] = (struct kvm_cpuid_entry2){ .function = 0x80000008,
+	e[2] = (struct kvm_cpuid_entry2){ .function = 0xb, .index = 0 };
+	e[3] = (struct kvm_cpuid_entry2){ .function = 0xb, .index = 1 };
+	e[4] = (struct kvm_cpuid_entry2){ .function = 0x80000008,
 					    .ecx = 0xff };
-	c.e[5] = (struct kvm_cpuid_entry2){ .function = 4, .eax = 0x121 };
+	e[5] = (struct kvm_cpuid_entry2){ .function = 4, .eax = 0x121 };
 
-	cpuid_patch(&c.h, 3, 4, true);
-	CHECK_EQ(c.e[1].ebx >> 24, 3);
-	CHECK_EQ((c.e[1].ebx >> 16) & 0xff, 4);
-	CHECK_EQ(c.e[1].ebx & 0xffff, 0x0800);
-	CHECK(c.e[1].ecx & (1U << 31));
-	CHECK(c.e[1].ecx & (1U << 24));
-	CHECK(c.e[1].edx & (1U << 28));
-	CHECK_EQ(c.e[2].edx, 3);
-	CHECK_EQ(c.e[2].ebx, 1);
-	CHECK_EQ(c.e[3].eax, 2);
-	CHECK_EQ(c.e[3].ebx, 4);
-	CHECK_EQ((c.e[3].ecx >> 8) & 0xff, 2);
-	CHECK_EQ(c.e[4].ecx, (2 << 12) | 3);
-	CHECK_EQ(c.e[5].eax, 0x121);		/* AMD: leaf 4 untouched */
+	cpuid_patch(&u.h, 3, 4, true);
+	CHECK_EQ(e[1].ebx >> 24, 3);
+	CHECK_EQ((e[1].ebx >> 16) & 0xff, 4);
+	CHECK_EQ(e[1].ebx & 0xffff, 0x0800);
+	CHECK(e[1].ecx & (1U << 31));
+	CHECK(e[1].ecx & (1U << 24));
+	CHECK(e[1].edx & (1U << 28));
+	CHECK_EQ(e[2].edx, 3);
+	CHECK_EQ(e[2].ebx, 1);
+	CHECK_EQ(e[3].eax, 2);
+	CHECK_EQ(e[3].ebx, 4);
+	CHECK_EQ((e[3].ecx >> 8) & 0xff, 2);
+	CHECK_EQ(e[4].ecx, (2 << 12) | 3);
+	CHECK_EQ(e[5].eax, 0x121);		/* AMD: leaf 4 untouched */
 
-	c.e[0].ebx = 0x756e6547;		/* "Genu" */
-	cpuid_patch(&c.h, 0, 1, false);
-	CHECK_EQ(c.e[1].ebx >> 24, 0);
-	CHECK(!(c.e[1].edx & (1U << 28)));
-	CHECK_EQ(c.e[5].eax >> 26, 0);
-	cpuid_patch(&c.h, 0, 8, false);
-	CHECK_EQ(c.e[5].eax >> 26, 7);
+	e[0].ebx = 0x756e6547;		/* "Genu" */
+	cpuid_patch(&u.h, 0, 1, false);
+	CHECK_EQ(e[1].ebx >> 24, 0);
+	CHECK(!(e[1].edx & (1U << 28)));
+	CHECK_EQ(e[5].eax >> 26, 0);
+	cpuid_patch(&u.h, 0, 8, false);
+	CHECK_EQ(e[5].eax >> 26, 7);
 }
 
 int main(void)

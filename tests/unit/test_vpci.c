@@ -1,0 +1,325 @@
+/* virtio-pci transport against a fake KVM (irq_ops) and a fake device:
+ * capabilities, BAR placement and ioeventfds, feature negotiation, queue
+ * setup and start, MSI-X routing, masking with pending bits, reset, and
+ * DEVICE_NEEDS_RESET through the error eventfd. */
+#include "core/loop.h"
+#include "virtio/pci.h"
+
+#include "check.h"
+
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#define NQ 2
+#define BAR 0xc0000000ULL
+
+/* --- fake KVM ---------------------------------------------------------- */
+
+static struct {
+	uint32_t next_gsi;
+	bool route_valid[64];
+	uint64_t route_addr[64];
+	uint32_t route_data[64];
+	int irqfd_gsi[1024];		/* by fd: -1 none */
+	uint64_t ioev_addr[1024];	/* by fd: 0 none */
+	int signals;
+	uint32_t last_signal_data;
+} k;
+
+static int f_alloc(void *kvm, uint32_t *gsi)
+{
+	*gsi = 24 + k.next_gsi++;
+	return 0;
+}
+
+static void f_free(void *kvm, uint32_t gsi)
+{
+}
+
+static int f_route(void *kvm, uint32_t gsi, bool valid, uint64_t addr,
+		   uint32_t data)
+{
+	k.route_valid[gsi - 24] = valid;
+	k.route_addr[gsi - 24] = addr;
+	k.route_data[gsi - 24] = data;
+	return 0;
+}
+
+static int f_signal(void *kvm, uint64_t addr, uint32_t data)
+{
+	k.signals++;
+	k.last_signal_data = data;
+	return 0;
+}
+
+static int f_irqfd(void *kvm, int fd, uint32_t gsi, bool assign)
+{
+	k.irqfd_gsi[fd] = assign ? (int)gsi : -1;
+	return 0;
+}
+
+static int f_ioeventfd(void *kvm, int fd, uint64_t addr, uint32_t len,
+		       bool assign)
+{
+	k.ioev_addr[fd] = assign ? addr : 0;
+	return 0;
+}
+
+static const struct irq_ops fake_ops = {
+	f_alloc, f_free, f_route, f_signal, f_irqfd, f_ioeventfd,
+};
+
+/* --- fake device ------------------------------------------------------- */
+
+static struct {
+	int starts, stops;
+	uint64_t features;
+	struct virtio_queue_io q[NQ];
+	uint8_t config[8];
+} dev;
+
+static uint64_t d_features(void *d)
+{
+	return 1ULL << VIRTIO_F_VERSION_1 | 1ULL << VIRTIO_F_EVENT_IDX | 1 << 3;
+}
+
+static void d_cfg_read(void *d, uint32_t off, uint8_t *data, uint32_t len)
+{
+	memcpy(data, dev.config + off, len);
+}
+
+static int d_start(void *d, uint64_t features, const struct virtio_queue_io *q,
+		   unsigned int nq)
+{
+	dev.starts++;
+	dev.features = features;
+	memcpy(dev.q, q, nq * sizeof(*q));
+	return 0;
+}
+
+static void d_stop(void *d)
+{
+	dev.stops++;
+}
+
+static const struct virtio_dev_ops dops = {
+	.device_id = 2,
+	.config_size = sizeof(dev.config),
+	.features = d_features,
+	.config_read = d_cfg_read,
+	.start = d_start,
+	.stop = d_stop,
+};
+
+/* --- guest-side accessors ---------------------------------------------- */
+
+static struct pci_bus pci;
+static struct bus mmio;
+
+static uint64_t rd(uint64_t off, uint32_t len)
+{
+	uint8_t d[8];
+
+	bus_read(&mmio, BAR + off, d, len);
+	return bus_get(d, len);
+}
+
+static void wr(uint64_t off, uint32_t len, uint64_t v)
+{
+	uint8_t d[8];
+
+	bus_put(d, len, v);
+	bus_write(&mmio, BAR + off, d, len);
+}
+
+static uint8_t devfn;
+
+static void cfgw(uint32_t off, uint32_t len, uint32_t v)
+{
+	pci_cfg_write(&pci, devfn, off, len, v);
+}
+
+static uint32_t cfgr(uint32_t off, uint32_t len)
+{
+	return pci_cfg_read(&pci, devfn, off, len);
+}
+
+/* Finds a vendor capability of the given cfg_type; returns its offset. */
+static int find_cap(uint8_t id, int type)
+{
+	for (int off = cfgr(0x34, 1); off; off = cfgr(off + 1, 1))
+		if (cfgr(off, 1) == id && (type < 0 || cfgr(off + 3, 1) == (uint32_t)type))
+			return off;
+	return -1;
+}
+
+int main(void)
+{
+	struct virtio_pci t;
+	struct loop loop;
+	struct virtio_pci_host host = { .irq = &fake_ops, .mmio = &mmio,
+					.pci = &pci, .loop = &loop,
+					.ioeventfd_any_len = true };
+	struct virtio_bus vbus;
+	int common, notify, msix;
+	uint64_t one = 1;
+
+	memset(k.irqfd_gsi, 0xff, sizeof(k.irqfd_gsi));
+	CHECK_EQ(loop_init(&loop), 0);
+	CHECK_EQ(bus_init(&mmio, "mmio"), 0);
+	CHECK_EQ(pci_bus_init(&pci, (struct vm_control){ 0 }), 0);
+	CHECK_EQ(virtio_pci_create(&t, &host, "vblk", &dops, NULL, NQ, 128), 0);
+	devfn = t.pci.devfn;
+
+	/* Identity and capabilities. */
+	CHECK_EQ(cfgr(0, 2), 0x1af4);
+	CHECK_EQ(cfgr(2, 2), 0x1042);
+	common = find_cap(0x09, 1);
+	notify = find_cap(0x09, 2);
+	msix = find_cap(0x11, -1);
+	CHECK(common > 0 && notify > 0 && msix > 0);
+	CHECK(find_cap(0x09, 3) > 0 && find_cap(0x09, 4) > 0);
+	CHECK_EQ(cfgr(notify + 16, 4), 4);		/* notify_off_multiplier */
+	CHECK_EQ(cfgr(msix + 2, 2) & 0x7ff, NQ);	/* NQ + 1 vectors */
+
+	/* BAR placement: the BAR appears on the bus, ioeventfds follow. */
+	cfgw(0x10, 4, (uint32_t)BAR);
+	cfgw(0x14, 4, 0);
+	cfgw(0x04, 2, 0x6);				/* memory + master */
+	CHECK_EQ(k.ioev_addr[t.q[0].io.kick_fd], BAR + 0x3000);
+	CHECK_EQ(k.ioev_addr[t.q[1].io.kick_fd], BAR + 0x3004);
+	CHECK_EQ(rd(0x12, 2), NQ);			/* num_queues */
+
+	/* Features: a bit we did not offer makes FEATURES_OK not stick. */
+	wr(0x14, 1, 1 | 2);
+	wr(0x00, 4, 1);
+	CHECK_EQ(rd(0x04, 4), 1);			/* VERSION_1 */
+	wr(0x08, 4, 0);
+	wr(0x0c, 4, 1 << 3 | 1 << 5);			/* 5 not offered */
+	wr(0x08, 4, 1);
+	wr(0x0c, 4, 1);
+	wr(0x14, 1, 1 | 2 | 8);
+	CHECK_EQ(rd(0x14, 1) & 8, 0);
+	wr(0x08, 4, 0);
+	wr(0x0c, 4, 1 << 3);
+	wr(0x08, 4, 1);
+	wr(0x0c, 4, 0);					/* no VERSION_1 */
+	wr(0x14, 1, 1 | 2 | 8);
+	CHECK_EQ(rd(0x14, 1) & 8, 0);
+	wr(0x0c, 4, 1);
+	wr(0x14, 1, 1 | 2 | 8);
+	CHECK_EQ(rd(0x14, 1) & 8, 8);
+
+	/* Queues: sizes are capped, vectors out of range read NO_VECTOR. */
+	wr(0x16, 2, 0);
+	CHECK_EQ(rd(0x18, 2), 128);
+	wr(0x18, 2, 4096);
+	CHECK_EQ(rd(0x18, 2), 128);
+	wr(0x18, 2, 64);
+	wr(0x1a, 2, 1);
+	wr(0x20, 4, 0x1000);
+	wr(0x24, 4, 0x1);
+	wr(0x28, 4, 0x2000);
+	wr(0x30, 4, 0x3000);
+	wr(0x1c, 2, 1);
+	CHECK_EQ(rd(0x20, 4), 0x1000);
+	CHECK_EQ(rd(0x24, 4), 1);
+	wr(0x16, 2, 1);
+	wr(0x1a, 2, 77);
+	CHECK_EQ(rd(0x1a, 2), 0xffff);
+	wr(0x1a, 2, 2);
+	wr(0x1c, 2, 1);
+	wr(0x16, 2, 9);					/* no such queue */
+	CHECK_EQ(rd(0x18, 2), 0);
+	wr(0x10, 2, 0);					/* config vector 0 */
+
+	/* DRIVER_OK starts the device with what the driver wrote. */
+	wr(0x14, 1, 1 | 2 | 8 | 4);
+	CHECK_EQ(dev.starts, 1);
+	CHECK_EQ(dev.features, 1ULL << 32 | 1 << 3);
+	CHECK_EQ(dev.q[0].size, 64);
+	CHECK_EQ(dev.q[0].desc, 0x100001000ULL);
+	CHECK(dev.q[0].enabled && dev.q[1].enabled);
+	/* Frozen now. */
+	wr(0x16, 2, 0);
+	wr(0x18, 2, 32);
+	CHECK_EQ(rd(0x18, 2), 64);
+
+	/* MSI-X disabled: no irqfd yet. */
+	CHECK_EQ(k.irqfd_gsi[t.q[0].io.call_fd], -1);
+	/* Program vector 1 and enable MSI-X; entries start masked. */
+	wr(0x4000 + 16 * 1 + 0, 4, 0xfee00000);
+	wr(0x4000 + 16 * 1 + 8, 4, 0x41);
+	cfgw(msix + 2, 2, 0x8000);
+	CHECK_EQ(k.irqfd_gsi[t.q[0].io.call_fd], -1);
+	CHECK(!k.route_valid[1]);
+	/* Unmask: route and irqfd. */
+	wr(0x4000 + 16 * 1 + 12, 4, 0);
+	CHECK(k.route_valid[1]);
+	CHECK_EQ(k.route_data[1], 0x41);
+	CHECK_EQ(k.irqfd_gsi[t.q[0].io.call_fd], (int)t.gsi[1]);
+	/* Mask: irqfd off; a signal then waits in the PBA. */
+	wr(0x4000 + 16 * 1 + 12, 4, 1);
+	CHECK_EQ(k.irqfd_gsi[t.q[0].io.call_fd], -1);
+	CHECK_EQ(rd(0x6000, 8), 0);
+	CHECK_EQ(write(t.q[0].io.call_fd, &one, 8), 8);
+	CHECK_EQ(rd(0x6000, 8), 1 << 1);
+	/* Unmask: the pending interrupt is delivered, the bit clears. */
+	k.signals = 0;
+	wr(0x4000 + 16 * 1 + 12, 4, 0);
+	CHECK_EQ(k.signals, 1);
+	CHECK_EQ(k.last_signal_data, 0x41);
+	CHECK_EQ(rd(0x6000, 8), 0);
+	CHECK_EQ(k.irqfd_gsi[t.q[0].io.call_fd], (int)t.gsi[1]);
+	/* The function mask takes every vector down. */
+	cfgw(msix + 2, 2, 0xc000);
+	CHECK_EQ(k.irqfd_gsi[t.q[0].io.call_fd], -1);
+	CHECK(!k.route_valid[1]);
+	cfgw(msix + 2, 2, 0x8000);
+	CHECK_EQ(k.irqfd_gsi[t.q[0].io.call_fd], (int)t.gsi[1]);
+	/* Out-of-range table access is ignored. */
+	wr(0x4000 + 16 * 40, 4, 0x1234);
+	CHECK_EQ(rd(0x4000 + 16 * 40, 4), 0);
+
+	/* The device breaks: DEVICE_NEEDS_RESET and a config interrupt. */
+	wr(0x4000 + 16 * 0 + 8, 4, 0x40);
+	wr(0x4000 + 16 * 0 + 12, 4, 0);
+	k.signals = 0;
+	vbus = virtio_pci_bus(&t);
+	virtio_bus_needs_reset(&vbus);
+	{
+		struct epoll_event ev;
+
+		CHECK_EQ(epoll_wait(loop.epfd, &ev, 1, 1000), 1);
+		((struct loop_watch *)ev.data.ptr)->cb(ev.data.ptr, ev.events);
+	}
+	CHECK_EQ(rd(0x14, 1) & 0x40, 0x40);
+	CHECK_EQ(k.signals, 1);
+	CHECK_EQ(k.last_signal_data, 0x40);
+	CHECK_EQ(rd(0x1000, 1) & 2, 2);			/* ISR config bit */
+	CHECK_EQ(rd(0x1000, 1), 0);			/* read clears */
+
+	/* Reset: the device stops, irqfds go, queues are clean. */
+	wr(0x14, 1, 0);
+	CHECK_EQ(dev.stops, 1);
+	CHECK_EQ(rd(0x14, 1), 0);
+	CHECK_EQ(k.irqfd_gsi[t.q[0].io.call_fd], -1);
+	wr(0x16, 2, 0);
+	CHECK_EQ(rd(0x1c, 2), 0);
+	CHECK_EQ(rd(0x20, 4), 0);
+	CHECK_EQ(rd(0x1a, 2), 0xffff);
+	/* A stale error signal after the reset changes nothing. */
+	virtio_bus_needs_reset(&vbus);
+	wr(0x14, 1, 0);
+	CHECK_EQ(rd(0x14, 1) & 0x40, 0);
+
+	/* The BAR moves: ioeventfds follow. */
+	cfgw(0x10, 4, (uint32_t)(BAR + 0x10000));
+	CHECK_EQ(k.ioev_addr[t.q[0].io.kick_fd], BAR + 0x13000);
+	cfgw(0x04, 2, 0);
+	CHECK_EQ(k.ioev_addr[t.q[0].io.kick_fd], 0);
+
+	virtio_pci_destroy(&t);
+	loop_destroy(&loop);
+	return check_done("test_vpci");
+}
