@@ -308,9 +308,13 @@ static int devices_setup(struct vm *vm, struct loop *loop)
 	if (ret)
 		return ret;
 	for (unsigned int i = 0; i < vm->cfg->ndisks; i++) {
-		const struct blk_config *bc = &vm->cfg->disks[i];
+		struct blk_config disk = vm->cfg->disks[i];
+		const struct blk_config *bc = &disk;
 		char name[24];
 
+		/* I/O threads run near the guest's memory unless told. */
+		if (disk.numa_node < 0)
+			disk.numa_node = vm->cfg->mem.numa_node;
 		snprintf(name, sizeof(name), "virtio-blk%u", i);
 		ret = virtio_blk_create(&vm->blk[i], name, bc, &vm->mem);
 		if (ret) {

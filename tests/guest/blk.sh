@@ -1,13 +1,7 @@
 # Guest side of the virtio-blk tests (tests/host/l1-suite): Linux's own
 # virtio_blk driver against tern's device. What to do comes on the kernel
 # command line as tern.NAME=VALUE; results are TERN-CHECK lines.
-arg() { sed -n "s/.*tern\.$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
-status=0
-check() { # check NAME CONDITION...
-	name=$1
-	shift
-	if "$@"; then echo "TERN-CHECK ok $name"; else echo "TERN-CHECK FAIL $name"; status=1; fi
-}
+. /lib.sh
 sum() { dd if="$1" bs=1M count="$2" iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1; }
 
 case $(arg mode) in
@@ -35,6 +29,19 @@ write)
 	dd if=/dev/vda of=/dev/null bs=4k count="$n" iflag=direct 2>/dev/null
 	echo TERN-IO-END
 	read -r go
+	;;
+rw)
+	# A pattern through whatever ring the device offered (packed or
+	# split), then write-zeroes (util-linux fallocate -z issues
+	# REQ_OP_WRITE_ZEROES on a block device; busybox sh would run its own
+	# fallocate applet, which has no -z, so the path is spelled out).
+	dd if=/dev/urandom of=/tmp/pattern bs=1M count=4 2>/dev/null
+	dd if=/tmp/pattern of=/dev/vda bs=64k oflag=direct 2>/dev/null
+	check "rw: read back" [ "$(sum /dev/vda 4)" = "$(md5sum </tmp/pattern | cut -d' ' -f1)" ]
+	/usr/bin/fallocate -z -o 1048576 -l 1048576 /dev/vda
+	check "write-zeroes" [ $? -eq 0 ]
+	check "zeroed reads zero" [ "$(dd if=/dev/vda bs=1M skip=1 count=1 iflag=direct 2>/dev/null | tr -d '\000' | wc -c)" -eq 0 ]
+	check "rest intact" [ "$(dd if=/dev/vda bs=1M skip=2 count=2 iflag=direct 2>/dev/null | md5sum)" = "$(dd if=/tmp/pattern bs=1M skip=2 count=2 2>/dev/null | md5sum)" ]
 	;;
 verify)
 	check "pattern survives reboot" [ "$(sum /dev/vda 8 | head -c 32)" = "$(arg sum)" ]
