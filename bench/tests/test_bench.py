@@ -1,7 +1,10 @@
 #!/usr/bin/python3
 """Unit tests of bench/tern-bench's arithmetic and parsers, on outputs recorded in the test host
 (bench/tests/data/: tern and QEMU microvm smaps/smaps_rollup sampled while the boot guest idled, and their
-serial consoles; qemu-microvm.smaps is trimmed to 18 of its 303 mappings, the guest RAM among them).
+serial consoles; qemu-microvm.smaps is trimmed to 18 of its 303 mappings, the guest RAM among them.
+blk: the serial consoles of one tern and one QEMU pc run of the blk scenario (blk-*.serial), the KVM debugfs
+samples the driver took at their markers with the guest's TERN-FIO values and the figures the driver computed
+(blk-windows.json), and the JSON of the host peer's randread fio run (blk-host-randread.fio.json)).
 
 Run: /usr/bin/python3 bench/tests/test_bench.py   (or: meson test -C build bench-unit)
 """
@@ -15,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import unittest
+import re
 
 sys.dont_write_bytecode = True  # no __pycache__ beside bench/tern-bench
 HERE = os.path.dirname(os.path.realpath(__file__))
@@ -249,7 +253,275 @@ class Document(unittest.TestCase):
             with open(os.path.join(work, "boot-init_s.dat")) as f:
                 dat = f.read()
             self.assertIn('"tern/peer 1.17"', dat)  # 7.0 / 6.0, above the peer's bar
-            self.assertIn('"7 s  (n=2)"', dat)
+            self.assertIn('"7 s\\n(n=2)"', dat)  # two lines in the plot
+            if not shutil.which("gnuplot"):
+                self.skipTest("no gnuplot")
+            subprocess.run(["gnuplot"], input=script, text=True, check=True)
+            with open(png, "rb") as f:
+                self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
+
+
+def blk_windows():
+    with open(os.path.join(DATA, "blk-windows.json")) as f:
+        return json.load(f)
+
+
+class BlkGuestLines(unittest.TestCase):
+    def lines(self, name, step):
+        sp = tb.Lines()
+        b = data(name).encode()
+        out = []
+        for i in range(0, len(b), step):
+            out += sp.feed(b[i:i + step])
+        return out
+
+    def test_lines_are_whole_whatever_the_chunks(self):
+        want = self.lines("blk-tern.serial", 1 << 20)
+        self.assertIn("TERN-FIO-START randread", want)  # \r stripped
+        for step in (1, 2, 5, 13, 64):
+            self.assertEqual(self.lines("blk-tern.serial", step), want, step)
+
+    def test_recorded_consoles(self):
+        for name in ("blk-tern.serial", "blk-qemu-pc.serial"):
+            got = [tb.parse_guest_line(ln) for ln in self.lines(name, 7)]
+            got = [g for g in got if g]
+            markers = [(m, n) for m, n, _ in got]
+            want = [("TERN-BLK-READY", None)]
+            for w in ["null"] + list(tb.BLK_JOBS):
+                want += [("TERN-FIO-START", w), ("TERN-FIO-END", w), ("TERN-FIO", w)]
+            self.assertEqual(markers, want, name)
+            self.assertEqual(got[0][2], {"queues": 1, "cpus": 1, "sectors": 524288})
+            self.assertEqual(got[3][2], {"status": 0, "vda_ios": 0, "vdb_ios": 0})  # null
+
+    def test_fio_line(self):
+        line = "TERN-FIO randread status=0 vda_ios=5528 vdb_ios=0 iops=1340.220 bw_kib=5403 ios=4022 " \
+               "runtime_ms=3001 fio_err=0\r"
+        self.assertIn(line.rstrip("\r"), data("blk-tern.serial"))
+        self.assertEqual(tb.parse_guest_line(line),
+                         ("TERN-FIO", "randread", {"status": 0, "vda_ios": 5528, "vdb_ios": 0, "iops": 1340.22,
+                                                   "bw_kib": 5403, "ios": 4022, "runtime_ms": 3001, "fio_err": 0}))
+
+    def test_odd_lines(self):
+        self.assertEqual(tb.parse_guest_line("[   3.1] virtio_blk: x TERN-FIO-END seqread"),
+                         ("TERN-FIO-END", "seqread", {}))
+        kv = tb.parse_guest_line("TERN-FIO x status=0 fio_err=0 iops=-nan")[2]
+        errs = []
+        self.assertEqual(tb.blk_job_figures("x", kv, errs), {})  # NaN is no figure
+        self.assertEqual(errs, ["x: iops nan"])
+        kv = tb.parse_guest_line("TERN-FIO x fio_err=none iops=oops")[2]
+        self.assertEqual(kv, {"fio_err": "none", "iops": "oops"})
+        for ln in ("TERN-FIO-START", "TERN-FIO status=0", "TERN-GUEST-EXIT 0", "go", ""):
+            self.assertIsNone(tb.parse_guest_line(ln), ln)
+
+
+class BlkExits(unittest.TestCase):
+    def test_arith_on_recorded_windows(self):
+        w = blk_windows()["tern"]["windows"]
+        null, err = tb.exit_arith(w["null"]["before"], w["null"]["after"], 0)
+        self.assertEqual(err, [])
+        self.assertEqual((null["user_exits"], null["delta"]["exits"]), (54, 116))  # the protocol alone
+        g = w["randread"]["guest"]
+        res, err = tb.exit_arith(w["randread"]["before"], w["randread"]["after"], g["vda_ios"] + g["vdb_ios"], null)
+        self.assertEqual(err, [])
+        self.assertEqual((res["delta"]["io_exits"], res["delta"]["mmio_exits"], res["delta"]["exits"]), (58, 0, 13472))
+        self.assertEqual((res["net_user_exits"], res["net_exits"], res["ios"]), (58 - 54, 13472 - 116, 5528))
+        self.assertAlmostEqual(res["user_exits_per_io"], 4 / 5528)
+        self.assertAlmostEqual(res["exits_per_io"], 13356 / 5528)
+        self.assertAlmostEqual(res["gross_user_exits_per_io"], 58 / 5528)
+        self.assertAlmostEqual(res["window_s"], 5.41, places=2)
+
+    def test_net_is_floored_at_zero(self):
+        b = {"dirs": ["1-7"], "exits": 100, "io_exits": 10, "mmio_exits": 0}
+        a = {"dirs": ["1-7"], "exits": 150, "io_exits": 40, "mmio_exits": 5}
+        null = {"user_exits": 54, "delta": {"exits": 116}}
+        res, err = tb.exit_arith(b, a, 1000, null)
+        self.assertEqual(err, [])
+        self.assertEqual((res["net_user_exits"], res["user_exits_per_io"], res["exits_per_io"]), (0, 0, 0))
+        figs = tb.SCENARIOS["blk"]["figures"]
+        self.assertTrue(tb.is_value(res["user_exits_per_io"], figs["randread_user_exits_per_io"]))
+        self.assertFalse(tb.is_value(0, figs["randread_exits_per_io"]))
+
+    def test_bad_windows(self):
+        b = {"dirs": ["1-7"], "exits": 100, "io_exits": 10, "mmio_exits": 0}
+        a = dict(b, exits=90)
+        null = {"user_exits": 0, "delta": {"exits": 0}}
+        _, err = tb.exit_arith(b, a, 10, null)
+        self.assertIn("KVM counter exits went backwards (-10)", err)
+        _, err = tb.exit_arith(b, dict(b, dirs=["2-7"]), 10, null)
+        self.assertTrue(any("directories changed" in e for e in err), err)
+        res, err = tb.exit_arith(b, dict(b, exits=200), 0, null)
+        self.assertIn("no block I/O in the window (0)", err)
+        self.assertNotIn("exits_per_io", res)
+        _, err = tb.exit_arith({"dirs": []}, {"dirs": []}, 10, null)
+        self.assertIn("no KVM counter io_exits", err)
+
+    def test_kvm_sample_reads_debugfs_of_the_pid(self):
+        with tempfile.TemporaryDirectory() as root:
+            for d, v in (("%d-7" % os.getpid(), 5), ("%d-9" % os.getpid(), 1), ("1-7", 1000)):
+                os.mkdir(os.path.join(root, d))
+                for k in tb.KVM_STATS:
+                    with open(os.path.join(root, d, k), "w") as f:
+                        f.write("%d\n" % v)
+            s = tb.kvm_sample(os.getpid(), root)
+            self.assertEqual(s["dirs"], sorted(["%d-7" % os.getpid(), "%d-9" % os.getpid()]))
+            self.assertEqual((s["exits"], s["io_exits"], s["mmio_exits"]), (6, 6, 6))
+            with self.assertRaises(OSError):
+                tb.kvm_sample(2 ** 22 + 1, root)
+
+
+class BlkFigures(unittest.TestCase):
+    def test_recorded_runs_give_the_recorded_figures(self):
+        for name, rec in blk_windows().items():
+            f, err, exits = tb.blk_vm_figures(rec["windows"], list(tb.BLK_JOBS), rec["ready"], 1, 0, 0)
+            self.assertEqual(err, [], name)
+            self.assertEqual(set(f), set(tb.SCENARIOS["blk"]["figures"]), name)
+            for k, v in rec["figures"].items():
+                self.assertAlmostEqual(f[k], v, msg="%s %s" % (name, k))
+            self.assertEqual(set(exits), {"null"} | set(tb.BLK_JOBS))
+        f, _, _ = tb.blk_vm_figures(blk_windows()["qemu-pc"]["windows"], list(tb.BLK_JOBS), {"queues": 1}, 1, 0, 0)
+        self.assertAlmostEqual(f["seqread_mibs"], 138236 / 1024)
+        self.assertAlmostEqual(f["randread_exits_per_io"], (8987 - 110) / 4147)
+
+    def test_failures_never_become_figures(self):
+        rec = blk_windows()["tern"]
+        w = json.loads(json.dumps(rec["windows"]))
+        del w["randwrite"]["after"]
+        w["seqread"]["guest"]["status"] = 1
+        f, err, _ = tb.blk_vm_figures(w, list(tb.BLK_JOBS), rec["ready"], 2, 0, 1)
+        self.assertIn("guest sees 1 queues on vda, want 2", err)
+        self.assertIn("guest script exited 1", err)
+        self.assertTrue(any(e.startswith("randwrite: KVM counters not sampled") for e in err), err)
+        self.assertIn("seqread: fio exited 1", err)
+        self.assertNotIn("randwrite_exits_per_io", f)
+        self.assertIn("randwrite_iops", f)  # the guest's own figure stands; the run is failed anyway
+        del w["null"]
+        f, err, _ = tb.blk_vm_figures(w, list(tb.BLK_JOBS), None, 1, None, None)
+        self.assertIn("no exit (killed at the timeout)", err)
+        self.assertIn("null: no TERN-FIO line", err)
+        self.assertIn("randread: no null window to subtract the protocol's exits", err)
+        self.assertFalse(any(k.endswith("_per_io") for k in f))
+
+    def test_host_fio_json(self):
+        with open(os.path.join(DATA, "blk-host-randread.fio.json")) as fh:
+            doc = json.load(fh)
+        iops, bw, ios, rt, ferr = tb.fio_json_figures(doc)
+        self.assertEqual((round(iops, 3), bw, ios, rt, ferr), (77714.857, 310900, 233300, 3002, 0))
+        errs = []
+        self.assertEqual(tb.blk_job_figures("randread", {"status": 0, "iops": iops, "fio_err": ferr}, errs),
+                         {"randread_iops": iops})
+        self.assertEqual(errs, [])
+        with self.assertRaises(ValueError):
+            tb.fio_json_figures({"jobs": []})
+
+    def test_guest_awk_agrees_with_the_python_parser(self):
+        """bench/guests/blk.sh's fio_summary (busybox awk, as in the guest) on the same fio JSON."""
+        if not os.path.exists("/bin/busybox"):
+            self.skipTest("no busybox")
+        with open(os.path.join(os.path.dirname(HERE), "guests", "blk.sh")) as f:
+            script = f.read()
+        fn = re.search(r"^fio_summary\(\) \{.*?^\}\n", script, re.S | re.M).group(0)
+        path = os.path.join(DATA, "blk-host-randread.fio.json")
+        out = subprocess.run(["/bin/busybox", "sh", "-c", fn + 'fio_summary "$1"', "sh", path],
+                             stdout=subprocess.PIPE, text=True, check=True).stdout
+        _, _, kv = tb.parse_guest_line("TERN-FIO randread status=0 " + out.strip())
+        with open(path) as fh:
+            iops, bw, ios, rt, ferr = tb.fio_json_figures(json.load(fh))
+        self.assertAlmostEqual(kv["iops"], iops, places=2)
+        self.assertEqual((kv["bw_kib"], kv["ios"], kv["runtime_ms"], kv["fio_err"]), (bw, ios, rt, ferr))
+
+
+class BlkSetup(unittest.TestCase):
+    blk = {"image": "/tmp/tern-bench-blk/disk.img", "image_bytes": 256 << 20, "tools": "/b/tools.img",
+           "queues": 2, "runtime_s": 3, "ramp_s": 1, "jobs": list(tb.BLK_JOBS)}
+
+    def test_guest_cmdline(self):
+        line = tb.blk_guest_cmdline(self.blk)
+        self.assertLess(len(line), 2048)
+        self.assertIn(" tern.jobs=randread,randwrite,seqread ", line)
+        self.assertIn("tern.fio.seqread=rw=read:bs=128k:iodepth=8", line)
+        common = re.search(r"tern\.fio=(\S+)", line).group(1).split(":")
+        for o in ("filename=/dev/vda", "direct=1", "ioengine=io_uring", "numjobs=2", "size=134217728",
+                  "offset_increment=134217728", "runtime=3", "ramp_time=1"):
+            self.assertIn(o, common)
+        one = tb.blk_guest_cmdline(dict(self.blk, queues=1))
+        self.assertNotIn("offset_increment", one)
+
+    def test_argv(self):
+        t = tb.blk_system("tern", "K", "I", 512, "/b/tern", self.blk)["argv"]
+        self.assertIn("path=/tmp/tern-bench-blk/disk.img,queues=2,direct=off", t)
+        self.assertIn("path=/b/tools.img,readonly=on,direct=off", t)
+        self.assertEqual(t[t.index("--cpus") + 1], "2")
+        q = tb.blk_system("qemu-pc", "K", "I", 512, "/b/tern", self.blk)
+        a = q["argv"]
+        self.assertEqual((q["kind"], a[a.index("-M") + 1], a[a.index("-smp") + 1]), ("vm", "pc", "2"))
+        self.assertIn("file=/tmp/tern-bench-blk/disk.img,if=none,id=d0,format=raw,aio=io_uring,cache.direct=off", a)
+        self.assertIn("virtio-blk-pci,drive=d0,iothread=io0,num-queues=2", a)
+        self.assertIn("file=/b/tools.img,if=none,id=d1,format=raw,readonly=on", a)
+        self.assertEqual(a[a.index("-append") + 1], tb.blk_guest_cmdline(self.blk))
+        m = tb.blk_system("qemu-microvm", "K", "I", 512, "/b/tern", self.blk)["argv"]
+        self.assertIn("pcie=on", m[m.index("-M") + 1])
+        h = tb.blk_system("host", "K", "I", 512, "/b/tern", self.blk)
+        self.assertEqual(h["kind"], "host")
+        rr = h["jobs_argv"]["randread"]
+        for o in ("--filename=/tmp/tern-bench-blk/disk.img", "--direct=0", "--ioengine=io_uring", "--rw=randread",
+                  "--iodepth=32", "--numjobs=2", "--output-format=json"):
+            self.assertIn(o, rr)
+
+
+class BlkDocument(unittest.TestCase):
+    def doc(self):
+        figs = tb.SCENARIOS["blk"]["figures"]
+        rec = blk_windows()
+
+        def vm(name):
+            return {"available": True, "kind": "vm", "command": [name],
+                    "runs": [run(i, **rec[name]["figures"]) for i in (1, 2)]}
+        host = {k: v * 60 for k, v in rec["tern"]["figures"].items() if not figs[k].get("vm_only")}
+        tern = vm("tern")
+        tern["runs"][1]["figures"]["randread_user_exits_per_io"] = 0.0
+        tern["runs"].append(run(3, **dict(rec["tern"]["figures"], randread_user_exits_per_io=0.0)))
+        scen = {"description": "", "figures": figs, "host_kind": "test-host", "guest": {}, "driver": {},
+                "setup": {"summary": "queues=1, runtime 3 s after 1 s ramp; guest fio O_DIRECT"},
+                "systems": {"tern": tern, "qemu-pc": vm("qemu-pc"),
+                            "host": {"available": True, "kind": "host", "command": ["fio"],
+                                     "runs": [run(1, **host)]}}}
+        tb.scenario_stats(scen)
+        return {"tool": "tern-bench", "format": 1, "started": "x", "elapsed_s": 1.0, "command": ["x"],
+                "versions": {"tern": None, "tern_sha256": "0", "qemu": "QEMU", "guest_kernel": "6.1",
+                             "l1_kernel": "6.1"},
+                "scenarios": {"blk": scen}}
+
+    def test_host_has_no_exit_figures_and_zero_exits_are_figures(self):
+        d = self.doc()
+        self.assertEqual(tb.validate(d), [])
+        scen = d["scenarios"]["blk"]
+        self.assertIsNone(scen["systems"]["host"]["stats"]["randread_exits_per_io"])
+        self.assertIsNone(scen["ratios"]["host"]["randread_exits_per_io"])
+        self.assertAlmostEqual(scen["ratios"]["host"]["randread_iops"], 1 / 60)
+        self.assertEqual(scen["systems"]["tern"]["stats"]["randread_user_exits_per_io"]["median"], 0.0)
+        self.assertEqual(scen["ratios"]["qemu-pc"]["randread_user_exits_per_io"], 0.0)
+        d["scenarios"]["blk"]["systems"]["tern"]["runs"][0]["figures"]["randread_exits_per_io"] = 0.0
+        self.assertTrue(any("randread_exits_per_io = 0.0" in p for p in tb.validate(d)))
+
+    def test_table(self):
+        t = tb.table(self.doc())
+        self.assertIn("vs host", t)
+        self.assertIn("guest fio O_DIRECT", t)
+        rows = [ln for ln in t.splitlines() if ln.startswith("randread_exits_per_io")]
+        self.assertEqual(len(rows), 1)
+        self.assertFalse(any(ln.split()[:1] == ["host"] and "exits" in ln for ln in t.splitlines()))
+
+    def test_plot_grid(self):
+        d = self.doc()
+        with tempfile.TemporaryDirectory() as work:
+            png = os.path.join(work, "blk.png")
+            script = tb.plot_script(d, "blk", png, work)
+            self.assertIn("set multiplot layout 3,4", script)
+            self.assertEqual(script.count("set multiplot next"), 2)  # randread, randwrite: 3 panels of 4
+            self.assertIn("set logscale y", script)  # VMs beside host fio
+            self.assertIn("O\\\\_DIRECT", script)  # a literal underscore, not a subscript
+            with open(os.path.join(work, "blk-randread_exits_per_io.dat")) as f:
+                self.assertNotIn('"host"', f.read())
             if not shutil.which("gnuplot"):
                 self.skipTest("no gnuplot")
             subprocess.run(["gnuplot"], input=script, text=True, check=True)
