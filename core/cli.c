@@ -29,7 +29,13 @@ static const char usage_text[] =
 	"  --disk path=FILE[,queues=N][,queue-size=N][,direct=on|off]\n"
 	"         [,readonly=on|off][,packed=on|off][,serial=STR]\n"
 	"                         virtio-blk on a raw image (repeatable, up to 8)\n"
+	"  --net [tap=NAME][,mac=MAC][,queues=N][,vhost=on|off|auto][,mtu=N]\n"
+	"        [,queue-size=N][,packed=on|off]\n"
+	"                         virtio-net over a tap (created if absent); the\n"
+	"                         kernel's vhost-net moves packets when it can\n"
 	"  --on-reboot exit|restart  what a guest reboot does (default exit)\n"
+	"  --stats FILE           KVM's per-vCPU exit counters as JSON, written\n"
+	"                         at exit and on SIGUSR2\n"
 	"  --log-level error|warn|info|debug\n"
 	"  --help, --version\n"
 	"exit status: 0 guest powered off or stopped by SIGTERM/SIGINT/Ctrl-A x,\n"
@@ -235,6 +241,96 @@ static int parse_disk(struct cli *cli, const char *arg, FILE *err)
 	return ret;
 }
 
+static int parse_mac(const char *v, uint8_t mac[6])
+{
+	unsigned int b[6];
+	char end;
+
+	if (sscanf(v, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
+		   &b[4], &b[5], &end) != 6 || strlen(v) != 17)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)b[i];
+	/* A multicast address cannot be a NIC's. */
+	return mac[0] & 1 ? -EINVAL : 0;
+}
+
+static int parse_net(struct cli *cli, const char *arg, FILE *err)
+{
+	struct vm_net_config *n;
+	char *copy, *tok, *save = NULL;
+	unsigned long v;
+	int ret = 0;
+
+	if (cli->vm.nnets == VM_MAX_NETS)
+		return bad(err, "net", "more than %s network devices", "4");
+	n = &cli->vm.nets[cli->vm.nnets];
+	/* Locally administered: 02:74:65:72:6e ("tern"), then the index. */
+	*n = (struct vm_net_config){
+		.dev = { .pairs = 1, .queue_size = 256,
+			 .mac = { 0x02, 0x74, 0x65, 0x72, 0x6e,
+				  (uint8_t)cli->vm.nnets } },
+		.vhost = VHOST_AUTO,
+	};
+	copy = strdup(arg);
+	if (!copy)
+		return -ENOMEM;
+	for (tok = strtok_r(copy, ",", &save); tok && !ret;
+	     tok = strtok_r(NULL, ",", &save)) {
+		char *val = strchr(tok, '=');
+
+		if (!val) {
+			ret = bad(err, "net", "'%s' is not KEY=VALUE", tok);
+			break;
+		}
+		*val++ = 0;
+		if (!strcmp(tok, "tap")) {
+			if (!*val || strlen(val) >= IFNAMSIZ || strchr(val, '/'))
+				ret = bad(err, "net", "tap=%s: not an interface "
+					  "name (1 to 15 characters, no '/')", val);
+			else
+				strcpy(n->tap, val);
+		} else if (!strcmp(tok, "mac")) {
+			if (parse_mac(val, n->dev.mac))
+				ret = bad(err, "net", "mac=%s: give a unicast "
+					  "address like 02:00:00:00:00:01", val);
+		} else if (!strcmp(tok, "queues")) {
+			if (parse_uint(val, NET_MAX_PAIRS, &v) || !v)
+				ret = bad(err, "net", "queues=%s: give 1 to 16 "
+					  "queue pairs", val);
+			n->dev.pairs = (unsigned int)v;
+		} else if (!strcmp(tok, "queue-size")) {
+			if (parse_uint(val, 1024, &v) || v < 2 || (v & (v - 1)))
+				ret = bad(err, "net", "queue-size=%s: give a power "
+					  "of two from 2 to 1024", val);
+			n->dev.queue_size = (uint16_t)v;
+		} else if (!strcmp(tok, "mtu")) {
+			if (parse_uint(val, 65535, &v) || v < 68)
+				ret = bad(err, "net", "mtu=%s: give 68 to 65535", val);
+			n->dev.mtu = (uint16_t)v;
+		} else if (!strcmp(tok, "packed")) {
+			if (parse_onoff(val, &n->dev.packed))
+				ret = bad(err, "net", "packed=%s: on or off", val);
+		} else if (!strcmp(tok, "vhost")) {
+			if (!strcmp(val, "on"))
+				n->vhost = VHOST_ON;
+			else if (!strcmp(val, "off"))
+				n->vhost = VHOST_OFF;
+			else if (!strcmp(val, "auto"))
+				n->vhost = VHOST_AUTO;
+			else
+				ret = bad(err, "net", "vhost=%s: on, off or auto", val);
+		} else {
+			ret = bad(err, "net", "unknown parameter '%s' (tap=, mac=, "
+				  "queues=, queue-size=, mtu=, packed=, vhost=)", tok);
+		}
+	}
+	free(copy);
+	if (!ret)
+		cli->vm.nnets++;
+	return ret;
+}
+
 static int parse_serial(struct cli *cli, const char *arg, FILE *err)
 {
 	if (!strcmp(arg, "stdio"))
@@ -258,7 +354,8 @@ enum cli_result cli_parse(struct cli *cli, int argc, char **argv,
 			  FILE *out, FILE *err)
 {
 	enum { O_KERNEL = 256, O_INITRAMFS, O_CMDLINE, O_CPUS, O_MEMORY,
-	       O_SERIAL, O_ON_REBOOT, O_LOG_LEVEL, O_HELP, O_VERSION, O_DISK };
+	       O_SERIAL, O_ON_REBOOT, O_LOG_LEVEL, O_HELP, O_VERSION, O_DISK,
+	       O_STATS, O_NET };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, O_KERNEL },
 		{ "initramfs", required_argument, NULL, O_INITRAMFS },
@@ -269,6 +366,8 @@ enum cli_result cli_parse(struct cli *cli, int argc, char **argv,
 		{ "on-reboot", required_argument, NULL, O_ON_REBOOT },
 		{ "log-level", required_argument, NULL, O_LOG_LEVEL },
 		{ "disk", required_argument, NULL, O_DISK },
+		{ "stats", required_argument, NULL, O_STATS },
+		{ "net", required_argument, NULL, O_NET },
 		{ "help", no_argument, NULL, O_HELP },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 },
@@ -310,6 +409,14 @@ enum cli_result cli_parse(struct cli *cli, int argc, char **argv,
 			break;
 		case O_DISK:
 			ret = parse_disk(cli, optarg, err);
+			break;
+		case O_NET:
+			ret = parse_net(cli, optarg, err);
+			break;
+		case O_STATS:
+			if (!*optarg)
+				ret = bad(err, "stats", "%s", "empty path");
+			cli->vm.stats_path = optarg;
 			break;
 		case O_ON_REBOOT:
 			if (!strcmp(optarg, "exit"))

@@ -33,6 +33,11 @@ static void on_signal(struct loop_watch *w, uint32_t events)
 
 	if (read(w->fd, &si, sizeof(si)) != sizeof(si))
 		return;
+	if (si.ssi_signo == SIGUSR2) {
+		if (s->vm)
+			vm_write_stats(s->vm);
+		return;
+	}
 	log_info("vm", "signal %u: stopping the guest", si.ssi_signo);
 	if (s->vm)
 		vm_request(s->vm, VM_REQ_STOP);
@@ -43,7 +48,7 @@ static void kick_handler(int sig)
 	(void)sig;	/* only interrupts KVM_RUN */
 }
 
-/* SIGTERM/SIGINT/SIGHUP come through a signalfd to the main loop; the
+/* SIGTERM/SIGINT/SIGHUP/SIGUSR2 come through a signalfd to the main loop; the
  * vCPU kick signal has an empty handler and is unblocked in vCPU threads
  * only. Threads inherit this mask. */
 static int signals_setup(sigset_t *watched)
@@ -55,6 +60,7 @@ static int signals_setup(sigset_t *watched)
 	sigaddset(watched, SIGTERM);
 	sigaddset(watched, SIGINT);
 	sigaddset(watched, SIGHUP);
+	sigaddset(watched, SIGUSR2);	/* write --stats now */
 	block = *watched;
 	sigaddset(&block, VCPU_KICK_SIGNAL);
 	sigaddset(&block, SIGPIPE);

@@ -3,6 +3,7 @@
 #include "core/boot.h"
 #include "core/cpuid.h"
 #include "core/log.h"
+#include "core/stats.h"
 #include "core/vm.h"
 
 #include <errno.h>
@@ -32,6 +33,7 @@ int vcpu_create(struct vcpu *v, struct vm *vm, unsigned int id)
 	memset(v, 0, sizeof(*v));
 	v->vm = vm;
 	v->id = id;
+	v->stats_fd = -1;
 	snprintf(v->name, sizeof(v->name), "vcpu%u", id);
 	v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)id);
 	if (v->fd < 0) {
@@ -80,6 +82,7 @@ int vcpu_create(struct vcpu *v, struct vm *vm, unsigned int id)
 		goto err_cpuid;
 	}
 	free(cpuid);
+	v->stats_fd = stats_open(v->fd);	/* optional: old kernels */
 	return 0;
 
 err_cpuid:
@@ -258,6 +261,9 @@ void vcpu_join(struct vcpu *v)
 
 void vcpu_destroy(struct vcpu *v)
 {
+	if (v->stats_fd >= 0)
+		close(v->stats_fd);
+	v->stats_fd = -1;
 	if (v->run)
 		munmap(v->run, v->run_size);
 	if (v->fd >= 0)

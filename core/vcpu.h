@@ -13,6 +13,7 @@ struct vcpu {
 	struct vm *vm;
 	unsigned int id;
 	int fd;
+	int stats_fd;			/* KVM_GET_STATS_FD, -1 if none */
 	struct kvm_run *run;
 	size_t run_size;
 	pthread_t thread;

@@ -3,6 +3,7 @@
 #include "core/acpi.h"
 #include "core/boot.h"
 #include "core/log.h"
+#include "core/stats.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -291,6 +292,79 @@ static int acpi_setup(struct vm *vm)
 	return 0;
 }
 
+/* One virtio-net: tap, then vhost-net (or the userspace datapath when
+ * vhost is off, or unavailable and auto), then device and transport. */
+static int net_setup(struct vm *vm, unsigned int i,
+		     const struct virtio_pci_host *host)
+{
+	const struct vm_net_config *nc = &vm->cfg->nets[i];
+	struct vm_net *n = &vm->nets[i];
+	const struct net_backend_ops *ops;
+	char name[24];
+	void *be;
+	int ret;
+
+	snprintf(name, sizeof(name), "virtio-net%u", i);
+	ret = tap_open(&n->tap, nc->tap, nc->dev.pairs);
+	if (ret)
+		return ret;
+	n->vhost = false;
+	if (nc->vhost != VHOST_OFF) {
+		ret = vhost_net_create(&n->vh, name, &n->tap);
+		if (ret && nc->vhost == VHOST_ON)
+			goto err_tap;
+		n->vhost = !ret;
+		if (ret)
+			log_info(name, "no vhost-net (%s): userspace datapath",
+				 strerror(-ret));
+	}
+	if (n->vhost) {
+		ops = &vhost_net_ops;
+		be = &n->vh;
+	} else {
+		ret = net_uspace_create(&n->us, name, n->tap.fds, nc->dev.pairs);
+		if (ret)
+			goto err_tap;
+		ops = &net_uspace_ops;
+		be = &n->us;
+	}
+	ret = virtio_net_create(&n->dev, name, &nc->dev, &vm->mem, ops, be);
+	if (ret)
+		goto err_be;
+	ret = virtio_pci_create(&n->pci, host, name, &virtio_net_ops, &n->dev,
+				2 * nc->dev.pairs + 1, nc->dev.queue_size);
+	if (ret)
+		goto err_dev;
+	virtio_net_set_bus(&n->dev, virtio_pci_bus(&n->pci));
+	if (!n->vhost)
+		net_uspace_set_bus(&n->us, virtio_pci_bus(&n->pci));
+	log_info(name, "tap %s, %u queue pair(s), %s", n->tap.name,
+		 nc->dev.pairs, n->vhost ? "vhost-net" : "userspace datapath");
+	return 0;
+err_dev:
+	virtio_net_destroy(&n->dev);
+err_be:
+	if (n->vhost)
+		vhost_net_destroy(&n->vh);
+	else
+		net_uspace_destroy(&n->us);
+err_tap:
+	tap_close(&n->tap);
+	log_err(name, "%s", strerror(-ret));
+	return ret;
+}
+
+static void net_teardown(struct vm_net *n)
+{
+	virtio_pci_destroy(&n->pci);
+	virtio_net_destroy(&n->dev);
+	if (n->vhost)
+		vhost_net_destroy(&n->vh);
+	else
+		net_uspace_destroy(&n->us);
+	tap_close(&n->tap);
+}
+
 static int devices_setup(struct vm *vm, struct loop *loop)
 {
 	struct virtio_pci_host host = {
@@ -330,6 +404,12 @@ static int devices_setup(struct vm *vm, struct loop *loop)
 		}
 		virtio_blk_set_bus(&vm->blk[i], virtio_pci_bus(&vm->blk_pci[i]));
 		vm->ndisks++;
+	}
+	for (unsigned int i = 0; i < vm->cfg->nnets; i++) {
+		ret = net_setup(vm, i, &host);
+		if (ret)
+			return ret;
+		vm->nnets++;
 	}
 	return 0;
 }
@@ -409,6 +489,35 @@ err:
 	return ret;
 }
 
+int vm_write_stats(struct vm *vm)
+{
+	struct vcpu_stats s[VM_MAX_CPUS];
+	char tmp[4096];
+	FILE *f;
+	int ret = 0;
+
+	if (!vm->cfg->stats_path || !vm->vcpus)
+		return 0;
+	for (unsigned int i = 0; i < vm->ncpus; i++)
+		if (vm->vcpus[i].stats_fd < 0 ||
+		    stats_read(vm->vcpus[i].stats_fd, &s[i]))
+			memset(&s[i], 0, sizeof(s[i]));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", vm->cfg->stats_path);
+	f = fopen(tmp, "w");
+	if (!f) {
+		ret = -errno;
+		log_warn("vm", "--stats %s: %s", tmp, strerror(-ret));
+		return ret;
+	}
+	stats_write_json(f, s, vm->ncpus);
+	if (fclose(f) || rename(tmp, vm->cfg->stats_path)) {
+		ret = -errno;
+		log_warn("vm", "--stats %s: %s", vm->cfg->stats_path,
+			 strerror(-ret));
+	}
+	return ret;
+}
+
 static void request_ready(struct loop_watch *w, uint32_t events)
 {
 	uint64_t v;
@@ -447,6 +556,7 @@ enum vm_request vm_run(struct vm *vm, struct loop *loop)
 	}
 	req = atomic_load(&vm->request);
 
+	vm_write_stats(vm);
 	atomic_store(&vm->stopping, true);
 	for (unsigned int i = 0; i < vm->ncpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
@@ -468,6 +578,8 @@ void vm_destroy(struct vm *vm)
 		vm->vcpus = NULL;
 	}
 	/* Devices after the vCPUs, before the VM fd they use. */
+	while (vm->nnets)
+		net_teardown(&vm->nets[--vm->nnets]);
 	while (vm->ndisks) {
 		vm->ndisks--;
 		virtio_pci_destroy(&vm->blk_pci[vm->ndisks]);

@@ -15,7 +15,11 @@
 #include "core/rtc.h"
 #include "core/serial.h"
 #include "core/vcpu.h"
+#include "net/tap.h"
+#include "net/uspace.h"
+#include "vhost/kernel.h"
 #include "virtio/blk.h"
+#include "virtio/net.h"
 #include "virtio/pci.h"
 
 #include <pthread.h>
@@ -24,6 +28,15 @@
 
 #define VM_MAX_CPUS 254		/* APIC ids 0..253, IOAPIC takes one */
 #define VM_MAX_DISKS 8
+#define VM_MAX_NETS 4
+
+enum vhost_mode { VHOST_AUTO, VHOST_ON, VHOST_OFF };
+
+struct vm_net_config {
+	struct net_config dev;
+	char tap[IFNAMSIZ];		/* empty: the kernel picks a name */
+	enum vhost_mode vhost;
+};
 
 enum on_reboot { ON_REBOOT_EXIT, ON_REBOOT_RESTART };
 
@@ -34,8 +47,11 @@ struct vm_config {
 	unsigned int cpus;
 	struct mem_config mem;
 	enum on_reboot on_reboot;
+	const char *stats_path;		/* KVM statistics as JSON, or NULL */
 	unsigned int ndisks;
 	struct blk_config disks[VM_MAX_DISKS];
+	unsigned int nnets;
+	struct vm_net_config nets[VM_MAX_NETS];
 };
 
 /* ACPI hardware-reduced sleep registers and where the tables go. */
@@ -60,6 +76,15 @@ struct vm {
 	struct virtio_blk blk[VM_MAX_DISKS];
 	struct virtio_pci blk_pci[VM_MAX_DISKS];
 	unsigned int ndisks;		/* created so far */
+	struct vm_net {
+		struct tap tap;
+		bool vhost;		/* vhost-net, else userspace */
+		struct vhost_net vh;
+		struct net_uspace us;
+		struct virtio_net dev;
+		struct virtio_pci pci;
+	} nets[VM_MAX_NETS];
+	unsigned int nnets;		/* created so far */
 	struct vm_control ctl;		/* devices ask to stop through this */
 	struct kvm_cpuid2 *cpuid;	/* what KVM supports, patched per vCPU */
 	unsigned int ncpus;
@@ -83,6 +108,9 @@ int vm_create(struct vm *vm, const struct vm_config *cfg,
 enum vm_request vm_run(struct vm *vm, struct loop *loop);
 void vm_destroy(struct vm *vm);
 void vm_request(struct vm *vm, enum vm_request req);
+/* Writes every vCPU's KVM statistics to cfg->stats_path (if set),
+ * atomically: at exit, and on SIGUSR2 for a live sample. */
+int vm_write_stats(struct vm *vm);
 
 /* From vCPU threads: an access nobody claims. Logged once per address. */
 void vm_unknown_access(struct vm *vm, const char *bus, uint64_t addr,

@@ -1,0 +1,51 @@
+# Guest side of the virtio-net tests (tests/host/l1-suite): Linux's own
+# virtio_net driver against tern's device and its backend (vhost-net or the
+# userspace datapath). The test host is 169.254.77.1 on the tap (IPv4
+# link-local: this traffic never leaves the test host, which has no NIC).
+. /lib.sh
+host=169.254.77.1
+dev=$(ls /sys/class/net | grep -v '^lo$' | head -n 1)
+ip link set lo up
+ip addr add 169.254.77.2/24 dev "$dev"
+ip link set "$dev" up
+# The driver's view: queue pairs and negotiated offloads.
+want=$(arg pairs)
+got=$(/usr/bin/ethtool -l "$dev" 2>/dev/null | awk '/^Current/ { c = 1 } c && /^Combined/ { print $2; exit }')
+check "queues: ethtool -l shows $got combined, want $want" [ "${got:-0}" -eq "$want" ]
+if [ "$want" -gt 1 ]; then
+	/usr/bin/ethtool -L "$dev" combined "$want"
+fi
+echo "TERN-OFFLOADS $(/usr/bin/ethtool -k "$dev" | awk -F': ' '/^(tx-checksumming|rx-checksumming|tcp-segmentation-offload):/ { printf "%s=%s ", $1, $2 }')"
+check "offloads: tx checksumming on" [ -n "$(/usr/bin/ethtool -k "$dev" | grep '^tx-checksumming: on')" ]
+# Reachability, both directions of TCP, and the packets each queue saw.
+for i in 1 2 3 4 5 6 7 8 9 10; do ping -c 1 -W 1 $host >/dev/null 2>&1 && break; done
+check "ping the test host" ping -c 3 -W 2 $host
+echo TERN-NET-START
+read -r go
+/usr/bin/iperf3 -c $host -t 3 -P "$want" >/tmp/tx.txt 2>&1
+check "iperf3 guest to host" grep -q receiver /tmp/tx.txt
+/usr/bin/iperf3 -c $host -t 3 -P "$want" -R >/tmp/rx.txt 2>&1
+check "iperf3 host to guest" grep -q receiver /tmp/rx.txt
+echo "TERN-IPERF tx $(awk '/receiver/ { print $(NF-2), $(NF-1); exit }' /tmp/tx.txt) rx $(awk '/receiver/ { print $(NF-2), $(NF-1); exit }' /tmp/rx.txt)"
+echo "TERN-PACKETS $(($(cat /sys/class/net/$dev/statistics/rx_packets) + $(cat /sys/class/net/$dev/statistics/tx_packets)))"
+echo TERN-NET-END
+read -r go
+# Traffic on every pair: each receive queue's MSI-X vector fired.
+q=0
+while [ $q -lt "$want" ]; do
+	n=$(awk -v q="input.$q" '$NF ~ q"$" { s = 0; for (i = 2; i <= NF - 3; i++) s += $i; print s }' /proc/interrupts)
+	check "pair $q: ${n:-0} receive interrupts" [ "${n:-0}" -gt 0 ]
+	q=$((q + 1))
+done
+# Unbind and rebind the driver: the device resets and must come back.
+drv=/sys/bus/virtio/drivers/virtio_net
+vdev=$(basename "$(readlink /sys/class/net/$dev/device)")
+echo "$vdev" >$drv/unbind
+echo "$vdev" >$drv/bind
+sleep 1
+dev=$(ls /sys/class/net | grep -v '^lo$' | head -n 1)
+ip addr add 169.254.77.2/24 dev "$dev"
+ip link set "$dev" up
+for i in 1 2 3 4 5 6 7 8 9 10; do ping -c 1 -W 1 $host >/dev/null 2>&1 && break; done
+check "ping after unbind and rebind" ping -c 3 -W 2 $host
+exit $status
