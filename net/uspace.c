@@ -21,13 +21,6 @@
 #define F(bit) (1ULL << (bit))
 #define LOG_ERRORS 8
 
-/* A receive buffer filled with part of a packet, given back once the
- * whole packet is in (num_buffers goes into the first one first). */
-struct rx_held {
-	uint16_t head, ndesc;
-	uint32_t len;
-};
-
 struct net_uspace_pair {
 	struct net_uspace *u;
 	unsigned int index;
@@ -62,7 +55,10 @@ struct net_uspace_pair {
 	size_t pkt_len, copied;		/* copied: into held buffers */
 	unsigned int nheld, held_desc;
 	uint8_t *nbuf[2];		/* num_buffers in the first buffer */
-	struct rx_held held[VIRTQ_MAX_SIZE];
+	/* Receive buffers filled with parts of one packet, given back
+	 * together once the whole packet is in: the first one's num_buffers
+	 * promises the driver the rest. */
+	struct virtq_used_buf held[VIRTQ_MAX_SIZE];
 	struct virtq_chain rxc;
 	uint8_t *bounce;
 
@@ -405,20 +401,18 @@ static int rx_deliver(struct net_uspace_pair *p, unsigned int *budget,
 			p->nbuf[1] = iov_byte(in, c->nr_in,
 					      VIRTIO_NET_HDR_NUM_BUFFERS + 1);
 		}
-		p->held[p->nheld++] = (struct rx_held){ c->head, c->ndesc,
-							 (uint32_t)len };
+		p->held[p->nheld++] = (struct virtq_used_buf){
+			c->head, c->ndesc, (uint32_t)len };
 		p->held_desc += c->ndesc;
 		p->copied += len;
 		if (p->copied < p->pkt_len)
 			continue;
 		*p->nbuf[0] = (uint8_t)p->nheld;
 		*p->nbuf[1] = (uint8_t)(p->nheld >> 8);
-		/* In order: the first buffer (with num_buffers) first. */
-		for (unsigned int i = 0; i < p->nheld; i++) {
-			p->rxc.head = p->held[i].head;
-			p->rxc.ndesc = p->held[i].ndesc;
-			virtq_push(&p->rxq, &p->rxc, p->held[i].len);
-		}
+		/* All at once: a driver that saw the first buffer before
+		 * the others would drop the packet (Linux: "buffers out of
+		 * N missing"). */
+		virtq_push_batch(&p->rxq, p->held, p->nheld);
 		*pushed = true;
 		p->have_pkt = false;
 		STAT_ADD(p, rx_packets, 1);

@@ -190,6 +190,41 @@ void virtq_packed_push(struct virtq *q, const struct virtq_chain *c,
 	q->used_pending = pending > q->num ? q->num : pending;
 }
 
+void virtq_packed_push_batch(struct virtq *q, const struct virtq_used_buf *u,
+			     unsigned int n)
+{
+	struct pvirtq_desc *first = &q->pdesc[q->used_idx];
+	uint16_t first_flags = 0;
+	unsigned int pending = q->used_pending;
+
+	for (unsigned int i = 0; i < n; i++) {
+		struct pvirtq_desc *d = &q->pdesc[q->used_idx];
+		uint16_t flags = u[i].len ? VIRTQ_DESC_F_WRITE : 0;
+
+		if (q->used_wrap)
+			flags |= VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED;
+		__atomic_store_n(&d->id, htole16(u[i].head), __ATOMIC_RELAXED);
+		__atomic_store_n(&d->len, htole32(u[i].len), __ATOMIC_RELAXED);
+		if (i)
+			/* Release: this slot's id and len before its flags;
+			 * the driver cannot reach it before the first. */
+			__atomic_store_n(&d->flags, htole16(flags),
+					 __ATOMIC_RELEASE);
+		else
+			first_flags = flags;
+		q->used_idx += u[i].ndesc;
+		if (q->used_idx >= q->num) {
+			q->used_idx -= q->num;
+			q->used_wrap = !q->used_wrap;
+		}
+		pending += u[i].ndesc;
+	}
+	/* Release: every slot of the batch, and the data, before the first
+	 * slot's flags, which the driver reads first. */
+	__atomic_store_n(&first->flags, htole16(first_flags), __ATOMIC_RELEASE);
+	q->used_pending = pending > q->num ? q->num : pending;
+}
+
 bool virtq_packed_need_notify(struct virtq *q)
 {
 	unsigned int n = q->used_pending;

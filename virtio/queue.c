@@ -447,6 +447,35 @@ void virtq_push(struct virtq *q, const struct virtq_chain *c, uint32_t len)
 		split_push(q, c, len);
 }
 
+static void split_push_batch(struct virtq *q, const struct virtq_used_buf *u,
+			     unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		struct virtq_used_elem *e =
+			&q->used->ring[(uint16_t)(q->used_idx + i) & (q->num - 1)];
+
+		__atomic_store_n(&e->id, htole32(u[i].head), __ATOMIC_RELAXED);
+		__atomic_store_n(&e->len, htole32(u[i].len), __ATOMIC_RELAXED);
+	}
+	q->used_idx += (uint16_t)n;
+	/* Release: all n elements and their data before the one idx store
+	 * that shows them; pairs with the driver's read barrier after it
+	 * reads used->idx. */
+	__atomic_store_n(&q->used->idx, htole16(q->used_idx),
+			 __ATOMIC_RELEASE);
+}
+
+void virtq_push_batch(struct virtq *q, const struct virtq_used_buf *u,
+		      unsigned int n)
+{
+	if (!virtq_has_rings(q) || !n)
+		return;
+	if (q->packed)
+		virtq_packed_push_batch(q, u, n);
+	else
+		split_push_batch(q, u, n);
+}
+
 bool virtq_need_notify(struct virtq *q)
 {
 	if (!virtq_has_rings(q))

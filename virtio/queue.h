@@ -138,6 +138,21 @@ int virtq_pop(struct virtq *q, struct virtq_chain *c);
  * from q since the last virtq_init. */
 void virtq_push(struct virtq *q, const struct virtq_chain *c, uint32_t len);
 
+/* One used buffer for virtq_push_batch: what virtq_push reads of a chain,
+ * and its length. */
+struct virtq_used_buf {
+	uint16_t head, ndesc;
+	uint32_t len;
+};
+
+/* Returns n chains as used so that the driver sees all or none of them:
+ * split writes the n used entries and then used->idx once; packed writes
+ * the first slot's flags after the others. For buffers that belong
+ * together (virtio-net's mergeable receive buffers: the first one's
+ * num_buffers promises the driver the rest). */
+void virtq_push_batch(struct virtq *q, const struct virtq_used_buf *u,
+		      unsigned int n);
+
 /* After a batch of pushes: does the driver want an interrupt? (EVENT_IDX:
  * used_event; else VIRTQ_AVAIL_F_NO_INTERRUPT; packed: driver event
  * suppression). Call once per batch; it tracks what was signalled. */
@@ -179,6 +194,8 @@ int virtq_packed_init(struct virtq *q, uint64_t desc_gpa, uint64_t driver_gpa,
 int virtq_packed_pop(struct virtq *q, struct virtq_chain *c);
 void virtq_packed_push(struct virtq *q, const struct virtq_chain *c,
 		       uint32_t len);
+void virtq_packed_push_batch(struct virtq *q, const struct virtq_used_buf *u,
+			     unsigned int n);
 bool virtq_packed_need_notify(struct virtq *q);
 void virtq_packed_disable_kicks(struct virtq *q);
 bool virtq_packed_enable_kicks(struct virtq *q);
