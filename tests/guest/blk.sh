@@ -43,6 +43,17 @@ rw)
 	check "zeroed reads zero" [ "$(dd if=/dev/vda bs=1M skip=1 count=1 iflag=direct 2>/dev/null | tr -d '\000' | wc -c)" -eq 0 ]
 	check "rest intact" [ "$(dd if=/dev/vda bs=1M skip=2 count=2 iflag=direct 2>/dev/null | md5sum)" = "$(dd if=/tmp/pattern bs=1M skip=2 count=2 2>/dev/null | md5sum)" ]
 	;;
+fio)
+	# fio from the tools disk (vdb): random mixed I/O whose every block
+	# is checked against what was written (crc32c), on vda.
+	. /tools.sh
+	tools_mount /dev/vdb || exit 1
+	tools_run fio --name=verify --filename=/dev/vda --rw=randrw --bs=4k --size=32M \
+		--ioengine=libaio --iodepth=16 --direct=1 --verify=crc32c --verify_fatal=1 \
+		--output-format=terse >/tmp/fio.out 2>&1
+	check "fio randrw verify" [ $? -eq 0 ]
+	tail -c 300 /tmp/fio.out
+	;;
 verify)
 	check "pattern survives reboot" [ "$(sum /dev/vda 8 | head -c 32)" = "$(arg sum)" ]
 	;;

@@ -16,7 +16,14 @@ if [ "$want" -gt 1 ]; then
 	/usr/bin/ethtool -L "$dev" combined "$want"
 fi
 echo "TERN-OFFLOADS $(/usr/bin/ethtool -k "$dev" | awk -F': ' '/^(tx-checksumming|rx-checksumming|tcp-segmentation-offload):/ { printf "%s=%s ", $1, $2 }')"
-check "offloads: tx checksumming on" [ -n "$(/usr/bin/ethtool -k "$dev" | grep '^tx-checksumming: on')" ]
+# Offloads as ethtool shows them against the negotiated feature bits
+# (sysfs: one character per bit): CSUM 0, GUEST_CSUM 1, HOST_TSO4 11.
+feat=$(cat /sys/class/net/$dev/device/features)
+bit() { [ "$(echo "$feat" | cut -c$(($1 + 1)))" = 1 ] && echo on || echo off; }
+k() { /usr/bin/ethtool -k "$dev" | awk -F': ' -v f="$1" '$1 == f { split($2, v, " "); print v[1] }'; }
+check "offloads: tx-checksumming $(k tx-checksumming), CSUM $(bit 0)" [ "$(k tx-checksumming)" = "$(bit 0)" ]
+check "offloads: rx-checksumming $(k rx-checksumming), GUEST_CSUM $(bit 1)" [ "$(k rx-checksumming)" = "$(bit 1)" ]
+check "offloads: tcp-segmentation-offload $(k tcp-segmentation-offload), HOST_TSO4 $(bit 11)" [ "$(k tcp-segmentation-offload)" = "$(bit 11)" ]
 # Reachability, both directions of TCP, and the packets each queue saw.
 for i in 1 2 3 4 5 6 7 8 9 10; do ping -c 1 -W 1 $host >/dev/null 2>&1 && break; done
 check "ping the test host" ping -c 3 -W 2 $host
