@@ -9,6 +9,7 @@
 #define TERN_NET_TAP_H
 
 #include "net/backend.h"
+#include "virtio/net.h"
 
 #include <net/if.h>
 #include <stdbool.h>

@@ -556,16 +556,10 @@ static void tap_queue(struct net_uspace *u, unsigned int i, bool attach)
 static uint64_t us_features(void *be)
 {
 	struct net_uspace *u = be;
+	/* The control-plane bits are the device's (VIRTIO_NET_CTRL_FEATURES). */
 	uint64_t f = F(VIRTIO_F_VERSION_1) | F(VIRTIO_F_EVENT_IDX) |
 		     F(VIRTIO_F_INDIRECT_DESC) | F(VIRTIO_F_RING_PACKED) |
-		     F(VIRTIO_NET_F_CSUM) | F(VIRTIO_NET_F_GUEST_CSUM) |
-		     F(VIRTIO_NET_F_HOST_TSO4) | F(VIRTIO_NET_F_HOST_TSO6) |
-		     F(VIRTIO_NET_F_HOST_ECN) | F(VIRTIO_NET_F_GUEST_TSO4) |
-		     F(VIRTIO_NET_F_GUEST_TSO6) | F(VIRTIO_NET_F_GUEST_ECN) |
-		     F(VIRTIO_NET_F_MRG_RXBUF) | F(VIRTIO_NET_F_MAC) |
-		     F(VIRTIO_NET_F_STATUS) | F(VIRTIO_NET_F_CTRL_VQ) |
-		     F(VIRTIO_NET_F_CTRL_RX) | F(VIRTIO_NET_F_CTRL_MAC_ADDR) |
-		     F(VIRTIO_NET_F_MTU);
+		     F(VIRTIO_NET_F_MRG_RXBUF) | VIRTIO_NET_OFFLOAD_FEATURES;
 
 	if (u->npairs > 1)
 		f |= F(VIRTIO_NET_F_MQ);

@@ -647,13 +647,10 @@ int virtio_net_create(struct virtio_net *n, const char *name,
 		return -EINVAL;
 	}
 	own = F(VIRTIO_F_VERSION_1) | F(VIRTIO_F_EVENT_IDX) |
-	      F(VIRTIO_F_INDIRECT_DESC) | F(VIRTIO_NET_F_CSUM) |
-	      F(VIRTIO_NET_F_GUEST_CSUM) | F(VIRTIO_NET_F_GUEST_TSO4) |
-	      F(VIRTIO_NET_F_GUEST_TSO6) | F(VIRTIO_NET_F_GUEST_ECN) |
-	      F(VIRTIO_NET_F_HOST_TSO4) | F(VIRTIO_NET_F_HOST_TSO6) |
-	      F(VIRTIO_NET_F_HOST_ECN) | F(VIRTIO_NET_F_MRG_RXBUF) |
-	      F(VIRTIO_NET_F_STATUS) | F(VIRTIO_NET_F_CTRL_VQ) |
-	      F(VIRTIO_NET_F_CTRL_RX) | F(VIRTIO_NET_F_CTRL_MAC_ADDR);
+	      F(VIRTIO_F_INDIRECT_DESC) | F(VIRTIO_NET_F_MRG_RXBUF) |
+	      VIRTIO_NET_OFFLOAD_FEATURES |
+	      (VIRTIO_NET_CTRL_FEATURES & ~(F(VIRTIO_NET_F_MAC) |
+					    F(VIRTIO_NET_F_MTU)));
 	/* Not offered: CTRL_GUEST_OFFLOADS (the backend contract has no way
 	 * to pass a change on to the tap), GUEST/HOST_UFO, CTRL_VLAN. */
 	if (cfg->packed)
@@ -664,12 +661,7 @@ int virtio_net_create(struct virtio_net *n, const char *name,
 		own |= F(VIRTIO_NET_F_MTU);
 	if (cfg->pairs > 1)
 		own |= F(VIRTIO_NET_F_MQ);
-	/* The control plane is the device's own whatever moves the packets:
-	 * vhost-net reports only datapath bits. */
-	theirs = be_ops->features(be) | F(VIRTIO_NET_F_MTU) |
-		 F(VIRTIO_NET_F_MAC) | F(VIRTIO_NET_F_STATUS) |
-		 F(VIRTIO_NET_F_CTRL_VQ) | F(VIRTIO_NET_F_CTRL_RX) |
-		 F(VIRTIO_NET_F_CTRL_MAC_ADDR);
+	theirs = be_ops->features(be) | VIRTIO_NET_CTRL_FEATURES;
 	n->features = virtio_net_features_fixup(own & theirs);
 	if (!(n->features & F(VIRTIO_F_VERSION_1))) {
 		log_err(name, "the %s backend does not do VERSION_1",

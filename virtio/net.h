@@ -47,6 +47,22 @@
 #define VIRTIO_NET_F_MQ 22
 #define VIRTIO_NET_F_CTRL_MAC_ADDR 23
 
+/* Offloads a vnet-header tap serves, whichever backend moves the packets
+ * (UFO/USO left out: Linux guests no longer send UFO, taps learned USO
+ * only in 6.2). */
+#define VIRTIO_NET_OFFLOAD_FEATURES                                            \
+	((1ULL << VIRTIO_NET_F_CSUM) | (1ULL << VIRTIO_NET_F_GUEST_CSUM) |     \
+	 (1ULL << VIRTIO_NET_F_GUEST_TSO4) | (1ULL << VIRTIO_NET_F_GUEST_TSO6) | \
+	 (1ULL << VIRTIO_NET_F_GUEST_ECN) | (1ULL << VIRTIO_NET_F_HOST_TSO4) |  \
+	 (1ULL << VIRTIO_NET_F_HOST_TSO6) | (1ULL << VIRTIO_NET_F_HOST_ECN))
+
+/* The control plane: the device's own whatever the backend (vhost-net
+ * reports only datapath bits). */
+#define VIRTIO_NET_CTRL_FEATURES                                               \
+	((1ULL << VIRTIO_NET_F_MTU) | (1ULL << VIRTIO_NET_F_MAC) |             \
+	 (1ULL << VIRTIO_NET_F_STATUS) | (1ULL << VIRTIO_NET_F_CTRL_VQ) |      \
+	 (1ULL << VIRTIO_NET_F_CTRL_RX) | (1ULL << VIRTIO_NET_F_CTRL_MAC_ADDR))
+
 #define VIRTIO_NET_S_LINK_UP 1
 
 /* The header before every packet: struct virtio_net_hdr with num_buffers,

@@ -445,7 +445,8 @@ static void bar_read(void *opaque, uint64_t off, uint8_t *data, uint32_t len)
 		const uint32_t *e = &t->msix[(off - REG_MSIX_TABLE) / 16].addr_lo;
 
 		bus_put(data, len, e[(off % 16) / 4]);
-	} else if (off >= REG_MSIX_PBA && off < REG_MSIX_PBA + 8 * sizeof(t->pending) &&
+	} else if (off >= REG_MSIX_PBA &&
+		   off - REG_MSIX_PBA + len <= sizeof(t->pending) &&
 		   (len == 4 || len == 8)) {
 		for (uint16_t vec = 0; vec < t->nvec; vec++)
 			if (!vector_live(t, vec))

@@ -277,6 +277,10 @@ int main(void)
 	CHECK(!k.route_valid[1]);
 	cfgw(msix + 2, 2, 0x8000);
 	CHECK_EQ(k.irqfd_gsi[t.q[0].io.call_fd], (int)t.gsi[1]);
+	/* The PBA's end: a read past the pending bits gives 0, not memory
+	 * beyond them. */
+	CHECK_EQ(rd(0x6000 + 120, 8), 0);
+	CHECK_EQ(rd(0x6000 + 12, 8), 0);
 	/* Out-of-range table access is ignored. */
 	wr(0x4000 + 16 * 40, 4, 0x1234);
 	CHECK_EQ(rd(0x4000 + 16 * 40, 4), 0);
