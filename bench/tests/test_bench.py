@@ -4,7 +4,12 @@
 serial consoles; qemu-microvm.smaps is trimmed to 18 of its 303 mappings, the guest RAM among them.
 blk: the serial consoles of one tern and one QEMU pc run of the blk scenario (blk-*.serial), the KVM debugfs
 samples the driver took at their markers with the guest's TERN-FIO values and the figures the driver computed
-(blk-windows.json), and the JSON of the host peer's randread fio run (blk-host-randread.fio.json)).
+(blk-windows.json), and the JSON of the host peer's randread fio run (blk-host-randread.fio.json).
+net: the serial consoles of one tern (vhost=on) and one QEMU pc (vhost=on) run of the net scenario (net-*.serial),
+the KVM samples, guest TERN-NET values, iperf3 server summaries and figures of run 1 of all four systems
+(net-windows.json; that tern did not yet offer VIRTIO_NET_F_MAC with vhost-net, so its guest MAC is random), the test-host iperf3 server's JSON of tern's three jobs (net-server-JOB.json), and iperf3
+3.12 client text output (-f k) of the three kinds of job, made on this machine's loopback with the same iperf3
+the guest gets (net-iperf3-JOB.txt), for the guest script's awk).
 
 Run: /usr/bin/python3 bench/tests/test_bench.py   (or: meson test -C build bench-unit)
 """
@@ -522,6 +527,316 @@ class BlkDocument(unittest.TestCase):
             self.assertIn("O\\\\_DIRECT", script)  # a literal underscore, not a subscript
             with open(os.path.join(work, "blk-randread_exits_per_io.dat")) as f:
                 self.assertNotIn('"host"', f.read())
+            if not shutil.which("gnuplot"):
+                self.skipTest("no gnuplot")
+            subprocess.run(["gnuplot"], input=script, text=True, check=True)
+            with open(png, "rb") as f:
+                self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
+
+
+def net_windows():
+    with open(os.path.join(DATA, "net-windows.json")) as f:
+        return json.load(f)
+
+
+def guest_function(script, name):
+    """The text of shell function NAME in bench/guests/SCRIPT."""
+    with open(os.path.join(os.path.dirname(HERE), "guests", script)) as f:
+        text = f.read()
+    return re.search(r"^%s\(\) \{.*?^\}\n" % name, text, re.S | re.M).group(0)
+
+
+class NetGuestLines(unittest.TestCase):
+    def test_recorded_consoles(self):
+        for name in ("net-tern.serial", "net-qemu-pc.serial"):
+            sp = tb.Lines()
+            got = [tb.parse_net_line(ln) for ln in sp.feed(data(name).encode())]
+            got = [g for g in got if g]
+            want = [("TERN-NET-READY", None)]
+            for w in ["null"] + list(tb.NET_JOBS):
+                want += [("TERN-NET-START", w), ("TERN-NET-END", w), ("TERN-NET", w)]
+            self.assertEqual([(m, n) for m, n, _ in got], want, name)
+            ready = got[0][2]
+            self.assertEqual((ready["dev"], ready["ping"], ready["pairs"], ready["mtu"]), ("eth0", 1, 1, 1500))
+            self.assertTrue(ready["features"].startswith("b"))  # kept a string, not an int
+            self.assertEqual(got[3][2], {"status": 0, "rx_pkts": 0, "tx_pkts": 0})  # null
+            # blk's parser sees none of them, nor the other way round
+            self.assertEqual([g for g in (tb.parse_guest_line(ln) for ln in data(name).splitlines()) if g], [])
+        self.assertEqual([g for g in (tb.parse_net_line(ln) for ln in data("blk-tern.serial").splitlines()) if g], [])
+
+    def test_net_lines(self):
+        line = "TERN-NET udp_tx status=0 rx_pkts=15 tx_pkts=6244 rcv_kbps=1060 snd_kbps=1062 secs=3.01 lost=0 " \
+               "dgrams=6230 sent_dgrams=6230\r"
+        self.assertIn(line.rstrip("\r"), data("net-tern.serial"))
+        self.assertEqual(tb.parse_net_line(line),
+                         ("TERN-NET", "udp_tx", {"status": 0, "rx_pkts": 15, "tx_pkts": 6244, "rcv_kbps": 1060,
+                                                 "snd_kbps": 1062, "secs": 3.01, "lost": 0, "dgrams": 6230,
+                                                 "sent_dgrams": 6230}))
+        self.assertEqual(tb.parse_net_line("[ 9.1] virtio_net: x TERN-NET-END tcp_rx"), ("TERN-NET-END", "tcp_rx", {}))
+        self.assertEqual(tb.parse_net_line("TERN-NET-READY dev=none"), ("TERN-NET-READY", None, {"dev": "none"}))
+        kv = tb.parse_net_line("TERN-NET tcp_rx status=1 rx_pkts=3 tx_pkts=4 rcv_kbps=none snd_kbps=none secs=none")[2]
+        self.assertEqual((kv["rcv_kbps"], kv["status"]), ("none", 1))
+        # tests/guest/net.sh's markers carry no window name; TERN-NETX is no marker of ours
+        for ln in ("TERN-NET-START", "TERN-NET-END", "TERN-NET status=0", "TERN-GUEST-EXIT 0", "go", ""):
+            self.assertIsNone(tb.parse_net_line(ln), ln)
+
+    def test_features(self):
+        ready = net_windows()["tern"]["ready"]
+        self.assertEqual(tb.virtio_features(ready["features"]),
+                         ["CSUM", "GUEST_CSUM", "GUEST_TSO4", "GUEST_TSO6", "GUEST_ECN", "HOST_TSO4", "HOST_TSO6",
+                          "HOST_ECN", "MRG_RXBUF", "INDIRECT_DESC", "EVENT_IDX", "VERSION_1"])
+        self.assertEqual(tb.virtio_features("b0000001"), ["GSO"])
+        for bad in ("", "b", "b012", 1100, None):
+            self.assertIsNone(tb.virtio_features(bad), bad)
+
+    def test_warnings(self):
+        w = net_windows()
+        ready = dict(w["tern"]["ready"], feature_names=tb.virtio_features(w["tern"]["ready"]["features"]))
+        self.assertEqual(tb.net_warnings(ready, tb.NET_MAC),
+                         ["guest MAC is not the configured one (VIRTIO_NET_F_MAC not negotiated)"])
+        self.assertEqual(tb.net_warnings(dict(ready, mac=tb.NET_MAC.upper()), tb.NET_MAC), [])
+        self.assertEqual(tb.net_warnings(None, tb.NET_MAC), [])
+
+    def test_guest_awk_agrees_with_iperf3(self):
+        """bench/guests/net.sh's iperf_summary (busybox awk, as in the guest) on iperf3 3.12's client output."""
+        if not os.path.exists("/bin/busybox"):
+            self.skipTest("no busybox")
+        fn = guest_function("net.sh", "iperf_summary")
+        want = {"tcp_tx": {"rcv_kbps": 23774001, "snd_kbps": 23774761, "secs": 1.0},
+                "tcp_rx": {"rcv_kbps": 23397419, "snd_kbps": 23361068, "secs": 1.0},
+                "udp_tx": {"rcv_kbps": 142278, "snd_kbps": 145501, "secs": 1.0, "lost": 6252, "dgrams": 284190,
+                           "sent_dgrams": 284190}}
+        for job, kv in want.items():
+            path = os.path.join(DATA, "net-iperf3-%s.txt" % job)
+            out = subprocess.run(["/bin/busybox", "sh", "-c", fn + 'iperf_summary "$1"', "sh", path],
+                                 stdout=subprocess.PIPE, text=True, check=True).stdout
+            self.assertEqual(tb.parse_net_line("TERN-NET %s status=0 %s" % (job, out.strip()))[2],
+                             dict(kv, status=0), job)
+        out = subprocess.run(["/bin/busybox", "sh", "-c", fn + "iperf_summary /dev/null"],
+                             stdout=subprocess.PIPE, text=True, check=True).stdout
+        self.assertEqual(out, "rcv_kbps=none snd_kbps=none secs=none\n")  # iperf3 failed: no figures
+
+
+class NetServer(unittest.TestCase):
+    def load(self, job):
+        with open(os.path.join(DATA, "net-server-%s.json" % job)) as f:
+            return json.load(f)
+
+    def test_recorded_server_json(self):
+        s = tb.net_server_summary(self.load("tcp_tx"))
+        self.assertEqual((s["protocol"], s["reverse"], s["rcv_bytes"]), ("TCP", False, 127139840))
+        self.assertAlmostEqual(s["rcv_bps"], 335420166.1273749)
+        self.assertNotIn("rcv_pps", s)
+        s = tb.net_server_summary(self.load("tcp_rx"))
+        self.assertEqual((s["reverse"], s["rcv_bytes"], s["snd_bytes"]), (True, 0, 302675440))
+        s = tb.net_server_summary(self.load("udp_tx"))
+        self.assertEqual((s["protocol"], s["packets"], s["lost"]), ("UDP", 6230, 0))
+        self.assertAlmostEqual(s["rcv_pps"], 6230 / 3.00864)
+        self.assertEqual(s["rcv_bytes"], 6230 * 64)
+
+    def test_lost_datagrams_are_not_received(self):
+        doc = self.load("udp_tx")
+        doc["end"]["sum_received"].update(packets=1000, lost_packets=250, seconds=2.0)
+        self.assertEqual(tb.net_server_summary(doc)["rcv_pps"], 375.0)
+
+    def test_bad_documents(self):
+        self.assertEqual(tb.net_server_summary({"error": "unable to receive control message"}),
+                         {"error": "unable to receive control message"})
+        with self.assertRaises(ValueError):
+            tb.net_server_summary({"start": {}, "end": {}})
+
+
+class NetExits(unittest.TestCase):
+    def test_arith_on_recorded_windows(self):
+        w = net_windows()["tern"]["windows"]
+        null, err = tb.exit_arith(w["null"]["before"], w["null"]["after"], 0, per="pkt", what="packets")
+        self.assertEqual(err, [])
+        self.assertEqual((null["user_exits"], null["delta"]["exits"]), (54, 238))  # the protocol alone
+        g = w["tcp_tx"]["guest"]
+        pkts = g["rx_pkts"] + g["tx_pkts"]
+        self.assertEqual(pkts, 5902)
+        res, err = tb.exit_arith(w["tcp_tx"]["before"], w["tcp_tx"]["after"], pkts, null, per="pkt", what="packets")
+        self.assertEqual(err, [])
+        self.assertEqual((res["delta"]["io_exits"], res["delta"]["mmio_exits"], res["delta"]["exits"]), (56, 0, 12398))
+        self.assertEqual((res["net_user_exits"], res["net_exits"]), (2, 12398 - 238))
+        self.assertAlmostEqual(res["user_exits_per_pkt"], 2 / 5902)
+        self.assertAlmostEqual(res["exits_per_pkt"], 12160 / 5902)
+        self.assertAlmostEqual(res["gross_exits_per_pkt"], 12398 / 5902)
+        self.assertNotIn("exits_per_io", res)
+        self.assertAlmostEqual(res["window_s"], 3.336, places=3)
+
+    def test_no_packets(self):
+        w = net_windows()["tern"]["windows"]
+        null = {"user_exits": 54, "delta": {"exits": 238}}
+        res, err = tb.exit_arith(w["udp_tx"]["before"], w["udp_tx"]["after"], 0, null, per="pkt", what="packets")
+        self.assertEqual(err, ["no packets in the window (0)"])
+        self.assertNotIn("exits_per_pkt", res)
+
+
+class NetFigures(unittest.TestCase):
+    def test_recorded_runs_give_the_recorded_figures(self):
+        for name, rec in net_windows().items():
+            f, err, exits = tb.net_vm_figures(rec["windows"], list(tb.NET_JOBS), rec["ready"], 0, 0,
+                                              rec["vhost"], rec["vhost_workers"])
+            self.assertEqual(err, [], name)
+            self.assertEqual(set(f), set(tb.SCENARIOS["net"]["figures"]), name)
+            for k, v in rec["figures"].items():
+                self.assertAlmostEqual(f[k], v, msg="%s %s" % (name, k))
+            self.assertEqual(set(exits), {"null"} | set(tb.NET_JOBS))
+        rec = net_windows()["qemu-pc"]
+        f, _, _ = tb.net_vm_figures(rec["windows"], list(tb.NET_JOBS), rec["ready"], 0, 0)
+        self.assertAlmostEqual(f["tcp_rx_mbps"], 834.148)  # the guest's receiver line, in kbit/s
+        self.assertAlmostEqual(f["udp_tx_pps"], rec["windows"]["udp_tx"]["server"]["rcv_pps"])
+        self.assertAlmostEqual(f["tcp_tx_exits_per_pkt"], (10935 - 245) / (2631 + 2632))
+        self.assertEqual(net_windows()["tern-novhost"]["vhost_workers"], [])
+
+    def test_failures_never_become_figures(self):
+        rec = net_windows()["tern"]
+        w = json.loads(json.dumps(rec["windows"]))
+        del w["tcp_rx"]["after"]
+        w["udp_tx"]["guest"]["status"] = 1
+        w["tcp_tx"]["server"] = {"error": "iperf3 server still running 10 s after the job: killed"}
+        f, err, _ = tb.net_vm_figures(w, list(tb.NET_JOBS), dict(rec["ready"], ping=0), 0, 1, True, [])
+        self.assertIn("guest could not ping the test host (eth0)", err)
+        self.assertIn("guest script exited 1", err)
+        self.assertIn("vhost=on but 0 vhost worker(s) for the VMM", err)
+        self.assertIn("tcp_tx: iperf3 server: iperf3 server still running 10 s after the job: killed", err)
+        self.assertTrue(any(e.startswith("tcp_rx: KVM counters not sampled") for e in err), err)
+        self.assertIn("udp_tx: iperf3 exited 1", err)
+        self.assertNotIn("tcp_tx_mbps", f)
+        self.assertNotIn("tcp_rx_exits_per_pkt", f)
+        self.assertIn("tcp_rx_mbps", f)  # the guest's own figure stands; the run is failed anyway
+        w["tcp_rx"]["guest"]["rcv_kbps"] = "none"
+        del w["null"]
+        f, err, _ = tb.net_vm_figures(w, list(tb.NET_JOBS), None, None, None, False, [4242])
+        self.assertIn("no exit (killed at the timeout)", err)
+        self.assertIn("no TERN-NET-READY line (no NIC?)", err)
+        self.assertIn("vhost=off but 1 vhost worker(s) for the VMM", err)
+        self.assertIn("null: no TERN-NET line", err)
+        self.assertIn("tcp_rx: guest's receiver rate 'none'", err)
+        self.assertIn("udp_tx: no null window to subtract the protocol's exits", err)
+        self.assertFalse(any(k.endswith("_per_pkt") for k in f))
+
+
+class NetSetup(unittest.TestCase):
+    net = {"tap": "tbnet0", "mac": tb.NET_MAC, "host_addr": "169.254.77.1", "guest_addr": "169.254.77.2",
+           "prefix": 24, "port": 5201, "time_s": 3, "udp_rate": "0", "jobs": list(tb.NET_JOBS)}
+
+    def test_guest_cmdline(self):
+        line = tb.net_guest_cmdline(self.net)
+        self.assertLess(len(line), 2048)
+        for word in ("tern.host=169.254.77.1", "tern.addr=169.254.77.2/24", "tern.jobs=tcp_tx,tcp_rx,udp_tx",
+                     "tern.limit=33", "tern.iperf=-c:169.254.77.1:-p:5201:-t:3:-f:k:--connect-timeout:5000",
+                     "tern.iperf.tcp_tx=", "tern.iperf.tcp_rx=-R", "tern.iperf.udp_tx=-u:-l:64:-b:0"):
+            self.assertIn(word, line.split())
+        self.assertIn("tern.iperf.udp_tx=-u:-l:64:-b:50M", tb.net_guest_cmdline(dict(self.net, udp_rate="50M")))
+
+    def test_guest_reads_its_words(self):
+        """net.sh's arg (busybox sed) on that command line: each job gets its own words and no one else's."""
+        if not os.path.exists("/bin/busybox"):
+            self.skipTest("no busybox")
+        with open(os.path.join(os.path.dirname(HERE), "guests", "net.sh")) as f:
+            arg = re.search(r"^arg\(\) \{.*\}$", f.read(), re.M).group(0)
+        with tempfile.NamedTemporaryFile("w", suffix=".cmdline") as c:
+            c.write(tb.net_guest_cmdline(self.net) + "\n")
+            c.flush()
+            arg = arg.replace("/proc/cmdline", c.name)
+            for name, want in (("iperf", "-c:169.254.77.1:-p:5201:-t:3:-f:k:--connect-timeout:5000"),
+                               ("iperf\\.tcp_tx", ""), ("iperf\\.tcp_rx", "-R"), ("iperf\\.udp_tx", "-u:-l:64:-b:0"),
+                               ("jobs", "tcp_tx,tcp_rx,udp_tx"), ("addr", "169.254.77.2/24"), ("limit", "33")):
+                out = subprocess.run(["/bin/busybox", "sh", "-c", arg + '\narg "$1"', "sh", name],
+                                     stdout=subprocess.PIPE, text=True, check=True).stdout
+                self.assertEqual(out, want + "\n", name)
+
+    def test_argv(self):
+        t = tb.net_system("tern", "K", "I", 256, "/b/tern", self.net)
+        self.assertTrue(t["vhost"])
+        self.assertIn("tap=tbnet0,vhost=on,mac=%s" % tb.NET_MAC, t["argv"])
+        self.assertEqual(t["argv"][t["argv"].index("--cmdline") + 1], tb.net_guest_cmdline(self.net))
+        t = tb.net_system("tern-novhost", "K", "I", 256, "/b/tern", self.net)
+        self.assertFalse(t["vhost"])
+        self.assertIn("tap=tbnet0,vhost=off,mac=%s" % tb.NET_MAC, t["argv"])
+        q = tb.net_system("qemu-pc", "K", "I", 256, "/b/tern", self.net)["argv"]
+        self.assertEqual((q[q.index("-M") + 1], q[q.index("-smp") + 1], q[q.index("-m") + 1]), ("pc", "1", "256"))
+        self.assertIn("tap,id=n0,ifname=tbnet0,script=no,downscript=no,vhost=on", q)
+        self.assertIn("virtio-net-pci,netdev=n0,mac=%s" % tb.NET_MAC, q)
+        q = tb.net_system("qemu-pc-novhost", "K", "I", 256, "/b/tern", self.net)["argv"]
+        self.assertIn("tap,id=n0,ifname=tbnet0,script=no,downscript=no,vhost=off", q)
+        m = tb.net_system("qemu-microvm-novhost", "K", "I", 256, "/b/tern", self.net)["argv"]
+        self.assertIn("pcie=on", m[m.index("-M") + 1])
+        with self.assertRaises(KeyError):
+            tb.net_system("host", "K", "I", 256, "/b/tern", self.net)
+
+    def test_known_peers(self):
+        s = tb.SCENARIOS["net"]
+        self.assertEqual(s["peers"], ["qemu-pc", "tern-novhost", "qemu-pc-novhost"])
+        self.assertEqual(set(s["known_peers"]), {"qemu-pc", "qemu-pc-novhost", "qemu-microvm",
+                                                 "qemu-microvm-novhost", "tern-novhost"})
+
+
+class NetDocument(unittest.TestCase):
+    def doc(self):
+        figs = tb.SCENARIOS["net"]["figures"]
+        rec = net_windows()
+
+        def vm(name, scale=1.0):
+            return {"available": True, "kind": "vm", "command": [name],
+                    "runs": [run(i, **{k: v * scale for k, v in rec[name]["figures"].items()}) for i in (1, 2)]}
+        systems = {"tern": vm("tern"), "qemu-pc": vm("qemu-pc"), "tern-novhost": vm("tern-novhost"),
+                   "qemu-pc-novhost": vm("qemu-pc-novhost")}
+        systems["tern"]["runs"][0]["warnings"] = ["guest MAC is not the configured one"]
+        scen = {"description": "", "figures": figs, "host_kind": "test-host", "guest": {}, "driver": {},
+                "setup": {"summary": "iperf3 -t 3 per job (UDP: -l 64 -b 0)"}, "systems": systems}
+        tb.scenario_stats(scen)
+        return {"tool": "tern-bench", "format": 1, "started": "x", "elapsed_s": 1.0, "command": ["x"],
+                "versions": {"tern": None, "tern_sha256": "0", "qemu": "QEMU", "guest_kernel": "6.1",
+                             "l1_kernel": "6.1"},
+                "scenarios": {"net": scen}}
+
+    def test_pairs(self):
+        d = self.doc()
+        self.assertEqual(tb.validate(d), [])
+        scen = d["scenarios"]["net"]
+        self.assertEqual(scen["ratio_base"], {"qemu-pc": "tern", "qemu-pc-novhost": "tern-novhost"})
+        self.assertEqual(set(scen["ratios"]), {"qemu-pc", "qemu-pc-novhost"})
+        rec = net_windows()
+        self.assertAlmostEqual(scen["ratios"]["qemu-pc"]["tcp_tx_mbps"],
+                               rec["tern"]["figures"]["tcp_tx_mbps"] / rec["qemu-pc"]["figures"]["tcp_tx_mbps"])
+        self.assertAlmostEqual(scen["ratios"]["qemu-pc-novhost"]["udp_tx_pps"],
+                               rec["tern-novhost"]["figures"]["udp_tx_pps"] /
+                               rec["qemu-pc-novhost"]["figures"]["udp_tx_pps"])
+        # Without tern-novhost in the run, the vhost=off peer is compared with tern.
+        self.assertEqual(tb.ratio_base("qemu-pc-novhost", {"tern": {}, "qemu-pc-novhost": {}}), "tern")
+        self.assertIsNone(tb.ratio_base("tern-novhost", {}))
+        self.assertEqual(tb.ratio_base("qemu-pc", {"tern-novhost": {}}), "tern")
+
+    def test_table(self):
+        t = tb.table(self.doc())
+        self.assertIn("tern vs qemu-pc, tern-novhost vs qemu-pc-novhost", t)
+        rows = {ln.split()[0]: ln for ln in t.splitlines() if ln.startswith("tcp_tx_mbps")}
+        head = [ln for ln in t.splitlines() if ln.startswith("figure")][0]
+        self.assertTrue(head.rstrip().endswith("vs qemu-pc vs qemu-pc-novhost"), head)
+        self.assertTrue(rows["tcp_tx_mbps"].rstrip().endswith("%.2f" % (335.42 / 300.45)), rows)
+        novhost = [ln for ln in t.splitlines() if ln.split()[:1] == ["tern-novhost"]][0]
+        self.assertTrue(novhost.endswith("%.2f" % (301.628 / 224.339)), novhost)  # in the vhost=off column
+        self.assertGreater(len(novhost), len(rows["tcp_tx_mbps"]))
+        self.assertIn("note: tern guest MAC is not the configured one (run 1)", t)
+
+    def test_plot(self):
+        d = self.doc()
+        with tempfile.TemporaryDirectory() as work:
+            png = os.path.join(work, "net.png")
+            script = tb.plot_script(d, "net", png, work)
+            self.assertIn("set multiplot layout 3,3", script)
+            self.assertIn("compared with tern (no vhost)", script)
+            self.assertNotIn("tcp_tx:", script)
+            with open(os.path.join(work, "net-tcp_tx_mbps.dat")) as f:
+                dat = f.read().splitlines()[1:]
+            self.assertEqual(len(dat), 4)
+            self.assertIn('"tern\\n(no vhost)"', dat[2])
+            self.assertIn('""', dat[2])  # tern's own variant gets no ratio
+            self.assertIn('"tern/peer %.2f"' % (301.628 / 224.339), dat[3])
+            self.assertIn('"335\\n(n=2)"', dat[0])  # four bars: no unit in the label
             if not shutil.which("gnuplot"):
                 self.skipTest("no gnuplot")
             subprocess.run(["gnuplot"], input=script, text=True, check=True)
