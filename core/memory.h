@@ -12,6 +12,9 @@
 
 #define MEM_4G (1ULL << 32)
 #define MEM_HOLE_START 0xC0000000ULL	/* 32-bit PCI MMIO, IOAPIC, LAPIC */
+/* tern's own RAM uses 2 (below the hole, above 4 GiB); a vhost-user
+ * backend maps what its frontend sends: up to 8 (the protocol's limit). */
+#define GUEST_MEM_MAX_REGIONS 8
 
 struct mem_region {
 	uint64_t gpa, size;
@@ -24,7 +27,7 @@ struct guest_mem {
 	uint64_t size;		/* total RAM */
 	uint8_t *base;		/* whole memfd mapped here */
 	unsigned int nregions;
-	struct mem_region regions[2];
+	struct mem_region regions[GUEST_MEM_MAX_REGIONS];
 	bool hugepages;
 	int numa_node;		/* -1: no binding */
 };

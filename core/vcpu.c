@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #define MSR_MTRR_DEF_TYPE 0x2ff
+#define VCPU_TRACE_SKIP_PORT 0x3f8	/* COM1 data: every console byte */
 
 int vcpu_create(struct vcpu *v, struct vm *vm, unsigned int id)
 {
@@ -123,14 +124,18 @@ static void vcpu_pio(struct vcpu *v)
 	bool write = run->io.direction == KVM_EXIT_IO_OUT;
 
 	for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size) {
-		if (write && run->io.port != 0x3f8)
+		bool claimed;
+
+		/* --log-level debug traces port writes (how the reboot path
+		 * was found), all but the console's data port. */
+		if (write && run->io.port != VCPU_TRACE_SKIP_PORT)
 			log_debug(v->name, "out 0x%x <- 0x%llx/%u", run->io.port,
 				  (unsigned long long)bus_get(data, run->io.size),
 				  run->io.size);
-		bool claimed = write ? bus_write(&v->vm->pio, run->io.port,
-						 data, run->io.size)
-				     : bus_read(&v->vm->pio, run->io.port, data,
-						run->io.size);
+		claimed = write ? bus_write(&v->vm->pio, run->io.port, data,
+					    run->io.size)
+				: bus_read(&v->vm->pio, run->io.port, data,
+					   run->io.size);
 		if (!claimed)
 			vm_unknown_access(v->vm, "pio", run->io.port,
 					  run->io.size, write);

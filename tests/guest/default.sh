@@ -1,3 +1,16 @@
-# The default test guest (run by tests/guest/init, which has already printed TERN-GUEST-INIT): where am I?
-echo "kernel $(uname -r), $(nproc) cpu(s), $(grep MemTotal /proc/meminfo), $(date)"
+# The default guest (scripts/demo; tests/host/native-probe): what it sees and
+# what its virtio devices do. init has already printed TERN-GUEST-INIT.
+echo "kernel $(uname -r), $(nproc) cpu(s), $(grep MemTotal /proc/meminfo | tr -s ' '), $(date)"
+if [ -e /sys/block/vda ]; then
+	echo "virtio-blk: vda, $(($(cat /sys/block/vda/size) / 2048)) MiB, $(ls /sys/block/vda/mq | wc -l) queue(s)"
+	dd if=/dev/zero of=/dev/vda bs=1M count=32 oflag=direct 2>&1 | tail -n 1 | sed 's/^/virtio-blk: write: /'
+	dd if=/dev/vda of=/dev/null bs=1M count=32 iflag=direct 2>&1 | tail -n 1 | sed 's/^/virtio-blk: read: /'
+fi
+dev=$(ls /sys/class/net | grep -v '^lo$' | head -n 1)
+if [ -n "$dev" ]; then
+	ip addr add 169.254.77.2/24 dev "$dev"
+	ip link set "$dev" up
+	for i in 1 2 3 4 5; do ping -c 1 -W 1 169.254.77.1 >/dev/null 2>&1 && break; done
+	echo "virtio-net: $dev $(cat /sys/class/net/$dev/address), ping the host: $(ping -c 3 -W 2 169.254.77.1 | tail -n 1)"
+fi
 exit 0

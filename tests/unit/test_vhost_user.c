@@ -1,0 +1,870 @@
+/* vhost-user backend library against a fake front-end over a socketpair:
+ * a full handshake with a memfd-backed guest memory and a ring the
+ * front-end fills, then one hostile message per case, each checked to end
+ * in an error reply or a clean close with no fd left open. */
+#include "tests/unit/check.h"
+
+#include "vhost/user_backend.h"
+#include "vhost/user_proto.h"
+#include "virtio/queue.h"
+
+#include <dirent.h>
+#include <stdint.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define MEM_SIZE (2u << 20)
+#define REG_SIZE (1u << 20)
+#define UA0 0x7f0000000000ULL		/* the fake front-end's "addresses" */
+#define UA1 0x7f0000200000ULL
+#define GPA1 0x100000000ULL
+#define QSIZE 8
+#define DESC_GPA 0x1000
+#define AVAIL_GPA 0x2000
+#define USED_GPA 0x3000
+#define OUT_GPA 0x10000
+#define IN_GPA (GPA1 + 0x100)
+
+#define GM_CAP (sizeof(((struct guest_mem *)0)->regions) /                     \
+		sizeof(((struct guest_mem *)0)->regions[0]))
+
+struct fake_dev {
+	int starts, stops, resets;
+	unsigned int q;
+	int kick_fd, call_fd;
+	int popped;
+	uint32_t out_len, in_len;
+	char out[17];
+	uint16_t start_avail;
+	struct virtq_chain *chain;
+};
+
+static int fd_count(void)
+{
+	DIR *dir = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	if (!dir)
+		return -1;
+	while ((e = readdir(dir)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(dir);
+	return n;
+}
+
+static int fake_start(void *opaque, unsigned int q, struct virtq *vq,
+		      int kick_fd, int call_fd)
+{
+	struct fake_dev *f = opaque;
+	struct virtq_chain *c = f->chain;
+
+	f->starts++;
+	f->q = q;
+	f->kick_fd = kick_fd;
+	f->call_fd = call_fd;
+	f->start_avail = vq->last_avail;
+	if (virtq_pop(vq, c) == 1) {
+		f->popped++;
+		f->out_len = c->out_len;
+		f->in_len = c->in_len;
+		if (c->nr_out == 1 && c->iov[0].iov_len <= 16)
+			memcpy(f->out, c->iov[0].iov_base, c->iov[0].iov_len);
+		if (c->nr_in == 1)
+			memset(c->iov[c->nr_out].iov_base, 0xab,
+			       c->iov[c->nr_out].iov_len);
+		virtq_push(vq, c, c->in_len);
+		if (virtq_need_notify(vq) && call_fd >= 0) {
+			uint64_t one = 1;
+
+			if (write(call_fd, &one, sizeof(one)) != sizeof(one))
+				return -EIO;
+		}
+	}
+	return 0;
+}
+
+static void fake_stop(void *opaque, unsigned int q)
+{
+	struct fake_dev *f = opaque;
+
+	f->stops++;
+}
+
+static int fake_get_config(void *opaque, uint32_t off, uint8_t *buf,
+			   uint32_t len)
+{
+	if (off > 16 || len > 16 - off)
+		return -EINVAL;
+	for (uint32_t i = 0; i < len; i++)
+		buf[i] = (uint8_t)(0x40 + off + i);
+	return 0;
+}
+
+static void fake_reset(void *opaque)
+{
+	struct fake_dev *f = opaque;
+
+	f->resets++;
+}
+
+static const struct vu_backend_ops fake_ops = {
+	.features = 1ULL << VIRTIO_F_VERSION_1,
+	.protocol_features = (1ULL << VU_PF_MQ) | (1ULL << VU_PF_REPLY_ACK) |
+			     (1ULL << VU_PF_CONFIG) |
+			     (1ULL << VU_PF_RESET_DEVICE) |
+			     (1ULL << VU_PF_INFLIGHT_SHMFD),
+	.max_queues = 2,
+	.queue_start = fake_start,
+	.queue_stop = fake_stop,
+	.get_config = fake_get_config,
+	.reset = fake_reset,
+};
+
+/* One connection: backend d on one end, the fake front-end on fe. */
+struct conn {
+	struct vu_dev *d;
+	struct fake_dev f;
+	int fe;
+	int memfd;
+	uint8_t *mem;			/* the front-end's own mapping */
+};
+
+static int conn_open(struct conn *c)
+{
+	int sv[2];
+
+	memset(c, 0, sizeof(*c));
+	c->fe = c->memfd = -1;
+	c->f.chain = malloc(sizeof(*c->f.chain));
+	c->d = malloc(sizeof(*c->d));
+	if (!c->f.chain || !c->d)
+		return -ENOMEM;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+		return -errno;
+	c->fe = sv[1];
+	c->memfd = memfd_create("vu-test", MFD_CLOEXEC);
+	if (c->memfd < 0 || ftruncate(c->memfd, MEM_SIZE))
+		return -errno;
+	c->mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      c->memfd, 0);
+	if (c->mem == MAP_FAILED)
+		return -errno;
+	return vu_dev_init(c->d, "vu-test", sv[0], &fake_ops, &c->f);
+}
+
+static void conn_close(struct conn *c)
+{
+	vu_dev_close(c->d);
+	munmap(c->mem, MEM_SIZE);
+	close(c->memfd);
+	close(c->fe);
+	free(c->d);
+	free(c->f.chain);
+}
+
+static void *gpa_ptr(struct conn *c, uint64_t gpa)
+{
+	return gpa >= GPA1 ? c->mem + REG_SIZE + (gpa - GPA1) : c->mem + gpa;
+}
+
+static int fe_send(struct conn *c, uint32_t req, uint32_t flags,
+		   const void *p, uint32_t size, const int *fds, size_t nfds)
+{
+	struct vu_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.hdr.request = req;
+	m.hdr.flags = VU_FLAG_VERSION | flags;
+	m.hdr.size = size;
+	if (size)
+		memcpy(&m.p, p, size);
+	return vu_msg_send(c->fe, &m, fds, nfds);
+}
+
+static int fe_u64(struct conn *c, uint32_t req, uint32_t flags, uint64_t v,
+		  const int *fds, size_t nfds)
+{
+	return fe_send(c, req, flags, &v, sizeof(v), fds, nfds);
+}
+
+static int fe_state(struct conn *c, uint32_t req, uint32_t flags,
+		    uint32_t idx, uint32_t num)
+{
+	struct vu_vring_state s = { idx, num };
+
+	return fe_send(c, req, flags, &s, sizeof(s), NULL, 0);
+}
+
+/* The reply waiting on the front-end's end: 0, or -EAGAIN for none. */
+static int fe_reply(struct conn *c, struct vu_msg *m)
+{
+	int fds[VU_MAX_FDS];
+	size_t nfds;
+	int ret = vu_msg_recv(c->fe, m, fds, &nfds);
+
+	vu_close_fds(fds, &nfds);
+	return ret;
+}
+
+/* Sends nothing; dispatches one message and returns the u64 ack. */
+static int64_t ack(struct conn *c)
+{
+	struct vu_msg m;
+	int ret = vu_dispatch(c->d);
+
+	if (ret)
+		return ret;
+	ret = fe_reply(c, &m);
+	if (ret)
+		return ret;
+	if (m.hdr.flags != (VU_FLAG_VERSION | VU_FLAG_REPLY) ||
+	    m.hdr.size != 8)
+		return -1000;
+	return (int64_t)m.p.u64;
+}
+
+static void mem_table(struct vu_mem_table *t, unsigned int n)
+{
+	memset(t, 0, sizeof(*t));
+	t->nregions = n;
+	t->regions[0] = (struct vu_mem_region){ 0, REG_SIZE, UA0, 0 };
+	if (n > 1)
+		t->regions[1] = (struct vu_mem_region){ GPA1, REG_SIZE, UA1,
+							REG_SIZE };
+}
+
+static int send_table(struct conn *c, const struct vu_mem_table *t,
+		      unsigned int nfds)
+{
+	int fds[VU_MAX_FDS + 2];
+
+	for (unsigned int i = 0; i < nfds; i++)
+		fds[i] = c->memfd;
+	/* Fds go raw through vu_msg_send's cmsg: more than 8 need sendmsg
+	 * directly. */
+	if (nfds > VU_MAX_FDS) {
+		union {
+			char b[CMSG_SPACE(sizeof(int) * (VU_MAX_FDS + 2))];
+			struct cmsghdr align;
+		} cbuf;
+		struct vu_hdr h = { VU_SET_MEM_TABLE,
+				    VU_FLAG_VERSION | VU_FLAG_NEED_REPLY,
+				    VU_MEM_TABLE_HDR +
+					    t->nregions * 32 };
+		struct iovec iov[2] = { { &h, sizeof(h) },
+					{ (void *)t, h.size } };
+		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2,
+				     .msg_control = cbuf.b,
+				     .msg_controllen =
+					     CMSG_SPACE(sizeof(int) * nfds) };
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
+		return sendmsg(c->fe, &mh, 0) < 0 ? -errno : 0;
+	}
+	return fe_send(c, VU_SET_MEM_TABLE, VU_FLAG_NEED_REPLY, t,
+		       VU_MEM_TABLE_HDR + t->nregions * 32, fds, nfds);
+}
+
+/* GET/SET_FEATURES with protocol features, then REPLY_ACK & co. */
+static void negotiate(struct conn *c)
+{
+	struct vu_msg m;
+
+	CHECK_EQ(fe_u64(c, VU_SET_FEATURES, 0,
+			(1ULL << VIRTIO_F_VERSION_1) |
+				(1ULL << VU_F_PROTOCOL_FEATURES),
+			NULL, 0), 0);
+	CHECK_EQ(vu_dispatch(c->d), 0);
+	CHECK_EQ(fe_send(c, VU_GET_PROTOCOL_FEATURES, 0, NULL, 0, NULL, 0), 0);
+	CHECK_EQ(vu_dispatch(c->d), 0);
+	CHECK_EQ(fe_reply(c, &m), 0);
+	CHECK_EQ(m.p.u64, VU_BACKEND_PROTOCOL_FEATURES);
+	CHECK_EQ(fe_u64(c, VU_SET_PROTOCOL_FEATURES, 0, m.p.u64, NULL, 0), 0);
+	CHECK_EQ(vu_dispatch(c->d), 0);
+}
+
+static void place_chain(struct conn *c)
+{
+	struct virtq_desc *desc = gpa_ptr(c, DESC_GPA);
+	struct virtq_avail *avail = gpa_ptr(c, AVAIL_GPA);
+
+	desc[0] = (struct virtq_desc){ htole64(OUT_GPA), htole32(16),
+				       htole16(VIRTQ_DESC_F_NEXT), htole16(1) };
+	desc[1] = (struct virtq_desc){ htole64(IN_GPA), htole32(32),
+				       htole16(VIRTQ_DESC_F_WRITE), 0 };
+	memcpy(gpa_ptr(c, OUT_GPA), "hello, backend!", 16);
+	avail->ring[0] = 0;
+	avail->idx = htole16(1);
+}
+
+static void test_handshake(void)
+{
+	int base = fd_count();
+	struct vu_mem_table t;
+	struct vu_vring_addr a = { 0, 0, UA0 + DESC_GPA, UA0 + USED_GPA,
+				   UA0 + AVAIL_GPA, 0 };
+	struct virtq_used *used;
+	struct vu_config cfg = { 4, 8, 0, { 0 } };
+	struct vu_msg m;
+	struct conn c;
+	int kick = eventfd(0, EFD_CLOEXEC), call = eventfd(0, EFD_CLOEXEC);
+	uint8_t want[32];
+	uint64_t cnt = 0;
+
+	CHECK_EQ(conn_open(&c), 0);
+	CHECK_EQ(fe_send(&c, VU_SET_OWNER, 0, NULL, 0, NULL, 0), 0);
+	CHECK_EQ(vu_dispatch(c.d), 0);
+	CHECK_EQ(fe_send(&c, VU_GET_FEATURES, 0, NULL, 0, NULL, 0), 0);
+	CHECK_EQ(vu_dispatch(c.d), 0);
+	CHECK_EQ(fe_reply(&c, &m), 0);
+	CHECK_EQ(m.hdr.request, VU_GET_FEATURES);
+	CHECK_EQ(m.hdr.flags, VU_FLAG_VERSION | VU_FLAG_REPLY);
+	CHECK_EQ(m.p.u64, (1ULL << VIRTIO_F_VERSION_1) |
+				  (1ULL << VU_F_PROTOCOL_FEATURES));
+	negotiate(&c);
+	CHECK_EQ(fe_send(&c, VU_GET_QUEUE_NUM, 0, NULL, 0, NULL, 0), 0);
+	CHECK_EQ(vu_dispatch(c.d), 0);
+	CHECK_EQ(fe_reply(&c, &m), 0);
+	CHECK_EQ(m.p.u64, 2);
+
+	mem_table(&t, 2);
+	CHECK_EQ(send_table(&c, &t, 2), 0);
+	CHECK_EQ(ack(&c), 0);
+	place_chain(&c);
+	CHECK_EQ(fe_state(&c, VU_SET_VRING_NUM, VU_FLAG_NEED_REPLY, 0, QSIZE),
+		 0);
+	CHECK_EQ(ack(&c), 0);
+	CHECK_EQ(fe_state(&c, VU_SET_VRING_BASE, VU_FLAG_NEED_REPLY, 0, 0), 0);
+	CHECK_EQ(ack(&c), 0);
+	CHECK_EQ(fe_send(&c, VU_SET_VRING_ADDR, VU_FLAG_NEED_REPLY, &a,
+			 sizeof(a), NULL, 0), 0);
+	CHECK_EQ(ack(&c), 0);
+	CHECK_EQ(fe_u64(&c, VU_SET_VRING_CALL, VU_FLAG_NEED_REPLY, 0, &call,
+			1), 0);
+	CHECK_EQ(ack(&c), 0);
+	CHECK_EQ(fe_u64(&c, VU_SET_VRING_KICK, VU_FLAG_NEED_REPLY, 0, &kick,
+			1), 0);
+	CHECK_EQ(ack(&c), 0);
+	CHECK_EQ(c.f.starts, 0);	/* still disabled */
+	CHECK_EQ(fe_state(&c, VU_SET_VRING_ENABLE, VU_FLAG_NEED_REPLY, 0, 1),
+		 0);
+	CHECK_EQ(ack(&c), 0);
+	CHECK_EQ(c.f.starts, 1);
+	CHECK_EQ(c.f.q, 0);
+	CHECK_NE(c.f.kick_fd, -1);
+	CHECK_NE(c.f.call_fd, -1);
+	CHECK_EQ(c.f.popped, 1);
+	CHECK_EQ(c.f.out_len, 16);
+	CHECK_EQ(c.f.in_len, 32);
+	CHECK_STR(c.f.out, "hello, backend!");
+	used = gpa_ptr(&c, USED_GPA);
+	CHECK_EQ(le16toh(used->idx), 1);
+	CHECK_EQ(le32toh(used->ring[0].id), 0);
+	CHECK_EQ(le32toh(used->ring[0].len), 32);
+	memset(want, 0xab, sizeof(want));
+	CHECK_MEM(gpa_ptr(&c, IN_GPA), want, 32);
+	CHECK_EQ(read(call, &cnt, sizeof(cnt)), 8);
+	CHECK_EQ(cnt, 1);
+
+	CHECK_EQ(fe_send(&c, VU_GET_CONFIG, 0, &cfg, VU_CONFIG_HDR_SIZE + 8,
+			 NULL, 0), 0);
+	CHECK_EQ(vu_dispatch(c.d), 0);
+	CHECK_EQ(fe_reply(&c, &m), 0);
+	CHECK_EQ(m.hdr.size, VU_CONFIG_HDR_SIZE + 8);
+	CHECK_EQ(m.p.config.data[0], 0x44);
+	CHECK_EQ(m.p.config.data[7], 0x4b);
+	cfg.offset = 12;		/* 12 + 8 > 16: refused, empty reply */
+	CHECK_EQ(fe_send(&c, VU_GET_CONFIG, 0, &cfg, VU_CONFIG_HDR_SIZE + 8,
+			 NULL, 0), 0);
+	CHECK_EQ(vu_dispatch(c.d), 0);
+	CHECK_EQ(fe_reply(&c, &m), 0);
+	CHECK_EQ(m.hdr.size, 0);
+
+	/* A new memory table while running: stop, remap, restart where it
+	 * was (nothing more to pop). */
+	CHECK_EQ(send_table(&c, &t, 2), 0);
+	CHECK_EQ(ack(&c), 0);
+	CHECK_EQ(c.f.stops, 1);
+	CHECK_EQ(c.f.starts, 2);
+	CHECK_EQ(c.f.start_avail, 1);
+	CHECK_EQ(c.f.popped, 1);
+
+	CHECK_EQ(fe_state(&c, VU_GET_VRING_BASE, 0, 0, 0), 0);
+	CHECK_EQ(vu_dispatch(c.d), 0);
+	CHECK_EQ(fe_reply(&c, &m), 0);
+	CHECK_EQ(m.hdr.request, VU_GET_VRING_BASE);
+	CHECK_EQ(m.p.state.index, 0);
+	CHECK_EQ(m.p.state.num, 1);
+	CHECK_EQ(c.f.stops, 2);
+
+	/* Resume: base, then a kick starts it again at that index. */
+	CHECK_EQ(fe_state(&c, VU_SET_VRING_BASE, VU_FLAG_NEED_REPLY, 0, 1), 0);
+	CHECK_EQ(ack(&c), 0);
+	CHECK_EQ(fe_u64(&c, VU_SET_VRING_KICK, VU_FLAG_NEED_REPLY,
+			VU_VRING_NOFD, NULL, 0), 0);
+	CHECK_EQ(ack(&c), 0);
+	CHECK_EQ(c.f.starts, 3);
+	CHECK_EQ(c.f.start_avail, 1);
+	CHECK_EQ(c.f.kick_fd, -1);
+
+	CHECK_EQ(fe_send(&c, VU_RESET_DEVICE, VU_FLAG_NEED_REPLY, NULL, 0,
+			 NULL, 0), 0);
+	CHECK_EQ(ack(&c), 0);
+	CHECK_EQ(c.f.stops, 3);
+	CHECK_EQ(c.f.resets, 1);
+
+	/* The front-end hangs up. */
+	shutdown(c.fe, SHUT_WR);
+	CHECK_EQ(vu_dispatch(c.d), -ECONNRESET);
+	conn_close(&c);
+	close(kick);
+	close(call);
+	CHECK_EQ(fd_count(), base);
+}
+
+/* Without VU_F_PROTOCOL_FEATURES rings start enabled: the kick starts. */
+static void test_legacy_enable(void)
+{
+	int base = fd_count();
+	struct vu_mem_table t;
+	struct vu_vring_addr a = { 1, 0, UA0 + DESC_GPA, UA0 + USED_GPA,
+				   UA0 + AVAIL_GPA, 0 };
+	struct conn c;
+
+	CHECK_EQ(conn_open(&c), 0);
+	CHECK_EQ(fe_u64(&c, VU_SET_FEATURES, 0, 1ULL << VIRTIO_F_VERSION_1,
+			NULL, 0), 0);
+	CHECK_EQ(vu_dispatch(c.d), 0);
+	mem_table(&t, 1);
+	CHECK_EQ(send_table(&c, &t, 1), 0);
+	CHECK_EQ(vu_dispatch(c.d), 0);	/* no REPLY_ACK: no answer */
+	place_chain(&c);
+	CHECK_EQ(fe_state(&c, VU_SET_VRING_NUM, 0, 1, QSIZE), 0);
+	CHECK_EQ(vu_dispatch(c.d), 0);
+	CHECK_EQ(fe_send(&c, VU_SET_VRING_ADDR, 0, &a, sizeof(a), NULL, 0), 0);
+	CHECK_EQ(vu_dispatch(c.d), 0);
+	CHECK_EQ(fe_u64(&c, VU_SET_VRING_KICK, 0, 1 | VU_VRING_NOFD, NULL, 0),
+		 0);
+	CHECK_EQ(vu_dispatch(c.d), 0);
+	CHECK_EQ(c.f.starts, 1);
+	CHECK_EQ(c.f.q, 1);
+	/* The second descriptor is in region 1, not mapped: broken chain. */
+	CHECK_EQ(c.f.popped, 0);
+	CHECK_EQ(c.f.call_fd, -1);
+	{
+		struct vu_msg m;
+
+		CHECK_EQ(fe_reply(&c, &m), -EAGAIN);
+	}
+	conn_close(&c);
+	CHECK_EQ(fd_count(), base);
+}
+
+/* A hostile message. want > 0: dispatch answers with that errno as the
+ * ack; want == 0: dispatch fails and the connection is closed, no reply. */
+typedef int (*bad_fn)(struct conn *c);
+#define ACK_OK (-2)	/* want: an ack of 0 */
+
+static void bad_case(const char *name, bad_fn send, bool nego, int64_t want)
+{
+	int base = fd_count();
+	struct conn c;
+	struct vu_msg m;
+	int ret;
+
+	CHECK_EQ(conn_open(&c), 0);
+	if (nego)
+		negotiate(&c);
+	ret = send(&c);
+	if (ret) {
+		fprintf(stderr, "%s: send: %s\n", name, strerror(-ret));
+		check_failures++;
+	}
+	if (want > 0 || want == ACK_OK) {
+		int64_t got = ack(&c);
+
+		if (want == ACK_OK)
+			want = 0;
+		if (got != want) {
+			fprintf(stderr, "FAIL %s: ack %" PRId64 ", want %" PRId64
+				"\n", name, got, want);
+			check_failures++;
+		}
+	} else {
+		ret = vu_dispatch(c.d);
+		if (ret >= 0 || ret == -EAGAIN) {
+			fprintf(stderr, "FAIL %s: dispatch %d, want close\n",
+				name, ret);
+			check_failures++;
+		}
+		if (fe_reply(&c, &m) != -EAGAIN) {
+			fprintf(stderr, "FAIL %s: a reply came\n", name);
+			check_failures++;
+		}
+	}
+	conn_close(&c);
+	if (fd_count() != base) {
+		fprintf(stderr, "FAIL %s: fds %d -> %d\n", name, base,
+			fd_count());
+		check_failures++;
+	}
+}
+
+static int short_header(struct conn *c)
+{
+	if (write(c->fe, "\x01\0\0\0\x01", 5) != 5)
+		return -EIO;
+	return shutdown(c->fe, SHUT_WR) ? -errno : 0;
+}
+
+static int stalled_header(struct conn *c)
+{
+	return write(c->fe, "\x01\0\0\0\x01", 5) == 5 ? 0 : -EIO;
+}
+
+static int short_payload(struct conn *c)
+{
+	struct vu_hdr h = { VU_SET_FEATURES, VU_FLAG_VERSION, 8 };
+
+	if (write(c->fe, &h, sizeof(h)) != sizeof(h) ||
+	    write(c->fe, "abc", 3) != 3)
+		return -EIO;
+	return shutdown(c->fe, SHUT_WR) ? -errno : 0;
+}
+
+static int huge_size(struct conn *c)
+{
+	struct vu_hdr h = { VU_SET_MEM_TABLE, VU_FLAG_VERSION, 0x10000 };
+
+	return write(c->fe, &h, sizeof(h)) == sizeof(h) ? 0 : -EIO;
+}
+
+static int bad_version(struct conn *c)
+{
+	return fe_send(c, VU_SET_OWNER, 0x2 ^ VU_FLAG_VERSION, NULL, 0, NULL,
+		       0);
+}
+
+static int reply_flag(struct conn *c)
+{
+	return fe_send(c, VU_SET_OWNER, VU_FLAG_REPLY, NULL, 0, NULL, 0);
+}
+
+static int wrong_size(struct conn *c)
+{
+	uint32_t v = 1;
+
+	return fe_send(c, VU_SET_FEATURES, VU_FLAG_NEED_REPLY, &v, 4, NULL, 0);
+}
+
+static int mem_missing_fd(struct conn *c)
+{
+	struct vu_mem_table t;
+
+	mem_table(&t, 2);
+	return send_table(c, &t, 1);
+}
+
+static int mem_extra_fd(struct conn *c)
+{
+	struct vu_mem_table t;
+
+	mem_table(&t, 1);
+	return send_table(c, &t, 2);
+}
+
+static int too_many_fds(struct conn *c)
+{
+	struct vu_mem_table t;
+
+	mem_table(&t, 1);
+	return send_table(c, &t, VU_MAX_FDS + 2);
+}
+
+static int fd_on_get(struct conn *c)
+{
+	return fe_send(c, VU_GET_FEATURES, 0, NULL, 0, &c->memfd, 1);
+}
+
+static int mem_overlap_gpa(struct conn *c)
+{
+	struct vu_mem_table t;
+
+	mem_table(&t, 2);
+	t.regions[1].gpa = REG_SIZE - 4096;
+	return send_table(c, &t, 2);
+}
+
+static int mem_overlap_uaddr(struct conn *c)
+{
+	struct vu_mem_table t;
+
+	mem_table(&t, 2);
+	t.regions[1].uaddr = UA0 + 4096;
+	return send_table(c, &t, 2);
+}
+
+static int mem_gpa_wrap(struct conn *c)
+{
+	struct vu_mem_table t;
+
+	mem_table(&t, 1);
+	t.regions[0].gpa = UINT64_MAX - 4095;
+	return send_table(c, &t, 1);
+}
+
+static int mem_uaddr_wrap(struct conn *c)
+{
+	struct vu_mem_table t;
+
+	mem_table(&t, 1);
+	t.regions[0].uaddr = UINT64_MAX - 4095;
+	return send_table(c, &t, 1);
+}
+
+static int mem_offset_wrap(struct conn *c)
+{
+	struct vu_mem_table t;
+
+	mem_table(&t, 1);
+	t.regions[0].mmap_offset = UINT64_MAX - 4095;
+	return send_table(c, &t, 1);
+}
+
+static int mem_past_file(struct conn *c)
+{
+	struct vu_mem_table t;
+
+	mem_table(&t, 1);
+	t.regions[0].mmap_offset = MEM_SIZE - 4096;	/* would SIGBUS */
+	return send_table(c, &t, 1);
+}
+
+static int mem_zero_size(struct conn *c)
+{
+	struct vu_mem_table t;
+
+	mem_table(&t, 1);
+	t.regions[0].size = 0;
+	return send_table(c, &t, 1);
+}
+
+static int mem_nine(struct conn *c)
+{
+	struct vu_mem_table t;
+	int fds[VU_MAX_FDS];
+
+	mem_table(&t, 1);
+	t.nregions = 9;
+	for (unsigned int i = 0; i < VU_MAX_FDS; i++)
+		fds[i] = c->memfd;
+	return fe_send(c, VU_SET_MEM_TABLE, VU_FLAG_NEED_REPLY, &t,
+		       sizeof(t), fds, VU_MAX_FDS);
+}
+
+static int mem_not_file(struct conn *c)
+{
+	struct vu_mem_table t;
+	int efd = eventfd(0, EFD_CLOEXEC);
+	int ret;
+
+	mem_table(&t, 1);
+	ret = fe_send(c, VU_SET_MEM_TABLE, VU_FLAG_NEED_REPLY, &t,
+		      VU_MEM_TABLE_HDR + 32, &efd, 1);
+	close(efd);
+	return ret;
+}
+
+/* Three distinct regions: refused while struct guest_mem holds fewer. */
+static int mem_three(struct conn *c)
+{
+	struct vu_mem_table t;
+
+	mem_table(&t, 2);
+	t.nregions = 3;
+	t.regions[0].size = t.regions[1].size = 4096;
+	/* Clear of regions 0 and 1 in both address spaces (UA1 is
+	 * UA0 + 2 MiB). */
+	t.regions[2] = (struct vu_mem_region){ 0x200000, 4096, UA0 + 0x400000,
+					       8192 };
+	return send_table(c, &t, 3);
+}
+
+static int unknown_request(struct conn *c)
+{
+	return fe_send(c, 99, VU_FLAG_NEED_REPLY, NULL, 0, NULL, 0);
+}
+
+static int vring_num_range(struct conn *c)
+{
+	return fe_state(c, VU_SET_VRING_NUM, VU_FLAG_NEED_REPLY, 5, QSIZE);
+}
+
+static int vring_base_get_range(struct conn *c)
+{
+	return fe_state(c, VU_GET_VRING_BASE, 0, 2, 0);
+}
+
+static int vring_kick_range(struct conn *c)
+{
+	int efd = eventfd(0, EFD_CLOEXEC);
+	int ret = fe_u64(c, VU_SET_VRING_KICK, VU_FLAG_NEED_REPLY, 7, &efd, 1);
+
+	close(efd);
+	return ret;
+}
+
+static int vring_kick_nofd_with_fd(struct conn *c)
+{
+	int efd = eventfd(0, EFD_CLOEXEC);
+	int ret = fe_u64(c, VU_SET_VRING_CALL, VU_FLAG_NEED_REPLY,
+			 VU_VRING_NOFD, &efd, 1);
+
+	close(efd);
+	return ret;
+}
+
+static int vring_kick_high_bits(struct conn *c)
+{
+	return fe_u64(c, VU_SET_VRING_KICK, VU_FLAG_NEED_REPLY,
+		      VU_VRING_NOFD | 0x200, NULL, 0);
+}
+
+static int vring_addr_outside(struct conn *c)
+{
+	struct vu_mem_table t;
+	struct vu_vring_addr a = { 0, 0, UA0 + DESC_GPA, UA1 + 0x3000,
+				   UA0 + AVAIL_GPA, 0 };
+	int ret;
+
+	mem_table(&t, 1);
+	ret = send_table(c, &t, 1);
+	if (ret || ack(c) != 0)
+		return -EIO;
+	return fe_send(c, VU_SET_VRING_ADDR, VU_FLAG_NEED_REPLY, &a,
+		       sizeof(a), NULL, 0);
+}
+
+static int vring_addr_no_table(struct conn *c)
+{
+	struct vu_vring_addr a = { 0, 0, UA0, UA0, UA0, 0 };
+
+	return fe_send(c, VU_SET_VRING_ADDR, VU_FLAG_NEED_REPLY, &a,
+		       sizeof(a), NULL, 0);
+}
+
+static int vring_num_zero(struct conn *c)
+{
+	return fe_state(c, VU_SET_VRING_NUM, VU_FLAG_NEED_REPLY, 0, 0);
+}
+
+static int features_not_offered(struct conn *c)
+{
+	return fe_u64(c, VU_SET_FEATURES, VU_FLAG_NEED_REPLY, 1ULL << 63, NULL,
+		      0);
+}
+
+static int protocol_not_offered(struct conn *c)
+{
+	return fe_u64(c, VU_SET_PROTOCOL_FEATURES, VU_FLAG_NEED_REPLY,
+		      1ULL << VU_PF_INFLIGHT_SHMFD, NULL, 0);
+}
+
+static int gated_queue_num(struct conn *c)
+{
+	return fe_send(c, VU_GET_QUEUE_NUM, 0, NULL, 0, NULL, 0);
+}
+
+static int inflight_refused(struct conn *c)
+{
+	struct vu_inflight in = { 0 };
+
+	return fe_send(c, VU_GET_INFLIGHT_FD, 0, &in, sizeof(in), NULL, 0);
+}
+
+static int config_oversize(struct conn *c)
+{
+	struct vu_config cfg = { 0, 300, 0, { 0 } };
+
+	return fe_send(c, VU_GET_CONFIG, 0, &cfg, VU_CONFIG_HDR_SIZE + 8, NULL,
+		       0);
+}
+
+static int enable_bad(struct conn *c)
+{
+	return fe_state(c, VU_SET_VRING_ENABLE, VU_FLAG_NEED_REPLY, 0, 2);
+}
+
+static int set_config_refused(struct conn *c)
+{
+	struct vu_config cfg = { 0, 4, 0, { 0 } };
+
+	return fe_send(c, VU_SET_CONFIG, VU_FLAG_NEED_REPLY, &cfg,
+		       VU_CONFIG_HDR_SIZE + 4, NULL, 0);
+}
+
+int main(void)
+{
+	test_handshake();
+	test_legacy_enable();
+
+	bad_case("short header", short_header, false, 0);
+	bad_case("stalled header", stalled_header, false, 0);
+	bad_case("short payload", short_payload, false, 0);
+	bad_case("size beyond payload", huge_size, false, 0);
+	bad_case("bad version", bad_version, false, 0);
+	bad_case("reply flag in request", reply_flag, false, 0);
+	bad_case("wrong size, no REPLY_ACK", wrong_size, false, 0);
+	bad_case("wrong size", wrong_size, true, EINVAL);
+	bad_case("mem table missing fd", mem_missing_fd, true, EINVAL);
+	bad_case("mem table extra fd", mem_extra_fd, true, EINVAL);
+	bad_case("more than 8 fds", too_many_fds, true, E2BIG);
+	bad_case("more than 8 fds, no REPLY_ACK", too_many_fds, false, 0);
+	bad_case("fd on GET_FEATURES", fd_on_get, true, 0);
+	bad_case("regions overlap (gpa)", mem_overlap_gpa, true, EINVAL);
+	bad_case("regions overlap (uaddr)", mem_overlap_uaddr, true, EINVAL);
+	bad_case("region gpa wraps", mem_gpa_wrap, true, EINVAL);
+	bad_case("region uaddr wraps", mem_uaddr_wrap, true, EINVAL);
+	bad_case("region offset wraps", mem_offset_wrap, true, EINVAL);
+	bad_case("region past end of file", mem_past_file, true, EINVAL);
+	bad_case("region size 0", mem_zero_size, true, EINVAL);
+	bad_case("9 regions", mem_nine, true, EINVAL);
+	bad_case("region fd not a file", mem_not_file, true, EINVAL);
+	if (GM_CAP < 3)
+		bad_case("3 regions (struct guest_mem too small)", mem_three,
+			 true, E2BIG);
+	else
+		bad_case("3 regions", mem_three, true, ACK_OK);
+	bad_case("unknown request", unknown_request, true, ENOSYS);
+	bad_case("unknown request, no REPLY_ACK", unknown_request, false, 0);
+	bad_case("SET_VRING_NUM queue 5", vring_num_range, true, ERANGE);
+	bad_case("GET_VRING_BASE queue 2", vring_base_get_range, true, 0);
+	bad_case("SET_VRING_KICK queue 7", vring_kick_range, true, ERANGE);
+	bad_case("SET_VRING_CALL NOFD with fd", vring_kick_nofd_with_fd, true,
+		 EINVAL);
+	bad_case("SET_VRING_KICK high bits", vring_kick_high_bits, true,
+		 EINVAL);
+	bad_case("SET_VRING_ADDR outside regions", vring_addr_outside, true,
+		 EFAULT);
+	bad_case("SET_VRING_ADDR before memory", vring_addr_no_table, true,
+		 EFAULT);
+	bad_case("SET_VRING_NUM 0", vring_num_zero, true, EINVAL);
+	bad_case("SET_VRING_ENABLE 2", enable_bad, true, EINVAL);
+	bad_case("features not offered", features_not_offered, true, EINVAL);
+	bad_case("protocol features not offered", protocol_not_offered, true,
+		 EINVAL);
+	bad_case("GET_QUEUE_NUM without MQ", gated_queue_num, false, 0);
+	bad_case("GET_INFLIGHT_FD (not yet)", inflight_refused, true, 0);
+	bad_case("GET_CONFIG size 300", config_oversize, true, 0);
+	bad_case("SET_CONFIG without set_config", set_config_refused, true,
+		 EOPNOTSUPP);
+	return check_done("test_vhost_user");
+}

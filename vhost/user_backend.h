@@ -1,0 +1,121 @@
+/* vhost-user backend library: serves one front-end connection for a device
+ * model. It owns no event loop and no thread: the owner watches the socket
+ * and calls vu_dispatch when it is readable; the library calls back into
+ * the device through a const ops table when a queue can start or must stop.
+ *
+ * A queue starts (queue_start) once it has a size, ring addresses, a
+ * SET_VRING_KICK and is enabled (rings begin disabled when
+ * VU_F_PROTOCOL_FEATURES was negotiated, enabled otherwise), with memory
+ * mapped. It stops (queue_stop) on GET_VRING_BASE, SET_VRING_ENABLE 0,
+ * RESET_OWNER/RESET_DEVICE, vu_dev_close, and briefly around a new memory
+ * table or a new kick/call fd (stop, swap, start again at the index it
+ * reached). Not thread-safe: the owner serialises vu_dispatch, and the
+ * device must be done with a queue when queue_stop returns.
+ *
+ * Not supported yet: dirty logging (LOG_SHMFD, SET_LOG_BASE/FD),
+ * INFLIGHT_SHMFD (GET/SET_INFLIGHT_FD), the backend request channel,
+ * CONFIGURE_MEM_SLOTS, STATUS. Those requests are refused. */
+#ifndef TERN_VHOST_USER_BACKEND_H
+#define TERN_VHOST_USER_BACKEND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/memory.h"
+#include "vhost/user_proto.h"
+#include "virtio/queue.h"
+
+#define VU_MAX_QUEUES 64
+
+/* Protocol features this library implements; ops->protocol_features is
+ * masked with it. */
+#define VU_BACKEND_PROTOCOL_FEATURES                                           \
+	((1ULL << VU_PF_MQ) | (1ULL << VU_PF_REPLY_ACK) |                      \
+	 (1ULL << VU_PF_CONFIG) | (1ULL << VU_PF_RESET_DEVICE))
+
+struct vu_backend_ops {
+	uint64_t features;		/* virtio features offered (bit 30 is added) */
+	uint64_t protocol_features;	/* wanted, masked by the above */
+	unsigned int max_queues;	/* 1..VU_MAX_QUEUES */
+	/* Serve queue q. vq is initialised (virtq_init at the front-end's
+	 * base, negotiated features) and stays put until queue_stop.
+	 * kick_fd/call_fd belong to the library and stay open until
+	 * queue_stop returns; -1 means none (poll the ring / no interrupt).
+	 * 0 or -errno (the front-end gets the error). */
+	int (*queue_start)(void *opaque, unsigned int q, struct virtq *vq,
+			   int kick_fd, int call_fd);
+	/* Stop serving q; on return nothing touches vq or its fds, and
+	 * every chain popped was pushed: the index the library keeps (and
+	 * GET_VRING_BASE reports, and a restart resumes at) is
+	 * virtq_last_avail, so in-flight requests must be finished first. */
+	void (*queue_stop)(void *opaque, unsigned int q);
+	/* Config space (VU_PF_CONFIG); NULL refuses. 0 or -errno. len is at
+	 * most VU_CONFIG_MAX; offset is the front-end's, unchecked: the
+	 * device checks offset + len against its own config size. */
+	int (*get_config)(void *opaque, uint32_t offset, uint8_t *buf,
+			  uint32_t len);
+	int (*set_config)(void *opaque, uint32_t offset, const uint8_t *buf,
+			  uint32_t len, uint32_t flags);
+	/* Optional: features were acked (after the library's checks). */
+	int (*set_features)(void *opaque, uint64_t features);
+	/* Optional: RESET_OWNER/RESET_DEVICE, after every queue stopped. */
+	void (*reset)(void *opaque);
+};
+
+/* One mapped region from SET_MEM_TABLE. */
+struct vu_region {
+	uint64_t gpa, size, uaddr;
+	uint8_t *map;			/* mmap'd base (page-aligned) */
+	size_t map_len;
+	uint8_t *hva;			/* guest byte gpa lives at hva */
+};
+
+struct vu_queue {
+	char name[48];			/* "<dev> q<n>", for logs and the virtq */
+	struct virtq vq;
+	uint16_t num;
+	uint16_t base;			/* virtq start_idx encoding */
+	uint64_t desc_ua, avail_ua, used_ua;
+	int kick_fd, call_fd, err_fd;	/* -1: none */
+	bool num_set, addr_set, kick_set, enabled, started;
+};
+
+struct vu_dev {
+	const char *name;		/* kept by pointer; every log line names it */
+	int sock;			/* owned: vu_dev_close closes it */
+	const struct vu_backend_ops *ops;
+	void *opaque;
+
+	uint64_t features;		/* acked virtio features */
+	uint64_t protocol_features;	/* acked protocol features */
+	bool owner;
+
+	unsigned int nregions;
+	struct vu_region regions[VU_MAX_REGIONS];
+	struct guest_mem mem;		/* gpa -> hva for the rings */
+
+	struct vu_queue queues[VU_MAX_QUEUES];
+};
+
+/* Takes ownership of sock (a connected SOCK_STREAM UNIX socket). ops and
+ * name must outlive d. 0 or -EINVAL (bad ops). */
+int vu_dev_init(struct vu_dev *d, const char *name, int sock,
+		const struct vu_backend_ops *ops, void *opaque);
+
+/* Reads and handles one message. 0: handled (an error the front-end was
+ * told about with a reply counts as handled); -EAGAIN: nothing was
+ * pending. Anything else means the connection is dead: -ECONNRESET the
+ * peer hung up, -EPROTO it broke the protocol (logged), other -errno an
+ * I/O error. The owner then stops watching the socket and calls
+ * vu_dev_close. */
+int vu_dispatch(struct vu_dev *d);
+
+/* Stops every queue, unmaps memory, closes all fds and the socket. */
+void vu_dev_close(struct vu_dev *d);
+
+/* Front-end virtual address -> guest-physical, if [uaddr, uaddr+len)
+ * lies in one region. 0 or -EFAULT. */
+int vu_uaddr_to_gpa(const struct vu_dev *d, uint64_t uaddr, uint64_t len,
+		    uint64_t *gpa);
+
+#endif
