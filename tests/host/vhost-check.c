@@ -13,6 +13,7 @@
  *   - with 2 pairs and MQ only pair 0 runs until set_pairs(2), and
  *     set_pairs(1) detaches pair 1 again (its tap queue too).
  * Prints one line per check; exits 0 pass, 1 fail, 77 no /dev/vhost-net. */
+#include "tests/unit/frames.h"
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <linux/if_packet.h>
@@ -39,7 +40,6 @@
 #define BUF_GPA(qi) (0x400000ULL + (qi) * 0x80000ULL)
 #define BUF_LEN 2048
 #define HDR TAP_VNET_HDR_LEN
-#define ETH_P_TEST 0x88b5
 #define WAIT_MS 5000		/* TCG is slow */
 #define QUIET_MS 500		/* "nothing happens" */
 
@@ -195,28 +195,6 @@ static void fq_post_rx(struct fq *q, unsigned int count)
 
 /* --- frames ------------------------------------------------------------- */
 
-static size_t make_frame(uint8_t *f, uint8_t src_last, const char *marker)
-{
-	struct ether_header *eh = (struct ether_header *)f;
-	size_t len = sizeof(*eh) + 46;
-
-	memset(f, 0, len);
-	memset(eh->ether_dhost, 0xff, ETH_ALEN);
-	memcpy(eh->ether_shost, (uint8_t[]){ 0x02, 0x54, 0x45, 0x52, 0x4e,
-					     src_last }, ETH_ALEN);
-	eh->ether_type = htons(ETH_P_TEST);
-	snprintf((char *)f + sizeof(*eh), 46, "%s", marker);
-	return len;
-}
-
-static bool is_frame(const uint8_t *f, size_t len, const char *marker)
-{
-	const struct ether_header *eh = (const struct ether_header *)f;
-
-	return len >= sizeof(*eh) + strlen(marker) &&
-	       eh->ether_type == htons(ETH_P_TEST) &&
-	       !memcmp(f + sizeof(*eh), marker, strlen(marker));
-}
 
 static void packet_send(struct rig *r, uint8_t src_last, const char *marker)
 {

@@ -3,6 +3,7 @@
  * for them, the vnet header size, offloads as the interface's features
  * show them, queue detach and attach, the ways opening can fail, and
  * frames through the tap in both directions with their 12-byte header. */
+#include "frames.h"
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/ethtool.h>
@@ -31,7 +32,6 @@
 #define GUEST_TSO6 8
 #define GUEST_ECN 9
 
-#define ETH_P_TEST 0x88b5	/* IEEE local experimental */
 #define HDR TAP_VNET_HDR_LEN
 
 static long sysfs_flags(const char *name)
@@ -168,28 +168,6 @@ out:
 
 /* --- frames ------------------------------------------------------------- */
 
-static size_t make_frame(uint8_t *f, uint8_t src_last, const char *marker)
-{
-	struct ether_header *eh = (struct ether_header *)f;
-	size_t len = sizeof(*eh) + 46;
-
-	memset(f, 0, len);
-	memset(eh->ether_dhost, 0xff, ETH_ALEN);
-	memcpy(eh->ether_shost, (uint8_t[]){ 0x02, 0x54, 0x45, 0x52, 0x4e,
-					     src_last }, ETH_ALEN);
-	eh->ether_type = htons(ETH_P_TEST);
-	snprintf((char *)f + sizeof(*eh), 46, "%s", marker);
-	return len;
-}
-
-static bool is_frame(const uint8_t *f, size_t len, const char *marker)
-{
-	const struct ether_header *eh = (const struct ether_header *)f;
-
-	return len >= sizeof(*eh) + strlen(marker) &&
-	       eh->ether_type == htons(ETH_P_TEST) &&
-	       !memcmp(f + sizeof(*eh), marker, strlen(marker));
-}
 
 static int packet_socket(const char *ifname)
 {
