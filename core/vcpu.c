@@ -174,6 +174,8 @@ static enum vm_request vcpu_exit(struct vcpu *v)
 	case KVM_EXIT_INTR:
 		return VM_REQ_NONE;
 	case KVM_EXIT_SHUTDOWN:
+		/* On AMD, KVM resets the vCPU on this intercept: the dump
+		 * then shows reset state, not the faulting one. */
 		log_err(v->name, "triple fault (KVM_EXIT_SHUTDOWN)");
 		vcpu_dump(v);
 		return VM_REQ_ERROR;
