@@ -300,21 +300,6 @@ static int rx_wait(struct rig *r, struct fq **rxs, int nrx, const char *marker,
 
 /* --- rigs --------------------------------------------------------------- */
 
-static void no_ipv6(const char *name)
-{
-	char path[128];
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6",
-		 name);
-	fd = open(path, O_WRONLY);
-	if (fd >= 0) {
-		if (write(fd, "1", 1) < 0)
-			perror(path);
-		close(fd);
-	}
-}
-
 /* 0, 77 (no vhost-net) or 1. */
 static int rig_open(struct rig *r, const char *ifname, unsigned int npairs)
 {

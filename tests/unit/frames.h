@@ -1,15 +1,17 @@
-/* Test Ethernet frames for the tap and vhost-net tests: broadcast, a
- * locally administered source, the IEEE local experimental EtherType and a
- * marker string in the payload to find them again. */
+/* Helpers the tap and vhost-net tests share. Test Ethernet frames:
+ * broadcast, a locally administered source, the IEEE local experimental
+ * EtherType and a marker string in the payload to find them again. */
 #ifndef TERN_TESTS_FRAMES_H
 #define TERN_TESTS_FRAMES_H
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <net/ethernet.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define ETH_P_TEST 0x88b5	/* IEEE local experimental */
 
@@ -35,6 +37,22 @@ static inline bool is_frame(const uint8_t *f, size_t len, const char *marker)
 	return len >= sizeof(*eh) + strlen(marker) &&
 	       eh->ether_type == htons(ETH_P_TEST) &&
 	       !memcmp(f + sizeof(*eh), marker, strlen(marker));
+}
+
+/* Keeps router solicitations and MLD reports off a test interface. */
+static inline void no_ipv6(const char *name)
+{
+	char path[128];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6",
+		 name);
+	fd = open(path, O_WRONLY);
+	if (fd >= 0) {
+		if (write(fd, "1", 1) < 0)
+			perror(path);
+		close(fd);
+	}
 }
 
 #endif

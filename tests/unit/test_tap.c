@@ -80,22 +80,6 @@ static int vnet_hdr_sz(int fd)
 	return sz;
 }
 
-static void no_ipv6(const char *name)
-{
-	char path[128];
-	int fd;
-
-	/* Keeps router solicitations and MLD reports out of the way. */
-	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6",
-		 name);
-	fd = open(path, O_WRONLY);
-	if (fd >= 0) {
-		if (write(fd, "1", 1) < 0)
-			perror(path);
-		close(fd);
-	}
-}
-
 /* --- interface features through SIOCETHTOOL (no ethtool binary) -------- */
 
 static int ethtool(int s, const char *ifname, void *cmd)
