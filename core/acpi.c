@@ -15,29 +15,47 @@
 #define FADT_LEN 276			/* revision 6 */
 #define MADT_LAPIC_LEN 8
 #define MADT_IOAPIC_LEN 12
+#define MADT_ISO_LEN 10			/* interrupt source override */
+#define FACS_LEN 64
 
 /* KVM's in-kernel IOAPIC (KVM_IOAPIC_NUM_PINS), GSI base 0. */
 #define IOAPIC_PINS 24
 
 /* FADT field offsets (ACPI 6.5 table 5.9). */
 enum {
+	FADT_FIRMWARE_CTRL = 36,
 	FADT_DSDT = 40,
+	FADT_SCI_INT = 46,
+	FADT_PM1A_EVT_BLK = 56,
+	FADT_PM1A_CNT_BLK = 64,
+	FADT_PM_TMR_BLK = 76,
+	FADT_PM1_EVT_LEN = 88,
+	FADT_PM1_CNT_LEN = 89,
+	FADT_PM_TMR_LEN = 91,
 	FADT_CENTURY = 108,
 	FADT_IAPC_BOOT_ARCH = 109,
 	FADT_FLAGS = 112,
 	FADT_RESET_REG = 116,
 	FADT_RESET_VALUE = 128,
 	FADT_MINOR_VERSION = 131,
+	FADT_X_FIRMWARE_CTRL = 132,
 	FADT_X_DSDT = 140,
+	FADT_X_PM1A_EVT_BLK = 148,
+	FADT_X_PM1A_CNT_BLK = 172,
+	FADT_X_PM_TMR_BLK = 208,
 	FADT_SLEEP_CONTROL_REG = 244,
 	FADT_SLEEP_STATUS_REG = 256,
 	FADT_HYPERVISOR_ID = 268,
 };
 
+#define FADT_WBINVD (1u << 0)
 #define FADT_PWR_BUTTON (1u << 4)	/* no fixed power button */
 #define FADT_SLP_BUTTON (1u << 5)	/* no fixed sleep button */
+#define FADT_TMR_VAL_EXT (1u << 8)	/* 32-bit PM timer */
 #define FADT_RESET_REG_SUP (1u << 10)
 #define FADT_HW_REDUCED_ACPI (1u << 20)
+#define IAPC_LEGACY_DEVICES (1u << 0)
+#define IAPC_8042 (1u << 1)
 #define IAPC_VGA_NOT_PRESENT (1u << 2)
 
 #define GAS_SYSTEM_IO 1
@@ -85,14 +103,19 @@ static void put_header(uint8_t *t, const char sig[4], uint32_t len,
 	t[9] = checksum(t, len);	/* last: covers the whole table */
 }
 
-/* Generic Address Structure (5.2.3.2): one byte in I/O space. */
-static void put_gas_io8(uint8_t *p, uint16_t port)
+/* Generic Address Structure (5.2.3.2): a register in I/O space. */
+static void put_gas_io(uint8_t *p, uint16_t port, uint8_t bytes)
 {
 	p[0] = GAS_SYSTEM_IO;
-	p[1] = 8;	/* register bit width */
+	p[1] = (uint8_t)(8 * bytes);	/* register bit width */
 	p[2] = 0;	/* bit offset */
-	p[3] = GAS_ACCESS_BYTE;
+	p[3] = bytes == 4 ? 3 : bytes == 2 ? 2 : GAS_ACCESS_BYTE;
 	put64(p + 4, port);
+}
+
+static void put_gas_io8(uint8_t *p, uint16_t port)
+{
+	put_gas_io(p, port, 1);
 }
 
 static int check_config(uint64_t gpa, const struct acpi_config *cfg)
@@ -103,8 +126,14 @@ static int check_config(uint64_t gpa, const struct acpi_config *cfg)
 		return -EINVAL;
 	if (gpa % 16 || cfg->ioapic_addr >= four_gib)
 		return -EINVAL;
-	if (!cfg->sleep_ctl_port || !cfg->sleep_sts_port || !cfg->reset_port)
+	if (!cfg->reset_port)
 		return -EINVAL;
+	if (cfg->pc ? !cfg->pm_base || cfg->sci_irq > 15
+		    : !cfg->sleep_ctl_port || !cfg->sleep_sts_port)
+		return -EINVAL;
+	for (int i = 0; cfg->pc && i < 4; i++)
+		if (cfg->pirq_irq[i] > 15)
+			return -EINVAL;
 	if (cfg->pci_slots > 32 || cfg->pci_intx_gsi_base > IOAPIC_PINS - 4)
 		return -EINVAL;
 	if (!cfg->pci_mmio32_size || cfg->pci_mmio32_base >= four_gib ||
@@ -152,7 +181,10 @@ static int pci_crs(struct aml *b, const struct acpi_config *cfg)
 
 /* _PRT: routes each slot's INTA-D straight to IOAPIC GSIs (source Zero,
  * so the last field is the GSI), rotated by slot so that single-function
- * devices, which all use INTA, spread over the four GSIs. */
+ * devices, which all use INTA, spread over the four GSIs. For pc the GSI
+ * is the ISA IRQ the PIRQ registers route that pin to after reset (see
+ * core/piix.h); a guest that reprograms PIRQRC without ACPI (it has no
+ * link devices to do it through here) moves the interrupt with it. */
 static int pci_prt(struct aml *b, const struct acpi_config *cfg)
 {
 	unsigned int slots = cfg->pci_slots > 1 ? cfg->pci_slots - 1 : 0;
@@ -168,7 +200,9 @@ static int pci_prt(struct aml *b, const struct acpi_config *cfg)
 			aml_integer(b, ((uint64_t)s << 16) | 0xFFFF);
 			aml_integer(b, pin);
 			aml_integer(b, 0);
-			aml_integer(b, cfg->pci_intx_gsi_base + (s + pin) % 4);
+			aml_integer(b, cfg->pc ? cfg->pirq_irq[(s + pin) % 4]
+					       : cfg->pci_intx_gsi_base +
+							 (s + pin) % 4);
 			aml_close(b, e);
 		}
 	}
@@ -241,7 +275,7 @@ static int dsdt_body(struct aml *b, const struct acpi_config *cfg)
 	return aml_close(b, dev);
 }
 
-static void build_fadt(uint8_t *t, uint64_t dsdt_gpa,
+static void build_fadt(uint8_t *t, uint64_t dsdt_gpa, uint64_t facs_gpa,
 		       const struct acpi_config *cfg)
 {
 	/* Both DSDT pointers, as asked; the 32-bit one only if it fits. */
@@ -256,11 +290,33 @@ static void build_fadt(uint8_t *t, uint64_t dsdt_gpa,
 	put_gas_io8(t + FADT_RESET_REG, cfg->reset_port);
 	t[FADT_RESET_VALUE] = cfg->reset_value;
 	t[FADT_MINOR_VERSION] = 5;	/* ACPI 6.5 */
-	put_gas_io8(t + FADT_SLEEP_CONTROL_REG, cfg->sleep_ctl_port);
-	put_gas_io8(t + FADT_SLEEP_STATUS_REG, cfg->sleep_sts_port);
+	if (cfg->pc) {
+		/* Fixed hardware: SMI_CMD stays 0, so the platform is always
+		 * in ACPI mode (SCI_EN reads as 1). No GPE block. */
+		put16(t + FADT_IAPC_BOOT_ARCH, IAPC_LEGACY_DEVICES | IAPC_8042 |
+						      IAPC_VGA_NOT_PRESENT);
+		put32(t + FADT_FLAGS, FADT_WBINVD | FADT_TMR_VAL_EXT |
+					      FADT_RESET_REG_SUP |
+					      FADT_PWR_BUTTON | FADT_SLP_BUTTON);
+		put32(t + FADT_FIRMWARE_CTRL, (uint32_t)facs_gpa);
+		put64(t + FADT_X_FIRMWARE_CTRL, 0); /* one of the two, not both */
+		put16(t + FADT_SCI_INT, cfg->sci_irq);
+		put32(t + FADT_PM1A_EVT_BLK, cfg->pm_base);
+		put32(t + FADT_PM1A_CNT_BLK, cfg->pm_base + 4u);
+		put32(t + FADT_PM_TMR_BLK, cfg->pm_base + 8u);
+		t[FADT_PM1_EVT_LEN] = 4;
+		t[FADT_PM1_CNT_LEN] = 2;
+		t[FADT_PM_TMR_LEN] = 4;
+		put_gas_io(t + FADT_X_PM1A_EVT_BLK, cfg->pm_base, 4);
+		put_gas_io(t + FADT_X_PM1A_CNT_BLK, (uint16_t)(cfg->pm_base + 4), 2);
+		put_gas_io(t + FADT_X_PM_TMR_BLK, (uint16_t)(cfg->pm_base + 8), 4);
+	} else {
+		put_gas_io8(t + FADT_SLEEP_CONTROL_REG, cfg->sleep_ctl_port);
+		put_gas_io8(t + FADT_SLEEP_STATUS_REG, cfg->sleep_sts_port);
+	}
 	memcpy(t + FADT_HYPERVISOR_ID, "TERN    ", 8);
-	/* Everything else stays 0: no FACS (allowed when hw-reduced), no
-	 * SCI, SMI, PM1/PM2/PM timer/GPE blocks. */
+	/* Everything else stays 0: hw-reduced has no FACS (allowed there),
+	 * SCI, SMI, PM1/PM2/PM timer/GPE blocks; pc has no SMI, PM2, GPE. */
 	put_header(t, "FACP", FADT_LEN, 6);
 }
 
@@ -274,7 +330,8 @@ static void build_madt(uint8_t *t, size_t len, const struct acpi_config *cfg)
 	uint8_t *e = t + HDR_LEN + 8;
 
 	put32(t + 36, 0xFEE00000);	/* local APIC address */
-	put32(t + 40, 0);		/* no PCAT_COMPAT: there is no 8259 */
+	/* PCAT_COMPAT for pc: KVM's 8259 is there for such guests. */
+	put32(t + 40, cfg->pc ? 1 : 0);
 	for (unsigned int i = 0; i < cfg->ncpus; i++, e += MADT_LAPIC_LEN) {
 		e[0] = 0;		/* Processor Local APIC */
 		e[1] = MADT_LAPIC_LEN;
@@ -287,6 +344,17 @@ static void build_madt(uint8_t *t, size_t len, const struct acpi_config *cfg)
 	e[2] = cfg->ioapic_id;
 	put32(e + 4, (uint32_t)cfg->ioapic_addr);
 	put32(e + 8, 0);		/* GSI base */
+	if (cfg->pc) {
+		/* The SCI is level triggered, active high (as the PM
+		 * function drives it), unlike an ISA IRQ's default. */
+		e += MADT_IOAPIC_LEN;
+		e[0] = 2;		/* Interrupt Source Override */
+		e[1] = MADT_ISO_LEN;
+		e[2] = 0;		/* ISA bus */
+		e[3] = cfg->sci_irq;
+		put32(e + 4, cfg->sci_irq);
+		put16(e + 8, 0x000d);	/* active high, level triggered */
+	}
 	/* Revision 5 (ACPI 6.3+). All entries are Enabled, so the Online
 	 * Capable bit that revision brought in does not matter. */
 	put_header(t, "APIC", (uint32_t)len, 5);
@@ -315,7 +383,7 @@ ssize_t acpi_build(void *mem, size_t cap, uint64_t gpa,
 		   const struct acpi_config *cfg)
 {
 	static const uint8_t no_header[HDR_LEN];
-	size_t xsdt, fadt, madt, madt_len, dsdt, total;
+	size_t xsdt, fadt, madt, madt_len, dsdt, facs = 0, total;
 	struct aml aml;
 	uint8_t *m = mem;
 	int err;
@@ -338,9 +406,14 @@ ssize_t acpi_build(void *mem, size_t cap, uint64_t gpa,
 	xsdt = ALIGN16(RSDP_LEN);
 	fadt = ALIGN16(xsdt + XSDT_LEN);
 	madt = ALIGN16(fadt + FADT_LEN);
-	madt_len = HDR_LEN + 8 + cfg->ncpus * MADT_LAPIC_LEN + MADT_IOAPIC_LEN;
+	madt_len = HDR_LEN + 8 + cfg->ncpus * MADT_LAPIC_LEN + MADT_IOAPIC_LEN +
+		   (cfg->pc ? MADT_ISO_LEN : 0);
 	dsdt = ALIGN16(madt + madt_len);
 	total = dsdt + aml.len;
+	if (cfg->pc) {			/* the FACS is 64-byte aligned */
+		facs = (total + 63) & ~(size_t)63;
+		total = facs + FACS_LEN;
+	}
 	if (total > cap) {
 		aml_free(&aml);
 		return -ENOSPC;
@@ -349,7 +422,13 @@ ssize_t acpi_build(void *mem, size_t cap, uint64_t gpa,
 	memset(m, 0, total);
 	build_rsdp(m, gpa + xsdt);
 	build_xsdt(m + xsdt, gpa + fadt, gpa + madt);
-	build_fadt(m + fadt, gpa + dsdt, cfg);
+	build_fadt(m + fadt, gpa + dsdt, gpa + facs, cfg);
+	if (cfg->pc) {
+		/* FACS (5.2.10): no checksum, no waking vector, no lock use. */
+		memcpy(m + facs, "FACS", 4);
+		put32(m + facs + 4, FACS_LEN);
+		m[facs + 32] = 2;	/* version */
+	}
 	build_madt(m + madt, madt_len, cfg);
 	memcpy(m + dsdt, aml.data, aml.len);
 	put_header(m + dsdt, "DSDT", (uint32_t)aml.len, 2); /* 64-bit ints */

@@ -1,10 +1,16 @@
-/* ACPI tables for a hardware-reduced x86 platform (ACPI 6.x 4.1): no
- * PM1/GPE blocks, no SCI, no 8259; power off through the FADT's sleep
- * control register and reset through its reset register. Linux finds the
- * RSDP by scanning 0xE0000-0xFFFFF (or via boot_params.acpi_rsdp_addr). */
+/* ACPI tables. The default machine is a hardware-reduced x86 platform
+ * (ACPI 6.x 4.1): no PM1/GPE blocks, no SCI, no 8259; power off through
+ * the FADT's sleep control register and reset through its reset register.
+ * `--machine pc` (cfg->pc) gets the classic fixed hardware instead, what
+ * pre-ACPI-5 guests need: PM1a event/control blocks and a PM timer in the
+ * PIIX4 PM function, an SCI, a FACS, an 8259 (PCAT_COMPAT) and ISA
+ * devices, and PCI INTx on the ISA IRQs the PIRQ registers route to.
+ * Linux finds the RSDP by scanning 0xE0000-0xFFFFF (or via
+ * boot_params.acpi_rsdp_addr). */
 #ifndef TERN_CORE_ACPI_H
 #define TERN_CORE_ACPI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -22,11 +28,16 @@ struct acpi_config {
 	unsigned int pci_slots;        /* _PRT entries for slots 1..pci_slots-1, INTA..INTD */
 	uint32_t pci_intx_gsi_base;    /* _PRT: slot s pin p -> GSI base + ((s + p) % 4), e.g. 16 */
 	uint8_t rtc_century_index;     /* 0x32 */
+	/* --machine pc: the sleep ports above are unused, these are. */
+	bool pc;
+	uint16_t pm_base;              /* PM1a_EVT at +0 (4), PM1a_CNT +4 (2), PM_TMR +8 (4) */
+	uint8_t sci_irq;               /* 9 */
+	uint8_t pirq_irq[4];           /* _PRT: slot s pin p -> pirq_irq[(s + p) % 4] */
 };
 
 #define ACPI_RSDP_ADDR 0xE0000  /* in the legacy BIOS area Linux scans */
 
-/* Builds RSDP, XSDT, FADT (rev 6, hw-reduced), DSDT, MADT (and nothing else)
+/* Builds RSDP, XSDT, FADT (rev 6, hw-reduced unless pc), DSDT, MADT (and a FACS for pc)
    into `mem`, a host buffer that the guest sees at guest-physical `gpa`
    (the RSDP goes first, at `gpa`). Returns the number of bytes used, or
    -ENOSPC if `cap` is too small, -EINVAL on a bad config (0 cpus, >255 cpus). */

@@ -26,13 +26,17 @@ static const char usage_text[] =
 	"                         hugepages=on: hugetlbfs 2M pages (shared)\n"
 	"  --serial stdio|file=PATH|pty|socket=PATH|off\n"
 	"                         serial console (default stdio; Ctrl-A x quits)\n"
+	"  --machine virt|pc      virt (default): virtio only, hw-reduced ACPI;\n"
+	"                         pc: i440FX + PIIX3, for IDE and e1000\n"
 	"  --disk path=FILE[,queues=N][,queue-size=N][,direct=on|off]\n"
-	"         [,readonly=on|off][,packed=on|off][,serial=STR]\n"
-	"                         virtio-blk on a raw image (repeatable, up to 8)\n"
+	"         [,readonly=on|off][,packed=on|off][,serial=STR][,if=virtio|ide]\n"
+	"                         virtio-blk on a raw image (repeatable, up to 8);\n"
+	"                         if=ide: a PIIX IDE disk (--machine pc, up to 4)\n"
 	"  --net [tap=NAME][,mac=MAC][,queues=N][,vhost=on|off|auto][,mtu=N]\n"
-	"        [,queue-size=N][,packed=on|off]\n"
+	"        [,queue-size=N][,packed=on|off][,model=virtio|e1000]\n"
 	"                         virtio-net over a tap (created if absent); the\n"
-	"                         kernel's vhost-net moves packets when it can\n"
+	"                         kernel's vhost-net moves packets when it can;\n"
+	"                         model=e1000: an Intel 82540EM (--machine pc)\n"
 	"  --on-reboot exit|restart  what a guest reboot does (default exit)\n"
 	"  --stats FILE           KVM's per-vCPU exit counters as JSON, written\n"
 	"                         at exit and on SIGUSR2\n"
@@ -178,6 +182,8 @@ static int parse_disk(struct cli *cli, const char *arg, FILE *err)
 {
 	struct blk_config *d;
 	char *copy, *tok, *save = NULL;
+	const char *virtio_only = NULL;	/* a parameter IDE has no use for */
+	bool ide = false;
 	unsigned long n;
 	int ret = 0;
 
@@ -203,11 +209,18 @@ static int parse_disk(struct cli *cli, const char *arg, FILE *err)
 			d->path = strdup(v);
 			ret = d->path ? check_file("disk", d->path, err)
 				      : -ENOMEM;
+		} else if (!strcmp(tok, "if")) {
+			if (!strcmp(v, "ide") || !strcmp(v, "virtio"))
+				ide = !strcmp(v, "ide");
+			else
+				ret = bad(err, "disk", "if=%s: virtio or ide", v);
 		} else if (!strcmp(tok, "queues")) {
+			virtio_only = "queues";
 			if (parse_uint(v, VIRTIO_MAX_QUEUES, &n) || !n)
 				ret = bad(err, "disk", "queues=%s: give 1 to 64", v);
 			d->queues = (unsigned int)n;
 		} else if (!strcmp(tok, "queue-size")) {
+			virtio_only = "queue-size";
 			if (parse_uint(v, 1024, &n) || n < 2 || (n & (n - 1)))
 				ret = bad(err, "disk", "queue-size=%s: give a power "
 					  "of two from 2 to 1024", v);
@@ -219,9 +232,11 @@ static int parse_disk(struct cli *cli, const char *arg, FILE *err)
 			if (parse_onoff(v, &d->readonly))
 				ret = bad(err, "disk", "readonly=%s: on or off", v);
 		} else if (!strcmp(tok, "packed")) {
+			virtio_only = "packed";
 			if (parse_onoff(v, &d->packed))
 				ret = bad(err, "disk", "packed=%s: on or off", v);
 		} else if (!strcmp(tok, "serial")) {
+			virtio_only = "serial";
 			if (strlen(v) > BLK_SERIAL_LEN)
 				ret = bad(err, "disk", "serial=%s: at most 20 "
 					  "characters", v);
@@ -230,15 +245,25 @@ static int parse_disk(struct cli *cli, const char *arg, FILE *err)
 		} else {
 			ret = bad(err, "disk", "unknown parameter '%s' (path=, "
 				  "queues=, queue-size=, direct=, readonly=, "
-				  "packed=, serial=)", tok);
+				  "packed=, serial=, if=)", tok);
 		}
 	}
 	if (!ret && !d->path)
 		ret = bad(err, "disk", "'%s' has no path=FILE", arg);
+	if (!ret && ide && virtio_only)
+		ret = bad(err, "disk", "%s= is for virtio disks, not if=ide",
+			  virtio_only);
+	if (!ret && ide && cli->vm.nide == VM_MAX_IDE)
+		ret = bad(err, "disk", "more than %s IDE disks", "4");
 	free(copy);
-	if (!ret)
+	if (ret)
+		return ret;
+	if (ide)
+		cli->vm.ide[cli->vm.nide++] = (struct vm_ide_config){
+			d->path, d->readonly, d->direct };
+	else
 		cli->vm.ndisks++;
-	return ret;
+	return 0;
 }
 
 static int parse_mac(const char *v, uint8_t mac[6])
@@ -311,6 +336,14 @@ static int parse_net(struct cli *cli, const char *arg, FILE *err)
 		} else if (!strcmp(tok, "packed")) {
 			if (parse_onoff(val, &n->dev.packed))
 				ret = bad(err, "net", "packed=%s: on or off", val);
+		} else if (!strcmp(tok, "model")) {
+			if (!strcmp(val, "virtio"))
+				n->model = NET_MODEL_VIRTIO;
+			else if (!strcmp(val, "e1000"))
+				n->model = NET_MODEL_E1000;
+			else
+				ret = bad(err, "net", "model=%s: virtio or e1000",
+					  val);
 		} else if (!strcmp(tok, "vhost")) {
 			if (!strcmp(val, "on"))
 				n->vhost = VHOST_ON;
@@ -322,9 +355,16 @@ static int parse_net(struct cli *cli, const char *arg, FILE *err)
 				ret = bad(err, "net", "vhost=%s: on, off or auto", val);
 		} else {
 			ret = bad(err, "net", "unknown parameter '%s' (tap=, mac=, "
-				  "queues=, queue-size=, mtu=, packed=, vhost=)", tok);
+				  "queues=, queue-size=, mtu=, packed=, vhost=, "
+				  "model=)", tok);
 		}
 	}
+	/* e1000 has one queue pair and no vhost; say so, do not ignore. */
+	if (!ret && n->model == NET_MODEL_E1000 &&
+	    (n->dev.pairs > 1 || n->vhost == VHOST_ON || n->dev.packed ||
+	     n->dev.mtu))
+		ret = bad(err, "net", "'%s': model=e1000 takes only tap= and "
+			  "mac=", arg);
 	free(copy);
 	if (!ret)
 		cli->vm.nnets++;
@@ -355,7 +395,7 @@ enum cli_result cli_parse(struct cli *cli, int argc, char **argv,
 {
 	enum { O_KERNEL = 256, O_INITRAMFS, O_CMDLINE, O_CPUS, O_MEMORY,
 	       O_SERIAL, O_ON_REBOOT, O_LOG_LEVEL, O_HELP, O_VERSION, O_DISK,
-	       O_STATS, O_NET };
+	       O_STATS, O_NET, O_MACHINE };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, O_KERNEL },
 		{ "initramfs", required_argument, NULL, O_INITRAMFS },
@@ -368,6 +408,7 @@ enum cli_result cli_parse(struct cli *cli, int argc, char **argv,
 		{ "disk", required_argument, NULL, O_DISK },
 		{ "stats", required_argument, NULL, O_STATS },
 		{ "net", required_argument, NULL, O_NET },
+		{ "machine", required_argument, NULL, O_MACHINE },
 		{ "help", no_argument, NULL, O_HELP },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 },
@@ -412,6 +453,15 @@ enum cli_result cli_parse(struct cli *cli, int argc, char **argv,
 			break;
 		case O_NET:
 			ret = parse_net(cli, optarg, err);
+			break;
+		case O_MACHINE:
+			if (!strcmp(optarg, "virt"))
+				cli->vm.machine = MACHINE_VIRT;
+			else if (!strcmp(optarg, "pc"))
+				cli->vm.machine = MACHINE_PC;
+			else
+				ret = bad(err, "machine", "'%s' is not virt or pc",
+					  optarg);
 			break;
 		case O_STATS:
 			if (!*optarg)
@@ -461,6 +511,17 @@ enum cli_result cli_parse(struct cli *cli, int argc, char **argv,
 	if (optind < argc) {
 		fprintf(err, "tern: '%s': unexpected argument (see --help)\n",
 			argv[optind]);
+		return CLI_USAGE;
+	}
+	for (unsigned int i = 0; i < cli->vm.nnets; i++)
+		if (cli->vm.nets[i].model == NET_MODEL_E1000 &&
+		    cli->vm.machine != MACHINE_PC) {
+			fprintf(err, "tern: --net: model=e1000 needs --machine "
+				"pc\n");
+			return CLI_USAGE;
+		}
+	if (cli->vm.nide && cli->vm.machine != MACHINE_PC) {
+		fprintf(err, "tern: --disk: if=ide needs --machine pc\n");
 		return CLI_USAGE;
 	}
 	if (!cli->vm.kernel) {

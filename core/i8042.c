@@ -7,6 +7,7 @@
 
 #define STATUS_OBF 0x01		/* a byte waits at port 0x60 */
 #define STATUS_SYS 0x04		/* self test passed (warm boot) */
+#define STATUS_UNLOCKED 0x10	/* keyboard not inhibited by the keylock */
 
 #define CTR_KBD_INT 0x01
 #define CTR_SYS 0x04
@@ -132,7 +133,7 @@ static void data_write(void *opaque, uint64_t off, const uint8_t *d,
 static void cmd_read(void *opaque, uint64_t off, uint8_t *d, uint32_t len)
 {
 	struct i8042 *k = opaque;
-	uint8_t v = STATUS_SYS;
+	uint8_t v = STATUS_SYS | STATUS_UNLOCKED;
 
 	pthread_mutex_lock(&k->lock);
 	if (k->obf)

@@ -230,10 +230,15 @@ static int platform_setup(struct vm *vm, struct serial_output out)
 	ret = pci_bus_init(&vm->pci, vm->ctl);
 	if (ret)
 		return ret;
-	/* A host bridge at 00.0: Linux's type-1 probe looks for one. */
-	pci_dev_init(&vm->host_bridge, "host-bridge", 0x1b36, 0x0008,
-		     0x060000, 0);
-	ret = pci_bus_add(&vm->pci, &vm->host_bridge, 0);
+	if (vm->cfg->machine == MACHINE_PC) {
+		ret = piix_init(&vm->piix, &vm->pci, &vm->pio,
+				(struct irq_line){ kvm_set_irq, vm, 0 }, vm->ctl);
+	} else {
+		/* A host bridge at 00.0: Linux's type-1 probe looks for one. */
+		pci_dev_init(&vm->host_bridge, "host-bridge", 0x1b36, 0x0008,
+			     0x060000, 0);
+		ret = pci_bus_add(&vm->pci, &vm->host_bridge, 0);
+	}
 	if (ret)
 		return ret;
 
@@ -247,8 +252,9 @@ static int platform_setup(struct vm *vm, struct serial_output out)
 				  &vm->i8042, "i8042-cmd");
 	ret = ret ?: bus_register(&vm->pio, PCI_PORT_CONFIG, 8,
 				  &pci_config_ops, &vm->pci, "pci-config");
-	ret = ret ?: bus_register(&vm->pio, VM_PORT_SLEEP_CTL, 2, &sleep_ops,
-				  vm, "acpi-sleep");
+	if (vm->cfg->machine == MACHINE_VIRT)
+		ret = ret ?: bus_register(&vm->pio, VM_PORT_SLEEP_CTL, 2,
+					  &sleep_ops, vm, "acpi-sleep");
 	for (size_t i = 0; !ret && i < sizeof(quiet_ports) / sizeof(quiet_ports[0]);
 	     i++)
 		ret = bus_register(&vm->pio, quiet_ports[i].port,
@@ -279,10 +285,14 @@ static int acpi_setup(struct vm *vm)
 		.pci_slots = VM_PCI_SLOTS,
 		.pci_intx_gsi_base = VM_PCI_INTX_GSI,
 		.rtc_century_index = 0x32,
+		.pc = vm->cfg->machine == MACHINE_PC,
+		.pm_base = PIIX_PM_BASE,
+		.sci_irq = PIIX_SCI_IRQ,
 	};
 	size_t cap = BOOT_RESET_VECTOR - ACPI_RSDP_ADDR;
 	ssize_t n;
 
+	memcpy(acfg.pirq_irq, piix_pirq_default, sizeof(acfg.pirq_irq));
 	n = acpi_build(guest_mem_ptr(&vm->mem, ACPI_RSDP_ADDR, cap), cap,
 		       ACPI_RSDP_ADDR, &acfg);
 	if (n < 0) {
@@ -590,6 +600,8 @@ void vm_destroy(struct vm *vm)
 	serial_destroy(&vm->serial);
 	rtc_destroy(&vm->rtc);
 	i8042_destroy(&vm->i8042);
+	if (vm->cfg && vm->cfg->machine == MACHINE_PC && vm->piix.pio)
+		piix_destroy(&vm->piix);
 	pci_bus_destroy(&vm->pci);
 	free(vm->cpuid);
 	vm->cpuid = NULL;

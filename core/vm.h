@@ -12,6 +12,7 @@
 #include "core/loop.h"
 #include "core/memory.h"
 #include "core/pci.h"
+#include "core/piix.h"
 #include "core/rtc.h"
 #include "core/serial.h"
 #include "core/vcpu.h"
@@ -32,10 +33,25 @@
 
 enum vhost_mode { VHOST_AUTO, VHOST_ON, VHOST_OFF };
 
+/* virt: tern's own machine, hardware-reduced ACPI and virtio only.
+ * pc: i440FX + PIIX3 (core/piix.c) for guests that need a 1996 PC and
+ * its slow-path devices (IDE disks, e1000). */
+enum vm_machine { MACHINE_VIRT, MACHINE_PC };
+
+enum net_model { NET_MODEL_VIRTIO, NET_MODEL_E1000 };
+
 struct vm_net_config {
 	struct net_config dev;
 	char tap[IFNAMSIZ];		/* empty: the kernel picks a name */
 	enum vhost_mode vhost;
+	enum net_model model;
+};
+
+#define VM_MAX_IDE 4			/* primary/secondary, master/slave */
+
+struct vm_ide_config {
+	const char *path;
+	bool readonly, direct;
 };
 
 enum on_reboot { ON_REBOOT_EXIT, ON_REBOOT_RESTART };
@@ -52,6 +68,9 @@ struct vm_config {
 	struct blk_config disks[VM_MAX_DISKS];
 	unsigned int nnets;
 	struct vm_net_config nets[VM_MAX_NETS];
+	enum vm_machine machine;
+	unsigned int nide;		/* in order: pri master, pri slave, ... */
+	struct vm_ide_config ide[VM_MAX_IDE];
 };
 
 /* ACPI hardware-reduced sleep registers and where the tables go. */
@@ -68,7 +87,8 @@ struct vm {
 	struct bus pio;
 	struct bus mmio;
 	struct pci_bus pci;
-	struct pci_dev host_bridge;
+	struct pci_dev host_bridge;	/* virt */
+	struct piix piix;		/* pc */
 	struct serial serial;
 	struct rtc rtc;
 	struct i8042 i8042;

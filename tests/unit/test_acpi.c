@@ -314,7 +314,8 @@ static int check_prt(const uint8_t *dsdt, const struct acpi_config *cfg)
 		CHECK_EQ(v[0], ((uint64_t)slot << 16) | 0xFFFF);
 		CHECK_EQ(v[1], pin);
 		CHECK_EQ(v[2], 0);
-		CHECK_EQ(v[3], cfg->pci_intx_gsi_base + (slot + pin) % 4);
+		CHECK_EQ(v[3], cfg->pc ? cfg->pirq_irq[(slot + pin) % 4]
+				       : cfg->pci_intx_gsi_base + (slot + pin) % 4);
 		p += k;
 	}
 	return (int)n;
@@ -624,6 +625,80 @@ static void test_resources(void)
 	aml_free(&b);
 }
 
+/* --machine pc: fixed hardware (PM1a blocks, PM timer, SCI, FACS), an
+ * 8259 and ISA devices, PCI INTx on the PIRQ-routed ISA IRQs. */
+static void test_pc(void)
+{
+	struct acpi_config cfg = default_config();
+	struct tables t;
+	const uint8_t *f, *m, *e, *facs;
+	uint64_t facs_addr;
+	unsigned int overrides = 0;
+
+	cfg.pc = true;
+	cfg.sleep_ctl_port = cfg.sleep_sts_port = 0;	/* unused for pc */
+	cfg.pm_base = 0xB000;
+	cfg.sci_irq = 9;
+	memcpy(cfg.pirq_irq, (uint8_t[]){ 10, 10, 11, 11 }, 4);
+	t = build(&cfg);
+	if (!t.fadt || !t.madt || !t.dsdt) {
+		CHECK(!"missing FADT, MADT or DSDT");
+		return;
+	}
+	f = t.fadt;
+	check_header(f, "FACP", 6);
+	CHECK_EQ(get(f + 112, 4) & (1u << 20), 0);	/* not hw-reduced */
+	CHECK(get(f + 112, 4) & (1u << 8));		/* 32-bit PM timer */
+	CHECK_EQ(get(f + 46, 2), 9);			/* SCI_INT */
+	CHECK_EQ(get(f + 48, 4), 0);			/* no SMI_CMD */
+	CHECK_EQ(get(f + 56, 4), 0xB000);		/* PM1a_EVT_BLK */
+	CHECK_EQ(get(f + 64, 4), 0xB004);		/* PM1a_CNT_BLK */
+	CHECK_EQ(get(f + 76, 4), 0xB008);		/* PM_TMR_BLK */
+	CHECK_EQ(f[88], 4);
+	CHECK_EQ(f[89], 2);
+	CHECK_EQ(f[91], 4);
+	CHECK_EQ(f[92], 0);				/* no GPE0 */
+	CHECK_EQ(f[148], 1);				/* X_PM1a_EVT: I/O */
+	CHECK_EQ(f[149], 32);
+	CHECK_EQ(get(f + 152, 8), 0xB000);
+	CHECK_EQ(f[173], 16);				/* X_PM1a_CNT */
+	CHECK_EQ(get(f + 176, 8), 0xB004);
+	CHECK_EQ(f[209], 32);				/* X_PM_TMR */
+	CHECK_EQ(get(f + 212, 8), 0xB008);
+	CHECK_EQ(get(f + 244, 12), 0);			/* no sleep registers */
+	CHECK_EQ(get(f + 109, 2), 7);	/* legacy devices, 8042, no VGA */
+	facs_addr = get(f + 36, 4);
+	CHECK_EQ(get(f + 132, 8), 0);	/* X_FIRMWARE_CTRL: one, not both */
+	CHECK_EQ(facs_addr % 64, 0);
+	CHECK(facs_addr >= GPA && facs_addr + 64 <= GPA + (uint64_t)t.n);
+	facs = mem + (facs_addr - GPA);
+	CHECK_MEM(facs, "FACS", 4);
+	CHECK_EQ(get(facs + 4, 4), 64);
+
+	m = t.madt;
+	check_header(m, "APIC", 5);
+	CHECK_EQ(get(m + 40, 4), 1);			/* PCAT_COMPAT */
+	for (e = m + 44; e + 2 <= m + get(m + 4, 4) && e[1]; e += e[1]) {
+		if (e[0] != 2)
+			continue;
+		overrides++;
+		CHECK_EQ(e[1], 10);
+		CHECK_EQ(e[2], 0);				/* ISA */
+		CHECK_EQ(e[3], 9);				/* IRQ 9 ... */
+		CHECK_EQ(get(e + 4, 4), 9);			/* ... GSI 9 */
+		CHECK_EQ(get(e + 8, 2), 0x0d);		/* level, high */
+	}
+	CHECK_EQ(overrides, 1);
+	CHECK_EQ(check_prt(t.dsdt, &cfg), 4 * 31);
+
+	/* pc needs its PM block and ISA IRQs; the hw-reduced ports not. */
+	cfg.pm_base = 0;
+	CHECK_EQ(acpi_build(mem, sizeof(mem), GPA, &cfg), -EINVAL);
+	cfg.pm_base = 0xB000;
+	cfg.pirq_irq[2] = 16;
+	CHECK_EQ(acpi_build(mem, sizeof(mem), GPA, &cfg), -EINVAL);
+}
+
 int main(void)
 {
 	test_rsdp();
@@ -631,6 +706,7 @@ int main(void)
 	test_fadt();
 	test_madt();
 	test_dsdt();
+	test_pc();
 	test_errors();
 	test_pkglength();
 	test_integer();

@@ -102,6 +102,40 @@ int main(void)
 	CHECK_BAD("--log-level", "--kernel", "/dev/null", "--log-level",
 		  "loud");
 	CHECK_BAD("--bogus", "--kernel", "/dev/null", "--bogus");
+
+	/* --machine pc and its slow-path devices. */
+	CHECK_EQ(parse(&cli, "--kernel", "/dev/null", "--disk",
+		       "path=/dev/null,if=ide,readonly=on", "--machine", "pc",
+		       "--net", "tap=t0,model=e1000", "--disk", "path=/dev/null",
+		       NULL),
+		 CLI_RUN);
+	CHECK_EQ(cli.vm.machine, MACHINE_PC);
+	CHECK_EQ(cli.vm.nide, 1);
+	CHECK_EQ(cli.vm.ndisks, 1);
+	CHECK(cli.vm.ide[0].readonly);
+	CHECK_STR(cli.vm.ide[0].path, "/dev/null");
+	CHECK_EQ(cli.vm.nets[0].model, NET_MODEL_E1000);
+	CHECK_EQ(parse(&cli, "--kernel", "/dev/null", NULL), CLI_RUN);
+	CHECK_EQ(cli.vm.machine, MACHINE_VIRT);
+	CHECK_BAD("--machine", "--kernel", "/dev/null", "--machine", "q35");
+	CHECK_BAD("--disk", "--kernel", "/dev/null", "--disk",
+		  "path=/dev/null,if=ide");		/* needs pc */
+	CHECK_BAD("--disk", "--kernel", "/dev/null", "--machine", "pc",
+		  "--disk", "path=/dev/null,if=scsi");
+	CHECK_BAD("--disk", "--kernel", "/dev/null", "--machine", "pc",
+		  "--disk", "path=/dev/null,if=ide,queues=2");
+	CHECK_BAD("--disk", "--kernel", "/dev/null", "--machine", "pc",
+		  "--disk", "path=/dev/null,if=ide", "--disk",
+		  "path=/dev/null,if=ide", "--disk", "path=/dev/null,if=ide",
+		  "--disk", "path=/dev/null,if=ide", "--disk",
+		  "path=/dev/null,if=ide");		/* a fifth */
+	CHECK_BAD("--net", "--kernel", "/dev/null", "--net", "model=e1000");
+	CHECK_BAD("--net", "--kernel", "/dev/null", "--machine", "pc", "--net",
+		  "model=rtl8139");
+	CHECK_BAD("--net", "--kernel", "/dev/null", "--machine", "pc", "--net",
+		  "model=e1000,queues=2");
+	CHECK_BAD("--net", "--kernel", "/dev/null", "--machine", "pc", "--net",
+		  "model=e1000,vhost=on");
 	CHECK_BAD("--cpus", "--kernel", "/dev/null", "--cpus");
 	CHECK_BAD("stray", "--kernel", "/dev/null", "stray");
 	return check_done("test_cli");

@@ -101,14 +101,14 @@ static void test_replies_and_status(void)
 	struct fake_ctl c;
 
 	setup(&k, &c);
-	CHECK_EQ(status(&k), 0x04);		/* SYS, nothing waiting */
+	CHECK_EQ(status(&k), 0x14);		/* SYS, unlocked, nothing waiting */
 	CHECK_EQ(rd_data(&k), 0x00);
 
 	cmd(&k, 0xaa);
-	CHECK_EQ(status(&k), 0x05);		/* OBF */
-	CHECK_EQ(status(&k), 0x05);		/* status reads do not clear */
+	CHECK_EQ(status(&k), 0x15);		/* OBF */
+	CHECK_EQ(status(&k), 0x15);		/* status reads do not clear */
 	CHECK_EQ(rd_data(&k), 0x55);
-	CHECK_EQ(status(&k), 0x04);
+	CHECK_EQ(status(&k), 0x14);
 	CHECK_EQ(rd_data(&k), 0x00);
 
 	cmd(&k, 0xab);
