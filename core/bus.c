@@ -86,29 +86,43 @@ static const struct bus_range *bus_find(const struct bus *bus, uint64_t addr,
 	return NULL;
 }
 
-bool bus_read(struct bus *bus, uint64_t addr, uint8_t *data, uint32_t len)
+/* The range is copied out and the lock dropped before the handler runs:
+ * a handler may change the bus it was reached through (a PCI config write
+ * on the PIO bus that moves an I/O BAR registers on that same bus). A
+ * handler can thus run just after its range went away on another vCPU;
+ * devices outlive the vCPU threads, so it still finds its device. */
+static bool bus_lookup(struct bus *bus, uint64_t addr, uint32_t len,
+		       struct bus_range *out)
 {
 	const struct bus_range *r;
 
 	pthread_rwlock_rdlock(&bus->lock);
 	r = bus_find(bus, addr, len);
-	if (r && r->ops->read)
-		r->ops->read(r->opaque, addr - r->base, data, len);
-	else
-		memset(data, 0xff, len);
+	if (r)
+		*out = *r;
 	pthread_rwlock_unlock(&bus->lock);
 	return r != NULL;
+}
+
+bool bus_read(struct bus *bus, uint64_t addr, uint8_t *data, uint32_t len)
+{
+	struct bus_range r;
+	bool found = bus_lookup(bus, addr, len, &r);
+
+	if (found && r.ops->read)
+		r.ops->read(r.opaque, addr - r.base, data, len);
+	else
+		memset(data, 0xff, len);
+	return found;
 }
 
 bool bus_write(struct bus *bus, uint64_t addr, const uint8_t *data,
 	       uint32_t len)
 {
-	const struct bus_range *r;
+	struct bus_range r;
+	bool found = bus_lookup(bus, addr, len, &r);
 
-	pthread_rwlock_rdlock(&bus->lock);
-	r = bus_find(bus, addr, len);
-	if (r && r->ops->write)
-		r->ops->write(r->opaque, addr - r->base, data, len);
-	pthread_rwlock_unlock(&bus->lock);
-	return r != NULL;
+	if (found && r.ops->write)
+		r.ops->write(r.opaque, addr - r.base, data, len);
+	return found;
 }

@@ -10,7 +10,9 @@
 
 /* A device's handlers. `off` is relative to the range's base; `len` is
  * 1, 2, 4 or 8. A read fills data[0..len) (little endian). Handlers run in
- * vCPU threads, possibly several at once: devices lock what they share. */
+ * vCPU threads, possibly several at once: devices lock what they share.
+ * No bus lock is held while a handler runs, so it may register or
+ * unregister ranges (a config write moving an I/O BAR). */
 struct bus_ops {
 	void (*read)(void *opaque, uint64_t off, uint8_t *data, uint32_t len);
 	void (*write)(void *opaque, uint64_t off, const uint8_t *data,

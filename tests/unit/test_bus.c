@@ -146,9 +146,49 @@ static void test_cpuid(void)
 	CHECK_EQ(e[5].eax >> 26, 7);
 }
 
+/* A handler that moves a range on the bus it was reached through, as a
+ * PCI config write does for an I/O BAR: must not deadlock. */
+static struct bus *reentrant_bus;
+static int moved_reads;
+
+static void moved_read(void *opaque, uint64_t off, uint8_t *d, uint32_t len)
+{
+	moved_reads++;
+	memset(d, 0x5a, len);
+}
+
+static const struct bus_ops moved_ops = { .read = moved_read };
+
+static void mover_write(void *opaque, uint64_t off, const uint8_t *d,
+			uint32_t len)
+{
+	bus_unregister(reentrant_bus, 0x1000);
+	bus_register(reentrant_bus, 0x2000, 8, &moved_ops, NULL, "moved");
+}
+
+static const struct bus_ops mover_ops = { .write = mover_write };
+
+static void test_reentrant(void)
+{
+	struct bus b;
+	uint8_t v = 1;
+
+	CHECK_EQ(bus_init(&b, "pio"), 0);
+	reentrant_bus = &b;
+	CHECK_EQ(bus_register(&b, 0xcf8, 8, &mover_ops, NULL, "cfg"), 0);
+	CHECK_EQ(bus_register(&b, 0x1000, 8, &moved_ops, NULL, "bar"), 0);
+	CHECK(bus_write(&b, 0xcfc, &v, 1));
+	CHECK(!bus_read(&b, 0x1000, &v, 1));
+	CHECK(bus_read(&b, 0x2004, &v, 1));
+	CHECK_EQ(v, 0x5a);
+	CHECK_EQ(moved_reads, 1);
+	bus_destroy(&b);
+}
+
 int main(void)
 {
 	test_bus();
+	test_reentrant();
 	test_mem();
 	test_cpuid();
 	return check_done("test_bus");
