@@ -1,0 +1,145 @@
+/* PIIX IDE: two ATA channels (primary and secondary, each with a master
+ * and a slave position) and the SFF-8038i bus-master DMA engine, for
+ * Linux's ata_piix on the legacy slow path. Disks only: no ATAPI.
+ *
+ * The model knows nothing of PCI or port numbers. The machine registers
+ * ide_cmd_ops over each channel's 8-port command block (0x1F0 / 0x170),
+ * ide_ctl_ops over its control port (0x3F6 / 0x376) and ide_bm_ops over
+ * its 8 bytes of the bus-master BAR (primary at +0, secondary at +8), all
+ * with &ide->chan[n] as the opaque, and hands over one interrupt line per
+ * channel (IRQ 14 and 15 in legacy mode).
+ *
+ * Data moves through block/uring.c: each present drive has an I/O thread
+ * with its own ring (an engine serves one image). The vCPU thread that
+ * writes a command hands the request over through an eventfd the ring
+ * watches; the completion finishes the command under the channel lock and
+ * raises the interrupt. One command per channel is in flight at a time. */
+#ifndef TERN_BLOCK_IDE_H
+#define TERN_BLOCK_IDE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "block/image.h"
+#include "block/uring.h"
+#include "core/bus.h"
+#include "core/irq.h"
+#include "core/memory.h"
+
+#define IDE_CHANNELS 2
+#define IDE_DRIVES 4		/* primary master, slave, secondary master,
+				 * slave */
+#define IDE_SECTOR 512u
+#define IDE_MAX_MULT 16		/* sectors per DRQ block, READ MULTIPLE */
+/* A PRD table may not cross a 64 KiB boundary (SFF-8038i), so it holds at
+ * most 8192 entries: the bound on a table without an end-of-table bit. */
+#define IDE_PRD_MAX 8192
+
+struct ide_host {
+	const struct guest_mem *mem;
+	struct irq_line irq[IDE_CHANNELS];
+};
+
+struct ide_chan;
+
+struct ide_drive {
+	struct ide_chan *chan;
+	struct blk_image *img;		/* NULL: nothing in this position */
+	char name[40];			/* "ide0 primary master" */
+	char serial[21], model[41];
+	uint64_t sectors;
+	/* Settings the guest changes; back to defaults on VM reset. */
+	uint8_t mult;			/* READ/WRITE MULTIPLE block, 0: off */
+	uint8_t xfer_mode;		/* SET FEATURES 03h value */
+	uint8_t heads, spt;		/* INITIALIZE DEVICE PARAMETERS */
+
+	/* The I/O thread; only it touches eng after ide_create. */
+	struct uring_engine eng;
+	int kick_fd, stop_fd;		/* eventfds, -1 when unused */
+	pthread_t thread;
+	bool running;
+};
+
+/* What the channel's command is doing with its data. */
+enum ide_xfer { IDE_XFER_NONE, IDE_XFER_PIO, IDE_XFER_DMA, IDE_XFER_FLUSH };
+
+struct ide_chan {
+	pthread_mutex_t lock;		/* everything below but the fixed
+					 * fields (ide, index, name, irq,
+					 * drive[].img and the I/O parts) */
+	struct ide *ide;
+	unsigned int index;
+	char name[24];			/* "ide0 primary" */
+	struct irq_line irq;
+	struct ide_drive drive[2];
+	pthread_cond_t idle;		/* io_busy went false */
+	bool ready;			/* lock and idle initialised */
+	int irq_level;			/* last level given to irq_line_set */
+	unsigned int logged;		/* guest and I/O errors logged */
+
+	/* Task file. Both positions see every write, so one copy serves
+	 * both; hob_* hold the previous write of each register (48-bit). */
+	uint8_t feature, nsect, lbal, lbam, lbah, device;
+	uint8_t hob_feature, hob_nsect, hob_lbal, hob_lbam, hob_lbah;
+	uint8_t status, error, ctl;
+	bool intrq;			/* the device asserts its interrupt */
+
+	/* The command in progress. */
+	uint8_t cmd;
+	struct ide_drive *cur;		/* the drive running it */
+	enum ide_xfer xfer;
+	bool write;
+	uint64_t lba;			/* next sector to move */
+	uint32_t left;			/* sectors still to move */
+	uint32_t block;			/* sectors per DRQ block (PIO) */
+	uint32_t nio;			/* sectors in the request out */
+	uint8_t *buf;			/* PIO data, IDE_MAX_MULT sectors */
+	uint32_t pos, len;		/* data port position; len 0: no data */
+	bool dma_wait;			/* DMA command waits for the engine */
+	bool dma_longer;		/* PRD table longer than the transfer */
+
+	/* The request handed to cur's I/O thread. */
+	struct blk_req req;
+	struct iovec *iov;		/* IDE_PRD_MAX entries */
+	bool io_busy;			/* handed over, done() not yet run */
+	bool io_queued;			/* not yet taken by the thread */
+	bool discard;			/* reset while out: drop the result */
+	bool reset_pending;		/* SRST ended while out: finish the
+					 * reset when it returns */
+
+	/* Bus master registers. */
+	uint8_t bm_cmd, bm_status;
+	uint32_t prd_addr;
+};
+
+struct ide {
+	char name[16];			/* "ide0" */
+	const struct guest_mem *mem;
+	struct ide_chan chan[IDE_CHANNELS];
+};
+
+/* DRIVES: primary master, primary slave, secondary master, secondary
+ * slave; NULL for an empty position. The images stay the caller's (opened
+ * and locked by it, closed after ide_destroy); a direct image needs 512-byte
+ * logical blocks. NAME ("ide0") is copied. Starts one I/O thread per drive.
+ * Returns 0 or -errno (-EINVAL, -ENOMEM, or the engine's -ENOSYS / -EPERM
+ * when io_uring is unavailable); on failure nothing is left to destroy. */
+int ide_create(struct ide *ide, const char *name, const struct ide_host *host,
+	       struct blk_image *const drives[IDE_DRIVES]);
+/* Stops the threads after the requests out have landed. */
+void ide_destroy(struct ide *ide);
+/* VM reset: every setting back to its default and the reset signature.
+ * Waits for a request already with the kernel (its result is dropped), so
+ * no DMA lands in guest RAM after the reset; if one takes over 30 s, it
+ * logs and leaves the channel BSY until it is back. Call with the vCPUs
+ * stopped. */
+void ide_reset(struct ide *ide);
+
+/* Opaque: &ide->chan[n]. Command block: offset 0 is the data port (2- and
+ * 4-byte accesses), 1..7 byte registers (wider accesses are split).
+ * Control: offset 0 only. Bus master: offsets 0..7 of the channel's part. */
+extern const struct bus_ops ide_cmd_ops, ide_ctl_ops, ide_bm_ops;
+
+#endif
