@@ -2,9 +2,11 @@
 
 #include "core/log.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -14,6 +16,13 @@
  * core/memory.h grows its array to VU_MAX_REGIONS. */
 #define GM_CAP (sizeof(((struct guest_mem *)0)->regions) /                     \
 		sizeof(((struct guest_mem *)0)->regions[0]))
+
+/* Bytes of one queue's inflight region, a cache line multiple. */
+#define INFLIGHT_ALIGN 64u
+
+_Static_assert(sizeof(struct vu_desc_state) == 16, "inflight descriptor");
+_Static_assert(sizeof(struct vu_inflight_region) == 16, "inflight header");
+_Static_assert(sizeof(struct vu_inflight) == 24, "inflight message");
 
 static uint64_t offered_features(const struct vu_dev *d)
 {
@@ -68,6 +77,131 @@ static void q_stop(struct vu_dev *d, unsigned int i)
 	d->ops->queue_stop(d->opaque, i);
 	q->base = virtq_last_avail(&q->vq);
 	q->started = false;
+	q->inf = NULL;
+	free(q->resubmit);
+	q->resubmit = NULL;
+	q->nresubmit = q->resubmitted = 0;
+}
+
+static size_t inflight_region_size(uint16_t queue_size)
+{
+	size_t n = sizeof(struct vu_inflight_region) +
+		   (size_t)queue_size * sizeof(struct vu_desc_state);
+
+	return (n + INFLIGHT_ALIGN - 1) & ~(size_t)(INFLIGHT_ALIGN - 1);
+}
+
+struct inflight_head {
+	uint64_t counter;
+	uint16_t head;
+};
+
+static int by_counter(const void *a, const void *b)
+{
+	const struct inflight_head *x = a, *y = b;
+
+	return x->counter < y->counter ? -1 : x->counter > y->counter;
+}
+
+/* Picks up queue i's inflight region before the ring starts: finishes a
+ * push the previous back-end was cut off in, lists the heads still in
+ * flight (oldest first) for vu_queue_pop to hand out again, and says
+ * where the ring stands: *used is used->idx as the driver sees it, *base
+ * the next available entry (every entry before it is used or listed).
+ * The area is the front-end's memory: every field is loaded once and
+ * checked. 0 or -errno. */
+static int inflight_prepare(struct vu_dev *d, unsigned int i,
+			    uint64_t used_gpa, uint16_t *base, uint16_t *used)
+{
+	struct vu_inflight_area *a = &d->inflight;
+	struct vu_queue *q = &d->queues[i];
+	struct vu_inflight_region *r;
+	struct inflight_head *list = NULL;
+	const uint16_t *ring;
+	uint16_t rused, head;
+	uint64_t next_counter = 0;
+	unsigned int n = 0, cap;
+
+	if (i >= a->num_queues || q->num > a->queue_size) {
+		log_err(q->name, "inflight area holds %u queues of %u, not "
+			"queue %u of %u", a->num_queues, a->queue_size, i,
+			q->num);
+		return -EINVAL;
+	}
+	ring = guest_mem_ptr(&d->mem, used_gpa, 4);
+	if (!ring)
+		return -EFAULT;
+	*used = le16toh(__atomic_load_n(&ring[1], __ATOMIC_ACQUIRE));
+	r = (struct vu_inflight_region *)(a->base + i * a->region_size);
+	if (__atomic_load_n(&r->version, __ATOMIC_RELAXED) != 1) {
+		/* A fresh (zeroed) area: nothing was in flight. */
+		memset(r, 0, a->region_size);
+		r->desc_num = a->queue_size;
+		r->used_idx = *used;
+		__atomic_store_n(&r->version, 1, __ATOMIC_RELEASE);
+	}
+	rused = __atomic_load_n(&r->used_idx, __ATOMIC_RELAXED);
+	if (rused != *used) {
+		/* Cut off between publishing used->idx and noting it: the
+		 * heads of that last batch were used, clear them. */
+		uint16_t batch = (uint16_t)(*used - rused);
+
+		if (batch > q->num) {
+			log_err(q->name, "inflight area: used idx %u, ring "
+				"says %u", rused, *used);
+			return -EINVAL;
+		}
+		head = __atomic_load_n(&r->last_batch_head, __ATOMIC_RELAXED);
+		for (uint16_t k = 0; k < batch && head < q->num; k++) {
+			__atomic_store_n(&r->desc[head].inflight, 0,
+					 __ATOMIC_RELAXED);
+			head = __atomic_load_n(&r->desc[head].next,
+					       __ATOMIC_RELAXED);
+		}
+		__atomic_store_n(&r->used_idx, *used, __ATOMIC_RELEASE);
+	}
+	for (unsigned int h = 0; h < q->num; h++)
+		n += __atomic_load_n(&r->desc[h].inflight, __ATOMIC_RELAXED) != 0;
+	if (n) {
+		list = calloc(n, sizeof(*list));
+		q->resubmit = calloc(n, sizeof(*q->resubmit));
+		if (!list || !q->resubmit) {
+			free(list);
+			free(q->resubmit);
+			q->resubmit = NULL;
+			return -ENOMEM;
+		}
+		cap = n;
+		n = 0;
+		for (unsigned int h = 0; h < q->num; h++) {
+			uint64_t c;
+
+			if (!__atomic_load_n(&r->desc[h].inflight,
+					     __ATOMIC_RELAXED))
+				continue;
+			/* The front-end may flip marks meanwhile: the list
+			 * never outgrows what was counted. */
+			if (n == cap)
+				break;
+			c = __atomic_load_n(&r->desc[h].counter,
+					    __ATOMIC_RELAXED);
+			list[n++] = (struct inflight_head){ c, (uint16_t)h };
+			if (c >= next_counter)
+				next_counter = c + 1;
+		}
+		qsort(list, n, sizeof(*list), by_counter);
+		for (unsigned int k = 0; k < n; k++)
+			q->resubmit[k] = list[k].head;
+		free(list);
+		log_info(q->name, "%u request(s) left in flight by the last "
+			 "back-end: resubmitting", n);
+	}
+	q->nresubmit = n;
+	q->resubmitted = 0;
+	q->counter = next_counter;
+	q->inf = r;
+	*base = (uint16_t)(*used + n);
+	return 0;
 }
 
 /* Starts q if it has all it needs: 0 when started or not ready yet. */
@@ -77,6 +211,8 @@ static int q_try_start(struct vu_dev *d, unsigned int i)
 	bool enabled = (d->features & (1ULL << VU_F_PROTOCOL_FEATURES)) ?
 			       q->enabled : true;
 	uint64_t desc, avail, used;
+	uint16_t base = q->base, used_idx = 0;
+	bool tracked;
 	int ret;
 
 	if (q->started || !q->num_set || !q->addr_set || !q->kick_set ||
@@ -88,19 +224,81 @@ static int q_try_start(struct vu_dev *d, unsigned int i)
 		log_err(q->name, "ring addresses outside the memory table");
 		return -EFAULT;
 	}
+	tracked = d->inflight.map && !packed(d);
+	if (d->inflight.map && packed(d))
+		log_warn(q->name, "inflight tracking covers split rings only: "
+			 "this packed ring runs untracked");
+	if (tracked) {
+		ret = inflight_prepare(d, i, used, &base, &used_idx);
+		if (ret)
+			goto untrack;
+	}
 	ret = virtq_init(&q->vq, q->name, &d->mem, q->num, desc, avail, used,
-			 d->features, q->base);
+			 d->features, base);
 	if (ret)
-		return ret;
+		goto untrack;
+	if (tracked) {
+		/* Popping resumes after the chains in flight, pushing where
+		 * the driver's used ring stands. */
+		q->vq.used_idx = q->vq.signalled_used = used_idx;
+	}
 	ret = d->ops->queue_start(d->opaque, i, &q->vq, q->kick_fd,
 				  q->call_fd);
 	if (ret) {
 		log_err(q->name, "device refused to start: %s", strerror(-ret));
-		return ret;
+		goto untrack;
 	}
 	q->started = true;
-	log_debug(q->name, "started, size %u base %u", q->num, q->base);
+	log_debug(q->name, "started, size %u base %u", q->num, base);
 	return 0;
+
+untrack:
+	q->inf = NULL;
+	free(q->resubmit);
+	q->resubmit = NULL;
+	q->nresubmit = 0;
+	return ret;
+}
+
+int vu_queue_pop(struct vu_queue *q, struct virtq_chain *c)
+{
+	struct vu_desc_state *s;
+	int ret;
+
+	if (q->resubmitted < q->nresubmit)
+		return virtq_pop_head(&q->vq, c, q->resubmit[q->resubmitted++]);
+	ret = virtq_pop(&q->vq, c);
+	if (ret != 1 || !q->inf)
+		return ret;
+	/* Split heads are below num, and num fits the region. */
+	s = &q->inf->desc[c->head];
+	__atomic_store_n(&s->counter, q->counter++, __ATOMIC_RELAXED);
+	/* Release: a counter read with the mark belongs to this chain. */
+	__atomic_store_n(&s->inflight, 1, __ATOMIC_RELEASE);
+	return 1;
+}
+
+void vu_queue_push(struct vu_queue *q, const struct virtq_chain *c,
+		   uint32_t len)
+{
+	struct vu_inflight_region *r = q->inf;
+
+	if (!r) {
+		virtq_push(&q->vq, c, len);
+		return;
+	}
+	/* The spec's order, a batch of one: link the head into the last
+	 * batch, publish used->idx, clear the mark, note used->idx. A new
+	 * back-end that finds the two indices apart clears the batch's
+	 * marks; one that finds them equal trusts the marks. The stores go
+	 * to a shared mapping that outlives us, so program order (release)
+	 * is all a crash can observe. */
+	__atomic_store_n(&r->desc[c->head].next, r->last_batch_head,
+			 __ATOMIC_RELAXED);
+	__atomic_store_n(&r->last_batch_head, c->head, __ATOMIC_RELEASE);
+	virtq_push(&q->vq, c, len);
+	__atomic_store_n(&r->desc[c->head].inflight, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&r->used_idx, q->vq.used_idx, __ATOMIC_RELEASE);
 }
 
 static void q_forget(struct vu_dev *d, unsigned int i)
@@ -123,10 +321,19 @@ static void unmap_regions(struct vu_region *r, unsigned int n)
 		munmap(r[i].map, r[i].map_len);
 }
 
+static void inflight_unmap(struct vu_inflight_area *a)
+{
+	if (a->map)
+		munmap(a->map, a->map_len);
+	memset(a, 0, sizeof(*a));
+}
+
 static void reset_device(struct vu_dev *d)
 {
 	for (unsigned int i = 0; i < d->ops->max_queues; i++)
 		q_forget(d, i);
+	/* A reset device starts over: the front-end fetches a new area. */
+	inflight_unmap(&d->inflight);
 	d->features = 0;
 	if (d->ops->reset)
 		d->ops->reset(d->opaque);
@@ -161,6 +368,7 @@ void vu_dev_close(struct vu_dev *d)
 	unmap_regions(d->regions, d->nregions);
 	d->nregions = 0;
 	d->mem.nregions = 0;
+	inflight_unmap(&d->inflight);
 	close_fd(&d->sock);
 }
 
@@ -326,19 +534,19 @@ static int set_vring_fd(struct vu_dev *d, const struct vu_msg *m, int *fds)
 	q = &d->queues[i];
 	if (fd >= 0)
 		fds[0] = -1;	/* ours now */
+	/* The device may hold any of the three while the queue runs. */
+	q_stop(d, i);
 	switch (m->hdr.request) {
 	case VU_SET_VRING_ERR:
 		close_fd(&q->err_fd);
 		q->err_fd = fd;
-		return 0;
+		break;
 	case VU_SET_VRING_KICK:
-		q_stop(d, i);
 		close_fd(&q->kick_fd);
 		q->kick_fd = fd;
 		q->kick_set = true;
 		break;
 	default:
-		q_stop(d, i);
 		close_fd(&q->call_fd);
 		q->call_fd = fd;
 		break;
@@ -471,6 +679,143 @@ static int set_features(struct vu_dev *d, uint64_t f)
 	return 0;
 }
 
+static bool any_started(const struct vu_dev *d)
+{
+	for (unsigned int i = 0; i < d->ops->max_queues; i++)
+		if (d->queues[i].started)
+			return true;
+	return false;
+}
+
+/* Checks an inflight description's queue count and size: 0 or -EINVAL,
+ * -EBUSY while a queue runs on the current area. */
+static int inflight_check(struct vu_dev *d, const struct vu_inflight *in,
+			  const char *req)
+{
+	if (!in->num_queues || in->num_queues > d->ops->max_queues ||
+	    !in->queue_size || in->queue_size > VIRTQ_MAX_SIZE) {
+		log_err(d->name, "%s: %u queues of %u entries (at most %u "
+			"of %u)", req, in->num_queues, in->queue_size,
+			d->ops->max_queues, VIRTQ_MAX_SIZE);
+		return -EINVAL;
+	}
+	if (any_started(d)) {
+		log_err(d->name, "%s while queues run", req);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+static void inflight_install(struct vu_dev *d, void *map, size_t map_len,
+			     size_t delta, const struct vu_inflight *in)
+{
+	struct vu_inflight_area *a = &d->inflight;
+
+	inflight_unmap(a);
+	a->map = map;
+	a->map_len = map_len;
+	a->base = (uint8_t *)map + delta;
+	a->num_queues = in->num_queues;
+	a->queue_size = in->queue_size;
+	a->region_size = inflight_region_size(in->queue_size);
+}
+
+/* GET_INFLIGHT_FD: a new zeroed area with every region initialised,
+ * installed as the current one and its fd sent with the reply. */
+static int get_inflight_fd(struct vu_dev *d, struct vu_msg *m,
+			   int *reply_fd)
+{
+	struct vu_inflight *in = &m->p.inflight;
+	size_t rsize, len;
+	void *p;
+	int fd, ret;
+
+	ret = inflight_check(d, in, "GET_INFLIGHT_FD");
+	if (ret)
+		return ret;
+	rsize = inflight_region_size(in->queue_size);
+	len = rsize * in->num_queues;
+	fd = memfd_create("tern-inflight", MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)len)) {
+		ret = -errno;
+		goto fail;
+	}
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		ret = -errno;
+		goto fail;
+	}
+	for (unsigned int i = 0; i < in->num_queues; i++) {
+		struct vu_inflight_region *r =
+			(void *)((uint8_t *)p + i * rsize);
+
+		r->version = 1;
+		r->desc_num = in->queue_size;
+	}
+	inflight_install(d, p, len, 0, in);
+	in->mmap_size = len;
+	in->mmap_offset = 0;
+	m->hdr.size = sizeof(*in);
+	*reply_fd = fd;
+	log_debug(d->name, "inflight area: %u queues of %u, %zu bytes",
+		  in->num_queues, in->queue_size, len);
+	return 0;
+
+fail:
+	log_err(d->name, "GET_INFLIGHT_FD: %s", strerror(-ret));
+	close(fd);
+	return ret;
+}
+
+/* SET_INFLIGHT_FD: map the area the front-end kept (maybe across our
+ * crash). The fd stays the caller's to close: the mapping is enough. */
+static int set_inflight_fd(struct vu_dev *d, const struct vu_inflight *in,
+			   int fd)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	uint64_t need, off, delta;
+	struct stat st;
+	void *p;
+	int ret;
+
+	ret = inflight_check(d, in, "SET_INFLIGHT_FD");
+	if (ret)
+		return ret;
+	need = (uint64_t)inflight_region_size(in->queue_size) *
+	       in->num_queues;
+	if (in->mmap_size < need || in->mmap_offset > (uint64_t)INT64_MAX - need) {
+		log_err(d->name, "SET_INFLIGHT_FD: 0x%" PRIx64 " bytes at 0x%"
+			PRIx64 " for %u queues of %u (0x%" PRIx64 " needed)",
+			in->mmap_size, in->mmap_offset, in->num_queues,
+			in->queue_size, need);
+		return -EINVAL;
+	}
+	if (fstat(fd, &st))
+		return -errno;
+	if (!S_ISREG(st.st_mode) || st.st_size < 0 ||
+	    (uint64_t)st.st_size < in->mmap_offset + need) {
+		/* Past the end of the file a touch would SIGBUS. */
+		log_err(d->name, "SET_INFLIGHT_FD: fd is not a file of at "
+			"least 0x%" PRIx64 " bytes", in->mmap_offset + need);
+		return -EINVAL;
+	}
+	off = in->mmap_offset & ~((uint64_t)page - 1);
+	delta = in->mmap_offset - off;
+	p = mmap(NULL, (size_t)(need + delta), PROT_READ | PROT_WRITE,
+		 MAP_SHARED, fd, (off_t)off);
+	if (p == MAP_FAILED) {
+		ret = -errno;
+		log_err(d->name, "SET_INFLIGHT_FD: mmap: %s", strerror(-ret));
+		return ret;
+	}
+	inflight_install(d, p, (size_t)(need + delta), (size_t)delta, in);
+	log_debug(d->name, "inflight area set: %u queues of %u",
+		  in->num_queues, in->queue_size);
+	return 0;
+}
+
 static int get_config(struct vu_dev *d, struct vu_msg *m)
 {
 	struct vu_config *c = &m->p.config;
@@ -489,9 +834,11 @@ static int get_config(struct vu_dev *d, struct vu_msg *m)
 }
 
 /* Handles a checked message. Requests with their own reply leave it in m
- * (the header is fixed up by the caller). fds the handler keeps are set
- * to -1; the caller closes the rest. */
-static int handle(struct vu_dev *d, struct vu_msg *m, int *fds)
+ * (the header is fixed up by the caller) and an fd to send with it in
+ * *reply_fd, which the caller closes after sending. fds the handler keeps
+ * are set to -1; the caller closes the rest. */
+static int handle(struct vu_dev *d, struct vu_msg *m, int *fds,
+		  int *reply_fd)
 {
 	switch (m->hdr.request) {
 	case VU_GET_FEATURES:
@@ -545,9 +892,13 @@ static int handle(struct vu_dev *d, struct vu_msg *m, int *fds)
 		return d->ops->set_config(d->opaque, m->p.config.offset,
 					  m->p.config.data, m->p.config.size,
 					  m->p.config.flags);
+	case VU_GET_INFLIGHT_FD:
+		return get_inflight_fd(d, m, reply_fd);
+	case VU_SET_INFLIGHT_FD:
+		return set_inflight_fd(d, &m->p.inflight, fds[0]);
 	default:
-		/* Table entries gated by features never offered (log,
-		 * inflight) end here only if the gate is lifted. */
+		/* Table entries gated by features never offered (log) end
+		 * here only if the gate is lifted. */
 		return -ENOSYS;
 	}
 }
@@ -559,7 +910,7 @@ int vu_dispatch(struct vu_dev *d)
 	size_t nfds = 0;
 	const struct vu_req_info *ri;
 	bool ack;
-	int ret, sret;
+	int ret, sret, reply_fd = -1;
 
 	ret = vu_msg_recv(d->sock, &m, fds, &nfds);
 	if (ret == -EAGAIN || ret == -ECONNRESET)
@@ -592,7 +943,7 @@ int vu_dispatch(struct vu_dev *d)
 		goto done;
 	}
 	log_debug(d->name, "%s size %u fds %zu", ri->name, m.hdr.size, nfds);
-	ret = handle(d, &m, fds);
+	ret = handle(d, &m, fds, &reply_fd);
 
 done:
 	vu_close_fds(fds, &nfds);
@@ -600,7 +951,9 @@ done:
 		if (ret)
 			return -EPROTO;	/* no answer the front-end would parse */
 		m.hdr.flags = VU_FLAG_VERSION | VU_FLAG_REPLY;
-		sret = vu_msg_send(d->sock, &m, NULL, 0);
+		sret = vu_msg_send(d->sock, &m, reply_fd >= 0 ? &reply_fd : NULL,
+				   reply_fd >= 0);
+		close_fd(&reply_fd);
 		if (sret)
 			log_err(d->name, "%s reply: %s", ri->name,
 				strerror(-sret));

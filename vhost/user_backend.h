@@ -8,13 +8,22 @@
  * VU_F_PROTOCOL_FEATURES was negotiated, enabled otherwise), with memory
  * mapped. It stops (queue_stop) on GET_VRING_BASE, SET_VRING_ENABLE 0,
  * RESET_OWNER/RESET_DEVICE, vu_dev_close, and briefly around a new memory
- * table or a new kick/call fd (stop, swap, start again at the index it
+ * table or a new kick/call/err fd (stop, swap, start again at the index it
  * reached). Not thread-safe: the owner serialises vu_dispatch, and the
  * device must be done with a queue when queue_stop returns.
  *
- * Not supported yet: dirty logging (LOG_SHMFD, SET_LOG_BASE/FD),
- * INFLIGHT_SHMFD (GET/SET_INFLIGHT_FD), the backend request channel,
- * CONFIGURE_MEM_SLOTS, STATUS. Those requests are refused. */
+ * Inflight I/O tracking (INFLIGHT_SHMFD, vhost-user.rst "Inflight I/O
+ * tracking"), split rings: GET_INFLIGHT_FD makes a memfd with one region
+ * per queue in the spec's layout, SET_INFLIGHT_FD maps the one the
+ * front-end kept across a back-end crash. A device that takes chains with
+ * vu_queue_pop and gives them back with vu_queue_push has every chain
+ * marked there while it is in flight; a queue that starts on an area with
+ * chains still marked hands those out again first, oldest first, and
+ * resumes the ring after them. Packed rings run untracked.
+ *
+ * Not supported yet: dirty logging (LOG_SHMFD, SET_LOG_BASE/FD), the
+ * backend request channel, CONFIGURE_MEM_SLOTS, STATUS, inflight tracking
+ * of packed rings. Those requests are refused. */
 #ifndef TERN_VHOST_USER_BACKEND_H
 #define TERN_VHOST_USER_BACKEND_H
 
@@ -31,7 +40,36 @@
  * masked with it. */
 #define VU_BACKEND_PROTOCOL_FEATURES                                           \
 	((1ULL << VU_PF_MQ) | (1ULL << VU_PF_REPLY_ACK) |                      \
-	 (1ULL << VU_PF_CONFIG) | (1ULL << VU_PF_RESET_DEVICE))
+	 (1ULL << VU_PF_CONFIG) | (1ULL << VU_PF_RESET_DEVICE) |               \
+	 (1ULL << VU_PF_INFLIGHT_SHMFD))
+
+/* The inflight area's per-descriptor state and per-queue region header,
+ * as vhost-user.rst lays them out for split rings (little-endian host
+ * order: the area never leaves this machine). */
+struct vu_desc_state {
+	uint8_t inflight;		/* head descriptor in flight */
+	uint8_t padding[5];
+	uint16_t next;			/* the last batch of used heads */
+	uint64_t counter;		/* order the heads were taken in */
+};
+
+struct vu_inflight_region {
+	uint64_t features;		/* 0 */
+	uint16_t version;		/* 1; 0 means not initialised */
+	uint16_t desc_num;		/* entries in desc[] */
+	uint16_t last_batch_head;
+	uint16_t used_idx;		/* used->idx after the last push */
+	struct vu_desc_state desc[];
+};
+
+/* The area from GET/SET_INFLIGHT_FD, mapped. */
+struct vu_inflight_area {
+	uint8_t *map;			/* NULL: none */
+	size_t map_len;
+	uint8_t *base;			/* queue 0's region */
+	uint16_t num_queues, queue_size;
+	size_t region_size;		/* bytes per queue */
+};
 
 struct vu_backend_ops {
 	uint64_t features;		/* virtio features offered (bit 30 is added) */
@@ -78,6 +116,13 @@ struct vu_queue {
 	uint64_t desc_ua, avail_ua, used_ua;
 	int kick_fd, call_fd, err_fd;	/* -1: none */
 	bool num_set, addr_set, kick_set, enabled, started;
+
+	/* Inflight tracking while started; touched by the device's thread
+	 * through vu_queue_pop/vu_queue_push only. */
+	struct vu_inflight_region *inf;	/* NULL: untracked */
+	uint64_t counter;		/* next head's counter */
+	uint16_t *resubmit;		/* heads to hand out again, in order */
+	unsigned int nresubmit, resubmitted;
 };
 
 struct vu_dev {
@@ -95,6 +140,7 @@ struct vu_dev {
 	struct guest_mem mem;		/* gpa -> hva for the rings */
 
 	struct vu_queue queues[VU_MAX_QUEUES];
+	struct vu_inflight_area inflight;
 };
 
 /* Takes ownership of sock (a connected SOCK_STREAM UNIX socket). ops and
@@ -112,6 +158,17 @@ int vu_dispatch(struct vu_dev *d);
 
 /* Stops every queue, unmaps memory, closes all fds and the socket. */
 void vu_dev_close(struct vu_dev *d);
+
+/* For the device, on queue q's own thread while it runs: the next chain
+ * (as virtq_pop: 1, 0 none, -EINVAL broken), chains left in flight by a
+ * previous back-end first. */
+int vu_queue_pop(struct vu_queue *q, struct virtq_chain *c);
+
+/* Gives a chain back (as virtq_push) and clears its inflight mark in the
+ * spec's order, so a crash at any point leaves the area telling the truth
+ * to the next back-end. */
+void vu_queue_push(struct vu_queue *q, const struct virtq_chain *c,
+		   uint32_t len);
 
 /* Front-end virtual address -> guest-physical, if [uaddr, uaddr+len)
  * lies in one region. 0 or -EFAULT. */

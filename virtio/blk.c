@@ -44,9 +44,9 @@ struct blk_queue {
 	struct virtio_blk *blk;
 	char name[40];			/* "virtio-blk0 q1" */
 	unsigned int index;
-	struct virtq vq;
+	struct virtq own;		/* the PCI transport's ring */
+	struct blk_ring ring;		/* what is served: own or another's */
 	struct uring_engine eng;
-	struct virtio_queue_io io;
 	int stop_fd;
 	pthread_t thread;
 	bool running, starved, signal, broken, stopping;
@@ -139,7 +139,10 @@ static void blk_finish(struct blk_queue *q, struct blk_io *io, uint8_t status,
 	*io->status = status;
 	q->chain.head = io->head;
 	q->chain.ndesc = io->ndesc;
-	virtq_push(&q->vq, &q->chain, used_len);
+	if (q->ring.ops)
+		q->ring.ops->push(q->ring.ctx, &q->chain, used_len);
+	else
+		virtq_push(q->ring.vq, &q->chain, used_len);
 	q->signal = true;
 	io->next_free = q->free;
 	q->free = io;
@@ -290,6 +293,27 @@ static int blk_request(struct blk_queue *q, const struct virtq_chain *c)
 	return 0;
 }
 
+static int blk_pop(struct blk_queue *q)
+{
+	if (q->ring.ops)
+		return q->ring.ops->pop(q->ring.ctx, &q->chain);
+	return virtq_pop(q->ring.vq, &q->chain);
+}
+
+/* The ring is broken: tell whoever resets it. */
+static void blk_broken(struct blk_queue *q)
+{
+	uint64_t one = 1;
+
+	if (q->ring.err_fd >= 0) {
+		if (write(q->ring.err_fd, &one, sizeof(one)) < 0)
+			log_warn(q->name, "error notification: %s",
+				 strerror(errno));
+	} else if (q->blk->bus.broken) {
+		virtio_bus_needs_reset(&q->blk->bus);
+	}
+}
+
 /* Takes what the driver made available, up to a budget. */
 static void blk_process(struct blk_queue *q)
 {
@@ -301,9 +325,8 @@ static void blk_process(struct blk_queue *q)
 	for (;;) {
 		int ret = 0;
 
-		virtq_disable_kicks(&q->vq);
-		while (budget && q->free &&
-		       (ret = virtq_pop(&q->vq, &q->chain)) > 0) {
+		virtq_disable_kicks(q->ring.vq);
+		while (budget && q->free && (ret = blk_pop(q)) > 0) {
 			budget--;
 			if (blk_request(q, &q->chain) < 0) {
 				ret = -EINVAL;
@@ -313,7 +336,7 @@ static void blk_process(struct blk_queue *q)
 		if (ret < 0) {
 			/* virtq_pop logged the rule, or blk_request did. */
 			q->broken = true;
-			virtio_bus_needs_reset(&q->blk->bus);
+			blk_broken(q);
 			return;
 		}
 		if (!q->free) {
@@ -322,11 +345,11 @@ static void blk_process(struct blk_queue *q)
 		}
 		if (!budget) {
 			/* More may wait: come back after the completions. */
-			if (write(q->io.kick_fd, &one, sizeof(one)) < 0)
+			if (write(q->ring.kick_fd, &one, sizeof(one)) < 0)
 				q->starved = true;
 			return;
 		}
-		if (!virtq_enable_kicks(&q->vq))
+		if (!virtq_enable_kicks(q->ring.vq))
 			return;
 	}
 }
@@ -339,10 +362,22 @@ static void blk_kicked(void *ctx)
 		blk_process(q);
 }
 
+/* Interrupts the driver if a push since the last call asks for it. */
+static void blk_notify(struct blk_queue *q)
+{
+	uint64_t one = 1;
+
+	if (!q->signal)
+		return;
+	q->signal = false;
+	if (virtq_need_notify(q->ring.vq) && q->ring.call_fd >= 0 &&
+	    write(q->ring.call_fd, &one, sizeof(one)) < 0)
+		log_warn(q->name, "interrupt: %s", strerror(errno));
+}
+
 static void *blk_thread(void *arg)
 {
 	struct blk_queue *q = arg;
-	uint64_t one = 1;
 	int ret;
 
 	if (q->blk->cfg.numa_node >= 0)
@@ -354,12 +389,7 @@ static void *blk_thread(void *arg)
 			q->starved = false;
 			blk_process(q);
 		}
-		if (q->signal) {
-			q->signal = false;
-			if (virtq_need_notify(&q->vq) &&
-			    write(q->io.call_fd, &one, sizeof(one)) < 0)
-				log_warn(q->name, "interrupt: %s", strerror(errno));
-		}
+		blk_notify(q);
 	}
 	if (ret < 0)
 		log_err(q->name, "I/O thread stops: %s", strerror(-ret));
@@ -369,6 +399,11 @@ static void *blk_thread(void *arg)
 	while (uring_engine_pending(&q->eng) &&
 	       uring_engine_run_once(&q->eng) >= 0)
 		;
+	/* A ring that lives on after the stop (vhost-user: the front-end
+	 * resumes it) must not lose the interrupt for those last requests;
+	 * a reset PCI device has no driver left to tell. */
+	if (q->ring.vq != &q->own)
+		blk_notify(q);
 	return NULL;
 }
 
@@ -402,51 +437,49 @@ static void blk_config_read(void *dev, uint32_t off, uint8_t *data,
 		memcpy(data, cfg + off, len);
 }
 
+static void blk_queue_stop(struct blk_queue *q)
+{
+	uint64_t one = 1;
+
+	if (!q->running)
+		return;
+	if (write(q->stop_fd, &one, sizeof(one)) < 0)
+		log_err(q->name, "stopping: %s", strerror(errno));
+	pthread_join(q->thread, NULL);
+	uring_engine_destroy(&q->eng);
+	q->running = false;
+	q->blk->nrunning--;
+}
+
 static void blk_stop(void *dev)
 {
 	struct virtio_blk *b = dev;
-	uint64_t one = 1;
 
-	for (unsigned int i = 0; i < b->cfg.queues; i++) {
-		struct blk_queue *q = &b->queues[i];
-
-		if (!q->running)
-			continue;
-		if (write(q->stop_fd, &one, sizeof(one)) < 0)
-			log_err(q->name, "stopping: %s", strerror(errno));
-		pthread_join(q->thread, NULL);
-		uring_engine_destroy(&q->eng);
-		q->running = false;
-	}
-	b->nrunning = 0;
+	for (unsigned int i = 0; i < b->cfg.queues; i++)
+		blk_queue_stop(&b->queues[i]);
 }
 
-static int blk_queue_start(struct virtio_blk *b, struct blk_queue *q,
-			   uint64_t features, const struct virtio_queue_io *io)
+/* Serves q->ring (set by the caller) with a new engine and thread. */
+static int blk_queue_run(struct virtio_blk *b, struct blk_queue *q)
 {
+	uint16_t size = q->ring.vq->num;
 	uint64_t n;
 	int ret;
 
-	q->io = *io;
 	q->broken = q->starved = q->signal = q->stopping = false;
 	q->errors_logged = 0;
-	ret = virtq_init(&q->vq, q->name, b->mem, io->size, io->desc,
-			 io->driver, io->device, features, 0);
-	if (ret)
-		return ret;
 	q->free = NULL;
-	for (unsigned int i = io->size; i-- > 0;) {
+	for (unsigned int i = size; i-- > 0;) {
 		q->ios[i].q = q;
 		q->ios[i].next_free = q->free;
 		q->free = &q->ios[i];
 	}
 	while (read(q->stop_fd, &n, sizeof(n)) > 0)
 		;
-	ret = uring_engine_init(&q->eng, q->name, &b->img, io->size, blk_done,
-				q);
+	ret = uring_engine_init(&q->eng, q->name, &b->img, size, blk_done, q);
 	if (ret)
 		return ret;
-	ret = uring_engine_watch_fd(&q->eng, io->kick_fd, blk_kicked, q);
+	ret = uring_engine_watch_fd(&q->eng, q->ring.kick_fd, blk_kicked, q);
 	ret = ret ?: uring_engine_set_stop_fd(&q->eng, q->stop_fd);
 	if (ret)
 		goto err;
@@ -455,10 +488,47 @@ static int blk_queue_start(struct virtio_blk *b, struct blk_queue *q,
 		goto err;
 	pthread_setname_np(q->thread, "tern-blk");
 	q->running = true;
+	b->nrunning++;
 	return 0;
 err:
 	uring_engine_destroy(&q->eng);
 	return ret;
+}
+
+static int blk_queue_start(struct virtio_blk *b, struct blk_queue *q,
+			   uint64_t features, const struct virtio_queue_io *io)
+{
+	int ret;
+
+	ret = virtq_init(&q->own, q->name, b->mem, io->size, io->desc,
+			 io->driver, io->device, features, 0);
+	if (ret)
+		return ret;
+	q->ring = (struct blk_ring){ .vq = &q->own, .kick_fd = io->kick_fd,
+				     .call_fd = io->call_fd, .err_fd = -1 };
+	return blk_queue_run(b, q);
+}
+
+int virtio_blk_queue_start(struct virtio_blk *b, unsigned int i,
+			   const struct blk_ring *r)
+{
+	struct blk_queue *q;
+
+	if (i >= b->cfg.queues || !r->vq || r->kick_fd < 0 ||
+	    !r->vq->num || r->vq->num > b->cfg.queue_size ||
+	    (r->ops && (!r->ops->pop || !r->ops->push)))
+		return -EINVAL;
+	q = &b->queues[i];
+	if (q->running)
+		return -EBUSY;
+	q->ring = *r;
+	return blk_queue_run(b, q);
+}
+
+void virtio_blk_queue_stop(struct virtio_blk *b, unsigned int i)
+{
+	if (i < b->cfg.queues)
+		blk_queue_stop(&b->queues[i]);
 }
 
 static int blk_start(void *dev, uint64_t features,
@@ -477,7 +547,6 @@ static int blk_start(void *dev, uint64_t features,
 			blk_stop(b);
 			return ret;
 		}
-		b->nrunning++;
 	}
 	return 0;
 }

@@ -64,6 +64,38 @@ int virtio_blk_create(struct virtio_blk *b, const char *name,
 void virtio_blk_set_bus(struct virtio_blk *b, struct virtio_bus bus);
 void virtio_blk_destroy(struct virtio_blk *b);
 
+/* How a queue takes chains and gives them back: virtq_pop/virtq_push, or
+ * a vhost-user backend's wrappers that track chains in flight. Both run on
+ * the queue's I/O thread. */
+struct blk_ring_ops {
+	int (*pop)(void *ctx, struct virtq_chain *c);	/* as virtq_pop */
+	void (*push)(void *ctx, const struct virtq_chain *c, uint32_t len);
+};
+
+/* A ring set up by someone else (vhost/user_blk.c): served by the same
+ * I/O thread, engine and request handling as the PCI transport's rings. */
+struct blk_ring {
+	struct virtq *vq;		/* initialised; stays put until stop */
+	int kick_fd;			/* eventfd the driver's kicks arrive on */
+	int call_fd;			/* eventfd to interrupt; -1 none */
+	int err_fd;			/* eventfd written when the ring breaks;
+					 * -1 none (then the bus, if set) */
+	const struct blk_ring_ops *ops;	/* NULL: virtq_pop/virtq_push */
+	void *ctx;			/* for ops */
+};
+
+/* Serves queue I of B on ring R with an I/O thread of its own. R's vq
+ * may hold at most cfg.queue_size entries. The fds stay the caller's and
+ * must stay open until virtio_blk_queue_stop returns. 0 or -errno
+ * (-EBUSY: already running, -EINVAL: bad index, size or kick fd). */
+int virtio_blk_queue_start(struct virtio_blk *b, unsigned int i,
+			   const struct blk_ring *r);
+
+/* Stops queue I: requests already taken finish and are pushed (and the
+ * driver is interrupted if it asks) before this returns; nothing touches
+ * the ring or its fds afterwards. Harmless on a queue not running. */
+void virtio_blk_queue_stop(struct virtio_blk *b, unsigned int i);
+
 /* Decodes one chain (exposed for tests and fuzzing): 0 = io->req is ready
  * for the engine, 1 = answer at once with io->answer and io->used_len,
  * -EINVAL = no header or status byte (the device needs a reset). */

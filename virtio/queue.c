@@ -437,6 +437,24 @@ int virtq_pop(struct virtq *q, struct virtq_chain *c)
 	return q->packed ? virtq_packed_pop(q, c) : split_pop(q, c);
 }
 
+int virtq_pop_head(struct virtq *q, struct virtq_chain *c, uint16_t head)
+{
+	int ret;
+
+	if (q->broken)
+		return -EINVAL;
+	if (q->packed)
+		return virtq_violation(q, "resubmission on a packed ring",
+				       "chain %u: only split rings resubmit by head",
+				       head);
+	if (head >= q->num)
+		return virtq_violation(q, "head index out of range",
+				       "resubmitted chain names descriptor %u, queue size %u",
+				       head, q->num);
+	ret = split_walk(q, c, head);
+	return ret ? ret : 1;
+}
+
 void virtq_push(struct virtq *q, const struct virtq_chain *c, uint32_t len)
 {
 	if (!virtq_has_rings(q))

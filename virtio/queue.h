@@ -131,6 +131,13 @@ int virtq_init(struct virtq *q, const char *name, const struct guest_mem *mem,
  * segment. */
 int virtq_pop(struct virtq *q, struct virtq_chain *c);
 
+/* Split rings only, for vhost-user inflight recovery (vhost/user_backend.c):
+ * the chain starting at descriptor HEAD, walked with virtq_pop's checks,
+ * without reading the available ring or moving any index. 1 popped, or
+ * -EINVAL (head out of range, a packed ring, or a rule violation: q->broken
+ * set and logged). */
+int virtq_pop_head(struct virtq *q, struct virtq_chain *c, uint16_t head);
+
 /* Returns a chain as used with `len` bytes written into its device-writable
  * part. Reads only c->head and c->ndesc, so a device may keep just those two
  * of a popped chain and complete it later. len must not exceed the chain's

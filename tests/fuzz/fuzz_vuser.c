@@ -61,7 +61,8 @@ static int fz_start(void *opaque, unsigned int q, struct virtq *vq,
 
 	fz_stats.starts++;
 	for (int n = 0; n < FZ_MAX_POPS; n++) {
-		int ret = virtq_pop(vq, c);
+		/* Through the inflight wrappers, as tern-blk takes chains. */
+		int ret = vu_queue_pop(&f->d->queues[q], c);
 
 		if (ret < 0)
 			fz_stats.broken++;
@@ -70,7 +71,7 @@ static int fz_start(void *opaque, unsigned int q, struct virtq *vq,
 		fz_stats.chains++;
 		for (unsigned int i = 0; i < c->nr_out + c->nr_in; i++)
 			fz_check_iov(f->d, &c->iov[i]);
-		virtq_push(vq, c, 0);
+		vu_queue_push(&f->d->queues[q], c, 0);
 	}
 	virtq_need_notify(vq);
 	return 0;

@@ -3,12 +3,12 @@
  * front-end fills, then one hostile message per case, each checked to end
  * in an error reply or a clean close with no fd left open. */
 #include "tests/unit/check.h"
+#include "tests/unit/vu_fe.h"
 
 #include "vhost/user_backend.h"
 #include "vhost/user_proto.h"
 #include "virtio/queue.h"
 
-#include <dirent.h>
 #include <stdint.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -40,21 +40,6 @@ struct fake_dev {
 	uint16_t start_avail;
 	struct virtq_chain *chain;
 };
-
-static int fd_count(void)
-{
-	DIR *dir = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	if (!dir)
-		return -1;
-	while ((e = readdir(dir)))
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(dir);
-	return n;
-}
 
 static int fake_start(void *opaque, unsigned int q, struct virtq *vq,
 		      int kick_fd, int call_fd)
@@ -174,15 +159,7 @@ static void *gpa_ptr(struct conn *c, uint64_t gpa)
 static int fe_send(struct conn *c, uint32_t req, uint32_t flags,
 		   const void *p, uint32_t size, const int *fds, size_t nfds)
 {
-	struct vu_msg m;
-
-	memset(&m, 0, sizeof(m));
-	m.hdr.request = req;
-	m.hdr.flags = VU_FLAG_VERSION | flags;
-	m.hdr.size = size;
-	if (size)
-		memcpy(&m.p, p, size);
-	return vu_msg_send(c->fe, &m, fds, nfds);
+	return vu_fe_send(c->fe, req, flags, p, size, fds, nfds);
 }
 
 static int fe_u64(struct conn *c, uint32_t req, uint32_t flags, uint64_t v,
@@ -465,6 +442,84 @@ static void test_legacy_enable(void)
 		CHECK_EQ(fe_reply(&c, &m), -EAGAIN);
 	}
 	conn_close(&c);
+	CHECK_EQ(fd_count(), base);
+}
+
+/* GET_INFLIGHT_FD answers with a memfd laid out as the spec says;
+ * SET_VRING_ERR, like KICK and CALL, restarts a running queue so the
+ * device never holds a closed fd. */
+static void test_inflight_and_err(void)
+{
+	int base = fd_count();
+	struct vu_inflight in = { 0, 0, 2, QSIZE };
+	struct vu_mem_table t;
+	struct vu_vring_addr a = { 0, 0, UA0 + DESC_GPA, UA0 + USED_GPA,
+				   UA0 + AVAIL_GPA, 0 };
+	struct vu_inflight_region *r;
+	struct vu_msg m;
+	struct conn c;
+	int fds[VU_MAX_FDS], kick = eventfd(0, EFD_CLOEXEC);
+	int err = eventfd(0, EFD_CLOEXEC);
+	size_t nfds = 0;
+
+	CHECK_EQ(conn_open(&c), 0);
+	negotiate(&c);
+	CHECK_EQ(fe_send(&c, VU_GET_INFLIGHT_FD, 0, &in, sizeof(in), NULL, 0),
+		 0);
+	CHECK_EQ(vu_dispatch(c.d), 0);
+	CHECK_EQ(vu_msg_recv(c.fe, &m, fds, &nfds), 0);
+	CHECK_EQ(m.hdr.request, VU_GET_INFLIGHT_FD);
+	CHECK_EQ(m.hdr.size, sizeof(in));
+	CHECK_EQ(nfds, 1);
+	CHECK_EQ(m.p.inflight.num_queues, 2);
+	CHECK_EQ(m.p.inflight.queue_size, QSIZE);
+	CHECK(m.p.inflight.mmap_size >= 2 * (16 + 16 * QSIZE));
+	if (nfds == 1 && m.p.inflight.mmap_size >= 2 * (16 + 16 * QSIZE)) {
+		r = mmap(NULL, m.p.inflight.mmap_size, PROT_READ, MAP_SHARED,
+			 fds[0], 0);
+		CHECK(r != MAP_FAILED);
+		if (r != MAP_FAILED) {
+			CHECK_EQ(r->version, 1);
+			CHECK_EQ(r->desc_num, QSIZE);
+			CHECK_EQ(r->desc[0].inflight, 0);
+			munmap(r, m.p.inflight.mmap_size);
+		}
+	}
+	vu_close_fds(fds, &nfds);
+	/* More queues than the device has: refused, the connection ends. */
+	in.num_queues = 3;
+	CHECK_EQ(fe_send(&c, VU_GET_INFLIGHT_FD, 0, &in, sizeof(in), NULL, 0),
+		 0);
+	CHECK_EQ(vu_dispatch(c.d), -EPROTO);
+	conn_close(&c);
+
+	CHECK_EQ(conn_open(&c), 0);
+	negotiate(&c);
+	mem_table(&t, 2);
+	CHECK_EQ(send_table(&c, &t, 2), 0);
+	CHECK_EQ(ack(&c), 0);
+	CHECK_EQ(fe_state(&c, VU_SET_VRING_NUM, VU_FLAG_NEED_REPLY, 0, QSIZE),
+		 0);
+	CHECK_EQ(ack(&c), 0);
+	CHECK_EQ(fe_send(&c, VU_SET_VRING_ADDR, VU_FLAG_NEED_REPLY, &a,
+			 sizeof(a), NULL, 0), 0);
+	CHECK_EQ(ack(&c), 0);
+	CHECK_EQ(fe_u64(&c, VU_SET_VRING_KICK, VU_FLAG_NEED_REPLY, 0, &kick,
+			1), 0);
+	CHECK_EQ(ack(&c), 0);
+	CHECK_EQ(fe_state(&c, VU_SET_VRING_ENABLE, VU_FLAG_NEED_REPLY, 0, 1),
+		 0);
+	CHECK_EQ(ack(&c), 0);
+	CHECK_EQ(c.f.starts, 1);
+	CHECK_EQ(fe_u64(&c, VU_SET_VRING_ERR, VU_FLAG_NEED_REPLY, 0, &err, 1),
+		 0);
+	CHECK_EQ(ack(&c), 0);
+	CHECK_EQ(c.f.stops, 1);
+	CHECK_EQ(c.f.starts, 2);
+	CHECK(c.d->queues[0].err_fd >= 0);
+	conn_close(&c);
+	close(kick);
+	close(err);
 	CHECK_EQ(fd_count(), base);
 }
 
@@ -775,7 +830,7 @@ static int features_not_offered(struct conn *c)
 static int protocol_not_offered(struct conn *c)
 {
 	return fe_u64(c, VU_SET_PROTOCOL_FEATURES, VU_FLAG_NEED_REPLY,
-		      1ULL << VU_PF_INFLIGHT_SHMFD, NULL, 0);
+		      1ULL << VU_PF_LOG_SHMFD, NULL, 0);
 }
 
 static int gated_queue_num(struct conn *c)
@@ -815,6 +870,7 @@ int main(void)
 {
 	test_handshake();
 	test_legacy_enable();
+	test_inflight_and_err();
 
 	bad_case("short header", short_header, false, 0);
 	bad_case("stalled header", stalled_header, false, 0);
@@ -862,7 +918,7 @@ int main(void)
 	bad_case("protocol features not offered", protocol_not_offered, true,
 		 EINVAL);
 	bad_case("GET_QUEUE_NUM without MQ", gated_queue_num, false, 0);
-	bad_case("GET_INFLIGHT_FD (not yet)", inflight_refused, true, 0);
+	bad_case("GET_INFLIGHT_FD for 0 queues", inflight_refused, true, 0);
 	bad_case("GET_CONFIG size 300", config_oversize, true, 0);
 	bad_case("SET_CONFIG without set_config", set_config_refused, true,
 		 EOPNOTSUPP);

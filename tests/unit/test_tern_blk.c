@@ -1,0 +1,728 @@
+/* tern-blk's device glue (vhost/user_blk.c) against a fake front-end over a
+ * socketpair: guest memory is a memfd, the test lays out a split ring and
+ * virtio-blk requests in it, kicks, and checks what reached the image file
+ * and what the device wrote back. Then reconnects (the ring resumes at
+ * GET_VRING_BASE's index), an inflight area left by a "crashed" back-end
+ * (its marked chains are served again first), hostile messages (an error
+ * reply or a closed connection, and the device takes the next front-end),
+ * and the daemon's command line (argv[1] is the tern-blk executable). */
+#include "tests/unit/check.h"
+#include "tests/unit/vu_fe.h"
+
+#include "vhost/user_blk.h"
+#include "vhost/user_proto.h"
+#include "virtio/queue.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MEM_SIZE (1u << 20)
+#define UA0 0x7f0000000000ULL
+#define QSIZE 16
+#define DESC_GPA 0x1000
+#define AVAIL_GPA 0x2000
+#define USED_GPA 0x3000
+#define SLOT_GPA(k) (0x10000 + (k) * 0x2000)	/* header, data at +0x100 */
+#define IMG_SIZE (1u << 20)
+#define SERIAL "tern-test-serial"
+
+#define T_IN 0
+#define T_OUT 1
+#define T_FLUSH 4
+#define T_GET_ID 8
+#define S_OK 0
+#define S_IOERR 1
+#define S_UNSUPP 2
+
+struct fe {
+	struct vu_blk *vb;
+	int sock;			/* the front-end's end */
+	int memfd;
+	uint8_t *mem;
+	int kick, call;
+	uint16_t avail_idx;
+};
+
+static void *gpa(struct fe *f, uint64_t a)
+{
+	return f->mem + a;
+}
+
+static int send_msg(struct fe *f, uint32_t req, uint32_t flags, const void *p,
+		    uint32_t size, const int *fds, size_t nfds)
+{
+	return vu_fe_send(f->sock, req, flags, p, size, fds, nfds);
+}
+
+/* The reply waiting for the front-end; an fd that came with it goes to
+ * *fd (or is closed). 0 or -errno (-EAGAIN: none). */
+static int reply(struct fe *f, struct vu_msg *m, int *fd)
+{
+	int fds[VU_MAX_FDS];
+	size_t nfds;
+	int ret = vu_msg_recv(f->sock, m, fds, &nfds);
+
+	if (fd)
+		*fd = -1;
+	if (!ret && fd && nfds) {
+		*fd = fds[0];
+		fds[0] = -1;
+	}
+	vu_close_fds(fds, &nfds);
+	return ret;
+}
+
+/* Sends with NEED_REPLY, dispatches, returns the ack (0 or errno), or a
+ * negative value when the exchange itself failed. */
+static int64_t call_ack(struct fe *f, uint32_t req, const void *p,
+			uint32_t size, const int *fds, size_t nfds)
+{
+	struct vu_msg m;
+	int ret;
+
+	ret = send_msg(f, req, VU_FLAG_NEED_REPLY, p, size, fds, nfds);
+	if (!ret)
+		ret = vu_blk_dispatch(f->vb);
+	if (!ret)
+		ret = reply(f, &m, NULL);
+	if (ret)
+		return ret;
+	if (m.hdr.request != req || m.hdr.size != 8)
+		return -1000;
+	return (int64_t)m.p.u64;
+}
+
+/* A request with its own reply: sends, dispatches, reads the reply. */
+static int call_get(struct fe *f, uint32_t req, const void *p, uint32_t size,
+		    struct vu_msg *m, int *fd)
+{
+	int ret = send_msg(f, req, 0, p, size, NULL, 0);
+
+	if (!ret)
+		ret = vu_blk_dispatch(f->vb);
+	return ret ? ret : reply(f, m, fd);
+}
+
+static int64_t state(struct fe *f, uint32_t req, uint32_t idx, uint32_t num)
+{
+	struct vu_vring_state s = { idx, num };
+
+	return call_ack(f, req, &s, sizeof(s), NULL, 0);
+}
+
+static int fe_open(struct fe *f, struct vu_blk *vb, int memfd, uint8_t *mem)
+{
+	int sv[2];
+
+	memset(f, 0, sizeof(*f));
+	f->vb = vb;
+	f->memfd = memfd;
+	f->mem = mem;
+	f->kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	f->call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+		return -errno;
+	f->sock = sv[1];
+	fcntl(sv[0], F_SETFL, O_NONBLOCK);
+	return vu_blk_connect(vb, sv[0]);
+}
+
+static void fe_close(struct fe *f)
+{
+	close(f->sock);
+	close(f->kick);
+	close(f->call);
+}
+
+/* Features, protocol features, memory. */
+static void fe_negotiate(struct fe *f, uint64_t pf)
+{
+	struct vu_mem_table t = { .nregions = 1 };
+	struct vu_msg m;
+
+	CHECK_EQ(send_msg(f, VU_SET_OWNER, 0, NULL, 0, NULL, 0), 0);
+	CHECK_EQ(call_get(f, VU_GET_FEATURES, NULL, 0, &m, NULL), 0);
+	CHECK(m.p.u64 & (1ULL << VIRTIO_F_VERSION_1));
+	CHECK(m.p.u64 & (1ULL << VIRTIO_F_EVENT_IDX));
+	CHECK(m.p.u64 & (1ULL << VIRTIO_F_INDIRECT_DESC));
+	CHECK(m.p.u64 & (1ULL << VIRTIO_F_RING_PACKED));
+	CHECK(m.p.u64 & (1ULL << 9));		/* FLUSH */
+	CHECK(m.p.u64 & (1ULL << 12));		/* MQ */
+	CHECK(m.p.u64 & (1ULL << 13));		/* DISCARD */
+	CHECK(!(m.p.u64 & (1ULL << 5)));	/* not RO */
+	CHECK(m.p.u64 & (1ULL << VU_F_PROTOCOL_FEATURES));
+	m.p.u64 = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VU_F_PROTOCOL_FEATURES);
+	CHECK_EQ(send_msg(f, VU_SET_FEATURES, 0, &m.p.u64, 8, NULL, 0), 0);
+	CHECK_EQ(call_get(f, VU_GET_PROTOCOL_FEATURES, NULL, 0, &m, NULL), 0);
+	CHECK_EQ(m.p.u64 & pf, pf);
+	CHECK_EQ(send_msg(f, VU_SET_PROTOCOL_FEATURES, 0, &pf, 8, NULL, 0), 0);
+	CHECK_EQ(vu_blk_dispatch(f->vb), 0);
+	t.regions[0] = (struct vu_mem_region){ 0, MEM_SIZE, UA0, 0 };
+	CHECK_EQ(call_ack(f, VU_SET_MEM_TABLE, &t, VU_MEM_TABLE_HDR + 32,
+			  &f->memfd, 1), 0);
+}
+
+/* Ring 0 at base, kick and call, enabled: the queue runs. */
+static void fe_start_ring(struct fe *f, uint16_t base)
+{
+	struct vu_vring_addr a = { 0, 0, UA0 + DESC_GPA, UA0 + USED_GPA,
+				   UA0 + AVAIL_GPA, 0 };
+
+	CHECK_EQ(state(f, VU_SET_VRING_NUM, 0, QSIZE), 0);
+	CHECK_EQ(state(f, VU_SET_VRING_BASE, 0, base), 0);
+	CHECK_EQ(call_ack(f, VU_SET_VRING_ADDR, &a, sizeof(a), NULL, 0), 0);
+	CHECK_EQ(call_ack(f, VU_SET_VRING_CALL, &(uint64_t){ 0 }, 8, &f->call,
+			  1), 0);
+	CHECK_EQ(call_ack(f, VU_SET_VRING_KICK, &(uint64_t){ 0 }, 8, &f->kick,
+			  1), 0);
+	CHECK_EQ(state(f, VU_SET_VRING_ENABLE, 0, 1), 0);
+	CHECK(f->vb->vu.queues[0].started);
+}
+
+static void set_desc(struct fe *f, unsigned int i, uint64_t addr, uint32_t len,
+		     uint16_t flags, uint16_t next)
+{
+	struct virtq_desc *d = gpa(f, DESC_GPA);
+
+	d[i] = (struct virtq_desc){ htole64(addr), htole32(len),
+				    htole16(flags), htole16(next) };
+}
+
+/* Lays out request k (head 3k: header, data, status) without making it
+ * available; data_len 0 leaves the data descriptor out. */
+static uint16_t build(struct fe *f, unsigned int k, uint32_t type,
+		      uint64_t sector, uint32_t data_len)
+{
+	uint64_t base = SLOT_GPA(k);
+	uint16_t h = (uint16_t)(3 * k);
+	uint8_t *hdr = gpa(f, base);
+	bool dev_writes = type == T_IN || type == T_GET_ID;
+
+	memset(hdr, 0, 16);
+	memcpy(hdr, &(uint32_t){ htole32(type) }, 4);
+	memcpy(hdr + 8, &(uint64_t){ htole64(sector) }, 8);
+	*(uint8_t *)gpa(f, base + 0x1f00) = 0xff;
+	if (data_len) {
+		set_desc(f, h, base, 16, VIRTQ_DESC_F_NEXT, h + 1);
+		set_desc(f, h + 1, base + 0x100, data_len,
+			 VIRTQ_DESC_F_NEXT | (dev_writes ? VIRTQ_DESC_F_WRITE : 0),
+			 h + 2);
+	} else {
+		set_desc(f, h, base, 16, VIRTQ_DESC_F_NEXT, h + 2);
+	}
+	set_desc(f, h + 2, base + 0x1f00, 1, VIRTQ_DESC_F_WRITE, 0);
+	return h;
+}
+
+static void publish(struct fe *f, uint16_t head)
+{
+	struct virtq_avail *av = gpa(f, AVAIL_GPA);
+
+	av->ring[f->avail_idx % QSIZE] = htole16(head);
+	f->avail_idx++;
+	__atomic_store_n(&av->idx, htole16(f->avail_idx), __ATOMIC_RELEASE);
+}
+
+static void kick(struct fe *f)
+{
+	uint64_t one = 1;
+
+	CHECK_EQ(write(f->kick, &one, 8), 8);
+}
+
+static uint16_t used_idx(struct fe *f)
+{
+	struct virtq_used *u = gpa(f, USED_GPA);
+
+	return le16toh(__atomic_load_n(&u->idx, __ATOMIC_ACQUIRE));
+}
+
+/* Waits on the call eventfd until used->idx reaches want (a bound so a
+ * broken device fails the test instead of hanging it). */
+static bool wait_used(struct fe *f, uint16_t want)
+{
+	for (int i = 0; i < 100 && used_idx(f) != want; i++) {
+		struct pollfd p = { .fd = f->call, .events = POLLIN };
+		uint64_t n;
+
+		if (poll(&p, 1, 100) > 0 && read(f->call, &n, 8) != 8)
+			break;
+	}
+	return used_idx(f) == want;
+}
+
+static uint8_t status(struct fe *f, unsigned int k)
+{
+	return *(volatile uint8_t *)gpa(f, SLOT_GPA(k) + 0x1f00);
+}
+
+/* One request, start to end: its status byte, 0xff if it never came. */
+static uint8_t run_req(struct fe *f, unsigned int k, uint32_t type,
+		       uint64_t sector, uint32_t len)
+{
+	publish(f, build(f, k, type, sector, len));
+	kick(f);
+	if (!wait_used(f, f->avail_idx))
+		return 0xff;
+	return status(f, k);
+}
+
+static int make_image(char *path)
+{
+	int fd = mkstemp(path);
+
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, IMG_SIZE)) {
+		close(fd);
+		return -errno;
+	}
+	return fd;
+}
+
+static int create(struct vu_blk *vb, const char *path, unsigned int queues)
+{
+	struct blk_config cfg = { .path = path, .queues = queues,
+				  .numa_node = -1 };
+
+	snprintf(cfg.serial, sizeof(cfg.serial), "%s", SERIAL);
+	return vu_blk_create(vb, "tern-blk-test", &cfg);
+}
+
+static void test_io_and_reconnect(struct vu_blk *vb, int img, int memfd,
+				  uint8_t *mem)
+{
+	struct vu_config cfg = { 0, 60, 0, { 0 } };
+	struct virtq_used *u = (void *)(mem + USED_GPA);
+	uint8_t pat[1024], back[1024];
+	struct vu_msg m;
+	struct fe f;
+	uint64_t v64;
+	uint32_t v32;
+	uint16_t v16, head;
+
+	CHECK_EQ(fe_open(&f, vb, memfd, mem), 0);
+	fe_negotiate(&f, (1ULL << VU_PF_MQ) | (1ULL << VU_PF_REPLY_ACK) |
+				 (1ULL << VU_PF_CONFIG));
+	CHECK_EQ(call_get(&f, VU_GET_QUEUE_NUM, NULL, 0, &m, NULL), 0);
+	CHECK_EQ(m.p.u64, 2);
+	CHECK_EQ(call_get(&f, VU_GET_CONFIG, &cfg, VU_CONFIG_HDR_SIZE + 60, &m,
+			  NULL), 0);
+	CHECK_EQ(m.hdr.size, VU_CONFIG_HDR_SIZE + 60);
+	memcpy(&v64, m.p.config.data, 8);
+	CHECK_EQ(le64toh(v64), IMG_SIZE / 512);		/* capacity */
+	memcpy(&v32, m.p.config.data + 12, 4);
+	CHECK_EQ(le32toh(v32), 126);			/* seg_max */
+	memcpy(&v32, m.p.config.data + 20, 4);
+	CHECK_EQ(le32toh(v32), 512);			/* blk_size */
+	memcpy(&v16, m.p.config.data + 34, 2);
+	CHECK_EQ(le16toh(v16), 2);			/* num_queues */
+	/* Newer front-ends ask for more: the rest reads as zero. */
+	cfg = (struct vu_config){ 56, 40, 0, { 0 } };
+	CHECK_EQ(call_get(&f, VU_GET_CONFIG, &cfg, VU_CONFIG_HDR_SIZE + 40, &m,
+			  NULL), 0);
+	CHECK_EQ(m.hdr.size, VU_CONFIG_HDR_SIZE + 40);
+	CHECK_EQ(m.p.config.data[0], 1);		/* wz may unmap */
+	CHECK_EQ(m.p.config.data[39], 0);
+
+	fe_start_ring(&f, 0);
+	for (unsigned int i = 0; i < sizeof(pat); i++)
+		pat[i] = (uint8_t)(i * 7 + 3);
+	memcpy(mem + SLOT_GPA(0) + 0x100, pat, sizeof(pat));
+	CHECK_EQ(run_req(&f, 0, T_OUT, 4, sizeof(pat)), S_OK);
+	CHECK_EQ(pread(img, back, sizeof(back), 4 * 512), (ssize_t)sizeof(back));
+	CHECK_MEM(back, pat, sizeof(pat));
+	CHECK_EQ(le32toh(u->ring[0].id), 0);
+
+	/* Read the image's bytes (written behind the device's back). */
+	for (unsigned int i = 0; i < sizeof(pat); i++)
+		pat[i] ^= 0x5a;
+	CHECK_EQ(pwrite(img, pat, 512, 10 * 512), 512);
+	CHECK_EQ(run_req(&f, 1, T_IN, 10, 512), S_OK);
+	CHECK_MEM(mem + SLOT_GPA(1) + 0x100, pat, 512);
+	CHECK_EQ(le32toh(u->ring[1].id), 3);
+	CHECK_EQ(le32toh(u->ring[1].len), 513);
+
+	CHECK_EQ(run_req(&f, 2, T_FLUSH, 0, 0), S_OK);
+	/* Out of range, and straddling the end. */
+	CHECK_EQ(run_req(&f, 3, T_IN, IMG_SIZE / 512, 512), S_IOERR);
+	CHECK_EQ(run_req(&f, 4, T_OUT, IMG_SIZE / 512 - 1, 1024), S_IOERR);
+	CHECK_EQ(run_req(&f, 0, 99, 0, 0), S_UNSUPP);
+	CHECK_EQ(run_req(&f, 1, T_GET_ID, 0, 20), S_OK);
+	CHECK(!memcmp(mem + SLOT_GPA(1) + 0x100, SERIAL, strlen(SERIAL)));
+
+	/* The front-end stops the ring: GET_VRING_BASE says where. */
+	m.p.state = (struct vu_vring_state){ 0, 0 };
+	CHECK_EQ(call_get(&f, VU_GET_VRING_BASE, &m.p.state, 8, &m, NULL), 0);
+	CHECK_EQ(m.p.state.num, 7);
+	CHECK(!vb->vu.queues[0].started);
+	/* It hangs up; the next connection resumes the ring there. */
+	fe_close(&f);
+	CHECK_EQ(vu_blk_dispatch(vb), -ECONNRESET);
+	CHECK(!vb->connected);
+
+	CHECK_EQ(fe_open(&f, vb, memfd, mem), 0);
+	f.avail_idx = 7;
+	fe_negotiate(&f, (1ULL << VU_PF_MQ) | (1ULL << VU_PF_REPLY_ACK));
+	fe_start_ring(&f, 7);
+	memset(mem + SLOT_GPA(2) + 0x100, 0xc3, 512);
+	head = build(&f, 2, T_OUT, 0, 512);
+	publish(&f, head);
+	kick(&f);
+	CHECK(wait_used(&f, 8));
+	CHECK_EQ(le32toh(u->ring[7].id), head);
+	CHECK_EQ(status(&f, 2), S_OK);
+	CHECK_EQ(pread(img, back, 512, 0), 512);
+	memset(pat, 0xc3, 512);
+	CHECK_MEM(back, pat, 512);
+	fe_close(&f);
+	CHECK_EQ(vu_blk_dispatch(vb), -ECONNRESET);
+}
+
+/* A back-end "crashed" with chains 6 and 3 in flight (taken in that order)
+ * and chain 0 completed but cut off before noting it: the new back-end
+ * clears 0, serves 6 and 3 again, and then takes the next new chain. */
+static void test_inflight(struct vu_blk *vb, int img, int memfd, uint8_t *mem)
+{
+	struct vu_inflight in = { 0, 0, 2, QSIZE };
+	struct vu_inflight_region *r, *r1;
+	struct virtq_used *u = (void *)(mem + USED_GPA);
+	struct vu_msg m;
+	struct fe f;
+	uint8_t back[512], want[512];
+	size_t len;
+	int ifd;
+
+	memset(mem, 0, MEM_SIZE);
+	CHECK_EQ(fe_open(&f, vb, memfd, mem), 0);
+	fe_negotiate(&f, (1ULL << VU_PF_REPLY_ACK) |
+				 (1ULL << VU_PF_INFLIGHT_SHMFD));
+	CHECK_EQ(call_get(&f, VU_GET_INFLIGHT_FD, &in, sizeof(in), &m, &ifd), 0);
+	CHECK_EQ(m.hdr.size, sizeof(in));
+	CHECK(ifd >= 0);
+	if (ifd < 0)
+		return;
+	len = m.p.inflight.mmap_size;
+	CHECK(len >= 2 * (16 + 16 * QSIZE));
+	r = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, ifd,
+		 (off_t)m.p.inflight.mmap_offset);
+	CHECK(r != MAP_FAILED);
+	if (r == MAP_FAILED)
+		return;
+	CHECK_EQ(r->version, 1);
+	CHECK_EQ(r->desc_num, QSIZE);
+	r1 = (void *)((uint8_t *)r + len / 2);
+	CHECK_EQ(r1->version, 1);
+
+	/* What the previous back-end left: four chains made available (0,
+	 * 3, 6 and then 9), 0 pushed (used->idx 1) but used_idx not yet
+	 * noted, 3 and 6 in flight, 9 not yet taken. */
+	memset(mem + SLOT_GPA(1) + 0x100, 0x31, 512);
+	memset(mem + SLOT_GPA(2) + 0x100, 0x62, 512);
+	memset(mem + SLOT_GPA(3) + 0x100, 0x93, 512);
+	publish(&f, build(&f, 0, T_FLUSH, 0, 0));
+	publish(&f, build(&f, 1, T_OUT, 1, 512));
+	publish(&f, build(&f, 2, T_OUT, 2, 512));
+	publish(&f, build(&f, 3, T_OUT, 3, 512));
+	u->ring[0] = (struct virtq_used_elem){ 0, 1 };
+	u->idx = htole16(1);
+	r->desc[0] = (struct vu_desc_state){ .inflight = 1, .counter = 1,
+					     .next = 0 };
+	r->desc[3] = (struct vu_desc_state){ .inflight = 1, .counter = 5 };
+	r->desc[6] = (struct vu_desc_state){ .inflight = 1, .counter = 2 };
+	r->last_batch_head = 0;
+	r->used_idx = 0;
+
+	/* The new back-end: SET_INFLIGHT_FD, then the ring at the base the
+	 * front-end restores after a crash (its used idx). */
+	fe_close(&f);
+	CHECK_EQ(vu_blk_dispatch(vb), -ECONNRESET);
+	CHECK_EQ(fe_open(&f, vb, memfd, mem), 0);
+	f.avail_idx = 4;
+	fe_negotiate(&f, (1ULL << VU_PF_REPLY_ACK) |
+				 (1ULL << VU_PF_INFLIGHT_SHMFD));
+	m.p.inflight = (struct vu_inflight){ len, 0, 2, QSIZE };
+	CHECK_EQ(call_ack(&f, VU_SET_INFLIGHT_FD, &m.p.inflight,
+			  sizeof(m.p.inflight), &ifd, 1), 0);
+	/* A hostile area description is refused. */
+	m.p.inflight = (struct vu_inflight){ len, 0, 2, 2 * QSIZE };
+	CHECK_EQ(call_ack(&f, VU_SET_INFLIGHT_FD, &m.p.inflight,
+			  sizeof(m.p.inflight), &ifd, 1), EINVAL);
+	m.p.inflight = (struct vu_inflight){ len, 1ULL << 40, 2, QSIZE };
+	CHECK_EQ(call_ack(&f, VU_SET_INFLIGHT_FD, &m.p.inflight,
+			  sizeof(m.p.inflight), &ifd, 1), EINVAL);
+	m.p.inflight = (struct vu_inflight){ len, 0, 3, QSIZE };
+	CHECK_EQ(call_ack(&f, VU_SET_INFLIGHT_FD, &m.p.inflight,
+			  sizeof(m.p.inflight), &ifd, 1), EINVAL);
+	fe_start_ring(&f, 1);
+	CHECK_EQ(vb->vu.queues[0].nresubmit, 2);
+	if (vb->vu.queues[0].nresubmit == 2) {
+		CHECK_EQ(vb->vu.queues[0].resubmit[0], 6);
+		CHECK_EQ(vb->vu.queues[0].resubmit[1], 3);
+	}
+	kick(&f);
+	CHECK(wait_used(&f, 4));
+	CHECK_EQ(status(&f, 1), S_OK);
+	CHECK_EQ(status(&f, 2), S_OK);
+	CHECK_EQ(status(&f, 3), S_OK);
+	for (unsigned int k = 1; k <= 3; k++) {
+		CHECK_EQ(pread(img, back, 512, k * 512), 512);
+		memset(want, 0x31 * k, 512);
+		CHECK_MEM(back, want, 512);
+	}
+	/* 6 and 3 in either completion order, then 9. */
+	CHECK_EQ(le32toh(u->ring[1].id) + le32toh(u->ring[2].id), 9);
+	CHECK_EQ(le32toh(u->ring[3].id), 9);
+	for (unsigned int h = 0; h < QSIZE; h++)
+		CHECK_EQ(r->desc[h].inflight, 0);
+	CHECK_EQ(r->used_idx, 4);
+	CHECK_EQ(r->desc[9].counter, 6);	/* after the highest left */
+	m.p.state = (struct vu_vring_state){ 0, 0 };
+	CHECK_EQ(call_get(&f, VU_GET_VRING_BASE, &m.p.state, 8, &m, NULL), 0);
+	CHECK_EQ(m.p.state.num, 4);
+	fe_close(&f);
+	CHECK_EQ(vu_blk_dispatch(vb), -ECONNRESET);
+	munmap(r, len);
+	close(ifd);
+}
+
+/* A broken ring stops the queue and writes the err fd. */
+static void test_broken_ring(struct vu_blk *vb, int memfd, uint8_t *mem)
+{
+	struct fe f;
+	int err = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	uint64_t n = 0;
+
+	memset(mem, 0, MEM_SIZE);
+	CHECK_EQ(fe_open(&f, vb, memfd, mem), 0);
+	fe_negotiate(&f, 1ULL << VU_PF_REPLY_ACK);
+	CHECK_EQ(call_ack(&f, VU_SET_VRING_ERR, &(uint64_t){ 0 }, 8, &err, 1),
+		 0);
+	fe_start_ring(&f, 0);
+	publish(&f, 200);		/* head beyond the queue */
+	kick(&f);
+	for (int i = 0; i < 100; i++) {
+		struct pollfd p = { .fd = err, .events = POLLIN };
+
+		if (poll(&p, 1, 100) > 0)
+			break;
+	}
+	CHECK_EQ(read(err, &n, 8), 8);
+	CHECK_EQ(n, 1);
+	CHECK_EQ(used_idx(&f), 0);
+	fe_close(&f);
+	CHECK_EQ(vu_blk_dispatch(vb), -ECONNRESET);
+	close(err);
+}
+
+/* Hostile messages: each ends in an error ack or a closed connection,
+ * never a crash, and the device serves the next front-end. */
+static void test_hostile(struct vu_blk *vb, int memfd, uint8_t *mem)
+{
+	struct vu_mem_table t = { .nregions = 2 };
+	struct vu_hdr h;
+	struct fe f;
+	int fds[3] = { memfd, memfd, memfd };
+	int base = fd_count();
+
+	/* Overlapping regions, a missing and an extra fd: error acks. */
+	CHECK_EQ(fe_open(&f, vb, memfd, mem), 0);
+	fe_negotiate(&f, (1ULL << VU_PF_REPLY_ACK) | (1ULL << VU_PF_CONFIG));
+	t.regions[0] = (struct vu_mem_region){ 0, MEM_SIZE, UA0, 0 };
+	t.regions[1] = (struct vu_mem_region){ 0x1000, 0x1000, UA0 + MEM_SIZE,
+					       0 };
+	CHECK_EQ(call_ack(&f, VU_SET_MEM_TABLE, &t, VU_MEM_TABLE_HDR + 64, fds,
+			  2), EINVAL);
+	CHECK_EQ(call_ack(&f, VU_SET_MEM_TABLE, &t, VU_MEM_TABLE_HDR + 64, fds,
+			  1), EINVAL);
+	CHECK_EQ(call_ack(&f, VU_SET_MEM_TABLE, &t, VU_MEM_TABLE_HDR + 64, fds,
+			  3), EINVAL);
+	/* A ring of 2048 entries, a queue beyond --queues. */
+	CHECK_EQ(state(&f, VU_SET_VRING_NUM, 0, 2048), EINVAL);
+	CHECK_EQ(state(&f, VU_SET_VRING_NUM, 2, 8), ERANGE);
+	/* GET_CONFIG beyond any config space: an empty reply. */
+	{
+		struct vu_config c = { 250, 16, 0, { 0 } };
+		struct vu_msg m;
+
+		CHECK_EQ(call_get(&f, VU_GET_CONFIG, &c, VU_CONFIG_HDR_SIZE + 16,
+				  &m, NULL), 0);
+		CHECK_EQ(m.hdr.size, 0);
+	}
+	fe_close(&f);
+	CHECK_EQ(vu_blk_dispatch(vb), -ECONNRESET);
+	CHECK(!vb->connected);
+
+	/* Oversized payload: the connection closes. */
+	CHECK_EQ(fe_open(&f, vb, memfd, mem), 0);
+	h = (struct vu_hdr){ VU_SET_MEM_TABLE, VU_FLAG_VERSION, 0x100000 };
+	CHECK_EQ(write(f.sock, &h, sizeof(h)), (ssize_t)sizeof(h));
+	CHECK(vu_blk_dispatch(vb) < 0);
+	CHECK(!vb->connected);
+	fe_close(&f);
+
+	/* A short header, then hang-up. */
+	CHECK_EQ(fe_open(&f, vb, memfd, mem), 0);
+	CHECK_EQ(write(f.sock, "\x01\0\0", 3), 3);
+	shutdown(f.sock, SHUT_WR);
+	CHECK(vu_blk_dispatch(vb) < 0);
+	CHECK(!vb->connected);
+	fe_close(&f);
+
+	/* A second connection while one is served is refused. */
+	CHECK_EQ(fe_open(&f, vb, memfd, mem), 0);
+	{
+		int sv[2];
+
+		CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+			 0);
+		CHECK_EQ(vu_blk_connect(vb, sv[0]), -EBUSY);
+		close(sv[1]);
+	}
+	fe_close(&f);
+	CHECK_EQ(vu_blk_dispatch(vb), -ECONNRESET);
+	CHECK_EQ(fd_count(), base);
+}
+
+/* The daemon's command line: exit 2 and one line naming the option. */
+static void test_cli(const char *exe, const char *img)
+{
+	static const char *const bad[][6] = {
+		{ "--socket", "/tmp/x.sock", NULL },
+		{ "--image", "/tmp/x.img", NULL },
+		{ "--socket", "/tmp/x.sock", "--image", "x", "--queues", "0" },
+		{ "--socket", "/tmp/x.sock", "--image", "x", "--queues", "65" },
+		{ "--socket", "/tmp/x.sock", "--image", "x", "--queues", "2x" },
+		{ "--socket", "/tmp/x.sock", "--image", "x", "--serial",
+		  "123456789012345678901" },
+		{ "--socket", "/tmp/x.sock", "--image", "x", "--bogus", NULL },
+		{ "--socket", "/tmp/x.sock", "--image", "x", "extra", NULL },
+		{ "--socket", NULL },
+	};
+	static const char *const named[] = {
+		"--image", "--socket", "--queues", "--queues", "--queues",
+		"--serial", "--bogus", "extra", "--socket",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char out[512] = "";
+		const char *argv[8] = { exe };
+		int p[2], st = -1;
+		ssize_t n = 0;
+		pid_t pid;
+
+		for (int j = 0; j < 6 && bad[i][j]; j++)
+			argv[j + 1] = bad[i][j];
+		if (pipe(p))
+			return;
+		pid = fork();
+		if (pid == 0) {
+			dup2(p[1], 2);
+			execv(exe, (char **)argv);
+			_exit(127);
+		}
+		close(p[1]);
+		for (ssize_t r = 1; r > 0 && n < (ssize_t)sizeof(out) - 1;
+		     n += r)
+			r = read(p[0], out + n, sizeof(out) - 1 - (size_t)n);
+		close(p[0]);
+		waitpid(pid, &st, 0);
+		CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+		CHECK(n > 0 && strstr(out, named[i]));
+		CHECK(n > 0 && strchr(out, '\n') == out + n - 1);
+		if (!(WIFEXITED(st) && WEXITSTATUS(st) == 2) ||
+		    !strstr(out, named[i]))
+			fprintf(stderr, "case %zu: %s\n", i, out);
+	}
+	/* SIGTERM: exit 0 and the socket file gone. */
+	{
+		char sock[] = "/tmp/tern-blk-test-XXXXXX";
+		char path[64];
+		pid_t pid;
+		int st = -1;
+
+		if (!mkdtemp(sock))
+			return;
+		snprintf(path, sizeof(path), "%s/s", sock);
+		/* A closed io_uring lets go of the image (and its lock) a
+		 * moment after the device closed it: wait for the lock. */
+		for (int i = 0; i < 250; i++) {
+			struct blk_image im;
+
+			if (blk_image_open(&im, img, false, false) != -EBUSY) {
+				blk_image_close(&im);
+				break;
+			}
+			usleep(20000);
+		}
+		pid = fork();
+		if (pid == 0) {
+			int null = open("/dev/null", O_WRONLY);
+
+			if (getenv("TEST_VERBOSE") == NULL)
+				dup2(null, 2);
+			execl(exe, exe, "--socket", path, "--image", img, NULL);
+			_exit(127);
+		}
+		for (int i = 0; i < 100 && access(path, F_OK); i++)
+			usleep(20000);
+		CHECK_EQ(access(path, F_OK), 0);
+		kill(pid, SIGTERM);
+		waitpid(pid, &st, 0);
+		CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+		CHECK(access(path, F_OK) != 0);
+		rmdir(sock);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	char path[] = "/tmp/tern-blk-img-XXXXXX";
+	struct vu_blk *vb = calloc(1, sizeof(*vb));
+	struct vu_blk *other = calloc(1, sizeof(*other));
+	int img = make_image(path), memfd, ret;
+	uint8_t *mem;
+
+	if (!vb || !other || img < 0) {
+		fprintf(stderr, "setup failed\n");
+		return 1;
+	}
+	memfd = memfd_create("tern-blk-test", MFD_CLOEXEC);
+	if (memfd < 0 || ftruncate(memfd, MEM_SIZE))
+		return 1;
+	mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	if (mem == MAP_FAILED)
+		return 1;
+	ret = create(vb, path, 2);
+	if (ret == -ENOSYS || ret == -EPERM) {
+		fprintf(stderr, "no io_uring here: skipped\n");
+		unlink(path);
+		return CHECK_EXIT_SKIP;
+	}
+	CHECK_EQ(ret, 0);
+	if (!ret) {
+		/* The image is locked: a second device on it is refused. */
+		CHECK_EQ(create(other, path, 1), -EBUSY);
+		test_io_and_reconnect(vb, img, memfd, mem);
+		test_inflight(vb, img, memfd, mem);
+		test_broken_ring(vb, memfd, mem);
+		test_hostile(vb, memfd, mem);
+		vu_blk_destroy(vb);
+	}
+	if (argc > 1)
+		test_cli(argv[1], path);
+	munmap(mem, MEM_SIZE);
+	close(memfd);
+	close(img);
+	unlink(path);
+	free(vb);
+	free(other);
+	return check_done("test_tern_blk");
+}

@@ -1,0 +1,330 @@
+/* tern-blk: a vhost-user-blk back-end daemon serving one raw image.
+ *
+ *	tern-blk --socket PATH --image FILE [--queues N] [--readonly]
+ *		 [--direct] [--serial STR] [--verbose]
+ *
+ * Listens on a UNIX socket, serves one front-end at a time (the next one
+ * waits in the listen backlog) and goes back to listening when it leaves,
+ * so a front-end can reconnect. The device is vhost/user_blk.c; this file
+ * owns only the command line, the sockets, the signals and the loop.
+ * SIGTERM/SIGINT stop the queues (requests in flight finish first) and
+ * exit 0. Exit 1: the image or the socket cannot be set up; exit 2: a bad
+ * command line, one line on stderr naming the option. */
+#include "core/log.h"
+#include "vhost/user_blk.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define NAME "tern-blk"
+
+enum {
+	EXIT_OK = 0,
+	EXIT_ERROR = 1,
+	EXIT_USAGE = 2,
+};
+
+struct daemon {
+	const char *socket_path;
+	struct blk_config cfg;
+	bool verbose;
+	int listen_fd, sig_fd;
+	bool bound;			/* we created socket_path */
+	struct vu_blk vb;
+};
+
+static const char usage_text[] =
+	"usage: " NAME " --socket PATH --image FILE [--queues N] [--readonly]\n"
+	"                [--direct] [--serial STR] [--verbose]\n"
+	"  --socket PATH   UNIX socket to listen on for a vhost-user front-end\n"
+	"  --image FILE    raw image (file or block device), locked exclusively\n"
+	"  --queues N      request queues, 1..64 (default 1)\n"
+	"  --readonly      refuse writes (VIRTIO_BLK_F_RO, shared lock)\n"
+	"  --direct        open the image O_DIRECT\n"
+	"  --serial STR    GET_ID answer, at most 20 bytes\n"
+	"  --verbose       log every vhost-user message\n";
+
+/* One line, written at once. */
+static int usage_error(const char *fmt, const char *arg)
+{
+	char line[512];
+	int n = snprintf(line, sizeof(line), NAME ": ");
+
+	snprintf(line + n, sizeof(line) - (size_t)n, fmt, arg);
+	fprintf(stderr, "%s\n", line);
+	return EXIT_USAGE;
+}
+
+/* 0 when the command line is good, else the exit status (usage printed
+ * for --help, one error line otherwise). */
+static int parse(struct daemon *dm, int argc, char **argv, bool *help)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "image", required_argument, NULL, 'i' },
+		{ "queues", required_argument, NULL, 'q' },
+		{ "readonly", no_argument, NULL, 'r' },
+		{ "direct", no_argument, NULL, 'd' },
+		{ "serial", required_argument, NULL, 'S' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+		char *end;
+		unsigned long n;
+
+		switch (c) {
+		case 's':
+			if (!*optarg || strlen(optarg) >=
+			    sizeof(((struct sockaddr_un *)0)->sun_path))
+				return usage_error("--socket %s: empty or "
+						   "longer than a UNIX socket "
+						   "path may be", optarg);
+			dm->socket_path = optarg;
+			break;
+		case 'i':
+			if (!*optarg)
+				return usage_error("--image: empty path%s", "");
+			dm->cfg.path = optarg;
+			break;
+		case 'q':
+			errno = 0;
+			n = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || optarg[0] == '-' ||
+			    n < 1 || n > VU_MAX_QUEUES)
+				return usage_error("--queues %s: a number "
+						   "1..64", optarg);
+			dm->cfg.queues = (unsigned int)n;
+			break;
+		case 'r':
+			dm->cfg.readonly = true;
+			break;
+		case 'd':
+			dm->cfg.direct = true;
+			break;
+		case 'S':
+			if (strlen(optarg) > BLK_SERIAL_LEN)
+				return usage_error("--serial %s: at most 20 "
+						   "bytes", optarg);
+			snprintf(dm->cfg.serial, sizeof(dm->cfg.serial), "%s",
+				 optarg);
+			break;
+		case 'v':
+			dm->verbose = true;
+			break;
+		case 'h':
+			*help = true;
+			return 0;
+		case ':':
+			return usage_error("%s: needs a value",
+					   argv[optind - 1]);
+		default:
+			return usage_error("%s: unknown option",
+					   argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return usage_error("%s: unexpected argument", argv[optind]);
+	if (!dm->socket_path)
+		return usage_error("--socket: missing%s", "");
+	if (!dm->cfg.path)
+		return usage_error("--image: missing%s", "");
+	return 0;
+}
+
+/* Is someone accepting on PATH? connect() answers without disturbing a
+ * live listener beyond one accept it sees close at once. */
+static bool socket_alive(const struct sockaddr_un *sa)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool alive;
+
+	if (fd < 0)
+		return true;	/* cannot tell: do not remove it */
+	alive = connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0 ||
+		errno != ECONNREFUSED;
+	close(fd);
+	return alive;
+}
+
+/* Binds and listens on dm->socket_path, removing a stale socket file
+ * (one nobody listens on) first. 0 or -errno, logged. */
+static int listen_on(struct daemon *dm)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd, ret;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", dm->socket_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		if (errno != EADDRINUSE) {
+			ret = -errno;
+			goto fail_log;
+		}
+		if (lstat(sa.sun_path, &st) || !S_ISSOCK(st.st_mode)) {
+			log_err(NAME, "%s exists and is not a socket",
+				dm->socket_path);
+			ret = -EEXIST;
+			goto fail;
+		}
+		if (socket_alive(&sa)) {
+			log_err(NAME, "%s: another process listens there",
+				dm->socket_path);
+			ret = -EADDRINUSE;
+			goto fail;
+		}
+		log_info(NAME, "removing stale socket %s", dm->socket_path);
+		if (unlink(sa.sun_path) && errno != ENOENT) {
+			ret = -errno;
+			goto fail_log;
+		}
+		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+			ret = -errno;
+			goto fail_log;
+		}
+	}
+	dm->bound = true;
+	if (listen(fd, 4)) {
+		ret = -errno;
+		goto fail_log;
+	}
+	dm->listen_fd = fd;
+	return 0;
+
+fail_log:
+	log_err(NAME, "%s: %s", dm->socket_path, strerror(-ret));
+fail:
+	close(fd);
+	return ret;
+}
+
+static int signals_open(struct daemon *dm)
+{
+	sigset_t set;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	/* Blocked before any I/O thread exists, so they inherit it and
+	 * only the signalfd sees the signals. */
+	if (sigprocmask(SIG_BLOCK, &set, NULL))
+		return -errno;
+	dm->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	return dm->sig_fd < 0 ? -errno : 0;
+}
+
+static void accept_one(struct daemon *dm)
+{
+	int fd = accept4(dm->listen_fd, NULL, NULL,
+			 SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+	if (fd < 0) {
+		if (errno != EAGAIN && errno != EINTR &&
+		    errno != ECONNABORTED)
+			log_warn(NAME, "accept: %s", strerror(errno));
+		return;
+	}
+	if (vu_blk_connect(&dm->vb, fd))
+		log_err(NAME, "cannot serve the new connection");
+}
+
+/* Serves until a signal asks to stop: 0, or -errno if the loop failed. */
+static int run(struct daemon *dm)
+{
+	for (;;) {
+		int conn = vu_blk_socket(&dm->vb);
+		struct pollfd p[2] = {
+			{ .fd = dm->sig_fd, .events = POLLIN },
+			{ .fd = conn >= 0 ? conn : dm->listen_fd,
+			  .events = POLLIN },
+		};
+		struct signalfd_siginfo si;
+
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_err(NAME, "poll: %s", strerror(errno));
+			return -errno;
+		}
+		if (p[0].revents &&
+		    read(dm->sig_fd, &si, sizeof(si)) == sizeof(si)) {
+			log_info(NAME, "signal %u: stopping", si.ssi_signo);
+			return 0;
+		}
+		if (!p[1].revents)
+			continue;
+		if (conn >= 0)
+			vu_blk_dispatch(&dm->vb);
+		else
+			accept_one(dm);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct daemon *dm = calloc(1, sizeof(*dm));
+	bool help = false;
+	int status, ret;
+
+	if (!dm) {
+		fprintf(stderr, NAME ": out of memory\n");
+		return EXIT_ERROR;
+	}
+	dm->listen_fd = dm->sig_fd = -1;
+	dm->cfg = (struct blk_config){ .queues = 1, .numa_node = -1 };
+	status = parse(dm, argc, argv, &help);
+	if (status || help) {
+		if (help)
+			fputs(usage_text, stdout);
+		free(dm);
+		return status;
+	}
+	log_set_level(dm->verbose ? LOG_DEBUG : LOG_INFO);
+	status = EXIT_ERROR;
+	ret = signals_open(dm);
+	if (ret) {
+		log_err(NAME, "signals: %s", strerror(-ret));
+		goto out;
+	}
+	if (vu_blk_create(&dm->vb, NAME, &dm->cfg))
+		goto out;
+	ret = listen_on(dm);
+	if (ret)
+		goto destroy;
+	log_info(NAME, "serving %s (%u queue%s%s) on %s", dm->cfg.path,
+		 dm->cfg.queues, dm->cfg.queues == 1 ? "" : "s",
+		 dm->cfg.readonly ? ", read-only" : "", dm->socket_path);
+	if (!run(dm))
+		status = EXIT_OK;
+
+destroy:
+	/* Queues stop before the image closes: requests in flight finish. */
+	vu_blk_destroy(&dm->vb);
+	if (dm->listen_fd >= 0)
+		close(dm->listen_fd);
+	if (dm->bound)
+		unlink(dm->socket_path);
+out:
+	if (dm->sig_fd >= 0)
+		close(dm->sig_fd);
+	free(dm);
+	return status;
+}
