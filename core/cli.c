@@ -32,11 +32,17 @@ static const char usage_text[] =
 	"         [,readonly=on|off][,packed=on|off][,serial=STR][,if=virtio|ide]\n"
 	"                         virtio-blk on a raw image (repeatable, up to 8);\n"
 	"                         if=ide: a PIIX IDE disk (--machine pc, up to 4)\n"
+	"  --disk vhost-user=SOCKET[,queues=N]\n"
+	"                         virtio-blk served by a vhost-user backend;\n"
+	"                         queues default: the backend's, up to --cpus\n"
 	"  --net [tap=NAME][,mac=MAC][,queues=N][,vhost=on|off|auto][,mtu=N]\n"
 	"        [,queue-size=N][,packed=on|off][,model=virtio|e1000]\n"
 	"                         virtio-net over a tap (created if absent); the\n"
 	"                         kernel's vhost-net moves packets when it can;\n"
 	"                         model=e1000: an Intel 82540EM (--machine pc)\n"
+	"  --net vhost-user=SOCKET[,mac=MAC][,queues=N][,mtu=N]\n"
+	"                         virtio-net whose rings a vhost-user backend\n"
+	"                         serves (DPDK, ...); guest RAM becomes shared\n"
 	"  --on-reboot exit|restart  what a guest reboot does (default exit)\n"
 	"  --stats FILE           KVM's per-vCPU exit counters as JSON, written\n"
 	"                         at exit and on SIGUSR2\n"
@@ -45,6 +51,32 @@ static const char usage_text[] =
 	"exit status: 0 guest powered off or stopped by SIGTERM/SIGINT/Ctrl-A x,\n"
 	"  1 error (bad image, KVM failure, triple fault), 2 bad usage,\n"
 	"  3 guest rebooted with --on-reboot exit\n";
+
+/* A copy of S that lives until cli_free (paths and sockets point here). */
+static char *keep(struct cli *cli, const char *s)
+{
+	char **grown, *copy = strdup(s);
+
+	if (!copy)
+		return NULL;
+	grown = realloc(cli->owned, (cli->nowned + 1) * sizeof(*grown));
+	if (!grown) {
+		free(copy);
+		return NULL;
+	}
+	cli->owned = grown;
+	cli->owned[cli->nowned++] = copy;
+	return copy;
+}
+
+void cli_free(struct cli *cli)
+{
+	for (unsigned int i = 0; i < cli->nowned; i++)
+		free(cli->owned[i]);
+	free(cli->owned);
+	cli->owned = NULL;
+	cli->nowned = 0;
+}
 
 int cli_parse_size(const char *s, uint64_t *bytes)
 {
@@ -183,7 +215,9 @@ static int parse_disk(struct cli *cli, const char *arg, FILE *err)
 	struct blk_config *d;
 	char *copy, *tok, *save = NULL;
 	const char *virtio_only = NULL;	/* a parameter IDE has no use for */
-	bool ide = false;
+	const char *local_only = NULL;	/* one a vhost-user backend decides */
+	const char *socket = NULL;
+	bool ide = false, queues_set = false;
 	unsigned long n;
 	int ret = 0;
 
@@ -205,17 +239,25 @@ static int parse_disk(struct cli *cli, const char *arg, FILE *err)
 		}
 		*v++ = 0;
 		if (!strcmp(tok, "path")) {
-			/* Lives as long as the process, like argv. */
-			d->path = strdup(v);
+			d->path = keep(cli, v);
 			ret = d->path ? check_file("disk", d->path, err)
 				      : -ENOMEM;
+		} else if (!strcmp(tok, "vhost-user")) {
+			socket = keep(cli, v);
+			if (!socket)
+				ret = -ENOMEM;
+			else if (!*socket || strlen(socket) >= 108)
+				ret = bad(err, "disk", "vhost-user=%s: give a UNIX "
+					  "socket path (1 to 107 bytes)", v);
 		} else if (!strcmp(tok, "if")) {
+			local_only = "if";
 			if (!strcmp(v, "ide") || !strcmp(v, "virtio"))
 				ide = !strcmp(v, "ide");
 			else
 				ret = bad(err, "disk", "if=%s: virtio or ide", v);
 		} else if (!strcmp(tok, "queues")) {
 			virtio_only = "queues";
+			queues_set = true;
 			if (parse_uint(v, VIRTIO_MAX_QUEUES, &n) || !n)
 				ret = bad(err, "disk", "queues=%s: give 1 to 64", v);
 			d->queues = (unsigned int)n;
@@ -226,17 +268,19 @@ static int parse_disk(struct cli *cli, const char *arg, FILE *err)
 					  "of two from 2 to 1024", v);
 			d->queue_size = (uint16_t)n;
 		} else if (!strcmp(tok, "direct")) {
+			local_only = "direct";
 			if (parse_onoff(v, &d->direct))
 				ret = bad(err, "disk", "direct=%s: on or off", v);
 		} else if (!strcmp(tok, "readonly")) {
+			local_only = "readonly";
 			if (parse_onoff(v, &d->readonly))
 				ret = bad(err, "disk", "readonly=%s: on or off", v);
 		} else if (!strcmp(tok, "packed")) {
-			virtio_only = "packed";
+			virtio_only = local_only = "packed";
 			if (parse_onoff(v, &d->packed))
 				ret = bad(err, "disk", "packed=%s: on or off", v);
 		} else if (!strcmp(tok, "serial")) {
-			virtio_only = "serial";
+			virtio_only = local_only = "serial";
 			if (strlen(v) > BLK_SERIAL_LEN)
 				ret = bad(err, "disk", "serial=%s: at most 20 "
 					  "characters", v);
@@ -245,11 +289,30 @@ static int parse_disk(struct cli *cli, const char *arg, FILE *err)
 		} else {
 			ret = bad(err, "disk", "unknown parameter '%s' (path=, "
 				  "queues=, queue-size=, direct=, readonly=, "
-				  "packed=, serial=, if=)", tok);
+				  "packed=, serial=, if=, vhost-user=)", tok);
 		}
 	}
+	if (!ret && socket) {
+		if (d->path)
+			ret = bad(err, "disk", "'%s': path= or vhost-user=, not "
+				  "both", arg);
+		else if (local_only)
+			ret = bad(err, "disk", "%s= is the vhost-user backend's "
+				  "to decide, not tern's", local_only);
+		else if (cli->vm.nvudisks == VM_MAX_DISKS)
+			ret = bad(err, "disk", "more than %s vhost-user disks",
+				  "8");
+		free(copy);
+		if (ret)
+			return ret;
+		/* queues as given; 0 (unset) means the backend's offer. */
+		cli->vm.vudisks[cli->vm.nvudisks++] = (struct vm_vu_disk_config){
+			socket, queues_set ? d->queues : 0 };
+		return 0;
+	}
 	if (!ret && !d->path)
-		ret = bad(err, "disk", "'%s' has no path=FILE", arg);
+		ret = bad(err, "disk", "'%s' has no path=FILE or vhost-user="
+			  "SOCKET", arg);
 	if (!ret && ide && virtio_only)
 		ret = bad(err, "disk", "%s= is for virtio disks, not if=ide",
 			  virtio_only);
@@ -309,7 +372,14 @@ static int parse_net(struct cli *cli, const char *arg, FILE *err)
 			break;
 		}
 		*val++ = 0;
-		if (!strcmp(tok, "tap")) {
+		if (!strcmp(tok, "vhost-user")) {
+			n->vhost_user = keep(cli, val);
+			if (!n->vhost_user)
+				ret = -ENOMEM;
+			else if (!*val || strlen(val) >= 108)
+				ret = bad(err, "net", "vhost-user=%s: give a UNIX "
+					  "socket path (1 to 107 bytes)", val);
+		} else if (!strcmp(tok, "tap")) {
 			if (!*val || strlen(val) >= IFNAMSIZ || strchr(val, '/'))
 				ret = bad(err, "net", "tap=%s: not an interface "
 					  "name (1 to 15 characters, no '/')", val);
@@ -324,6 +394,7 @@ static int parse_net(struct cli *cli, const char *arg, FILE *err)
 				ret = bad(err, "net", "queues=%s: give 1 to 16 "
 					  "queue pairs", val);
 			n->dev.pairs = (unsigned int)v;
+			n->pairs_set = true;
 		} else if (!strcmp(tok, "queue-size")) {
 			if (parse_uint(val, 1024, &v) || v < 2 || (v & (v - 1)))
 				ret = bad(err, "net", "queue-size=%s: give a power "
@@ -356,9 +427,15 @@ static int parse_net(struct cli *cli, const char *arg, FILE *err)
 		} else {
 			ret = bad(err, "net", "unknown parameter '%s' (tap=, mac=, "
 				  "queues=, queue-size=, mtu=, packed=, vhost=, "
-				  "model=)", tok);
+				  "model=, vhost-user=)", tok);
 		}
 	}
+	if (!ret && n->vhost_user &&
+	    (n->tap[0] || n->model != NET_MODEL_VIRTIO || n->vhost == VHOST_ON ||
+	     n->dev.packed))
+		ret = bad(err, "net", "'%s': vhost-user= takes mac=, queues=, "
+			  "queue-size=, mtu= (no tap, model, vhost or packed)",
+			  arg);
 	/* e1000 has one queue pair and no vhost; say so, do not ignore. */
 	if (!ret && n->model == NET_MODEL_E1000 &&
 	    (n->dev.pairs > 1 || n->vhost == VHOST_ON || n->dev.packed ||
@@ -415,6 +492,7 @@ enum cli_result cli_parse(struct cli *cli, int argc, char **argv,
 	};
 	int opt, ret = 0;
 
+	cli_free(cli);
 	memset(cli, 0, sizeof(*cli));
 	cli->vm.cpus = 1;
 	cli->vm.mem.size = DEFAULT_MEMORY;

@@ -14,6 +14,8 @@ struct cli {
 	enum console_mode serial;
 	const char *serial_path;
 	enum log_level log_level;
+	char **owned;			/* strings the config points into */
+	unsigned int nowned;
 };
 
 enum cli_result {
@@ -25,6 +27,9 @@ enum cli_result {
 enum cli_result cli_parse(struct cli *cli, int argc, char **argv,
 			  FILE *out, FILE *err);
 
+/* Frees what cli_parse allocated. CLI must start zeroed; a parse frees
+ * what the previous one on the same struct allocated. */
+void cli_free(struct cli *cli);
 /* "512M" -> bytes; 0 or -EINVAL. Suffixes K, M, G, T are powers of 1024. */
 int cli_parse_size(const char *s, uint64_t *bytes);
 

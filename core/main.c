@@ -128,28 +128,33 @@ int main(int argc, char **argv)
 {
 	struct console con;
 	struct loop loop;
-	struct cli cli;
+	struct cli cli = { 0 };
 	int status;
 
 	switch (cli_parse(&cli, argc, argv, stdout, stderr)) {
 	case CLI_EXIT_OK:
-		return EXIT_OK;
+		status = EXIT_OK;
+		goto out;
 	case CLI_USAGE:
-		return EXIT_USAGE;
+		status = EXIT_USAGE;
+		goto out;
 	case CLI_RUN:
 		break;
 	}
 	log_set_level(cli.log_level);
+	status = EXIT_ERROR;
 	if (loop_init(&loop)) {
 		log_err("vm", "epoll: %s", strerror(errno));
-		return EXIT_ERROR;
+		goto out;
 	}
 	if (console_open(&con, cli.serial, cli.serial_path, &loop)) {
 		loop_destroy(&loop);
-		return EXIT_ERROR;
+		goto out;
 	}
 	status = run(&cli, &loop, &con);
 	console_close(&con);
 	loop_destroy(&loop);
+out:
+	cli_free(&cli);
 	return status;
 }

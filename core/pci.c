@@ -38,13 +38,20 @@ void pci_bus_destroy(struct pci_bus *bus)
 	pthread_mutex_destroy(&bus->lock);
 }
 
+int pci_bus_free_devfn(const struct pci_bus *bus)
+{
+	for (int devfn = 0; devfn < 256; devfn += 8)
+		if (!bus->devs[devfn])
+			return devfn;
+	return -ENOSPC;
+}
+
 int pci_bus_add(struct pci_bus *bus, struct pci_dev *d, int devfn)
 {
 	if (devfn < 0) {
-		for (devfn = 0; devfn < 256 && bus->devs[devfn]; devfn += 8)
-			;
-		if (devfn >= 256)
-			return -ENOSPC;
+		devfn = pci_bus_free_devfn(bus);
+		if (devfn < 0)
+			return devfn;
 	}
 	if (devfn > 255 || bus->devs[devfn])
 		return -EEXIST;

@@ -50,6 +50,8 @@ struct pci_bus {
 
 int pci_bus_init(struct pci_bus *bus, struct vm_control ctl);
 void pci_bus_destroy(struct pci_bus *bus);
+/* Function 0 of the first free slot, or -ENOSPC. */
+int pci_bus_free_devfn(const struct pci_bus *bus);
 /* devfn < 0: first free slot, function 0. */
 int pci_bus_add(struct pci_bus *bus, struct pci_dev *d, int devfn);
 

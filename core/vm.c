@@ -302,6 +302,88 @@ static int acpi_setup(struct vm *vm)
 	return 0;
 }
 
+/* pc: an e1000 over a single-queue tap, INTA through the PIIX routing. */
+static int e1000_setup(struct vm *vm, unsigned int i)
+{
+	const struct vm_net_config *nc = &vm->cfg->nets[i];
+	struct vm_net *n = &vm->nets[i];
+	struct e1000_host host = { .mmio = &vm->mmio, .pio = &vm->pio,
+				   .pci = &vm->pci, .mem = &vm->mem };
+	char name[32];
+	int devfn, ret;
+
+	snprintf(name, sizeof(name), "e1000-%u", i);
+	devfn = pci_bus_free_devfn(&vm->pci);
+	if (devfn < 0) {
+		log_err(name, "no free PCI slot");
+		return devfn;
+	}
+	host.intx = piix_intx_line(&vm->piix, (uint8_t)devfn, 0);
+	ret = tap_open(&n->tap, nc->tap, 1);
+	if (ret)
+		return ret;
+	ret = e1000_create(&n->e1000, name, &host, nc->dev.mac, n->tap.fds[0],
+			   n->tap.vnet_hdr_len, devfn);
+	if (ret)
+		goto err_tap;
+	ret = e1000_start(&n->e1000);
+	if (ret) {
+		e1000_destroy(&n->e1000);
+		goto err_tap;
+	}
+	n->e1000_on = true;
+	log_info(name, "tap %s, 00:%02x.0", n->tap.name, devfn >> 3);
+	return 0;
+err_tap:
+	tap_close(&n->tap);
+	log_err(name, "%s", strerror(-ret));
+	return ret;
+}
+
+/* A virtio-net whose rings a vhost-user backend serves: no tap here. */
+static int vu_net_setup(struct vm *vm, unsigned int i,
+			const struct virtio_pci_host *host)
+{
+	const struct vm_net_config *nc = &vm->cfg->nets[i];
+	struct vm_net *n = &vm->nets[i];
+	struct net_config dc = nc->dev;
+	unsigned int max;
+	char name[32];
+	int ret;
+
+	snprintf(name, sizeof(name), "virtio-net%u", i);
+	ret = vu_net_create(&n->vun, name, nc->vhost_user, host->loop);
+	if (ret)
+		return ret;
+	max = vu_net_max_pairs(&n->vun);
+	if (!nc->pairs_set)
+		dc.pairs = max < vm->ncpus ? max : vm->ncpus;
+	if (dc.pairs > max) {
+		log_err(name, "queues=%u, but %s offers %u pair(s)", dc.pairs,
+			nc->vhost_user, max);
+		ret = -EINVAL;
+		goto err_vu;
+	}
+	ret = virtio_net_create(&n->dev, name, &dc, &vm->mem, &vu_net_ops,
+				&n->vun);
+	if (ret)
+		goto err_vu;
+	ret = virtio_pci_create(&n->pci, host, name, &virtio_net_ops, &n->dev,
+				2 * dc.pairs + 1, dc.queue_size);
+	if (ret) {
+		virtio_net_destroy(&n->dev);
+		goto err_vu;
+	}
+	virtio_net_set_bus(&n->dev, virtio_pci_bus(&n->pci));
+	n->vu = true;
+	log_info(name, "vhost-user %s, %u queue pair(s)", nc->vhost_user,
+		 dc.pairs);
+	return 0;
+err_vu:
+	vu_net_destroy(&n->vun);
+	return ret;
+}
+
 /* One virtio-net: tap, then vhost-net (or the userspace datapath when
  * vhost is off, or unavailable and auto), then device and transport. */
 static int net_setup(struct vm *vm, unsigned int i,
@@ -310,10 +392,14 @@ static int net_setup(struct vm *vm, unsigned int i,
 	const struct vm_net_config *nc = &vm->cfg->nets[i];
 	struct vm_net *n = &vm->nets[i];
 	const struct net_backend_ops *ops;
-	char name[24];
+	char name[32];
 	void *be;
 	int ret;
 
+	if (nc->model == NET_MODEL_E1000)
+		return e1000_setup(vm, i);
+	if (nc->vhost_user)
+		return vu_net_setup(vm, i, host);
 	snprintf(name, sizeof(name), "virtio-net%u", i);
 	ret = tap_open(&n->tap, nc->tap, nc->dev.pairs);
 	if (ret)
@@ -366,6 +452,19 @@ err_tap:
 
 static void net_teardown(struct vm_net *n)
 {
+	if (n->vu) {
+		virtio_pci_destroy(&n->pci);
+		virtio_net_destroy(&n->dev);
+		vu_net_destroy(&n->vun);
+		n->vu = false;
+		return;
+	}
+	if (n->e1000_on) {
+		e1000_destroy(&n->e1000);
+		tap_close(&n->tap);
+		n->e1000_on = false;
+		return;
+	}
 	virtio_pci_destroy(&n->pci);
 	virtio_net_destroy(&n->dev);
 	if (n->vhost)
@@ -373,6 +472,46 @@ static void net_teardown(struct vm_net *n)
 	else
 		net_uspace_destroy(&n->us);
 	tap_close(&n->tap);
+}
+
+/* pc: the PIIX IDE function's channels, with the --disk if=ide images in
+ * order (primary master, primary slave, secondary master, slave). The
+ * controller is there with no disks too, as on the real board. */
+static int ide_setup(struct vm *vm)
+{
+	struct ide_host host = {
+		.mem = &vm->mem,
+		.irq = { { kvm_set_irq, vm, 14 }, { kvm_set_irq, vm, 15 } },
+	};
+	struct blk_image *drives[IDE_DRIVES] = { NULL };
+	int ret = 0;
+
+	for (unsigned int i = 0; i < VM_MAX_IDE; i++)
+		vm->ide_img[i].fd = -1;
+	for (unsigned int i = 0; i < vm->cfg->nide && !ret; i++) {
+		const struct vm_ide_config *c = &vm->cfg->ide[i];
+
+		ret = blk_image_open(&vm->ide_img[i], c->path, c->readonly,
+				     c->direct);
+		drives[i] = &vm->ide_img[i];
+	}
+	ret = ret ?: ide_create(&vm->ide, "ide0", &host, drives);
+	if (ret)
+		goto err;
+	vm->ide_on = true;
+	ret = piix_attach_ide(&vm->piix, &ide_cmd_ops, &ide_ctl_ops,
+			      &ide_bm_ops, &vm->ide.chan[0], &vm->ide.chan[1]);
+	if (ret)
+		return ret;	/* vm_destroy tears down what is on */
+	for (unsigned int i = 0; i < vm->cfg->nide; i++)
+		log_info("ide0", "%s %s: %s", i < 2 ? "primary" : "secondary",
+			 i % 2 ? "slave" : "master", vm->cfg->ide[i].path);
+	return 0;
+err:
+	for (unsigned int i = 0; i < VM_MAX_IDE; i++)
+		blk_image_close(&vm->ide_img[i]);
+	log_err("ide0", "%s", strerror(-ret));
+	return ret;
 }
 
 static int devices_setup(struct vm *vm, struct loop *loop)
@@ -391,10 +530,15 @@ static int devices_setup(struct vm *vm, struct loop *loop)
 	ret = irq_router_init(&vm->irq, vm->vm_fd);
 	if (ret)
 		return ret;
+	if (vm->cfg->machine == MACHINE_PC) {
+		ret = ide_setup(vm);
+		if (ret)
+			return ret;
+	}
 	for (unsigned int i = 0; i < vm->cfg->ndisks; i++) {
 		struct blk_config disk = vm->cfg->disks[i];
 		const struct blk_config *bc = &disk;
-		char name[24];
+		char name[32];
 
 		/* I/O threads run near the guest's memory unless told. */
 		if (disk.numa_node < 0)
@@ -415,12 +559,34 @@ static int devices_setup(struct vm *vm, struct loop *loop)
 		virtio_blk_set_bus(&vm->blk[i], virtio_pci_bus(&vm->blk_pci[i]));
 		vm->ndisks++;
 	}
+	for (unsigned int i = 0; i < vm->cfg->nvudisks; i++) {
+		const struct vm_vu_disk_config *c = &vm->cfg->vudisks[i];
+		struct vm_vu_disk *vd = &vm->vudisks[i];
+		char name[32];
+
+		snprintf(name, sizeof(name), "vhost-user-blk%u", i);
+		ret = vu_blk_dev_create(&vd->dev, name, c->socket, c->queues,
+					vm->ncpus, &vm->mem, loop);
+		if (ret)
+			return ret;
+		ret = virtio_pci_create(&vd->pci, &host, name, &vu_blk_dev_ops,
+					&vd->dev, vd->dev.nq,
+					BLK_DEFAULT_QUEUE_SIZE);
+		if (ret) {
+			vu_blk_dev_destroy(&vd->dev);
+			return ret;
+		}
+		vm->nvudisks++;
+	}
 	for (unsigned int i = 0; i < vm->cfg->nnets; i++) {
 		ret = net_setup(vm, i, &host);
 		if (ret)
 			return ret;
 		vm->nnets++;
 	}
+	/* As a BIOS would: Interrupt Line holds each INTx function's IRQ. */
+	if (vm->cfg->machine == MACHINE_PC)
+		piix_firmware_route(&vm->piix, &vm->pci);
 	return 0;
 }
 
@@ -455,7 +621,15 @@ int vm_create(struct vm *vm, const struct vm_config *cfg,
 	}
 	/* Guest RAM, firmware tables and the kernel first: a bad image is
 	 * reported the same with or without a working /dev/kvm. */
-	ret = guest_mem_create(&vm->mem, &cfg->mem);
+	/* A vhost-user backend maps guest RAM: it must be a shared memfd. */
+	vm->mem_cfg = cfg->mem;
+	for (unsigned int i = 0; i < cfg->nnets; i++)
+		vm->mem_cfg.shared |= cfg->nets[i].vhost_user != NULL;
+	vm->mem_cfg.shared |= cfg->nvudisks > 0;
+	if (vm->mem_cfg.shared && !cfg->mem.shared)
+		log_info("vm", "guest RAM is a shared memfd: a vhost-user "
+			 "backend maps it");
+	ret = guest_mem_create(&vm->mem, &vm->mem_cfg);
 	if (ret)
 		goto err;
 	ret = acpi_setup(vm);
@@ -590,10 +764,21 @@ void vm_destroy(struct vm *vm)
 	/* Devices after the vCPUs, before the VM fd they use. */
 	while (vm->nnets)
 		net_teardown(&vm->nets[--vm->nnets]);
+	while (vm->nvudisks) {
+		vm->nvudisks--;
+		virtio_pci_destroy(&vm->vudisks[vm->nvudisks].pci);
+		vu_blk_dev_destroy(&vm->vudisks[vm->nvudisks].dev);
+	}
 	while (vm->ndisks) {
 		vm->ndisks--;
 		virtio_pci_destroy(&vm->blk_pci[vm->ndisks]);
 		virtio_blk_destroy(&vm->blk[vm->ndisks]);
+	}
+	if (vm->ide_on) {
+		ide_destroy(&vm->ide);
+		vm->ide_on = false;
+		for (unsigned int i = 0; i < VM_MAX_IDE; i++)
+			blk_image_close(&vm->ide_img[i]);
 	}
 	if (vm->irq.table)
 		irq_router_destroy(&vm->irq);

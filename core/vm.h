@@ -16,9 +16,13 @@
 #include "core/rtc.h"
 #include "core/serial.h"
 #include "core/vcpu.h"
+#include "block/ide.h"
+#include "net/e1000.h"
 #include "net/tap.h"
 #include "net/uspace.h"
 #include "vhost/kernel.h"
+#include "vhost/user_blk_dev.h"
+#include "vhost/user_net.h"
 #include "virtio/blk.h"
 #include "virtio/net.h"
 #include "virtio/pci.h"
@@ -45,6 +49,16 @@ struct vm_net_config {
 	char tap[IFNAMSIZ];		/* empty: the kernel picks a name */
 	enum vhost_mode vhost;
 	enum net_model model;
+	const char *vhost_user;		/* socket: a vhost-user backend, no tap */
+	bool pairs_set;			/* queues= given */
+};
+
+/* --disk vhost-user=SOCKET: a virtio-blk whose queues another process
+ * serves (vhost/user_blk_dev.c). queues 0: what the backend offers,
+ * capped by the vCPU count. */
+struct vm_vu_disk_config {
+	const char *socket;
+	unsigned int queues;
 };
 
 #define VM_MAX_IDE 4			/* primary/secondary, master/slave */
@@ -68,6 +82,8 @@ struct vm_config {
 	struct blk_config disks[VM_MAX_DISKS];
 	unsigned int nnets;
 	struct vm_net_config nets[VM_MAX_NETS];
+	unsigned int nvudisks;
+	struct vm_vu_disk_config vudisks[VM_MAX_DISKS];
 	enum vm_machine machine;
 	unsigned int nide;		/* in order: pri master, pri slave, ... */
 	struct vm_ide_config ide[VM_MAX_IDE];
@@ -89,6 +105,9 @@ struct vm {
 	struct pci_bus pci;
 	struct pci_dev host_bridge;	/* virt */
 	struct piix piix;		/* pc */
+	struct ide ide;			/* pc: PIIX IDE channels */
+	bool ide_on;
+	struct blk_image ide_img[VM_MAX_IDE];
 	struct serial serial;
 	struct rtc rtc;
 	struct i8042 i8042;
@@ -96,11 +115,21 @@ struct vm {
 	struct virtio_blk blk[VM_MAX_DISKS];
 	struct virtio_pci blk_pci[VM_MAX_DISKS];
 	unsigned int ndisks;		/* created so far */
+	struct vm_vu_disk {
+		struct vu_blk_dev dev;
+		struct virtio_pci pci;
+	} vudisks[VM_MAX_DISKS];
+	unsigned int nvudisks;		/* created so far */
+	struct mem_config mem_cfg;	/* cfg->mem, shared when vhost-user */
 	struct vm_net {
 		struct tap tap;
+		bool e1000_on;		/* model=e1000: none of the below */
+		struct e1000 e1000;
 		bool vhost;		/* vhost-net, else userspace */
 		struct vhost_net vh;
 		struct net_uspace us;
+		bool vu;		/* vhost-user backend, no tap */
+		struct vu_net vun;
 		struct virtio_net dev;
 		struct virtio_pci pci;
 	} nets[VM_MAX_NETS];

@@ -29,15 +29,16 @@ static enum cli_result parse(struct cli *cli, ...)
 /* A rejection is one line that names the option. */
 #define CHECK_BAD(opt, ...)                                                    \
 	do {                                                                   \
-		struct cli c_;                                                 \
+		struct cli c_ = { 0 };                                         \
 		CHECK_EQ(parse(&c_, __VA_ARGS__, NULL), CLI_USAGE);            \
+		cli_free(&c_);                                                 \
 		CHECK(strstr(errbuf, opt) != NULL);                            \
 		CHECK(strchr(errbuf, '\n') == errbuf + strlen(errbuf) - 1);    \
 	} while (0)
 
 int main(void)
 {
-	struct cli cli;
+	struct cli cli = { 0 };
 	uint64_t sz;
 
 	CHECK_EQ(cli_parse_size("512M", &sz), 0);
@@ -138,5 +139,6 @@ int main(void)
 		  "model=e1000,vhost=on");
 	CHECK_BAD("--cpus", "--kernel", "/dev/null", "--cpus");
 	CHECK_BAD("stray", "--kernel", "/dev/null", "stray");
+	cli_free(&cli);
 	return check_done("test_cli");
 }
