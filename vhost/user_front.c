@@ -10,6 +10,7 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -54,6 +55,13 @@ static int request(struct vu_front *f, struct vu_msg *m, const int *fds,
 	}
 	if (!info->has_reply && !ack)
 		return 0;
+	/* vu_msg_recv does not wait for a message to begin: poll first. */
+	ret = poll(&(struct pollfd){ .fd = f->sock, .events = POLLIN }, 1,
+		   VU_FRONT_REPLY_MS);
+	if (ret <= 0) {
+		drop_locked(f, ret ? strerror(errno) : "no reply in time");
+		return -ECONNRESET;
+	}
 	ret = vu_msg_recv(f->sock, reply, got, &ngot);
 	if (ret && ret != -E2BIG) {
 		drop_locked(f, strerror(-ret));
@@ -196,11 +204,14 @@ static int connect_locked(struct vu_front *f, bool quiet)
 	}
 	if (!ret && (pf & F(VU_PF_MQ)))
 		ret = get_u64(f, VU_GET_QUEUE_NUM, &qn);
-	if (!ret && (!qn || qn > VIRTIO_MAX_QUEUES)) {
-		log_err(f->name, "backend offers %llu queues: want 1 to %u",
-			(unsigned long long)qn, VIRTIO_MAX_QUEUES);
+	if (!ret && !qn) {
+		log_err(f->name, "backend offers 0 queues");
 		ret = -EPROTO;
 	}
+	/* A maximum: DPDK's vhost library answers 128 (its own limit) whatever
+	 * its port was given. More than tern can use is as good as enough. */
+	if (qn > VIRTIO_MAX_QUEUES)
+		qn = VIRTIO_MAX_QUEUES;
 	if (!ret) {
 		struct vu_msg m = { .hdr = { VU_SET_OWNER, 0, 0 } }, r;
 

@@ -16,8 +16,8 @@
  *
  * Threads: start/stop come from vCPU threads (the transport's status
  * writes), hang-up and reconnect from the main loop. One mutex orders
- * them; requests wait for their replies (a backend gets
- * VU_RECV_TIMEOUT_MS per message before it counts as gone). */
+ * them; requests wait for their replies (a backend that takes longer than
+ * VU_FRONT_REPLY_MS to start one counts as gone). */
 #ifndef TERN_VHOST_USER_FRONT_H
 #define TERN_VHOST_USER_FRONT_H
 
@@ -36,6 +36,7 @@
 	 (1ULL << VU_PF_CONFIG) | (1ULL << VU_PF_INFLIGHT_SHMFD))
 
 #define VU_FRONT_RETRY_MS 1000
+#define VU_FRONT_REPLY_MS 5000		/* a backend slower than this is gone */
 
 struct vu_front {
 	char name[32];			/* the device's, for log lines */
