@@ -19,6 +19,8 @@
 #define CMD_WRITE_CTR 0x60
 #define CMD_AUX_DISABLE 0xa7
 #define CMD_AUX_ENABLE 0xa8
+#define CMD_AUX_TEST 0xa9
+#define CMD_AUX_LOOP 0xd3	/* next data byte comes back as if from the mouse */
 #define CMD_SELF_TEST 0xaa
 #define CMD_KBD_TEST 0xab
 #define CMD_KBD_DISABLE 0xad
@@ -27,6 +29,7 @@
 
 #define SELF_TEST_OK 0x55
 #define KBD_TEST_OK 0x00
+#define AUX_TEST_CLOCK_LOW 0x01	/* "clock line stuck low": no mouse port */
 #define OUTPORT_RESET 0x01	/* CPU reset line, active low */
 
 static void put_out(struct i8042 *k, uint8_t v)
@@ -45,7 +48,13 @@ static bool command(struct i8042 *k, uint8_t cmd)
 		break;
 	case CMD_WRITE_CTR:
 	case CMD_WRITE_OUTPORT:
+	case CMD_AUX_LOOP:
 		k->pending = cmd;
+		break;
+	case CMD_AUX_TEST:
+		/* There is no mouse port: say so at once rather than let a
+		 * probe wait out its timeouts (Linux lost 2 s of boot). */
+		put_out(k, AUX_TEST_CLOCK_LOW);
 		break;
 	case CMD_AUX_DISABLE:
 		k->ctr |= CTR_AUX_DISABLE;
@@ -90,6 +99,11 @@ static bool data(struct i8042 *k, uint8_t v)
 	case CMD_WRITE_OUTPORT:
 		/* Bit 1 is the A20 gate: always open here. */
 		return !(v & OUTPORT_RESET);
+	case CMD_AUX_LOOP:
+		/* Echoed, but not flagged as mouse data (status bit 5): the
+		 * loop test fails without a timeout, as with no mouse port. */
+		put_out(k, v);
+		return false;
 	default:
 		return false;	/* for the keyboard: there is none */
 	}

@@ -116,6 +116,16 @@ static void test_replies_and_status(void)
 	CHECK_EQ(rd_data(&k), 0x00);
 	CHECK_EQ(status(&k) & 0x01, 0);
 
+	/* No mouse port, answered at once: the AUX loop echoes without the
+	 * AUX data bit, the AUX interface test reports a stuck clock. */
+	cmd(&k, 0xd3);
+	wr_data(&k, 0x5a);
+	CHECK_EQ(status(&k) & 0x21, 0x01);
+	CHECK_EQ(rd_data(&k), 0x5a);
+	cmd(&k, 0xa9);
+	CHECK_EQ(status(&k) & 0x01, 1);
+	CHECK_EQ(rd_data(&k), 0x01);
+
 	/* Command byte: read, write, and the enable/disable commands. */
 	cmd(&k, 0x20);
 	CHECK_EQ(status(&k) & 0x01, 1);
