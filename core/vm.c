@@ -355,9 +355,12 @@ static int vu_net_setup(struct vm *vm, unsigned int i,
 	ret = vu_net_create(&n->vun, name, nc->vhost_user, host->loop);
 	if (ret)
 		return ret;
+	/* One pair unless asked: DPDK answers GET_QUEUE_NUM with what it
+	 * could serve (128), not what it polls, so more pairs by default
+	 * would leave the guest's traffic on rings nobody reads. */
 	max = vu_net_max_pairs(&n->vun);
 	if (!nc->pairs_set)
-		dc.pairs = max < vm->ncpus ? max : vm->ncpus;
+		dc.pairs = 1;
 	if (dc.pairs > max) {
 		log_err(name, "queues=%u, but %s offers %u pair(s)", dc.pairs,
 			nc->vhost_user, max);

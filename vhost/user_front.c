@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #define F(b) (1ULL << (b))
@@ -35,12 +36,41 @@ static const char *rname(const struct vu_msg *m)
 	return vu_req_name(m->hdr.request);
 }
 
+/* How long a reply may take. SET_MEM_TABLE's grows with guest RAM: the
+ * backend maps it first, and DPDK's vhost library (22.11) faults in every
+ * page of it before answering: 1.2 s for 512 MiB on a 2-core machine,
+ * 8.6-10 s in the test host (TCG, tests/host/vu-net-check). So
+ * VU_FRONT_REPLY_MS plus VU_FRONT_MAP_MS_PER_GIB for each GiB. */
+#define VU_FRONT_MAP_MS_PER_GIB 60000
+static int reply_ms(const struct vu_msg *m)
+{
+	uint64_t bytes = 0, ms;
+
+	if (m->hdr.request != VU_SET_MEM_TABLE)
+		return VU_FRONT_REPLY_MS;
+	for (unsigned int i = 0;
+	     i < m->p.mem.nregions && i < VU_MAX_REGIONS; i++)
+		bytes += m->p.mem.regions[i].size;
+	ms = VU_FRONT_REPLY_MS +
+	     (bytes * VU_FRONT_MAP_MS_PER_GIB + (1ULL << 30) - 1) / (1ULL << 30);
+	return ms > 3600000 ? 3600000 : (int)ms;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 static int request(struct vu_front *f, struct vu_msg *m, const int *fds,
 		   size_t nfds, struct vu_msg *reply, int *rfds, size_t *nrfds)
 {
 	const struct vu_req_info *info = vu_req_info(m->hdr.request);
 	int got[VU_MAX_FDS];
 	size_t ngot = 0;
+	uint64_t t0;
 	bool ack;
 	int ret;
 
@@ -56,12 +86,19 @@ static int request(struct vu_front *f, struct vu_msg *m, const int *fds,
 	if (!info->has_reply && !ack)
 		return 0;
 	/* vu_msg_recv does not wait for a message to begin: poll first. */
+	t0 = now_ms();
 	ret = poll(&(struct pollfd){ .fd = f->sock, .events = POLLIN }, 1,
-		   VU_FRONT_REPLY_MS);
+		   reply_ms(m));
 	if (ret <= 0) {
+		log_err(f->name, "%s: %s after %llu ms", rname(m),
+			ret ? strerror(errno) : "no reply",
+			(unsigned long long)(now_ms() - t0));
 		drop_locked(f, ret ? strerror(errno) : "no reply in time");
 		return -ECONNRESET;
 	}
+	if (now_ms() - t0 >= 1000)
+		log_info(f->name, "%s: the backend answered after %llu ms",
+			 rname(m), (unsigned long long)(now_ms() - t0));
 	ret = vu_msg_recv(f->sock, reply, got, &ngot);
 	if (ret && ret != -E2BIG) {
 		drop_locked(f, strerror(-ret));
@@ -531,6 +568,14 @@ int vu_front_start(struct vu_front *f, const struct guest_mem *mem,
 	else
 		log_warn(f->name, "driver ready while %s is away: its I/O "
 			 "waits for the backend", f->path);
+	/* The connection went down on the way (the backend died, or did not
+	 * answer in time): as if it had been away, the reconnect starts the
+	 * queues. Any other failure fails the start. */
+	if (ret == -ECONNRESET && f->sock < 0) {
+		log_warn(f->name, "%s went away while starting: the driver's "
+			 "I/O waits for the backend", f->path);
+		ret = 0;
+	}
 	if (ret)
 		f->started = false;
 	pthread_mutex_unlock(&f->lock);

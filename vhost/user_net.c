@@ -1,6 +1,8 @@
 /* vhost-user net backend: see vhost/user_net.h. */
 #include "vhost/user_net.h"
 
+#include "virtio/net.h"
+
 #include <errno.h>
 
 #define F(b) (1ULL << (b))
@@ -27,6 +29,12 @@ static int vun_start(void *be, const struct guest_mem *mem, uint64_t features,
 		q[2 * i] = pairs[i].rx;
 		q[2 * i + 1] = pairs[i].tx;
 	}
+	/* The control plane (config space: MAC, status, MTU; the control
+	 * queue) is tern's device model, offered to the driver whatever the
+	 * backend does: those bits are not the backend's to hear about (DPDK
+	 * refuses SET_FEATURES with a bit it did not offer, and it offers
+	 * neither MAC nor STATUS). */
+	features &= ~VIRTIO_NET_CTRL_FEATURES;
 	ret = vu_front_start(&v->front, mem, features, q, 2 * npairs);
 	if (!ret)
 		v->npairs = npairs;
