@@ -7,7 +7,8 @@ export TERN_BUILD=${TERN_BUILD:-$top/build}
 TERN_PACKAGES="meson ninja-build pkg-config gcc libc6-dev liburing-dev libnuma-dev
  qemu-system-x86 qemu-utils busybox-static kmod cpio xz-utils gzip
  fio iperf3 ethtool iproute2 gnuplot-nox python3 clang libclang-rt-14-dev
- procps e2fsprogs util-linux git"
+ procps e2fsprogs util-linux git
+ dpdk-dev librte-net-vhost23 librte-net-tap23 librte-mempool-ring23"
 
 install_missing() {
 	local missing=() p

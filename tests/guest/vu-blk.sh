@@ -27,6 +27,28 @@ rw)
 	# Past the end: the driver refuses, the device is never asked.
 	check "read past the end fails" [ "$(dd if=/dev/vda bs=512 skip="$(arg sectors)" count=1 iflag=direct 2>/dev/null | wc -c)" -eq 0 ]
 	;;
+stress-fio)
+	# fio from the tools disk (tern.tools) writes random 4k blocks with
+	# crc32c headers on tern.dev and reads every one back, round after
+	# round for tern.seconds, while the host kills and restarts the
+	# back-end: a lost or torn write fails the verify.
+	. /tools.sh
+	tools_mount "/dev/$(arg tools)" || exit 1
+	dev=/dev/$(arg dev)
+	echo TERN-IO-START
+	now() { cut -d. -f1 /proc/uptime; }
+	end=$(($(now) + $(arg seconds)))
+	i=0
+	ok=1
+	while [ $i -eq 0 ] || [ "$(now)" -lt $end ]; do
+		tools_run fio --name=wv --filename="$dev" --rw=randwrite --bs=4k --size="${mib}M" \
+			--ioengine=libaio --iodepth=8 --direct=1 --verify=crc32c --do_verify=1 \
+			--verify_fatal=1 --randseed=$i --output-format=terse >/tmp/fio.out 2>&1 || { ok=0; tail -c 400 /tmp/fio.out; }
+		i=$((i + 1))
+	done
+	echo TERN-IO-END
+	check "fio write-verify across back-end restarts: $i rounds" [ $ok -eq 1 ]
+	;;
 stress)
 	# Writes and reads for tern.seconds while the host kills and
 	# restarts the back-end: every block must come back as written.
