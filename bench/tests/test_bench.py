@@ -10,6 +10,10 @@ the KVM samples, guest TERN-NET values, iperf3 server summaries and figures of r
 (net-windows.json; that tern did not yet offer VIRTIO_NET_F_MAC with vhost-net, so its guest MAC is random), the test-host iperf3 server's JSON of tern's three jobs (net-server-JOB.json), and iperf3
 3.12 client text output (-f k) of the three kinds of job, made on this machine's loopback with the same iperf3
 the guest gets (net-iperf3-JOB.txt), for the guest script's awk).
+legacy: the serial consoles of run 1 of tern-legacy (IDE + e1000) and tern (virtio + vhost-net) and their fio and
+iperf3 windows, READY values, vhost workers and figures (legacy-windows.json).
+vhost-user: the same for run 1 of tern-ternblk, tern-qsd and qemu-ternblk (vu-*.serial, vu-windows.json, with
+each backend's exit record).
 
 Run: /usr/bin/python3 bench/tests/test_bench.py   (or: meson test -C build bench-unit)
 """
@@ -221,11 +225,7 @@ class Document(unittest.TestCase):
                     "tern": {"available": True, "command": ["tern"], "runs": [run(1, **ok), run(2, **ok)]},
                     "qemu-microvm": {"available": True, "command": ["qemu"],
                                      "runs": [run(1, init_s=6.0, exit_s=6.3, pss_overhead_mib=47.0)]}}}
-        tb.scenario_stats(scen)
-        return {"tool": "tern-bench", "format": 1, "started": "x", "elapsed_s": 1.0, "command": ["x"],
-                "versions": {"tern": None, "tern_sha256": "0", "qemu": "QEMU", "guest_kernel": "6.1",
-                             "l1_kernel": "6.1"},
-                "scenarios": {"boot": scen}}
+        return results_doc("boot", scen)
 
     def test_validate_accepts_a_good_document(self):
         self.assertEqual(tb.validate(self.doc()), [])
@@ -264,6 +264,14 @@ class Document(unittest.TestCase):
             subprocess.run(["gnuplot"], input=script, text=True, check=True)
             with open(png, "rb") as f:
                 self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
+
+
+def results_doc(sname, scen):
+    """A results document holding the one scenario SCEN (its stats and ratios filled in), as cmd_run writes it."""
+    tb.scenario_stats(scen)
+    return {"tool": "tern-bench", "format": 1, "started": "x", "elapsed_s": 1.0, "command": ["x"],
+            "versions": {"tern": None, "tern_sha256": "0", "qemu": "QEMU", "guest_kernel": "6.1", "l1_kernel": "6.1"},
+            "scenarios": {sname: scen}}
 
 
 def blk_windows():
@@ -424,9 +432,7 @@ class BlkFigures(unittest.TestCase):
         """bench/guests/blk.sh's fio_summary (busybox awk, as in the guest) on the same fio JSON."""
         if not os.path.exists("/bin/busybox"):
             self.skipTest("no busybox")
-        with open(os.path.join(os.path.dirname(HERE), "guests", "blk.sh")) as f:
-            script = f.read()
-        fn = re.search(r"^fio_summary\(\) \{.*?^\}\n", script, re.S | re.M).group(0)
+        fn = guest_function("windows.sh", "fio_summary")
         path = os.path.join(DATA, "blk-host-randread.fio.json")
         out = subprocess.run(["/bin/busybox", "sh", "-c", fn + 'fio_summary "$1"', "sh", path],
                              stdout=subprocess.PIPE, text=True, check=True).stdout
@@ -439,15 +445,18 @@ class BlkFigures(unittest.TestCase):
 
 class BlkSetup(unittest.TestCase):
     blk = {"image": "/tmp/tern-bench-blk/disk.img", "image_bytes": 256 << 20, "tools": "/b/tools.img",
-           "queues": 2, "runtime_s": 3, "ramp_s": 1, "jobs": list(tb.BLK_JOBS)}
+           "tools_bytes": 107913216, "queues": 2, "runtime_s": 3, "ramp_s": 1, "jobs": list(tb.BLK_JOBS)}
 
     def test_guest_cmdline(self):
         line = tb.blk_guest_cmdline(self.blk)
         self.assertLess(len(line), 2048)
         self.assertIn(" tern.jobs=randread,randwrite,seqread ", line)
         self.assertIn("tern.fio.seqread=rw=read:bs=128k:iodepth=8", line)
+        # The guest tells the disks apart by size and adds the disk under test as filename=.
+        self.assertIn(" tern.sectors=524288 tern.tools_sectors=210768 ", line)
         common = re.search(r"tern\.fio=(\S+)", line).group(1).split(":")
-        for o in ("filename=/dev/vda", "direct=1", "ioengine=io_uring", "numjobs=2", "size=134217728",
+        self.assertFalse(any(o.startswith("filename=") for o in common), common)
+        for o in ("direct=1", "ioengine=io_uring", "numjobs=2", "size=134217728",
                   "offset_increment=134217728", "runtime=3", "ramp_time=1"):
             self.assertIn(o, common)
         one = tb.blk_guest_cmdline(dict(self.blk, queues=1))
@@ -492,11 +501,7 @@ class BlkDocument(unittest.TestCase):
                 "systems": {"tern": tern, "qemu-pc": vm("qemu-pc"),
                             "host": {"available": True, "kind": "host", "command": ["fio"],
                                      "runs": [run(1, **host)]}}}
-        tb.scenario_stats(scen)
-        return {"tool": "tern-bench", "format": 1, "started": "x", "elapsed_s": 1.0, "command": ["x"],
-                "versions": {"tern": None, "tern_sha256": "0", "qemu": "QEMU", "guest_kernel": "6.1",
-                             "l1_kernel": "6.1"},
-                "scenarios": {"blk": scen}}
+        return results_doc("blk", scen)
 
     def test_host_has_no_exit_figures_and_zero_exits_are_figures(self):
         d = self.doc()
@@ -603,7 +608,7 @@ class NetGuestLines(unittest.TestCase):
         """bench/guests/net.sh's iperf_summary (busybox awk, as in the guest) on iperf3 3.12's client output."""
         if not os.path.exists("/bin/busybox"):
             self.skipTest("no busybox")
-        fn = guest_function("net.sh", "iperf_summary")
+        fn = guest_function("windows.sh", "iperf_summary")
         want = {"tcp_tx": {"rcv_kbps": 23774001, "snd_kbps": 23774761, "secs": 1.0},
                 "tcp_rx": {"rcv_kbps": 23397419, "snd_kbps": 23361068, "secs": 1.0},
                 "udp_tx": {"rcv_kbps": 142278, "snd_kbps": 145501, "secs": 1.0, "lost": 6252, "dgrams": 284190,
@@ -729,17 +734,17 @@ class NetSetup(unittest.TestCase):
     def test_guest_cmdline(self):
         line = tb.net_guest_cmdline(self.net)
         self.assertLess(len(line), 2048)
-        for word in ("tern.host=169.254.77.1", "tern.addr=169.254.77.2/24", "tern.jobs=tcp_tx,tcp_rx,udp_tx",
+        for word in ("tern.host=169.254.77.1", "tern.addr=169.254.77.2/24", "tern.netjobs=tcp_tx,tcp_rx,udp_tx",
                      "tern.limit=33", "tern.iperf=-c:169.254.77.1:-p:5201:-t:3:-f:k:--connect-timeout:5000",
                      "tern.iperf.tcp_tx=", "tern.iperf.tcp_rx=-R", "tern.iperf.udp_tx=-u:-l:64:-b:0"):
             self.assertIn(word, line.split())
         self.assertIn("tern.iperf.udp_tx=-u:-l:64:-b:50M", tb.net_guest_cmdline(dict(self.net, udp_rate="50M")))
 
     def test_guest_reads_its_words(self):
-        """net.sh's arg (busybox sed) on that command line: each job gets its own words and no one else's."""
+        """windows.sh's arg (busybox sed) on that command line: each job gets its own words and no one else's."""
         if not os.path.exists("/bin/busybox"):
             self.skipTest("no busybox")
-        with open(os.path.join(os.path.dirname(HERE), "guests", "net.sh")) as f:
+        with open(os.path.join(os.path.dirname(HERE), "guests", "windows.sh")) as f:
             arg = re.search(r"^arg\(\) \{.*\}$", f.read(), re.M).group(0)
         with tempfile.NamedTemporaryFile("w", suffix=".cmdline") as c:
             c.write(tb.net_guest_cmdline(self.net) + "\n")
@@ -747,10 +752,11 @@ class NetSetup(unittest.TestCase):
             arg = arg.replace("/proc/cmdline", c.name)
             for name, want in (("iperf", "-c:169.254.77.1:-p:5201:-t:3:-f:k:--connect-timeout:5000"),
                                ("iperf\\.tcp_tx", ""), ("iperf\\.tcp_rx", "-R"), ("iperf\\.udp_tx", "-u:-l:64:-b:0"),
-                               ("jobs", "tcp_tx,tcp_rx,udp_tx"), ("addr", "169.254.77.2/24"), ("limit", "33")):
+                               ("netjobs", "tcp_tx,tcp_rx,udp_tx"), ("jobs", None), ("addr", "169.254.77.2/24"),
+                               ("limit", "33")):
                 out = subprocess.run(["/bin/busybox", "sh", "-c", arg + '\narg "$1"', "sh", name],
                                      stdout=subprocess.PIPE, text=True, check=True).stdout
-                self.assertEqual(out, want + "\n", name)
+                self.assertEqual(out, want + "\n" if want is not None else "", name)  # None: not there at all
 
     def test_argv(self):
         t = tb.net_system("tern", "K", "I", 256, "/b/tern", self.net)
@@ -791,11 +797,7 @@ class NetDocument(unittest.TestCase):
         systems["tern"]["runs"][0]["warnings"] = ["guest MAC is not the configured one"]
         scen = {"description": "", "figures": figs, "host_kind": "test-host", "guest": {}, "driver": {},
                 "setup": {"summary": "iperf3 -t 3 per job (UDP: -l 64 -b 0)"}, "systems": systems}
-        tb.scenario_stats(scen)
-        return {"tool": "tern-bench", "format": 1, "started": "x", "elapsed_s": 1.0, "command": ["x"],
-                "versions": {"tern": None, "tern_sha256": "0", "qemu": "QEMU", "guest_kernel": "6.1",
-                             "l1_kernel": "6.1"},
-                "scenarios": {"net": scen}}
+        return results_doc("net", scen)
 
     def test_pairs(self):
         d = self.doc()
@@ -871,6 +873,323 @@ class CpuPerIo(unittest.TestCase):
             proc(43, "vhost-42", 7, 1)
             proc(44, "vhost-99", 100, 100)
             self.assertEqual(tb.vmm_cpu_ticks(42, proc=d), 23)
+
+
+def legacy_windows():
+    with open(os.path.join(DATA, "legacy-windows.json")) as f:
+        return json.load(f)
+
+
+def busybox_fn(script, fn, call, *args):
+    """Runs shell function FN of bench/guests/SCRIPT with busybox sh: CALL is the command line after it."""
+    out = subprocess.run(["/bin/busybox", "sh", "-c", guest_function(script, fn) + call, "sh"] + list(args),
+                         stdout=subprocess.PIPE, text=True, check=True).stdout
+    return out
+
+
+class Legacy(unittest.TestCase):
+    def test_recorded_consoles(self):
+        """One boot: the fio windows, then the NIC's; the slow path's disk is sda behind ata_piix, its NIC an e1000."""
+        for name, disk, tools, drv in (("tern-legacy", "sda", "vda", "e1000"), ("tern", "vda", "vdb", "virtio_net")):
+            got = []
+            for ln in tb.Lines().feed(data("legacy-%s.serial" % name).encode()):
+                g = tb.parse_guest_line(ln) or tb.parse_net_line(ln)
+                if g:
+                    got.append(g)
+            want = [("TERN-BLK-READY", None)]
+            for w in ["null"] + tb.LEGACY_BLK_JOBS:
+                want += [("TERN-FIO-START", w), ("TERN-FIO-END", w), ("TERN-FIO", w)]
+            want += [("TERN-NET-READY", None)]
+            for w in ["null"] + tb.LEGACY_NET_JOBS:
+                want += [("TERN-NET-START", w), ("TERN-NET-END", w), ("TERN-NET", w)]
+            self.assertEqual([(m, n) for m, n, _ in got], want, name)
+            self.assertEqual((got[0][2]["disk"], got[0][2]["tools"]), (disk, tools), name)
+            self.assertEqual(got[3][2], {"status": 0, disk + "_ios": 0, tools + "_ios": 0})  # null
+            self.assertEqual(got[10][2]["driver"], drv)
+
+    def test_recorded_runs_give_the_recorded_figures(self):
+        figs = tb.SCENARIOS["legacy"]["figures"]
+        for name, rec in legacy_windows().items():
+            f, err, exits = tb.legacy_vm_figures(rec["windows"], rec["net_windows"], tb.LEGACY_BLK_JOBS,
+                                                 tb.LEGACY_NET_JOBS, rec["ready"], rec["net_ready"], 0, 0,
+                                                 rec["system"], rec["vhost_workers"])
+            self.assertEqual(err, [], name)
+            self.assertEqual(set(f), set(figs), name)
+            for k, v in rec["figures"].items():
+                self.assertAlmostEqual(f[k], v, msg="%s %s" % (name, k))
+            self.assertEqual((set(exits["blk"]), set(exits["net"])),
+                             ({"null"} | set(tb.LEGACY_BLK_JOBS), {"null"} | set(tb.LEGACY_NET_JOBS)))
+        # IDE: every request is PIO exits to tern (the taskfile, bus-master DMA, status), none for virtio-blk.
+        w = legacy_windows()["tern-legacy"]["windows"]
+        d = {k: w["randread"]["after"][k] - w["randread"]["before"][k] for k in ("io_exits", "mmio_exits")}
+        n = {k: w["null"]["after"][k] - w["null"]["before"][k] for k in ("io_exits", "mmio_exits")}
+        g = w["randread"]["guest"]
+        f, _, _ = tb.legacy_vm_figures(w, legacy_windows()["tern-legacy"]["net_windows"], ["randread"], [], None,
+                                       None, 0, 0, {})
+        self.assertAlmostEqual(f["randread_user_exits_per_io"],
+                               (d["io_exits"] + d["mmio_exits"] - n["io_exits"] - n["mmio_exits"]) /
+                               (g["sda_ios"] + g["vda_ios"]))
+        self.assertGreater(f["randread_user_exits_per_io"], 10)
+
+    def test_the_wrong_path_fails_the_run(self):
+        rec = legacy_windows()["tern-legacy"]
+        _, err, _ = tb.legacy_vm_figures(rec["windows"], rec["net_windows"], tb.LEGACY_BLK_JOBS, tb.LEGACY_NET_JOBS,
+                                         rec["ready"], rec["net_ready"], 0, 0, legacy_windows()["tern"]["system"],
+                                         rec["vhost_workers"])
+        self.assertIn("disk under test is 'sda' in the guest, want vd*", err)
+        self.assertIn("guest NIC driven by 'e1000', want virtio_net", err)
+        self.assertIn("vhost=on but 0 vhost worker(s) for the VMM", err)
+        _, err, _ = tb.legacy_vm_figures(rec["windows"], {}, tb.LEGACY_BLK_JOBS, tb.LEGACY_NET_JOBS,
+                                         dict(rec["ready"], disk="vdb"), None, 0, 0, rec["system"])
+        self.assertIn("disk under test is 'vdb' in the guest, want sd*", err)
+        self.assertIn("no TERN-NET-READY line (no NIC?)", err)
+        self.assertIn("tcp_tx: no TERN-NET line", err)
+
+    def test_counts(self):
+        self.assertEqual(tb.blk_count({"status": 0, "sda_ios": 5, "vda_ios": 2, "ios": 100, "iops": 3.5}), 7)
+        self.assertEqual(tb.blk_count({"status": 0, "vda_ios": 0, "vdb_ios": 0}), 0)
+        self.assertIsNone(tb.blk_count({"status": 0, "ios": 100}))
+        self.assertIsNone(tb.blk_count({"sda_ios": 5, "vda_ios": "x"}))
+        self.assertEqual(tb.net_count({"rx_pkts": 3, "tx_pkts": 4, "rx_bytes": 9}), 7)
+        self.assertAlmostEqual(tb.net_mib({"rx_bytes": 3 << 20, "tx_bytes": 1 << 19}), 3.5)
+        self.assertIsNone(tb.net_mib({"rx_bytes": 0, "tx_bytes": 0}))
+        self.assertIsNone(tb.net_mib({"rx_pkts": 3}))
+
+    def test_exits_per_mib(self):
+        rec = legacy_windows()["tern-legacy"]
+        w = json.loads(json.dumps(rec["net_windows"]))
+        g = w["tcp_rx"]["guest"]
+        g.update(rx_bytes=20 << 20, tx_bytes=4 << 20)
+        f, err, ex = tb.window_figures("net", w, ["tcp_rx"], per_mib=True)
+        self.assertEqual(err, [])
+        self.assertAlmostEqual(f["tcp_rx_user_exits_per_mib"], ex["tcp_rx"]["net_user_exits"] / 24)
+        self.assertAlmostEqual(f["tcp_rx_exits_per_mib"], ex["tcp_rx"]["net_exits"] / 24)
+        self.assertAlmostEqual(f["tcp_rx_user_exits_per_pkt"] * (g["rx_pkts"] + g["tx_pkts"]),
+                               ex["tcp_rx"]["net_user_exits"])
+        del g["rx_bytes"]
+        f, err, _ = tb.window_figures("net", w, ["tcp_rx"], per_mib=True)
+        self.assertIn("tcp_rx: no bytes moved (rx_bytes None, tx_bytes 4194304)", err)
+        self.assertNotIn("tcp_rx_exits_per_mib", f)
+        f, err, _ = tb.window_figures("net", w, ["tcp_rx"])  # the net scenario has no per-MiB figures
+        self.assertEqual(err, [])
+        self.assertNotIn("tcp_rx_exits_per_mib", f)
+
+    def test_argv(self):
+        blk = dict(BlkSetup.blk, queues=1, jobs=tb.LEGACY_BLK_JOBS)
+        net = dict(NetSetup.net, jobs=tb.LEGACY_NET_JOBS)
+        old = tb.legacy_system("tern-legacy", "K", "I", 512, "/b/tern", blk, net)
+        new = tb.legacy_system("tern", "K", "I", 512, "/b/tern", blk, net)
+        a, b = old["argv"], new["argv"]
+        self.assertEqual(a[a.index("--machine") + 1], "pc")
+        self.assertNotIn("--machine", b)
+        self.assertIn("path=/tmp/tern-bench-blk/disk.img,if=ide,direct=off", a)
+        self.assertIn("path=/tmp/tern-bench-blk/disk.img,direct=off", b)
+        for x in (a, b):
+            self.assertIn("path=/b/tools.img,readonly=on,direct=off", x)  # virtio in both
+            self.assertEqual(x[x.index("--cpus") + 1], "1")
+        self.assertIn("tap=tbnet0,model=e1000,mac=%s" % tb.NET_MAC, a)
+        self.assertIn("tap=tbnet0,vhost=on,mac=%s" % tb.NET_MAC, b)
+        self.assertEqual((old["vhost"], old["disk_dev"], old["nic_driver"]), (False, "sd", "e1000"))
+        self.assertEqual((new["vhost"], new["disk_dev"], new["nic_driver"]), (True, "vd", "virtio_net"))
+        line = a[a.index("--cmdline") + 1].split()
+        self.assertEqual(line, b[b.index("--cmdline") + 1].split())  # the same guest
+        for w in ("tern.jobs=randread,seqread", "tern.netjobs=tcp_tx,tcp_rx", "tern.sectors=524288",
+                  "tern.iperf.tcp_rx=-R", "tern.fio.seqread=rw=read:bs=128k:iodepth=8"):
+            self.assertIn(w, line)
+
+    def doc(self):
+        figs = tb.SCENARIOS["legacy"]["figures"]
+        rec = legacy_windows()
+
+        def vm(name):
+            return {"available": True, "kind": "vm", "command": [name], "runs": [run(1, **rec[name]["figures"])]}
+        scen = {"description": "", "figures": figs, "host_kind": "test-host", "guest": {}, "driver": {},
+                "subject": "tern-legacy", "setup": {"summary": "one boot"},
+                "systems": {"tern-legacy": vm("tern-legacy"), "tern": vm("tern")}}
+        return results_doc("legacy", scen)
+
+    def test_ratio_is_the_slow_path_over_the_fast_one(self):
+        d = self.doc()
+        self.assertEqual(tb.validate(d), [])
+        scen = d["scenarios"]["legacy"]
+        self.assertEqual(scen["ratio_base"], {"tern": "tern-legacy"})
+        rec = legacy_windows()
+        self.assertAlmostEqual(scen["ratios"]["tern"]["randread_iops"],
+                               rec["tern-legacy"]["figures"]["randread_iops"] / rec["tern"]["figures"]["randread_iops"])
+        self.assertLess(scen["ratios"]["tern"]["randread_iops"], 1)
+        t = tb.table(d)
+        self.assertIn("ratio = tern-legacy median / peer median", t)
+        row = [ln for ln in t.splitlines() if ln.startswith("randread_iops")][0]
+        self.assertEqual(row.split()[2], "tern-legacy")
+        self.assertTrue(row.endswith("%.2f" % scen["ratios"]["tern"]["randread_iops"]), row)
+        del d["scenarios"]["legacy"]["systems"]["tern-legacy"]
+        self.assertIn("scenarios.legacy: no tern-legacy", tb.validate(d))
+
+    def test_plot(self):
+        d = self.doc()
+        with tempfile.TemporaryDirectory() as work:
+            png = os.path.join(work, "legacy.png")
+            script = tb.plot_script(d, "legacy", png, work)
+            self.assertIn("set multiplot layout 4,6", script)  # 2 fio rows, 2 iperf3 rows with per-MiB panels
+            self.assertIn("tern-legacy/peer: tern-legacy's median", script)
+            with open(os.path.join(work, "legacy-randread_iops.dat")) as f:
+                dat = f.read().splitlines()[1:]
+            self.assertIn('""', dat[0])  # the subject's own bar carries no ratio
+            self.assertIn('"ratio %.2f"' % d["scenarios"]["legacy"]["ratios"]["tern"]["randread_iops"], dat[1])
+            if not shutil.which("gnuplot"):
+                self.skipTest("no gnuplot")
+            subprocess.run(["gnuplot"], input=script, text=True, check=True)
+
+    def test_guest_deltas(self):
+        """windows.sh's deltas (busybox awk): per key, the first line's order, counters past 2^31."""
+        if not os.path.exists("/bin/busybox"):
+            self.skipTest("no busybox")
+        out = busybox_fn("windows.sh", "deltas", '\ndeltas "$1" "$2"', "sda_ios=5 vda_ios=100 rx_bytes=1",
+                         "vda_ios=101 rx_bytes=16721905092 sda_ios=17")
+        self.assertEqual(out, "sda_ios=12 vda_ios=1 rx_bytes=16721905091\n")
+        _, _, kv = tb.parse_guest_line("TERN-FIO x status=0 " + out.strip())
+        self.assertEqual(tb.blk_count(kv), 13)  # DEV_ios only
+
+
+class VhostUser(unittest.TestCase):
+    blk = dict(BlkSetup.blk, queues=1)
+    vu = {"socket": "/tmp/tern-bench-vhost-user-1/vu.sock", "tern_blk": "/o/tern-blk.bin",
+          "qsd": "/usr/bin/qemu-storage-daemon"}
+
+    def test_argv(self):
+        t = tb.vu_system("tern-ternblk", "K", "I", 512, "/o/tern.bin", self.blk, self.vu)
+        self.assertIn("vhost-user=/tmp/tern-bench-vhost-user-1/vu.sock,queues=1", t["argv"])
+        self.assertIn("path=/b/tools.img,readonly=on,direct=off", t["argv"])
+        self.assertEqual(t["backend"]["argv"], ["/o/tern-blk.bin", "--socket", self.vu["socket"], "--image",
+                                                self.blk["image"], "--queues", "1"])
+        q = tb.vu_system("tern-qsd", "K", "I", 512, "/o/tern.bin", self.blk, self.vu)
+        self.assertEqual(q["argv"], t["argv"])  # the same frontend
+        b = q["backend"]["argv"]
+        self.assertEqual(b[0], "/usr/bin/qemu-storage-daemon")
+        self.assertEqual(b[b.index("--blockdev") + 1], "driver=file,node-name=f,filename=%s,cache.direct=off,"
+                                                       "aio=io_uring" % self.blk["image"])
+        self.assertEqual(b[b.index("--export") + 1], "type=vhost-user-blk,id=e,node-name=f,addr.type=unix,"
+                                                     "addr.path=%s,writable=on,num-queues=1" % self.vu["socket"])
+        m = tb.vu_system("qemu-ternblk", "K", "I", 512, "/o/tern.bin", self.blk, self.vu)
+        a = m["argv"]
+        self.assertEqual(m["backend"]["argv"], t["backend"]["argv"])
+        self.assertEqual(a[a.index("-m") + 1], "512")
+        self.assertIn("memory-backend-memfd,id=mem,size=512M,share=on", a)
+        self.assertEqual(a[a.index("-numa") + 1], "node,memdev=mem")
+        self.assertIn("socket,id=c0,path=%s" % self.vu["socket"], a)
+        self.assertIn("vhost-user-blk-pci,chardev=c0,num-queues=1", a)
+        self.assertEqual(a[a.index("-append") + 1], tb.blk_guest_cmdline(self.blk))
+        self.assertEqual(tb.vu_system("host", "K", "I", 512, "/o/tern.bin", self.blk, self.vu)["kind"], "host")
+        with self.assertRaises(KeyError):
+            tb.vu_system("qemu-pc", "K", "I", 512, "/o/tern.bin", self.blk, self.vu)
+
+    def test_recorded_runs_give_the_recorded_figures(self):
+        """Run 1 of the three VMs: tern puts the vhost-user disk after its local tools disk (vdb), QEMU in command
+        line order (vda); the guest found each by size. CPU per I/O counts the backend too."""
+        recs = json.load(open(os.path.join(DATA, "vu-windows.json")))
+        figs = tb.SCENARIOS["vhost-user"]["figures"]
+        for name, disk in (("tern-ternblk", "vdb"), ("tern-qsd", "vdb"), ("qemu-ternblk", "vda")):
+            rec = recs[name]
+            ready = [tb.parse_guest_line(ln) for ln in tb.Lines().feed(data("vu-%s.serial" % name).encode())]
+            ready = [g[2] for g in ready if g and g[0] == "TERN-BLK-READY"]
+            self.assertEqual(ready, [rec["ready"]], name)
+            self.assertEqual(rec["ready"]["disk"], disk, name)
+            f, err, exits = tb.blk_vm_figures(rec["windows"], list(tb.BLK_JOBS), rec["ready"], 1, 0, 0)
+            self.assertEqual(err, [], name)
+            self.assertEqual(set(f), set(figs), name)
+            for k, v in rec["figures"].items():
+                self.assertAlmostEqual(f[k], v, msg="%s %s" % (name, k))
+            g = rec["windows"]["randread"]["guest"]
+            self.assertEqual(tb.blk_count(g), g[disk + "_ios"] + g[rec["ready"]["tools"] + "_ios"])
+            for j in tb.BLK_JOBS:
+                e = exits[j]
+                self.assertGreater(e["backend_cpu_s"], 0, name)
+                self.assertAlmostEqual(f[j + "_cpu_us_per_io"], (e["cpu_s"] - exits["null"]["cpu_s"]) * 1e6 / e["ios"])
+                self.assertAlmostEqual(f[j + "_backend_cpu_us_per_io"],
+                                       (e["backend_cpu_s"] - exits["null"]["backend_cpu_s"]) * 1e6 / e["ios"])
+                self.assertLess(f[j + "_backend_cpu_us_per_io"], f[j + "_cpu_us_per_io"])
+            self.assertEqual(rec["backend"]["exit_status"], 0)  # both backends stop cleanly on SIGTERM
+        self.assertEqual(recs["tern-qsd"]["backend"]["name"], "qsd")
+
+    def test_ratios_are_tern_blk_over_each(self):
+        systems = {n: {} for n in ("tern-ternblk", "tern-qsd", "qemu-ternblk", "host")}
+        self.assertEqual({n: tb.ratio_base(n, systems, "tern-ternblk") for n in systems},
+                         {"tern-ternblk": None, "tern-qsd": "tern-ternblk", "qemu-ternblk": "tern-ternblk",
+                          "host": "tern-ternblk"})
+        s = tb.SCENARIOS["vhost-user"]
+        self.assertEqual((s["subject"], s["peers"]), ("tern-ternblk", ["tern-qsd", "qemu-ternblk", "host"]))
+        self.assertIn("backend", s["figures"]["randread_cpu_us_per_io"]["what"])
+
+    def test_unix_listening(self):
+        with tempfile.TemporaryDirectory() as d:
+            import socket
+            path = os.path.join(d, "s")
+            lst = socket.socket(socket.AF_UNIX)
+            lst.bind(path)
+            try:
+                self.assertFalse(tb.unix_listening(path))  # bound, not yet listening
+                lst.listen(1)
+                self.assertTrue(tb.unix_listening(path))
+                self.assertFalse(tb.unix_listening(path + "x"))
+            finally:
+                lst.close()
+            fake = os.path.join(d, "unix")
+            with open(fake, "w") as f:
+                f.write("Num       RefCount Protocol Flags    Type St Inode Path\n"
+                        "0000000000000000: 00000002 00000000 00010000 0001 01 27 /run/a.sock\n"
+                        "0000000000000000: 00000003 00000000 00000000 0001 03 28 /run/b.sock\n")
+            self.assertTrue(tb.unix_listening("/run/a.sock", fake))
+            self.assertFalse(tb.unix_listening("/run/b.sock", fake))
+
+    def backend(self, d, code):
+        sock = os.path.join(d, "vu.sock")
+        return {"backend": {"name": "fake", "socket": sock, "argv": [sys.executable, "-c", code, sock]}}
+
+    def test_backend_lives_around_the_run(self):
+        listen = "import socket, sys, time\ns = socket.socket(socket.AF_UNIX)\ns.bind(sys.argv[1])\ns.listen(1)\n" \
+                 "time.sleep(60)\n"
+        with tempfile.TemporaryDirectory() as d:
+            sysd = self.backend(d, listen)
+            seen = []
+
+            def run(pids):
+                seen.append(pids)
+                self.assertTrue(tb.unix_listening(sysd["backend"]["socket"]))
+                return {"ok": True, "errors": [], "figures": {}, "raw": {}}
+            rec = tb.with_backend(sysd, os.path.join(d, "r1"), run)
+            self.assertEqual(len(seen[0]), 1)
+            self.assertEqual(rec["raw"]["backend"]["exit_status"], -15)  # SIGTERM
+            self.assertEqual(rec["raw"]["backend"]["pid"], seen[0][0])
+            self.assertNotIn("warnings", rec)
+            with self.assertRaises(OSError):
+                os.kill(seen[0][0], 0)  # gone
+            rec = tb.with_backend(self.backend(d, "import sys\nprint('no image')\nsys.exit(3)\n"),
+                                  os.path.join(d, "r2"), run)
+            self.assertFalse(rec["ok"])
+            self.assertEqual(rec["errors"], ["backend fake: exited 3 before listening: no image"])
+            self.assertEqual(len(seen), 1)  # no VM without its backend
+            rec = tb.with_backend({}, os.path.join(d, "r3"), lambda pids: seen.append(pids) or {})
+            self.assertEqual(seen[-1], [])  # no backend, no extra CPU
+
+    def test_backend_cpu_is_sampled_with_the_vmm(self):
+        with tempfile.TemporaryDirectory() as root:
+            os.mkdir(os.path.join(root, "%d-7" % os.getpid()))
+            for k in tb.KVM_STATS:
+                with open(os.path.join(root, "%d-7" % os.getpid(), k), "w") as f:
+                    f.write("1\n")
+            alone = tb.kvm_sample(os.getpid(), root)
+            both = tb.kvm_sample(os.getpid(), root, cpu_pids=[os.getppid()])
+            self.assertNotIn("backend_cpu_ticks", alone)
+            self.assertEqual(both["backend_cpu_ticks"], tb.proc_ticks(os.getppid()))
+            self.assertGreaterEqual(both["cpu_ticks"], alone["cpu_ticks"] + both["backend_cpu_ticks"])
+        b = {"dirs": ["1-7"], "cpu_ticks": 100, "backend_cpu_ticks": 40, "exits": 0, "io_exits": 0, "mmio_exits": 0}
+        a = dict(b, cpu_ticks=100 + 3 * tb.CLK_TCK, backend_cpu_ticks=40 + tb.CLK_TCK, exits=5)
+        res, err = tb.exit_arith(b, a, 1000, {"user_exits": 0, "delta": {"exits": 0}, "cpu_s": 1.0,
+                                              "backend_cpu_s": 0.25})
+        self.assertEqual(err, [])
+        self.assertAlmostEqual(res["backend_cpu_s"], 1.0)
+        self.assertAlmostEqual(res["backend_cpu_us_per_io"], 750.0)
+        self.assertAlmostEqual(res["cpu_us_per_io"], 2000.0)  # VMM and backend, less the null window
 
 
 if __name__ == "__main__":
