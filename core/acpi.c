@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/aml.h"
+#include "core/bytes.h"
 
 /* Layout: RSDP at offset 0, then XSDT, FADT, MADT, DSDT, each on a
  * 16-byte boundary (not required by the spec; it keeps dumps readable). */
@@ -61,24 +62,6 @@ enum {
 #define GAS_SYSTEM_IO 1
 #define GAS_ACCESS_BYTE 1
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)v);
-	put16(p + 2, (uint16_t)(v >> 16));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)v);
-	put32(p + 4, (uint32_t)(v >> 32));
-}
-
 static uint8_t checksum(const uint8_t *p, size_t len)
 {
 	uint8_t sum = 0;
@@ -92,13 +75,13 @@ static void put_header(uint8_t *t, const char sig[4], uint32_t len,
 		       uint8_t rev)
 {
 	memcpy(t, sig, 4);
-	put32(t + 4, len);
+	put_le32(t + 4, len);
 	t[8] = rev;
 	memcpy(t + 10, "TERN  ", 6);	/* OEM ID */
 	memcpy(t + 16, "TERNVM  ", 8);	/* OEM table ID */
-	put32(t + 24, 1);		/* OEM revision */
+	put_le32(t + 24, 1);		/* OEM revision */
 	memcpy(t + 28, "TERN", 4);	/* creator ID */
-	put32(t + 32, 1);		/* creator revision */
+	put_le32(t + 32, 1);		/* creator revision */
 	t[9] = 0;
 	t[9] = checksum(t, len);	/* last: covers the whole table */
 }
@@ -110,7 +93,7 @@ static void put_gas_io(uint8_t *p, uint16_t port, uint8_t bytes)
 	p[1] = (uint8_t)(8 * bytes);	/* register bit width */
 	p[2] = 0;	/* bit offset */
 	p[3] = bytes == 4 ? 3 : bytes == 2 ? 2 : GAS_ACCESS_BYTE;
-	put64(p + 4, port);
+	put_le64(p + 4, port);
 }
 
 static void put_gas_io8(uint8_t *p, uint16_t port)
@@ -280,12 +263,12 @@ static void build_fadt(uint8_t *t, uint64_t dsdt_gpa, uint64_t facs_gpa,
 {
 	/* Both DSDT pointers, as asked; the 32-bit one only if it fits. */
 	if (dsdt_gpa <= UINT32_MAX)
-		put32(t + FADT_DSDT, (uint32_t)dsdt_gpa);
-	put64(t + FADT_X_DSDT, dsdt_gpa);
+		put_le32(t + FADT_DSDT, (uint32_t)dsdt_gpa);
+	put_le64(t + FADT_X_DSDT, dsdt_gpa);
 	t[FADT_CENTURY] = cfg->rtc_century_index;
 	/* Not setting the 8042 bit tells Linux there is no i8042. */
-	put16(t + FADT_IAPC_BOOT_ARCH, IAPC_VGA_NOT_PRESENT);
-	put32(t + FADT_FLAGS, FADT_HW_REDUCED_ACPI | FADT_RESET_REG_SUP |
+	put_le16(t + FADT_IAPC_BOOT_ARCH, IAPC_VGA_NOT_PRESENT);
+	put_le32(t + FADT_FLAGS, FADT_HW_REDUCED_ACPI | FADT_RESET_REG_SUP |
 				      FADT_PWR_BUTTON | FADT_SLP_BUTTON);
 	put_gas_io8(t + FADT_RESET_REG, cfg->reset_port);
 	t[FADT_RESET_VALUE] = cfg->reset_value;
@@ -293,17 +276,17 @@ static void build_fadt(uint8_t *t, uint64_t dsdt_gpa, uint64_t facs_gpa,
 	if (cfg->pc) {
 		/* Fixed hardware: SMI_CMD stays 0, so the platform is always
 		 * in ACPI mode (SCI_EN reads as 1). No GPE block. */
-		put16(t + FADT_IAPC_BOOT_ARCH, IAPC_LEGACY_DEVICES | IAPC_8042 |
+		put_le16(t + FADT_IAPC_BOOT_ARCH, IAPC_LEGACY_DEVICES | IAPC_8042 |
 						      IAPC_VGA_NOT_PRESENT);
-		put32(t + FADT_FLAGS, FADT_WBINVD | FADT_TMR_VAL_EXT |
+		put_le32(t + FADT_FLAGS, FADT_WBINVD | FADT_TMR_VAL_EXT |
 					      FADT_RESET_REG_SUP |
 					      FADT_PWR_BUTTON | FADT_SLP_BUTTON);
-		put32(t + FADT_FIRMWARE_CTRL, (uint32_t)facs_gpa);
-		put64(t + FADT_X_FIRMWARE_CTRL, 0); /* one of the two, not both */
-		put16(t + FADT_SCI_INT, cfg->sci_irq);
-		put32(t + FADT_PM1A_EVT_BLK, cfg->pm_base);
-		put32(t + FADT_PM1A_CNT_BLK, cfg->pm_base + 4u);
-		put32(t + FADT_PM_TMR_BLK, cfg->pm_base + 8u);
+		put_le32(t + FADT_FIRMWARE_CTRL, (uint32_t)facs_gpa);
+		put_le64(t + FADT_X_FIRMWARE_CTRL, 0); /* one of the two, not both */
+		put_le16(t + FADT_SCI_INT, cfg->sci_irq);
+		put_le32(t + FADT_PM1A_EVT_BLK, cfg->pm_base);
+		put_le32(t + FADT_PM1A_CNT_BLK, cfg->pm_base + 4u);
+		put_le32(t + FADT_PM_TMR_BLK, cfg->pm_base + 8u);
 		t[FADT_PM1_EVT_LEN] = 4;
 		t[FADT_PM1_CNT_LEN] = 2;
 		t[FADT_PM_TMR_LEN] = 4;
@@ -329,21 +312,21 @@ static void build_madt(uint8_t *t, size_t len, const struct acpi_config *cfg)
 {
 	uint8_t *e = t + HDR_LEN + 8;
 
-	put32(t + 36, 0xFEE00000);	/* local APIC address */
+	put_le32(t + 36, 0xFEE00000);	/* local APIC address */
 	/* PCAT_COMPAT for pc: KVM's 8259 is there for such guests. */
-	put32(t + 40, cfg->pc ? 1 : 0);
+	put_le32(t + 40, cfg->pc ? 1 : 0);
 	for (unsigned int i = 0; i < cfg->ncpus; i++, e += MADT_LAPIC_LEN) {
 		e[0] = 0;		/* Processor Local APIC */
 		e[1] = MADT_LAPIC_LEN;
 		e[2] = (uint8_t)i;	/* ACPI processor UID */
 		e[3] = (uint8_t)i;	/* APIC ID */
-		put32(e + 4, 1);	/* Enabled */
+		put_le32(e + 4, 1);	/* Enabled */
 	}
 	e[0] = 1;			/* I/O APIC */
 	e[1] = MADT_IOAPIC_LEN;
 	e[2] = cfg->ioapic_id;
-	put32(e + 4, (uint32_t)cfg->ioapic_addr);
-	put32(e + 8, 0);		/* GSI base */
+	put_le32(e + 4, (uint32_t)cfg->ioapic_addr);
+	put_le32(e + 8, 0);		/* GSI base */
 	if (cfg->pc) {
 		/* The SCI is level triggered, active high (as the PM
 		 * function drives it), unlike an ISA IRQ's default. */
@@ -352,8 +335,8 @@ static void build_madt(uint8_t *t, size_t len, const struct acpi_config *cfg)
 		e[1] = MADT_ISO_LEN;
 		e[2] = 0;		/* ISA bus */
 		e[3] = cfg->sci_irq;
-		put32(e + 4, cfg->sci_irq);
-		put16(e + 8, 0x000d);	/* active high, level triggered */
+		put_le32(e + 4, cfg->sci_irq);
+		put_le16(e + 8, 0x000d);	/* active high, level triggered */
 	}
 	/* Revision 5 (ACPI 6.3+). All entries are Enabled, so the Online
 	 * Capable bit that revision brought in does not matter. */
@@ -362,8 +345,8 @@ static void build_madt(uint8_t *t, size_t len, const struct acpi_config *cfg)
 
 static void build_xsdt(uint8_t *t, uint64_t fadt_gpa, uint64_t madt_gpa)
 {
-	put64(t + HDR_LEN, fadt_gpa);
-	put64(t + HDR_LEN + 8, madt_gpa);
+	put_le64(t + HDR_LEN, fadt_gpa);
+	put_le64(t + HDR_LEN + 8, madt_gpa);
 	put_header(t, "XSDT", XSDT_LEN, 1);
 }
 
@@ -372,9 +355,9 @@ static void build_rsdp(uint8_t *p, uint64_t xsdt_gpa)
 	memcpy(p, "RSD PTR ", 8);
 	memcpy(p + 9, "TERN  ", 6);
 	p[15] = 2;			/* ACPI 2.0+: use the XSDT */
-	put32(p + 16, 0);		/* no RSDT */
-	put32(p + 20, RSDP_LEN);
-	put64(p + 24, xsdt_gpa);
+	put_le32(p + 16, 0);		/* no RSDT */
+	put_le32(p + 20, RSDP_LEN);
+	put_le64(p + 24, xsdt_gpa);
 	p[8] = checksum(p, 20);		/* ACPI 1.0 part */
 	p[32] = checksum(p, RSDP_LEN);	/* whole structure */
 }
@@ -426,7 +409,7 @@ ssize_t acpi_build(void *mem, size_t cap, uint64_t gpa,
 	if (cfg->pc) {
 		/* FACS (5.2.10): no checksum, no waking vector, no lock use. */
 		memcpy(m + facs, "FACS", 4);
-		put32(m + facs + 4, FACS_LEN);
+		put_le32(m + facs + 4, FACS_LEN);
 		m[facs + 32] = 2;	/* version */
 	}
 	build_madt(m + madt, madt_len, cfg);

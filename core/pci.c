@@ -1,5 +1,6 @@
 #include "core/pci.h"
 
+#include "core/bytes.h"
 #include "core/log.h"
 
 #include <errno.h>
@@ -14,17 +15,6 @@
 #define PCI_CAP_PTR 0x34
 #define PCI_INTERRUPT_LINE 0x3c
 #define PCI_CAP_START 0x40
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 int pci_bus_init(struct pci_bus *bus, struct vm_control ctl)
 {
@@ -65,14 +55,14 @@ void pci_dev_init(struct pci_dev *d, const char *name, uint16_t vendor,
 {
 	memset(d, 0, sizeof(*d));
 	d->name = name;
-	put16(&d->cfg[0x00], vendor);
-	put16(&d->cfg[0x02], device);
+	put_le16(&d->cfg[0x00], vendor);
+	put_le16(&d->cfg[0x02], device);
 	d->cfg[0x08] = revision;
 	d->cfg[0x09] = (uint8_t)class_code;
 	d->cfg[0x0a] = (uint8_t)(class_code >> 8);
 	d->cfg[0x0b] = (uint8_t)(class_code >> 16);
 	/* Command: I/O, memory, bus master, INTx disable are the guest's. */
-	put16(&d->wmask[PCI_COMMAND], 0x0407);
+	put_le16(&d->wmask[PCI_COMMAND], 0x0407);
 	d->wmask[PCI_INTERRUPT_LINE] = 0xff;
 	d->cap_next = PCI_CAP_START;
 }
@@ -136,18 +126,18 @@ static uint64_t bar_decoded(const struct pci_dev *d, int bar)
 	case PCI_BAR_IO:
 		if (!(cmd & PCI_COMMAND_IO))
 			return 0;
-		addr = get32(&d->cfg[PCI_BAR0 + 4 * bar]) & ~3U;
+		addr = get_le32(&d->cfg[PCI_BAR0 + 4 * bar]) & ~3U;
 		break;
 	case PCI_BAR_MEM32:
 		if (!(cmd & PCI_COMMAND_MEMORY))
 			return 0;
-		addr = get32(&d->cfg[PCI_BAR0 + 4 * bar]) & ~15U;
+		addr = get_le32(&d->cfg[PCI_BAR0 + 4 * bar]) & ~15U;
 		break;
 	case PCI_BAR_MEM64:
 		if (!(cmd & PCI_COMMAND_MEMORY))
 			return 0;
-		addr = (get32(&d->cfg[PCI_BAR0 + 4 * bar]) & ~15ULL) |
-		       (uint64_t)get32(&d->cfg[PCI_BAR0 + 4 * bar + 4]) << 32;
+		addr = (get_le32(&d->cfg[PCI_BAR0 + 4 * bar]) & ~15ULL) |
+		       (uint64_t)get_le32(&d->cfg[PCI_BAR0 + 4 * bar + 4]) << 32;
 		break;
 	default:
 		return 0;

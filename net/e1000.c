@@ -7,6 +7,7 @@
  * reached through guest_mem_ptr. */
 #include "net/e1000.h"
 
+#include "core/bytes.h"
 #include "core/log.h"
 
 #include <errno.h>
@@ -261,60 +262,11 @@ _Static_assert(sizeof(plain_regs) / sizeof(plain_regs[0]) <= E1000_PLAIN_REGS,
 
 /* --- small helpers ------------------------------------------------------ */
 
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return get16(p) | (uint32_t)get16(p + 2) << 16;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	return get32(p) | (uint64_t)get32(p + 4) << 32;
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)v);
-	put16(p + 2, (uint16_t)(v >> 16));
-}
-
-static uint16_t get16be(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32be(const uint8_t *p)
-{
-	return (uint32_t)get16be(p) << 16 | get16be(p + 2);
-}
-
-static void put16be(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32be(uint8_t *p, uint32_t v)
-{
-	put16be(p, (uint16_t)(v >> 16));
-	put16be(p + 2, (uint16_t)v);
-}
-
 /* Internet checksum (RFC 1071): the sum of big-endian 16-bit words. */
 static uint64_t csum_add(uint64_t sum, const uint8_t *p, size_t len)
 {
 	for (size_t i = 0; i + 1 < len; i += 2)
-		sum += get16be(p + i);
+		sum += get_be16(p + i);
 	if (len & 1)
 		sum += (uint32_t)p[len - 1] << 8;
 	return sum;
@@ -343,7 +295,7 @@ static bool csum_insert(uint8_t *buf, size_t len, size_t css, size_t cso,
 	c = (uint16_t)~csum_fold(csum_add(extra, buf + css, end - css));
 	if (udp && !c)
 		c = 0xffff;
-	put16be(buf + cso, c);
+	put_be16(buf + cso, c);
 	return true;
 }
 
@@ -656,8 +608,8 @@ static void dev_reset(struct e1000 *e)
 	memset(e->mta, 0, sizeof(e->mta));
 	memset(e->vfta, 0, sizeof(e->vfta));
 	memset(e->stats, 0, sizeof(e->stats));
-	e->ra[0] = get32(e->mac);
-	e->ra[1] = get16(e->mac + 4) | RAH_AV;
+	e->ra[0] = get_le32(e->mac);
+	e->ra[1] = get_le16(e->mac + 4) | RAH_AV;
 	e->ee_state = EE_CMD;
 	e->ee_bits = e->ee_pos = e->ee_addr = 0;
 	e->ee_cmd = 0;
@@ -729,8 +681,8 @@ static void tx_send(struct e1000 *e, uint8_t *f, size_t len, bool vle,
 		iov[n++] = (struct iovec){ (void *)zeros,
 					   (size_t)e->vnet_hdr_len };
 	if (vle && len >= 12) {
-		put16be(tag, vlan_tpid(e));
-		put16be(tag + 2, tci);
+		put_be16(tag, vlan_tpid(e));
+		put_be16(tag + 2, tci);
 		iov[n++] = (struct iovec){ f, 12 };
 		iov[n++] = (struct iovec){ tag, 4 };
 		iov[n++] = (struct iovec){ f + 12, len - 12 };
@@ -779,30 +731,30 @@ static void tx_tso(struct e1000 *e, bool vle, uint16_t tci)
 	}
 	pay = e->tx_len - hdr;
 	if (v4)
-		id = get16be(e->tx_buf + c->ipcss + 4);
+		id = get_be16(e->tx_buf + c->ipcss + 4);
 	if (tcp)
-		seq = get32be(e->tx_buf + c->tucss + 4);
+		seq = get_be32(e->tx_buf + c->tucss + 4);
 	while (off < pay) {
 		size_t n = pay - off < mss ? pay - off : mss, len = hdr + n;
 
 		memcpy(s, e->tx_buf, hdr);
 		memcpy(s + hdr, e->tx_buf + hdr + off, n);
 		if (v4) {
-			put16be(s + c->ipcss + 2, (uint16_t)(len - c->ipcss));
-			put16be(s + c->ipcss + 4, (uint16_t)(id + seg));
+			put_be16(s + c->ipcss + 2, (uint16_t)(len - c->ipcss));
+			put_be16(s + c->ipcss + 4, (uint16_t)(id + seg));
 		} else {
-			put16be(s + c->ipcss + 4,
+			put_be16(s + c->ipcss + 4,
 				(uint16_t)(len - c->ipcss - 40));
 		}
 		if (tcp) {
-			put32be(s + c->tucss + 4, seq + (uint32_t)off);
+			put_be32(s + c->tucss + 4, seq + (uint32_t)off);
 			if (off + n < pay)
 				s[c->tucss + 13] &= (uint8_t)~(TCP_FIN | TCP_PSH);
 		} else {
-			put16be(s + c->tucss + 4, (uint16_t)(len - c->tucss));
+			put_be16(s + c->tucss + 4, (uint16_t)(len - c->tucss));
 		}
 		if (v4 && (e->tx_popts & POPTS_IXSM)) {
-			put16(s + c->ipcso, 0);
+			put_le16(s + c->ipcso, 0);
 			csum_insert(s, len, c->ipcss, c->ipcso, c->ipcse, false,
 				    0);
 		}
@@ -820,7 +772,7 @@ static void tx_tso(struct e1000 *e, bool vle, uint16_t tci)
 static void tx_packet(struct e1000 *e, const uint8_t *d)
 {
 	bool ext = d[11] & TXD_CMD_DEXT, vle = d[11] & TXD_CMD_VLE;
-	uint16_t tci = get16(d + 14);
+	uint16_t tci = get_le16(d + 14);
 	const struct e1000_tx_ctx *c = &e->ctx;
 	bool ok = true;
 
@@ -883,10 +835,10 @@ static void tx_desc(struct e1000 *e, const uint8_t *d)
 
 	if (ext && dtyp == TXD_DTYP_CTX) {
 		e->ctx = (struct e1000_tx_ctx){
-			.ipcss = d[0], .ipcso = d[1], .ipcse = get16(d + 2),
-			.tucss = d[4], .tucso = d[5], .tucse = get16(d + 6),
-			.paylen = get32(d + 8) & 0xfffff, .tucmd = cmd,
-			.hdrlen = d[13], .mss = get16(d + 14),
+			.ipcss = d[0], .ipcso = d[1], .ipcse = get_le16(d + 2),
+			.tucss = d[4], .tucso = d[5], .tucse = get_le16(d + 6),
+			.paylen = get_le32(d + 8) & 0xfffff, .tucmd = cmd,
+			.hdrlen = d[13], .mss = get_le16(d + 14),
 		};
 		return;
 	}
@@ -901,7 +853,7 @@ static void tx_desc(struct e1000 *e, const uint8_t *d)
 		e->tx_tse = ext && (cmd & TXD_CMD_TSE);
 		e->tx_popts = ext ? d[13] : 0;
 	}
-	tx_gather(e, get64(d), ext ? get32(d + 8) & 0xfffff : get16(d + 8));
+	tx_gather(e, get_le64(d), ext ? get_le32(d + 8) & 0xfffff : get_le16(d + 8));
 	if (cmd & TXD_CMD_EOP) {
 		tx_packet(e, d);
 		e->tx_len = 0;
@@ -973,8 +925,8 @@ static bool rx_accept(const struct e1000 *e, const uint8_t *a)
 	for (int i = 0; i < E1000_RA_ENTRIES; i++) {
 		const uint32_t *ra = &e->ra[2 * i];
 
-		if ((ra[1] & RAH_AV) && get32(a) == ra[0] &&
-		    get16(a + 4) == (uint16_t)ra[1])
+		if ((ra[1] & RAH_AV) && get_le32(a) == ra[0] &&
+		    get_le16(a + 4) == (uint16_t)ra[1])
 			return true;
 	}
 	return false;
@@ -1016,9 +968,9 @@ static int rx_frame(struct e1000 *e, const uint8_t *f, size_t len)
 		return 0;
 	}
 	if ((e->ctrl & CTRL_VME) && len >= 18 &&
-	    get16be(f + 12) == vlan_tpid(e)) {
+	    get_be16(f + 12) == vlan_tpid(e)) {
 		vp = true;
-		tci = get16be(f + 14);
+		tci = get_be16(f + 14);
 		memcpy(w, f, 12);
 		memcpy(w + 12, f + 16, len - 16);
 		len -= 4;
@@ -1031,7 +983,7 @@ static int rx_frame(struct e1000 *e, const uint8_t *f, size_t len)
 	}
 	/* Linux's e1000 leaves SECRC clear and takes 4 bytes off. */
 	if (!(e->rctl & RCTL_SECRC)) {
-		put32(w + len, crc32_eth(w, len));
+		put_le32(w + len, crc32_eth(w, len));
 		len += FCS_LEN;
 	}
 
@@ -1046,14 +998,14 @@ static int rx_frame(struct e1000 *e, const uint8_t *f, size_t len)
 		uint8_t *slot = ring + 16 * e->rdh, *dst;
 		size_t chunk = len - done < bufsz ? len - done : bufsz;
 		bool last = done + chunk == len;
-		uint64_t addr = get64(slot);
+		uint64_t addr = get_le64(slot);
 
 		dst = guest_mem_ptr(e->host.mem, addr, chunk);
 		memset(slot + 8, 0, 8);
 		if (dst) {
 			memcpy(dst, w + done, chunk);
-			put16(slot + 8, (uint16_t)chunk);
-			put16(slot + 14, tci);
+			put_le16(slot + 8, (uint16_t)chunk);
+			put_le16(slot + 14, tci);
 		} else {
 			/* The driver sees an errored frame and recycles the
 			 * buffer; the rest of the frame is dropped. */
@@ -1100,8 +1052,8 @@ static void rx_backend(struct e1000 *e, uint8_t *buf, size_t n)
 		return;
 	}
 	if (h && (buf[0] & 1))		/* VIRTIO_NET_HDR_F_NEEDS_CSUM */
-		csum_insert(buf + h, n - h, get16(buf + 6),
-			    (size_t)get16(buf + 6) + get16(buf + 8), 0, true,
+		csum_insert(buf + h, n - h, get_le16(buf + 6),
+			    (size_t)get_le16(buf + 6) + get_le16(buf + 8), 0, true,
 			    0);
 	rx_frame(e, buf + h, n - h);
 }
@@ -1491,8 +1443,8 @@ int e1000_create(struct e1000 *e, const char *name,
 	dev_reset(e);
 
 	pci_dev_init(d, e->name, 0x8086, 0x100e, 0x020000, 0x03);
-	put16(&d->cfg[0x2c], 0x8086);		/* subsystem vendor */
-	put16(&d->cfg[0x2e], 0x001e);		/* PRO/1000 MT Desktop */
+	put_le16(&d->cfg[0x2c], 0x8086);		/* subsystem vendor */
+	put_le16(&d->cfg[0x2e], 0x001e);		/* PRO/1000 MT Desktop */
 	d->cfg[0x3d] = 1;			/* INTA# */
 	d->ops = &pci_ops;
 	d->opaque = e;

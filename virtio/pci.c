@@ -1,5 +1,6 @@
 #include "virtio/pci.h"
 
+#include "core/bytes.h"
 #include "core/log.h"
 
 #include <errno.h>
@@ -54,12 +55,6 @@
 
 #define PCI_VENDOR_REDHAT_QUMRANET 0x1af4
 #define VIRTIO_PCI_DEVICE_BASE 0x1040
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
 
 static void drain(int fd)
 {
@@ -549,10 +544,10 @@ static int add_vndr_cap(struct pci_dev *d, uint8_t type, uint32_t offset,
 	d->cfg[off + 2] = caplen;
 	d->cfg[off + 3] = type;
 	d->cfg[off + 4] = 0;		/* BAR 0 */
-	put32(&d->cfg[off + 8], offset);
-	put32(&d->cfg[off + 12], length);
+	put_le32(&d->cfg[off + 8], offset);
+	put_le32(&d->cfg[off + 12], length);
 	if (type == CFG_NOTIFY)
-		put32(&d->cfg[off + 16], NOTIFY_MULT);
+		put_le32(&d->cfg[off + 16], NOTIFY_MULT);
 	return 0;
 }
 
@@ -631,8 +626,8 @@ int virtio_pci_create(struct virtio_pci *t, const struct virtio_pci_host *host,
 	}
 	d->cfg[t->msix_cap + 2] = (uint8_t)(t->nvec - 1);
 	d->cfg[t->msix_cap + 3] = (uint8_t)((t->nvec - 1) >> 8);
-	put32(&d->cfg[t->msix_cap + 4], REG_MSIX_TABLE);	/* BIR 0 */
-	put32(&d->cfg[t->msix_cap + 8], REG_MSIX_PBA);
+	put_le32(&d->cfg[t->msix_cap + 4], REG_MSIX_TABLE);	/* BIR 0 */
+	put_le32(&d->cfg[t->msix_cap + 8], REG_MSIX_PBA);
 	d->wmask[t->msix_cap + 3] = (MSIX_CTRL_ENABLE | MSIX_CTRL_MASKALL) >> 8;
 
 	device_reset(t);
