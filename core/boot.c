@@ -2,6 +2,7 @@
 
 #include "core/log.h"
 
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -42,7 +43,7 @@ int bzimage_parse(const uint8_t *img, size_t len, struct bzimage *bz,
 			    "Linux kernel image");
 	if (h->header != HDRS_MAGIC)
 		return fail(err, errlen, "no \"HdrS\" magic at 0x202: not a "
-			    "bzImage (an ELF vmlinux needs another loader)");
+			    "bzImage");
 	if (h->version < 0x0206)
 		return fail(err, errlen, "boot protocol %u.%02u is older than "
 			    "2.06", h->version >> 8, h->version & 0xff);
@@ -76,6 +77,71 @@ int bzimage_parse(const uint8_t *img, size_t len, struct bzimage *bz,
 	if (bz->load_addr < BOOT_HIGH_START)
 		return fail(err, errlen, "load address 0x%llx is below 1 MiB",
 			    (unsigned long long)bz->load_addr);
+	return 0;
+}
+
+int vmlinux_parse(const uint8_t *img, size_t len, struct vmlinux *vm,
+		  char *err, size_t errlen)
+{
+	bool entry_loaded = false;
+	unsigned int loads = 0;
+	Elf64_Ehdr eh;
+	Elf64_Phdr ph;
+
+	if (len < sizeof(eh) || memcmp(img, ELFMAG, SELFMAG))
+		return fail(err, errlen, "not an ELF file");
+	memcpy(&eh, img, sizeof(eh));
+	if (eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+	    eh.e_ident[EI_DATA] != ELFDATA2LSB || eh.e_machine != EM_X86_64)
+		return fail(err, errlen, "ELF is not 64-bit little-endian "
+			    "x86-64");
+	if (eh.e_type != ET_EXEC)
+		return fail(err, errlen, "ELF type %u is not an executable "
+			    "(vmlinux is ET_EXEC)", eh.e_type);
+	if (eh.e_phentsize != sizeof(ph) || !eh.e_phnum ||
+	    eh.e_phoff > len || (len - eh.e_phoff) / sizeof(ph) < eh.e_phnum)
+		return fail(err, errlen, "ELF program headers (%u at 0x%llx) "
+			    "are not inside the %zu-byte file", eh.e_phnum,
+			    (unsigned long long)eh.e_phoff, len);
+	vm->entry = eh.e_entry;
+	vm->phoff = eh.e_phoff;
+	vm->phnum = eh.e_phnum;
+	vm->start = UINT64_MAX;
+	vm->end = 0;
+	for (unsigned int i = 0; i < eh.e_phnum; i++) {
+		memcpy(&ph, img + eh.e_phoff + i * sizeof(ph), sizeof(ph));
+		if (ph.p_type != PT_LOAD)
+			continue;
+		loads++;
+		if (ph.p_offset > len || ph.p_filesz > len - ph.p_offset)
+			return fail(err, errlen, "ELF segment %u (%llu bytes "
+				    "at 0x%llx) runs past the end of the file",
+				    i, (unsigned long long)ph.p_filesz,
+				    (unsigned long long)ph.p_offset);
+		if (ph.p_filesz > ph.p_memsz)
+			return fail(err, errlen, "ELF segment %u has more file "
+				    "bytes than memory bytes", i);
+		if (ph.p_paddr < BOOT_HIGH_START ||
+		    ph.p_memsz > UINT64_MAX - ph.p_paddr ||
+		    ph.p_paddr + ph.p_memsz > (1ULL << 32))
+			return fail(err, errlen, "ELF segment %u at physical "
+				    "0x%llx+0x%llx is not between 1 MiB and "
+				    "4 GiB", i, (unsigned long long)ph.p_paddr,
+				    (unsigned long long)ph.p_memsz);
+		if (ph.p_paddr < vm->start)
+			vm->start = ph.p_paddr;
+		if (ph.p_paddr + ph.p_memsz > vm->end)
+			vm->end = ph.p_paddr + ph.p_memsz;
+		if ((ph.p_flags & PF_X) && eh.e_entry >= ph.p_paddr &&
+		    eh.e_entry < ph.p_paddr + ph.p_memsz)
+			entry_loaded = true;
+	}
+	if (!loads)
+		return fail(err, errlen, "ELF has no loadable segment");
+	if (!entry_loaded)
+		return fail(err, errlen, "ELF entry 0x%llx is not in an "
+			    "executable loaded segment",
+			    (unsigned long long)eh.e_entry);
 	return 0;
 }
 
@@ -179,11 +245,20 @@ static void write_reset_vector(struct guest_mem *mem)
 	       sizeof(stub));
 }
 
-static int load_initrd(struct guest_mem *mem, const struct bzimage *bz,
+/* Where the kernel is and what it takes, from either kind of image. */
+struct kernel_info {
+	uint64_t entry;			/* 64-bit entry point */
+	uint64_t end;			/* the initrd goes above this */
+	uint32_t initrd_addr_max;
+	uint32_t cmdline_size;		/* longest command line, NUL not
+					 * counted */
+};
+
+static int load_initrd(struct guest_mem *mem, const struct kernel_info *k,
 		       const char *path, struct boot_params *zp)
 {
 	const uint8_t *data;
-	uint64_t top, addr, floor;
+	uint64_t top, addr;
 	size_t len;
 	int ret;
 
@@ -191,14 +266,13 @@ static int load_initrd(struct guest_mem *mem, const struct bzimage *bz,
 	if (ret)
 		return ret;
 	top = guest_mem_low_size(mem);
-	if (bz->initrd_addr_max && (uint64_t)bz->initrd_addr_max + 1 < top)
-		top = (uint64_t)bz->initrd_addr_max + 1;
-	floor = bz->load_addr + bz->init_size;
-	if (len > top || ((top - len) & ~0xfffULL) < floor) {
+	if (k->initrd_addr_max && (uint64_t)k->initrd_addr_max + 1 < top)
+		top = (uint64_t)k->initrd_addr_max + 1;
+	if (len > top || ((top - len) & ~0xfffULL) < k->end) {
 		log_err("boot", "initramfs %s: %zu MiB does not fit between the "
 			"kernel (ends at %llu MiB) and %llu MiB: give more "
 			"--memory", path, len >> 20,
-			(unsigned long long)floor >> 20,
+			(unsigned long long)k->end >> 20,
 			(unsigned long long)top >> 20);
 		ret = -E2BIG;
 		goto out;
@@ -214,58 +288,123 @@ out:
 	return ret;
 }
 
-int boot_load_linux(struct guest_mem *mem, const struct boot_config *cfg,
-		    uint64_t *entry_rip)
+static int too_big(const char *path, uint64_t end)
 {
-	const char *cmdline = cfg->cmdline ? cfg->cmdline : "";
-	size_t cmdlen = strlen(cmdline) + 1;
-	struct boot_params *zp;
-	struct e820_map map;
-	const uint8_t *img;
-	struct bzimage bz;
-	size_t hdr_len, len;
-	char err[160];
-	int ret;
+	log_err("boot", "kernel %s needs memory up to %llu MiB: give more "
+		"--memory", path, (unsigned long long)end >> 20);
+	return -E2BIG;
+}
 
-	ret = map_file("kernel", cfg->kernel, &img, &len);
-	if (ret)
-		return ret;
-	ret = bzimage_parse(img, len, &bz, err, sizeof(err));
-	if (ret) {
-		log_err("boot", "kernel %s: %s", cfg->kernel, err);
-		goto out;
+/* bzImage: the protected-mode part at its preferred address, the setup
+ * header copied into the zero page. */
+static int load_bzimage(struct guest_mem *mem, const char *path,
+			const uint8_t *img, size_t len, struct boot_params *zp,
+			struct kernel_info *k)
+{
+	struct bzimage bz;
+	size_t hdr_len;
+	char err[160];
+
+	if (bzimage_parse(img, len, &bz, err, sizeof(err))) {
+		log_err("boot", "kernel %s: %s", path, err);
+		return -ENOEXEC;
 	}
-	if (bz.load_addr + bz.init_size > guest_mem_low_size(mem)) {
-		log_err("boot", "kernel %s needs memory up to %llu MiB: give "
-			"more --memory", cfg->kernel,
-			(unsigned long long)(bz.load_addr + bz.init_size) >> 20);
-		ret = -E2BIG;
-		goto out;
-	}
-	if (cmdlen > BOOT_CMDLINE_MAX ||
-	    (bz.cmdline_size && cmdlen > (size_t)bz.cmdline_size + 1)) {
-		log_err("boot", "--cmdline is %zu bytes; this kernel takes %u",
-			cmdlen - 1, bz.cmdline_size);
-		ret = -E2BIG;
-		goto out;
-	}
+	if (bz.load_addr + bz.init_size > guest_mem_low_size(mem))
+		return too_big(path, bz.load_addr + bz.init_size);
 	memcpy(guest_mem_ptr(mem, bz.load_addr, bz.kernel_len), bz.kernel,
 	       bz.kernel_len);
-	memcpy(guest_mem_ptr(mem, BOOT_CMDLINE, cmdlen), cmdline, cmdlen);
-
-	zp = guest_mem_ptr(mem, BOOT_ZERO_PAGE, sizeof(*zp));
-	memset(zp, 0, sizeof(*zp));
 	/* The header runs from 0x1f1 to 0x202 plus the byte at 0x201. */
 	hdr_len = 0x202 + img[0x201] - SETUP_HDR_OFF;
 	if (hdr_len > sizeof(zp->hdr))
 		hdr_len = sizeof(zp->hdr);
 	memcpy(&zp->hdr, img + SETUP_HDR_OFF, hdr_len);
+	k->entry = bz.load_addr + 0x200;
+	k->end = bz.load_addr + bz.init_size;
+	k->initrd_addr_max = bz.initrd_addr_max;
+	k->cmdline_size = bz.cmdline_size;
+	return 0;
+}
+
+/* ELF vmlinux: each PT_LOAD at its physical address (bss zeroed: a guest
+ * restart reloads into used RAM), and a setup header written by tern with
+ * what the kernel's own header.S would say: boot protocol 2.15, 64-bit,
+ * initrd below 2 GiB, x86's 2048-byte command line. */
+static int load_vmlinux(struct guest_mem *mem, const char *path,
+			const uint8_t *img, size_t len, struct boot_params *zp,
+			struct kernel_info *k)
+{
+	struct vmlinux vm;
+	Elf64_Phdr ph;
+	char err[160];
+	uint8_t *dst;
+
+	if (vmlinux_parse(img, len, &vm, err, sizeof(err))) {
+		log_err("boot", "kernel %s: %s", path, err);
+		return -ENOEXEC;
+	}
+	if (vm.end > guest_mem_low_size(mem))
+		return too_big(path, vm.end);
+	for (unsigned int i = 0; i < vm.phnum; i++) {
+		memcpy(&ph, img + vm.phoff + i * sizeof(ph), sizeof(ph));
+		if (ph.p_type != PT_LOAD)
+			continue;
+		dst = guest_mem_ptr(mem, ph.p_paddr, ph.p_memsz);
+		memcpy(dst, img + ph.p_offset, ph.p_filesz);
+		memset(dst + ph.p_filesz, 0, ph.p_memsz - ph.p_filesz);
+	}
+	zp->hdr.boot_flag = BOOT_FLAG_MAGIC;
+	zp->hdr.header = HDRS_MAGIC;
+	zp->hdr.version = 0x020f;
+	zp->hdr.loadflags = LOADED_HIGH;
+	zp->hdr.xloadflags = XLF_KERNEL_64;
+	zp->hdr.kernel_alignment = 0x200000;
+	zp->hdr.pref_address = vm.start;
+	zp->hdr.initrd_addr_max = 0x7fffffff;
+	zp->hdr.cmdline_size = 2047;
+	k->entry = vm.entry;
+	k->end = vm.end;
+	k->initrd_addr_max = zp->hdr.initrd_addr_max;
+	k->cmdline_size = zp->hdr.cmdline_size;
+	return 0;
+}
+
+int boot_load_linux(struct guest_mem *mem, const struct boot_config *cfg,
+		    uint64_t *entry_rip)
+{
+	const char *cmdline = cfg->cmdline ? cfg->cmdline : "";
+	size_t cmdlen = strlen(cmdline) + 1;
+	struct kernel_info k = { 0 };
+	struct boot_params *zp;
+	struct e820_map map;
+	const uint8_t *img;
+	size_t len;
+	int ret;
+
+	ret = map_file("kernel", cfg->kernel, &img, &len);
+	if (ret)
+		return ret;
+	zp = guest_mem_ptr(mem, BOOT_ZERO_PAGE, sizeof(*zp));
+	memset(zp, 0, sizeof(*zp));
+	if (len >= SELFMAG && !memcmp(img, ELFMAG, SELFMAG))
+		ret = load_vmlinux(mem, cfg->kernel, img, len, zp, &k);
+	else
+		ret = load_bzimage(mem, cfg->kernel, img, len, zp, &k);
+	if (ret)
+		goto out;
+	if (cmdlen > BOOT_CMDLINE_MAX ||
+	    (k.cmdline_size && cmdlen > (size_t)k.cmdline_size + 1)) {
+		log_err("boot", "--cmdline is %zu bytes; this kernel takes %u",
+			cmdlen - 1, k.cmdline_size);
+		ret = -E2BIG;
+		goto out;
+	}
+	memcpy(guest_mem_ptr(mem, BOOT_CMDLINE, cmdlen), cmdline, cmdlen);
 	zp->hdr.type_of_loader = 0xff;
 	zp->hdr.cmd_line_ptr = BOOT_CMDLINE;
 	zp->hdr.vid_mode = 0xffff;
 	zp->acpi_rsdp_addr = cfg->rsdp_addr;
 	if (cfg->initramfs) {
-		ret = load_initrd(mem, &bz, cfg->initramfs, zp);
+		ret = load_initrd(mem, &k, cfg->initramfs, zp);
 		if (ret)
 			goto out;
 	}
@@ -276,7 +415,7 @@ int boot_load_linux(struct guest_mem *mem, const struct boot_config *cfg,
 	write_gdt(mem);
 	write_page_tables(mem);
 	write_reset_vector(mem);
-	*entry_rip = bz.load_addr + 0x200;
+	*entry_rip = k.entry;
 out:
 	munmap((void *)img, len);
 	return ret;

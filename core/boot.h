@@ -1,6 +1,9 @@
 /* The Linux x86 boot protocol (Documentation/arch/x86/boot.rst), 64-bit
  * entry: bzImage checks, zero page, command line, initrd, e820, identity
- * page tables and a GDT, and the vCPU state at the entry point. */
+ * page tables and a GDT, and the vCPU state at the entry point. The kernel
+ * is a bzImage or the uncompressed ELF vmlinux inside it, which spares the
+ * guest the decompressor (the ELF entry is startup_64, the same 64-bit
+ * entry the bzImage's decompressor ends in). */
 #ifndef TERN_CORE_BOOT_H
 #define TERN_CORE_BOOT_H
 
@@ -42,6 +45,20 @@ struct bzimage {
 /* Checks a bzImage in memory. On error returns -ENOEXEC and writes a
  * sentence naming what is wrong into err. */
 int bzimage_parse(const uint8_t *img, size_t len, struct bzimage *bz,
+		  char *err, size_t errlen);
+
+struct vmlinux {
+	uint64_t entry;			/* e_entry: physical, 64-bit code */
+	uint64_t start, end;		/* lowest and highest PT_LOAD bytes */
+	uint64_t phoff;			/* program headers (read with memcpy:
+					 * the file gives no alignment) */
+	unsigned int phnum;
+};
+
+/* Checks an x86-64 ELF vmlinux in memory: header, every PT_LOAD inside the
+ * file, above 1 MiB, no overflow, the entry in a loaded segment. On error
+ * returns -ENOEXEC and writes a sentence naming what is wrong into err. */
+int vmlinux_parse(const uint8_t *img, size_t len, struct vmlinux *vm,
 		  char *err, size_t errlen);
 
 struct e820_map {

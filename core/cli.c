@@ -16,7 +16,7 @@
 
 static const char usage_text[] =
 	"usage: tern --kernel PATH [options]\n"
-	"  --kernel PATH          Linux bzImage\n"
+	"  --kernel PATH          Linux bzImage, or its uncompressed ELF vmlinux\n"
 	"  --initramfs PATH       initial ramdisk\n"
 	"  --cmdline STR          kernel command line (default: \"" DEFAULT_CMDLINE "\")\n"
 	"  --cpus N               vCPUs, 1.." "254 (default 1)\n"

@@ -216,6 +216,30 @@ class BootFigures(unittest.TestCase):
         self.assertIn("memory sample failed: gone", err)
 
 
+class BootSystems(unittest.TestCase):
+    """Which kernel file each boot system gets: tern the vmlinux beside the bzImage, the others as named."""
+    K, I = "/k/6.1/bzImage", "/g/initrd"
+
+    def kernel_of(self, system):
+        argv = tb.system_argv(system, self.K, self.I, 1, 256, "/b/tern")
+        return argv[argv.index("--kernel" if "--kernel" in argv else "-kernel") + 1]
+
+    def test_kernels(self):
+        self.assertEqual(self.kernel_of("tern"), "/k/6.1/vmlinux")
+        self.assertEqual(self.kernel_of("tern-bzimage"), self.K)
+        self.assertEqual(self.kernel_of("qemu-pc"), self.K)
+        self.assertEqual(self.kernel_of("qemu-microvm"), self.K)
+        self.assertEqual(self.kernel_of("qemu-microvm-vmlinux"), "/k/6.1/vmlinux")
+
+    def test_every_default_peer_is_known(self):
+        scen = tb.SCENARIOS["boot"]
+        self.assertTrue(set(scen["peers"]) <= set(scen["known_peers"]))
+        for p in scen["known_peers"]:
+            self.kernel_of(p)
+        with self.assertRaises(KeyError):
+            self.kernel_of("qemu-q35")
+
+
 class Document(unittest.TestCase):
     def doc(self):
         figs = tb.SCENARIOS["boot"]["figures"]

@@ -45,5 +45,12 @@ expect not-a-kernel 1 "no boot flag" -- --kernel "$dir/zeros"
 expect truncated-kernel 1 "truncated: header says" -- --kernel "$dir/truncated"
 expect missing-kernel 2 "No such file" -- --kernel "$dir/none"
 expect directory-kernel 1 "not a regular" -- --kernel "$dir"
+# ELF files that are no vmlinux: a shared object (ET_DYN), and an executable
+# cut off inside its program headers.
+cp /bin/true "$dir/elf-dyn"
+head -c 100 "$dir/elf-dyn" >"$dir/elf-cut"
+printf '\002' | dd of="$dir/elf-cut" bs=1 seek=16 conv=notrunc 2>/dev/null # e_type: ET_EXEC
+expect elf-not-exec 1 "is not an executable" -- --kernel "$dir/elf-dyn"
+expect elf-truncated 1 "program headers" -- --kernel "$dir/elf-cut"
 expect missing-initramfs 2 "initramfs" -- --kernel "$dir/zeros" --initramfs "$dir/none"
 exit $fail

@@ -1,9 +1,10 @@
-/* bzImage header checks on crafted images, e820, and a full load into
- * in-memory guest RAM. */
+/* bzImage and ELF vmlinux checks on crafted images, e820, and full loads
+ * into in-memory guest RAM. */
 #include "core/boot.h"
 
 #include "check.h"
 
+#include <elf.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,6 +81,109 @@ static void test_parse(void)
 	make_image(img);
 	((struct setup_header *)(img + 0x1f1))->pref_address = 0x1000;
 	CHECK_EQ(parse(img, IMG_LEN, &bz), -ENOEXEC);	/* below 1 MiB */
+}
+
+/* A vmlinux-shaped ELF: text at 16 MiB (entry there), data with a bss
+ * tail at 18 MiB, and a note segment that is not loaded. */
+#define ELF_LEN 0x3000
+static void make_elf(uint8_t *img)
+{
+	Elf64_Ehdr *eh = (Elf64_Ehdr *)img;
+	Elf64_Phdr *ph = (Elf64_Phdr *)(img + sizeof(*eh));
+
+	memset(img, 0, ELF_LEN);
+	memcpy(eh->e_ident, ELFMAG, SELFMAG);
+	eh->e_ident[EI_CLASS] = ELFCLASS64;
+	eh->e_ident[EI_DATA] = ELFDATA2LSB;
+	eh->e_ident[EI_VERSION] = EV_CURRENT;
+	eh->e_type = ET_EXEC;
+	eh->e_machine = EM_X86_64;
+	eh->e_entry = 0x1000000;
+	eh->e_phoff = sizeof(*eh);
+	eh->e_phentsize = sizeof(*ph);
+	eh->e_phnum = 3;
+	ph[0] = (Elf64_Phdr){ .p_type = PT_LOAD, .p_flags = PF_R | PF_X,
+			      .p_offset = 0x1000, .p_vaddr = 0xffffffff81000000,
+			      .p_paddr = 0x1000000, .p_filesz = 0x1000,
+			      .p_memsz = 0x1000 };
+	ph[1] = (Elf64_Phdr){ .p_type = PT_LOAD, .p_flags = PF_R | PF_W,
+			      .p_offset = 0x2000, .p_paddr = 0x1200000,
+			      .p_filesz = 0x800, .p_memsz = 0x3000 };
+	ph[2] = (Elf64_Phdr){ .p_type = PT_NOTE, .p_offset = 0x2800,
+			      .p_filesz = 0x10 };
+	for (int i = 0x1000; i < ELF_LEN; i++)
+		img[i] = (uint8_t)(i * 13 + 1);
+}
+
+static int parse_elf(const uint8_t *img, size_t len, struct vmlinux *vm)
+{
+	char err[160] = "";
+	int ret = vmlinux_parse(img, len, vm, err, sizeof(err));
+
+	if (ret)
+		fprintf(stderr, "  (rejected: %s)\n", err);
+	CHECK(ret == 0 || err[0]);
+	return ret;
+}
+
+static void test_parse_elf(void)
+{
+	static uint8_t img[ELF_LEN];
+	Elf64_Ehdr *eh = (Elf64_Ehdr *)img;
+	Elf64_Phdr *ph = (Elf64_Phdr *)(img + sizeof(*eh));
+	struct vmlinux vm;
+
+	make_elf(img);
+	CHECK_EQ(parse_elf(img, ELF_LEN, &vm), 0);
+	CHECK_EQ(vm.entry, 0x1000000);
+	CHECK_EQ(vm.start, 0x1000000);
+	CHECK_EQ(vm.end, 0x1203000);
+
+	/* Each rule on its own. */
+	CHECK_EQ(parse_elf(img, 40, &vm), -ENOEXEC);		/* short */
+	make_elf(img);
+	eh->e_ident[EI_CLASS] = ELFCLASS32;
+	CHECK_EQ(parse_elf(img, ELF_LEN, &vm), -ENOEXEC);
+	make_elf(img);
+	eh->e_machine = EM_386;
+	CHECK_EQ(parse_elf(img, ELF_LEN, &vm), -ENOEXEC);
+	make_elf(img);
+	eh->e_type = ET_DYN;
+	CHECK_EQ(parse_elf(img, ELF_LEN, &vm), -ENOEXEC);
+	make_elf(img);
+	eh->e_phoff = ELF_LEN - 8;				/* headers cut */
+	CHECK_EQ(parse_elf(img, ELF_LEN, &vm), -ENOEXEC);
+	make_elf(img);
+	eh->e_phoff = UINT64_MAX - 8;				/* wraps */
+	CHECK_EQ(parse_elf(img, ELF_LEN, &vm), -ENOEXEC);
+	make_elf(img);
+	eh->e_phnum = 0;
+	CHECK_EQ(parse_elf(img, ELF_LEN, &vm), -ENOEXEC);
+	make_elf(img);
+	ph[1].p_filesz = 0x1001;			/* past the file end */
+	CHECK_EQ(parse_elf(img, ELF_LEN, &vm), -ENOEXEC);
+	make_elf(img);
+	ph[1].p_offset = UINT64_MAX;
+	CHECK_EQ(parse_elf(img, ELF_LEN, &vm), -ENOEXEC);
+	make_elf(img);
+	ph[1].p_memsz = 0x400;				/* memsz < filesz */
+	CHECK_EQ(parse_elf(img, ELF_LEN, &vm), -ENOEXEC);
+	make_elf(img);
+	ph[0].p_paddr = 0x7000;				/* over the zero page */
+	CHECK_EQ(parse_elf(img, ELF_LEN, &vm), -ENOEXEC);
+	make_elf(img);
+	ph[1].p_memsz = UINT64_MAX - 0x100000;		/* wraps */
+	CHECK_EQ(parse_elf(img, ELF_LEN, &vm), -ENOEXEC);
+	make_elf(img);
+	ph[1].p_paddr = 0xfffff000;			/* above 4 GiB */
+	CHECK_EQ(parse_elf(img, ELF_LEN, &vm), -ENOEXEC);
+	make_elf(img);
+	eh->e_entry = 0x1200000;			/* not executable */
+	CHECK_EQ(parse_elf(img, ELF_LEN, &vm), -ENOEXEC);
+	make_elf(img);
+	ph[0].p_type = PT_NULL;
+	ph[1].p_type = PT_NULL;				/* nothing to load */
+	CHECK_EQ(parse_elf(img, ELF_LEN, &vm), -ENOEXEC);
 }
 
 static void test_e820(void)
@@ -214,6 +318,85 @@ static void test_load(void)
 	free(ipath);
 }
 
+static void test_load_elf(void)
+{
+	static uint8_t img[ELF_LEN];
+	struct mem_config cfg = { .size = 64ULL << 20, .numa_node = -1 };
+	struct boot_config boot = { .cmdline = "console=ttyS0" };
+	static uint8_t initrd[1 << 20];
+	struct boot_params *zp;
+	struct guest_mem mem;
+	char *kpath, *ipath;
+	uint64_t rip = 0;
+	static char longcmd[2100];
+	uint8_t *bss;
+
+	make_elf(img);
+	memset(initrd, 0x3c, sizeof(initrd));
+	kpath = write_tmp(img, ELF_LEN);
+	ipath = write_tmp(initrd, sizeof(initrd));
+	CHECK_EQ(guest_mem_create(&mem, &cfg), 0);
+	/* The bss must come back zero on a reload into used RAM. */
+	memset(guest_mem_ptr(&mem, 0x1200000, 0x3000), 0xee, 0x3000);
+
+	boot.kernel = kpath;
+	boot.initramfs = ipath;
+	CHECK_EQ(boot_load_linux(&mem, &boot, &rip), 0);
+	CHECK_EQ(rip, 0x1000000);			/* e_entry, no +0x200 */
+	CHECK_MEM(guest_mem_ptr(&mem, 0x1000000, 0x1000), img + 0x1000, 0x1000);
+	CHECK_MEM(guest_mem_ptr(&mem, 0x1200000, 0x800), img + 0x2000, 0x800);
+	bss = guest_mem_ptr(&mem, 0x1200800, 0x2800);
+	CHECK(bss[0] == 0 && !memcmp(bss, bss + 1, 0x2800 - 1));
+	zp = guest_mem_ptr(&mem, BOOT_ZERO_PAGE, sizeof(*zp));
+	CHECK_EQ(zp->hdr.boot_flag, 0xaa55);
+	CHECK_EQ(zp->hdr.header, 0x53726448);
+	CHECK_EQ(zp->hdr.version, 0x020f);
+	CHECK_EQ(zp->hdr.type_of_loader, 0xff);
+	CHECK_EQ(zp->hdr.loadflags & LOADED_HIGH, LOADED_HIGH);
+	CHECK_EQ(zp->hdr.cmd_line_ptr, BOOT_CMDLINE);
+	CHECK_STR((char *)guest_mem_ptr(&mem, BOOT_CMDLINE, 1), "console=ttyS0");
+	CHECK_EQ(zp->hdr.ramdisk_size, sizeof(initrd));
+	CHECK(zp->hdr.ramdisk_image >= 0x1203000);
+	CHECK(zp->hdr.ramdisk_image + sizeof(initrd) <= (64u << 20));
+	CHECK_MEM(guest_mem_ptr(&mem, zp->hdr.ramdisk_image, sizeof(initrd)),
+		  initrd, sizeof(initrd));
+	CHECK_EQ(zp->e820_entries, 4);
+
+	/* x86's command line is 2048 bytes with its NUL. */
+	memset(longcmd, 'b', 2048);
+	boot.cmdline = longcmd;
+	CHECK_EQ(boot_load_linux(&mem, &boot, &rip), -E2BIG);
+	longcmd[2047] = 0;
+	CHECK_EQ(boot_load_linux(&mem, &boot, &rip), 0);
+	boot.cmdline = "";
+
+	/* An ELF that is not a vmlinux is refused with -ENOEXEC. */
+	((Elf64_Ehdr *)img)->e_machine = EM_AARCH64;
+	unlink(kpath);
+	free(kpath);
+	kpath = write_tmp(img, ELF_LEN);
+	boot.kernel = kpath;
+	CHECK_EQ(boot_load_linux(&mem, &boot, &rip), -ENOEXEC);
+	guest_mem_destroy(&mem);
+
+	/* A kernel that ends above RAM. */
+	make_elf(img);
+	unlink(kpath);
+	free(kpath);
+	kpath = write_tmp(img, ELF_LEN);
+	boot.kernel = kpath;
+	boot.initramfs = NULL;
+	cfg.size = 16ULL << 20;
+	CHECK_EQ(guest_mem_create(&mem, &cfg), 0);
+	CHECK_EQ(boot_load_linux(&mem, &boot, &rip), -E2BIG);
+	guest_mem_destroy(&mem);
+
+	unlink(kpath);
+	unlink(ipath);
+	free(kpath);
+	free(ipath);
+}
+
 static void test_cpu_state(void)
 {
 	struct kvm_sregs s;
@@ -233,8 +416,10 @@ static void test_cpu_state(void)
 int main(void)
 {
 	test_parse();
+	test_parse_elf();
 	test_e820();
 	test_load();
+	test_load_elf();
 	test_cpu_state();
 	return check_done("test_boot");
 }
