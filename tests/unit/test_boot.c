@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #define IMG_LEN (1024 + 4096)
@@ -218,6 +219,31 @@ static void test_e820(void)
 	guest_mem_destroy(&mem);
 }
 
+/* Guest RAM starts on a 2 MiB boundary, anonymous or a shared memfd, so
+ * KVM can map it with 2 MiB nested pages; the slack after it is given
+ * back (the page past its end is not mapped). */
+static void test_ram_alignment(void)
+{
+	struct mem_config cfg = { .size = (64ULL << 20) + 4096,
+				  .numa_node = -1 };
+	struct guest_mem mem;
+	uint8_t *p;
+
+	for (int shared = 0; shared < 2; shared++) {
+		cfg.shared = shared;
+		for (int i = 0; i < 4; i++) {
+			CHECK_EQ(guest_mem_create(&mem, &cfg), 0);
+			p = mem.base;
+			CHECK_EQ((uintptr_t)p & ((2u << 20) - 1), 0);
+			p[0] = 1;
+			p[cfg.size - 1] = 2;
+			CHECK(msync(p + ((cfg.size + 4095) & ~4095ULL), 4096,
+				    MS_ASYNC) < 0 && errno == ENOMEM);
+			guest_mem_destroy(&mem);
+		}
+	}
+}
+
 static char *write_tmp(const void *data, size_t len)
 {
 	char *path = strdup("/tmp/tern-test-XXXXXX");
@@ -418,6 +444,7 @@ int main(void)
 	test_parse();
 	test_parse_elf();
 	test_e820();
+	test_ram_alignment();
 	test_load();
 	test_load_elf();
 	test_cpu_state();
