@@ -4,6 +4,7 @@
 #include "core/console.h"
 #include "core/log.h"
 #include "core/loop.h"
+#include "core/memory.h"
 #include "core/vm.h"
 
 #include <errno.h>
@@ -143,6 +144,8 @@ int main(int argc, char **argv)
 	}
 	log_set_level(cli.log_level);
 	status = EXIT_ERROR;
+	if (thread_stacks_small())
+		log_warn("vm", "thread stacks stay at the default size");
 	if (loop_init(&loop)) {
 		log_err("vm", "epoll: %s", strerror(errno));
 		goto out;

@@ -4,6 +4,7 @@
 #include "core/log.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <linux/memfd.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -44,6 +45,21 @@ static int mem_bind_node(struct guest_mem *mem)
  * own accord: unaligned, every guest page costs a nested-paging fault
  * (a booting guest took 26k exits). Reserves 2 MiB more, maps over the
  * aligned part and returns the slack. MAP_FAILED with errno on failure. */
+int thread_stacks_small(void)
+{
+	pthread_attr_t attr;
+	int ret;
+
+	ret = pthread_attr_init(&attr);
+	if (ret)
+		return -ret;
+	ret = pthread_attr_setstacksize(&attr, 1u << 20);
+	if (!ret)
+		ret = pthread_setattr_default_np(&attr);
+	pthread_attr_destroy(&attr);
+	return -ret;
+}
+
 static void *mmap_2m_aligned(size_t size, int flags, int fd)
 {
 	uint8_t *area, *at;

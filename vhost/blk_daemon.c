@@ -11,6 +11,7 @@
  * exit 0. Exit 1: the image or the socket cannot be set up; exit 2: a bad
  * command line, one line on stderr naming the option. */
 #include "core/log.h"
+#include "core/memory.h"
 #include "vhost/user_blk.h"
 
 #include <errno.h>
@@ -298,6 +299,8 @@ int main(int argc, char **argv)
 		return status;
 	}
 	log_set_level(dm->verbose ? LOG_DEBUG : LOG_INFO);
+	if (thread_stacks_small())
+		log_warn(NAME, "thread stacks stay at the default size");
 	status = EXIT_ERROR;
 	ret = signals_open(dm);
 	if (ret) {
