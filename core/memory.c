@@ -39,12 +39,6 @@ static int mem_bind_node(struct guest_mem *mem)
 #endif
 }
 
-/* mmap at a 2 MiB-aligned address. KVM maps guest memory with 2 MiB
- * nested page-table entries only where guest-physical and host-virtual
- * addresses agree modulo 2 MiB, and a 6.1 host aligns no mapping of its
- * own accord: unaligned, every guest page costs a nested-paging fault
- * (a booting guest took 26k exits). Reserves 2 MiB more, maps over the
- * aligned part and returns the slack. MAP_FAILED with errno on failure. */
 int thread_stacks_small(void)
 {
 	pthread_attr_t attr;
@@ -60,6 +54,12 @@ int thread_stacks_small(void)
 	return -ret;
 }
 
+/* mmap at a 2 MiB-aligned address. KVM maps guest memory with 2 MiB
+ * nested page-table entries only where guest-physical and host-virtual
+ * addresses agree modulo 2 MiB, and a 6.1 host aligns no mapping of its
+ * own accord: unaligned, every guest page costs a nested-paging fault
+ * (a booting guest took 26k exits). Reserves 2 MiB more, maps over the
+ * aligned part and returns the slack. MAP_FAILED with errno on failure. */
 static void *mmap_2m_aligned(size_t size, int flags, int fd)
 {
 	uint8_t *area, *at;
@@ -81,8 +81,7 @@ static void *mmap_2m_aligned(size_t size, int flags, int fd)
 	head = (size_t)(at - area);
 	if (head)
 		munmap(area, head);
-	if (HUGE_2M - head)
-		munmap(at + size, HUGE_2M - head);
+	munmap(at + size, HUGE_2M - head);	/* head < 2 MiB: never empty */
 	return at;
 }
 
