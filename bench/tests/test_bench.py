@@ -29,10 +29,13 @@ import tempfile
 import unittest
 import re
 
-sys.dont_write_bytecode = True  # no __pycache__ beside bench/tern-bench
+sys.dont_write_bytecode = True  # no __pycache__ in bench/
 HERE = os.path.dirname(os.path.realpath(__file__))
 DATA = os.path.join(HERE, "data")
 SCRIPT = os.path.join(os.path.dirname(HERE), "tern-bench")
+sys.path.insert(0, os.path.dirname(HERE))
+
+from ternbench import stats  # noqa: E402
 
 
 def load():
@@ -57,33 +60,33 @@ def run(n, ok=True, warmup=False, **figures):
 
 class Arithmetic(unittest.TestCase):
     def test_median(self):
-        self.assertEqual(tb.median([3.0]), 3.0)
-        self.assertEqual(tb.median([5, 1, 3]), 3)
-        self.assertEqual(tb.median([4, 1, 3, 2]), 2.5)
-        self.assertEqual(tb.median([2.5, 2.5, 9.0]), 2.5)
+        self.assertEqual(stats.median([3.0]), 3.0)
+        self.assertEqual(stats.median([5, 1, 3]), 3)
+        self.assertEqual(stats.median([4, 1, 3, 2]), 2.5)
+        self.assertEqual(stats.median([2.5, 2.5, 9.0]), 2.5)
         with self.assertRaises(ValueError):
-            tb.median([])
+            stats.median([])
 
     def test_is_figure(self):
         for x in (1, 0.001, 7.5):
-            self.assertTrue(tb.is_figure(x))
+            self.assertTrue(stats.is_figure(x))
         for x in (0, -1.0, float("nan"), float("inf"), None, "3", True):
-            self.assertFalse(tb.is_figure(x))
+            self.assertFalse(stats.is_figure(x))
 
     def test_summarize_counts_only_successful_measured_runs(self):
         runs = [run("w1", warmup=True, init_s=99.0), run(1, init_s=7.0), run(2, ok=False, init_s=1.0),
                 run(3, init_s=5.0), run(4, init_s=6.0)]
-        st = tb.summarize(runs, "init_s")
+        st = stats.summarize(runs, "init_s")
         self.assertEqual(st, {"n": 3, "median": 6.0, "min": 5.0, "max": 7.0, "values": [7.0, 5.0, 6.0]})
-        self.assertIsNone(tb.summarize([run(1, ok=False, init_s=3.0)], "init_s"))
-        self.assertIsNone(tb.summarize(runs, "exit_s"))
+        self.assertIsNone(stats.summarize([run(1, ok=False, init_s=3.0)], "init_s"))
+        self.assertIsNone(stats.summarize(runs, "exit_s"))
 
     def test_ratio(self):
-        self.assertAlmostEqual(tb.ratio(7.63, 5.96), 1.28020134, places=6)
-        self.assertAlmostEqual(tb.ratio(1.0, 4.0), 0.25)
-        self.assertIsNone(tb.ratio(None, 4.0))
-        self.assertIsNone(tb.ratio(1.0, 0))
-        self.assertIsNone(tb.ratio(1.0, None))
+        self.assertAlmostEqual(stats.ratio(7.63, 5.96), 1.28020134, places=6)
+        self.assertAlmostEqual(stats.ratio(1.0, 4.0), 0.25)
+        self.assertIsNone(stats.ratio(None, 4.0))
+        self.assertIsNone(stats.ratio(1.0, 0))
+        self.assertIsNone(stats.ratio(1.0, None))
 
     def test_scenario_stats_and_ratios(self):
         scen = {"figures": {"init_s": {"unit": "s"}, "pss_overhead_mib": {"unit": "MiB"}},
@@ -95,7 +98,7 @@ class Arithmetic(unittest.TestCase):
                                                             run(2, init_s=14.0, pss_overhead_mib=55.0),
                                                             run(3, ok=False)]},
                     "qemu-microvm": {"available": True, "runs": [run(1, ok=False)]}}}
-        tb.scenario_stats(scen)
+        stats.scenario_stats(scen)
         self.assertEqual(scen["systems"]["tern"]["stats"]["init_s"]["median"], 7.0)
         self.assertEqual(scen["systems"]["qemu-pc"]["stats"]["init_s"]["median"], 12.0)
         self.assertEqual(scen["systems"]["qemu-pc"]["failed_runs"], 1)
@@ -264,7 +267,7 @@ class Document(unittest.TestCase):
         d = self.doc()
         for r in d["scenarios"]["boot"]["systems"]["qemu-microvm"]["runs"]:
             r.update(ok=False, errors=["timeout after 90 s"])
-        tb.scenario_stats(d["scenarios"]["boot"])
+        stats.scenario_stats(d["scenarios"]["boot"])
         self.assertIn("scenarios.boot.systems.qemu-microvm: no successful run", tb.validate(d))
 
     def test_table_and_json_round_trip(self):
@@ -292,7 +295,7 @@ class Document(unittest.TestCase):
 
 def results_doc(sname, scen):
     """A results document holding the one scenario SCEN (its stats and ratios filled in), as cmd_run writes it."""
-    tb.scenario_stats(scen)
+    stats.scenario_stats(scen)
     return {"tool": "tern-bench", "format": 1, "started": "x", "elapsed_s": 1.0, "command": ["x"],
             "versions": {"tern": None, "tern_sha256": "0", "qemu": "QEMU", "guest_kernel": "6.1", "l1_kernel": "6.1"},
             "scenarios": {sname: scen}}
@@ -375,8 +378,8 @@ class BlkExits(unittest.TestCase):
         self.assertEqual(err, [])
         self.assertEqual((res["net_user_exits"], res["user_exits_per_io"], res["exits_per_io"]), (0, 0, 0))
         figs = tb.SCENARIOS["blk"]["figures"]
-        self.assertTrue(tb.is_value(res["user_exits_per_io"], figs["randread_user_exits_per_io"]))
-        self.assertFalse(tb.is_value(0, figs["randread_exits_per_io"]))
+        self.assertTrue(stats.is_value(res["user_exits_per_io"], figs["randread_user_exits_per_io"]))
+        self.assertFalse(stats.is_value(0, figs["randread_exits_per_io"]))
 
     def test_bad_windows(self):
         b = {"dirs": ["1-7"], "exits": 100, "io_exits": 10, "mmio_exits": 0}
@@ -836,9 +839,9 @@ class NetDocument(unittest.TestCase):
                                rec["tern-novhost"]["figures"]["udp_tx_pps"] /
                                rec["qemu-pc-novhost"]["figures"]["udp_tx_pps"])
         # Without tern-novhost in the run, the vhost=off peer is compared with tern.
-        self.assertEqual(tb.ratio_base("qemu-pc-novhost", {"tern": {}, "qemu-pc-novhost": {}}), "tern")
-        self.assertIsNone(tb.ratio_base("tern-novhost", {}))
-        self.assertEqual(tb.ratio_base("qemu-pc", {"tern-novhost": {}}), "tern")
+        self.assertEqual(stats.ratio_base("qemu-pc-novhost", {"tern": {}, "qemu-pc-novhost": {}}), "tern")
+        self.assertIsNone(stats.ratio_base("tern-novhost", {}))
+        self.assertEqual(stats.ratio_base("qemu-pc", {"tern-novhost": {}}), "tern")
 
     def test_table(self):
         t = tb.table(self.doc())
@@ -1137,7 +1140,7 @@ class VhostUser(unittest.TestCase):
 
     def test_ratios_are_tern_blk_over_each(self):
         systems = {n: {} for n in ("tern-ternblk", "tern-qsd", "qemu-ternblk", "host")}
-        self.assertEqual({n: tb.ratio_base(n, systems, "tern-ternblk") for n in systems},
+        self.assertEqual({n: stats.ratio_base(n, systems, "tern-ternblk") for n in systems},
                          {"tern-ternblk": None, "tern-qsd": "tern-ternblk", "qemu-ternblk": "tern-ternblk",
                           "host": "tern-ternblk"})
         s = tb.SCENARIOS["vhost-user"]
