@@ -35,7 +35,7 @@ DATA = os.path.join(HERE, "data")
 SCRIPT = os.path.join(os.path.dirname(HERE), "tern-bench")
 sys.path.insert(0, os.path.dirname(HERE))
 
-from ternbench import stats  # noqa: E402
+from ternbench import parsers, stats  # noqa: E402
 
 
 def load():
@@ -110,42 +110,42 @@ class Arithmetic(unittest.TestCase):
 
 class Smaps(unittest.TestCase):
     def test_rollup(self):
-        r = tb.parse_smaps_rollup(data("tern.smaps_rollup"))
+        r = parsers.parse_smaps_rollup(data("tern.smaps_rollup"))
         self.assertEqual(r["Pss"], 107625)
         self.assertEqual(r["Rss"], 108424)
         self.assertEqual(r["Pss_Shmem"], 106532)
         with self.assertRaises(ValueError):
-            tb.parse_smaps_rollup("Rss: 1 kB\n")
+            parsers.parse_smaps_rollup("Rss: 1 kB\n")
 
     def test_smaps_sums_to_rollup(self):
-        maps = tb.parse_smaps(data("tern.smaps"))
+        maps = parsers.parse_smaps(data("tern.smaps"))
         self.assertEqual(len(maps), 33)
         self.assertEqual(sum(m["kb"]["Pss"] for m in maps),
-                         tb.parse_smaps_rollup(data("tern.smaps_rollup"))["Pss"])
+                         parsers.parse_smaps_rollup(data("tern.smaps_rollup"))["Pss"])
 
     def test_tern_guest_ram_is_the_memfd(self):
-        g = tb.guest_ram(tb.parse_smaps(data("tern.smaps")))
+        g = parsers.guest_ram(parsers.parse_smaps(data("tern.smaps")))
         self.assertEqual(g["name"], "/memfd:tern-ram (deleted)")
         self.assertEqual((g["mappings"], g["size_kb"], g["rss_kb"], g["pss_kb"], g["huge_kb"]),
                          (1, 262144, 106532, 106532, 0))
 
     def test_qemu_guest_ram_is_anonymous_and_huge(self):
-        g = tb.guest_ram(tb.parse_smaps(data("qemu-microvm.smaps")))
+        g = parsers.guest_ram(parsers.parse_smaps(data("qemu-microvm.smaps")))
         self.assertEqual((g["name"], g["size_kb"], g["pss_kb"], g["huge_kb"]), ("[anon]", 262144, 122880, 122880))
 
     def test_overhead(self):
-        res, err = tb.memory_overhead(data("tern.smaps_rollup"), data("tern.smaps"), 256)
+        res, err = parsers.memory_overhead(data("tern.smaps_rollup"), data("tern.smaps"), 256)
         self.assertEqual(err, [])
         self.assertEqual(res["overhead_kb"], 107625 - 106532)
         self.assertAlmostEqual(res["pss_overhead_mib"], 1093 / 1024)
         self.assertEqual(res["other_anon_huge_kb"], 0)
-        res, err = tb.memory_overhead(data("qemu-microvm.smaps_rollup"), data("qemu-microvm.smaps"), 256)
+        res, err = parsers.memory_overhead(data("qemu-microvm.smaps_rollup"), data("qemu-microvm.smaps"), 256)
         self.assertEqual(err, [])
         self.assertEqual(res["overhead_kb"], 170887 - 122880)
         self.assertEqual(res["other_anon_huge_kb"], 139264 - 122880)  # QEMU's own THP, outside guest RAM
 
     def test_overhead_refuses_a_mapping_smaller_than_guest_ram(self):
-        res, err = tb.memory_overhead(data("tern.smaps_rollup"), data("tern.smaps"), 512)
+        res, err = parsers.memory_overhead(data("tern.smaps_rollup"), data("tern.smaps"), 512)
         self.assertEqual(len(err), 1)
         self.assertIn("guest RAM not found", err[0])
 
@@ -156,15 +156,15 @@ class Smaps(unittest.TestCase):
                 "Size: 262144 kB\nRss: 1000 kB\nPss: 500 kB\n"
                 "55d000000000-55d000001000 rw-p 00000000 00:00 0 [heap]\n"
                 "Size: 4 kB\nRss: 4 kB\nPss: 4 kB\nVmFlags: rd wr mr mw me ac sd\n")
-        g = tb.guest_ram(tb.parse_smaps(text))
+        g = parsers.guest_ram(parsers.parse_smaps(text))
         self.assertEqual((g["mappings"], g["pss_kb"], g["rss_kb"]), (2, 1000, 2000))
-        res, err = tb.memory_overhead("Pss: 1004 kB\n", text, 256)
+        res, err = parsers.memory_overhead("Pss: 1004 kB\n", text, 256)
         self.assertEqual((res["overhead_kb"], err), (4, []))
 
 
 class Serial(unittest.TestCase):
     def feed(self, text, step):
-        clock = tb.MarkerClock([tb.MARK_INIT, tb.MARK_IDLE, tb.MARK_NOGO], t0=100.0)
+        clock = parsers.MarkerClock([parsers.MARK_INIT, parsers.MARK_IDLE, parsers.MARK_NOGO], t0=100.0)
         b = text.encode()
         for i in range(0, len(b), step):
             clock.feed(b[i:i + step], 100.0 + i + step)  # "arrival time" = offset of the chunk's end
@@ -191,7 +191,7 @@ class BootFigures(unittest.TestCase):
     seen = {"TERN-GUEST-INIT": 7.6, "TERN-BENCH-IDLE": 7.7}
 
     def overhead(self):
-        return tb.memory_overhead(data("tern.smaps_rollup"), data("tern.smaps"), 256)
+        return parsers.memory_overhead(data("tern.smaps_rollup"), data("tern.smaps"), 256)
 
     def test_ok(self):
         ov, oerr = self.overhead()
@@ -308,7 +308,7 @@ def blk_windows():
 
 class BlkGuestLines(unittest.TestCase):
     def lines(self, name, step):
-        sp = tb.Lines()
+        sp = parsers.Lines()
         b = data(name).encode()
         out = []
         for i in range(0, len(b), step):
@@ -323,7 +323,7 @@ class BlkGuestLines(unittest.TestCase):
 
     def test_recorded_consoles(self):
         for name in ("blk-tern.serial", "blk-qemu-pc.serial"):
-            got = [tb.parse_guest_line(ln) for ln in self.lines(name, 7)]
+            got = [parsers.parse_guest_line(ln) for ln in self.lines(name, 7)]
             got = [g for g in got if g]
             markers = [(m, n) for m, n, _ in got]
             want = [("TERN-BLK-READY", None)]
@@ -337,21 +337,21 @@ class BlkGuestLines(unittest.TestCase):
         line = "TERN-FIO randread status=0 vda_ios=5528 vdb_ios=0 iops=1340.220 bw_kib=5403 ios=4022 " \
                "runtime_ms=3001 fio_err=0\r"
         self.assertIn(line.rstrip("\r"), data("blk-tern.serial"))
-        self.assertEqual(tb.parse_guest_line(line),
+        self.assertEqual(parsers.parse_guest_line(line),
                          ("TERN-FIO", "randread", {"status": 0, "vda_ios": 5528, "vdb_ios": 0, "iops": 1340.22,
                                                    "bw_kib": 5403, "ios": 4022, "runtime_ms": 3001, "fio_err": 0}))
 
     def test_odd_lines(self):
-        self.assertEqual(tb.parse_guest_line("[   3.1] virtio_blk: x TERN-FIO-END seqread"),
+        self.assertEqual(parsers.parse_guest_line("[   3.1] virtio_blk: x TERN-FIO-END seqread"),
                          ("TERN-FIO-END", "seqread", {}))
-        kv = tb.parse_guest_line("TERN-FIO x status=0 fio_err=0 iops=-nan")[2]
+        kv = parsers.parse_guest_line("TERN-FIO x status=0 fio_err=0 iops=-nan")[2]
         errs = []
         self.assertEqual(tb.blk_job_figures("x", kv, errs), {})  # NaN is no figure
         self.assertEqual(errs, ["x: iops nan"])
-        kv = tb.parse_guest_line("TERN-FIO x fio_err=none iops=oops")[2]
+        kv = parsers.parse_guest_line("TERN-FIO x fio_err=none iops=oops")[2]
         self.assertEqual(kv, {"fio_err": "none", "iops": "oops"})
         for ln in ("TERN-FIO-START", "TERN-FIO status=0", "TERN-GUEST-EXIT 0", "go", ""):
-            self.assertIsNone(tb.parse_guest_line(ln), ln)
+            self.assertIsNone(parsers.parse_guest_line(ln), ln)
 
 
 class BlkExits(unittest.TestCase):
@@ -446,14 +446,14 @@ class BlkFigures(unittest.TestCase):
     def test_host_fio_json(self):
         with open(os.path.join(DATA, "blk-host-randread.fio.json")) as fh:
             doc = json.load(fh)
-        iops, bw, ios, rt, ferr = tb.fio_json_figures(doc)
+        iops, bw, ios, rt, ferr = parsers.fio_json_figures(doc)
         self.assertEqual((round(iops, 3), bw, ios, rt, ferr), (77714.857, 310900, 233300, 3002, 0))
         errs = []
         self.assertEqual(tb.blk_job_figures("randread", {"status": 0, "iops": iops, "fio_err": ferr}, errs),
                          {"randread_iops": iops})
         self.assertEqual(errs, [])
         with self.assertRaises(ValueError):
-            tb.fio_json_figures({"jobs": []})
+            parsers.fio_json_figures({"jobs": []})
 
     def test_guest_awk_agrees_with_the_python_parser(self):
         """bench/guests/blk.sh's fio_summary (busybox awk, as in the guest) on the same fio JSON."""
@@ -463,9 +463,9 @@ class BlkFigures(unittest.TestCase):
         path = os.path.join(DATA, "blk-host-randread.fio.json")
         out = subprocess.run(["/bin/busybox", "sh", "-c", fn + 'fio_summary "$1"', "sh", path],
                              stdout=subprocess.PIPE, text=True, check=True).stdout
-        _, _, kv = tb.parse_guest_line("TERN-FIO randread status=0 " + out.strip())
+        _, _, kv = parsers.parse_guest_line("TERN-FIO randread status=0 " + out.strip())
         with open(path) as fh:
-            iops, bw, ios, rt, ferr = tb.fio_json_figures(json.load(fh))
+            iops, bw, ios, rt, ferr = parsers.fio_json_figures(json.load(fh))
         self.assertAlmostEqual(kv["iops"], iops, places=2)
         self.assertEqual((kv["bw_kib"], kv["ios"], kv["runtime_ms"], kv["fio_err"]), (bw, ios, rt, ferr))
 
@@ -583,8 +583,8 @@ def guest_function(script, name):
 class NetGuestLines(unittest.TestCase):
     def test_recorded_consoles(self):
         for name in ("net-tern.serial", "net-qemu-pc.serial"):
-            sp = tb.Lines()
-            got = [tb.parse_net_line(ln) for ln in sp.feed(data(name).encode())]
+            sp = parsers.Lines()
+            got = [parsers.parse_net_line(ln) for ln in sp.feed(data(name).encode())]
             got = [g for g in got if g]
             want = [("TERN-NET-READY", None)]
             for w in ["null"] + list(tb.NET_JOBS):
@@ -595,37 +595,37 @@ class NetGuestLines(unittest.TestCase):
             self.assertTrue(ready["features"].startswith("b"))  # kept a string, not an int
             self.assertEqual(got[3][2], {"status": 0, "rx_pkts": 0, "tx_pkts": 0})  # null
             # blk's parser sees none of them, nor the other way round
-            self.assertEqual([g for g in (tb.parse_guest_line(ln) for ln in data(name).splitlines()) if g], [])
-        self.assertEqual([g for g in (tb.parse_net_line(ln) for ln in data("blk-tern.serial").splitlines()) if g], [])
+            self.assertEqual([g for g in (parsers.parse_guest_line(ln) for ln in data(name).splitlines()) if g], [])
+        self.assertEqual([g for g in (parsers.parse_net_line(ln) for ln in data("blk-tern.serial").splitlines()) if g], [])
 
     def test_net_lines(self):
         line = "TERN-NET udp_tx status=0 rx_pkts=15 tx_pkts=6244 rcv_kbps=1060 snd_kbps=1062 secs=3.01 lost=0 " \
                "dgrams=6230 sent_dgrams=6230\r"
         self.assertIn(line.rstrip("\r"), data("net-tern.serial"))
-        self.assertEqual(tb.parse_net_line(line),
+        self.assertEqual(parsers.parse_net_line(line),
                          ("TERN-NET", "udp_tx", {"status": 0, "rx_pkts": 15, "tx_pkts": 6244, "rcv_kbps": 1060,
                                                  "snd_kbps": 1062, "secs": 3.01, "lost": 0, "dgrams": 6230,
                                                  "sent_dgrams": 6230}))
-        self.assertEqual(tb.parse_net_line("[ 9.1] virtio_net: x TERN-NET-END tcp_rx"), ("TERN-NET-END", "tcp_rx", {}))
-        self.assertEqual(tb.parse_net_line("TERN-NET-READY dev=none"), ("TERN-NET-READY", None, {"dev": "none"}))
-        kv = tb.parse_net_line("TERN-NET tcp_rx status=1 rx_pkts=3 tx_pkts=4 rcv_kbps=none snd_kbps=none secs=none")[2]
+        self.assertEqual(parsers.parse_net_line("[ 9.1] virtio_net: x TERN-NET-END tcp_rx"), ("TERN-NET-END", "tcp_rx", {}))
+        self.assertEqual(parsers.parse_net_line("TERN-NET-READY dev=none"), ("TERN-NET-READY", None, {"dev": "none"}))
+        kv = parsers.parse_net_line("TERN-NET tcp_rx status=1 rx_pkts=3 tx_pkts=4 rcv_kbps=none snd_kbps=none secs=none")[2]
         self.assertEqual((kv["rcv_kbps"], kv["status"]), ("none", 1))
         # tests/guest/net.sh's markers carry no window name; TERN-NETX is no marker of ours
         for ln in ("TERN-NET-START", "TERN-NET-END", "TERN-NET status=0", "TERN-GUEST-EXIT 0", "go", ""):
-            self.assertIsNone(tb.parse_net_line(ln), ln)
+            self.assertIsNone(parsers.parse_net_line(ln), ln)
 
     def test_features(self):
         ready = net_windows()["tern"]["ready"]
-        self.assertEqual(tb.virtio_features(ready["features"]),
+        self.assertEqual(parsers.virtio_features(ready["features"]),
                          ["CSUM", "GUEST_CSUM", "GUEST_TSO4", "GUEST_TSO6", "GUEST_ECN", "HOST_TSO4", "HOST_TSO6",
                           "HOST_ECN", "MRG_RXBUF", "INDIRECT_DESC", "EVENT_IDX", "VERSION_1"])
-        self.assertEqual(tb.virtio_features("b0000001"), ["GSO"])
+        self.assertEqual(parsers.virtio_features("b0000001"), ["GSO"])
         for bad in ("", "b", "b012", 1100, None):
-            self.assertIsNone(tb.virtio_features(bad), bad)
+            self.assertIsNone(parsers.virtio_features(bad), bad)
 
     def test_warnings(self):
         w = net_windows()
-        ready = dict(w["tern"]["ready"], feature_names=tb.virtio_features(w["tern"]["ready"]["features"]))
+        ready = dict(w["tern"]["ready"], feature_names=parsers.virtio_features(w["tern"]["ready"]["features"]))
         self.assertEqual(tb.net_warnings(ready, tb.NET_MAC),
                          ["guest MAC is not the configured one (VIRTIO_NET_F_MAC not negotiated)"])
         self.assertEqual(tb.net_warnings(dict(ready, mac=tb.NET_MAC.upper()), tb.NET_MAC), [])
@@ -644,7 +644,7 @@ class NetGuestLines(unittest.TestCase):
             path = os.path.join(DATA, "net-iperf3-%s.txt" % job)
             out = subprocess.run(["/bin/busybox", "sh", "-c", fn + 'iperf_summary "$1"', "sh", path],
                                  stdout=subprocess.PIPE, text=True, check=True).stdout
-            self.assertEqual(tb.parse_net_line("TERN-NET %s status=0 %s" % (job, out.strip()))[2],
+            self.assertEqual(parsers.parse_net_line("TERN-NET %s status=0 %s" % (job, out.strip()))[2],
                              dict(kv, status=0), job)
         out = subprocess.run(["/bin/busybox", "sh", "-c", fn + "iperf_summary /dev/null"],
                              stdout=subprocess.PIPE, text=True, check=True).stdout
@@ -657,13 +657,13 @@ class NetServer(unittest.TestCase):
             return json.load(f)
 
     def test_recorded_server_json(self):
-        s = tb.net_server_summary(self.load("tcp_tx"))
+        s = parsers.net_server_summary(self.load("tcp_tx"))
         self.assertEqual((s["protocol"], s["reverse"], s["rcv_bytes"]), ("TCP", False, 127139840))
         self.assertAlmostEqual(s["rcv_bps"], 335420166.1273749)
         self.assertNotIn("rcv_pps", s)
-        s = tb.net_server_summary(self.load("tcp_rx"))
+        s = parsers.net_server_summary(self.load("tcp_rx"))
         self.assertEqual((s["reverse"], s["rcv_bytes"], s["snd_bytes"]), (True, 0, 302675440))
-        s = tb.net_server_summary(self.load("udp_tx"))
+        s = parsers.net_server_summary(self.load("udp_tx"))
         self.assertEqual((s["protocol"], s["packets"], s["lost"]), ("UDP", 6230, 0))
         self.assertAlmostEqual(s["rcv_pps"], 6230 / 3.00864)
         self.assertEqual(s["rcv_bytes"], 6230 * 64)
@@ -671,13 +671,13 @@ class NetServer(unittest.TestCase):
     def test_lost_datagrams_are_not_received(self):
         doc = self.load("udp_tx")
         doc["end"]["sum_received"].update(packets=1000, lost_packets=250, seconds=2.0)
-        self.assertEqual(tb.net_server_summary(doc)["rcv_pps"], 375.0)
+        self.assertEqual(parsers.net_server_summary(doc)["rcv_pps"], 375.0)
 
     def test_bad_documents(self):
-        self.assertEqual(tb.net_server_summary({"error": "unable to receive control message"}),
+        self.assertEqual(parsers.net_server_summary({"error": "unable to receive control message"}),
                          {"error": "unable to receive control message"})
         with self.assertRaises(ValueError):
-            tb.net_server_summary({"start": {}, "end": {}})
+            parsers.net_server_summary({"start": {}, "end": {}})
 
 
 class NetExits(unittest.TestCase):
@@ -919,8 +919,8 @@ class Legacy(unittest.TestCase):
         """One boot: the fio windows, then the NIC's; the slow path's disk is sda behind ata_piix, its NIC an e1000."""
         for name, disk, tools, drv in (("tern-legacy", "sda", "vda", "e1000"), ("tern", "vda", "vdb", "virtio_net")):
             got = []
-            for ln in tb.Lines().feed(data("legacy-%s.serial" % name).encode()):
-                g = tb.parse_guest_line(ln) or tb.parse_net_line(ln)
+            for ln in parsers.Lines().feed(data("legacy-%s.serial" % name).encode()):
+                g = parsers.parse_guest_line(ln) or parsers.parse_net_line(ln)
                 if g:
                     got.append(g)
             want = [("TERN-BLK-READY", None)]
@@ -1074,7 +1074,7 @@ class Legacy(unittest.TestCase):
         out = busybox_fn("windows.sh", "deltas", '\ndeltas "$1" "$2"', "sda_ios=5 vda_ios=100 rx_bytes=1",
                          "vda_ios=101 rx_bytes=16721905092 sda_ios=17")
         self.assertEqual(out, "sda_ios=12 vda_ios=1 rx_bytes=16721905091\n")
-        _, _, kv = tb.parse_guest_line("TERN-FIO x status=0 " + out.strip())
+        _, _, kv = parsers.parse_guest_line("TERN-FIO x status=0 " + out.strip())
         self.assertEqual(tb.blk_count(kv), 13)  # DEV_ios only
 
 
@@ -1117,7 +1117,7 @@ class VhostUser(unittest.TestCase):
         figs = tb.SCENARIOS["vhost-user"]["figures"]
         for name, disk in (("tern-ternblk", "vdb"), ("tern-qsd", "vdb"), ("qemu-ternblk", "vda")):
             rec = recs[name]
-            ready = [tb.parse_guest_line(ln) for ln in tb.Lines().feed(data("vu-%s.serial" % name).encode())]
+            ready = [parsers.parse_guest_line(ln) for ln in parsers.Lines().feed(data("vu-%s.serial" % name).encode())]
             ready = [g[2] for g in ready if g and g[0] == "TERN-BLK-READY"]
             self.assertEqual(ready, [rec["ready"]], name)
             self.assertEqual(rec["ready"]["disk"], disk, name)
