@@ -35,7 +35,7 @@ DATA = os.path.join(HERE, "data")
 SCRIPT = os.path.join(os.path.dirname(HERE), "tern-bench")
 sys.path.insert(0, os.path.dirname(HERE))
 
-from ternbench import parsers, stats  # noqa: E402
+from ternbench import parsers, plot, results, stats  # noqa: E402
 
 
 def load():
@@ -255,24 +255,24 @@ class Document(unittest.TestCase):
         return results_doc("boot", scen)
 
     def test_validate_accepts_a_good_document(self):
-        self.assertEqual(tb.validate(self.doc()), [])
+        self.assertEqual(results.validate(self.doc()), [])
 
     def test_validate_rejects_bad_figures_and_missing_keys(self):
         d = self.doc()
         d["scenarios"]["boot"]["systems"]["tern"]["runs"][0]["figures"]["init_s"] = -1.0
         del d["versions"]["qemu"]
-        p = tb.validate(d)
+        p = results.validate(d)
         self.assertTrue(any("init_s = -1.0" in x for x in p), p)
         self.assertIn("missing versions.qemu", p)
         d = self.doc()
         for r in d["scenarios"]["boot"]["systems"]["qemu-microvm"]["runs"]:
             r.update(ok=False, errors=["timeout after 90 s"])
         stats.scenario_stats(d["scenarios"]["boot"])
-        self.assertIn("scenarios.boot.systems.qemu-microvm: no successful run", tb.validate(d))
+        self.assertIn("scenarios.boot.systems.qemu-microvm: no successful run", results.validate(d))
 
     def test_table_and_json_round_trip(self):
         d = json.loads(json.dumps(self.doc()))
-        t = tb.table(d)
+        t = results.table(d)
         self.assertIn("vs qemu-microvm", t)
         self.assertIn("1.17", t)  # init_s ratio 7.0 / 6.0
 
@@ -280,7 +280,7 @@ class Document(unittest.TestCase):
         d = self.doc()
         with tempfile.TemporaryDirectory() as work:
             png = os.path.join(work, "boot.png")
-            script = tb.plot_script(d, "boot", png, work)
+            script = plot.plot_script(d, "boot", png, work)
             self.assertIn("with vectors nohead", script)  # the min-max whiskers
             with open(os.path.join(work, "boot-init_s.dat")) as f:
                 dat = f.read()
@@ -532,7 +532,7 @@ class BlkDocument(unittest.TestCase):
 
     def test_host_has_no_exit_figures_and_zero_exits_are_figures(self):
         d = self.doc()
-        self.assertEqual(tb.validate(d), [])
+        self.assertEqual(results.validate(d), [])
         scen = d["scenarios"]["blk"]
         self.assertIsNone(scen["systems"]["host"]["stats"]["randread_exits_per_io"])
         self.assertIsNone(scen["ratios"]["host"]["randread_exits_per_io"])
@@ -540,10 +540,10 @@ class BlkDocument(unittest.TestCase):
         self.assertEqual(scen["systems"]["tern"]["stats"]["randread_user_exits_per_io"]["median"], 0.0)
         self.assertEqual(scen["ratios"]["qemu-pc"]["randread_user_exits_per_io"], 0.0)
         d["scenarios"]["blk"]["systems"]["tern"]["runs"][0]["figures"]["randread_exits_per_io"] = 0.0
-        self.assertTrue(any("randread_exits_per_io = 0.0" in p for p in tb.validate(d)))
+        self.assertTrue(any("randread_exits_per_io = 0.0" in p for p in results.validate(d)))
 
     def test_table(self):
-        t = tb.table(self.doc())
+        t = results.table(self.doc())
         self.assertIn("vs host", t)
         self.assertIn("guest fio O_DIRECT", t)
         rows = [ln for ln in t.splitlines() if ln.startswith("randread_exits_per_io")]
@@ -554,7 +554,7 @@ class BlkDocument(unittest.TestCase):
         d = self.doc()
         with tempfile.TemporaryDirectory() as work:
             png = os.path.join(work, "blk.png")
-            script = tb.plot_script(d, "blk", png, work)
+            script = plot.plot_script(d, "blk", png, work)
             self.assertIn("set multiplot layout 3,5", script)
             self.assertEqual(script.count("set multiplot next"), 2)  # randread, randwrite: 3 panels of 4
             self.assertIn("set logscale y", script)  # VMs beside host fio
@@ -828,7 +828,7 @@ class NetDocument(unittest.TestCase):
 
     def test_pairs(self):
         d = self.doc()
-        self.assertEqual(tb.validate(d), [])
+        self.assertEqual(results.validate(d), [])
         scen = d["scenarios"]["net"]
         self.assertEqual(scen["ratio_base"], {"qemu-pc": "tern", "qemu-pc-novhost": "tern-novhost"})
         self.assertEqual(set(scen["ratios"]), {"qemu-pc", "qemu-pc-novhost"})
@@ -844,7 +844,7 @@ class NetDocument(unittest.TestCase):
         self.assertEqual(stats.ratio_base("qemu-pc", {"tern-novhost": {}}), "tern")
 
     def test_table(self):
-        t = tb.table(self.doc())
+        t = results.table(self.doc())
         self.assertIn("tern vs qemu-pc, tern-novhost vs qemu-pc-novhost", t)
         rows = {ln.split()[0]: ln for ln in t.splitlines() if ln.startswith("tcp_tx_mbps")}
         head = [ln for ln in t.splitlines() if ln.startswith("figure")][0]
@@ -859,7 +859,7 @@ class NetDocument(unittest.TestCase):
         d = self.doc()
         with tempfile.TemporaryDirectory() as work:
             png = os.path.join(work, "net.png")
-            script = tb.plot_script(d, "net", png, work)
+            script = plot.plot_script(d, "net", png, work)
             self.assertIn("set multiplot layout 3,4", script)
             self.assertIn("compared with tern (no vhost)", script)
             self.assertNotIn("tcp_tx:", script)
@@ -1037,26 +1037,26 @@ class Legacy(unittest.TestCase):
 
     def test_ratio_is_the_slow_path_over_the_fast_one(self):
         d = self.doc()
-        self.assertEqual(tb.validate(d), [])
+        self.assertEqual(results.validate(d), [])
         scen = d["scenarios"]["legacy"]
         self.assertEqual(scen["ratio_base"], {"tern": "tern-legacy"})
         rec = legacy_windows()
         self.assertAlmostEqual(scen["ratios"]["tern"]["randread_iops"],
                                rec["tern-legacy"]["figures"]["randread_iops"] / rec["tern"]["figures"]["randread_iops"])
         self.assertLess(scen["ratios"]["tern"]["randread_iops"], 1)
-        t = tb.table(d)
+        t = results.table(d)
         self.assertIn("ratio = tern-legacy median / peer median", t)
         row = [ln for ln in t.splitlines() if ln.startswith("randread_iops")][0]
         self.assertEqual(row.split()[2], "tern-legacy")
         self.assertTrue(row.endswith("%.2f" % scen["ratios"]["tern"]["randread_iops"]), row)
         del d["scenarios"]["legacy"]["systems"]["tern-legacy"]
-        self.assertIn("scenarios.legacy: no tern-legacy", tb.validate(d))
+        self.assertIn("scenarios.legacy: no tern-legacy", results.validate(d))
 
     def test_plot(self):
         d = self.doc()
         with tempfile.TemporaryDirectory() as work:
             png = os.path.join(work, "legacy.png")
-            script = tb.plot_script(d, "legacy", png, work)
+            script = plot.plot_script(d, "legacy", png, work)
             self.assertIn("set multiplot layout 4,6", script)  # 2 fio rows, 2 iperf3 rows with per-MiB panels
             self.assertIn("tern-legacy/peer: tern-legacy's median", script)
             with open(os.path.join(work, "legacy-randread_iops.dat")) as f:
