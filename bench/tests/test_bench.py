@@ -35,7 +35,7 @@ DATA = os.path.join(HERE, "data")
 SCRIPT = os.path.join(os.path.dirname(HERE), "tern-bench")
 sys.path.insert(0, os.path.dirname(HERE))
 
-from ternbench import parsers, plot, results, stats  # noqa: E402
+from ternbench import backend, fio, iperf, kvm, parsers, plot, results, stats, windows  # noqa: E402
 
 
 def load():
@@ -327,7 +327,7 @@ class BlkGuestLines(unittest.TestCase):
             got = [g for g in got if g]
             markers = [(m, n) for m, n, _ in got]
             want = [("TERN-BLK-READY", None)]
-            for w in ["null"] + list(tb.BLK_JOBS):
+            for w in ["null"] + list(fio.BLK_JOBS):
                 want += [("TERN-FIO-START", w), ("TERN-FIO-END", w), ("TERN-FIO", w)]
             self.assertEqual(markers, want, name)
             self.assertEqual(got[0][2], {"queues": 1, "cpus": 1, "sectors": 524288})
@@ -346,7 +346,7 @@ class BlkGuestLines(unittest.TestCase):
                          ("TERN-FIO-END", "seqread", {}))
         kv = parsers.parse_guest_line("TERN-FIO x status=0 fio_err=0 iops=-nan")[2]
         errs = []
-        self.assertEqual(tb.blk_job_figures("x", kv, errs), {})  # NaN is no figure
+        self.assertEqual(fio.blk_job_figures("x", kv, errs), {})  # NaN is no figure
         self.assertEqual(errs, ["x: iops nan"])
         kv = parsers.parse_guest_line("TERN-FIO x fio_err=none iops=oops")[2]
         self.assertEqual(kv, {"fio_err": "none", "iops": "oops"})
@@ -357,11 +357,11 @@ class BlkGuestLines(unittest.TestCase):
 class BlkExits(unittest.TestCase):
     def test_arith_on_recorded_windows(self):
         w = blk_windows()["tern"]["windows"]
-        null, err = tb.exit_arith(w["null"]["before"], w["null"]["after"], 0)
+        null, err = kvm.exit_arith(w["null"]["before"], w["null"]["after"], 0)
         self.assertEqual(err, [])
         self.assertEqual((null["user_exits"], null["delta"]["exits"]), (54, 116))  # the protocol alone
         g = w["randread"]["guest"]
-        res, err = tb.exit_arith(w["randread"]["before"], w["randread"]["after"], g["vda_ios"] + g["vdb_ios"], null)
+        res, err = kvm.exit_arith(w["randread"]["before"], w["randread"]["after"], g["vda_ios"] + g["vdb_ios"], null)
         self.assertEqual(err, [])
         self.assertEqual((res["delta"]["io_exits"], res["delta"]["mmio_exits"], res["delta"]["exits"]), (58, 0, 13472))
         self.assertEqual((res["net_user_exits"], res["net_exits"], res["ios"]), (58 - 54, 13472 - 116, 5528))
@@ -374,7 +374,7 @@ class BlkExits(unittest.TestCase):
         b = {"dirs": ["1-7"], "exits": 100, "io_exits": 10, "mmio_exits": 0}
         a = {"dirs": ["1-7"], "exits": 150, "io_exits": 40, "mmio_exits": 5}
         null = {"user_exits": 54, "delta": {"exits": 116}}
-        res, err = tb.exit_arith(b, a, 1000, null)
+        res, err = kvm.exit_arith(b, a, 1000, null)
         self.assertEqual(err, [])
         self.assertEqual((res["net_user_exits"], res["user_exits_per_io"], res["exits_per_io"]), (0, 0, 0))
         figs = tb.SCENARIOS["blk"]["figures"]
@@ -385,42 +385,42 @@ class BlkExits(unittest.TestCase):
         b = {"dirs": ["1-7"], "exits": 100, "io_exits": 10, "mmio_exits": 0}
         a = dict(b, exits=90)
         null = {"user_exits": 0, "delta": {"exits": 0}}
-        _, err = tb.exit_arith(b, a, 10, null)
+        _, err = kvm.exit_arith(b, a, 10, null)
         self.assertIn("KVM counter exits went backwards (-10)", err)
-        _, err = tb.exit_arith(b, dict(b, dirs=["2-7"]), 10, null)
+        _, err = kvm.exit_arith(b, dict(b, dirs=["2-7"]), 10, null)
         self.assertTrue(any("directories changed" in e for e in err), err)
-        res, err = tb.exit_arith(b, dict(b, exits=200), 0, null)
+        res, err = kvm.exit_arith(b, dict(b, exits=200), 0, null)
         self.assertIn("no block I/O in the window (0)", err)
         self.assertNotIn("exits_per_io", res)
-        _, err = tb.exit_arith({"dirs": []}, {"dirs": []}, 10, null)
+        _, err = kvm.exit_arith({"dirs": []}, {"dirs": []}, 10, null)
         self.assertIn("no KVM counter io_exits", err)
 
     def test_kvm_sample_reads_debugfs_of_the_pid(self):
         with tempfile.TemporaryDirectory() as root:
             for d, v in (("%d-7" % os.getpid(), 5), ("%d-9" % os.getpid(), 1), ("1-7", 1000)):
                 os.mkdir(os.path.join(root, d))
-                for k in tb.KVM_STATS:
+                for k in kvm.KVM_STATS:
                     with open(os.path.join(root, d, k), "w") as f:
                         f.write("%d\n" % v)
-            s = tb.kvm_sample(os.getpid(), root)
+            s = kvm.kvm_sample(os.getpid(), root)
             self.assertEqual(s["dirs"], sorted(["%d-7" % os.getpid(), "%d-9" % os.getpid()]))
             self.assertEqual((s["exits"], s["io_exits"], s["mmio_exits"]), (6, 6, 6))
             with self.assertRaises(OSError):
-                tb.kvm_sample(2 ** 22 + 1, root)
+                kvm.kvm_sample(2 ** 22 + 1, root)
 
 
 class BlkFigures(unittest.TestCase):
     def test_recorded_runs_give_the_recorded_figures(self):
         for name, rec in blk_windows().items():
-            f, err, exits = tb.blk_vm_figures(rec["windows"], list(tb.BLK_JOBS), rec["ready"], 1, 0, 0)
+            f, err, exits = fio.blk_vm_figures(rec["windows"], list(fio.BLK_JOBS), rec["ready"], 1, 0, 0)
             self.assertEqual(err, [], name)
             # Recorded before CPU sampling existed: the optional figures are absent.
             self.assertEqual(set(f), {k for k, d in tb.SCENARIOS["blk"]["figures"].items()
                                       if not d.get("optional")}, name)
             for k, v in rec["figures"].items():
                 self.assertAlmostEqual(f[k], v, msg="%s %s" % (name, k))
-            self.assertEqual(set(exits), {"null"} | set(tb.BLK_JOBS))
-        f, _, _ = tb.blk_vm_figures(blk_windows()["qemu-pc"]["windows"], list(tb.BLK_JOBS), {"queues": 1}, 1, 0, 0)
+            self.assertEqual(set(exits), {"null"} | set(fio.BLK_JOBS))
+        f, _, _ = fio.blk_vm_figures(blk_windows()["qemu-pc"]["windows"], list(fio.BLK_JOBS), {"queues": 1}, 1, 0, 0)
         self.assertAlmostEqual(f["seqread_mibs"], 138236 / 1024)
         self.assertAlmostEqual(f["randread_exits_per_io"], (8987 - 110) / 4147)
 
@@ -429,7 +429,7 @@ class BlkFigures(unittest.TestCase):
         w = json.loads(json.dumps(rec["windows"]))
         del w["randwrite"]["after"]
         w["seqread"]["guest"]["status"] = 1
-        f, err, _ = tb.blk_vm_figures(w, list(tb.BLK_JOBS), rec["ready"], 2, 0, 1)
+        f, err, _ = fio.blk_vm_figures(w, list(fio.BLK_JOBS), rec["ready"], 2, 0, 1)
         self.assertIn("guest sees 1 queues on vda, want 2", err)
         self.assertIn("guest script exited 1", err)
         self.assertTrue(any(e.startswith("randwrite: KVM counters not sampled") for e in err), err)
@@ -437,7 +437,7 @@ class BlkFigures(unittest.TestCase):
         self.assertNotIn("randwrite_exits_per_io", f)
         self.assertIn("randwrite_iops", f)  # the guest's own figure stands; the run is failed anyway
         del w["null"]
-        f, err, _ = tb.blk_vm_figures(w, list(tb.BLK_JOBS), None, 1, None, None)
+        f, err, _ = fio.blk_vm_figures(w, list(fio.BLK_JOBS), None, 1, None, None)
         self.assertIn("no exit (killed at the timeout)", err)
         self.assertIn("null: no TERN-FIO line", err)
         self.assertIn("randread: no null window to subtract the protocol's exits", err)
@@ -449,7 +449,7 @@ class BlkFigures(unittest.TestCase):
         iops, bw, ios, rt, ferr = parsers.fio_json_figures(doc)
         self.assertEqual((round(iops, 3), bw, ios, rt, ferr), (77714.857, 310900, 233300, 3002, 0))
         errs = []
-        self.assertEqual(tb.blk_job_figures("randread", {"status": 0, "iops": iops, "fio_err": ferr}, errs),
+        self.assertEqual(fio.blk_job_figures("randread", {"status": 0, "iops": iops, "fio_err": ferr}, errs),
                          {"randread_iops": iops})
         self.assertEqual(errs, [])
         with self.assertRaises(ValueError):
@@ -472,10 +472,10 @@ class BlkFigures(unittest.TestCase):
 
 class BlkSetup(unittest.TestCase):
     blk = {"image": "/tmp/tern-bench-blk/disk.img", "image_bytes": 256 << 20, "tools": "/b/tools.img",
-           "tools_bytes": 107913216, "queues": 2, "runtime_s": 3, "ramp_s": 1, "jobs": list(tb.BLK_JOBS)}
+           "tools_bytes": 107913216, "queues": 2, "runtime_s": 3, "ramp_s": 1, "jobs": list(fio.BLK_JOBS)}
 
     def test_guest_cmdline(self):
-        line = tb.blk_guest_cmdline(self.blk)
+        line = fio.blk_guest_cmdline(self.blk)
         self.assertLess(len(line), 2048)
         self.assertIn(" tern.jobs=randread,randwrite,seqread ", line)
         self.assertIn("tern.fio.seqread=rw=read:bs=128k:iodepth=8", line)
@@ -486,7 +486,7 @@ class BlkSetup(unittest.TestCase):
         for o in ("direct=1", "ioengine=io_uring", "numjobs=2", "size=134217728",
                   "offset_increment=134217728", "runtime=3", "ramp_time=1"):
             self.assertIn(o, common)
-        one = tb.blk_guest_cmdline(dict(self.blk, queues=1))
+        one = fio.blk_guest_cmdline(dict(self.blk, queues=1))
         self.assertNotIn("offset_increment", one)
 
     def test_argv(self):
@@ -500,7 +500,7 @@ class BlkSetup(unittest.TestCase):
         self.assertIn("file=/tmp/tern-bench-blk/disk.img,if=none,id=d0,format=raw,aio=io_uring,cache.direct=off", a)
         self.assertIn("virtio-blk-pci,drive=d0,iothread=io0,num-queues=2", a)
         self.assertIn("file=/b/tools.img,if=none,id=d1,format=raw,readonly=on", a)
-        self.assertEqual(a[a.index("-append") + 1], tb.blk_guest_cmdline(self.blk))
+        self.assertEqual(a[a.index("-append") + 1], fio.blk_guest_cmdline(self.blk))
         m = tb.blk_system("qemu-microvm", "K", "I", 512, "/b/tern", self.blk)["argv"]
         self.assertIn("pcie=on", m[m.index("-M") + 1])
         h = tb.blk_system("host", "K", "I", 512, "/b/tern", self.blk)
@@ -587,7 +587,7 @@ class NetGuestLines(unittest.TestCase):
             got = [parsers.parse_net_line(ln) for ln in sp.feed(data(name).encode())]
             got = [g for g in got if g]
             want = [("TERN-NET-READY", None)]
-            for w in ["null"] + list(tb.NET_JOBS):
+            for w in ["null"] + list(iperf.NET_JOBS):
                 want += [("TERN-NET-START", w), ("TERN-NET-END", w), ("TERN-NET", w)]
             self.assertEqual([(m, n) for m, n, _ in got], want, name)
             ready = got[0][2]
@@ -626,10 +626,10 @@ class NetGuestLines(unittest.TestCase):
     def test_warnings(self):
         w = net_windows()
         ready = dict(w["tern"]["ready"], feature_names=parsers.virtio_features(w["tern"]["ready"]["features"]))
-        self.assertEqual(tb.net_warnings(ready, tb.NET_MAC),
+        self.assertEqual(iperf.net_warnings(ready, iperf.NET_MAC),
                          ["guest MAC is not the configured one (VIRTIO_NET_F_MAC not negotiated)"])
-        self.assertEqual(tb.net_warnings(dict(ready, mac=tb.NET_MAC.upper()), tb.NET_MAC), [])
-        self.assertEqual(tb.net_warnings(None, tb.NET_MAC), [])
+        self.assertEqual(iperf.net_warnings(dict(ready, mac=iperf.NET_MAC.upper()), iperf.NET_MAC), [])
+        self.assertEqual(iperf.net_warnings(None, iperf.NET_MAC), [])
 
     def test_guest_awk_agrees_with_iperf3(self):
         """bench/guests/net.sh's iperf_summary (busybox awk, as in the guest) on iperf3 3.12's client output."""
@@ -683,13 +683,13 @@ class NetServer(unittest.TestCase):
 class NetExits(unittest.TestCase):
     def test_arith_on_recorded_windows(self):
         w = net_windows()["tern"]["windows"]
-        null, err = tb.exit_arith(w["null"]["before"], w["null"]["after"], 0, per="pkt", what="packets")
+        null, err = kvm.exit_arith(w["null"]["before"], w["null"]["after"], 0, per="pkt", what="packets")
         self.assertEqual(err, [])
         self.assertEqual((null["user_exits"], null["delta"]["exits"]), (54, 238))  # the protocol alone
         g = w["tcp_tx"]["guest"]
         pkts = g["rx_pkts"] + g["tx_pkts"]
         self.assertEqual(pkts, 5902)
-        res, err = tb.exit_arith(w["tcp_tx"]["before"], w["tcp_tx"]["after"], pkts, null, per="pkt", what="packets")
+        res, err = kvm.exit_arith(w["tcp_tx"]["before"], w["tcp_tx"]["after"], pkts, null, per="pkt", what="packets")
         self.assertEqual(err, [])
         self.assertEqual((res["delta"]["io_exits"], res["delta"]["mmio_exits"], res["delta"]["exits"]), (56, 0, 12398))
         self.assertEqual((res["net_user_exits"], res["net_exits"]), (2, 12398 - 238))
@@ -702,7 +702,7 @@ class NetExits(unittest.TestCase):
     def test_no_packets(self):
         w = net_windows()["tern"]["windows"]
         null = {"user_exits": 54, "delta": {"exits": 238}}
-        res, err = tb.exit_arith(w["udp_tx"]["before"], w["udp_tx"]["after"], 0, null, per="pkt", what="packets")
+        res, err = kvm.exit_arith(w["udp_tx"]["before"], w["udp_tx"]["after"], 0, null, per="pkt", what="packets")
         self.assertEqual(err, ["no packets in the window (0)"])
         self.assertNotIn("exits_per_pkt", res)
 
@@ -710,7 +710,7 @@ class NetExits(unittest.TestCase):
 class NetFigures(unittest.TestCase):
     def test_recorded_runs_give_the_recorded_figures(self):
         for name, rec in net_windows().items():
-            f, err, exits = tb.net_vm_figures(rec["windows"], list(tb.NET_JOBS), rec["ready"], 0, 0,
+            f, err, exits = iperf.net_vm_figures(rec["windows"], list(iperf.NET_JOBS), rec["ready"], 0, 0,
                                               rec["vhost"], rec["vhost_workers"])
             self.assertEqual(err, [], name)
             # Recorded before CPU sampling existed: the optional figures are absent.
@@ -718,9 +718,9 @@ class NetFigures(unittest.TestCase):
                                       if not d.get("optional")}, name)
             for k, v in rec["figures"].items():
                 self.assertAlmostEqual(f[k], v, msg="%s %s" % (name, k))
-            self.assertEqual(set(exits), {"null"} | set(tb.NET_JOBS))
+            self.assertEqual(set(exits), {"null"} | set(iperf.NET_JOBS))
         rec = net_windows()["qemu-pc"]
-        f, _, _ = tb.net_vm_figures(rec["windows"], list(tb.NET_JOBS), rec["ready"], 0, 0)
+        f, _, _ = iperf.net_vm_figures(rec["windows"], list(iperf.NET_JOBS), rec["ready"], 0, 0)
         self.assertAlmostEqual(f["tcp_rx_mbps"], 834.148)  # the guest's receiver line, in kbit/s
         self.assertAlmostEqual(f["udp_tx_pps"], rec["windows"]["udp_tx"]["server"]["rcv_pps"])
         self.assertAlmostEqual(f["tcp_tx_exits_per_pkt"], (10935 - 245) / (2631 + 2632))
@@ -732,7 +732,7 @@ class NetFigures(unittest.TestCase):
         del w["tcp_rx"]["after"]
         w["udp_tx"]["guest"]["status"] = 1
         w["tcp_tx"]["server"] = {"error": "iperf3 server still running 10 s after the job: killed"}
-        f, err, _ = tb.net_vm_figures(w, list(tb.NET_JOBS), dict(rec["ready"], ping=0), 0, 1, True, [])
+        f, err, _ = iperf.net_vm_figures(w, list(iperf.NET_JOBS), dict(rec["ready"], ping=0), 0, 1, True, [])
         self.assertIn("guest could not ping the test host (eth0)", err)
         self.assertIn("guest script exited 1", err)
         self.assertIn("vhost=on but 0 vhost worker(s) for the VMM", err)
@@ -744,7 +744,7 @@ class NetFigures(unittest.TestCase):
         self.assertIn("tcp_rx_mbps", f)  # the guest's own figure stands; the run is failed anyway
         w["tcp_rx"]["guest"]["rcv_kbps"] = "none"
         del w["null"]
-        f, err, _ = tb.net_vm_figures(w, list(tb.NET_JOBS), None, None, None, False, [4242])
+        f, err, _ = iperf.net_vm_figures(w, list(iperf.NET_JOBS), None, None, None, False, [4242])
         self.assertIn("no exit (killed at the timeout)", err)
         self.assertIn("no TERN-NET-READY line (no NIC?)", err)
         self.assertIn("vhost=off but 1 vhost worker(s) for the VMM", err)
@@ -755,17 +755,17 @@ class NetFigures(unittest.TestCase):
 
 
 class NetSetup(unittest.TestCase):
-    net = {"tap": "tbnet0", "mac": tb.NET_MAC, "host_addr": "169.254.77.1", "guest_addr": "169.254.77.2",
-           "prefix": 24, "port": 5201, "time_s": 3, "udp_rate": "0", "jobs": list(tb.NET_JOBS)}
+    net = {"tap": "tbnet0", "mac": iperf.NET_MAC, "host_addr": "169.254.77.1", "guest_addr": "169.254.77.2",
+           "prefix": 24, "port": 5201, "time_s": 3, "udp_rate": "0", "jobs": list(iperf.NET_JOBS)}
 
     def test_guest_cmdline(self):
-        line = tb.net_guest_cmdline(self.net)
+        line = iperf.net_guest_cmdline(self.net)
         self.assertLess(len(line), 2048)
         for word in ("tern.host=169.254.77.1", "tern.addr=169.254.77.2/24", "tern.netjobs=tcp_tx,tcp_rx,udp_tx",
                      "tern.limit=33", "tern.iperf=-c:169.254.77.1:-p:5201:-t:3:-f:k:--connect-timeout:5000",
                      "tern.iperf.tcp_tx=", "tern.iperf.tcp_rx=-R", "tern.iperf.udp_tx=-u:-l:64:-b:0"):
             self.assertIn(word, line.split())
-        self.assertIn("tern.iperf.udp_tx=-u:-l:64:-b:50M", tb.net_guest_cmdline(dict(self.net, udp_rate="50M")))
+        self.assertIn("tern.iperf.udp_tx=-u:-l:64:-b:50M", iperf.net_guest_cmdline(dict(self.net, udp_rate="50M")))
 
     def test_guest_reads_its_words(self):
         """windows.sh's arg (busybox sed) on that command line: each job gets its own words and no one else's."""
@@ -774,7 +774,7 @@ class NetSetup(unittest.TestCase):
         with open(os.path.join(os.path.dirname(HERE), "guests", "windows.sh")) as f:
             arg = re.search(r"^arg\(\) \{.*\}$", f.read(), re.M).group(0)
         with tempfile.NamedTemporaryFile("w", suffix=".cmdline") as c:
-            c.write(tb.net_guest_cmdline(self.net) + "\n")
+            c.write(iperf.net_guest_cmdline(self.net) + "\n")
             c.flush()
             arg = arg.replace("/proc/cmdline", c.name)
             for name, want in (("iperf", "-c:169.254.77.1:-p:5201:-t:3:-f:k:--connect-timeout:5000"),
@@ -788,15 +788,15 @@ class NetSetup(unittest.TestCase):
     def test_argv(self):
         t = tb.net_system("tern", "K", "I", 256, "/b/tern", self.net)
         self.assertTrue(t["vhost"])
-        self.assertIn("tap=tbnet0,vhost=on,mac=%s" % tb.NET_MAC, t["argv"])
-        self.assertEqual(t["argv"][t["argv"].index("--cmdline") + 1], tb.net_guest_cmdline(self.net))
+        self.assertIn("tap=tbnet0,vhost=on,mac=%s" % iperf.NET_MAC, t["argv"])
+        self.assertEqual(t["argv"][t["argv"].index("--cmdline") + 1], iperf.net_guest_cmdline(self.net))
         t = tb.net_system("tern-novhost", "K", "I", 256, "/b/tern", self.net)
         self.assertFalse(t["vhost"])
-        self.assertIn("tap=tbnet0,vhost=off,mac=%s" % tb.NET_MAC, t["argv"])
+        self.assertIn("tap=tbnet0,vhost=off,mac=%s" % iperf.NET_MAC, t["argv"])
         q = tb.net_system("qemu-pc", "K", "I", 256, "/b/tern", self.net)["argv"]
         self.assertEqual((q[q.index("-M") + 1], q[q.index("-smp") + 1], q[q.index("-m") + 1]), ("pc", "1", "256"))
         self.assertIn("tap,id=n0,ifname=tbnet0,script=no,downscript=no,vhost=on", q)
-        self.assertIn("virtio-net-pci,netdev=n0,mac=%s" % tb.NET_MAC, q)
+        self.assertIn("virtio-net-pci,netdev=n0,mac=%s" % iperf.NET_MAC, q)
         q = tb.net_system("qemu-pc-novhost", "K", "I", 256, "/b/tern", self.net)["argv"]
         self.assertIn("tap,id=n0,ifname=tbnet0,script=no,downscript=no,vhost=off", q)
         m = tb.net_system("qemu-microvm-novhost", "K", "I", 256, "/b/tern", self.net)["argv"]
@@ -880,10 +880,10 @@ class NetDocument(unittest.TestCase):
 class CpuPerIo(unittest.TestCase):
     def test_cpu_per_io_less_the_null_window(self):
         before = {"dirs": ["1-2"], "t": 0.0, "cpu_ticks": 100, "exits": 0, "io_exits": 0, "mmio_exits": 0}
-        after = {"dirs": ["1-2"], "t": 1.0, "cpu_ticks": 100 + 2 * tb.CLK_TCK, "exits": 10, "io_exits": 1,
+        after = {"dirs": ["1-2"], "t": 1.0, "cpu_ticks": 100 + 2 * kvm.CLK_TCK, "exits": 10, "io_exits": 1,
                  "mmio_exits": 0}
         null = {"user_exits": 0, "delta": {"exits": 0}, "cpu_s": 0.5}
-        res, errs = tb.exit_arith(before, after, 1000, null)
+        res, errs = kvm.exit_arith(before, after, 1000, null)
         self.assertEqual(errs, [])
         self.assertAlmostEqual(res["cpu_us_per_io"], 1500.0)
 
@@ -899,7 +899,7 @@ class CpuPerIo(unittest.TestCase):
             proc(42, "tern (x)", 10, 5)
             proc(43, "vhost-42", 7, 1)
             proc(44, "vhost-99", 100, 100)
-            self.assertEqual(tb.vmm_cpu_ticks(42, proc=d), 23)
+            self.assertEqual(kvm.vmm_cpu_ticks(42, proc=d), 23)
 
 
 def legacy_windows():
@@ -973,31 +973,31 @@ class Legacy(unittest.TestCase):
         self.assertIn("tcp_tx: no TERN-NET line", err)
 
     def test_counts(self):
-        self.assertEqual(tb.blk_count({"status": 0, "sda_ios": 5, "vda_ios": 2, "ios": 100, "iops": 3.5}), 7)
-        self.assertEqual(tb.blk_count({"status": 0, "vda_ios": 0, "vdb_ios": 0}), 0)
-        self.assertIsNone(tb.blk_count({"status": 0, "ios": 100}))
-        self.assertIsNone(tb.blk_count({"sda_ios": 5, "vda_ios": "x"}))
-        self.assertEqual(tb.net_count({"rx_pkts": 3, "tx_pkts": 4, "rx_bytes": 9}), 7)
-        self.assertAlmostEqual(tb.net_mib({"rx_bytes": 3 << 20, "tx_bytes": 1 << 19}), 3.5)
-        self.assertIsNone(tb.net_mib({"rx_bytes": 0, "tx_bytes": 0}))
-        self.assertIsNone(tb.net_mib({"rx_pkts": 3}))
+        self.assertEqual(fio.blk_count({"status": 0, "sda_ios": 5, "vda_ios": 2, "ios": 100, "iops": 3.5}), 7)
+        self.assertEqual(fio.blk_count({"status": 0, "vda_ios": 0, "vdb_ios": 0}), 0)
+        self.assertIsNone(fio.blk_count({"status": 0, "ios": 100}))
+        self.assertIsNone(fio.blk_count({"sda_ios": 5, "vda_ios": "x"}))
+        self.assertEqual(iperf.net_count({"rx_pkts": 3, "tx_pkts": 4, "rx_bytes": 9}), 7)
+        self.assertAlmostEqual(iperf.net_mib({"rx_bytes": 3 << 20, "tx_bytes": 1 << 19}), 3.5)
+        self.assertIsNone(iperf.net_mib({"rx_bytes": 0, "tx_bytes": 0}))
+        self.assertIsNone(iperf.net_mib({"rx_pkts": 3}))
 
     def test_exits_per_mib(self):
         rec = legacy_windows()["tern-legacy"]
         w = json.loads(json.dumps(rec["net_windows"]))
         g = w["tcp_rx"]["guest"]
         g.update(rx_bytes=20 << 20, tx_bytes=4 << 20)
-        f, err, ex = tb.window_figures("net", w, ["tcp_rx"], per_mib=True)
+        f, err, ex = windows.window_figures(iperf.WINDOWS, w, ["tcp_rx"], per_mib=True)
         self.assertEqual(err, [])
         self.assertAlmostEqual(f["tcp_rx_user_exits_per_mib"], ex["tcp_rx"]["net_user_exits"] / 24)
         self.assertAlmostEqual(f["tcp_rx_exits_per_mib"], ex["tcp_rx"]["net_exits"] / 24)
         self.assertAlmostEqual(f["tcp_rx_user_exits_per_pkt"] * (g["rx_pkts"] + g["tx_pkts"]),
                                ex["tcp_rx"]["net_user_exits"])
         del g["rx_bytes"]
-        f, err, _ = tb.window_figures("net", w, ["tcp_rx"], per_mib=True)
+        f, err, _ = windows.window_figures(iperf.WINDOWS, w, ["tcp_rx"], per_mib=True)
         self.assertIn("tcp_rx: no bytes moved (rx_bytes None, tx_bytes 4194304)", err)
         self.assertNotIn("tcp_rx_exits_per_mib", f)
-        f, err, _ = tb.window_figures("net", w, ["tcp_rx"])  # the net scenario has no per-MiB figures
+        f, err, _ = windows.window_figures(iperf.WINDOWS, w, ["tcp_rx"])  # the net scenario has no per-MiB figures
         self.assertEqual(err, [])
         self.assertNotIn("tcp_rx_exits_per_mib", f)
 
@@ -1014,8 +1014,8 @@ class Legacy(unittest.TestCase):
         for x in (a, b):
             self.assertIn("path=/b/tools.img,readonly=on,direct=off", x)  # virtio in both
             self.assertEqual(x[x.index("--cpus") + 1], "1")
-        self.assertIn("tap=tbnet0,model=e1000,mac=%s" % tb.NET_MAC, a)
-        self.assertIn("tap=tbnet0,vhost=on,mac=%s" % tb.NET_MAC, b)
+        self.assertIn("tap=tbnet0,model=e1000,mac=%s" % iperf.NET_MAC, a)
+        self.assertIn("tap=tbnet0,vhost=on,mac=%s" % iperf.NET_MAC, b)
         self.assertEqual((old["vhost"], old["disk_dev"], old["nic_driver"]), (False, "sd", "e1000"))
         self.assertEqual((new["vhost"], new["disk_dev"], new["nic_driver"]), (True, "vd", "virtio_net"))
         line = a[a.index("--cmdline") + 1].split()
@@ -1075,7 +1075,7 @@ class Legacy(unittest.TestCase):
                          "vda_ios=101 rx_bytes=16721905092 sda_ios=17")
         self.assertEqual(out, "sda_ios=12 vda_ios=1 rx_bytes=16721905091\n")
         _, _, kv = parsers.parse_guest_line("TERN-FIO x status=0 " + out.strip())
-        self.assertEqual(tb.blk_count(kv), 13)  # DEV_ios only
+        self.assertEqual(fio.blk_count(kv), 13)  # DEV_ios only
 
 
 class VhostUser(unittest.TestCase):
@@ -1105,7 +1105,7 @@ class VhostUser(unittest.TestCase):
         self.assertEqual(a[a.index("-numa") + 1], "node,memdev=mem")
         self.assertIn("socket,id=c0,path=%s" % self.vu["socket"], a)
         self.assertIn("vhost-user-blk-pci,chardev=c0,num-queues=1", a)
-        self.assertEqual(a[a.index("-append") + 1], tb.blk_guest_cmdline(self.blk))
+        self.assertEqual(a[a.index("-append") + 1], fio.blk_guest_cmdline(self.blk))
         self.assertEqual(tb.vu_system("host", "K", "I", 512, "/o/tern.bin", self.blk, self.vu)["kind"], "host")
         with self.assertRaises(KeyError):
             tb.vu_system("qemu-pc", "K", "I", 512, "/o/tern.bin", self.blk, self.vu)
@@ -1121,14 +1121,14 @@ class VhostUser(unittest.TestCase):
             ready = [g[2] for g in ready if g and g[0] == "TERN-BLK-READY"]
             self.assertEqual(ready, [rec["ready"]], name)
             self.assertEqual(rec["ready"]["disk"], disk, name)
-            f, err, exits = tb.blk_vm_figures(rec["windows"], list(tb.BLK_JOBS), rec["ready"], 1, 0, 0)
+            f, err, exits = fio.blk_vm_figures(rec["windows"], list(fio.BLK_JOBS), rec["ready"], 1, 0, 0)
             self.assertEqual(err, [], name)
             self.assertEqual(set(f), set(figs), name)
             for k, v in rec["figures"].items():
                 self.assertAlmostEqual(f[k], v, msg="%s %s" % (name, k))
             g = rec["windows"]["randread"]["guest"]
-            self.assertEqual(tb.blk_count(g), g[disk + "_ios"] + g[rec["ready"]["tools"] + "_ios"])
-            for j in tb.BLK_JOBS:
+            self.assertEqual(fio.blk_count(g), g[disk + "_ios"] + g[rec["ready"]["tools"] + "_ios"])
+            for j in fio.BLK_JOBS:
                 e = exits[j]
                 self.assertGreater(e["backend_cpu_s"], 0, name)
                 self.assertAlmostEqual(f[j + "_cpu_us_per_io"], (e["cpu_s"] - exits["null"]["cpu_s"]) * 1e6 / e["ios"])
@@ -1154,10 +1154,10 @@ class VhostUser(unittest.TestCase):
             lst = socket.socket(socket.AF_UNIX)
             lst.bind(path)
             try:
-                self.assertFalse(tb.unix_listening(path))  # bound, not yet listening
+                self.assertFalse(backend.unix_listening(path))  # bound, not yet listening
                 lst.listen(1)
-                self.assertTrue(tb.unix_listening(path))
-                self.assertFalse(tb.unix_listening(path + "x"))
+                self.assertTrue(backend.unix_listening(path))
+                self.assertFalse(backend.unix_listening(path + "x"))
             finally:
                 lst.close()
             fake = os.path.join(d, "unix")
@@ -1165,8 +1165,8 @@ class VhostUser(unittest.TestCase):
                 f.write("Num       RefCount Protocol Flags    Type St Inode Path\n"
                         "0000000000000000: 00000002 00000000 00010000 0001 01 27 /run/a.sock\n"
                         "0000000000000000: 00000003 00000000 00000000 0001 03 28 /run/b.sock\n")
-            self.assertTrue(tb.unix_listening("/run/a.sock", fake))
-            self.assertFalse(tb.unix_listening("/run/b.sock", fake))
+            self.assertTrue(backend.unix_listening("/run/a.sock", fake))
+            self.assertFalse(backend.unix_listening("/run/b.sock", fake))
 
     def backend(self, d, code):
         sock = os.path.join(d, "vu.sock")
@@ -1181,37 +1181,37 @@ class VhostUser(unittest.TestCase):
 
             def run(pids):
                 seen.append(pids)
-                self.assertTrue(tb.unix_listening(sysd["backend"]["socket"]))
+                self.assertTrue(backend.unix_listening(sysd["backend"]["socket"]))
                 return {"ok": True, "errors": [], "figures": {}, "raw": {}}
-            rec = tb.with_backend(sysd, os.path.join(d, "r1"), run)
+            rec = backend.with_backend(sysd, os.path.join(d, "r1"), run)
             self.assertEqual(len(seen[0]), 1)
             self.assertEqual(rec["raw"]["backend"]["exit_status"], -15)  # SIGTERM
             self.assertEqual(rec["raw"]["backend"]["pid"], seen[0][0])
             self.assertNotIn("warnings", rec)
             with self.assertRaises(OSError):
                 os.kill(seen[0][0], 0)  # gone
-            rec = tb.with_backend(self.backend(d, "import sys\nprint('no image')\nsys.exit(3)\n"),
+            rec = backend.with_backend(self.backend(d, "import sys\nprint('no image')\nsys.exit(3)\n"),
                                   os.path.join(d, "r2"), run)
             self.assertFalse(rec["ok"])
             self.assertEqual(rec["errors"], ["backend fake: exited 3 before listening: no image"])
             self.assertEqual(len(seen), 1)  # no VM without its backend
-            rec = tb.with_backend({}, os.path.join(d, "r3"), lambda pids: seen.append(pids) or {})
+            rec = backend.with_backend({}, os.path.join(d, "r3"), lambda pids: seen.append(pids) or {})
             self.assertEqual(seen[-1], [])  # no backend, no extra CPU
 
     def test_backend_cpu_is_sampled_with_the_vmm(self):
         with tempfile.TemporaryDirectory() as root:
             os.mkdir(os.path.join(root, "%d-7" % os.getpid()))
-            for k in tb.KVM_STATS:
+            for k in kvm.KVM_STATS:
                 with open(os.path.join(root, "%d-7" % os.getpid(), k), "w") as f:
                     f.write("1\n")
-            alone = tb.kvm_sample(os.getpid(), root)
-            both = tb.kvm_sample(os.getpid(), root, cpu_pids=[os.getppid()])
+            alone = kvm.kvm_sample(os.getpid(), root)
+            both = kvm.kvm_sample(os.getpid(), root, cpu_pids=[os.getppid()])
             self.assertNotIn("backend_cpu_ticks", alone)
-            self.assertEqual(both["backend_cpu_ticks"], tb.proc_ticks(os.getppid()))
+            self.assertEqual(both["backend_cpu_ticks"], kvm.proc_ticks(os.getppid()))
             self.assertGreaterEqual(both["cpu_ticks"], alone["cpu_ticks"] + both["backend_cpu_ticks"])
         b = {"dirs": ["1-7"], "cpu_ticks": 100, "backend_cpu_ticks": 40, "exits": 0, "io_exits": 0, "mmio_exits": 0}
-        a = dict(b, cpu_ticks=100 + 3 * tb.CLK_TCK, backend_cpu_ticks=40 + tb.CLK_TCK, exits=5)
-        res, err = tb.exit_arith(b, a, 1000, {"user_exits": 0, "delta": {"exits": 0}, "cpu_s": 1.0,
+        a = dict(b, cpu_ticks=100 + 3 * kvm.CLK_TCK, backend_cpu_ticks=40 + kvm.CLK_TCK, exits=5)
+        res, err = kvm.exit_arith(b, a, 1000, {"user_exits": 0, "delta": {"exits": 0}, "cpu_s": 1.0,
                                               "backend_cpu_s": 0.25})
         self.assertEqual(err, [])
         self.assertAlmostEqual(res["backend_cpu_s"], 1.0)
