@@ -12,6 +12,7 @@ import time
 from .backend import with_backend
 from .kvm import mount_debugfs
 from .parsers import FIO_MARKERS, MARK_FIO, MARK_READY, fio_json_figures
+from .scenario import Options, Unavailable
 from .stats import is_figure
 from .util import TOP, fs_type, log, now_iso, read_through
 from .vm import failed_rec, guest_cmdline, run_errors, stderr_tail, vm_finish, vm_session
@@ -27,6 +28,26 @@ BLK_JOBS = {
     "seqread": {"label": "128k sequential read QD8", "opts": ["rw=read", "bs=128k", "iodepth=8"]},
 }
 BLK_DEFAULTS = {"queues": 1, "runtime_s": 3, "ramp_s": 1, "image_mib": 256}
+
+
+def _check_options(args):
+    if not (1 <= args.blk_queues <= 16 and args.blk_runtime >= 1 and args.blk_ramp >= 0
+            and args.blk_image_mib >= 16 * args.blk_queues):
+        return "--blk-queues 1..16, --blk-runtime >= 1, --blk-ramp >= 0, --blk-image-mib >= 16 x queues"
+    return None
+
+
+# The `run` options of every scenario with fio jobs.
+OPTIONS = Options(
+    (("--blk-queues",), dict(type=int, default=BLK_DEFAULTS["queues"],
+                             help="blk: virtio-blk queues, guest vCPUs and fio numjobs (default %(default)s)")),
+    (("--blk-runtime",), dict(type=int, default=BLK_DEFAULTS["runtime_s"],
+                              help="blk: seconds each fio job measures (default %(default)s)")),
+    (("--blk-ramp",), dict(type=int, default=BLK_DEFAULTS["ramp_s"],
+                           help="blk: seconds of fio ramp_time before that, not counted (default %(default)s)")),
+    (("--blk-image-mib",), dict(type=int, default=BLK_DEFAULTS["image_mib"],
+                                help="blk: size of the raw image in the driver's /tmp (default %(default)s)")),
+    check=_check_options)
 
 
 def blk_figures_def(jobs=None, row0=0, disks="/sys/block/vd[ab]/stat", cpu_what=None, backend=False):
@@ -184,6 +205,14 @@ def blk_prepare(spec):
         % (res["image_bytes"] >> 20, os.path.dirname(img), res["image_fs"], res["image_write_s"], res["prewarm_s"],
            "ok" if res["kvm_debugfs"] else "MISSING"))
     return res
+
+
+def prepare(spec):
+    """blk_prepare, or Unavailable saying why it failed."""
+    try:
+        return blk_prepare(spec)
+    except (OSError, subprocess.SubprocessError) as e:
+        raise Unavailable("blk setup failed: %s" % e) from e
 
 
 def blk_teardown(spec):

@@ -4,6 +4,7 @@ packet or per MiB), the guest's words, the tap, the server, the driver's prepara
 
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -11,6 +12,7 @@ import time
 
 from .kvm import mount_debugfs, vhost_workers
 from .parsers import MARK_NET, MARK_NET_READY, NET_MARKERS, net_server_summary, virtio_features
+from .scenario import Options, Unavailable
 from .stats import is_figure
 from .util import capture, log, now_iso, read_through
 from .vm import failed_rec, guest_cmdline, run_errors, vm_finish, vm_session
@@ -34,6 +36,22 @@ NET_JOBS = {
     "udp_tx": {"label": "UDP 64 B guest to host", "opts": ["-u", "-l", "64", "-b", "{udp_rate}"], "figure": "pps"},
 }
 NET_DEFAULTS = {"time_s": 3, "udp_rate": "0"}
+
+
+def _check_options(args):
+    if not (1 <= args.net_time <= 600 and re.fullmatch(r"\d+[KMG]?", args.net_udp_rate)):
+        return "--net-time 1..600, --net-udp-rate N[K|M|G]"
+    return None
+
+
+# The `run` options of every scenario with iperf3 jobs.
+OPTIONS = Options(
+    (("--net-time",), dict(type=int, default=NET_DEFAULTS["time_s"],
+                           help="net: seconds each iperf3 job runs (-t, default %(default)s)")),
+    (("--net-udp-rate",), dict(default=NET_DEFAULTS["udp_rate"],
+                               help="net: the UDP job's iperf3 -b (bit/s, K/M/G suffix; 0: as fast as it can, the "
+                                    "default)")),
+    check=_check_options)
 
 
 def net_figures_def(jobs=None, row0=0, per_mib=False):
@@ -192,6 +210,14 @@ def net_tap_create(net):
         if p.returncode:
             return ["tap setup: %s: %s" % (shlex.join(argv), p.stderr.strip() or "exit %d" % p.returncode)]
     return []
+
+
+def prepare(spec):
+    """net_prepare, or Unavailable saying why it failed."""
+    try:
+        return net_prepare(spec)
+    except (OSError, subprocess.SubprocessError) as e:
+        raise Unavailable("net setup failed: %s" % e) from e
 
 
 def net_teardown(spec):

@@ -7,25 +7,33 @@ import subprocess
 import sys
 import tempfile
 
+from . import scenarios
 from .results import fmt, fmt_ratio, load_results
 from .stats import NOVHOST, applies
 
 
+# Bar colours of the systems most scenarios have; a scenario adds its own (Scenario.colors), others get COLOR.
 COLORS = {"tern": 0xD9622B, "qemu-pc": 0x4C72B0, "qemu-microvm": 0x55A868, "host": 0x8C8C8C,
           "tern" + NOVHOST: 0xF2A679, "qemu-pc" + NOVHOST: 0x9BB3DB, "qemu-microvm" + NOVHOST: 0x9FD1AC,
-          "tern-legacy": 0x8C564B, "tern-ternblk": 0xD9622B, "tern-qsd": 0xC49A2C, "qemu-ternblk": 0x4C72B0,
-          "tern-bzimage": 0xF2A679, "qemu-microvm-vmlinux": 0x9FD1AC}
+          "tern-legacy": 0x8C564B, "tern-ternblk": 0xD9622B, "tern-qsd": 0xC49A2C, "qemu-ternblk": 0x4C72B0}
+COLOR = 0x8172B2
+
+# Names under the bars where four of them would not fit a panel side by side (Scenario.plot_labels adds to them).
+PLOT_LABELS = {"tern-ternblk": "tern +\ntern-blk", "tern-qsd": "tern +\nqsd", "qemu-ternblk": "qemu +\ntern-blk"}
 
 
-# Names under the bars where four of them would not fit a panel side by side.
-PLOT_LABELS = {"tern-ternblk": "tern +\ntern-blk", "tern-qsd": "tern +\nqsd", "qemu-ternblk": "qemu +\ntern-blk",
-               "tern-bzimage": "tern\n(bzImage)", "qemu-microvm-vmlinux": "qemu-microvm\n(vmlinux)"}
+def style(sname):
+    """(colours, labels) of the systems of scenario SNAME: the common ones and the scenario's own (none for a
+    scenario this tern-bench does not have)."""
+    scen = scenarios.registry().get(sname)
+    return dict(COLORS, **(scen.colors if scen else {})), dict(PLOT_LABELS, **(scen.plot_labels if scen else {}))
 
 
-def plot_label(name):
-    """A system's name under its bar: "-novhost" on a line of its own, so that four bars fit a panel."""
-    if name in PLOT_LABELS:
-        return PLOT_LABELS[name]
+def plot_label(name, labels=PLOT_LABELS):
+    """A system's name under its bar: LABELS' if it has one, else "-novhost" on a line of its own, so that four bars
+    fit a panel."""
+    if name in labels:
+        return labels[name]
     return name[:-len(NOVHOST)] + "\n(no vhost)" if name.endswith(NOVHOST) else name
 
 
@@ -38,6 +46,7 @@ def plot_script(doc, sname, png, workdir):
     """A gnuplot script drawing one panel per figure: bars per system (median), min-max whiskers, the
     median above each bar, the number of runs in it, and tern's ratio to each peer above the peer's bar."""
     scen = doc["scenarios"][sname]
+    colors, labels = style(sname)
     figs = list(scen["figures"].items())
     host = scen.get("host_kind", "?")
     # Panels: one row per "row" of the figures (blk: one per job), else all in one row.
@@ -68,7 +77,7 @@ def plot_script(doc, sname, png, workdir):
          "set grid ytics lc rgb '#dddddd' lw 1 dt 1",
          "set border 3", "set xtics nomirror scale 0 font ',11'", "set ytics nomirror",
          "set key off", "set tmargin 6",
-         "set bmargin %d" % (4 if any("\n" in plot_label(n) for n in scen["systems"]) else 3), "set lmargin 11",
+         "set bmargin %d" % (4 if any("\n" in plot_label(n, labels) for n in scen["systems"]) else 3), "set lmargin 11",
          ]
     panels = []
     for row in grid:
@@ -84,7 +93,7 @@ def plot_script(doc, sname, png, workdir):
             if st:
                 r = scen["ratios"].get(name, {}).get(f)
                 # Four bars leave no room for the unit in each label: it is in the title and on the axis.
-                rows.append((i, plot_label(name), st["median"], st["min"], st["max"], COLORS.get(name, 0x8172B2),
+                rows.append((i, plot_label(name, labels), st["median"], st["min"], st["max"], colors.get(name, COLOR),
                              "%s%s\n(n=%d)" % (fmt(st["median"]), " " + fd["unit"] if len(systems) <= 3 else "",
                                                st["n"]),
                              # "tern/peer" (the title says what it is), "ratio" for longer names
@@ -94,7 +103,7 @@ def plot_script(doc, sname, png, workdir):
                 if st["min"] > 0:
                     low = st["min"] if low is None else min(low, st["min"])
             else:
-                rows.append((i, plot_label(name), 0, 0, 0, 0xBBBBBB, "no successful run", ""))
+                rows.append((i, plot_label(name, labels), 0, 0, 0, 0xBBBBBB, "no successful run", ""))
         dat = os.path.join(workdir, "%s-%s.dat" % (sname, f))
         with open(dat, "w") as fh:
             fh.write("# idx system median min max rgb value_label ratio_label\n")

@@ -14,12 +14,6 @@ from .util import now_iso, signal_name
 GUEST_CMDLINE = "console=ttyS0 quiet panic=-1"
 
 QEMU = "qemu-system-x86_64"
-# Machine options per QEMU peer. microvm: rtc=on avoids a 6 s RTC probe stall; pit/pic off as measured in
-# design.md section 6.
-QEMU_MACHINES = {
-    "qemu-pc": "pc",
-    "qemu-microvm": "microvm,rtc=on,pit=off,pic=off",
-}
 
 # Machines for QEMU peers with PCI devices (virtio-blk-pci, virtio-net-pci): microvm needs pcie=on (its ECAM host
 # bridge; the guest logs "PCI: Fatal: No config space access function found" for the legacy ports and then finds

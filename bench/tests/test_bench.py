@@ -18,8 +18,6 @@ each backend's exit record).
 Run: /usr/bin/python3 bench/tests/test_bench.py   (or: meson test -C build bench-unit)
 """
 
-import importlib.machinery
-import importlib.util
 import json
 import os
 import shutil
@@ -32,21 +30,10 @@ import re
 sys.dont_write_bytecode = True  # no __pycache__ in bench/
 HERE = os.path.dirname(os.path.realpath(__file__))
 DATA = os.path.join(HERE, "data")
-SCRIPT = os.path.join(os.path.dirname(HERE), "tern-bench")
 sys.path.insert(0, os.path.dirname(HERE))
 
-from ternbench import backend, fio, iperf, kvm, parsers, plot, results, stats, windows  # noqa: E402
-
-
-def load():
-    loader = importlib.machinery.SourceFileLoader("tern_bench", SCRIPT)
-    spec = importlib.util.spec_from_loader("tern_bench", loader)
-    mod = importlib.util.module_from_spec(spec)
-    loader.exec_module(mod)
-    return mod
-
-
-tb = load()
+from ternbench import backend, fio, iperf, kvm, parsers, plot, results, scenarios, stats, windows  # noqa: E402
+from ternbench.scenarios import _unmoved, boot  # noqa: E402
 
 
 def data(name):
@@ -195,7 +182,7 @@ class BootFigures(unittest.TestCase):
 
     def test_ok(self):
         ov, oerr = self.overhead()
-        f, err = tb.boot_figures(self.seen, (7.7, 7.8), 8.0, 0, 0, ov, oerr)
+        f, err = boot.boot_figures(self.seen, (7.7, 7.8), 8.0, 0, 0, ov, oerr)
         self.assertEqual(err, [])
         self.assertEqual(f["init_s"], 7.6)
         self.assertAlmostEqual(f["exit_s"], 7.9)  # the 0.1 s pause for the sample is not the VMM's time
@@ -203,18 +190,18 @@ class BootFigures(unittest.TestCase):
 
     def test_failures_never_become_figures(self):
         ov, oerr = self.overhead()
-        f, err = tb.boot_figures(self.seen, (7.7, 7.8), 8.0, 1, 0, ov, oerr)
+        f, err = boot.boot_figures(self.seen, (7.7, 7.8), 8.0, 1, 0, ov, oerr)
         self.assertIn("exit status 1", err)
         self.assertNotIn("exit_s", f)
-        f, err = tb.boot_figures({}, None, None, None, None, None, [])
+        f, err = boot.boot_figures({}, None, None, None, None, None, [])
         self.assertEqual(f, {})
         self.assertEqual(len(err), 4)
-        f, err = tb.boot_figures(dict(self.seen, **{"TERN-BENCH-NOGO": 68.0}), (7.7, 7.8), 70.0, 0, 1, ov, oerr)
+        f, err = boot.boot_figures(dict(self.seen, **{"TERN-BENCH-NOGO": 68.0}), (7.7, 7.8), 70.0, 0, 1, ov, oerr)
         self.assertTrue(any("NOGO" in e for e in err))
         self.assertTrue(any("guest script exited 1" in e for e in err))
-        f, err = tb.boot_figures({}, None, 0.5, -6, None, None, [])
+        f, err = boot.boot_figures({}, None, 0.5, -6, None, None, [])
         self.assertIn("killed by signal 6 (SIGABRT)", err)
-        f, err = tb.boot_figures(self.seen, (7.7, 7.8), 8.0, 0, 0, None, ["memory sample failed: gone"])
+        f, err = boot.boot_figures(self.seen, (7.7, 7.8), 8.0, 0, 0, None, ["memory sample failed: gone"])
         self.assertNotIn("pss_overhead_mib", f)
         self.assertIn("memory sample failed: gone", err)
 
@@ -224,7 +211,7 @@ class BootSystems(unittest.TestCase):
     K, I = "/k/6.1/bzImage", "/g/initrd"
 
     def kernel_of(self, system):
-        argv = tb.system_argv(system, self.K, self.I, 1, 256, "/b/tern")
+        argv = boot.system_argv(system, self.K, self.I, 1, 256, "/b/tern")
         return argv[argv.index("--kernel" if "--kernel" in argv else "-kernel") + 1]
 
     def test_kernels(self):
@@ -235,9 +222,9 @@ class BootSystems(unittest.TestCase):
         self.assertEqual(self.kernel_of("qemu-microvm-vmlinux"), "/k/6.1/vmlinux")
 
     def test_every_default_peer_is_known(self):
-        scen = tb.SCENARIOS["boot"]
-        self.assertTrue(set(scen["peers"]) <= set(scen["known_peers"]))
-        for p in scen["known_peers"]:
+        scen = scenarios.get("boot")
+        self.assertTrue(set(scen.peers) <= set(scen.known_peers))
+        for p in scen.known_peers:
             self.kernel_of(p)
         with self.assertRaises(KeyError):
             self.kernel_of("qemu-q35")
@@ -245,7 +232,7 @@ class BootSystems(unittest.TestCase):
 
 class Document(unittest.TestCase):
     def doc(self):
-        figs = tb.SCENARIOS["boot"]["figures"]
+        figs = scenarios.get("boot").figures
         ok = dict(init_s=7.0, exit_s=7.5, pss_overhead_mib=1.1)
         scen = {"description": "", "figures": figs, "host_kind": "test-host", "guest": {}, "driver": {},
                 "systems": {
@@ -377,7 +364,7 @@ class BlkExits(unittest.TestCase):
         res, err = kvm.exit_arith(b, a, 1000, null)
         self.assertEqual(err, [])
         self.assertEqual((res["net_user_exits"], res["user_exits_per_io"], res["exits_per_io"]), (0, 0, 0))
-        figs = tb.SCENARIOS["blk"]["figures"]
+        figs = scenarios.get("blk").figures
         self.assertTrue(stats.is_value(res["user_exits_per_io"], figs["randread_user_exits_per_io"]))
         self.assertFalse(stats.is_value(0, figs["randread_exits_per_io"]))
 
@@ -415,7 +402,7 @@ class BlkFigures(unittest.TestCase):
             f, err, exits = fio.blk_vm_figures(rec["windows"], list(fio.BLK_JOBS), rec["ready"], 1, 0, 0)
             self.assertEqual(err, [], name)
             # Recorded before CPU sampling existed: the optional figures are absent.
-            self.assertEqual(set(f), {k for k, d in tb.SCENARIOS["blk"]["figures"].items()
+            self.assertEqual(set(f), {k for k, d in scenarios.get("blk").figures.items()
                                       if not d.get("optional")}, name)
             for k, v in rec["figures"].items():
                 self.assertAlmostEqual(f[k], v, msg="%s %s" % (name, k))
@@ -490,20 +477,20 @@ class BlkSetup(unittest.TestCase):
         self.assertNotIn("offset_increment", one)
 
     def test_argv(self):
-        t = tb.blk_system("tern", "K", "I", 512, "/b/tern", self.blk)["argv"]
+        t = _unmoved.blk_system("tern", "K", "I", 512, "/b/tern", self.blk)["argv"]
         self.assertIn("path=/tmp/tern-bench-blk/disk.img,queues=2,direct=off", t)
         self.assertIn("path=/b/tools.img,readonly=on,direct=off", t)
         self.assertEqual(t[t.index("--cpus") + 1], "2")
-        q = tb.blk_system("qemu-pc", "K", "I", 512, "/b/tern", self.blk)
+        q = _unmoved.blk_system("qemu-pc", "K", "I", 512, "/b/tern", self.blk)
         a = q["argv"]
         self.assertEqual((q["kind"], a[a.index("-M") + 1], a[a.index("-smp") + 1]), ("vm", "pc", "2"))
         self.assertIn("file=/tmp/tern-bench-blk/disk.img,if=none,id=d0,format=raw,aio=io_uring,cache.direct=off", a)
         self.assertIn("virtio-blk-pci,drive=d0,iothread=io0,num-queues=2", a)
         self.assertIn("file=/b/tools.img,if=none,id=d1,format=raw,readonly=on", a)
         self.assertEqual(a[a.index("-append") + 1], fio.blk_guest_cmdline(self.blk))
-        m = tb.blk_system("qemu-microvm", "K", "I", 512, "/b/tern", self.blk)["argv"]
+        m = _unmoved.blk_system("qemu-microvm", "K", "I", 512, "/b/tern", self.blk)["argv"]
         self.assertIn("pcie=on", m[m.index("-M") + 1])
-        h = tb.blk_system("host", "K", "I", 512, "/b/tern", self.blk)
+        h = _unmoved.blk_system("host", "K", "I", 512, "/b/tern", self.blk)
         self.assertEqual(h["kind"], "host")
         rr = h["jobs_argv"]["randread"]
         for o in ("--filename=/tmp/tern-bench-blk/disk.img", "--direct=0", "--ioengine=io_uring", "--rw=randread",
@@ -513,7 +500,7 @@ class BlkSetup(unittest.TestCase):
 
 class BlkDocument(unittest.TestCase):
     def doc(self):
-        figs = tb.SCENARIOS["blk"]["figures"]
+        figs = scenarios.get("blk").figures
         rec = blk_windows()
 
         def vm(name):
@@ -714,7 +701,7 @@ class NetFigures(unittest.TestCase):
                                               rec["vhost"], rec["vhost_workers"])
             self.assertEqual(err, [], name)
             # Recorded before CPU sampling existed: the optional figures are absent.
-            self.assertEqual(set(f), {k for k, d in tb.SCENARIOS["net"]["figures"].items()
+            self.assertEqual(set(f), {k for k, d in scenarios.get("net").figures.items()
                                       if not d.get("optional")}, name)
             for k, v in rec["figures"].items():
                 self.assertAlmostEqual(f[k], v, msg="%s %s" % (name, k))
@@ -786,34 +773,34 @@ class NetSetup(unittest.TestCase):
                 self.assertEqual(out, want + "\n" if want is not None else "", name)  # None: not there at all
 
     def test_argv(self):
-        t = tb.net_system("tern", "K", "I", 256, "/b/tern", self.net)
+        t = _unmoved.net_system("tern", "K", "I", 256, "/b/tern", self.net)
         self.assertTrue(t["vhost"])
         self.assertIn("tap=tbnet0,vhost=on,mac=%s" % iperf.NET_MAC, t["argv"])
         self.assertEqual(t["argv"][t["argv"].index("--cmdline") + 1], iperf.net_guest_cmdline(self.net))
-        t = tb.net_system("tern-novhost", "K", "I", 256, "/b/tern", self.net)
+        t = _unmoved.net_system("tern-novhost", "K", "I", 256, "/b/tern", self.net)
         self.assertFalse(t["vhost"])
         self.assertIn("tap=tbnet0,vhost=off,mac=%s" % iperf.NET_MAC, t["argv"])
-        q = tb.net_system("qemu-pc", "K", "I", 256, "/b/tern", self.net)["argv"]
+        q = _unmoved.net_system("qemu-pc", "K", "I", 256, "/b/tern", self.net)["argv"]
         self.assertEqual((q[q.index("-M") + 1], q[q.index("-smp") + 1], q[q.index("-m") + 1]), ("pc", "1", "256"))
         self.assertIn("tap,id=n0,ifname=tbnet0,script=no,downscript=no,vhost=on", q)
         self.assertIn("virtio-net-pci,netdev=n0,mac=%s" % iperf.NET_MAC, q)
-        q = tb.net_system("qemu-pc-novhost", "K", "I", 256, "/b/tern", self.net)["argv"]
+        q = _unmoved.net_system("qemu-pc-novhost", "K", "I", 256, "/b/tern", self.net)["argv"]
         self.assertIn("tap,id=n0,ifname=tbnet0,script=no,downscript=no,vhost=off", q)
-        m = tb.net_system("qemu-microvm-novhost", "K", "I", 256, "/b/tern", self.net)["argv"]
+        m = _unmoved.net_system("qemu-microvm-novhost", "K", "I", 256, "/b/tern", self.net)["argv"]
         self.assertIn("pcie=on", m[m.index("-M") + 1])
         with self.assertRaises(KeyError):
-            tb.net_system("host", "K", "I", 256, "/b/tern", self.net)
+            _unmoved.net_system("host", "K", "I", 256, "/b/tern", self.net)
 
     def test_known_peers(self):
-        s = tb.SCENARIOS["net"]
-        self.assertEqual(s["peers"], ["qemu-pc", "tern-novhost", "qemu-pc-novhost"])
-        self.assertEqual(set(s["known_peers"]), {"qemu-pc", "qemu-pc-novhost", "qemu-microvm",
+        s = scenarios.get("net")
+        self.assertEqual(s.peers, ["qemu-pc", "tern-novhost", "qemu-pc-novhost"])
+        self.assertEqual(set(s.known_peers), {"qemu-pc", "qemu-pc-novhost", "qemu-microvm",
                                                  "qemu-microvm-novhost", "tern-novhost"})
 
 
 class NetDocument(unittest.TestCase):
     def doc(self):
-        figs = tb.SCENARIOS["net"]["figures"]
+        figs = scenarios.get("net").figures
         rec = net_windows()
 
         def vm(name, scale=1.0):
@@ -924,10 +911,10 @@ class Legacy(unittest.TestCase):
                 if g:
                     got.append(g)
             want = [("TERN-BLK-READY", None)]
-            for w in ["null"] + tb.LEGACY_BLK_JOBS:
+            for w in ["null"] + _unmoved.LEGACY_BLK_JOBS:
                 want += [("TERN-FIO-START", w), ("TERN-FIO-END", w), ("TERN-FIO", w)]
             want += [("TERN-NET-READY", None)]
-            for w in ["null"] + tb.LEGACY_NET_JOBS:
+            for w in ["null"] + _unmoved.LEGACY_NET_JOBS:
                 want += [("TERN-NET-START", w), ("TERN-NET-END", w), ("TERN-NET", w)]
             self.assertEqual([(m, n) for m, n, _ in got], want, name)
             self.assertEqual((got[0][2]["disk"], got[0][2]["tools"]), (disk, tools), name)
@@ -935,23 +922,23 @@ class Legacy(unittest.TestCase):
             self.assertEqual(got[10][2]["driver"], drv)
 
     def test_recorded_runs_give_the_recorded_figures(self):
-        figs = tb.SCENARIOS["legacy"]["figures"]
+        figs = scenarios.get("legacy").figures
         for name, rec in legacy_windows().items():
-            f, err, exits = tb.legacy_vm_figures(rec["windows"], rec["net_windows"], tb.LEGACY_BLK_JOBS,
-                                                 tb.LEGACY_NET_JOBS, rec["ready"], rec["net_ready"], 0, 0,
+            f, err, exits = _unmoved.legacy_vm_figures(rec["windows"], rec["net_windows"], _unmoved.LEGACY_BLK_JOBS,
+                                                 _unmoved.LEGACY_NET_JOBS, rec["ready"], rec["net_ready"], 0, 0,
                                                  rec["system"], rec["vhost_workers"])
             self.assertEqual(err, [], name)
             self.assertEqual(set(f), set(figs), name)
             for k, v in rec["figures"].items():
                 self.assertAlmostEqual(f[k], v, msg="%s %s" % (name, k))
             self.assertEqual((set(exits["blk"]), set(exits["net"])),
-                             ({"null"} | set(tb.LEGACY_BLK_JOBS), {"null"} | set(tb.LEGACY_NET_JOBS)))
+                             ({"null"} | set(_unmoved.LEGACY_BLK_JOBS), {"null"} | set(_unmoved.LEGACY_NET_JOBS)))
         # IDE: every request is PIO exits to tern (the taskfile, bus-master DMA, status), none for virtio-blk.
         w = legacy_windows()["tern-legacy"]["windows"]
         d = {k: w["randread"]["after"][k] - w["randread"]["before"][k] for k in ("io_exits", "mmio_exits")}
         n = {k: w["null"]["after"][k] - w["null"]["before"][k] for k in ("io_exits", "mmio_exits")}
         g = w["randread"]["guest"]
-        f, _, _ = tb.legacy_vm_figures(w, legacy_windows()["tern-legacy"]["net_windows"], ["randread"], [], None,
+        f, _, _ = _unmoved.legacy_vm_figures(w, legacy_windows()["tern-legacy"]["net_windows"], ["randread"], [], None,
                                        None, 0, 0, {})
         self.assertAlmostEqual(f["randread_user_exits_per_io"],
                                (d["io_exits"] + d["mmio_exits"] - n["io_exits"] - n["mmio_exits"]) /
@@ -960,13 +947,13 @@ class Legacy(unittest.TestCase):
 
     def test_the_wrong_path_fails_the_run(self):
         rec = legacy_windows()["tern-legacy"]
-        _, err, _ = tb.legacy_vm_figures(rec["windows"], rec["net_windows"], tb.LEGACY_BLK_JOBS, tb.LEGACY_NET_JOBS,
+        _, err, _ = _unmoved.legacy_vm_figures(rec["windows"], rec["net_windows"], _unmoved.LEGACY_BLK_JOBS, _unmoved.LEGACY_NET_JOBS,
                                          rec["ready"], rec["net_ready"], 0, 0, legacy_windows()["tern"]["system"],
                                          rec["vhost_workers"])
         self.assertIn("disk under test is 'sda' in the guest, want vd*", err)
         self.assertIn("guest NIC driven by 'e1000', want virtio_net", err)
         self.assertIn("vhost=on but 0 vhost worker(s) for the VMM", err)
-        _, err, _ = tb.legacy_vm_figures(rec["windows"], {}, tb.LEGACY_BLK_JOBS, tb.LEGACY_NET_JOBS,
+        _, err, _ = _unmoved.legacy_vm_figures(rec["windows"], {}, _unmoved.LEGACY_BLK_JOBS, _unmoved.LEGACY_NET_JOBS,
                                          dict(rec["ready"], disk="vdb"), None, 0, 0, rec["system"])
         self.assertIn("disk under test is 'vdb' in the guest, want sd*", err)
         self.assertIn("no TERN-NET-READY line (no NIC?)", err)
@@ -1002,10 +989,10 @@ class Legacy(unittest.TestCase):
         self.assertNotIn("tcp_rx_exits_per_mib", f)
 
     def test_argv(self):
-        blk = dict(BlkSetup.blk, queues=1, jobs=tb.LEGACY_BLK_JOBS)
-        net = dict(NetSetup.net, jobs=tb.LEGACY_NET_JOBS)
-        old = tb.legacy_system("tern-legacy", "K", "I", 512, "/b/tern", blk, net)
-        new = tb.legacy_system("tern", "K", "I", 512, "/b/tern", blk, net)
+        blk = dict(BlkSetup.blk, queues=1, jobs=_unmoved.LEGACY_BLK_JOBS)
+        net = dict(NetSetup.net, jobs=_unmoved.LEGACY_NET_JOBS)
+        old = _unmoved.legacy_system("tern-legacy", "K", "I", 512, "/b/tern", blk, net)
+        new = _unmoved.legacy_system("tern", "K", "I", 512, "/b/tern", blk, net)
         a, b = old["argv"], new["argv"]
         self.assertEqual(a[a.index("--machine") + 1], "pc")
         self.assertNotIn("--machine", b)
@@ -1025,7 +1012,7 @@ class Legacy(unittest.TestCase):
             self.assertIn(w, line)
 
     def doc(self):
-        figs = tb.SCENARIOS["legacy"]["figures"]
+        figs = scenarios.get("legacy").figures
         rec = legacy_windows()
 
         def vm(name):
@@ -1084,12 +1071,12 @@ class VhostUser(unittest.TestCase):
           "qsd": "/usr/bin/qemu-storage-daemon"}
 
     def test_argv(self):
-        t = tb.vu_system("tern-ternblk", "K", "I", 512, "/o/tern.bin", self.blk, self.vu)
+        t = _unmoved.vu_system("tern-ternblk", "K", "I", 512, "/o/tern.bin", self.blk, self.vu)
         self.assertIn("vhost-user=/tmp/tern-bench-vhost-user-1/vu.sock,queues=1", t["argv"])
         self.assertIn("path=/b/tools.img,readonly=on,direct=off", t["argv"])
         self.assertEqual(t["backend"]["argv"], ["/o/tern-blk.bin", "--socket", self.vu["socket"], "--image",
                                                 self.blk["image"], "--queues", "1"])
-        q = tb.vu_system("tern-qsd", "K", "I", 512, "/o/tern.bin", self.blk, self.vu)
+        q = _unmoved.vu_system("tern-qsd", "K", "I", 512, "/o/tern.bin", self.blk, self.vu)
         self.assertEqual(q["argv"], t["argv"])  # the same frontend
         b = q["backend"]["argv"]
         self.assertEqual(b[0], "/usr/bin/qemu-storage-daemon")
@@ -1097,7 +1084,7 @@ class VhostUser(unittest.TestCase):
                                                        "aio=io_uring" % self.blk["image"])
         self.assertEqual(b[b.index("--export") + 1], "type=vhost-user-blk,id=e,node-name=f,addr.type=unix,"
                                                      "addr.path=%s,writable=on,num-queues=1" % self.vu["socket"])
-        m = tb.vu_system("qemu-ternblk", "K", "I", 512, "/o/tern.bin", self.blk, self.vu)
+        m = _unmoved.vu_system("qemu-ternblk", "K", "I", 512, "/o/tern.bin", self.blk, self.vu)
         a = m["argv"]
         self.assertEqual(m["backend"]["argv"], t["backend"]["argv"])
         self.assertEqual(a[a.index("-m") + 1], "512")
@@ -1106,15 +1093,15 @@ class VhostUser(unittest.TestCase):
         self.assertIn("socket,id=c0,path=%s" % self.vu["socket"], a)
         self.assertIn("vhost-user-blk-pci,chardev=c0,num-queues=1", a)
         self.assertEqual(a[a.index("-append") + 1], fio.blk_guest_cmdline(self.blk))
-        self.assertEqual(tb.vu_system("host", "K", "I", 512, "/o/tern.bin", self.blk, self.vu)["kind"], "host")
+        self.assertEqual(_unmoved.vu_system("host", "K", "I", 512, "/o/tern.bin", self.blk, self.vu)["kind"], "host")
         with self.assertRaises(KeyError):
-            tb.vu_system("qemu-pc", "K", "I", 512, "/o/tern.bin", self.blk, self.vu)
+            _unmoved.vu_system("qemu-pc", "K", "I", 512, "/o/tern.bin", self.blk, self.vu)
 
     def test_recorded_runs_give_the_recorded_figures(self):
         """Run 1 of the three VMs: tern puts the vhost-user disk after its local tools disk (vdb), QEMU in command
         line order (vda); the guest found each by size. CPU per I/O counts the backend too."""
         recs = json.load(open(os.path.join(DATA, "vu-windows.json")))
-        figs = tb.SCENARIOS["vhost-user"]["figures"]
+        figs = scenarios.get("vhost-user").figures
         for name, disk in (("tern-ternblk", "vdb"), ("tern-qsd", "vdb"), ("qemu-ternblk", "vda")):
             rec = recs[name]
             ready = [parsers.parse_guest_line(ln) for ln in parsers.Lines().feed(data("vu-%s.serial" % name).encode())]
@@ -1143,9 +1130,9 @@ class VhostUser(unittest.TestCase):
         self.assertEqual({n: stats.ratio_base(n, systems, "tern-ternblk") for n in systems},
                          {"tern-ternblk": None, "tern-qsd": "tern-ternblk", "qemu-ternblk": "tern-ternblk",
                           "host": "tern-ternblk"})
-        s = tb.SCENARIOS["vhost-user"]
-        self.assertEqual((s["subject"], s["peers"]), ("tern-ternblk", ["tern-qsd", "qemu-ternblk", "host"]))
-        self.assertIn("backend", s["figures"]["randread_cpu_us_per_io"]["what"])
+        s = scenarios.get("vhost-user")
+        self.assertEqual((s.subject, s.peers), ("tern-ternblk", ["tern-qsd", "qemu-ternblk", "host"]))
+        self.assertIn("backend", s.figures["randread_cpu_us_per_io"]["what"])
 
     def test_unix_listening(self):
         with tempfile.TemporaryDirectory() as d:

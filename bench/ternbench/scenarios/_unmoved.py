@@ -1,0 +1,372 @@
+"""Transitional: the scenarios not yet in modules of their own, described by SCENARIOS and the chains over their
+kinds below as tern-bench had them, behind the Scenario interface (Unmoved). Each moves out into its module; then
+this file goes."""
+
+import os
+import shlex
+import shutil
+
+from .. import fio, iperf
+from ..fio import (HOST, FioWindows, blk_figures_def, blk_guest_cmdline, blk_guest_words, blk_host_run,
+                   blk_host_system, blk_ready_errors, blk_setup, blk_vm_run, qemu_tools_disk, tern_tools_disk)
+from ..iperf import (NET_JOBS, NetWindows, net_figures_def, net_guest_cmdline, net_guest_words, net_ready_errors,
+                     net_setup, net_vm_run, net_warnings, tap_session, tern_net)
+from ..scenario import Guest, Plan, Scenario
+from ..stats import NOVHOST
+from ..vm import QEMU, QEMU_PCI_MACHINES, failed_rec, guest_cmdline, qemu_argv, run_errors, tern_argv, vm_finish
+from ..windows import window_figures
+
+BLK_QEMU_MACHINES = QEMU_PCI_MACHINES
+NET_QEMU_MACHINES = QEMU_PCI_MACHINES
+# The legacy scenario: the slow path against the fast path in the same guest, one boot running fio jobs then
+# iperf3 jobs. "tern": the default machine, virtio-blk and virtio-net with vhost-net; "tern-legacy": --machine pc,
+# the disk on PIIX IDE (ata_piix, sdX) and the NIC an e1000. The tools disk is virtio in both. Ratio: tern-legacy
+# over tern ("IDE does 0.1x the IOPS of virtio-blk").
+LEGACY = "tern-legacy"
+LEGACY_BLK_JOBS = ["randread", "seqread"]
+LEGACY_NET_JOBS = ["tcp_tx", "tcp_rx"]
+# Per system: tern's machine, the disk's interface and the guest device it must be (the prefix of its name), the
+# NIC model and the guest driver that must drive it, vhost-net or not.
+LEGACY_SYSTEMS = {
+    "tern": {"machine": None, "disk_if": "virtio", "disk_dev": "vd", "nic": "virtio", "nic_driver": "virtio_net",
+             "vhost": True},
+    LEGACY: {"machine": "pc", "disk_if": "ide", "disk_dev": "sd", "nic": "e1000", "nic_driver": "e1000",
+             "vhost": False},
+}
+
+# The vhost-user scenario: virtio-blk served by a vhost-user backend process that the driver starts before the
+# VMM and stops after it. Per system: the frontend (tern or QEMU) and the backend (tern-blk or
+# qemu-storage-daemon). "host" is the blk scenario's. Ratios: tern-ternblk over each.
+VU_SUBJECT = "tern-ternblk"
+VU_SYSTEMS = {
+    VU_SUBJECT: {"frontend": "tern", "backend": "tern-blk"},
+    "tern-qsd": {"frontend": "tern", "backend": "qsd"},
+    "qemu-ternblk": {"frontend": "qemu", "backend": "tern-blk"},
+}
+QSD = "qemu-storage-daemon"
+VU_CPU_WHAT = ("the VMM process and the backend process (tern-blk or qemu-storage-daemon), all threads, plus the "
+               "VMM's vhost-PID kernel workers")
+
+
+
+SCENARIOS = {
+    "blk": {
+        "kind": "blk",
+        "description": "virtio-blk: fio in the guest (io_uring, O_DIRECT on /dev/vda, numjobs = queues) on a raw "
+                       "image file in the host's /tmp, 4k randread QD32, 4k randwrite QD32, 128k read QD8; fio "
+                       "comes from a read-only tools disk (/dev/vdb, tests/host/mktools). Peer 'host': the same "
+                       "jobs run by fio directly on the image file (io_uring, buffered), the limit.",
+        "guest_script": "bench/guests/blk.sh",
+        "guest_modules": "virtio_pci virtio_blk ext4",
+        "guest_files": ["tests/guest/tools-init-snippet:/tools.sh", "bench/guests/windows.sh:/windows.sh"],
+        "cpus": None,  # = queues
+        "memory_mib": 512,
+        "peers": ["qemu-pc", HOST],
+        "known_peers": list(BLK_QEMU_MACHINES) + [HOST],
+        "figures": blk_figures_def(),
+    },
+    "net": {
+        "kind": "net",
+        "description": "virtio-net over a tap in the test host: iperf3 in the guest against a server in the test "
+                       "host (IPv4 link-local), TCP guest to host, TCP host to guest (-R), UDP 64-byte datagrams "
+                       "guest to host; KVM exits per packet. tern with vhost-net (tern) and with its userspace "
+                       "datapath (tern-novhost), each against QEMU virtio-net-pci with vhost=on and vhost=off.",
+        "guest_script": "bench/guests/net.sh",
+        "guest_modules": "virtio_pci virtio_net",
+        "guest_tools": "iperf3 ethtool",
+        "guest_files": ["bench/guests/windows.sh:/windows.sh"],
+        "cpus": 1,
+        "memory_mib": 256,
+        "peers": ["qemu-pc", "tern" + NOVHOST, "qemu-pc" + NOVHOST],
+        "known_peers": [p + v for p in NET_QEMU_MACHINES for v in ("", NOVHOST)] + ["tern" + NOVHOST],
+        "figures": net_figures_def(),
+    },
+    "legacy": {
+        "kind": "legacy",
+        "description": "the slow path against the fast path, same guest, one boot: fio (%s, from a read-only "
+                       "virtio tools disk) on a raw image in the host's /tmp, then iperf3 (%s) against a server in "
+                       "the test host over a tap; KVM exits per I/O and per packet. tern-legacy: --machine pc, the "
+                       "disk on PIIX IDE (ata_piix, /dev/sdX), an e1000 NIC; tern: virtio-blk and virtio-net with "
+                       "vhost-net. Ratio: tern-legacy / tern." % (", ".join(LEGACY_BLK_JOBS),
+                                                                   ", ".join(LEGACY_NET_JOBS)),
+        "guest_script": "bench/guests/legacy.sh",
+        "guest_modules": "virtio_pci virtio_blk virtio_net ext4 ata_piix sd_mod e1000",
+        "guest_tools": "iperf3 ethtool",
+        "guest_files": ["tests/guest/tools-init-snippet:/tools.sh", "bench/guests/windows.sh:/windows.sh"],
+        "cpus": 1,
+        "memory_mib": 512,
+        "subject": LEGACY,
+        "peers": ["tern"],
+        "known_peers": ["tern"],
+        "figures": dict(blk_figures_def(LEGACY_BLK_JOBS, disks="/sys/block/DEV/stat of the disk under "
+                                                         "test, sdX or vdX, and of the tools disk"),
+                        **net_figures_def(LEGACY_NET_JOBS, len(LEGACY_BLK_JOBS), per_mib=True)),
+    },
+    "vhost-user": {
+        "kind": "vhost-user",
+        "description": "virtio-blk through a vhost-user backend (started before the VMM, stopped after it): fio in "
+                       "the guest as in blk (4k randread QD32, 4k randwrite QD32, 128k read QD8; tools disk "
+                       "virtio) on a raw image in the host's /tmp. tern-ternblk: tern + tern-blk; tern-qsd: tern + "
+                       "qemu-storage-daemon (vhost-user-blk export, io_uring); qemu-ternblk: QEMU "
+                       "vhost-user-blk-pci + tern-blk; host: fio on the image file. Ratios: tern-ternblk / each.",
+        "guest_script": "bench/guests/blk.sh",
+        "guest_modules": "virtio_pci virtio_blk ext4",
+        "guest_files": ["tests/guest/tools-init-snippet:/tools.sh", "bench/guests/windows.sh:/windows.sh"],
+        "cpus": None,  # = queues
+        "memory_mib": 512,
+        "subject": VU_SUBJECT,
+        "peers": ["tern-qsd", "qemu-ternblk", HOST],
+        "known_peers": [n for n in VU_SYSTEMS if n != VU_SUBJECT] + [HOST],
+        "figures": blk_figures_def(cpu_what=VU_CPU_WHAT, backend=True),
+    },
+}
+
+
+def blk_system(system, kernel, initrd, memory_mib, tern, blk):
+    """{name, kind, argv[, jobs_argv]} of SYSTEM in the blk scenario. blk: image, image_bytes, tools, tools_bytes,
+    queues, runtime_s, ramp_s, jobs. The image file sits on tmpfs in the test host: tmpfs has no O_DIRECT on 6.1, so
+    tern opens it with direct=off and QEMU with cache.direct=off (the guest's own I/O is O_DIRECT all the same)."""
+    q, cpus = blk["queues"], blk["queues"]
+    cmdline = blk_guest_cmdline(blk)
+    if system == "tern":
+        argv = tern_argv(tern, kernel, initrd, cpus, memory_mib, cmdline) + \
+            ["--disk", "path=%s,queues=%d,direct=off" % (blk["image"], q)] + tern_tools_disk(blk)
+        return {"name": system, "kind": "vm", "argv": argv}
+    if system in BLK_QEMU_MACHINES:
+        argv = qemu_argv(BLK_QEMU_MACHINES[system], kernel, initrd, cpus, memory_mib, cmdline) + \
+            ["-object", "iothread,id=io0",
+             "-drive", "file=%s,if=none,id=d0,format=raw,aio=io_uring,cache.direct=off" % blk["image"],
+             "-device", "virtio-blk-pci,drive=d0,iothread=io0,num-queues=%d" % q] + qemu_tools_disk(blk)
+        return {"name": system, "kind": "vm", "argv": argv}
+    if system == HOST:
+        return blk_host_system(blk)
+    raise KeyError(system)
+
+
+def vu_backend(name, blk, vu):
+    """{name, argv, socket} of a vhost-user-blk backend on blk["image"], listening on vu["socket"] with
+    blk["queues"] queues, buffered like every other system (tmpfs has no O_DIRECT)."""
+    sock, img, q = vu["socket"], blk["image"], blk["queues"]
+    if name == "tern-blk":
+        argv = [vu["tern_blk"], "--socket", sock, "--image", img, "--queues", str(q)]
+    elif name == "qsd":
+        argv = [vu["qsd"], "--blockdev", "driver=file,node-name=f,filename=%s,cache.direct=off,aio=io_uring" % img,
+                "--export", "type=vhost-user-blk,id=e,node-name=f,addr.type=unix,addr.path=%s,writable=on,"
+                "num-queues=%d" % (sock, q)]
+    else:
+        raise KeyError(name)
+    return {"name": name, "argv": argv, "socket": sock}
+
+
+def vu_system(system, kernel, initrd, memory_mib, tern, blk, vu):
+    """{name, kind, argv, backend} of SYSTEM in the vhost-user scenario (the 'host' peer as in blk). vu: socket,
+    tern_blk, qsd (the backends' paths). QEMU needs its guest RAM shared with the backend (a memfd backend with
+    share=on as the NUMA node's memory); tern makes it a shared memfd by itself when a disk is vhost-user."""
+    if system == HOST:
+        return blk_host_system(blk)
+    if system not in VU_SYSTEMS:
+        raise KeyError(system)
+    q, cpus, sock = blk["queues"], blk["queues"], vu["socket"]
+    cmdline = blk_guest_cmdline(blk)
+    if VU_SYSTEMS[system]["frontend"] == "tern":
+        argv = tern_argv(tern, kernel, initrd, cpus, memory_mib, cmdline) + \
+            ["--disk", "vhost-user=%s,queues=%d" % (sock, q)] + tern_tools_disk(blk)
+    else:
+        argv = qemu_argv("pc", kernel, initrd, cpus, memory_mib, cmdline) + \
+            ["-object", "memory-backend-memfd,id=mem,size=%dM,share=on" % memory_mib, "-numa", "node,memdev=mem",
+             "-chardev", "socket,id=c0,path=%s" % sock, "-device", "vhost-user-blk-pci,chardev=c0,num-queues=%d" % q] \
+            + qemu_tools_disk(blk)
+    return {"name": system, "kind": "vm", "argv": argv, "backend": vu_backend(VU_SYSTEMS[system]["backend"], blk, vu)}
+
+
+def net_system(system, kernel, initrd, memory_mib, tern, net):
+    """{name, kind, vhost, argv} of SYSTEM in the net scenario: one virtio-net NIC on the tap net["tap"] (which the
+    driver creates before every run), vhost-net on unless the name ends in NOVHOST. net: tap, mac, host_addr,
+    guest_addr, prefix, port, time_s, udp_rate, jobs."""
+    vhost = not system.endswith(NOVHOST)
+    base = system[:-len(NOVHOST)] if not vhost else system
+    cmdline = net_guest_cmdline(net)
+    if base == "tern":
+        argv = tern_argv(tern, kernel, initrd, 1, memory_mib, cmdline) + tern_net(net, vhost)
+    elif base in NET_QEMU_MACHINES:
+        argv = qemu_argv(NET_QEMU_MACHINES[base], kernel, initrd, 1, memory_mib, cmdline) + \
+            ["-netdev", "tap,id=n0,ifname=%s,script=no,downscript=no,vhost=%s" % (net["tap"], "on" if vhost else "off"),
+             "-device", "virtio-net-pci,netdev=n0,mac=%s" % net["mac"]]
+    else:
+        raise KeyError(system)
+    return {"name": system, "kind": "vm", "vhost": vhost, "argv": argv}
+
+
+def legacy_system(system, kernel, initrd, memory_mib, tern, blk, net):
+    """{name, kind, vhost, disk_dev, nic_driver, argv} of SYSTEM in the legacy scenario: tern with the disk under
+    test, the tools disk (virtio) and one NIC on the tap, per LEGACY_SYSTEMS."""
+    d = LEGACY_SYSTEMS[system]
+    argv = tern_argv(tern, kernel, initrd, 1, memory_mib, guest_cmdline(blk_guest_words(blk) + net_guest_words(net)))
+    if d["machine"]:
+        argv += ["--machine", d["machine"]]
+    disk = "path=%s,direct=off" % blk["image"] if d["disk_if"] == "virtio" else \
+        "path=%s,if=%s,direct=off" % (blk["image"], d["disk_if"])
+    argv += ["--disk", disk] + tern_tools_disk(blk)
+    argv += tern_net(net, d["vhost"], None if d["nic"] == "virtio" else d["nic"])
+    return {"name": system, "kind": "vm", "vhost": d["vhost"], "disk_dev": d["disk_dev"], "nic_driver": d["nic_driver"],
+            "argv": argv}
+
+
+def legacy_vm_figures(blk_windows, net_windows, blk_jobs, net_jobs, blk_ready, net_ready, exit_status, guest_status,
+                      sysd, vhost_threads=None):
+    """(figures, errors, exits) of one legacy run: the fio windows, then the iperf3 windows of the same boot. SYSD's
+    disk_dev, nic_driver and vhost say which disk, NIC driver and vhost-net use the guest must show. exits:
+    {"blk": {...}, "net": {...}}."""
+    errors = run_errors(exit_status, guest_status) + blk_ready_errors(blk_ready, 1, sysd.get("disk_dev")) + \
+        net_ready_errors(net_ready, sysd.get("vhost"), vhost_threads, sysd.get("nic_driver"))
+    figures, errs, bex = window_figures(fio.WINDOWS, blk_windows, blk_jobs)
+    nfig, nerrs, nex = window_figures(iperf.WINDOWS, net_windows, net_jobs, per_mib=True)
+    figures.update(nfig)
+    return figures, errors + errs + nerrs, {"blk": bex, "net": nex}
+
+
+def legacy_vm_run(spec, sysd, rdir):
+    """One boot of a VM running the legacy scenario: the fio windows, then the iperf3 windows (on a fresh tap).
+    Returns the run record; raw.windows/raw.ready are the fio side's, raw.net_windows/raw.net_ready the NIC's."""
+    net = spec["net"]
+    fio, nic = FioWindows(), NetWindows(net, rdir)
+    rec, raw, clock, errors = tap_session(spec, sysd, rdir, [fio, nic])
+    if raw is None:
+        return failed_rec(rec, errors)
+    raw.update(ready=fio.ready, windows=fio.windows, net_ready=nic.ready, net_windows=nic.windows,
+               vhost_workers=nic.workers)
+    figures, ferrors, raw["exits"] = legacy_vm_figures(fio.windows, nic.windows, spec["blk"]["jobs"], net["jobs"],
+                                                       fio.ready, nic.ready, raw["exit_status"],
+                                                       clock.guest_exit_status(), sysd, nic.workers)
+    rec["warnings"] = net_warnings(nic.ready, net["mac"])
+    return vm_finish(rec, raw, figures, ferrors + errors, spec["run_timeout"])
+
+
+def legacy_setup(args, sname):
+    """The legacy scenario's parameters (the spec's "blk" and "net": one queue, the legacy jobs) and its setup
+    record."""
+    blk, bs = blk_setup(args, sname, LEGACY_BLK_JOBS, queues=1)
+    net, ns = net_setup(args, LEGACY_NET_JOBS)
+    bs["host_side_io"] = {"tern": "virtio-blk --disk direct=off (buffered), one io_uring per queue",
+                          LEGACY: "PIIX IDE --disk if=ide,direct=off (buffered), the drive's io_uring thread"}
+    setup = {"blk": bs, "net": ns, "systems": LEGACY_SYSTEMS,
+             "order": "one boot per run: tools disk mounted and warmed, fio windows (null, %s), then the NIC set up "
+                      "and the iperf3 windows (null, %s)" % (", ".join(LEGACY_BLK_JOBS), ", ".join(LEGACY_NET_JOBS)),
+             "summary": "one boot: fio %s (%d s after %d s ramp each, guest O_DIRECT, host side buffered), then "
+                        "iperf3 %s (-t %d); 1 vCPU; tern-legacy: --machine pc, IDE disk (sdX), e1000; tern: "
+                        "virtio-blk, virtio-net + vhost-net; tools disk virtio in both"
+                        % ("+".join(LEGACY_BLK_JOBS), args.blk_runtime, args.blk_ramp, "+".join(LEGACY_NET_JOBS),
+                           args.net_time)}
+    return blk, net, setup
+
+
+def vu_setup(args, sname, tern_blk):
+    """The vhost-user scenario's parameters (the spec's "blk" and "vu") and its setup record."""
+    blk, setup = blk_setup(args, sname)
+    vu = {"socket": os.path.join(os.path.dirname(blk["image"]), "vu.sock"), "tern_blk": tern_blk,
+          "qsd": shutil.which(QSD) or "/usr/bin/" + QSD}
+    setup["backends"] = {n: shlex.join(vu_backend(n, blk, vu)["argv"]) for n in ("tern-blk", "qsd")}
+    setup["host_side_io"] = {"tern-blk": "buffered (no --direct), io_uring", "qsd": "cache.direct=off, aio=io_uring",
+                             "host": "fio ioengine=io_uring direct=0 on the image file"}
+    setup["backend_lifetime"] = ("started before each VM run (the run waits until its socket listens in "
+                                 "/proc/net/unix), SIGTERM after the VMM exited; its CPU time is sampled with the "
+                                 "VMM's at every marker (cpu_us_per_io counts both; raw.exits.JOB.backend_cpu_s "
+                                 "its share), its log in runs/RUN.backend.log")
+    setup["summary"] = ("queues=%d (guest cpus, fio numjobs), fio %d s after %d s ramp per job, %d MiB image in the "
+                        "driver's /tmp; backends started per run, buffered (tern-blk without --direct, qsd "
+                        "cache.direct=off); guest fio O_DIRECT" % (blk["queues"], blk["runtime_s"], blk["ramp_s"],
+                                                                    args.blk_image_mib))
+    return blk, vu, setup
+
+
+class Unmoved(Scenario):
+    """A scenario of SCENARIOS behind the Scenario interface (the subclass names it)."""
+
+    def __init__(self):
+        d = SCENARIOS[self.name]
+        self.kind, self.description, self.subject = d["kind"], d["description"], d.get("subject", "tern")
+        self.peers, self.known_peers, self.figures = d["peers"], d["known_peers"], d["figures"]
+        self.guest = Guest(d["guest_script"], d["guest_modules"], d.get("guest_tools", ""), d.get("guest_files", []),
+                           d["cpus"] or "= --blk-queues", d["memory_mib"])
+        self.options = {"blk": (fio.OPTIONS,), "vhost-user": (fio.OPTIONS,), "net": (iperf.OPTIONS,),
+                        "legacy": (fio.OPTIONS, iperf.OPTIONS)}[self.kind]
+        self.build_binaries = ("tern-blk",) if self.kind == "vhost-user" else ()
+        self.tool_versions = {"qemu_storage_daemon": [QSD, "--version"]} if self.kind == "vhost-user" else {}
+        self.order = {"blk": 2, "net": 3, "legacy": 4, "vhost-user": 5}[self.kind]
+
+    def setup(self, ctx):
+        args, sname, tern, names = ctx.args, ctx.name, ctx.tern, ctx.systems
+        k, i, mib = ctx.guest["kernel"], ctx.guest["initramfs"], self.guest.memory_mib
+        blk = net = vu = None
+        if self.kind in ("blk", "vhost-user"):
+            if self.kind == "blk":
+                blk, setup = blk_setup(args, sname)
+                systems = [blk_system(n, k, i, mib, tern, blk) for n in names]
+            else:
+                blk, vu, setup = vu_setup(args, sname, ctx.binaries["tern-blk"])
+                systems = [vu_system(n, k, i, mib, tern, blk, vu) for n in names]
+            run_timeout = 45 + len(blk["jobs"]) * (blk["runtime_s"] + blk["ramp_s"] + 15)
+        elif self.kind == "net":
+            net, setup = net_setup(args)
+            systems = [net_system(n, k, i, mib, tern, net) for n in names]
+            run_timeout = 60 + len(NET_JOBS) * (args.net_time + 20)
+        else:
+            blk, net, setup = legacy_setup(args, sname)
+            systems = [legacy_system(n, k, i, mib, tern, blk, net) for n in names]
+            run_timeout = 75 + len(blk["jobs"]) * (blk["runtime_s"] + blk["ramp_s"] + 20) + \
+                len(net["jobs"]) * (args.net_time + 20)
+        if blk:
+            ctx.guest["tools_image"] = blk["tools"]
+            ctx.guest["tools_command"] = blk["tools_command"]
+        params = {k: v for k, v in (("blk", blk), ("net", net), ("vu", vu)) if v}
+        return Plan(systems, params, setup, run_timeout)
+
+    def finish(self, setup, raw):
+        if raw["driver"].get("blk"):
+            fio.finish_setup(setup.get("blk", setup), raw)  # legacy: {"blk": ..., "net": ...}
+        iperf.finish_setup(setup.get("net", setup), setup, raw)
+
+    def prepare(self, spec, info):
+        if spec.get("blk"):
+            info["blk"] = fio.prepare(spec)
+        if spec.get("net"):
+            info["net"] = iperf.prepare(spec)
+
+    def run(self, spec, system, rdir):
+        if system.get("kind") == "host":
+            return blk_host_run(spec, system, rdir)
+        if self.kind in ("blk", "vhost-user"):
+            return blk_vm_run(spec, system, rdir)
+        if self.kind == "net":
+            return net_vm_run(spec, system, rdir)
+        return legacy_vm_run(spec, system, rdir)
+
+    def teardown(self, spec):
+        if spec.get("vu"):
+            try:
+                os.unlink(spec["vu"]["socket"])
+            except OSError:
+                pass
+        if spec.get("blk"):
+            fio.blk_teardown(spec)
+        if spec.get("net"):
+            iperf.net_teardown(spec)
+
+    def systems_help(self):
+        if self.kind == "blk":
+            return ("blk peers: " + ", ".join("%s (%s -M %s, virtio-blk-pci on an iothread, aio=io_uring)" % (p, QEMU, m)
+                                              for p, m in BLK_QEMU_MACHINES.items()) +
+                    ", host (fio on the image file in the test host, io_uring)")
+        if self.kind == "net":
+            return ("net systems: tern (--net vhost=on), tern%s (vhost=off: tern's userspace datapath); " % NOVHOST +
+                    ", ".join("%s (%s -M %s, virtio-net-pci, -netdev tap vhost=on), %s%s (vhost=off)" % (p, QEMU, m, p, NOVHOST)
+                              for p, m in NET_QEMU_MACHINES.items()) +
+                    "; a peer named *%s is compared with tern%s, every other with tern" % (NOVHOST, NOVHOST))
+        if self.kind == "legacy":
+            return ("legacy systems: " + ", ".join(
+                "%s (tern%s, disk if=%s, NIC %s%s)" % (n, " --machine " + d["machine"] if d["machine"] else "", d["disk_if"],
+                                                       d["nic"], " + vhost-net" if d["vhost"] else "")
+                for n, d in LEGACY_SYSTEMS.items()) + "; ratio %s / tern" % LEGACY)
+        return ("vhost-user systems: " + ", ".join(
+            "%s (%s frontend, %s backend)" % (n, d["frontend"], QSD if d["backend"] == "qsd" else d["backend"])
+            for n, d in VU_SYSTEMS.items()) + ", host (fio on the image file); ratios %s / each" % VU_SUBJECT)
