@@ -207,6 +207,18 @@ def blk_prepare(spec):
     return res
 
 
+def run_timeout(blk, slack=45, per_job=15):
+    """Seconds before one run of BLK's jobs is killed: SLACK for the boot, the tools disk and the null window, then
+    each job's runtime and ramp with PER_JOB to spare."""
+    return slack + len(blk["jobs"]) * (blk["runtime_s"] + blk["ramp_s"] + per_job)
+
+
+def record_tools(guest, blk):
+    """The tools disk in the results' record of the guest GUEST."""
+    guest["tools_image"] = blk["tools"]
+    guest["tools_command"] = blk["tools_command"]
+
+
 def prepare(spec):
     """blk_prepare, or Unavailable saying why it failed."""
     try:
@@ -342,3 +354,10 @@ def blk_host_run(spec, sysd, rdir):
         stderr_tail(rdir + ".stderr", raw, errors)
     rec.update(ok=not errors, errors=errors, figures=figures, raw=raw)
     return rec
+
+
+def run(spec, system, rdir):
+    """One run of the fio jobs: blk_host_run for the "host" peer, blk_vm_run for a VM."""
+    if system.get("kind") == "host":
+        return blk_host_run(spec, system, rdir)
+    return blk_vm_run(spec, system, rdir)

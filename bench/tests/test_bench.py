@@ -33,7 +33,7 @@ DATA = os.path.join(HERE, "data")
 sys.path.insert(0, os.path.dirname(HERE))
 
 from ternbench import backend, fio, iperf, kvm, parsers, plot, results, scenarios, stats, windows  # noqa: E402
-from ternbench.scenarios import _unmoved, boot  # noqa: E402
+from ternbench.scenarios import _unmoved, blk as blk_scenario, boot as boot_scenario  # noqa: E402
 
 
 def data(name):
@@ -182,7 +182,7 @@ class BootFigures(unittest.TestCase):
 
     def test_ok(self):
         ov, oerr = self.overhead()
-        f, err = boot.boot_figures(self.seen, (7.7, 7.8), 8.0, 0, 0, ov, oerr)
+        f, err = boot_scenario.boot_figures(self.seen, (7.7, 7.8), 8.0, 0, 0, ov, oerr)
         self.assertEqual(err, [])
         self.assertEqual(f["init_s"], 7.6)
         self.assertAlmostEqual(f["exit_s"], 7.9)  # the 0.1 s pause for the sample is not the VMM's time
@@ -190,18 +190,18 @@ class BootFigures(unittest.TestCase):
 
     def test_failures_never_become_figures(self):
         ov, oerr = self.overhead()
-        f, err = boot.boot_figures(self.seen, (7.7, 7.8), 8.0, 1, 0, ov, oerr)
+        f, err = boot_scenario.boot_figures(self.seen, (7.7, 7.8), 8.0, 1, 0, ov, oerr)
         self.assertIn("exit status 1", err)
         self.assertNotIn("exit_s", f)
-        f, err = boot.boot_figures({}, None, None, None, None, None, [])
+        f, err = boot_scenario.boot_figures({}, None, None, None, None, None, [])
         self.assertEqual(f, {})
         self.assertEqual(len(err), 4)
-        f, err = boot.boot_figures(dict(self.seen, **{"TERN-BENCH-NOGO": 68.0}), (7.7, 7.8), 70.0, 0, 1, ov, oerr)
+        f, err = boot_scenario.boot_figures(dict(self.seen, **{"TERN-BENCH-NOGO": 68.0}), (7.7, 7.8), 70.0, 0, 1, ov, oerr)
         self.assertTrue(any("NOGO" in e for e in err))
         self.assertTrue(any("guest script exited 1" in e for e in err))
-        f, err = boot.boot_figures({}, None, 0.5, -6, None, None, [])
+        f, err = boot_scenario.boot_figures({}, None, 0.5, -6, None, None, [])
         self.assertIn("killed by signal 6 (SIGABRT)", err)
-        f, err = boot.boot_figures(self.seen, (7.7, 7.8), 8.0, 0, 0, None, ["memory sample failed: gone"])
+        f, err = boot_scenario.boot_figures(self.seen, (7.7, 7.8), 8.0, 0, 0, None, ["memory sample failed: gone"])
         self.assertNotIn("pss_overhead_mib", f)
         self.assertIn("memory sample failed: gone", err)
 
@@ -211,7 +211,7 @@ class BootSystems(unittest.TestCase):
     K, I = "/k/6.1/bzImage", "/g/initrd"
 
     def kernel_of(self, system):
-        argv = boot.system_argv(system, self.K, self.I, 1, 256, "/b/tern")
+        argv = boot_scenario.system_argv(system, self.K, self.I, 1, 256, "/b/tern")
         return argv[argv.index("--kernel" if "--kernel" in argv else "-kernel") + 1]
 
     def test_kernels(self):
@@ -477,20 +477,20 @@ class BlkSetup(unittest.TestCase):
         self.assertNotIn("offset_increment", one)
 
     def test_argv(self):
-        t = _unmoved.blk_system("tern", "K", "I", 512, "/b/tern", self.blk)["argv"]
+        t = blk_scenario.blk_system("tern", "K", "I", 512, "/b/tern", self.blk)["argv"]
         self.assertIn("path=/tmp/tern-bench-blk/disk.img,queues=2,direct=off", t)
         self.assertIn("path=/b/tools.img,readonly=on,direct=off", t)
         self.assertEqual(t[t.index("--cpus") + 1], "2")
-        q = _unmoved.blk_system("qemu-pc", "K", "I", 512, "/b/tern", self.blk)
+        q = blk_scenario.blk_system("qemu-pc", "K", "I", 512, "/b/tern", self.blk)
         a = q["argv"]
         self.assertEqual((q["kind"], a[a.index("-M") + 1], a[a.index("-smp") + 1]), ("vm", "pc", "2"))
         self.assertIn("file=/tmp/tern-bench-blk/disk.img,if=none,id=d0,format=raw,aio=io_uring,cache.direct=off", a)
         self.assertIn("virtio-blk-pci,drive=d0,iothread=io0,num-queues=2", a)
         self.assertIn("file=/b/tools.img,if=none,id=d1,format=raw,readonly=on", a)
         self.assertEqual(a[a.index("-append") + 1], fio.blk_guest_cmdline(self.blk))
-        m = _unmoved.blk_system("qemu-microvm", "K", "I", 512, "/b/tern", self.blk)["argv"]
+        m = blk_scenario.blk_system("qemu-microvm", "K", "I", 512, "/b/tern", self.blk)["argv"]
         self.assertIn("pcie=on", m[m.index("-M") + 1])
-        h = _unmoved.blk_system("host", "K", "I", 512, "/b/tern", self.blk)
+        h = blk_scenario.blk_system("host", "K", "I", 512, "/b/tern", self.blk)
         self.assertEqual(h["kind"], "host")
         rr = h["jobs_argv"]["randread"]
         for o in ("--filename=/tmp/tern-bench-blk/disk.img", "--direct=0", "--ioengine=io_uring", "--rw=randread",

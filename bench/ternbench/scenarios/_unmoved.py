@@ -16,7 +16,6 @@ from ..stats import NOVHOST
 from ..vm import QEMU, QEMU_PCI_MACHINES, failed_rec, guest_cmdline, qemu_argv, run_errors, tern_argv, vm_finish
 from ..windows import window_figures
 
-BLK_QEMU_MACHINES = QEMU_PCI_MACHINES
 NET_QEMU_MACHINES = QEMU_PCI_MACHINES
 # The legacy scenario: the slow path against the fast path in the same guest, one boot running fio jobs then
 # iperf3 jobs. "tern": the default machine, virtio-blk and virtio-net with vhost-net; "tern-legacy": --machine pc,
@@ -50,21 +49,6 @@ VU_CPU_WHAT = ("the VMM process and the backend process (tern-blk or qemu-storag
 
 
 SCENARIOS = {
-    "blk": {
-        "kind": "blk",
-        "description": "virtio-blk: fio in the guest (io_uring, O_DIRECT on /dev/vda, numjobs = queues) on a raw "
-                       "image file in the host's /tmp, 4k randread QD32, 4k randwrite QD32, 128k read QD8; fio "
-                       "comes from a read-only tools disk (/dev/vdb, tests/host/mktools). Peer 'host': the same "
-                       "jobs run by fio directly on the image file (io_uring, buffered), the limit.",
-        "guest_script": "bench/guests/blk.sh",
-        "guest_modules": "virtio_pci virtio_blk ext4",
-        "guest_files": ["tests/guest/tools-init-snippet:/tools.sh", "bench/guests/windows.sh:/windows.sh"],
-        "cpus": None,  # = queues
-        "memory_mib": 512,
-        "peers": ["qemu-pc", HOST],
-        "known_peers": list(BLK_QEMU_MACHINES) + [HOST],
-        "figures": blk_figures_def(),
-    },
     "net": {
         "kind": "net",
         "description": "virtio-net over a tap in the test host: iperf3 in the guest against a server in the test "
@@ -120,27 +104,6 @@ SCENARIOS = {
         "figures": blk_figures_def(cpu_what=VU_CPU_WHAT, backend=True),
     },
 }
-
-
-def blk_system(system, kernel, initrd, memory_mib, tern, blk):
-    """{name, kind, argv[, jobs_argv]} of SYSTEM in the blk scenario. blk: image, image_bytes, tools, tools_bytes,
-    queues, runtime_s, ramp_s, jobs. The image file sits on tmpfs in the test host: tmpfs has no O_DIRECT on 6.1, so
-    tern opens it with direct=off and QEMU with cache.direct=off (the guest's own I/O is O_DIRECT all the same)."""
-    q, cpus = blk["queues"], blk["queues"]
-    cmdline = blk_guest_cmdline(blk)
-    if system == "tern":
-        argv = tern_argv(tern, kernel, initrd, cpus, memory_mib, cmdline) + \
-            ["--disk", "path=%s,queues=%d,direct=off" % (blk["image"], q)] + tern_tools_disk(blk)
-        return {"name": system, "kind": "vm", "argv": argv}
-    if system in BLK_QEMU_MACHINES:
-        argv = qemu_argv(BLK_QEMU_MACHINES[system], kernel, initrd, cpus, memory_mib, cmdline) + \
-            ["-object", "iothread,id=io0",
-             "-drive", "file=%s,if=none,id=d0,format=raw,aio=io_uring,cache.direct=off" % blk["image"],
-             "-device", "virtio-blk-pci,drive=d0,iothread=io0,num-queues=%d" % q] + qemu_tools_disk(blk)
-        return {"name": system, "kind": "vm", "argv": argv}
-    if system == HOST:
-        return blk_host_system(blk)
-    raise KeyError(system)
 
 
 def vu_backend(name, blk, vu):
@@ -288,23 +251,19 @@ class Unmoved(Scenario):
         self.peers, self.known_peers, self.figures = d["peers"], d["known_peers"], d["figures"]
         self.guest = Guest(d["guest_script"], d["guest_modules"], d.get("guest_tools", ""), d.get("guest_files", []),
                            d["cpus"] or "= --blk-queues", d["memory_mib"])
-        self.options = {"blk": (fio.OPTIONS,), "vhost-user": (fio.OPTIONS,), "net": (iperf.OPTIONS,),
+        self.options = {"vhost-user": (fio.OPTIONS,), "net": (iperf.OPTIONS,),
                         "legacy": (fio.OPTIONS, iperf.OPTIONS)}[self.kind]
         self.build_binaries = ("tern-blk",) if self.kind == "vhost-user" else ()
         self.tool_versions = {"qemu_storage_daemon": [QSD, "--version"]} if self.kind == "vhost-user" else {}
-        self.order = {"blk": 2, "net": 3, "legacy": 4, "vhost-user": 5}[self.kind]
+        self.order = {"net": 3, "legacy": 4, "vhost-user": 5}[self.kind]
 
     def setup(self, ctx):
         args, sname, tern, names = ctx.args, ctx.name, ctx.tern, ctx.systems
         k, i, mib = ctx.guest["kernel"], ctx.guest["initramfs"], self.guest.memory_mib
         blk = net = vu = None
-        if self.kind in ("blk", "vhost-user"):
-            if self.kind == "blk":
-                blk, setup = blk_setup(args, sname)
-                systems = [blk_system(n, k, i, mib, tern, blk) for n in names]
-            else:
-                blk, vu, setup = vu_setup(args, sname, ctx.binaries["tern-blk"])
-                systems = [vu_system(n, k, i, mib, tern, blk, vu) for n in names]
+        if self.kind == "vhost-user":
+            blk, vu, setup = vu_setup(args, sname, ctx.binaries["tern-blk"])
+            systems = [vu_system(n, k, i, mib, tern, blk, vu) for n in names]
             run_timeout = 45 + len(blk["jobs"]) * (blk["runtime_s"] + blk["ramp_s"] + 15)
         elif self.kind == "net":
             net, setup = net_setup(args)
@@ -335,7 +294,7 @@ class Unmoved(Scenario):
     def run(self, spec, system, rdir):
         if system.get("kind") == "host":
             return blk_host_run(spec, system, rdir)
-        if self.kind in ("blk", "vhost-user"):
+        if self.kind == "vhost-user":
             return blk_vm_run(spec, system, rdir)
         if self.kind == "net":
             return net_vm_run(spec, system, rdir)
@@ -353,10 +312,6 @@ class Unmoved(Scenario):
             iperf.net_teardown(spec)
 
     def systems_help(self):
-        if self.kind == "blk":
-            return ("blk peers: " + ", ".join("%s (%s -M %s, virtio-blk-pci on an iothread, aio=io_uring)" % (p, QEMU, m)
-                                              for p, m in BLK_QEMU_MACHINES.items()) +
-                    ", host (fio on the image file in the test host, io_uring)")
         if self.kind == "net":
             return ("net systems: tern (--net vhost=on), tern%s (vhost=off: tern's userspace datapath); " % NOVHOST +
                     ", ".join("%s (%s -M %s, virtio-net-pci, -netdev tap vhost=on), %s%s (vhost=off)" % (p, QEMU, m, p, NOVHOST)
