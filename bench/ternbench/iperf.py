@@ -212,6 +212,12 @@ def net_tap_create(net):
     return []
 
 
+def run_timeout(net, slack=60, per_job=20):
+    """Seconds before one run of NET's jobs is killed: SLACK for the boot, the tap and the null window, then each
+    job's time with PER_JOB to spare (server start, connection, results)."""
+    return slack + len(net["jobs"]) * (net["time_s"] + per_job)
+
+
 def prepare(spec):
     """net_prepare, or Unavailable saying why it failed."""
     try:

@@ -33,7 +33,7 @@ DATA = os.path.join(HERE, "data")
 sys.path.insert(0, os.path.dirname(HERE))
 
 from ternbench import backend, fio, iperf, kvm, parsers, plot, results, scenarios, stats, windows  # noqa: E402
-from ternbench.scenarios import _unmoved, blk as blk_scenario, boot as boot_scenario  # noqa: E402
+from ternbench.scenarios import _unmoved, blk as blk_scenario, boot as boot_scenario, net as net_scenario  # noqa: E402
 
 
 def data(name):
@@ -773,23 +773,23 @@ class NetSetup(unittest.TestCase):
                 self.assertEqual(out, want + "\n" if want is not None else "", name)  # None: not there at all
 
     def test_argv(self):
-        t = _unmoved.net_system("tern", "K", "I", 256, "/b/tern", self.net)
+        t = net_scenario.net_system("tern", "K", "I", 256, "/b/tern", self.net)
         self.assertTrue(t["vhost"])
         self.assertIn("tap=tbnet0,vhost=on,mac=%s" % iperf.NET_MAC, t["argv"])
         self.assertEqual(t["argv"][t["argv"].index("--cmdline") + 1], iperf.net_guest_cmdline(self.net))
-        t = _unmoved.net_system("tern-novhost", "K", "I", 256, "/b/tern", self.net)
+        t = net_scenario.net_system("tern-novhost", "K", "I", 256, "/b/tern", self.net)
         self.assertFalse(t["vhost"])
         self.assertIn("tap=tbnet0,vhost=off,mac=%s" % iperf.NET_MAC, t["argv"])
-        q = _unmoved.net_system("qemu-pc", "K", "I", 256, "/b/tern", self.net)["argv"]
+        q = net_scenario.net_system("qemu-pc", "K", "I", 256, "/b/tern", self.net)["argv"]
         self.assertEqual((q[q.index("-M") + 1], q[q.index("-smp") + 1], q[q.index("-m") + 1]), ("pc", "1", "256"))
         self.assertIn("tap,id=n0,ifname=tbnet0,script=no,downscript=no,vhost=on", q)
         self.assertIn("virtio-net-pci,netdev=n0,mac=%s" % iperf.NET_MAC, q)
-        q = _unmoved.net_system("qemu-pc-novhost", "K", "I", 256, "/b/tern", self.net)["argv"]
+        q = net_scenario.net_system("qemu-pc-novhost", "K", "I", 256, "/b/tern", self.net)["argv"]
         self.assertIn("tap,id=n0,ifname=tbnet0,script=no,downscript=no,vhost=off", q)
-        m = _unmoved.net_system("qemu-microvm-novhost", "K", "I", 256, "/b/tern", self.net)["argv"]
+        m = net_scenario.net_system("qemu-microvm-novhost", "K", "I", 256, "/b/tern", self.net)["argv"]
         self.assertIn("pcie=on", m[m.index("-M") + 1])
         with self.assertRaises(KeyError):
-            _unmoved.net_system("host", "K", "I", 256, "/b/tern", self.net)
+            net_scenario.net_system("host", "K", "I", 256, "/b/tern", self.net)
 
     def test_known_peers(self):
         s = scenarios.get("net")

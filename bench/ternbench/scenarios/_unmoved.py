@@ -9,14 +9,12 @@ import shutil
 from .. import fio, iperf
 from ..fio import (HOST, FioWindows, blk_figures_def, blk_guest_cmdline, blk_guest_words, blk_host_run,
                    blk_host_system, blk_ready_errors, blk_setup, blk_vm_run, qemu_tools_disk, tern_tools_disk)
-from ..iperf import (NET_JOBS, NetWindows, net_figures_def, net_guest_cmdline, net_guest_words, net_ready_errors,
-                     net_setup, net_vm_run, net_warnings, tap_session, tern_net)
+from ..iperf import (NetWindows, net_figures_def, net_guest_words, net_ready_errors, net_setup, net_warnings,
+                     tap_session, tern_net)
 from ..scenario import Guest, Plan, Scenario
-from ..stats import NOVHOST
-from ..vm import QEMU, QEMU_PCI_MACHINES, failed_rec, guest_cmdline, qemu_argv, run_errors, tern_argv, vm_finish
+from ..vm import failed_rec, guest_cmdline, qemu_argv, run_errors, tern_argv, vm_finish
 from ..windows import window_figures
 
-NET_QEMU_MACHINES = QEMU_PCI_MACHINES
 # The legacy scenario: the slow path against the fast path in the same guest, one boot running fio jobs then
 # iperf3 jobs. "tern": the default machine, virtio-blk and virtio-net with vhost-net; "tern-legacy": --machine pc,
 # the disk on PIIX IDE (ata_piix, sdX) and the NIC an e1000. The tools disk is virtio in both. Ratio: tern-legacy
@@ -49,22 +47,6 @@ VU_CPU_WHAT = ("the VMM process and the backend process (tern-blk or qemu-storag
 
 
 SCENARIOS = {
-    "net": {
-        "kind": "net",
-        "description": "virtio-net over a tap in the test host: iperf3 in the guest against a server in the test "
-                       "host (IPv4 link-local), TCP guest to host, TCP host to guest (-R), UDP 64-byte datagrams "
-                       "guest to host; KVM exits per packet. tern with vhost-net (tern) and with its userspace "
-                       "datapath (tern-novhost), each against QEMU virtio-net-pci with vhost=on and vhost=off.",
-        "guest_script": "bench/guests/net.sh",
-        "guest_modules": "virtio_pci virtio_net",
-        "guest_tools": "iperf3 ethtool",
-        "guest_files": ["bench/guests/windows.sh:/windows.sh"],
-        "cpus": 1,
-        "memory_mib": 256,
-        "peers": ["qemu-pc", "tern" + NOVHOST, "qemu-pc" + NOVHOST],
-        "known_peers": [p + v for p in NET_QEMU_MACHINES for v in ("", NOVHOST)] + ["tern" + NOVHOST],
-        "figures": net_figures_def(),
-    },
     "legacy": {
         "kind": "legacy",
         "description": "the slow path against the fast path, same guest, one boot: fio (%s, from a read-only "
@@ -140,24 +122,6 @@ def vu_system(system, kernel, initrd, memory_mib, tern, blk, vu):
              "-chardev", "socket,id=c0,path=%s" % sock, "-device", "vhost-user-blk-pci,chardev=c0,num-queues=%d" % q] \
             + qemu_tools_disk(blk)
     return {"name": system, "kind": "vm", "argv": argv, "backend": vu_backend(VU_SYSTEMS[system]["backend"], blk, vu)}
-
-
-def net_system(system, kernel, initrd, memory_mib, tern, net):
-    """{name, kind, vhost, argv} of SYSTEM in the net scenario: one virtio-net NIC on the tap net["tap"] (which the
-    driver creates before every run), vhost-net on unless the name ends in NOVHOST. net: tap, mac, host_addr,
-    guest_addr, prefix, port, time_s, udp_rate, jobs."""
-    vhost = not system.endswith(NOVHOST)
-    base = system[:-len(NOVHOST)] if not vhost else system
-    cmdline = net_guest_cmdline(net)
-    if base == "tern":
-        argv = tern_argv(tern, kernel, initrd, 1, memory_mib, cmdline) + tern_net(net, vhost)
-    elif base in NET_QEMU_MACHINES:
-        argv = qemu_argv(NET_QEMU_MACHINES[base], kernel, initrd, 1, memory_mib, cmdline) + \
-            ["-netdev", "tap,id=n0,ifname=%s,script=no,downscript=no,vhost=%s" % (net["tap"], "on" if vhost else "off"),
-             "-device", "virtio-net-pci,netdev=n0,mac=%s" % net["mac"]]
-    else:
-        raise KeyError(system)
-    return {"name": system, "kind": "vm", "vhost": vhost, "argv": argv}
 
 
 def legacy_system(system, kernel, initrd, memory_mib, tern, blk, net):
@@ -251,11 +215,11 @@ class Unmoved(Scenario):
         self.peers, self.known_peers, self.figures = d["peers"], d["known_peers"], d["figures"]
         self.guest = Guest(d["guest_script"], d["guest_modules"], d.get("guest_tools", ""), d.get("guest_files", []),
                            d["cpus"] or "= --blk-queues", d["memory_mib"])
-        self.options = {"vhost-user": (fio.OPTIONS,), "net": (iperf.OPTIONS,),
+        self.options = {"vhost-user": (fio.OPTIONS,),
                         "legacy": (fio.OPTIONS, iperf.OPTIONS)}[self.kind]
         self.build_binaries = ("tern-blk",) if self.kind == "vhost-user" else ()
         self.tool_versions = {"qemu_storage_daemon": [QSD, "--version"]} if self.kind == "vhost-user" else {}
-        self.order = {"net": 3, "legacy": 4, "vhost-user": 5}[self.kind]
+        self.order = {"legacy": 4, "vhost-user": 5}[self.kind]
 
     def setup(self, ctx):
         args, sname, tern, names = ctx.args, ctx.name, ctx.tern, ctx.systems
@@ -265,10 +229,6 @@ class Unmoved(Scenario):
             blk, vu, setup = vu_setup(args, sname, ctx.binaries["tern-blk"])
             systems = [vu_system(n, k, i, mib, tern, blk, vu) for n in names]
             run_timeout = 45 + len(blk["jobs"]) * (blk["runtime_s"] + blk["ramp_s"] + 15)
-        elif self.kind == "net":
-            net, setup = net_setup(args)
-            systems = [net_system(n, k, i, mib, tern, net) for n in names]
-            run_timeout = 60 + len(NET_JOBS) * (args.net_time + 20)
         else:
             blk, net, setup = legacy_setup(args, sname)
             systems = [legacy_system(n, k, i, mib, tern, blk, net) for n in names]
@@ -296,8 +256,6 @@ class Unmoved(Scenario):
             return blk_host_run(spec, system, rdir)
         if self.kind == "vhost-user":
             return blk_vm_run(spec, system, rdir)
-        if self.kind == "net":
-            return net_vm_run(spec, system, rdir)
         return legacy_vm_run(spec, system, rdir)
 
     def teardown(self, spec):
@@ -312,11 +270,6 @@ class Unmoved(Scenario):
             iperf.net_teardown(spec)
 
     def systems_help(self):
-        if self.kind == "net":
-            return ("net systems: tern (--net vhost=on), tern%s (vhost=off: tern's userspace datapath); " % NOVHOST +
-                    ", ".join("%s (%s -M %s, virtio-net-pci, -netdev tap vhost=on), %s%s (vhost=off)" % (p, QEMU, m, p, NOVHOST)
-                              for p, m in NET_QEMU_MACHINES.items()) +
-                    "; a peer named *%s is compared with tern%s, every other with tern" % (NOVHOST, NOVHOST))
         if self.kind == "legacy":
             return ("legacy systems: " + ", ".join(
                 "%s (tern%s, disk if=%s, NIC %s%s)" % (n, " --machine " + d["machine"] if d["machine"] else "", d["disk_if"],
