@@ -15,7 +15,7 @@ from .stats import NOVHOST, applies
 # Bar colours of the systems most scenarios have; a scenario adds its own (Scenario.colors), others get COLOR.
 COLORS = {"tern": 0xD9622B, "qemu-pc": 0x4C72B0, "qemu-microvm": 0x55A868, "host": 0x8C8C8C,
           "tern" + NOVHOST: 0xF2A679, "qemu-pc" + NOVHOST: 0x9BB3DB, "qemu-microvm" + NOVHOST: 0x9FD1AC,
-          "tern-legacy": 0x8C564B, "tern-ternblk": 0xD9622B, "tern-qsd": 0xC49A2C, "qemu-ternblk": 0x4C72B0}
+          "tern-ternblk": 0xD9622B, "tern-qsd": 0xC49A2C, "qemu-ternblk": 0x4C72B0}
 COLOR = 0x8172B2
 
 # Names under the bars where four of them would not fit a panel side by side (Scenario.plot_labels adds to them).

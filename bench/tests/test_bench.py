@@ -33,7 +33,8 @@ DATA = os.path.join(HERE, "data")
 sys.path.insert(0, os.path.dirname(HERE))
 
 from ternbench import backend, fio, iperf, kvm, parsers, plot, results, scenarios, stats, windows  # noqa: E402
-from ternbench.scenarios import _unmoved, blk as blk_scenario, boot as boot_scenario, net as net_scenario  # noqa: E402
+from ternbench.scenarios import _unmoved, blk as blk_scenario, boot as boot_scenario  # noqa: E402
+from ternbench.scenarios import legacy as legacy_scenario, net as net_scenario  # noqa: E402
 
 
 def data(name):
@@ -911,10 +912,10 @@ class Legacy(unittest.TestCase):
                 if g:
                     got.append(g)
             want = [("TERN-BLK-READY", None)]
-            for w in ["null"] + _unmoved.LEGACY_BLK_JOBS:
+            for w in ["null"] + legacy_scenario.LEGACY_BLK_JOBS:
                 want += [("TERN-FIO-START", w), ("TERN-FIO-END", w), ("TERN-FIO", w)]
             want += [("TERN-NET-READY", None)]
-            for w in ["null"] + _unmoved.LEGACY_NET_JOBS:
+            for w in ["null"] + legacy_scenario.LEGACY_NET_JOBS:
                 want += [("TERN-NET-START", w), ("TERN-NET-END", w), ("TERN-NET", w)]
             self.assertEqual([(m, n) for m, n, _ in got], want, name)
             self.assertEqual((got[0][2]["disk"], got[0][2]["tools"]), (disk, tools), name)
@@ -924,21 +925,21 @@ class Legacy(unittest.TestCase):
     def test_recorded_runs_give_the_recorded_figures(self):
         figs = scenarios.get("legacy").figures
         for name, rec in legacy_windows().items():
-            f, err, exits = _unmoved.legacy_vm_figures(rec["windows"], rec["net_windows"], _unmoved.LEGACY_BLK_JOBS,
-                                                 _unmoved.LEGACY_NET_JOBS, rec["ready"], rec["net_ready"], 0, 0,
+            f, err, exits = legacy_scenario.legacy_vm_figures(rec["windows"], rec["net_windows"], legacy_scenario.LEGACY_BLK_JOBS,
+                                                 legacy_scenario.LEGACY_NET_JOBS, rec["ready"], rec["net_ready"], 0, 0,
                                                  rec["system"], rec["vhost_workers"])
             self.assertEqual(err, [], name)
             self.assertEqual(set(f), set(figs), name)
             for k, v in rec["figures"].items():
                 self.assertAlmostEqual(f[k], v, msg="%s %s" % (name, k))
             self.assertEqual((set(exits["blk"]), set(exits["net"])),
-                             ({"null"} | set(_unmoved.LEGACY_BLK_JOBS), {"null"} | set(_unmoved.LEGACY_NET_JOBS)))
+                             ({"null"} | set(legacy_scenario.LEGACY_BLK_JOBS), {"null"} | set(legacy_scenario.LEGACY_NET_JOBS)))
         # IDE: every request is PIO exits to tern (the taskfile, bus-master DMA, status), none for virtio-blk.
         w = legacy_windows()["tern-legacy"]["windows"]
         d = {k: w["randread"]["after"][k] - w["randread"]["before"][k] for k in ("io_exits", "mmio_exits")}
         n = {k: w["null"]["after"][k] - w["null"]["before"][k] for k in ("io_exits", "mmio_exits")}
         g = w["randread"]["guest"]
-        f, _, _ = _unmoved.legacy_vm_figures(w, legacy_windows()["tern-legacy"]["net_windows"], ["randread"], [], None,
+        f, _, _ = legacy_scenario.legacy_vm_figures(w, legacy_windows()["tern-legacy"]["net_windows"], ["randread"], [], None,
                                        None, 0, 0, {})
         self.assertAlmostEqual(f["randread_user_exits_per_io"],
                                (d["io_exits"] + d["mmio_exits"] - n["io_exits"] - n["mmio_exits"]) /
@@ -947,13 +948,13 @@ class Legacy(unittest.TestCase):
 
     def test_the_wrong_path_fails_the_run(self):
         rec = legacy_windows()["tern-legacy"]
-        _, err, _ = _unmoved.legacy_vm_figures(rec["windows"], rec["net_windows"], _unmoved.LEGACY_BLK_JOBS, _unmoved.LEGACY_NET_JOBS,
+        _, err, _ = legacy_scenario.legacy_vm_figures(rec["windows"], rec["net_windows"], legacy_scenario.LEGACY_BLK_JOBS, legacy_scenario.LEGACY_NET_JOBS,
                                          rec["ready"], rec["net_ready"], 0, 0, legacy_windows()["tern"]["system"],
                                          rec["vhost_workers"])
         self.assertIn("disk under test is 'sda' in the guest, want vd*", err)
         self.assertIn("guest NIC driven by 'e1000', want virtio_net", err)
         self.assertIn("vhost=on but 0 vhost worker(s) for the VMM", err)
-        _, err, _ = _unmoved.legacy_vm_figures(rec["windows"], {}, _unmoved.LEGACY_BLK_JOBS, _unmoved.LEGACY_NET_JOBS,
+        _, err, _ = legacy_scenario.legacy_vm_figures(rec["windows"], {}, legacy_scenario.LEGACY_BLK_JOBS, legacy_scenario.LEGACY_NET_JOBS,
                                          dict(rec["ready"], disk="vdb"), None, 0, 0, rec["system"])
         self.assertIn("disk under test is 'vdb' in the guest, want sd*", err)
         self.assertIn("no TERN-NET-READY line (no NIC?)", err)
@@ -989,10 +990,10 @@ class Legacy(unittest.TestCase):
         self.assertNotIn("tcp_rx_exits_per_mib", f)
 
     def test_argv(self):
-        blk = dict(BlkSetup.blk, queues=1, jobs=_unmoved.LEGACY_BLK_JOBS)
-        net = dict(NetSetup.net, jobs=_unmoved.LEGACY_NET_JOBS)
-        old = _unmoved.legacy_system("tern-legacy", "K", "I", 512, "/b/tern", blk, net)
-        new = _unmoved.legacy_system("tern", "K", "I", 512, "/b/tern", blk, net)
+        blk = dict(BlkSetup.blk, queues=1, jobs=legacy_scenario.LEGACY_BLK_JOBS)
+        net = dict(NetSetup.net, jobs=legacy_scenario.LEGACY_NET_JOBS)
+        old = legacy_scenario.legacy_system("tern-legacy", "K", "I", 512, "/b/tern", blk, net)
+        new = legacy_scenario.legacy_system("tern", "K", "I", 512, "/b/tern", blk, net)
         a, b = old["argv"], new["argv"]
         self.assertEqual(a[a.index("--machine") + 1], "pc")
         self.assertNotIn("--machine", b)
