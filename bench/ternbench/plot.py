@@ -14,24 +14,21 @@ from .stats import NOVHOST, applies
 
 # Bar colours of the systems most scenarios have; a scenario adds its own (Scenario.colors), others get COLOR.
 COLORS = {"tern": 0xD9622B, "qemu-pc": 0x4C72B0, "qemu-microvm": 0x55A868, "host": 0x8C8C8C,
-          "tern" + NOVHOST: 0xF2A679, "qemu-pc" + NOVHOST: 0x9BB3DB, "qemu-microvm" + NOVHOST: 0x9FD1AC,
-          "tern-ternblk": 0xD9622B, "tern-qsd": 0xC49A2C, "qemu-ternblk": 0x4C72B0}
+          "tern" + NOVHOST: 0xF2A679, "qemu-pc" + NOVHOST: 0x9BB3DB, "qemu-microvm" + NOVHOST: 0x9FD1AC}
 COLOR = 0x8172B2
-
-# Names under the bars where four of them would not fit a panel side by side (Scenario.plot_labels adds to them).
-PLOT_LABELS = {"tern-ternblk": "tern +\ntern-blk", "tern-qsd": "tern +\nqsd", "qemu-ternblk": "qemu +\ntern-blk"}
 
 
 def style(sname):
     """(colours, labels) of the systems of scenario SNAME: the common ones and the scenario's own (none for a
     scenario this tern-bench does not have)."""
     scen = scenarios.registry().get(sname)
-    return dict(COLORS, **(scen.colors if scen else {})), dict(PLOT_LABELS, **(scen.plot_labels if scen else {}))
+    return dict(COLORS, **(scen.colors if scen else {})), dict(scen.plot_labels if scen else {})
 
 
-def plot_label(name, labels=PLOT_LABELS):
-    """A system's name under its bar: LABELS' if it has one, else "-novhost" on a line of its own, so that four bars
-    fit a panel."""
+def plot_label(name, labels=None):
+    """A system's name under its bar: the scenario's LABELS' if it has one (Scenario.plot_labels), else the name
+    with "-novhost" on a line of its own, so that four bars fit a panel."""
+    labels = labels or {}
     if name in labels:
         return labels[name]
     return name[:-len(NOVHOST)] + "\n(no vhost)" if name.endswith(NOVHOST) else name

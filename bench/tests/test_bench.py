@@ -33,8 +33,8 @@ DATA = os.path.join(HERE, "data")
 sys.path.insert(0, os.path.dirname(HERE))
 
 from ternbench import backend, fio, iperf, kvm, parsers, plot, results, scenarios, stats, windows  # noqa: E402
-from ternbench.scenarios import _unmoved, blk as blk_scenario, boot as boot_scenario  # noqa: E402
-from ternbench.scenarios import legacy as legacy_scenario, net as net_scenario  # noqa: E402
+from ternbench.scenarios import blk as blk_scenario, boot as boot_scenario, legacy as legacy_scenario  # noqa: E402
+from ternbench.scenarios import net as net_scenario, vhost_user as vu_scenario  # noqa: E402
 
 
 def data(name):
@@ -1072,12 +1072,12 @@ class VhostUser(unittest.TestCase):
           "qsd": "/usr/bin/qemu-storage-daemon"}
 
     def test_argv(self):
-        t = _unmoved.vu_system("tern-ternblk", "K", "I", 512, "/o/tern.bin", self.blk, self.vu)
+        t = vu_scenario.vu_system("tern-ternblk", "K", "I", 512, "/o/tern.bin", self.blk, self.vu)
         self.assertIn("vhost-user=/tmp/tern-bench-vhost-user-1/vu.sock,queues=1", t["argv"])
         self.assertIn("path=/b/tools.img,readonly=on,direct=off", t["argv"])
         self.assertEqual(t["backend"]["argv"], ["/o/tern-blk.bin", "--socket", self.vu["socket"], "--image",
                                                 self.blk["image"], "--queues", "1"])
-        q = _unmoved.vu_system("tern-qsd", "K", "I", 512, "/o/tern.bin", self.blk, self.vu)
+        q = vu_scenario.vu_system("tern-qsd", "K", "I", 512, "/o/tern.bin", self.blk, self.vu)
         self.assertEqual(q["argv"], t["argv"])  # the same frontend
         b = q["backend"]["argv"]
         self.assertEqual(b[0], "/usr/bin/qemu-storage-daemon")
@@ -1085,7 +1085,7 @@ class VhostUser(unittest.TestCase):
                                                        "aio=io_uring" % self.blk["image"])
         self.assertEqual(b[b.index("--export") + 1], "type=vhost-user-blk,id=e,node-name=f,addr.type=unix,"
                                                      "addr.path=%s,writable=on,num-queues=1" % self.vu["socket"])
-        m = _unmoved.vu_system("qemu-ternblk", "K", "I", 512, "/o/tern.bin", self.blk, self.vu)
+        m = vu_scenario.vu_system("qemu-ternblk", "K", "I", 512, "/o/tern.bin", self.blk, self.vu)
         a = m["argv"]
         self.assertEqual(m["backend"]["argv"], t["backend"]["argv"])
         self.assertEqual(a[a.index("-m") + 1], "512")
@@ -1094,9 +1094,9 @@ class VhostUser(unittest.TestCase):
         self.assertIn("socket,id=c0,path=%s" % self.vu["socket"], a)
         self.assertIn("vhost-user-blk-pci,chardev=c0,num-queues=1", a)
         self.assertEqual(a[a.index("-append") + 1], fio.blk_guest_cmdline(self.blk))
-        self.assertEqual(_unmoved.vu_system("host", "K", "I", 512, "/o/tern.bin", self.blk, self.vu)["kind"], "host")
+        self.assertEqual(vu_scenario.vu_system("host", "K", "I", 512, "/o/tern.bin", self.blk, self.vu)["kind"], "host")
         with self.assertRaises(KeyError):
-            _unmoved.vu_system("qemu-pc", "K", "I", 512, "/o/tern.bin", self.blk, self.vu)
+            vu_scenario.vu_system("qemu-pc", "K", "I", 512, "/o/tern.bin", self.blk, self.vu)
 
     def test_recorded_runs_give_the_recorded_figures(self):
         """Run 1 of the three VMs: tern puts the vhost-user disk after its local tools disk (vdb), QEMU in command
