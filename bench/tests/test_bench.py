@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Unit tests of bench/tern-bench's arithmetic and parsers, on outputs recorded in the test host
+"""Unit tests of tern-bench's arithmetic and parsers (bench/ternbench/), on outputs recorded in the test host
 (bench/tests/data/: tern and QEMU microvm smaps/smaps_rollup sampled while the boot guest idled, and their
 serial consoles; qemu-microvm.smaps is trimmed to 18 of its 303 mappings, the guest RAM among them.
 blk: the serial consoles of one tern and one QEMU pc run of the blk scenario (blk-*.serial), the KVM debugfs
