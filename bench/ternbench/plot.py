@@ -9,6 +9,7 @@ import tempfile
 
 from . import scenarios
 from .results import fmt, fmt_ratio, load_results
+from .scenario import NATIVE
 from .stats import NOVHOST, applies
 
 
@@ -52,8 +53,9 @@ def plot_script(doc, sname, png, workdir):
         grid.setdefault(fd.get("row", 0), []).append((f, fd))
     grid = [grid[k] for k in sorted(grid)]
     ncols = max(len(r) for r in grid)
+    known = scenarios.registry().get(sname)
     where = ("test host: guests on nested KVM inside a QEMU-TCG L1 (absolute values are TCG's; compare ratios)"
-             if host == "test-host" else "native KVM")
+             if host == "test-host" else "native" if known and known.runs_in == NATIVE else "native KVM")
     subject = scen.get("subject", "tern")
     title = ("tern-bench %s   —   %s\nbar: median of n successful runs, whisker: min–max;  "
              "%s/peer: %s's median ÷ that peer's median (< 1: %s lower)" % (sname, where, subject, subject, subject))
