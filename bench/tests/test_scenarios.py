@@ -175,6 +175,31 @@ class Registry(unittest.TestCase):
             self.assertIn(want, str(e.exception), mod)
 
 
+class ReadmeExample(unittest.TestCase):
+    def test_the_readme_example_is_a_scenario_that_runs(self):
+        """bench/README.md's "Adding a scenario" example, as a module of the scenarios package."""
+        with open(os.path.join(BENCH, "README.md")) as f:
+            text = f.read()
+        section = text[text.index("## Adding a scenario"):]
+        code = section[section.index("```python\n") + 10:section.index("```\n", section.index("```python"))]
+        with tempfile.TemporaryDirectory() as d:
+            write(d, "startup", code)
+            try:
+                found = discover([d], "ternbench.scenarios")  # its relative imports are the package's
+            finally:
+                sys.modules.pop("ternbench.scenarios.startup", None)
+        s = found["startup"]
+        self.assertEqual((s.runs_in, s.guest, list(s.figures)), (NATIVE, None, ["version_s"]))
+        from ternbench.scenario import Context
+        plan = s.setup(Context(None, "startup", "/x", sys.executable, {}, None, ["tern", "qemu"]))
+        self.assertEqual([sd["name"] for sd in plan.systems], ["tern", "qemu"])
+        rec = s.run({"run_timeout": plan.run_timeout}, plan.systems[0], "/x/runs/tern-1")  # python3 --version
+        self.assertTrue(rec["ok"], rec)
+        self.assertGreater(rec["figures"]["version_s"], 0)
+        rec = s.run({"run_timeout": plan.run_timeout}, {"name": "x", "argv": ["/nonexistent/x"]}, "/x/runs/x-1")
+        self.assertEqual((rec["ok"], rec["figures"]), (False, {}))
+
+
 class NativeScenario(unittest.TestCase):
     """A scenario with no guest and no test host fits: the CLI offers it and its options, the driver runs it here."""
 
