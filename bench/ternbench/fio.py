@@ -20,7 +20,7 @@ from .windows import WindowKind, Windows, window_figures
 
 HOST = "host"  # the blk peer that is no VM: fio in the (test) host itself, on the same image file
 
-# fio jobs of the blk scenario, in the order the guest runs them. Options common to every job come from
+# fio jobs, in the order the guest runs them. Options common to every job come from
 # blk_fio_common(); numjobs = queues.
 BLK_JOBS = {
     "randread": {"label": "4k random read QD32", "opts": ["rw=randread", "bs=4k", "iodepth=32"]},

@@ -18,7 +18,7 @@ from .util import capture, log, now_iso, read_through
 from .vm import failed_rec, guest_cmdline, run_errors, vm_finish, vm_session
 from .windows import WindowKind, Windows, window_figures
 
-# The net scenario (virtio-net over a tap in the test host; iperf3 in the guest, its server in the test host). The
+# The network of the iperf3 jobs: a tap in the test host, iperf3 in the guest, its server in the test host. The
 # addresses are IPv4 link-local (169.254/16): the test host has no NIC and nothing may leave it anyway.
 NET_TAP = "tbnet0"
 NET_HOST_ADDR = "169.254.77.1"
@@ -26,9 +26,8 @@ NET_GUEST_ADDR = "169.254.77.2"
 NET_PREFIX = 24
 NET_MAC = "52:54:00:7e:4d:02"
 NET_PORT = 5201
-# Systems of the net scenario besides "tern" (vhost=on): tern with its userspace datapath and the QEMU peers, each
-# with vhost-net on and off. A name ending in NOVHOST is compared with "tern" + NOVHOST, every other one with "tern".
-# iperf3 jobs of the net scenario, in the order the guest runs them: client words of their own (the common ones come
+
+# iperf3 jobs, in the order the guest runs them: client words of their own (the common ones come
 # from net_iperf_common()) and the figure each gives.
 NET_JOBS = {
     "tcp_tx": {"label": "TCP guest to host", "opts": [], "figure": "mbps"},

@@ -8,7 +8,7 @@ import time
 from .util import read_text
 
 # KVM's per-VM debugfs counters (/sys/kernel/debug/kvm/<pid>-<fd>/, summed over the vCPUs) sampled around each
-# blk window. exits: every exit; io_exits: every PIO exit (those KVM handles itself, like the in-kernel PIT or
+# window. exits: every exit; io_exits: every PIO exit (those KVM handles itself, like the in-kernel PIT or
 # a PIO ioeventfd, too); mmio_exits: MMIO exits that went to userspace.
 KVM_STATS = ("exits", "io_exits", "mmio_exits", "halt_exits", "irq_exits", "irq_window_exits", "signal_exits",
              "request_irq_exits", "insn_emulation", "halt_wakeup", "hypercalls")

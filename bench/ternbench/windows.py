@@ -72,31 +72,30 @@ def window_figures(kind, windows, jobs, per_mib=False):
     """(figures, errors, exits) of one KIND's windows ("null", then JOBS): each job's own figures and its exits per
     I/O (or packet; with PER_MIB also per MiB the NIC moved) less the null window's. windows: {name: {"before",
     "after", "guest"[, "server"]}}, each optional. exits: {name: exit_arith result} including the null window."""
-    k = kind
-    per = k.per
+    per = kind.per
     figures, errors, exits = {}, [], {}
     for w in ["null"] + list(jobs):
         wd = windows.get(w, {})
         g = wd.get("guest")
         if g is None:
-            errors.append("%s: no %s line" % (w, k.marker))
+            errors.append("%s: no %s line" % (w, kind.marker))
             continue
         if w != "null":
-            figures.update(k.figures(w, g, wd, errors))
+            figures.update(kind.figures(w, g, wd, errors))
         if "before" not in wd or "after" not in wd:
             errors.append("%s: KVM counters not sampled (%s)" % (w, wd.get("sample_error", "no marker")))
             continue
-        n = k.count(g)
+        n = kind.count(g)
         if w == "null":
             # The protocol's own exits: the baseline of every job window, no figure of its own.
-            res, errs = exit_arith(wd["before"], wd["after"], n, per=per, what=k.what)
+            res, errs = exit_arith(wd["before"], wd["after"], n, per=per, what=kind.what)
             exits[w] = res
             errors.extend("null: %s" % e for e in errs)
             continue
         if "null" not in exits:
             errors.append("%s: no null window to subtract the protocol's exits" % w)
             continue
-        res, errs = exit_arith(wd["before"], wd["after"], n, exits["null"], per=per, what=k.what)
+        res, errs = exit_arith(wd["before"], wd["after"], n, exits["null"], per=per, what=kind.what)
         exits[w] = res
         errors.extend("%s: %s" % (w, e) for e in errs)
         if not errs:
@@ -104,7 +103,7 @@ def window_figures(kind, windows, jobs, per_mib=False):
                 if f + per in res:
                     figures["%s_%s%s" % (w, f, per)] = res[f + per]
             if per_mib:
-                mib, why = k.mib(g)
+                mib, why = kind.mib(g)
                 if mib is None:
                     errors.append("%s: %s" % (w, why))
                 else:

@@ -10,15 +10,10 @@ from ..scenario import Guest, Plan, Scenario
 from ..vm import failed_rec, guest_cmdline, run_errors, tern_argv, vm_finish
 from ..windows import window_figures
 
-# The legacy scenario: the slow path against the fast path in the same guest, one boot running fio jobs then
-# iperf3 jobs. "tern": the default machine, virtio-blk and virtio-net with vhost-net; "tern-legacy": --machine pc,
-# the disk on PIIX IDE (ata_piix, sdX) and the NIC an e1000. The tools disk is virtio in both. Ratio: tern-legacy
-# over tern ("IDE does 0.1x the IOPS of virtio-blk").
+# The subject: the slow path ("IDE does 0.1x the IOPS of virtio-blk"). The tools disk is virtio in both systems.
 LEGACY = "tern-legacy"
 LEGACY_BLK_JOBS = ["randread", "seqread"]
 LEGACY_NET_JOBS = ["tcp_tx", "tcp_rx"]
-# Per system: tern's machine, the disk's interface and the guest device it must be (the prefix of its name), the
-# NIC model and the guest driver that must drive it, vhost-net or not.
 # Per system: tern's machine, the disk's interface and the guest device it must be (the prefix of its name), the
 # NIC model and the guest driver that must drive it, vhost-net or not.
 LEGACY_SYSTEMS = {

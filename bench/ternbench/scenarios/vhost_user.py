@@ -12,9 +12,8 @@ from ..fio import HOST, blk_figures_def, blk_guest_cmdline, blk_host_system, blk
 from ..scenario import Guest, Plan, Scenario
 from ..vm import qemu_argv, tern_argv
 
-# The vhost-user scenario: virtio-blk served by a vhost-user backend process that the driver starts before the
-# VMM and stops after it. Per system: the frontend (tern or QEMU) and the backend (tern-blk or
-# qemu-storage-daemon). "host" is the blk scenario's. Ratios: tern-ternblk over each.
+# Per system: the frontend (tern or QEMU) and the backend (tern-blk or qemu-storage-daemon). The "host" peer is
+# fio's, as in blk.
 VU_SUBJECT = "tern-ternblk"
 VU_SYSTEMS = {
     VU_SUBJECT: {"frontend": "tern", "backend": "tern-blk"},
