@@ -57,7 +57,8 @@ struct net_uspace_pair {
 	uint8_t *nbuf[2];		/* num_buffers in the first buffer */
 	/* Receive buffers filled with parts of one packet, given back
 	 * together once the whole packet is in: the first one's num_buffers
-	 * promises the driver the rest. */
+	 * promises the driver the rest. held_desc never passes the ring's
+	 * size (rx_deliver), so nheld stays within the array. */
 	struct virtq_used_buf held[VIRTQ_MAX_SIZE];
 	struct virtq_chain rxc;
 	uint8_t *bounce;
@@ -390,6 +391,20 @@ static int rx_deliver(struct net_uspace_pair *p, unsigned int *budget,
 			if (!*budget || !--*budget)
 				return 0;
 			continue;
+		}
+		if (p->held_desc + c->ndesc > p->rxq.num) {
+			/* The buffers held for this packet and this one
+			 * name more descriptors than the ring has: the
+			 * driver made available what it does not own. */
+			p->have_pkt = false;
+			p->rx_broken = true;
+			STAT_ADD(p, rx_dropped, 1);
+			log_err(p->rx_name, "a packet's receive buffers take "
+				"%u descriptors, the ring has %u; queue stopped "
+				"until device reset", p->held_desc + c->ndesc,
+				p->rxq.num);
+			broken(p);
+			return -EINVAL;
 		}
 		len = p->pkt_len - p->copied;
 		if (len > c->in_len)

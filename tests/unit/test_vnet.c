@@ -1599,6 +1599,64 @@ static void test_uspace_rx_wait(void)
 	dp_destroy(&d);
 }
 
+/* A driver that keeps posting receive buffers while one packet is being
+ * scattered over them (MRG_RXBUF) must not get more taken for that packet
+ * than its ring has descriptors: the packet holds its buffers until it is
+ * whole, so the driver has made more available than it owns. A 1024-entry
+ * ring: the first buffer (64 bytes) takes the start of a 3000-byte packet
+ * and the device waits for more; then all 1024 entries name one 1-byte
+ * buffer. The 1025th buffer for one packet breaks the ring (it used to be
+ * written past the end of the device's list of held buffers). */
+static void test_uspace_rx_flood(void)
+{
+	enum { NUM = VIRTQ_MAX_SIZE };
+	struct net_pair_io io;
+	struct seg first = { galloc(64), 64, true };
+	uint64_t one = galloc(1);
+	volatile uint16_t *avail_event;
+	struct fq *q;
+	struct dp d;
+	int t;
+
+	dp_init(&d, 1);
+	d.features = DRV_FEATURES | F_MRG;
+	fq_init(&d.q[0], 0, NUM, false);
+	fq_init(&d.q[1], 1, 64, false);
+	/* Room for a 1024-entry ring outside the fixed ring area. */
+	q = &d.q[0];
+	q->desc_gpa = galloc(16 * NUM);
+	q->drv_gpa = galloc(6 + 2 * NUM);
+	q->dev_gpa = galloc(6 + 8 * NUM);
+	q->desc = gp(q->desc_gpa);
+	q->avail = gp(q->drv_gpa);
+	q->used = gp(q->dev_gpa);
+	memset(q->desc, 0, 16 * NUM);
+	memset(q->avail, 0, 6 + 2 * NUM);
+	memset(q->used, 0, 6 + 8 * NUM);
+	avail_event = (volatile uint16_t *)&q->used->ring[NUM];
+	io = (struct net_pair_io){ fq_io(&d.q[0]), fq_io(&d.q[1]) };
+	if (net_uspace_ops.start(&d.u, &mem, d.features, &io, 1))
+		abort();
+
+	/* The packet first: with no buffer the device leaves it in the
+	 * socket. Then one buffer: the header and 52 bytes go in, and the
+	 * device, out of buffers, asks for a kick at entry 1. */
+	sock_send(d.sv[0][1], 3000, 40);
+	fq_add(q, &first, 1);
+	for (t = 0; t < WAIT_MS && *avail_event != 1; t++)
+		sleep_ms(1);
+	CHECK_EQ(*avail_event, 1);
+	/* Entries 1..1024, all the same 1-byte buffer (descriptor 1). */
+	q->desc[1] = (struct virtq_desc){ one, 1, VIRTQ_DESC_F_WRITE, 0 };
+	for (unsigned int i = 1; i <= NUM; i++)
+		q->avail->ring[i % NUM] = 1;
+	__atomic_store_n(&q->avail->idx, NUM + 1, __ATOMIC_RELEASE);
+	kick(q->kick_fd);
+	CHECK(wait_fd(d.bus.err_fd, WAIT_MS));
+	CHECK(atomic_load(&d.bus.broken));
+	dp_destroy(&d);
+}
+
 /* Both directions busy at once: everything arrives, in order. */
 static void test_uspace_busy(void)
 {
@@ -2076,6 +2134,7 @@ int main(void)
 	test_uspace_rx(false);
 	test_uspace_rx(true);
 	test_uspace_rx_wait();
+	test_uspace_rx_flood();
 	test_uspace_busy();
 	test_uspace_broken();
 	test_uspace_cycles();
