@@ -4,6 +4,7 @@
 #include "core/log.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -55,6 +56,7 @@
 
 #define PCI_VENDOR_REDHAT_QUMRANET 0x1af4
 #define VIRTIO_PCI_DEVICE_BASE 0x1040
+#define LOG_ERRORS 8		/* guest errors logged per device */
 
 static void drain(int fd)
 {
@@ -62,6 +64,23 @@ static void drain(int fd)
 
 	while (read(fd, &n, sizeof(n)) > 0)
 		;
+}
+
+/* A driver's mistake: logged, at most LOG_ERRORS times per device. */
+__attribute__((format(printf, 2, 3)))
+static void guest_err(struct virtio_pci *t, const char *fmt, ...)
+{
+	char msg[200];
+	va_list ap;
+
+	if (t->errors_logged >= LOG_ERRORS)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_warn(t->name, "%s", msg);
+	if (++t->errors_logged == LOG_ERRORS)
+		log_warn(t->name, "further driver errors not logged");
 }
 
 /* --- MSI-X ------------------------------------------------------------- */
@@ -113,6 +132,22 @@ static void collect_pending(struct virtio_pci *t, uint16_t v)
 	}
 }
 
+/* Takes queue i's irqfd off the GSI of the vector it is on. Caller holds
+ * t->lock. */
+static void irqfd_detach(struct virtio_pci *t, unsigned int i)
+{
+	struct vpci_queue *q = &t->q[i];
+
+	if (!q->irqfd_on)
+		return;
+	/* irqfd_on is only ever set for a vector below nvec. */
+	if (q->vector < t->nvec &&
+	    t->host.irq->irqfd(t->host.kvm, q->io.call_fd, t->gsi[q->vector],
+			       false))
+		log_warn(t->name, "q%u: irqfd deassign failed", i);
+	q->irqfd_on = false;
+}
+
 /* Brings one vector's route and its queues' irqfds in line with the
  * table, the function mask and the enable bit. Caller holds t->lock. */
 static void update_vector(struct virtio_pci *t, uint16_t v)
@@ -153,6 +188,19 @@ static void update_all_vectors(struct virtio_pci *t)
 		update_vector(t, v);
 }
 
+/* queue_msix_vector written: v is below nvec or NO_VECTOR. The queue's
+ * irqfd leaves the old vector's GSI and, once the device runs and the new
+ * vector is live, goes onto its GSI. Caller holds t->lock. */
+static void set_queue_vector(struct virtio_pci *t, unsigned int i, uint16_t v)
+{
+	if (t->q[i].vector == v)
+		return;
+	irqfd_detach(t, i);
+	t->q[i].vector = v;
+	if (t->started)
+		update_vector(t, v);
+}
+
 /* A config change (or DEVICE_NEEDS_RESET) interrupt. Caller holds lock. */
 static void config_interrupt(struct virtio_pci *t)
 {
@@ -168,6 +216,16 @@ static void config_interrupt(struct virtio_pci *t)
 		set_pending(t, v, true);
 }
 
+/* DEVICE_NEEDS_RESET, and the config interrupt that tells the driver.
+ * Caller holds t->lock. */
+static void needs_reset(struct virtio_pci *t)
+{
+	if (t->status & VIRTIO_STATUS_NEEDS_RESET)
+		return;
+	t->status |= VIRTIO_STATUS_NEEDS_RESET;
+	config_interrupt(t);
+}
+
 /* Main loop: the device broke. A reset that came in between cleared
  * `broken`, and then this is stale. */
 static void device_error(struct loop_watch *w, uint32_t events)
@@ -179,8 +237,7 @@ static void device_error(struct loop_watch *w, uint32_t events)
 	if (t->started && atomic_exchange(&t->broken, false) &&
 	    !(t->status & VIRTIO_STATUS_NEEDS_RESET)) {
 		log_warn(t->name, "device needs reset");
-		t->status |= VIRTIO_STATUS_NEEDS_RESET;
-		config_interrupt(t);
+		needs_reset(t);
 	}
 	pthread_mutex_unlock(&t->lock);
 }
@@ -221,10 +278,7 @@ static void device_reset(struct virtio_pci *t)
 	for (unsigned int i = 0; i < t->nqueues; i++) {
 		struct vpci_queue *q = &t->q[i];
 
-		if (q->irqfd_on)
-			t->host.irq->irqfd(t->host.kvm, q->io.call_fd,
-					   t->gsi[q->vector], false);
-		q->irqfd_on = false;
+		irqfd_detach(t, i);
 		drain(q->io.kick_fd);
 		drain(q->io.call_fd);
 		q->io = (struct virtio_queue_io){
@@ -255,8 +309,7 @@ static void device_start(struct virtio_pci *t)
 	ret = t->ops->start(t->dev, t->driver_features, io, t->nqueues);
 	if (ret) {
 		log_err(t->name, "starting the device: %s", strerror(-ret));
-		t->status |= VIRTIO_STATUS_NEEDS_RESET;
-		config_interrupt(t);
+		needs_reset(t);
 		return;
 	}
 	t->started = true;
@@ -271,15 +324,26 @@ static void write_status(struct virtio_pci *t, uint8_t val)
 		device_reset(t);
 		return;
 	}
+	/* Bits come and stay until a reset (§2.1.1: the driver MUST NOT
+	 * clear one). Taking DRIVER_OK back would leave the device running
+	 * with its queue registers open to change. NEEDS_RESET is ours: the
+	 * driver may write it back or leave it out. */
+	if (old & ~val & ~VIRTIO_STATUS_NEEDS_RESET) {
+		guest_err(t, "status 0x%02x would clear bits of 0x%02x without "
+			  "a reset: refused, device needs reset", val, old);
+		needs_reset(t);
+		return;
+	}
+	val &= (uint8_t)~VIRTIO_STATUS_NEEDS_RESET;
 	if ((val & VIRTIO_STATUS_FEATURES_OK) &&
 	    !(old & VIRTIO_STATUS_FEATURES_OK)) {
 		/* Only what we offered, and never without VERSION_1. */
 		if ((t->driver_features & ~t->device_features) ||
 		    !(t->driver_features & (1ULL << VIRTIO_F_VERSION_1))) {
-			log_warn(t->name, "driver features 0x%llx refused "
-				 "(offered 0x%llx)",
-				 (unsigned long long)t->driver_features,
-				 (unsigned long long)t->device_features);
+			guest_err(t, "driver features 0x%llx refused "
+				  "(offered 0x%llx)",
+				  (unsigned long long)t->driver_features,
+				  (unsigned long long)t->device_features);
 			val &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
 		}
 	}
@@ -359,7 +423,7 @@ static void common_write(struct virtio_pci *t, uint32_t off, uint64_t v)
 	struct vpci_queue *q = t->queue_sel < t->nqueues ? &t->q[t->queue_sel]
 							 : NULL;
 	/* Queue registers are frozen once the driver is running. */
-	bool frozen = t->status & VIRTIO_STATUS_DRIVER_OK;
+	bool frozen = t->started || (t->status & VIRTIO_STATUS_DRIVER_OK);
 
 	switch (off) {
 	case C_DFSELECT:
@@ -388,8 +452,11 @@ static void common_write(struct virtio_pci *t, uint32_t off, uint64_t v)
 							   : (uint16_t)v;
 		break;
 	case C_Q_MSIX:
-		if (q && !frozen)
-			q->vector = v < t->nvec ? (uint16_t)v : NO_VECTOR;
+		/* Never frozen, like config_msix_vector: the irqfd moves
+		 * with it. */
+		if (q)
+			set_queue_vector(t, t->queue_sel,
+					 v < t->nvec ? (uint16_t)v : NO_VECTOR);
 		break;
 	case C_Q_ENABLE:
 		if (q && !frozen && v == 1)

@@ -55,6 +55,7 @@ struct virtio_pci {
 	atomic_bool broken;		/* the device asked for a reset */
 	int err_fd;
 	struct loop_watch err_watch;
+	unsigned int errors_logged;	/* driver errors, rate-limited */
 	unsigned int nqueues;
 	uint16_t max_queue_size;
 	struct vpci_queue q[VIRTIO_MAX_QUEUES];

@@ -153,6 +153,140 @@ static int find_cap(uint8_t id, int type)
 	return -1;
 }
 
+/* --- rules a guest must not get around ---------------------------------- */
+
+/* A fresh transport on fresh buses: BAR at BAR, VERSION_1 accepted, both
+ * queues (size 64) on vector `vec`, DRIVER_OK, MSI-X on and vectors 0..2
+ * programmed (data 0x40 + n) and unmasked. */
+static void started(struct virtio_pci *t, struct loop *loop, uint16_t vec)
+{
+	struct virtio_pci_host host = { .irq = &fake_ops, .mmio = &mmio,
+					.pci = &pci, .loop = loop,
+					.ioeventfd_any_len = true };
+	int msix;
+
+	CHECK_EQ(bus_init(&mmio, "mmio"), 0);
+	CHECK_EQ(pci_bus_init(&pci, (struct vm_control){ 0 }), 0);
+	CHECK_EQ(virtio_pci_create(t, &host, "vblk", &dops, NULL, NQ, 128), 0);
+	devfn = t->pci.devfn;
+	cfgw(0x10, 4, (uint32_t)BAR);
+	cfgw(0x14, 4, 0);
+	cfgw(0x04, 2, 0x6);
+	wr(0x14, 1, 1 | 2);
+	wr(0x08, 4, 1);
+	wr(0x0c, 4, 1);					/* VERSION_1 */
+	wr(0x14, 1, 1 | 2 | 8);
+	for (uint16_t q = 0; q < NQ; q++) {
+		wr(0x16, 2, q);
+		wr(0x18, 2, 64);
+		wr(0x1a, 2, vec);
+		wr(0x20, 4, 0x10000 * (q + 1u));
+		wr(0x28, 4, 0x10000 * (q + 1u) + 0x2000);
+		wr(0x30, 4, 0x10000 * (q + 1u) + 0x3000);
+		wr(0x1c, 2, 1);
+	}
+	wr(0x14, 1, 1 | 2 | 8 | 4);
+	msix = find_cap(0x11, -1);
+	for (unsigned int v = 0; v <= NQ; v++) {
+		wr(0x4000 + 16 * v, 4, 0xfee00000);
+		wr(0x4000 + 16 * v + 8, 4, 0x40 + v);
+		wr(0x4000 + 16 * v + 12, 4, 0);
+	}
+	cfgw(msix + 2, 2, 0x8000);
+}
+
+static void finished(struct virtio_pci *t)
+{
+	cfgw(0x04, 2, 0);
+	virtio_pci_destroy(t);
+	pci_bus_destroy(&pci);
+	bus_destroy(&mmio);
+}
+
+/* A status can only gain bits; only a write of 0 takes them away (virtio
+ * 1.2 §2.1.1, 4.1.4.3.2). A write that would clear DRIVER_OK without a
+ * reset is refused and marks the device DEVICE_NEEDS_RESET: the transport
+ * stays started, so the queue registers stay frozen. It used to unfreeze
+ * them, and a queue vector of 0xffff then made the reset read t->gsi[65535]. */
+static void test_status_rules(void)
+{
+	struct virtio_pci t;
+	struct loop loop;
+	int call;
+
+	CHECK_EQ(loop_init(&loop), 0);
+	dev.starts = dev.stops = 0;
+	started(&t, &loop, 1);
+	call = t.q[0].io.call_fd;
+	CHECK_EQ(dev.starts, 1);
+	CHECK_EQ(k.irqfd_gsi[call], (int)t.gsi[1]);
+	wr(0x14, 1, 1 | 2 | 8);				/* 0x0b */
+	CHECK_EQ(rd(0x14, 1), 1 | 2 | 4 | 8 | 0x40);
+	CHECK_EQ(dev.stops, 0);
+	wr(0x16, 2, 0);
+	wr(0x18, 2, 32);				/* still frozen */
+	CHECK_EQ(rd(0x18, 2), 64);
+	/* Whatever the vector becomes, the irqfd is never left behind. */
+	wr(0x1a, 2, 0xffff);
+	CHECK_EQ(rd(0x1a, 2), 0xffff);
+	CHECK_EQ(k.irqfd_gsi[call], -1);
+	/* Other bits may not go either, FEATURES_OK among them. */
+	wr(0x14, 1, 1 | 2 | 4);
+	CHECK_EQ(rd(0x14, 1), 1 | 2 | 4 | 8 | 0x40);
+	/* A reset, and the device starts again. */
+	wr(0x14, 1, 0);
+	CHECK_EQ(dev.stops, 1);
+	CHECK_EQ(rd(0x14, 1), 0);
+	CHECK_EQ(k.irqfd_gsi[call], -1);
+	wr(0x14, 1, 1);
+	wr(0x14, 1, 1 | 2);
+	CHECK_EQ(rd(0x14, 1), 1 | 2);
+	finished(&t);
+	loop_destroy(&loop);
+}
+
+/* queue_msix_vector may change while the device runs (the driver reads it
+ * back to see the mapping took): the queue's irqfd moves to the new
+ * vector's GSI with it, or comes off for NO_VECTOR or a masked vector. */
+static void test_vector_move(void)
+{
+	struct virtio_pci t;
+	struct loop loop;
+	int call;
+
+	CHECK_EQ(loop_init(&loop), 0);
+	started(&t, &loop, 1);
+	call = t.q[0].io.call_fd;
+	CHECK_EQ(k.irqfd_gsi[call], (int)t.gsi[1]);
+	wr(0x16, 2, 0);
+	wr(0x1a, 2, 2);
+	CHECK_EQ(rd(0x1a, 2), 2);
+	CHECK_EQ(k.irqfd_gsi[call], (int)t.gsi[2]);
+	CHECK_EQ(k.irqfd_gsi[t.q[1].io.call_fd], (int)t.gsi[1]);
+	/* Out of range reads back NO_VECTOR, and no GSI keeps the irqfd. */
+	wr(0x1a, 2, 77);
+	CHECK_EQ(rd(0x1a, 2), 0xffff);
+	CHECK_EQ(k.irqfd_gsi[call], -1);
+	/* To a masked vector: no irqfd; a signal waits in the PBA until the
+	 * vector is unmasked. */
+	wr(0x4000 + 16 * 0 + 12, 4, 1);
+	wr(0x1a, 2, 0);
+	CHECK_EQ(k.irqfd_gsi[call], -1);
+	k.signals = 0;
+	CHECK_EQ(write(call, &(uint64_t){ 1 }, 8), 8);
+	CHECK_EQ(rd(0x6000, 8), 1);
+	wr(0x4000 + 16 * 0 + 12, 4, 0);
+	CHECK_EQ(k.signals, 1);
+	CHECK_EQ(k.last_signal_data, 0x40);
+	CHECK_EQ(k.irqfd_gsi[call], (int)t.gsi[0]);
+	/* Reset: every irqfd comes off the GSI it is on. */
+	wr(0x14, 1, 0);
+	CHECK_EQ(k.irqfd_gsi[call], -1);
+	CHECK_EQ(k.irqfd_gsi[t.q[1].io.call_fd], -1);
+	finished(&t);
+	loop_destroy(&loop);
+}
+
 int main(void)
 {
 	struct virtio_pci t;
@@ -324,6 +458,11 @@ int main(void)
 	CHECK_EQ(k.ioev_addr[t.q[0].io.kick_fd], 0);
 
 	virtio_pci_destroy(&t);
+	pci_bus_destroy(&pci);
+	bus_destroy(&mmio);
 	loop_destroy(&loop);
+
+	test_status_rules();
+	test_vector_move();
 	return check_done("test_vpci");
 }
