@@ -66,7 +66,8 @@ static void drain(int fd)
 		;
 }
 
-/* A driver's mistake: logged, at most LOG_ERRORS times per device. */
+/* A driver's mistake: logged, at most LOG_ERRORS times per device.
+ * Caller holds t->lock. */
 __attribute__((format(printf, 2, 3)))
 static void guest_err(struct virtio_pci *t, const char *fmt, ...)
 {
@@ -563,24 +564,39 @@ static void pci_bar_update(struct pci_dev *d, int bar, uint64_t old_addr,
 			   uint64_t new_addr)
 {
 	struct virtio_pci *t = d->opaque;
+	uint64_t at = t->bar;		/* what we registered; 0 none */
+	int ret;
 
 	if (bar != 0)
 		return;
 	/* Not under t->lock: a vCPU inside bar_read holds the MMIO bus's
-	 * read lock and waits for t->lock; the kick fds never change. */
-	set_ioeventfds(t, old_addr, false);
-	if (old_addr)
-		bus_unregister(t->host.mmio, old_addr);
-	t->bar = new_addr;
-	if (new_addr) {
-		int ret = bus_register(t->host.mmio, new_addr, VPCI_BAR_SIZE,
-				       &bar_ops, t, t->name);
-
-		if (ret)
-			log_warn(t->name, "BAR at 0x%llx: %s",
-				 (unsigned long long)new_addr, strerror(-ret));
-		set_ioeventfds(t, new_addr, true);
+	 * read lock and waits for t->lock; the kick fds never change. The
+	 * PCI bus lock orders BAR moves. Only what we registered comes off:
+	 * old_addr may be an address a failed move never got. */
+	if (at) {
+		set_ioeventfds(t, at, false);
+		bus_unregister(t->host.mmio, at);
+		t->bar = 0;
 	}
+	if (!new_addr)
+		return;
+	ret = bus_register(t->host.mmio, new_addr, VPCI_BAR_SIZE, &bar_ops, t,
+			   t->name);
+	if (ret) {
+		/* Taken by another device: keep decoding where we were
+		 * (the range just freed), as if the move had not been. */
+		pthread_mutex_lock(&t->lock);
+		guest_err(t, "BAR at 0x%llx: %s; it stays at 0x%llx",
+			  (unsigned long long)new_addr, strerror(-ret),
+			  (unsigned long long)at);
+		pthread_mutex_unlock(&t->lock);
+		if (!at || bus_register(t->host.mmio, at, VPCI_BAR_SIZE,
+					&bar_ops, t, t->name))
+			return;
+		new_addr = at;
+	}
+	set_ioeventfds(t, new_addr, true);
+	t->bar = new_addr;
 }
 
 /* The MSI-X enable and function-mask bits live in config space. */

@@ -44,7 +44,7 @@ struct virtio_pci {
 	const struct virtio_dev_ops *ops;
 	void *dev;
 	pthread_mutex_t lock;
-	uint64_t bar;			/* decoded BAR address, 0 = off */
+	uint64_t bar;			/* where BAR 0 is registered, 0 = off */
 
 	/* common configuration */
 	uint64_t device_features, driver_features;

@@ -287,6 +287,74 @@ static void test_vector_move(void)
 	loop_destroy(&loop);
 }
 
+/* Another device's range, for a BAR to collide with. */
+static int other_reads;
+
+static void other_read(void *opaque, uint64_t off, uint8_t *data,
+		       uint32_t len)
+{
+	other_reads++;
+	memset(data, 0x5a, len);
+}
+
+static void other_write(void *opaque, uint64_t off, const uint8_t *data,
+			uint32_t len)
+{
+}
+
+static const struct bus_ops other_ops = { other_read, other_write };
+
+/* A BAR moved onto another device's range cannot take it: the transport
+ * keeps decoding at its old address, with its ioeventfds there, and a
+ * later move leaves the other device alone (it used to record the failed
+ * address as its own and unregister whoever sat there). */
+static void test_bar_collision(void)
+{
+	const uint64_t other = BAR + 0x100000;
+	struct virtio_pci t;
+	struct loop loop;
+
+	CHECK_EQ(loop_init(&loop), 0);
+	started(&t, &loop, 1);
+	CHECK_EQ(bus_register(&mmio, other, 0x1000, &other_ops, NULL,
+			      "other"), 0);
+	cfgw(0x10, 4, (uint32_t)other);
+	CHECK_EQ(rd(0x12, 2), NQ);			/* still at BAR */
+	CHECK_EQ(k.ioev_addr[t.q[0].io.kick_fd], BAR + 0x3000);
+	other_reads = 0;
+	{
+		uint8_t d[4];
+
+		CHECK(bus_read(&mmio, other, d, 4));
+		CHECK_EQ(d[0], 0x5a);
+	}
+	CHECK_EQ(other_reads, 1);
+	/* Moved on: the other range stays where it was. */
+	cfgw(0x10, 4, (uint32_t)(BAR + 0x200000));
+	CHECK_EQ(k.ioev_addr[t.q[0].io.kick_fd], BAR + 0x203000);
+	{
+		uint8_t d[4];
+
+		CHECK(bus_read(&mmio, other, d, 4));
+		CHECK_EQ(other_reads, 2);
+		CHECK(!bus_read(&mmio, BAR, d, 4));
+		CHECK(bus_read(&mmio, BAR + 0x200000 + 0x12, d, 2));
+		CHECK_EQ(d[0], NQ);
+	}
+	/* Decoding off: nothing of ours is left on the bus. */
+	cfgw(0x04, 2, 0);
+	CHECK_EQ(k.ioev_addr[t.q[0].io.kick_fd], 0);
+	{
+		uint8_t d[4];
+
+		CHECK(!bus_read(&mmio, BAR + 0x200000, d, 4));
+		CHECK(bus_read(&mmio, other, d, 4));
+	}
+	bus_unregister(&mmio, other);
+	finished(&t);
+	loop_destroy(&loop);
+}
+
 int main(void)
 {
 	struct virtio_pci t;
@@ -464,5 +532,6 @@ int main(void)
 
 	test_status_rules();
 	test_vector_move();
+	test_bar_collision();
 	return check_done("test_vpci");
 }
