@@ -4,6 +4,7 @@
 #include "core/log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <linux/memfd.h>
 #include <string.h>
@@ -85,9 +86,15 @@ static void *mmap_2m_aligned(size_t size, int flags, int fd)
 	return at;
 }
 
+/* Whoever holds the fd (a vhost-user back-end gets it) can neither shrink
+ * it, which would make our next touch of guest RAM die of SIGBUS, nor
+ * grow it, nor add seals of its own (F_SEAL_FUTURE_WRITE would stop a
+ * back-end that reconnects from mapping it writable). */
+#define RAM_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
+
 static int mem_map_shared(struct guest_mem *mem, const struct mem_config *cfg)
 {
-	unsigned int flags = MFD_CLOEXEC;
+	unsigned int flags = MFD_CLOEXEC | MFD_ALLOW_SEALING;
 	int ret;
 
 	if (cfg->hugepages)
@@ -104,6 +111,11 @@ static int mem_map_shared(struct guest_mem *mem, const struct mem_config *cfg)
 		log_err("memory", "sizing guest RAM to %llu bytes%s: %s",
 			(unsigned long long)cfg->size,
 			cfg->hugepages ? " of huge pages" : "", strerror(-ret));
+		return ret;
+	}
+	if (fcntl(mem->fd, F_ADD_SEALS, RAM_SEALS) < 0) {
+		ret = -errno;
+		log_err("memory", "sealing guest RAM: %s", strerror(-ret));
 		return ret;
 	}
 	mem->base = mmap_2m_aligned(cfg->size, MAP_SHARED | MAP_NORESERVE,

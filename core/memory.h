@@ -1,5 +1,6 @@
-/* Guest RAM. Shared (a memfd, or a hugetlbfs memfd, mapped MAP_SHARED) when
- * another process must map it (vhost-user backends); otherwise anonymous
+/* Guest RAM. Shared (a memfd, or a hugetlbfs memfd, mapped MAP_SHARED, its
+ * size sealed: F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_SEAL) when another
+ * process must map it (vhost-user backends); otherwise anonymous
  * memory with transparent huge pages, which hosts give by default where
  * they do not for shmem (Debian: THP "always", shmem THP "never"). Below
  * 4 GiB RAM stops at the PCI hole; the rest sits above 4 GiB. */

@@ -4,6 +4,7 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -407,6 +408,21 @@ static int check_regions(struct vu_dev *d, const struct vu_mem_table *t)
 	return 0;
 }
 
+/* A front-end's fd we are to map: sealed against shrinking, or the
+ * front-end (or anyone it shares the fd with) could truncate it and our
+ * next touch of the mapping would be SIGBUS. Seals are never lifted, so
+ * a size read after this check holds for good. 0 or -EINVAL (logged). */
+static int check_sealed(struct vu_dev *d, int fd, const char *what)
+{
+	int seals = fcntl(fd, F_GET_SEALS);
+
+	if (seals >= 0 && (seals & F_SEAL_SHRINK))
+		return 0;
+	log_err(d->name, "%s: fd not sealed against shrinking (a memfd "
+		"with F_SEAL_SHRINK is needed)", what);
+	return -EINVAL;
+}
+
 static int map_region(struct vu_dev *d, unsigned int i,
 		      const struct vu_mem_region *r, int fd,
 		      struct vu_region *out)
@@ -414,8 +430,14 @@ static int map_region(struct vu_dev *d, unsigned int i,
 	struct stat st;
 	uint64_t align, off, delta;
 	long page = sysconf(_SC_PAGESIZE);
+	char what[24];
 	void *p;
+	int ret;
 
+	snprintf(what, sizeof(what), "memory region %u", i);
+	ret = check_sealed(d, fd, what);
+	if (ret)
+		return ret;
 	if (fstat(fd, &st))
 		return -errno;
 	if (!S_ISREG(st.st_mode) || st.st_size < 0 ||
@@ -437,8 +459,7 @@ static int map_region(struct vu_dev *d, unsigned int i,
 	p = mmap(NULL, (size_t)(r->size + delta), PROT_READ | PROT_WRITE,
 		 MAP_SHARED, fd, (off_t)off);
 	if (p == MAP_FAILED) {
-		int ret = -errno;
-
+		ret = -errno;
 		log_err(d->name, "memory region %u: mmap 0x%" PRIx64
 			" bytes: %s", i, r->size, strerror(-ret));
 		return ret;
@@ -735,10 +756,13 @@ static int get_inflight_fd(struct vu_dev *d, struct vu_msg *m,
 		return ret;
 	rsize = inflight_region_size(in->queue_size);
 	len = rsize * in->num_queues;
-	fd = memfd_create("tern-inflight", MFD_CLOEXEC);
+	fd = memfd_create("tern-inflight", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
 		return -errno;
-	if (ftruncate(fd, (off_t)len)) {
+	/* Sealed: the front-end keeps it and hands it to the back-end that
+	 * follows us, which refuses one it could be shrunk under. */
+	if (ftruncate(fd, (off_t)len) ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)) {
 		ret = -errno;
 		goto fail;
 	}
@@ -792,6 +816,9 @@ static int set_inflight_fd(struct vu_dev *d, const struct vu_inflight *in,
 			in->queue_size, need);
 		return -EINVAL;
 	}
+	ret = check_sealed(d, fd, "SET_INFLIGHT_FD");
+	if (ret)
+		return ret;
 	if (fstat(fd, &st))
 		return -errno;
 	if (!S_ISREG(st.st_mode) || st.st_size < 0 ||

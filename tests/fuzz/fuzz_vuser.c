@@ -163,8 +163,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rest > FZ_MEM_SIZE)
 		rest = FZ_MEM_SIZE;
 	if (memfd < 0) {
-		memfd = memfd_create("fuzz-vuser", MFD_CLOEXEC);
-		if (memfd < 0 || ftruncate(memfd, FZ_MEM_SIZE))
+		/* Sealed: the backend maps no region fd that could be
+		 * shrunk under it. */
+		memfd = memfd_create("fuzz-vuser",
+				     MFD_CLOEXEC | MFD_ALLOW_SEALING);
+		if (memfd < 0 || ftruncate(memfd, FZ_MEM_SIZE) ||
+		    fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW))
 			abort();
 	}
 	if (pwrite(memfd, zero, sizeof(zero), 0) != (ssize_t)sizeof(zero) ||

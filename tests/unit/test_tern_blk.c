@@ -694,8 +694,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "setup failed\n");
 		return 1;
 	}
-	memfd = memfd_create("tern-blk-test", MFD_CLOEXEC);
-	if (memfd < 0 || ftruncate(memfd, MEM_SIZE))
+	/* Sealed like tern's guest RAM: tern-blk maps no other. */
+	memfd = memfd_create("tern-blk-test", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (memfd < 0 || ftruncate(memfd, MEM_SIZE) ||
+	    fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW))
 		return 1;
 	mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
 	if (mem == MAP_FAILED)

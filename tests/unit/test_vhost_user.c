@@ -9,6 +9,7 @@
 #include "vhost/user_proto.h"
 #include "virtio/queue.h"
 
+#include <fcntl.h>
 #include <stdint.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -131,8 +132,11 @@ static int conn_open(struct conn *c)
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
 		return -errno;
 	c->fe = sv[1];
-	c->memfd = memfd_create("vu-test", MFD_CLOEXEC);
-	if (c->memfd < 0 || ftruncate(c->memfd, MEM_SIZE))
+	/* Sealed the way tern seals guest RAM: the back-end takes no
+	 * region fd a front-end could shrink. */
+	c->memfd = memfd_create("vu-test", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (c->memfd < 0 || ftruncate(c->memfd, MEM_SIZE) ||
+	    fcntl(c->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW))
 		return -errno;
 	c->mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
 		      c->memfd, 0);
@@ -473,6 +477,12 @@ static void test_inflight_and_err(void)
 	CHECK_EQ(nfds, 1);
 	CHECK_EQ(m.p.inflight.num_queues, 2);
 	CHECK_EQ(m.p.inflight.queue_size, QSIZE);
+	/* The front-end keeps the area across our restarts: it cannot
+	 * shrink it under the one that maps it next. */
+	if (nfds == 1)
+		CHECK_EQ(fcntl(fds[0], F_GET_SEALS) &
+			 (F_SEAL_SHRINK | F_SEAL_GROW),
+			 F_SEAL_SHRINK | F_SEAL_GROW);
 	CHECK(m.p.inflight.mmap_size >= 2 * (16 + 16 * QSIZE));
 	if (nfds == 1 && m.p.inflight.mmap_size >= 2 * (16 + 16 * QSIZE)) {
 		r = mmap(NULL, m.p.inflight.mmap_size, PROT_READ, MAP_SHARED,
@@ -753,6 +763,78 @@ static int mem_three(struct conn *c)
 	return send_table(c, &t, 3);
 }
 
+/* A memfd of MEM_SIZE with `seals`; -1 (errno set) on failure. */
+static int sealed_memfd(unsigned int seals)
+{
+	int fd = memfd_create("vu-test-unsealed",
+			      MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	if (fd < 0)
+		return -1;
+	if (ftruncate(fd, MEM_SIZE) ||
+	    (seals && fcntl(fd, F_ADD_SEALS, seals))) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* A region fd the front-end could still shrink: the back-end's next
+ * touch past the new end would be SIGBUS. Refused, even with growing
+ * sealed. */
+static int mem_fd_with(struct conn *c, unsigned int seals)
+{
+	struct vu_mem_table t;
+	int fd = sealed_memfd(seals), ret;
+
+	if (fd < 0)
+		return -errno;
+	mem_table(&t, 1);
+	ret = fe_send(c, VU_SET_MEM_TABLE, VU_FLAG_NEED_REPLY, &t,
+		      VU_MEM_TABLE_HDR + 32, &fd, 1);
+	close(fd);
+	return ret;
+}
+
+static int mem_unsealed(struct conn *c)
+{
+	return mem_fd_with(c, 0);
+}
+
+static int mem_grow_sealed(struct conn *c)
+{
+	return mem_fd_with(c, F_SEAL_GROW);
+}
+
+static int mem_shrink_sealed(struct conn *c)
+{
+	return mem_fd_with(c, F_SEAL_SHRINK);
+}
+
+/* The same for the inflight area a front-end hands back. */
+static int inflight_fd_with(struct conn *c, unsigned int seals)
+{
+	struct vu_inflight in = { 4096, 0, 2, QSIZE };
+	int fd = sealed_memfd(seals), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = fe_send(c, VU_SET_INFLIGHT_FD, VU_FLAG_NEED_REPLY, &in,
+		      sizeof(in), &fd, 1);
+	close(fd);
+	return ret;
+}
+
+static int inflight_unsealed(struct conn *c)
+{
+	return inflight_fd_with(c, F_SEAL_GROW);
+}
+
+static int inflight_sealed(struct conn *c)
+{
+	return inflight_fd_with(c, F_SEAL_SHRINK | F_SEAL_GROW);
+}
+
 static int unknown_request(struct conn *c)
 {
 	return fe_send(c, 99, VU_FLAG_NEED_REPLY, NULL, 0, NULL, 0);
@@ -894,6 +976,14 @@ int main(void)
 	bad_case("region size 0", mem_zero_size, true, EINVAL);
 	bad_case("9 regions", mem_nine, true, EINVAL);
 	bad_case("region fd not a file", mem_not_file, true, EINVAL);
+	bad_case("region fd not sealed", mem_unsealed, true, EINVAL);
+	bad_case("region fd sealed against growing only", mem_grow_sealed,
+		 true, EINVAL);
+	bad_case("region fd sealed against shrinking", mem_shrink_sealed,
+		 true, ACK_OK);
+	bad_case("inflight fd not sealed against shrinking",
+		 inflight_unsealed, true, EINVAL);
+	bad_case("inflight fd sealed", inflight_sealed, true, ACK_OK);
 	if (GM_CAP < 3)
 		bad_case("3 regions (struct guest_mem too small)", mem_three,
 			 true, E2BIG);
