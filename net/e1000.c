@@ -162,6 +162,15 @@
 /* The backend hands over at most a 64 KiB frame (plus its header). */
 #define RX_READ_MAX (12 + 65536)
 #define LOG_ERRORS 16
+/* Work of one tx_run, in descriptors plus frames sent: a TDT write costs
+ * its vCPU (and holds the lock) for at most this and the frames of the
+ * TSO packet it ends in; the receive thread does the rest, a turn at a
+ * time. */
+#define TX_BUDGET 256
+/* The smallest TSO segment. Below it a segment is mostly headers, which
+ * no stack sends in practice (later Intel NICs refuse TSO under 64 too);
+ * and so one 64 KiB packet is at most about 1024 frames. */
+#define TSO_MSS_MIN 64
 
 /* M88E1011 PHY at MDIO address 1, as on the 82540EM. Linux matches its
  * identifier (0x01410C2x) and reads the status registers below. */
@@ -617,7 +626,7 @@ static void dev_reset(struct e1000 *e)
 	e->link_up = false;
 	memset(&e->ctx, 0, sizeof(e->ctx));
 	e->tx_len = 0;
-	e->tx_drop = e->tx_first_seen = e->tx_tse = false;
+	e->tx_drop = e->tx_first_seen = e->tx_tse = e->tx_more = false;
 	e->tx_popts = 0;
 	irq_update(e);
 	rx_wake(e);
@@ -694,6 +703,7 @@ static void tx_send(struct e1000 *e, uint8_t *f, size_t len, bool vle,
 		iov[n++] = (struct iovec){ (void *)zeros, ETH_MIN - wire };
 		wire = ETH_MIN;
 	}
+	e->tx_work++;
 	if (writev(e->fd, iov, n) < 0) {
 		guest_err(e, "backend refused a frame of %zu bytes: %s", wire,
 			  strerror(errno));
@@ -719,12 +729,13 @@ static void tx_tso(struct e1000 *e, bool vle, uint16_t tci)
 	uint16_t id = 0;
 	uint32_t seq = 0;
 
-	if (!mss || hdr >= e->tx_len || hdr + mss > E1000_FRAME_MAX ||
-	    c->ipcss + (v4 ? 20u : 40u) > hdr ||
+	if (mss < TSO_MSS_MIN || hdr >= e->tx_len ||
+	    hdr + mss > E1000_FRAME_MAX || c->ipcss + (v4 ? 20u : 40u) > hdr ||
 	    c->tucss + (tcp ? 20u : 8u) > hdr || c->tucso + 2u > hdr ||
 	    (v4 && c->ipcso + 2u > hdr)) {
 		guest_err(e, "TSO context (hdrlen %zu, mss %zu, IP at %u, TCP "
-			  "at %u) does not fit a packet of %zu bytes: dropped",
+			  "at %u) unusable for a packet of %zu bytes (an MSS "
+			  "under 64, or headers that do not fit): dropped",
 			  hdr, mss, c->ipcss, c->tucss, e->tx_len);
 		stat_inc(e, ST_TSCTFC);
 		return;
@@ -861,21 +872,35 @@ static void tx_desc(struct e1000 *e, const uint8_t *d)
 	}
 }
 
-/* TDT was written (or TCTL enabled): send what lies between TDH and TDT.
- * A packet whose EOP is not there yet waits in tx_buf for the next TDT. */
+/* TDT was written (or TCTL enabled, or the receive thread's turn came):
+ * send what lies between TDH and TDT, up to TX_BUDGET. A packet whose EOP
+ * is not there yet waits in tx_buf for the next TDT; what the budget left
+ * waits for the receive thread (tx_more), which calls again. */
 static void tx_run(struct e1000 *e)
 {
-	uint32_t cause = ICR_TXQE, n;
+	uint32_t cause = 0, n;
+	uint64_t one = 1;
 	uint8_t *ring;
 
+	e->tx_more = false;
 	if (!(e->tctl & TCTL_EN) || e->tdh == e->tdt)
 		return;
 	ring = ring_get(e, "transmit", e->tdbah, e->tdbal, e->tdlen, e->tdh,
 			e->tdt, &n);
 	if (!ring)
 		return;			/* stopped until the guest fixes it */
+	e->tx_work = 0;
 	while (e->tdh != e->tdt) {
 		uint8_t *slot = ring + 16 * e->tdh, d[16];
+
+		if (e->tx_work >= TX_BUDGET) {
+			e->tx_more = true;
+			if (write(e->wake_fd, &one, sizeof(one)) < 0)
+				log_warn(e->name, "handing transmit to the "
+					 "receive thread: %s", strerror(errno));
+			break;
+		}
+		e->tx_work++;
 
 		/* One copy: the guest may change the ring under us. */
 		memcpy(d, slot, sizeof(d));
@@ -888,7 +913,10 @@ static void tx_run(struct e1000 *e)
 		}
 		e->tdh = (e->tdh + 1) % n;
 	}
-	raise_irq(e, cause);
+	if (e->tdh == e->tdt)
+		cause |= ICR_TXQE;
+	if (cause)
+		raise_irq(e, cause);
 }
 
 /* --- receive --------------------------------------------------------------- */
@@ -1083,10 +1111,18 @@ static void *rx_main(void *arg)
 		}
 		if (atomic_load(&e->stop))
 			break;
-		if ((p[0].revents & POLLIN) &&
-		    read(e->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-			log_warn(e->name, "receive: eventfd: %s",
-				 strerror(errno));
+		if (p[0].revents & POLLIN) {
+			if (read(e->wake_fd, &v, sizeof(v)) < 0 &&
+			    errno != EAGAIN)
+				log_warn(e->name, "receive: eventfd: %s",
+					 strerror(errno));
+			/* What a TDT write left (tx_run's budget): it set
+			 * tx_more before it wrote the eventfd. */
+			pthread_mutex_lock(&e->lock);
+			if (e->tx_more)
+				tx_run(e);
+			pthread_mutex_unlock(&e->lock);
+		}
 		if (!p[1].revents)
 			continue;
 		n = (p[1].revents & POLLIN) ? read(e->fd, e->rx_buf,

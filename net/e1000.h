@@ -3,8 +3,10 @@
  * Nothing fast depends on it. Register accesses trap to the vCPU thread
  * (BAR 0: 128 KiB of registers; BAR 1: 64 bytes of I/O space, IOADDR at 0
  * and IODATA at 4 for indirect access); transmit runs there, synchronously,
- * when the guest writes TDT; a receive thread per device moves frames from
- * the backend into the receive ring. One mutex guards the device.
+ * when the guest writes TDT, up to a budget of descriptors and frames per
+ * write (the rest goes out from the device's thread); a receive thread per
+ * device moves frames from the backend into the receive ring. One mutex
+ * guards the device.
  *
  * What it may touch: guest RAM only through guest_mem_ptr, the backend fd
  * (one read or write = one frame, after a zeroed virtio-net header when
@@ -97,6 +99,8 @@ struct e1000 {
 	bool tx_first_seen;		/* tx_popts/tx_tse are from desc 1 */
 	bool tx_tse;
 	uint8_t tx_popts;
+	unsigned int tx_work;		/* descriptors + frames this tx_run */
+	bool tx_more;			/* budget spent: the thread goes on */
 
 	/* Receive: the thread reads into rx_buf (its own); frames are
 	 * filtered, padded and get their FCS in rx_work, under the lock. */
