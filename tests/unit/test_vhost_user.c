@@ -533,6 +533,183 @@ static void test_inflight_and_err(void)
 	CHECK_EQ(fd_count(), base);
 }
 
+/* --- message shapes, straight against vu_msg_check and friends ---------- */
+
+/* Payload sizes from vhost-user.rst, written out here rather than taken
+ * from the library's table, so a wrong entry there fails: size, and how
+ * many fds the request carries (with payload 0 where the payload names a
+ * ring). GET/SET_INFLIGHT_FD: 20 bytes on the wire; 24 is the same with
+ * the struct's tail padding, which front-ends send too. */
+static const struct {
+	uint32_t req;
+	uint16_t min, max;
+	uint8_t fds;
+} wire[] = {
+	{ VU_GET_FEATURES, 0, 0, 0 },
+	{ VU_SET_FEATURES, 8, 8, 0 },
+	{ VU_SET_OWNER, 0, 0, 0 },
+	{ VU_RESET_OWNER, 0, 0, 0 },
+	{ VU_SET_LOG_BASE, 16, 16, 1 },
+	{ VU_SET_LOG_FD, 0, 0, 1 },
+	{ VU_SET_VRING_NUM, 8, 8, 0 },
+	{ VU_SET_VRING_ADDR, 40, 40, 0 },
+	{ VU_SET_VRING_BASE, 8, 8, 0 },
+	{ VU_GET_VRING_BASE, 8, 8, 0 },
+	{ VU_SET_VRING_KICK, 8, 8, 1 },
+	{ VU_SET_VRING_CALL, 8, 8, 1 },
+	{ VU_SET_VRING_ERR, 8, 8, 1 },
+	{ VU_GET_PROTOCOL_FEATURES, 0, 0, 0 },
+	{ VU_SET_PROTOCOL_FEATURES, 8, 8, 0 },
+	{ VU_GET_QUEUE_NUM, 0, 0, 0 },
+	{ VU_SET_VRING_ENABLE, 8, 8, 0 },
+	{ VU_GET_INFLIGHT_FD, 20, 24, 0 },
+	{ VU_SET_INFLIGHT_FD, 20, 24, 1 },
+	{ VU_RESET_DEVICE, 0, 0, 0 },
+};
+
+static int check_shape(uint32_t req, uint32_t size, size_t nfds)
+{
+	struct vu_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.hdr = (struct vu_hdr){ req, VU_FLAG_VERSION, size };
+	return vu_msg_check(&m, nfds);
+}
+
+static int check_table(uint32_t nregions, uint32_t size, size_t nfds)
+{
+	struct vu_msg m;
+
+	memset(&m, 0xee, sizeof(m));	/* what lies past size is junk */
+	m.hdr = (struct vu_hdr){ VU_SET_MEM_TABLE, VU_FLAG_VERSION, size };
+	m.p.mem.nregions = nregions;
+	return vu_msg_check(&m, nfds);
+}
+
+static int check_config(uint32_t req, uint32_t cfg_size, uint32_t size)
+{
+	struct vu_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.hdr = (struct vu_hdr){ req, VU_FLAG_VERSION, size };
+	m.p.config.size = cfg_size;
+	return vu_msg_check(&m, 0);
+}
+
+/* One message of `size` payload bytes (of junk) on a fresh socketpair,
+ * through vu_msg_recv. */
+static int recv_size(uint32_t size)
+{
+	static uint8_t junk[sizeof(union vu_payload) + 64];
+	struct vu_hdr h = { VU_SET_FEATURES, VU_FLAG_VERSION, size };
+	struct vu_msg m;
+	int sv[2], fds[VU_MAX_FDS], ret;
+	size_t nfds;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+		return -errno;
+	if (write(sv[1], &h, sizeof(h)) != sizeof(h) ||
+	    write(sv[1], junk, size < sizeof(junk) ? size : sizeof(junk)) < 0)
+		ret = -EIO;
+	else
+		ret = vu_msg_recv(sv[0], &m, fds, &nfds);
+	if (!ret)
+		vu_close_fds(fds, &nfds);
+	close(sv[0]);
+	close(sv[1]);
+	return ret;
+}
+
+/* Every size and fd-count rule of vhost/user_proto.c, removed on its own,
+ * fails this test (or the hostile cases below), bar three that other
+ * rules imply, so that no message can tell them apart: nregions <= 8
+ * (the table's largest size and 8 + 32 * nregions bytes), config.size <=
+ * 256 (the largest size and 12 + config.size bytes, in 32-bit arithmetic
+ * whose wrap the smallest size catches), and the least sizes of
+ * SET_MEM_TABLE and GET/SET_CONFIG (the same two rules). */
+static void test_msg_shapes(void)
+{
+	const size_t region = sizeof(struct vu_mem_region);
+	struct vu_msg m;
+	int sv[2];
+
+	for (size_t i = 0; i < sizeof(wire) / sizeof(wire[0]); i++) {
+		uint32_t r = wire[i].req;
+		size_t f = wire[i].fds;
+
+		if (check_shape(r, wire[i].min, f) ||
+		    check_shape(r, wire[i].max, f))
+			CHECK_FAIL_AT(__FILE__, __LINE__, "%s: %u..%u bytes "
+				      "refused", vu_req_name(r), wire[i].min,
+				      wire[i].max);
+		if ((wire[i].min && check_shape(r, wire[i].min - 1u, f) !=
+					    -EINVAL) ||
+		    check_shape(r, wire[i].max + 1u, f) != -EINVAL)
+			CHECK_FAIL_AT(__FILE__, __LINE__, "%s: a size outside "
+				      "%u..%u taken", vu_req_name(r),
+				      wire[i].min, wire[i].max);
+		if (check_shape(r, wire[i].min, f + 1) != -EINVAL)
+			CHECK_FAIL_AT(__FILE__, __LINE__, "%s: %zu fds taken",
+				      vu_req_name(r), f + 1);
+	}
+	/* SET_MEM_TABLE: 8 bytes, then 32 per region, one fd each; the
+	 * regions must all be in the message (what follows it is not). */
+	for (uint32_t n = 0; n <= VU_MAX_REGIONS; n++) {
+		CHECK_EQ(check_table(n, VU_MEM_TABLE_HDR + n * region, n), 0);
+		if (n)
+			CHECK_EQ(check_table(n, VU_MEM_TABLE_HDR +
+						     (n - 1) * region, n),
+				 -EINVAL);
+	}
+	CHECK_EQ(check_table(2, VU_MEM_TABLE_HDR + region + 31, 2), -EINVAL);
+	CHECK_EQ(check_table(1, VU_MEM_TABLE_HDR + 2 * region, 1), 0);
+	CHECK_EQ(check_table(VU_MAX_REGIONS + 1, sizeof(struct vu_mem_table),
+			     VU_MAX_REGIONS), -EINVAL);
+	CHECK_EQ(check_table(UINT32_MAX, sizeof(struct vu_mem_table),
+			     VU_MAX_REGIONS), -EINVAL);
+	CHECK_EQ(check_table(1, VU_MEM_TABLE_HDR - 1, 1), -EINVAL);
+	CHECK_EQ(check_table(1, sizeof(struct vu_mem_table) + 1, 1), -EINVAL);
+	/* GET/SET_CONFIG: 12 bytes of offset, size, flags, then exactly
+	 * size bytes, at most 256 of them. */
+	for (uint32_t r = VU_GET_CONFIG; r <= VU_SET_CONFIG; r++) {
+		CHECK_EQ(check_config(r, 0, VU_CONFIG_HDR_SIZE), 0);
+		CHECK_EQ(check_config(r, 8, VU_CONFIG_HDR_SIZE + 8), 0);
+		CHECK_EQ(check_config(r, VU_CONFIG_MAX,
+				      VU_CONFIG_HDR_SIZE + VU_CONFIG_MAX), 0);
+		CHECK_EQ(check_config(r, 8, VU_CONFIG_HDR_SIZE + 4), -EINVAL);
+		CHECK_EQ(check_config(r, 4, VU_CONFIG_HDR_SIZE + 8), -EINVAL);
+		CHECK_EQ(check_config(r, VU_CONFIG_MAX + 1,
+				      VU_CONFIG_HDR_SIZE + VU_CONFIG_MAX + 1),
+			 -EINVAL);
+		CHECK_EQ(check_config(r, UINT32_MAX - 11, 0), -EINVAL);
+		CHECK_EQ(check_config(r, 0, VU_CONFIG_HDR_SIZE - 1), -EINVAL);
+	}
+	/* Framing: a size beyond the payload union is refused before a
+	 * byte of it is read; exactly the union is read whole. */
+	CHECK_EQ(recv_size(sizeof(union vu_payload) + 1), -EMSGSIZE);
+	CHECK_EQ(recv_size(sizeof(union vu_payload)), 0);
+	CHECK_EQ(recv_size(UINT32_MAX), -EMSGSIZE);
+	/* And the same on the way out. */
+	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	memset(&m, 0, sizeof(m));
+	m.hdr = (struct vu_hdr){ VU_GET_FEATURES, VU_FLAG_VERSION,
+				 sizeof(m.p) + 1 };
+	CHECK_EQ(vu_msg_send(sv[0], &m, NULL, 0), -EINVAL);
+	m.hdr.size = sizeof(m.p);
+	CHECK_EQ(vu_msg_send(sv[0], &m, NULL, 0), 0);
+	m.hdr.size = 0;
+	{
+		int many[VU_MAX_FDS + 1];
+
+		for (size_t i = 0; i < VU_MAX_FDS + 1; i++)
+			many[i] = sv[0];
+		CHECK_EQ(vu_msg_send(sv[0], &m, many, VU_MAX_FDS + 1),
+			 -EINVAL);
+	}
+	close(sv[0]);
+	close(sv[1]);
+}
+
 /* A hostile message. want > 0: dispatch answers with that errno as the
  * ack; want == 0: dispatch fails and the connection is closed, no reply. */
 typedef int (*bad_fn)(struct conn *c);
@@ -953,6 +1130,7 @@ int main(void)
 	test_handshake();
 	test_legacy_enable();
 	test_inflight_and_err();
+	test_msg_shapes();
 
 	bad_case("short header", short_header, false, 0);
 	bad_case("stalled header", stalled_header, false, 0);
