@@ -178,6 +178,13 @@ static int tx_one(struct net_uspace_pair *p)
 		pair_log(p, p->tx_name, "packet shorter than its header", NULL);
 		return 0;
 	}
+	/* No packet is longer than the largest one receive takes (a chain
+	 * may name up to 4 GiB of guest RAM). */
+	if (c->out_len > NET_USPACE_BOUNCE) {
+		STAT_ADD(p, tx_dropped, 1);
+		pair_log(p, p->tx_name, "packet longer than 64 KiB", NULL);
+		return 0;
+	}
 	iov_read(c->iov, c->nr_out, p->tx_hdr, VIRTIO_NET_HDR_LEN);
 	if (virtio_net_tx_hdr_check(p->tx_hdr, c->out_len - VIRTIO_NET_HDR_LEN,
 				    p->u->features) < 0) {

@@ -28,7 +28,8 @@
 #define NET_USPACE_BUDGET 64
 /* One packet from the tap: header, the largest frame the spec allows
  * (65589 bytes: Ethernet, IPv6, 64 KiB payload) and a VLAN tag, rounded.
- * A read that fills it whole may have been cut: dropped. */
+ * A read that fills it whole may have been cut: dropped. Transmit drops a
+ * chain longer than this. */
 #define NET_USPACE_BOUNCE (12 + 65536 + 128)
 
 /* Counters, per pair. Written by the pair's thread only; read with

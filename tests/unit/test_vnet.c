@@ -1354,6 +1354,38 @@ static void test_uspace_tx_budget(void)
 	dp_destroy(&d);
 }
 
+/* A transmit chain longer than any packet (header, 64 KiB of frame and a
+ * VLAN tag, as on receive): dropped, counted, given back, never written
+ * to the tap, and the next packet goes out. */
+static void test_uspace_tx_oversize(void)
+{
+	static uint8_t pkt[NET_USPACE_BOUNCE + 1], got[64];
+	struct net_uspace_stats st;
+	struct dp d;
+	uint32_t id, len;
+	uint16_t head;
+
+	dp_init(&d, 1);
+	dp_start(&d, DRV_FEATURES, 64, false);
+	frame(pkt, sizeof(pkt) - HDR, 1);
+	head = tx_pkt(&d.q[1], pkt, sizeof(pkt), 4);
+	CHECK(fq_wait(&d.q[1], &id, &len));
+	CHECK_EQ(id, head);
+	CHECK_EQ(sock_recv(d.sv[0][1], got, sizeof(got), QUIET_MS),
+		 -ETIMEDOUT);
+	net_uspace_stats(&d.u, 0, &st);
+	CHECK_EQ(st.tx_dropped, 1);
+	CHECK_EQ(st.tx_packets, 0);
+	/* The largest that is taken. */
+	frame(pkt, NET_USPACE_BOUNCE - HDR, 2);
+	tx_pkt(&d.q[1], pkt, NET_USPACE_BOUNCE, 4);
+	CHECK(fq_wait(&d.q[1], &id, &len));
+	CHECK_EQ(sock_recv(d.sv[0][1], pkt, sizeof(pkt), WAIT_MS),
+		 NET_USPACE_BOUNCE);
+	CHECK(!atomic_load(&d.bus.broken));
+	dp_destroy(&d);
+}
+
 /* The tap (here the socket) full: the chain waits, then goes out. */
 static void test_uspace_tx_blocked(void)
 {
@@ -2131,6 +2163,7 @@ int main(void)
 	test_uspace_tx(true);
 	test_uspace_tx_budget();
 	test_uspace_tx_blocked();
+	test_uspace_tx_oversize();
 	test_uspace_rx(false);
 	test_uspace_rx(true);
 	test_uspace_rx_wait();
