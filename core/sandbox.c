@@ -22,6 +22,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -603,6 +604,10 @@ int sandbox_lockdown(const struct sandbox_config *cfg, const char *prog)
 {
 	int ret;
 
+	/* What glibc loads on first use, loaded while files can be opened:
+	 * the time zone (any gmtime_r reads /etc/localtime once, and the
+	 * RTC's runs on a vCPU). */
+	tzset();
 	if (cfg->jail) {
 		ret = jail_enter(cfg->jail);
 		if (ret)

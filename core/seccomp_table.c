@@ -10,6 +10,7 @@
  * applies only if the configuration uses that (core/vm.c decides). */
 #include "core/seccomp_table.h"
 
+#include <fcntl.h>
 #include <linux/if_tun.h>
 #include <linux/io_uring.h>
 #include <linux/kvm.h>
@@ -23,7 +24,8 @@
 #include <termios.h>
 
 #define ARG(n, m, v) { .arg = (n), .mask = (m), .value = (v) }
-#define ARG_EQ(n, v) ARG(n, ~0ULL, v)
+/* The kernel reads an int argument's low 32 bits: compare those. */
+#define ARG_EQ(n, v) ARG(n, 0xffffffffULL, v)
 #define NO_EXEC .nargs = 1, .args = { ARG(2, PROT_EXEC, 0) }, \
 		.args_text = "no PROT_EXEC"
 #define THREAD_FLAGS (CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | \
@@ -132,6 +134,11 @@ const struct sb_rule sb_rules[] = {
 	  .args = { ARG_EQ(1, IORING_REGISTER_RESTRICTIONS) },
 	  .args_text = "IORING_REGISTER_RESTRICTIONS",
 	  .why = "limit the ring to the block operations" },
+
+	{ "fcntl", SB_DEVCTL, T_TAP, .nargs = 1, .args = { ARG_EQ(1, F_GETFL) },
+	  .args_text = "F_GETFL", .why = "a tap queue made non-blocking" },
+	{ "fcntl", SB_DEVCTL, T_TAP, .nargs = 1, .args = { ARG_EQ(1, F_SETFL) },
+	  .args_text = "F_SETFL", .why = "a tap queue made non-blocking" },
 
 	/* I/O threads. */
 	{ "io_uring_enter", SB_BLK_IO, 0, .why = "submit and wait" },
