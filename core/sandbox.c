@@ -284,6 +284,7 @@ fail:
 
 /* --- the SIGSYS handler ------------------------------------------------------ */
 
+#if HAVE_SECCOMP
 #if defined(__x86_64__)
 /* long sb_reissue(nr, a0..a5): one `syscall` instruction whose return
  * address (sb_reissue_ret) log-mode filters let through. */
@@ -389,7 +390,6 @@ reissue:
 
 /* --- compiling the filters ----------------------------------------------- */
 
-#if HAVE_SECCOMP
 /* Log mode: a call made from sb_reissue passes (the handler makes the
  * forbidden call there after naming it). Prepended to the program; the
  * program's own jumps are relative and stay right. */
