@@ -25,6 +25,7 @@
 
 #include "config.h"
 #include "core/log.h"
+#include "core/sandbox.h"
 
 /* Command block offsets; reads and writes differ at 1 and 7. */
 enum {
@@ -465,6 +466,8 @@ static void *drive_thread(void *arg)
 	struct ide_drive *d = arg;
 	int ret;
 
+	pthread_setname_np(pthread_self(), "tern-ide");
+	sandbox_enter(SANDBOX_BLK_IO);
 	while ((ret = uring_engine_run_once(&d->eng)) == 0)
 		;
 	if (ret < 0)
@@ -1076,7 +1079,8 @@ static void chan_reset(struct ide_chan *c)
 	update_irq(c);
 }
 
-static int drive_start(struct ide_drive *d)
+/* Eventfds and the engine; the thread comes with drive_run. */
+static int drive_prepare(struct ide_drive *d)
 {
 	int ret;
 
@@ -1090,12 +1094,23 @@ static int drive_start(struct ide_drive *d)
 		return ret;
 	ret = uring_engine_watch_fd(&d->eng, d->kick_fd, drive_kicked, d);
 	ret = ret ?: uring_engine_set_stop_fd(&d->eng, d->stop_fd);
-	ret = ret ?: -pthread_create(&d->thread, NULL, drive_thread, d);
 	if (ret) {
 		uring_engine_destroy(&d->eng);
 		return ret;
 	}
-	pthread_setname_np(d->thread, "tern-ide");
+	d->eng_on = true;
+	return 0;
+}
+
+static int drive_run(struct ide_drive *d)
+{
+	int ret;
+
+	if (!d->eng_on || d->running)
+		return 0;
+	ret = -pthread_create(&d->thread, NULL, drive_thread, d);
+	if (ret)
+		return ret;
 	d->running = true;
 	return 0;
 }
@@ -1108,9 +1123,11 @@ static void drive_stop(struct ide_drive *d)
 		if (write(d->stop_fd, &one, sizeof(one)) < 0)
 			log_err(d->name, "stopping: %s", strerror(errno));
 		pthread_join(d->thread, NULL);
-		uring_engine_destroy(&d->eng);
 		d->running = false;
 	}
+	if (d->eng_on)
+		uring_engine_destroy(&d->eng);
+	d->eng_on = false;
 	if (d->kick_fd >= 0)
 		close(d->kick_fd);
 	if (d->stop_fd >= 0)
@@ -1173,9 +1190,9 @@ static int chan_init(struct ide *ide, unsigned int n,
 		d->sectors = d->img->size / IDE_SECTOR;
 		snprintf(d->serial, sizeof(d->serial), "%s-%u", base, 2 * n + i);
 		snprintf(d->model, sizeof(d->model), "%s", MODEL);
-		ret = drive_start(d);
+		ret = drive_prepare(d);
 		if (ret) {
-			log_err(d->name, "cannot start the I/O thread: %s",
+			log_err(d->name, "cannot set up the I/O engine: %s",
 				strerror(-ret));
 			return ret;
 		}
@@ -1201,6 +1218,23 @@ int ide_create(struct ide *ide, const char *name, const struct ide_host *host,
 	if (ret)
 		ide_destroy(ide);
 	return ret;
+}
+
+int ide_start(struct ide *ide)
+{
+	for (unsigned int n = 0; n < IDE_CHANNELS; n++) {
+		for (int i = 0; i < 2; i++) {
+			struct ide_drive *d = &ide->chan[n].drive[i];
+			int ret = drive_run(d);
+
+			if (ret) {
+				log_err(d->name, "cannot start the I/O thread: "
+					"%s", strerror(-ret));
+				return ret;
+			}
+		}
+	}
+	return 0;
 }
 
 void ide_destroy(struct ide *ide)

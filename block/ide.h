@@ -55,8 +55,9 @@ struct ide_drive {
 	uint8_t xfer_mode;		/* SET FEATURES 03h value */
 	uint8_t heads, spt;		/* INITIALIZE DEVICE PARAMETERS */
 
-	/* The I/O thread; only it touches eng after ide_create. */
+	/* The I/O thread; only it touches eng after ide_start. */
 	struct uring_engine eng;
+	bool eng_on;			/* eng made by ide_create */
 	int kick_fd, stop_fd;		/* eventfds, -1 when unused */
 	pthread_t thread;
 	bool running;
@@ -123,11 +124,16 @@ struct ide {
 /* DRIVES: primary master, primary slave, secondary master, secondary
  * slave; NULL for an empty position. The images stay the caller's (opened
  * and locked by it, closed after ide_destroy); a direct image needs 512-byte
- * logical blocks. NAME ("ide0") is copied. Starts one I/O thread per drive.
- * Returns 0 or -errno (-EINVAL, -ENOMEM, or the engine's -ENOSYS / -EPERM
- * when io_uring is unavailable); on failure nothing is left to destroy. */
+ * logical blocks. NAME ("ide0") is copied. Prepares each drive's io_uring
+ * engine; ide_start starts their I/O threads (a VM creates no thread until
+ * its sandbox is in place). Returns 0 or -errno (-EINVAL, -ENOMEM, or the
+ * engine's -ENOSYS / -EPERM when io_uring is unavailable); on failure
+ * nothing is left to destroy. */
 int ide_create(struct ide *ide, const char *name, const struct ide_host *host,
 	       struct blk_image *const drives[IDE_DRIVES]);
+/* One I/O thread per drive. 0 or -errno (logged); ide_destroy stops what
+ * started. */
+int ide_start(struct ide *ide);
 /* Stops the threads after the requests out have landed. */
 void ide_destroy(struct ide *ide);
 /* VM reset: every setting back to its default and the reset signature.

@@ -41,14 +41,44 @@
  * always waits in io_uring_enter. SINGLE_ISSUER binds the ring to the
  * thread that creates it, and engines are created before their I/O thread
  * exists, so the ring starts disabled and the first submitter enables it
- * (and so becomes its issuer). A kernel that does not know a flag answers
- * -EINVAL and the next set is tried. */
+ * (and so becomes its issuer). A disabled ring also takes restrictions
+ * (see restrict_ring). A kernel that does not know a flag answers -EINVAL
+ * and the next set is tried; the last (before 5.10) gets no restrictions. */
 static const unsigned int setup_tries[] = {
 	IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_R_DISABLED |
 		IORING_SETUP_COOP_TASKRUN,
-	IORING_SETUP_COOP_TASKRUN,
+	IORING_SETUP_R_DISABLED | IORING_SETUP_COOP_TASKRUN,
+	IORING_SETUP_R_DISABLED,
 	0,
 };
+
+/* io_uring operations bypass seccomp: a ring could open or send what the
+ * thread's filter forbids. Restricted before it is enabled, the ring takes
+ * only the operations the engine submits, fixed files as the only SQE flag,
+ * and no register operation at all once enabled. */
+static const uint8_t ring_ops[] = {
+	IORING_OP_NOP, IORING_OP_READV, IORING_OP_WRITEV, IORING_OP_FSYNC,
+	IORING_OP_FALLOCATE, IORING_OP_READ,
+};
+
+static int restrict_ring(struct uring_engine *e)
+{
+	struct io_uring_restriction res[sizeof(ring_ops) + 1];
+	size_t n = 0;
+
+	memset(res, 0, sizeof(res));
+	for (size_t i = 0; i < sizeof(ring_ops); i++, n++) {
+		res[n].opcode = IORING_RESTRICTION_SQE_OP;
+		res[n].sqe_op = ring_ops[i];
+	}
+	res[n].opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED;
+	res[n++].sqe_flags = IOSQE_FIXED_FILE;
+	/* Debian's liburing 2.3 does not export the helper either. */
+	if (syscall(__NR_io_uring_register, e->ring.ring_fd,
+		    IORING_REGISTER_RESTRICTIONS, res, (unsigned int)n) < 0)
+		return -errno;
+	return 0;
+}
 
 static void park(struct uring_engine *e, struct blk_req *req, bool front)
 {
@@ -455,10 +485,24 @@ int uring_engine_init(struct uring_engine *e, const char *name,
 			  strerror(-ret));
 		e->fd = img->fd;
 	}
+	if (e->disabled) {
+		ret = restrict_ring(e);
+		if (ret) {
+			log_err(e->name, "io_uring restrictions: %s",
+				strerror(-ret));
+			goto err_exit;
+		}
+	} else {
+		log_debug(e->name, "io_uring without R_DISABLED: the ring is "
+			  "not restricted");
+	}
 	log_debug(e->name, "io_uring: sq %u cq %u, setup flags 0x%x, %s file",
 		  p.sq_entries, p.cq_entries, e->setup_flags,
 		  e->sqe_flags ? "fixed" : "plain");
 	return 0;
+
+err_exit:
+	io_uring_queue_exit(&e->ring);
 
 err_ring:
 	e->ring.ring_fd = -1;
@@ -603,20 +647,46 @@ void uring_engine_test_limit(struct uring_engine *e, size_t bytes)
 }
 
 #if HAVE_NUMA
-int blk_thread_pin_node(int node)
+int blk_node_cpus(int node, cpu_set_t *set)
 {
+	struct bitmask *cpus;
+	int ret = 0;
+
 	if (numa_available() < 0)
 		return -ENOSYS;
 	if (node < 0 || node > numa_max_node())
 		return -EINVAL;
+	cpus = numa_allocate_cpumask();
+	if (!cpus)
+		return -ENOMEM;
 	/* libnuma reports through errno. */
-	if (numa_run_on_node(node) < 0)
-		return -errno;
-	return 0;
+	if (numa_node_to_cpus(node, cpus) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	CPU_ZERO(set);
+	for (unsigned int c = 0; c < cpus->size && c < CPU_SETSIZE; c++)
+		if (numa_bitmask_isbitset(cpus, c))
+			CPU_SET(c, set);
+	if (!CPU_COUNT(set))
+		ret = -EINVAL;
+out:
+	numa_free_cpumask(cpus);
+	return ret;
 }
 #else
-int blk_thread_pin_node(int node)
+int blk_node_cpus(int node, cpu_set_t *set)
 {
 	return -ENOSYS;
 }
 #endif
+
+int blk_thread_pin_node(int node)
+{
+	cpu_set_t set;
+	int ret = blk_node_cpus(node, &set);
+
+	if (ret)
+		return ret;
+	return sched_setaffinity(0, sizeof(set), &set) ? -errno : 0;
+}

@@ -42,6 +42,7 @@
 #define TERN_BLOCK_URING_H
 
 #include <liburing.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -125,8 +126,12 @@ struct uring_engine {
  * and the engine keeps at most CQ size - 2 requests out so the CQ never
  * overflows (the two spare entries are for the kick and stop reads).
  * May be called on any
- * thread: when the kernel takes IORING_SETUP_SINGLE_ISSUER, the ring
- * starts disabled and belongs to the first thread that flushes or runs it.
+ * thread: the ring starts disabled (IORING_SETUP_R_DISABLED, with
+ * SINGLE_ISSUER when the kernel takes it) and is enabled by the first
+ * thread that flushes or runs it. Before that it is restricted
+ * (IORING_REGISTER_RESTRICTIONS) to the operations the engine submits:
+ * io_uring's work is not seen by seccomp, so a ring that could do more
+ * would get round the I/O thread's filter.
  * NAME names the engine in log lines. Returns 0 or -errno (-ENOSYS,
  * -EPERM: no io_uring here). */
 int uring_engine_init(struct uring_engine *e, const char *name,
@@ -175,5 +180,9 @@ void uring_engine_test_limit(struct uring_engine *e, size_t bytes);
  * 0, -EINVAL for a node that does not exist, or -ENOSYS when built without
  * libnuma or the machine has no NUMA support. */
 int blk_thread_pin_node(int node);
+/* The CPUs of NUMA node NODE into SET, for an I/O thread to move to later
+ * with sched_setaffinity (libnuma reads sysfs, which a sandboxed thread
+ * cannot). Errors as blk_thread_pin_node. */
+int blk_node_cpus(int node, cpu_set_t *set);
 
 #endif

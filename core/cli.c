@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -47,10 +48,22 @@ static const char usage_text[] =
 	"  --stats FILE           KVM's per-vCPU exit counters as JSON, written\n"
 	"                         at exit and on SIGUSR2\n"
 	"  --log-level error|warn|info|debug\n"
+	"  --seccomp on|off|log   system-call filters, one per thread role\n"
+	"                         (default on; log: name a forbidden call, then\n"
+	"                         let it run); --seccomp-list prints the rules\n"
+	"  --seccomp-probe ROLE   ROLE's threads (vcpu, main, devctl, blk-io,\n"
+	"                         net-io, net-ctrl) call a forbidden syscall once\n"
+	"                         filtered: a check that the filters stop them\n"
+	"  --user USER|UID:GID    once everything is open, run as this user\n"
+	"                         with no capabilities\n"
+	"  --jail DIR             once everything is open, a mount namespace of\n"
+	"                         tern's own whose root is DIR (needs root)\n"
+	"                         (--user and --jail exclude --on-reboot restart)\n"
 	"  --help, --version\n"
 	"exit status: 0 guest powered off or stopped by SIGTERM/SIGINT/Ctrl-A x,\n"
 	"  1 error (bad image, KVM failure, triple fault), 2 bad usage,\n"
-	"  3 guest rebooted with --on-reboot exit\n";
+	"  3 guest rebooted with --on-reboot exit, 159 a forbidden system call\n"
+	"  (--seccomp on)\n";
 
 /* A copy of S that lives until cli_free (paths and sockets point here). */
 static char *keep(struct cli *cli, const char *s)
@@ -448,6 +461,57 @@ static int parse_net(struct cli *cli, const char *arg, FILE *err)
 	return ret;
 }
 
+static int parse_seccomp(struct cli *cli, const char *arg, FILE *err)
+{
+	if (!strcmp(arg, "off")) {
+		cli->sandbox.seccomp = SANDBOX_SECCOMP_OFF;
+		return 0;
+	}
+	if (strcmp(arg, "on") && strcmp(arg, "log"))
+		return bad(err, "seccomp", "'%s' is not on, off or log", arg);
+	if (!sandbox_seccomp_available())
+		return bad(err, "seccomp", "%s: this tern was built without "
+			   "libseccomp; only off", arg);
+	cli->sandbox.seccomp = strcmp(arg, "on") ? SANDBOX_SECCOMP_LOG
+						 : SANDBOX_SECCOMP_ON;
+	return 0;
+}
+
+static int parse_user(struct cli *cli, const char *arg, FILE *err)
+{
+	switch (sandbox_user_parse(arg, &cli->sandbox.uid, &cli->sandbox.gid)) {
+	case 0:
+		cli->sandbox.drop = true;
+		return 0;
+	case -ENOENT:
+		return bad(err, "user", "'%s': no such user", arg);
+	case -EPERM:
+		return bad(err, "user", "'%s' is uid or gid 0: give an "
+			   "unprivileged user", arg);
+	default:
+		return bad(err, "user", "'%s' is not a user name or UID:GID",
+			   arg);
+	}
+}
+
+static int parse_jail(struct cli *cli, const char *arg, FILE *err)
+{
+	struct stat st;
+
+	if (!*arg)
+		return bad(err, "jail", "%s", "empty path");
+	if (stat(arg, &st) < 0) {
+		const char *why = strerror(errno);
+
+		fprintf(err, "tern: --jail: %s: %s\n", arg, why);
+		return -EINVAL;
+	}
+	if (!S_ISDIR(st.st_mode))
+		return bad(err, "jail", "%s: not a directory", arg);
+	cli->sandbox.jail = arg;
+	return 0;
+}
+
 static int parse_serial(struct cli *cli, const char *arg, FILE *err)
 {
 	if (!strcmp(arg, "stdio"))
@@ -472,7 +536,8 @@ enum cli_result cli_parse(struct cli *cli, int argc, char **argv,
 {
 	enum { O_KERNEL = 256, O_INITRAMFS, O_CMDLINE, O_CPUS, O_MEMORY,
 	       O_SERIAL, O_ON_REBOOT, O_LOG_LEVEL, O_HELP, O_VERSION, O_DISK,
-	       O_STATS, O_NET, O_MACHINE };
+	       O_STATS, O_NET, O_MACHINE, O_SECCOMP, O_SECCOMP_LIST,
+	       O_SECCOMP_PROBE, O_USER, O_JAIL };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, O_KERNEL },
 		{ "initramfs", required_argument, NULL, O_INITRAMFS },
@@ -486,6 +551,11 @@ enum cli_result cli_parse(struct cli *cli, int argc, char **argv,
 		{ "stats", required_argument, NULL, O_STATS },
 		{ "net", required_argument, NULL, O_NET },
 		{ "machine", required_argument, NULL, O_MACHINE },
+		{ "seccomp", required_argument, NULL, O_SECCOMP },
+		{ "seccomp-list", no_argument, NULL, O_SECCOMP_LIST },
+		{ "seccomp-probe", required_argument, NULL, O_SECCOMP_PROBE },
+		{ "user", required_argument, NULL, O_USER },
+		{ "jail", required_argument, NULL, O_JAIL },
 		{ "help", no_argument, NULL, O_HELP },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 },
@@ -501,6 +571,8 @@ enum cli_result cli_parse(struct cli *cli, int argc, char **argv,
 	cli->vm.on_reboot = ON_REBOOT_EXIT;
 	cli->serial = CONSOLE_STDIO;
 	cli->log_level = LOG_INFO;
+	cli->sandbox.seccomp = SANDBOX_SECCOMP_ON;
+	cli->sandbox.probe = -1;
 
 	optind = 1;
 	opterr = 0;
@@ -568,6 +640,26 @@ enum cli_result cli_parse(struct cli *cli, int argc, char **argv,
 				ret = bad(err, "log-level", "'%s' is not error, "
 					  "warn, info or debug", optarg);
 			break;
+		case O_SECCOMP:
+			ret = parse_seccomp(cli, optarg, err);
+			break;
+		case O_SECCOMP_PROBE:
+			cli->sandbox.probe = sandbox_role_parse(optarg);
+			if (cli->sandbox.probe < 0 ||
+			    cli->sandbox.probe == SANDBOX_BLKD)
+				ret = bad(err, "seccomp-probe", "'%s' is not "
+					  "vcpu, main, devctl, blk-io, net-io "
+					  "or net-ctrl", optarg);
+			break;
+		case O_USER:
+			ret = parse_user(cli, optarg, err);
+			break;
+		case O_JAIL:
+			ret = parse_jail(cli, optarg, err);
+			break;
+		case O_SECCOMP_LIST:
+			sandbox_table_markdown(out);
+			return CLI_EXIT_OK;
 		case O_HELP:
 			fputs(usage_text, out);
 			return CLI_EXIT_OK;
@@ -598,6 +690,22 @@ enum cli_result cli_parse(struct cli *cli, int argc, char **argv,
 				"pc\n");
 			return CLI_USAGE;
 		}
+	/* A restart builds a new VM: it opens /dev/kvm, images and taps
+	 * again, which neither a dropped user nor a jail can be assumed to
+	 * reach. */
+	if (cli->vm.on_reboot == ON_REBOOT_RESTART &&
+	    (cli->sandbox.drop || cli->sandbox.jail)) {
+		fprintf(err, "tern: --%s: not with --on-reboot restart (a "
+			"restart opens the VM's devices and files again)\n",
+			cli->sandbox.drop ? "user" : "jail");
+		return CLI_USAGE;
+	}
+	if (cli->sandbox.probe >= 0 &&
+	    cli->sandbox.seccomp == SANDBOX_SECCOMP_OFF) {
+		fprintf(err, "tern: --seccomp-probe: needs --seccomp on or "
+			"log\n");
+		return CLI_USAGE;
+	}
 	if (cli->vm.nide && cli->vm.machine != MACHINE_PC) {
 		fprintf(err, "tern: --disk: if=ide needs --machine pc\n");
 		return CLI_USAGE;

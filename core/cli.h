@@ -5,6 +5,7 @@
 
 #include "core/console.h"
 #include "core/log.h"
+#include "core/sandbox.h"
 #include "core/vm.h"
 
 #include <stdio.h>
@@ -14,13 +15,14 @@ struct cli {
 	enum console_mode serial;
 	const char *serial_path;
 	enum log_level log_level;
+	struct sandbox_config sandbox;	/* needs: filled in by main */
 	char **owned;			/* strings the config points into */
 	unsigned int nowned;
 };
 
 enum cli_result {
 	CLI_RUN = 0,		/* start the VM */
-	CLI_EXIT_OK = 1,	/* --help or --version printed */
+	CLI_EXIT_OK = 1,	/* --help, --version or --seccomp-list printed */
 	CLI_USAGE = 2,		/* bad input, reported on `err` */
 };
 

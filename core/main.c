@@ -1,10 +1,13 @@
 /* tern: parse, open the console, then create/run/destroy the VM until it
- * ends (a reboot with --on-reboot restart goes round again). */
+ * ends (a reboot with --on-reboot restart goes round again). Between the
+ * first VM's creation and its run, with everything open and no thread
+ * but this one, the process locks itself down (core/sandbox.h). */
 #include "core/cli.h"
 #include "core/console.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/memory.h"
+#include "core/sandbox.h"
 #include "core/vm.h"
 
 #include <errno.h>
@@ -71,8 +74,22 @@ static int signals_setup(sigset_t *watched)
 	return signalfd(-1, watched, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
+/* Jail, user, seccomp: what the configuration needs decides the rules. */
+static int lockdown(const struct cli *cli, const struct console *con)
+{
+	struct sandbox_config sc = cli->sandbox;
+
+	sc.needs = vm_sandbox_needs(&cli->vm);
+	if (con->raw)
+		sc.needs |= SANDBOX_NEED_TTY;
+	if (cli->serial == CONSOLE_SOCKET)
+		sc.needs |= SANDBOX_NEED_CONSOLE_SOCKET;
+	return sandbox_lockdown(&sc, "tern");
+}
+
 static int run(const struct cli *cli, struct loop *loop, struct console *con)
 {
+	bool first = true;
 	struct session s = { .loop = loop };
 	struct loop_watch sig_watch;
 	sigset_t watched;
@@ -91,6 +108,12 @@ static int run(const struct cli *cli, struct loop *loop, struct console *con)
 			status = EXIT_ERROR;
 			break;
 		}
+		if (first && lockdown(cli, con)) {
+			vm_destroy(&vm);
+			status = EXIT_ERROR;
+			break;
+		}
+		first = false;
 		s.vm = &vm;
 		console_attach(con, &vm.serial, vm.ctl);
 		req = vm_run(&vm, loop);

@@ -3,6 +3,7 @@
 #include "core/boot.h"
 #include "core/cpuid.h"
 #include "core/log.h"
+#include "core/sandbox.h"
 #include "core/stats.h"
 #include "core/vm.h"
 
@@ -214,6 +215,9 @@ static void *vcpu_thread(void *arg)
 	struct vcpu *v = arg;
 	sigset_t set;
 
+	pthread_setname_np(pthread_self(), v->name);
+	sandbox_enter(SANDBOX_VCPU);
+
 	sigemptyset(&set);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
@@ -245,7 +249,6 @@ int vcpu_start(struct vcpu *v)
 		log_err(v->name, "starting thread: %s", strerror(ret));
 		return -ret;
 	}
-	pthread_setname_np(v->thread, v->name);
 	v->started = true;
 	return 0;
 }

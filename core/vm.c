@@ -326,12 +326,7 @@ static int e1000_setup(struct vm *vm, unsigned int i)
 			   n->tap.vnet_hdr_len, devfn);
 	if (ret)
 		goto err_tap;
-	ret = e1000_start(&n->e1000);
-	if (ret) {
-		e1000_destroy(&n->e1000);
-		goto err_tap;
-	}
-	n->e1000_on = true;
+	n->e1000_on = true;	/* its receive thread starts in vm_run */
 	log_info(name, "tap %s, 00:%02x.0", n->tap.name, devfn >> 3);
 	return 0;
 err_tap:
@@ -527,6 +522,7 @@ static int devices_setup(struct vm *vm, struct loop *loop)
 		.mmio = &vm->mmio,
 		.pci = &vm->pci,
 		.loop = loop,
+		.ctl = &vm->devctl,
 	};
 	int ret;
 
@@ -705,6 +701,67 @@ int vm_write_stats(struct vm *vm)
 	return ret;
 }
 
+/* The threads vm_create left for later: device control first (vCPUs
+ * post to it), the slow-path devices' own, then the vCPUs. */
+static int vm_start_threads(struct vm *vm)
+{
+	int ret;
+
+	ret = worker_start(&vm->devctl, "tern-devctl", SANDBOX_DEVCTL);
+	if (ret)
+		return ret;
+	if (vm->ide_on) {
+		ret = ide_start(&vm->ide);
+		if (ret)
+			return ret;
+	}
+	for (unsigned int i = 0; i < vm->nnets; i++) {
+		if (!vm->nets[i].e1000_on)
+			continue;
+		ret = e1000_start(&vm->nets[i].e1000);
+		if (ret)
+			return ret;
+	}
+	for (unsigned int i = 0; i < vm->ncpus; i++) {
+		ret = vcpu_start(&vm->vcpus[i]);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+unsigned int vm_sandbox_needs(const struct vm_config *cfg)
+{
+	unsigned int needs = 0;
+
+	if (cfg->ndisks || cfg->nide)
+		needs |= SANDBOX_NEED_DISK;
+	if (cfg->nvudisks)
+		needs |= SANDBOX_NEED_VHOST_USER;
+	if (cfg->machine == MACHINE_PC)
+		needs |= SANDBOX_NEED_PC;
+	if (cfg->on_reboot == ON_REBOOT_RESTART)
+		needs |= SANDBOX_NEED_RESTART;
+	if (cfg->stats_path)
+		needs |= SANDBOX_NEED_STATS;
+	/* Disks' I/O threads follow guest RAM's node unless told. */
+	for (unsigned int i = 0; i < cfg->ndisks; i++)
+		if (cfg->disks[i].numa_node >= 0 || cfg->mem.numa_node >= 0)
+			needs |= SANDBOX_NEED_NUMA;
+	for (unsigned int i = 0; i < cfg->nnets; i++) {
+		const struct vm_net_config *n = &cfg->nets[i];
+
+		if (n->vhost_user) {
+			needs |= SANDBOX_NEED_VHOST_USER;
+			continue;
+		}
+		needs |= SANDBOX_NEED_TAP;
+		if (n->model == NET_MODEL_VIRTIO && n->vhost != VHOST_OFF)
+			needs |= SANDBOX_NEED_VHOST_NET;
+	}
+	return needs;
+}
+
 static void request_ready(struct loop_watch *w, uint32_t events)
 {
 	uint64_t v;
@@ -726,12 +783,11 @@ enum vm_request vm_run(struct vm *vm, struct loop *loop)
 		log_err("vm", "watching requests: %s", strerror(-ret));
 		return VM_REQ_ERROR;
 	}
-	for (unsigned int i = 0; i < vm->ncpus; i++) {
-		if (vcpu_start(&vm->vcpus[i])) {
-			vm_request(vm, VM_REQ_ERROR);
-			break;
-		}
-	}
+	if (vm_start_threads(vm))
+		vm_request(vm, VM_REQ_ERROR);
+	/* Its threads started, the main thread narrows to its own role
+	 * (once: a restart finds it there) before serving the loop. */
+	sandbox_enter(SANDBOX_MAIN);
 	loop->stop = false;
 	while (atomic_load(&vm->request) == VM_REQ_NONE) {
 		ret = loop_run(loop);
@@ -749,6 +805,7 @@ enum vm_request vm_run(struct vm *vm, struct loop *loop)
 		vcpu_kick(&vm->vcpus[i]);
 	for (unsigned int i = 0; i < vm->ncpus; i++)
 		vcpu_join(&vm->vcpus[i]);
+	worker_stop(&vm->devctl);
 	loop_del(loop, &request_watch);
 	return req;
 }
@@ -764,6 +821,7 @@ void vm_destroy(struct vm *vm)
 		free(vm->vcpus);
 		vm->vcpus = NULL;
 	}
+	worker_stop(&vm->devctl);
 	/* Devices after the vCPUs, before the VM fd they use. */
 	while (vm->nnets)
 		net_teardown(&vm->nets[--vm->nnets]);

@@ -16,6 +16,7 @@
 #include "core/rtc.h"
 #include "core/serial.h"
 #include "core/vcpu.h"
+#include "core/worker.h"
 #include "block/ide.h"
 #include "net/e1000.h"
 #include "net/tap.h"
@@ -135,6 +136,7 @@ struct vm {
 	} nets[VM_MAX_NETS];
 	unsigned int nnets;		/* created so far */
 	struct vm_control ctl;		/* devices ask to stop through this */
+	struct worker devctl;		/* starts/stops devices for vCPUs */
 	struct kvm_cpuid2 *cpuid;	/* what KVM supports, patched per vCPU */
 	unsigned int ncpus;
 	struct vcpu *vcpus;
@@ -149,11 +151,15 @@ struct vm {
 	uint64_t unknown[VM_UNKNOWN_LOG_MAX];
 };
 
-/* Builds the VM and loads the kernel; vCPUs are created but not started.
- * Serial output goes to `out`. Returns 0 or -errno (logged). */
+/* Builds the VM and loads the kernel; vCPUs are created but not started,
+ * and no thread exists yet (the caller may lock the process down between
+ * vm_create and vm_run). Serial output goes to `out`. Returns 0 or -errno
+ * (logged). */
 int vm_create(struct vm *vm, const struct vm_config *cfg,
 	      struct serial_output out, struct loop *loop);
-/* Starts the vCPUs and serves `loop` until a request; returns it. */
+/* Starts the VM's threads (device control, IDE drives, e1000 receive,
+ * vCPUs), enters the main thread's sandbox role (core/sandbox.h) and
+ * serves `loop` until a request; returns it. */
 enum vm_request vm_run(struct vm *vm, struct loop *loop);
 void vm_destroy(struct vm *vm);
 void vm_request(struct vm *vm, enum vm_request req);
@@ -164,5 +170,8 @@ int vm_write_stats(struct vm *vm);
 /* From vCPU threads: an access nobody claims. Logged once per address. */
 void vm_unknown_access(struct vm *vm, const char *bus, uint64_t addr,
 		       uint32_t len, bool write);
+
+/* SANDBOX_NEED_* bits for what CFG configures (core/sandbox.h). */
+unsigned int vm_sandbox_needs(const struct vm_config *cfg);
 
 #endif

@@ -9,6 +9,7 @@
 
 #include "core/bytes.h"
 #include "core/log.h"
+#include "core/sandbox.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -1091,6 +1092,9 @@ static void *rx_main(void *arg)
 	struct e1000 *e = arg;
 	uint64_t v;
 
+	pthread_setname_np(pthread_self(), "e1000-rx");
+	sandbox_enter(SANDBOX_NET_IO);
+
 	for (;;) {
 		struct pollfd p[2] = { { e->wake_fd, POLLIN, 0 },
 				       { -1, POLLIN, 0 } };
@@ -1508,7 +1512,6 @@ int e1000_start(struct e1000 *e)
 		log_err(e->name, "receive thread: %s", strerror(-ret));
 		return ret;
 	}
-	pthread_setname_np(e->rx_thread, "e1000-rx");
 	e->rx_running = true;
 	return 0;
 }

@@ -1,6 +1,7 @@
 #include "net/uspace.h"
 
 #include "core/log.h"
+#include "core/sandbox.h"
 #include "virtio/net.h"
 #include "virtio/queue.h"
 
@@ -483,6 +484,9 @@ static void *pair_thread(void *arg)
 	struct net_uspace_pair *p = arg;
 	bool again = true;	/* chains may wait from before we started */
 
+	pthread_setname_np(pthread_self(), "tern-net");
+	sandbox_enter(SANDBOX_NET_IO);
+
 	while (!atomic_load(&p->stop)) {
 		struct pollfd fds[4];
 		int nfds = 0, itx = -1, irx = -1;
@@ -644,7 +648,6 @@ static int pair_start(struct net_uspace *u, struct net_uspace_pair *p,
 	ret = -pthread_create(&p->thread, NULL, pair_thread, p);
 	if (ret)
 		return ret;
-	pthread_setname_np(p->thread, "tern-net");
 	p->running = true;
 	return 0;
 }

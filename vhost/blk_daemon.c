@@ -1,17 +1,21 @@
 /* tern-blk: a vhost-user-blk back-end daemon serving one raw image.
  *
  *	tern-blk --socket PATH --image FILE [--queues N] [--readonly]
- *		 [--direct] [--serial STR] [--verbose]
+ *		 [--direct] [--serial STR] [--seccomp on|off|log] [--verbose]
  *
  * Listens on a UNIX socket, serves one front-end at a time (the next one
  * waits in the listen backlog) and goes back to listening when it leaves,
  * so a front-end can reconnect. The device is vhost/user_blk.c; this file
  * owns only the command line, the sockets, the signals and the loop.
+ * Once the image and the socket are open, the main thread enters its
+ * seccomp role ("tern-blk") and each queue thread its own ("blk-io"); see
+ * core/sandbox.h.
  * SIGTERM/SIGINT stop the queues (requests in flight finish first) and
  * exit 0. Exit 1: the image or the socket cannot be set up; exit 2: a bad
  * command line, one line on stderr naming the option. */
 #include "core/log.h"
 #include "core/memory.h"
+#include "core/sandbox.h"
 #include "vhost/user_blk.h"
 
 #include <errno.h>
@@ -39,6 +43,7 @@ struct daemon {
 	const char *socket_path;
 	struct blk_config cfg;
 	bool verbose;
+	enum sandbox_seccomp seccomp;
 	int listen_fd, sig_fd;
 	bool bound;			/* we created socket_path */
 	struct vu_blk vb;
@@ -46,13 +51,16 @@ struct daemon {
 
 static const char usage_text[] =
 	"usage: " NAME " --socket PATH --image FILE [--queues N] [--readonly]\n"
-	"                [--direct] [--serial STR] [--verbose]\n"
+	"                [--direct] [--serial STR] [--seccomp on|off|log]\n"
+	"                [--verbose]\n"
 	"  --socket PATH   UNIX socket to listen on for a vhost-user front-end\n"
 	"  --image FILE    raw image (file or block device), locked exclusively\n"
 	"  --queues N      request queues, 1..64 (default 1)\n"
 	"  --readonly      refuse writes (VIRTIO_BLK_F_RO, shared lock)\n"
 	"  --direct        open the image O_DIRECT\n"
 	"  --serial STR    GET_ID answer, at most 20 bytes\n"
+	"  --seccomp MODE  system-call filters: on (default), off, or log\n"
+	"                  (name a forbidden call, then let it run)\n"
 	"  --verbose       log every vhost-user message\n";
 
 /* One line, written at once. */
@@ -78,6 +86,7 @@ static int parse(struct daemon *dm, int argc, char **argv, bool *help)
 		{ "direct", no_argument, NULL, 'd' },
 		{ "serial", required_argument, NULL, 'S' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "seccomp", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -126,6 +135,21 @@ static int parse(struct daemon *dm, int argc, char **argv, bool *help)
 			break;
 		case 'v':
 			dm->verbose = true;
+			break;
+		case 'C':
+			if (!strcmp(optarg, "on"))
+				dm->seccomp = SANDBOX_SECCOMP_ON;
+			else if (!strcmp(optarg, "log"))
+				dm->seccomp = SANDBOX_SECCOMP_LOG;
+			else if (!strcmp(optarg, "off"))
+				dm->seccomp = SANDBOX_SECCOMP_OFF;
+			else
+				return usage_error("--seccomp %s: on, off or log",
+						   optarg);
+			if (dm->seccomp != SANDBOX_SECCOMP_OFF &&
+			    !sandbox_seccomp_available())
+				return usage_error("--seccomp %s: built without "
+						   "libseccomp; only off", optarg);
 			break;
 		case 'h':
 			*help = true;
@@ -312,6 +336,13 @@ int main(int argc, char **argv)
 	ret = listen_on(dm);
 	if (ret)
 		goto destroy;
+	ret = sandbox_seccomp_init(dm->seccomp, SANDBOX_NEED_DISK, NAME, -1);
+	if (ret) {
+		log_err(NAME, "seccomp: %s", ret == -ENOSYS ? "built without "
+			"libseccomp (use --seccomp off)" : strerror(-ret));
+		goto destroy;
+	}
+	sandbox_enter(SANDBOX_BLKD);
 	log_info(NAME, "serving %s (%u queue%s%s) on %s", dm->cfg.path,
 		 dm->cfg.queues, dm->cfg.queues == 1 ? "" : "s",
 		 dm->cfg.readonly ? ", read-only" : "", dm->socket_path);

@@ -2,6 +2,7 @@
 
 #include "block/uring.h"
 #include "core/log.h"
+#include "core/sandbox.h"
 #include "virtio/queue.h"
 
 #include <errno.h>
@@ -380,8 +381,12 @@ static void *blk_thread(void *arg)
 	struct blk_queue *q = arg;
 	int ret;
 
-	if (q->blk->cfg.numa_node >= 0)
-		blk_thread_pin_node(q->blk->cfg.numa_node);
+	pthread_setname_np(pthread_self(), "tern-blk");
+	sandbox_enter(SANDBOX_BLK_IO);
+	if (q->blk->cpus_set &&
+	    sched_setaffinity(0, sizeof(q->blk->cpus), &q->blk->cpus))
+		log_warn(q->name, "cannot move to NUMA node %d: %s",
+			 q->blk->cfg.numa_node, strerror(errno));
 	/* Chains may have been made available before the thread ran. */
 	blk_process(q);
 	while ((ret = uring_engine_run_once(&q->eng)) == 0) {
@@ -486,7 +491,6 @@ static int blk_queue_run(struct virtio_blk *b, struct blk_queue *q)
 	ret = -pthread_create(&q->thread, NULL, blk_thread, q);
 	if (ret)
 		goto err;
-	pthread_setname_np(q->thread, "tern-blk");
 	q->running = true;
 	b->nrunning++;
 	return 0;
@@ -588,6 +592,16 @@ int virtio_blk_create(struct virtio_blk *b, const char *name,
 			       1ULL << VIRTIO_BLK_F_WRITE_ZEROES;
 	if (cfg->packed)
 		b->features |= 1ULL << VIRTIO_F_RING_PACKED;
+	if (cfg->numa_node >= 0) {
+		ret = blk_node_cpus(cfg->numa_node, &b->cpus);
+		b->cpus_set = !ret;
+		if (ret == -EINVAL)
+			log_warn(name, "I/O threads stay unpinned: no NUMA node "
+				 "%d", cfg->numa_node);
+		else if (ret)
+			log_debug(name, "I/O threads stay unpinned: %s",
+				  strerror(-ret));
+	}
 
 	b->queues = calloc(cfg->queues, sizeof(*b->queues));
 	if (!b->queues) {

@@ -52,6 +52,8 @@ struct virtio_blk {
 	uint64_t features;		/* offered */
 	unsigned int nrunning;
 	struct blk_queue *queues;	/* cfg.queues of them */
+	cpu_set_t cpus;			/* cfg.numa_node's, if cpus_set */
+	bool cpus_set;
 };
 
 extern const struct virtio_dev_ops virtio_blk_ops;

@@ -1,6 +1,7 @@
 #include "virtio/net.h"
 
 #include "core/log.h"
+#include "core/sandbox.h"
 #include "virtio/queue.h"
 
 #include <errno.h>
@@ -435,6 +436,9 @@ static void *ctrl_thread(void *arg)
 	struct net_ctrl *c = arg;
 	uint64_t v;
 
+	pthread_setname_np(pthread_self(), "tern-net-ctrl");
+	sandbox_enter(SANDBOX_NET_CTRL);
+
 	/* Commands may have been made available before the thread ran. */
 	ctrl_process(c);
 	for (;;) {
@@ -494,7 +498,6 @@ static int ctrl_start(struct virtio_net *n, unsigned int index,
 	ret = -pthread_create(&c->thread, NULL, ctrl_thread, c);
 	if (ret)
 		return ret;
-	pthread_setname_np(c->thread, "tern-net-ctrl");
 	c->running = true;
 	return 0;
 }

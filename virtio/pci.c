@@ -272,10 +272,33 @@ static void set_ioeventfds(struct virtio_pci *t, uint64_t bar, bool assign)
 
 /* --- reset and start ---------------------------------------------------- */
 
+/* Start and stop run on the host's device-control worker (core/worker.h):
+ * the vCPU that wrote the status waits there, holding t->lock as before. */
+struct start_call {
+	struct virtio_pci *t;
+	const struct virtio_queue_io *io;
+	int ret;
+};
+
+static void start_call(void *arg)
+{
+	struct start_call *c = arg;
+
+	c->ret = c->t->ops->start(c->t->dev, c->t->driver_features, c->io,
+				  c->t->nqueues);
+}
+
+static void stop_call(void *arg)
+{
+	struct virtio_pci *t = arg;
+
+	t->ops->stop(t->dev);
+}
+
 static void device_reset(struct virtio_pci *t)
 {
 	if (t->started)
-		t->ops->stop(t->dev);
+		worker_call(t->host.ctl, stop_call, t);
 	for (unsigned int i = 0; i < t->nqueues; i++) {
 		struct vpci_queue *q = &t->q[i];
 
@@ -303,11 +326,13 @@ static void device_reset(struct virtio_pci *t)
 static void device_start(struct virtio_pci *t)
 {
 	struct virtio_queue_io io[VIRTIO_MAX_QUEUES];
+	struct start_call c = { .t = t, .io = io };
 	int ret;
 
 	for (unsigned int i = 0; i < t->nqueues; i++)
 		io[i] = t->q[i].io;
-	ret = t->ops->start(t->dev, t->driver_features, io, t->nqueues);
+	worker_call(t->host.ctl, start_call, &c);
+	ret = c.ret;
 	if (ret) {
 		log_err(t->name, "starting the device: %s", strerror(-ret));
 		needs_reset(t);

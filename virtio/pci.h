@@ -10,6 +10,7 @@
 #include "core/loop.h"
 #include "core/memory.h"
 #include "core/pci.h"
+#include "core/worker.h"
 #include "virtio/device.h"
 
 #include <pthread.h>
@@ -25,6 +26,8 @@ struct virtio_pci_host {
 	struct bus *mmio;
 	struct pci_bus *pci;
 	struct loop *loop;		/* serves the device's error eventfd */
+	struct worker *ctl;		/* runs the device's start and stop
+					 * (NULL: the caller, as in tests) */
 };
 
 struct vpci_queue {

@@ -186,7 +186,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(fz_mem.base, 0, RAM_FILL);
 	memcpy(fz_mem.base, data + HDR, n);
 
-	if (ide_create(&ide, "fuzz", &host, drives))
+	if (ide_create(&ide, "fuzz", &host, drives) || ide_start(&ide))
 		abort();
 	fz_stats.inputs++;
 	for (pos = HDR + n; pos + STEP <= size && steps < MAX_STEPS;

@@ -139,6 +139,68 @@ int main(void)
 		  "model=e1000,vhost=on");
 	CHECK_BAD("--cpus", "--kernel", "/dev/null", "--cpus");
 	CHECK_BAD("stray", "--kernel", "/dev/null", "stray");
+
+	/* The sandbox: seccomp on unless told, user and jail only asked. */
+	CHECK_EQ(parse(&cli, "--kernel", "/dev/null", NULL), CLI_RUN);
+	CHECK_EQ(cli.sandbox.seccomp, SANDBOX_SECCOMP_ON);
+	CHECK_EQ(cli.sandbox.probe, -1);
+	CHECK(!cli.sandbox.drop);
+	CHECK(cli.sandbox.jail == NULL);
+	CHECK_EQ(parse(&cli, "--kernel", "/dev/null", "--seccomp", "off", NULL),
+		 CLI_RUN);
+	CHECK_EQ(cli.sandbox.seccomp, SANDBOX_SECCOMP_OFF);
+	if (sandbox_seccomp_available()) {
+		CHECK_EQ(parse(&cli, "--kernel", "/dev/null", "--seccomp", "log",
+			       "--seccomp-probe", "net-ctrl", NULL),
+			 CLI_RUN);
+		CHECK_EQ(cli.sandbox.seccomp, SANDBOX_SECCOMP_LOG);
+		CHECK_EQ(cli.sandbox.probe, SANDBOX_NET_CTRL);
+	} else {
+		CHECK_BAD("--seccomp", "--kernel", "/dev/null", "--seccomp",
+			  "on");
+	}
+	CHECK_EQ(parse(&cli, "--kernel", "/dev/null", "--user", "1000:1001",
+		       "--jail", "/tmp", NULL),
+		 CLI_RUN);
+	CHECK(cli.sandbox.drop);
+	CHECK_EQ(cli.sandbox.uid, 1000);
+	CHECK_EQ(cli.sandbox.gid, 1001);
+	CHECK_STR(cli.sandbox.jail, "/tmp");
+	CHECK_BAD("--seccomp", "--kernel", "/dev/null", "--seccomp", "strict");
+	CHECK_BAD("--seccomp", "--kernel", "/dev/null", "--seccomp", "");
+	CHECK_BAD("--seccomp-probe", "--kernel", "/dev/null",
+		  "--seccomp-probe", "vcpu0");
+	CHECK_BAD("--seccomp-probe", "--kernel", "/dev/null",
+		  "--seccomp-probe", "tern-blk");
+	CHECK_BAD("--seccomp-probe", "--kernel", "/dev/null", "--seccomp",
+		  "off", "--seccomp-probe", "vcpu");
+	CHECK_BAD("--user", "--kernel", "/dev/null", "--user", "root");
+	CHECK_BAD("--user", "--kernel", "/dev/null", "--user", "0:0");
+	CHECK_BAD("--user", "--kernel", "/dev/null", "--user",
+		  "no-such-user-tern");
+	CHECK_BAD("--user", "--kernel", "/dev/null", "--user", "12:");
+	CHECK_BAD("--user", "--kernel", "/dev/null", "--user", "");
+	CHECK_BAD("--user", "--kernel", "/dev/null", "--user", "1000:1000",
+		  "--on-reboot", "restart");
+	CHECK_BAD("--jail", "--kernel", "/dev/null", "--jail", "/nonexistent");
+	CHECK_BAD("--jail", "--kernel", "/dev/null", "--jail", "/dev/null");
+	CHECK_BAD("--jail", "--kernel", "/dev/null", "--jail", "");
+	CHECK_BAD("--jail", "--kernel", "/dev/null", "--on-reboot", "restart",
+		  "--jail", "/tmp");
+	{
+		char *list = NULL;
+		size_t len = 0;
+		FILE *out = open_memstream(&list, &len);
+		FILE *err = fopen("/dev/null", "w");
+		char *argv[] = { "tern", "--seccomp-list", NULL };
+
+		/* No --kernel needed; the table is printed. */
+		CHECK_EQ(cli_parse(&cli, 2, argv, out, err), CLI_EXIT_OK);
+		fclose(out);
+		fclose(err);
+		CHECK(list && strstr(list, "| KVM_RUN | 0x0000ae80 |"));
+		free(list);
+	}
 	cli_free(&cli);
 	return check_done("test_cli");
 }

@@ -1052,6 +1052,7 @@ int main(void)
 	CHECK_EQ(ret, 0);
 	if (ret)
 		return check_done("test_ide");
+	CHECK_EQ(ide_start(&f->ide), 0);
 	f->pri = &f->ide.chan[0];
 	f->sec = &f->ide.chan[1];
 

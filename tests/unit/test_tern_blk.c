@@ -605,10 +605,12 @@ static void test_cli(const char *exe, const char *img)
 		{ "--socket", "/tmp/x.sock", "--image", "x", "--bogus", NULL },
 		{ "--socket", "/tmp/x.sock", "--image", "x", "extra", NULL },
 		{ "--socket", NULL },
+		{ "--socket", "/tmp/x.sock", "--image", "x", "--seccomp",
+		  "maybe" },
 	};
 	static const char *const named[] = {
 		"--image", "--socket", "--queues", "--queues", "--queues",
-		"--serial", "--bogus", "extra", "--socket",
+		"--serial", "--bogus", "extra", "--socket", "--seccomp",
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

@@ -639,6 +639,38 @@ static void test_init_args(void)
 	fx_close(&f);
 }
 
+/* The ring takes only the engine's operations (io_uring work bypasses
+ * seccomp): an OPENAT on it fails with EACCES, as does a register call
+ * once the ring is enabled. */
+static void test_restricted(void)
+{
+	struct fixture f;
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe *cqe = NULL;
+
+	CHECK_EQ(fx_open(&f, tmpdir(), 65536, 8, false), 0);
+	if (!f.open)
+		return;
+	CHECK(f.e.setup_flags & IORING_SETUP_R_DISABLED);
+	CHECK_EQ(uring_engine_flush(&f.e), 0);	/* enables the ring */
+	sqe = io_uring_get_sqe(&f.e.ring);
+	CHECK(sqe != NULL);
+	if (sqe) {
+		io_uring_prep_openat(sqe, AT_FDCWD, f.path, O_RDONLY, 0);
+		io_uring_sqe_set_data64(sqe, 0x7e57);
+		CHECK_EQ(io_uring_submit(&f.e.ring), 1);
+		CHECK_EQ(io_uring_wait_cqe(&f.e.ring, &cqe), 0);
+		if (cqe) {
+			CHECK_EQ(io_uring_cqe_get_data64(cqe), 0x7e57);
+			CHECK_EQ(cqe->res, -EACCES);
+			io_uring_cqe_seen(&f.e.ring, cqe);
+		}
+	}
+	CHECK_EQ(io_uring_register_files_update(&f.e.ring, 0, &f.img.fd, 1),
+		 -EACCES);
+	fx_close(&f);
+}
+
 /* ---- eventfd watch ---- */
 
 struct kick_ctx {
@@ -936,6 +968,7 @@ int main(void)
 	test_efbig();
 	test_readonly();
 	test_bad_op_and_idle();
+	test_restricted();
 	test_watch();
 	test_other_thread();
 	test_pin();
