@@ -1,6 +1,7 @@
 #include "core/console.h"
 
 #include "core/log.h"
+#include "core/sandbox.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -238,8 +239,11 @@ void console_close(struct console *c)
 {
 	console_watch_input(c, false);
 	loop_del(c->loop, &c->listen_watch);
-	if (c->raw)
-		tcsetattr(c->in_fd, TCSANOW, &c->saved);
+	/* Not tcsetattr: glibc's reads the settings back (TCGETS), which
+	 * main's filter refuses; one TCSETS is what it allows. */
+	if (c->raw && sandbox_tty_restore(c->in_fd, &c->saved))
+		log_warn("serial0", "restoring the terminal: %s",
+			 strerror(errno));
 	c->raw = false;
 	if (c->mode != CONSOLE_STDIO) {
 		if (c->in_fd >= 0)
