@@ -15,10 +15,10 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stddef.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -45,8 +45,9 @@ static const char *const role_names[SANDBOX_NROLES] = {
 	[SANDBOX_BLKD] = "tern-blk",
 };
 
-/* Written by sandbox_seccomp_init before any other thread exists, then
- * read-only; `logged` only changes by atomic bit sets (the handler). */
+/* Written by sandbox_seccomp_init (the terminal: sandbox_set_tty) before
+ * any other thread exists, then read-only; `logged` only changes by
+ * atomic bit sets (the handler). */
 static struct {
 	enum sandbox_seccomp mode;
 	bool ready;			/* filters compiled */
