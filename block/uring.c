@@ -43,13 +43,15 @@
  * exists, so the ring starts disabled and the first submitter enables it
  * (and so becomes its issuer). A disabled ring also takes restrictions
  * (see restrict_ring). A kernel that does not know a flag answers -EINVAL
- * and the next set is tried; the last (before 5.10) gets no restrictions. */
+ * and the next set is tried. Every set has R_DISABLED: a kernel without it
+ * (before 5.10) cannot restrict a ring, and the engine refuses to make an
+ * unrestricted one (-EINVAL) rather than run I/O that seccomp cannot see
+ * and nothing else limits. */
 static const unsigned int setup_tries[] = {
 	IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_R_DISABLED |
 		IORING_SETUP_COOP_TASKRUN,
 	IORING_SETUP_R_DISABLED | IORING_SETUP_COOP_TASKRUN,
 	IORING_SETUP_R_DISABLED,
-	0,
 };
 
 /* io_uring operations bypass seccomp: a ring could open or send what the
@@ -467,7 +469,9 @@ int uring_engine_init(struct uring_engine *e, const char *name,
 	if (ret < 0) {
 		log_err(e->name, "io_uring_queue_init: %s%s", strerror(-ret),
 			ret == -ENOSYS || ret == -EPERM ?
-			" (io_uring disabled on this host?)" : "");
+			" (io_uring disabled on this host?)" :
+			ret == -EINVAL ? " (no IORING_SETUP_R_DISABLED: a ring "
+			"cannot be restricted before Linux 5.10)" : "");
 		goto err_ring;
 	}
 	e->setup_flags = setup_tries[i];
@@ -485,16 +489,10 @@ int uring_engine_init(struct uring_engine *e, const char *name,
 			  strerror(-ret));
 		e->fd = img->fd;
 	}
-	if (e->disabled) {
-		ret = restrict_ring(e);
-		if (ret) {
-			log_err(e->name, "io_uring restrictions: %s",
-				strerror(-ret));
-			goto err_exit;
-		}
-	} else {
-		log_debug(e->name, "io_uring without R_DISABLED: the ring is "
-			  "not restricted");
+	ret = restrict_ring(e);
+	if (ret) {
+		log_err(e->name, "io_uring restrictions: %s", strerror(-ret));
+		goto err_exit;
 	}
 	log_debug(e->name, "io_uring: sq %u cq %u, setup flags 0x%x, %s file",
 		  p.sq_entries, p.cq_entries, e->setup_flags,

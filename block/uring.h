@@ -131,9 +131,10 @@ struct uring_engine {
  * thread that flushes or runs it. Before that it is restricted
  * (IORING_REGISTER_RESTRICTIONS) to the operations the engine submits:
  * io_uring's work is not seen by seccomp, so a ring that could do more
- * would get round the I/O thread's filter.
+ * would get round the I/O thread's filter. No ring is made unrestricted:
+ * a kernel without R_DISABLED gets -EINVAL.
  * NAME names the engine in log lines. Returns 0 or -errno (-ENOSYS,
- * -EPERM: no io_uring here). */
+ * -EPERM: no io_uring here; -EINVAL: a kernel before 5.10). */
 int uring_engine_init(struct uring_engine *e, const char *name,
 		      struct blk_image *img, unsigned int depth,
 		      blk_complete_fn done, void *ctx);

@@ -1,6 +1,7 @@
 #include "core/console.h"
 
 #include "core/log.h"
+#include "core/sandbox.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -38,8 +39,12 @@ static void console_hangup(struct console *c)
 {
 	console_watch_input(c, false);
 	if (c->mode == CONSOLE_SOCKET) {
+		/* Not while a vCPU writes to it: the number could be reused
+		 * at once, and the guest's bytes go to whatever took it. */
+		pthread_mutex_lock(&c->out_lock);
 		close(c->in_fd);
 		c->in_fd = c->out_fd = -1;
+		pthread_mutex_unlock(&c->out_lock);
 	}
 }
 
@@ -104,15 +109,25 @@ static void console_accept(struct loop_watch *w, uint32_t events)
 		close(fd);
 		return;
 	}
+	pthread_mutex_lock(&c->out_lock);
 	c->in_fd = c->out_fd = fd;
+	pthread_mutex_unlock(&c->out_lock);
 	console_watch_input(c, true);
 }
 
+/* vCPU thread. A console socket's descriptor changes when a client
+ * comes or goes, so it is used under out_lock (the socket is non-blocking:
+ * the lock is held for one short write). The other modes' descriptor is
+ * fixed, and stdout may block: no lock there, so a stdout nobody reads
+ * stalls only the vCPU that writes. */
 static ssize_t console_write(void *opaque, const uint8_t *buf, size_t len)
 {
 	struct console *c = opaque;
+	bool locked = c->mode == CONSOLE_SOCKET;
 	size_t done = 0;
 
+	if (locked)
+		pthread_mutex_lock(&c->out_lock);
 	while (done < len && c->out_fd >= 0) {
 		ssize_t n = write(c->out_fd, buf + done, len - done);
 
@@ -122,6 +137,8 @@ static ssize_t console_write(void *opaque, const uint8_t *buf, size_t len)
 			break;	/* full pty, gone client: output is dropped */
 		done += (size_t)n;
 	}
+	if (locked)
+		pthread_mutex_unlock(&c->out_lock);
 	return (ssize_t)len;
 }
 
@@ -162,6 +179,7 @@ int console_open(struct console *c, enum console_mode mode, const char *path,
 	c->in_fd = c->out_fd = c->listen_fd = c->pty_peer = -1;
 	c->in_watch.cb = console_input;
 	pthread_mutex_init(&c->lock, NULL);
+	pthread_mutex_init(&c->out_lock, NULL);
 
 	switch (mode) {
 	case CONSOLE_STDIO:
@@ -238,8 +256,11 @@ void console_close(struct console *c)
 {
 	console_watch_input(c, false);
 	loop_del(c->loop, &c->listen_watch);
-	if (c->raw)
-		tcsetattr(c->in_fd, TCSANOW, &c->saved);
+	/* Not tcsetattr: glibc's reads the settings back (TCGETS), which
+	 * main's filter refuses; one TCSETS is what it allows. */
+	if (c->raw && sandbox_tty_restore(c->in_fd, &c->saved))
+		log_warn("serial0", "restoring the terminal: %s",
+			 strerror(errno));
 	c->raw = false;
 	if (c->mode != CONSOLE_STDIO) {
 		if (c->in_fd >= 0)
@@ -253,4 +274,5 @@ void console_close(struct console *c)
 		close(c->pty_peer);
 	c->in_fd = c->out_fd = c->listen_fd = c->pty_peer = -1;
 	pthread_mutex_destroy(&c->lock);
+	pthread_mutex_destroy(&c->out_lock);
 }

@@ -30,6 +30,8 @@ struct console {
 	struct termios saved;
 	bool escape;			/* Ctrl-A seen */
 	pthread_mutex_t lock;		/* input watch vs rx_ready */
+	pthread_mutex_t out_lock;	/* socket mode: a vCPU's write vs the
+					 * main thread changing out_fd */
 	bool in_watched;
 	struct loop_watch in_watch, listen_watch;
 	struct serial *uart;		/* attached UART, or NULL */

@@ -80,8 +80,10 @@ static int lockdown(const struct cli *cli, const struct console *con)
 	struct sandbox_config sc = cli->sandbox;
 
 	sc.needs = vm_sandbox_needs(&cli->vm);
-	if (con->raw)
+	if (con->raw) {
 		sc.needs |= SANDBOX_NEED_TTY;
+		sandbox_set_tty(con->in_fd, &con->saved);
+	}
 	if (cli->serial == CONSOLE_SOCKET)
 		sc.needs |= SANDBOX_NEED_CONSOLE_SOCKET;
 	return sandbox_lockdown(&sc, "tern");

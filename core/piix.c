@@ -7,6 +7,8 @@
 #include "core/log.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -28,6 +30,26 @@
 #define PM1_SLP_TYP(v) (((v) >> 10) & 7)
 #define PM_S5_TYPE 5		/* the DSDT's _S5_ package says 5 */
 #define PM_TMR_HZ 3579545ULL
+
+/* Guest mistakes logged per chipset before silence: a guest can make
+ * them as fast as it can write a port. */
+#define GUEST_LOG_MAX 16
+
+/* Caller holds p->lock. */
+__attribute__((format(printf, 3, 4)))
+static void guest_err(struct piix *p, const char *who, const char *fmt, ...)
+{
+	char msg[200];
+	va_list ap;
+
+	if (p->guest_logged >= GUEST_LOG_MAX)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_warn(who, "%s%s", msg, ++p->guest_logged == GUEST_LOG_MAX ?
+		 " (further guest errors not logged)" : "");
+}
 
 /* IRQs 10 and 11 are free of every ISA device tern has; two PIRQs share
  * each, as on a typical board. */
@@ -129,34 +151,51 @@ static void isa_cfg_written(struct pci_dev *d, uint32_t off, uint32_t len)
 
 static const struct pci_dev_ops isa_ops = { .cfg_written = isa_cfg_written };
 
+/* Both channels' 8 bytes at ADDR, or neither. */
+static int bm_register(struct piix *p, uint64_t addr)
+{
+	int ret = bus_register(p->pio, addr, 8, p->ide_bm_ops, p->ide_chan[0],
+			       "ide-bm0");
+
+	if (!ret) {
+		ret = bus_register(p->pio, addr + 8, 8, p->ide_bm_ops,
+				   p->ide_chan[1], "ide-bm1");
+		if (ret)
+			bus_unregister(p->pio, addr);
+	}
+	return ret;
+}
+
 static void ide_bar_update(struct pci_dev *d, int bar, uint64_t old_addr,
 			   uint64_t new_addr)
 {
 	struct piix *p = d->opaque;
-	int ret = 0;
+	uint64_t at = p->ide_bm_addr;	/* what we registered; 0 none */
+	int ret;
 
 	if (bar != IDE_BAR_BM || !p->ide_bm_ops)
 		return;
-	if (p->ide_bm_addr) {
-		bus_unregister(p->pio, p->ide_bm_addr);
-		bus_unregister(p->pio, p->ide_bm_addr + 8);
+	if (at) {
+		bus_unregister(p->pio, at);
+		bus_unregister(p->pio, at + 8);
 		p->ide_bm_addr = 0;
 	}
 	if (!new_addr)
 		return;
-	ret = bus_register(p->pio, new_addr, 8, p->ide_bm_ops, p->ide_chan[0],
-			   "ide-bm0");
-	if (!ret) {
-		ret = bus_register(p->pio, new_addr + 8, 8, p->ide_bm_ops,
-				   p->ide_chan[1], "ide-bm1");
-		if (ret)
-			bus_unregister(p->pio, new_addr);
+	ret = bm_register(p, new_addr);
+	if (ret) {
+		/* Taken (the guest chose another device's ports): keep
+		 * decoding where we were, as if the move had not been. */
+		pthread_mutex_lock(&p->lock);
+		guest_err(p, "piix-ide", "bus master block at 0x%llx: %s; it "
+			  "stays at 0x%llx", (unsigned long long)new_addr,
+			  strerror(-ret), (unsigned long long)at);
+		pthread_mutex_unlock(&p->lock);
+		if (!at || bm_register(p, at))
+			return;
+		new_addr = at;
 	}
-	if (ret)
-		log_warn("piix-ide", "bus master block at 0x%llx: %s",
-			 (unsigned long long)new_addr, strerror(-ret));
-	else
-		p->ide_bm_addr = new_addr;
+	p->ide_bm_addr = new_addr;
 }
 
 static const struct pci_dev_ops ide_ops = { .bar_update = ide_bar_update };
@@ -227,8 +266,9 @@ static void pm_write(void *opaque, uint64_t off, const uint8_t *data,
 			if (PM1_SLP_TYP(v) == PM_S5_TYPE)
 				off_req = true;
 			else
-				log_warn("piix-pm", "sleep type %u is not "
-					 "supported", (unsigned int)PM1_SLP_TYP(v));
+				guest_err(p, "piix-pm", "sleep type %u is not "
+					  "supported",
+					  (unsigned int)PM1_SLP_TYP(v));
 		}
 	}
 	pthread_mutex_unlock(&p->lock);

@@ -60,6 +60,7 @@ struct piix {
 	const struct bus_ops *ide_bm_ops;
 	void *ide_chan[2];
 	uint64_t ide_bm_addr;		/* BAR4 as registered, 0 = none */
+	unsigned int guest_logged;	/* guest mistakes logged (p->lock) */
 };
 
 /* Builds the functions and plugs them into `pci`; registers the PM block

@@ -15,9 +15,11 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -43,8 +45,9 @@ static const char *const role_names[SANDBOX_NROLES] = {
 	[SANDBOX_BLKD] = "tern-blk",
 };
 
-/* Written by sandbox_seccomp_init before any other thread exists, then
- * read-only; `logged` only changes by atomic bit sets (the handler). */
+/* Written by sandbox_seccomp_init (the terminal: sandbox_set_tty) before
+ * any other thread exists, then read-only; `logged` only changes by
+ * atomic bit sets (the handler). */
 static struct {
 	enum sandbox_seccomp mode;
 	bool ready;			/* filters compiled */
@@ -54,7 +57,30 @@ static struct {
 	unsigned short len[SANDBOX_NROLES];
 	char *names[SB_MAX_NR];		/* libseccomp's, for the handler */
 	_Atomic uint64_t logged[SANDBOX_NROLES + 1][SB_MAX_NR / 64];
-} sb = { .mode = SANDBOX_SECCOMP_OFF, .probe = -1 };
+	int tty_fd;			/* sandbox_set_tty; -1 none */
+	struct termios tty;
+	bool tty_allowed;		/* filters compiled with NEED_TTY */
+} sb = { .mode = SANDBOX_SECCOMP_OFF, .probe = -1, .tty_fd = -1 };
+
+/* TCSETS takes the kernel's struct termios, which is glibc's up to and
+ * including the first 19 control characters: glibc's own tcsetattr
+ * copies those fields one to one (and then reads them back, which is why
+ * it is not used here). */
+_Static_assert(offsetof(struct termios, c_line) == 16 &&
+	       offsetof(struct termios, c_cc) == 17 && NCCS >= 19,
+	       "glibc's struct termios starts with the kernel's");
+
+int sandbox_tty_restore(int fd, const struct termios *saved)
+{
+	return ioctl(fd, TCSETS, saved) ? -errno : 0;
+}
+
+void sandbox_set_tty(int fd, const struct termios *saved)
+{
+	sb.tty_fd = fd >= 0 && saved ? fd : -1;
+	if (sb.tty_fd >= 0)
+		sb.tty = *saved;
+}
 
 /* This thread's role, once it installed its filter; -1 before (a new
  * thread runs under its creator's filter until then). */
@@ -375,9 +401,13 @@ static void on_sigsys(int sig, siginfo_t *si, void *ctx)
 	if (write(STDERR_FILENO, l.buf, l.n) < 0)
 		l.n = 0;	/* nowhere left to say it */
 	/* Not _exit: sanitizers instrument calls to noreturn functions and
-	 * complain about the handler's stack. */
-	if (stop)
+	 * complain about the handler's stack. The terminal first: a shell
+	 * left raw is the operator's problem otherwise. */
+	if (stop) {
+		if (sb.tty_fd >= 0 && sb.tty_allowed)
+			syscall(SYS_ioctl, sb.tty_fd, TCSETS, &sb.tty);
 		syscall(SYS_exit_group, SANDBOX_EXIT_SECCOMP);
+	}
 reissue:
 	/* A new task cannot start inside a signal handler's frame. */
 	if (!native || nr == SYS_clone || nr == SYS_clone3 ||
@@ -549,6 +579,8 @@ int sandbox_seccomp_init(enum sandbox_seccomp mode, unsigned int needs,
 	sb.ready = false;
 	sb.mode = mode;
 	sb.probe = probe;
+	/* A TCSETS the filters refuse would trap inside the handler. */
+	sb.tty_allowed = needs & SANDBOX_NEED_TTY;
 	snprintf(sb.prog, sizeof(sb.prog), "%s", prog);
 	memset(sb.logged, 0, sizeof(sb.logged));
 	if (mode == SANDBOX_SECCOMP_OFF)

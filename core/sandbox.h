@@ -11,7 +11,9 @@
  *
  * A forbidden call traps (SIGSYS); the handler writes one line naming the
  * thread's role and the call, then
- *  - --seccomp on: the process exits with status 159 (128 + SIGSYS);
+ *  - --seccomp on: gives a terminal made raw its settings back (see
+ *    sandbox_set_tty) and the process exits with status 159 (128 +
+ *    SIGSYS);
  *  - --seccomp log: the call is made anyway (from one instruction in
  *    sandbox.c that only log-mode filters let through) and its result
  *    returned; each role and call is named once. Calls that create a
@@ -34,6 +36,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <sys/types.h>
+#include <termios.h>
 
 enum sandbox_role {
 	SANDBOX_MAIN,		/* tern's main thread: event loop, console,
@@ -114,6 +117,19 @@ int sandbox_seccomp_init(enum sandbox_seccomp mode, unsigned int needs,
  * When ROLE is the probe role, the thread then calls personality(-1), a
  * harmless query no role allows: a check that the filter stops it. */
 void sandbox_enter(enum sandbox_role role);
+
+/* The terminal tern made raw (--serial stdio), and the settings it had:
+ * the SIGSYS handler of --seccomp on writes them back before the process
+ * exits, so a killed tern does not leave the shell raw. One TCSETS ioctl
+ * (async-signal-safe; not glibc's tcsetattr, which reads the settings
+ * back with TCGETS, a request no role may make); every role's filter
+ * allows TCSETS when SANDBOX_NEED_TTY is set. Call before any thread
+ * exists; FD < 0 forgets the terminal. */
+void sandbox_set_tty(int fd, const struct termios *saved);
+
+/* Writes SAVED back to the terminal FD the way the SIGSYS handler does
+ * (one TCSETS ioctl): what a filtered thread can do. 0 or -errno. */
+int sandbox_tty_restore(int fd, const struct termios *saved);
 
 /* BPF instructions in ROLE's compiled filter (0 when not compiled). */
 unsigned int sandbox_filter_len(enum sandbox_role role);

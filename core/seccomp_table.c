@@ -276,8 +276,10 @@ const struct sb_ioctl sb_ioctls[] = {
 	{ IOC(TUNSETOFFLOAD), SB_DEVCTL, T_TAP, "the driver's offloads" },
 	{ IOC(TUNSETVNETHDRSZ), SB_DEVCTL, T_TAP, "the driver's header" },
 
-	/* The terminal tern made raw goes back as it was. */
-	{ IOC(TCSETS), SB_MAIN, T_TTY, "restore the terminal at exit" },
+	/* The terminal tern made raw goes back as it was: at exit, or in
+	 * the SIGSYS handler of whichever thread made a forbidden call. */
+	{ IOC(TCSETS), SB_ALL, T_TTY,
+	  "restore the terminal at exit or after a forbidden call" },
 
 	/* --on-reboot restart: building a VM. */
 	{ IOC(KVM_GET_API_VERSION), SB_MAIN, T_RESTART, "a new VM" },

@@ -87,9 +87,10 @@ static void sleep_write(void *opaque, uint64_t off, const uint8_t *data,
 	if (off == 0 && (data[0] & ACPI_SLP_EN)) {
 		if (((data[0] >> 2) & 7) == ACPI_S5_TYPE)
 			vm_request(vm, VM_REQ_POWEROFF);
-		else
-			log_warn("acpi", "sleep type %u is not supported",
-				 (data[0] >> 2) & 7);
+		else if (!atomic_exchange(&vm->sleep_warned, true))
+			/* Once: the guest may write it in a loop. */
+			log_warn("acpi", "sleep type %u is not supported "
+				 "(logged once)", (data[0] >> 2) & 7);
 	} else if (off == 1) {
 		vm->sleep_sts &= (uint8_t)~data[0];	/* write 1 to clear */
 	}
@@ -609,6 +610,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg,
 	vm->ctl = (struct vm_control){ vm_control_cb, vm };
 	atomic_init(&vm->request, VM_REQ_NONE);
 	atomic_init(&vm->stopping, false);
+	atomic_init(&vm->sleep_warned, false);
 	pthread_mutex_init(&vm->unknown_lock, NULL);
 	bus_init(&vm->pio, "pio");
 	bus_init(&vm->mmio, "mmio");

@@ -145,6 +145,7 @@ struct vm {
 	_Atomic int request;		/* enum vm_request, first one wins */
 	atomic_bool stopping;		/* vCPU threads leave their loop */
 	uint8_t sleep_sts;
+	atomic_bool sleep_warned;	/* an unknown sleep type, logged once */
 
 	pthread_mutex_t unknown_lock;	/* unknown accesses, logged once */
 	unsigned int nunknown;

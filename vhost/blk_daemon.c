@@ -1,15 +1,18 @@
 /* tern-blk: a vhost-user-blk back-end daemon serving one raw image.
  *
  *	tern-blk --socket PATH --image FILE [--queues N] [--readonly]
- *		 [--direct] [--serial STR] [--seccomp on|off|log] [--verbose]
+ *		 [--direct] [--serial STR] [--seccomp on|off|log]
+ *		 [--user USER] [--verbose]
  *
  * Listens on a UNIX socket, serves one front-end at a time (the next one
  * waits in the listen backlog) and goes back to listening when it leaves,
  * so a front-end can reconnect. The device is vhost/user_blk.c; this file
  * owns only the command line, the sockets, the signals and the loop.
- * Once the image and the socket are open, the main thread enters its
- * seccomp role ("tern-blk") and each queue thread its own ("blk-io"); see
- * core/sandbox.h.
+ * Once the image and the socket are open, --user drops to that user (no
+ * capabilities), then the main thread enters its seccomp role
+ * ("tern-blk") and each queue thread its own ("blk-io"); see
+ * core/sandbox.h. Under --user the socket file outlives the process when
+ * the user may not remove it (the next start replaces a stale one).
  * SIGTERM/SIGINT stop the queues (requests in flight finish first) and
  * exit 0. Exit 1: the image or the socket cannot be set up; exit 2: a bad
  * command line, one line on stderr naming the option. */
@@ -44,6 +47,9 @@ struct daemon {
 	struct blk_config cfg;
 	bool verbose;
 	enum sandbox_seccomp seccomp;
+	bool drop;			/* --user given */
+	uid_t uid;
+	gid_t gid;
 	int listen_fd, sig_fd;
 	bool bound;			/* we created socket_path */
 	struct vu_blk vb;
@@ -52,7 +58,7 @@ struct daemon {
 static const char usage_text[] =
 	"usage: " NAME " --socket PATH --image FILE [--queues N] [--readonly]\n"
 	"                [--direct] [--serial STR] [--seccomp on|off|log]\n"
-	"                [--verbose]\n"
+	"                [--user USER] [--verbose]\n"
 	"  --socket PATH   UNIX socket to listen on for a vhost-user front-end\n"
 	"  --image FILE    raw image (file or block device), locked exclusively\n"
 	"  --queues N      request queues, 1..64 (default 1)\n"
@@ -61,6 +67,8 @@ static const char usage_text[] =
 	"  --serial STR    GET_ID answer, at most 20 bytes\n"
 	"  --seccomp MODE  system-call filters: on (default), off, or log\n"
 	"                  (name a forbidden call, then let it run)\n"
+	"  --user USER     run as USER (a name, or UID:GID) once the image\n"
+	"                  and the socket are open; no capabilities kept\n"
 	"  --verbose       log every vhost-user message\n";
 
 /* One line, written at once. */
@@ -87,6 +95,7 @@ static int parse(struct daemon *dm, int argc, char **argv, bool *help)
 		{ "serial", required_argument, NULL, 'S' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "seccomp", required_argument, NULL, 'C' },
+		{ "user", required_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -150,6 +159,13 @@ static int parse(struct daemon *dm, int argc, char **argv, bool *help)
 			    !sandbox_seccomp_available())
 				return usage_error("--seccomp %s: built without "
 						   "libseccomp; only off", optarg);
+			break;
+		case 'u':
+			if (sandbox_user_parse(optarg, &dm->uid, &dm->gid))
+				return usage_error("--user %s: no such user, "
+						   "or root, or not UID:GID",
+						   optarg);
+			dm->drop = true;
 			break;
 		case 'h':
 			*help = true;
@@ -306,6 +322,7 @@ static int run(struct daemon *dm)
 int main(int argc, char **argv)
 {
 	struct daemon *dm = calloc(1, sizeof(*dm));
+	struct sandbox_config sc;
 	bool help = false;
 	int status, ret;
 
@@ -336,12 +353,14 @@ int main(int argc, char **argv)
 	ret = listen_on(dm);
 	if (ret)
 		goto destroy;
-	ret = sandbox_seccomp_init(dm->seccomp, SANDBOX_NEED_DISK, NAME, -1);
-	if (ret) {
-		log_err(NAME, "seccomp: %s", ret == -ENOSYS ? "built without "
-			"libseccomp (use --seccomp off)" : strerror(-ret));
+	/* One thread so far (queue threads start with a front-end), as
+	 * the user change needs. */
+	sc = (struct sandbox_config){ .seccomp = dm->seccomp,
+				      .needs = SANDBOX_NEED_DISK, .probe = -1,
+				      .drop = dm->drop, .uid = dm->uid,
+				      .gid = dm->gid };
+	if (sandbox_lockdown(&sc, NAME))
 		goto destroy;
-	}
 	sandbox_enter(SANDBOX_BLKD);
 	log_info(NAME, "serving %s (%u queue%s%s) on %s", dm->cfg.path,
 		 dm->cfg.queues, dm->cfg.queues == 1 ? "" : "s",
@@ -354,8 +373,9 @@ destroy:
 	vu_blk_destroy(&dm->vb);
 	if (dm->listen_fd >= 0)
 		close(dm->listen_fd);
-	if (dm->bound)
-		unlink(dm->socket_path);
+	if (dm->bound && unlink(dm->socket_path) && errno != ENOENT)
+		log_info(NAME, "%s stays: %s", dm->socket_path,
+			 strerror(errno));
 out:
 	if (dm->sig_fd >= 0)
 		close(dm->sig_fd);

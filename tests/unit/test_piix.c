@@ -8,6 +8,7 @@
 
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static int irq_level[16], irq_calls, poweroffs, other_requests;
 
@@ -232,6 +233,57 @@ static void test_ide_bar(void)
 	teardown(&r);
 }
 
+/* Lines a guest can make the chipset log: a sleep type it does not have,
+ * over and over, and bus master moves onto the IDE ports. At most 16
+ * lines, and a move that fails keeps the block where it was. */
+static void test_guest_bounds(void)
+{
+	struct rig r;
+	int c0, c1, saved, lines = 0, ch;
+	FILE *log = tmpfile();
+
+	CHECK(log != NULL);
+	if (!log)
+		return;
+	setup(&r);
+	CHECK_EQ(piix_attach_ide(&r.p, &fake_cmd, &fake_ctl, &fake_bm, &c0,
+				 &c1),
+		 0);
+	pci_cfg_write(&r.pci, 0x09, 0x20, 4, 0xc000);
+	pci_cfg_write(&r.pci, 0x09, 0x04, 2, 0x0005);
+	bm_writes = 0;
+
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	dup2(fileno(log), STDERR_FILENO);
+	for (int i = 0; i < 1000; i++)
+		pio_write(&r.pio, PIIX_PM_BASE + 4, 2, (3 << 10) | (1 << 13));
+	for (int i = 0; i < 100; i++)
+		pci_cfg_write(&r.pci, 0x09, 0x20, 4, i & 1 ? 0x170 : 0x1f0);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+
+	rewind(log);
+	while ((ch = fgetc(log)) != EOF)
+		lines += ch == '\n';
+	fclose(log);
+	CHECK(lines >= 2 && lines <= 16);
+	if (lines > 16)
+		fprintf(stderr, "%d lines logged\n", lines);
+	CHECK_EQ(poweroffs, 0);
+	/* The block still answers at 0xc000, for both channels. */
+	CHECK(bus_write(&r.pio, 0xc000, (uint8_t[]){ 1 }, 1));
+	CHECK(bus_write(&r.pio, 0xc008, (uint8_t[]){ 1 }, 1));
+	CHECK_EQ(bm_writes, 2);
+	CHECK(bm_last == &c1);
+	/* And moves on from there once the guest picks a free place. */
+	pci_cfg_write(&r.pci, 0x09, 0x20, 4, 0xd000);
+	CHECK(!bus_write(&r.pio, 0xc000, (uint8_t[]){ 0 }, 1));
+	CHECK(bus_write(&r.pio, 0xd000, (uint8_t[]){ 1 }, 1));
+	teardown(&r);
+}
+
 int main(void)
 {
 	test_functions();
@@ -239,5 +291,6 @@ int main(void)
 	test_firmware_route();
 	test_pm();
 	test_ide_bar();
+	test_guest_bounds();
 	return check_done("test_piix");
 }

@@ -4,6 +4,8 @@
  * PROT_EXEC are checked, a creator's filter lets its children run, --user
  * and --jail take effect, and README's copy of the table is the table.
  * Filters are installed in forked children only. argv[1]: README.md. */
+#include "core/console.h"
+#include "core/loop.h"
 #include "core/sandbox.h"
 #include "core/seccomp_table.h"
 
@@ -12,6 +14,7 @@
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <pthread.h>
+#include <pty.h>
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -45,6 +48,16 @@ struct job {
 	void (*body)(const struct job *j);	/* runs filtered */
 };
 
+/* Runs in the next children before the filters; NULL: nothing. */
+static void (*job_pre)(void);
+
+/* A pseudo-terminal the parent keeps: a child makes it raw, the parent
+ * looks at what it was left as. */
+static int pty_m = -1, pty_s = -1;
+static struct termios pty_cooked;
+static struct console pty_con;
+static struct loop pty_loop;
+
 static void *nothing(void *arg)
 {
 	return arg;
@@ -71,6 +84,8 @@ static void run_job(const struct job *j, struct run *r)
 
 		/* As in tern, a thread was made before any filter (glibc's
 		 * first pthread_create installs its signal handlers). */
+		if (job_pre)
+			job_pre();
 		if (pipe(job_pipe) || pthread_create(&t, NULL, nothing, NULL) ||
 		    pthread_join(t, NULL) ||
 		    sandbox_seccomp_init(j->mode, j->needs, "tern", j->probe))
@@ -335,6 +350,100 @@ static void test_arguments(void)
 	}
 }
 
+/* --- the terminal ------------------------------------------------------ */
+
+/* The pty raw, as --serial stdio leaves a terminal, and handed to the
+ * sandbox the way main does. */
+static void pty_raw(void)
+{
+	struct termios raw = pty_cooked;
+
+	cfmakeraw(&raw);
+	if (tcsetattr(pty_s, TCSANOW, &raw))
+		_exit(BAD_INIT);
+	sandbox_set_tty(pty_s, &pty_cooked);
+}
+
+/* The real console on the pty as stdin/stdout: it makes it raw. */
+static void pty_console(void)
+{
+	if (dup2(pty_s, STDIN_FILENO) < 0 || loop_init(&pty_loop) ||
+	    console_open(&pty_con, CONSOLE_STDIO, NULL, &pty_loop) ||
+	    !pty_con.raw)
+		_exit(BAD_INIT);
+}
+
+static void console_close_body(const struct job *j)
+{
+	(void)j;
+	console_close(&pty_con);
+}
+
+static bool pty_is_cooked(void)
+{
+	struct termios now;
+
+	return !tcgetattr(pty_s, &now) && (now.c_lflag & ICANON) &&
+	       (now.c_lflag & ECHO) && (now.c_oflag & OPOST);
+}
+
+static bool pty_reset(void)
+{
+	return !tcsetattr(pty_s, TCSANOW, &pty_cooked) && pty_is_cooked();
+}
+
+static void test_tty(void)
+{
+	struct job j = { SANDBOX_SECCOMP_ON, SANDBOX_NEED_TTY, -1,
+			 SANDBOX_VCPU, forbidden_personality };
+	struct run r;
+
+	if (openpty(&pty_m, &pty_s, NULL, NULL, NULL) ||
+	    tcgetattr(pty_s, &pty_cooked)) {
+		fprintf(stderr, "test_sandbox: no pty: terminal tests "
+			"skipped\n");
+		return;
+	}
+	CHECK(pty_is_cooked());
+	job_pre = pty_raw;
+	/* A vCPU's forbidden call: the process stops, the terminal is
+	 * given back first. */
+	run_job(&j, &r);
+	CHECK(exited(&r, SANDBOX_EXIT_SECCOMP));
+	CHECK(pty_is_cooked());
+	/* From a thread of another role, too. */
+	CHECK(pty_reset());
+	j.role = SANDBOX_NET_IO;
+	run_job(&j, &r);
+	CHECK(exited(&r, SANDBOX_EXIT_SECCOMP));
+	CHECK(pty_is_cooked());
+	/* Main's normal exit under its filter: console_close restores the
+	 * terminal and the process lives to exit 0. */
+	CHECK(pty_reset());
+	job_pre = pty_console;
+	j = (struct job){ SANDBOX_SECCOMP_ON, SANDBOX_NEED_TTY, -1,
+			  SANDBOX_MAIN, console_close_body };
+	run_job(&j, &r);
+	CHECK(exited(&r, 0));
+	if (!exited(&r, 0))
+		fprintf(stderr, "console_close: status 0x%x\n%s", r.status,
+			r.err);
+	CHECK(pty_is_cooked());
+	/* Filters built without a terminal to restore refuse TCSETS, so
+	 * the handler leaves it alone (a trap inside it would kill the
+	 * process without the line and the status). */
+	CHECK(pty_reset());
+	job_pre = pty_raw;
+	j = (struct job){ SANDBOX_SECCOMP_ON, 0, -1, SANDBOX_VCPU,
+			  forbidden_personality };
+	run_job(&j, &r);
+	CHECK(exited(&r, SANDBOX_EXIT_SECCOMP));
+	CHECK(!pty_is_cooked());
+	job_pre = NULL;
+	close(pty_m);
+	close(pty_s);
+}
+
 static void test_threads(void)
 {
 	struct run r;
@@ -552,6 +661,7 @@ int main(int argc, char **argv)
 	test_roles_load();
 	test_forbidden();
 	test_arguments();
+	test_tty();
 	test_threads();
 	test_user_parse();
 	test_user_jail();

@@ -20,6 +20,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -67,7 +68,13 @@ static int reply(struct fe *f, struct vu_msg *m, int *fd)
 {
 	int fds[VU_MAX_FDS];
 	size_t nfds;
-	int ret = vu_msg_recv(f->sock, m, fds, &nfds);
+	int ret;
+
+	/* A back-end in another process answers when it answers. */
+	if (!f->vb)
+		poll(&(struct pollfd){ .fd = f->sock, .events = POLLIN }, 1,
+		     5000);
+	ret = vu_msg_recv(f->sock, m, fds, &nfds);
 
 	if (fd)
 		*fd = -1;
@@ -88,7 +95,7 @@ static int64_t call_ack(struct fe *f, uint32_t req, const void *p,
 	int ret;
 
 	ret = send_msg(f, req, VU_FLAG_NEED_REPLY, p, size, fds, nfds);
-	if (!ret)
+	if (!ret && f->vb)
 		ret = vu_blk_dispatch(f->vb);
 	if (!ret)
 		ret = reply(f, &m, NULL);
@@ -105,7 +112,7 @@ static int call_get(struct fe *f, uint32_t req, const void *p, uint32_t size,
 {
 	int ret = send_msg(f, req, 0, p, size, NULL, 0);
 
-	if (!ret)
+	if (!ret && f->vb)
 		ret = vu_blk_dispatch(f->vb);
 	return ret ? ret : reply(f, m, fd);
 }
@@ -163,7 +170,8 @@ static void fe_negotiate(struct fe *f, uint64_t pf)
 	CHECK_EQ(call_get(f, VU_GET_PROTOCOL_FEATURES, NULL, 0, &m, NULL), 0);
 	CHECK_EQ(m.p.u64 & pf, pf);
 	CHECK_EQ(send_msg(f, VU_SET_PROTOCOL_FEATURES, 0, &pf, 8, NULL, 0), 0);
-	CHECK_EQ(vu_blk_dispatch(f->vb), 0);
+	if (f->vb)
+		CHECK_EQ(vu_blk_dispatch(f->vb), 0);
 	t.regions[0] = (struct vu_mem_region){ 0, MEM_SIZE, UA0, 0 };
 	CHECK_EQ(call_ack(f, VU_SET_MEM_TABLE, &t, VU_MEM_TABLE_HDR + 32,
 			  &f->memfd, 1), 0);
@@ -183,7 +191,8 @@ static void fe_start_ring(struct fe *f, uint16_t base)
 	CHECK_EQ(call_ack(f, VU_SET_VRING_KICK, &(uint64_t){ 0 }, 8, &f->kick,
 			  1), 0);
 	CHECK_EQ(state(f, VU_SET_VRING_ENABLE, 0, 1), 0);
-	CHECK(f->vb->vu.queues[0].started);
+	if (f->vb)
+		CHECK(f->vb->vu.queues[0].started);
 }
 
 static void set_desc(struct fe *f, unsigned int i, uint64_t addr, uint32_t len,
@@ -607,10 +616,14 @@ static void test_cli(const char *exe, const char *img)
 		{ "--socket", NULL },
 		{ "--socket", "/tmp/x.sock", "--image", "x", "--seccomp",
 		  "maybe" },
+		{ "--socket", "/tmp/x.sock", "--image", "x", "--user", "root" },
+		{ "--socket", "/tmp/x.sock", "--image", "x", "--user",
+		  "no-such-user-here" },
 	};
 	static const char *const named[] = {
 		"--image", "--socket", "--queues", "--queues", "--queues",
 		"--serial", "--bogus", "extra", "--socket", "--seccomp",
+		"--user", "--user",
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -684,6 +697,105 @@ static void test_cli(const char *exe, const char *img)
 	}
 }
 
+/* A line of /proc/PID/status: does KEY's value contain WANT? */
+static bool proc_status_is(pid_t pid, const char *key, const char *want)
+{
+	char path[64], line[256];
+	bool ok = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, strlen(key)))
+			ok = strstr(line + strlen(key), want) != NULL;
+	if (f)
+		fclose(f);
+	return ok;
+}
+
+/* The waiting lock: see test_cli. */
+static void wait_image_free(const char *img)
+{
+	for (int i = 0; i < 250; i++) {
+		struct blk_image im;
+
+		if (blk_image_open(&im, img, false, false) != -EBUSY) {
+			blk_image_close(&im);
+			return;
+		}
+		usleep(20000);
+	}
+}
+
+/* tern-blk --user nobody: it runs as 65534 with no capabilities, and a
+ * front-end on its socket writes and reads the image (opened before the
+ * drop). Root only: dropping needs the privilege to drop. */
+static void test_user(const char *exe, const char *img, int img_fd,
+		      int memfd, uint8_t *mem)
+{
+	char dir[] = "/tmp/tern-blk-user-XXXXXX", path[64];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	uint8_t back[512];
+	struct fe f;
+	pid_t pid;
+	int st = -1;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "test_tern_blk: not root: --user skipped\n");
+		return;
+	}
+	if (!mkdtemp(dir))
+		return;
+	snprintf(path, sizeof(path), "%s/s", dir);
+	wait_image_free(img);
+	pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		if (getenv("TEST_VERBOSE") == NULL)
+			dup2(null, 2);
+		execl(exe, exe, "--socket", path, "--image", img, "--user",
+		      "nobody", NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 100 && access(path, F_OK); i++)
+		usleep(20000);
+	CHECK_EQ(access(path, F_OK), 0);
+
+	memset(&f, 0, sizeof(f));
+	f.memfd = memfd;
+	f.mem = mem;
+	memset(mem, 0, SLOT_GPA(0));		/* fresh rings */
+	f.kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	f.call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	f.sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	CHECK_EQ(connect(f.sock, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	fe_negotiate(&f, (1ULL << VU_PF_REPLY_ACK));
+	fe_start_ring(&f, 0);
+	CHECK(proc_status_is(pid, "Uid:", "65534\t65534\t65534\t65534"));
+	CHECK(proc_status_is(pid, "Gid:", "65534\t65534\t65534\t65534"));
+	CHECK(proc_status_is(pid, "CapEff:", "0000000000000000"));
+	CHECK(proc_status_is(pid, "CapPrm:", "0000000000000000"));
+	CHECK(proc_status_is(pid, "Seccomp:", "2"));
+
+	memset(gpa(&f, SLOT_GPA(0) + 0x100), 0x5a, 512);
+	CHECK_EQ(run_req(&f, 0, T_OUT, 3, 512), S_OK);
+	CHECK_EQ(pread(img_fd, back, sizeof(back), 3 * 512), 512);
+	CHECK(back[0] == 0x5a && back[511] == 0x5a);
+	memset(gpa(&f, SLOT_GPA(1) + 0x100), 0, 512);
+	CHECK_EQ(run_req(&f, 1, T_IN, 3, 512), S_OK);
+	CHECK(!memcmp(gpa(&f, SLOT_GPA(1) + 0x100), back, 512));
+
+	fe_close(&f);
+	kill(pid, SIGTERM);
+	waitpid(pid, &st, 0);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	unlink(path);		/* nobody may not remove it from our dir */
+	rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
 	char path[] = "/tmp/tern-blk-img-XXXXXX";
@@ -720,8 +832,10 @@ int main(int argc, char **argv)
 		test_hostile(vb, memfd, mem);
 		vu_blk_destroy(vb);
 	}
-	if (argc > 1)
+	if (argc > 1) {
 		test_cli(argv[1], path);
+		test_user(argv[1], path, img, memfd, mem);
+	}
 	munmap(mem, MEM_SIZE);
 	close(memfd);
 	close(img);

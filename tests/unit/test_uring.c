@@ -8,6 +8,7 @@
  * As root the test makes a private mount namespace for a tiny tmpfs
  * (ENOSPC, the ZERO_RANGE fallback) and a ramfs (no fallocate at all);
  * otherwise those parts are skipped with a note. */
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
@@ -671,6 +672,52 @@ static void test_restricted(void)
 	fx_close(&f);
 }
 
+/* A kernel before 5.10 refuses IORING_SETUP_R_DISABLED with EINVAL. This
+ * definition stands in for liburing's (the executable's symbol wins) and,
+ * while old_kernel is set, answers as such a kernel would. */
+static bool old_kernel;
+
+int io_uring_queue_init_params(unsigned int entries, struct io_uring *ring,
+			       struct io_uring_params *p)
+{
+	static int (*real)(unsigned int, struct io_uring *,
+			   struct io_uring_params *);
+
+	if (!real)
+		*(void **)&real = dlsym(RTLD_NEXT,
+					"io_uring_queue_init_params");
+	if (old_kernel && (p->flags & (IORING_SETUP_R_DISABLED |
+				       IORING_SETUP_SINGLE_ISSUER |
+				       IORING_SETUP_COOP_TASKRUN)))
+		return -EINVAL;
+	return real ? real(entries, ring, p) : -ENOSYS;
+}
+
+/* No unrestricted ring: where the kernel cannot start a ring disabled
+ * (and so cannot restrict it), the engine refuses to make one. */
+static void test_no_unrestricted(void)
+{
+	struct fixture f;
+	struct uring_engine e;
+
+	CHECK_EQ(fx_open(&f, tmpdir(), 65536, 8, false), 0);
+	if (!f.open)
+		return;
+	old_kernel = true;
+	CHECK_EQ(uring_engine_init(&e, "old", &f.img, 8, t_done, NULL),
+		 -EINVAL);
+	if (e.ring.ring_fd >= 0) {
+		fprintf(stderr, "an unrestricted ring, setup flags 0x%x\n",
+			e.setup_flags);
+		uring_engine_destroy(&e);
+	}
+	old_kernel = false;
+	CHECK_EQ(uring_engine_init(&e, "new", &f.img, 8, t_done, NULL), 0);
+	CHECK(e.setup_flags & IORING_SETUP_R_DISABLED);
+	uring_engine_destroy(&e);
+	fx_close(&f);
+}
+
 /* ---- eventfd watch ---- */
 
 struct kick_ctx {
@@ -969,6 +1016,7 @@ int main(void)
 	test_readonly();
 	test_bad_op_and_idle();
 	test_restricted();
+	test_no_unrestricted();
 	test_watch();
 	test_other_thread();
 	test_pin();
