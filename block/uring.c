@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -29,6 +30,11 @@
 /* -EAGAIN/-EINTR resubmissions of one request without progress before the
  * error is reported rather than retried forever. */
 #define RETRY_MAX 100u
+/* Fixed-buffer chunks: at least 2 MiB, at most 1 GiB (the kernel's limit
+ * for one registered buffer), and no more slots than its table takes. */
+#define CHUNK_SHIFT_MIN 21u
+#define CHUNK_SHIFT_MAX 30u
+#define SLOTS_MAX 16384u
 /* CQEs copied out per io_uring_cq_advance. */
 #define REAP_BATCH 32u
 
@@ -54,16 +60,21 @@ static const unsigned int setup_tries[] = {
 
 /* io_uring operations bypass seccomp: a ring could open or send what the
  * thread's filter forbids. Restricted before it is enabled, the ring takes
- * only the operations the engine submits, fixed files as the only SQE flag,
- * and no register operation at all once enabled. */
+ * only the operations the engine submits, fixed files as the only SQE flag
+ * (fixed buffers need none), and once enabled one register operation:
+ * IORING_REGISTER_BUFFERS_UPDATE, with which the I/O thread registers a
+ * chunk of guest RAM the first time a request lands in it (see
+ * uring_engine_use_memory). It can only name memory the thread may read
+ * and write anyway, so it gives the ring no reach beyond its filter. */
 static const uint8_t ring_ops[] = {
 	IORING_OP_NOP, IORING_OP_READV, IORING_OP_WRITEV, IORING_OP_FSYNC,
-	IORING_OP_FALLOCATE, IORING_OP_READ,
+	IORING_OP_FALLOCATE, IORING_OP_READ, IORING_OP_READ_FIXED,
+	IORING_OP_WRITE_FIXED,
 };
 
 static int restrict_ring(struct uring_engine *e)
 {
-	struct io_uring_restriction res[sizeof(ring_ops) + 1];
+	struct io_uring_restriction res[sizeof(ring_ops) + 2];
 	size_t n = 0;
 
 	memset(res, 0, sizeof(res));
@@ -73,6 +84,8 @@ static int restrict_ring(struct uring_engine *e)
 	}
 	res[n].opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED;
 	res[n++].sqe_flags = IOSQE_FIXED_FILE;
+	res[n].opcode = IORING_RESTRICTION_REGISTER_OP;
+	res[n++].register_op = IORING_REGISTER_BUFFERS_UPDATE;
 	/* Debian's liburing 2.3 does not export the helper either. */
 	if (syscall(__NR_io_uring_register, e->ring.ring_fd,
 		    IORING_REGISTER_RESTRICTIONS, res, (unsigned int)n) < 0)
@@ -162,21 +175,88 @@ static bool rw_advance(struct blk_req *req, size_t n)
 	return true;
 }
 
+/* Registers chunk SLOT of region R. */
+static void chunk_register(struct uring_engine *e,
+			   const struct uring_mem_region *r, unsigned int slot)
+{
+	uint64_t off = (uint64_t)(slot - r->slot0) << e->chunk_shift;
+	uint64_t len = r->size - off;
+	struct iovec iov;
+	int ret;
+
+	if (len > 1ULL << e->chunk_shift)
+		len = 1ULL << e->chunk_shift;
+	iov = (struct iovec){ r->hva + off, (size_t)len };
+	ret = io_uring_register_buffers_update_tag(&e->ring, slot, &iov, NULL,
+						   1);
+	if (ret == 1) {
+		e->chunk[slot] = CHUNK_FIXED;
+		e->stats.fixed_chunks++;
+		return;
+	}
+	e->chunk[slot] = CHUNK_REFUSED;
+	log_debug(e->name, "cannot register %llu bytes of memory at %p as a "
+		  "fixed buffer (%s): its requests stay vectored",
+		  (unsigned long long)len, iov.iov_base,
+		  strerror(ret < 0 ? -ret : EIO));
+}
+
+/* The fixed-buffer slot V lies wholly in (registering it now if it never
+ * was), or -1. */
+static int fixed_slot(struct uring_engine *e, const struct iovec *v)
+{
+	const uint8_t *p = v->iov_base;
+
+	if (!e->chunk || !v->iov_len)
+		return -1;
+	for (unsigned int i = 0; i < e->nmem; i++) {
+		const struct uring_mem_region *r = &e->mem[i];
+		uint64_t off;
+		unsigned int slot;
+
+		if (p < r->hva || (uint64_t)(p - r->hva) >= r->size)
+			continue;
+		off = (uint64_t)(p - r->hva);
+		if (v->iov_len > r->size - off ||
+		    off >> e->chunk_shift !=
+			    (off + v->iov_len - 1) >> e->chunk_shift)
+			return -1;
+		slot = r->slot0 + (unsigned int)(off >> e->chunk_shift);
+		if (e->chunk[slot] == CHUNK_NEW)
+			chunk_register(e, r, slot);
+		return e->chunk[slot] == CHUNK_FIXED ? (int)slot : -1;
+	}
+	return -1;
+}
+
 static void prep(struct uring_engine *e, struct blk_req *req,
 		 struct io_uring_sqe *sqe)
 {
 	uint64_t pos = req->offset + req->priv.done;
 	const struct iovec *v;
 	unsigned int n;
+	int slot;
 
 	switch (req->op) {
 	case BLK_READ:
 		n = rw_piece(e, req, &v);
-		io_uring_prep_readv(sqe, e->fd, v, n, pos);
+		slot = n == 1 ? fixed_slot(e, v) : -1;
+		if (slot >= 0)
+			io_uring_prep_read_fixed(sqe, e->fd, v->iov_base,
+						 (unsigned int)v->iov_len, pos,
+						 slot);
+		else
+			io_uring_prep_readv(sqe, e->fd, v, n, pos);
 		break;
 	case BLK_WRITE:
 		n = rw_piece(e, req, &v);
-		io_uring_prep_writev(sqe, e->fd, v, n, pos);
+		slot = n == 1 ? fixed_slot(e, v) : -1;
+		if (slot >= 0)
+			io_uring_prep_write_fixed(sqe, e->fd, v->iov_base,
+						  (unsigned int)v->iov_len, pos,
+						  slot);
+		else
+			io_uring_prep_writev(sqe, e->fd, v, n, pos);
 		break;
 	case BLK_FLUSH:
 		io_uring_prep_fsync(sqe, e->fd, IORING_FSYNC_DATASYNC);
@@ -208,6 +288,9 @@ static void prep(struct uring_engine *e, struct blk_req *req,
 	io_uring_sqe_set_data(sqe, req);
 	e->inflight++;
 	e->stats.submitted++;
+	if (sqe->opcode == IORING_OP_READ_FIXED ||
+	    sqe->opcode == IORING_OP_WRITE_FIXED)
+		e->stats.fixed++;
 }
 
 /* Into the SQ if FIFO order and the in-flight cap allow, else parked;
@@ -519,10 +602,20 @@ void uring_engine_destroy(struct uring_engine *e)
 	n = uring_engine_pending(e);
 	if (n)
 		log_warn(e->name, "destroyed with %u request(s) pending", n);
+	log_debug(e->name, "%llu request SQEs (%llu fixed, %llu chunks "
+		  "registered), %llu resubmitted, %llu kicks",
+		  (unsigned long long)e->stats.submitted,
+		  (unsigned long long)e->stats.fixed,
+		  (unsigned long long)e->stats.fixed_chunks,
+		  (unsigned long long)e->stats.resubmitted,
+		  (unsigned long long)e->stats.kicks);
 	io_uring_queue_exit(&e->ring);
 	e->ring.ring_fd = -1;
 	e->ovf_head = e->ovf_tail = NULL;
 	e->inflight = 0;
+	free(e->chunk);
+	e->chunk = NULL;
+	e->nmem = 0;
 }
 
 void uring_engine_queue(struct uring_engine *e, struct blk_req *req)
@@ -561,6 +654,58 @@ int uring_engine_flush(struct uring_engine *e)
 	}
 out:
 	return ret;
+}
+
+int uring_engine_use_memory(struct uring_engine *e, const struct iovec *regions,
+			    unsigned int n)
+{
+	unsigned int shift = CHUNK_SHIFT_MIN, slots;
+	uint64_t total;
+	int ret;
+
+	if (!n || n > URING_MEM_REGIONS || e->chunk)
+		return -EINVAL;
+	/* A restricted ring takes its buffer table only while disabled. */
+	if ((e->setup_flags & IORING_SETUP_R_DISABLED) && !e->disabled)
+		return -EBUSY;
+	/* The smallest chunk that keeps the table within the kernel's. */
+	for (;; shift++) {
+		total = 0;
+		for (unsigned int i = 0; i < n; i++)
+			total += (regions[i].iov_len + (1ULL << shift) - 1) >>
+				 shift;
+		if (total <= SLOTS_MAX || shift == CHUNK_SHIFT_MAX)
+			break;
+	}
+	if (!total || total > SLOTS_MAX)
+		return -E2BIG;
+	slots = (unsigned int)total;
+	e->chunk = calloc(slots, 1);
+	if (!e->chunk)
+		return -ENOMEM;
+	ret = io_uring_register_buffers_sparse(&e->ring, slots);
+	if (ret) {
+		log_debug(e->name, "no sparse fixed-buffer table (%s): "
+			  "requests stay vectored", strerror(-ret));
+		free(e->chunk);
+		e->chunk = NULL;
+		return ret;
+	}
+	e->chunk_shift = shift;
+	e->nslots = slots;
+	e->nmem = n;
+	for (unsigned int i = 0, slot = 0; i < n; i++) {
+		e->mem[i] = (struct uring_mem_region){
+			.hva = regions[i].iov_base,
+			.size = regions[i].iov_len,
+			.slot0 = slot };
+		slot += (unsigned int)((regions[i].iov_len +
+					(1ULL << shift) - 1) >> shift);
+	}
+	log_debug(e->name, "fixed buffers: %u region(s) in %u chunks of %u "
+		  "MiB, registered on first use", n, slots,
+		  1u << (shift - 20));
+	return 0;
 }
 
 int uring_engine_watch_fd(struct uring_engine *e, int fd,

@@ -1,7 +1,8 @@
 /* tern-blk: a vhost-user-blk back-end daemon serving one raw image.
  *
  *	tern-blk --socket PATH --image FILE [--queues N] [--readonly]
- *		 [--direct] [--serial STR] [--seccomp on|off|log] [--verbose]
+ *		 [--direct] [--serial STR] [--no-fixed-buffers]
+ *		 [--seccomp on|off|log] [--verbose]
  *
  * Listens on a UNIX socket, serves one front-end at a time (the next one
  * waits in the listen backlog) and goes back to listening when it leaves,
@@ -51,14 +52,16 @@ struct daemon {
 
 static const char usage_text[] =
 	"usage: " NAME " --socket PATH --image FILE [--queues N] [--readonly]\n"
-	"                [--direct] [--serial STR] [--seccomp on|off|log]\n"
-	"                [--verbose]\n"
+	"                [--direct] [--serial STR] [--no-fixed-buffers]\n"
+	"                [--seccomp on|off|log] [--verbose]\n"
 	"  --socket PATH   UNIX socket to listen on for a vhost-user front-end\n"
 	"  --image FILE    raw image (file or block device), locked exclusively\n"
 	"  --queues N      request queues, 1..64 (default 1)\n"
 	"  --readonly      refuse writes (VIRTIO_BLK_F_RO, shared lock)\n"
 	"  --direct        open the image O_DIRECT\n"
 	"  --serial STR    GET_ID answer, at most 20 bytes\n"
+	"  --no-fixed-buffers  do not register the front-end's memory with io_uring\n"
+	"                  (registered memory is pinned while a queue runs)\n"
 	"  --seccomp MODE  system-call filters: on (default), off, or log\n"
 	"                  (name a forbidden call, then let it run)\n"
 	"  --verbose       log every vhost-user message\n";
@@ -85,6 +88,7 @@ static int parse(struct daemon *dm, int argc, char **argv, bool *help)
 		{ "readonly", no_argument, NULL, 'r' },
 		{ "direct", no_argument, NULL, 'd' },
 		{ "serial", required_argument, NULL, 'S' },
+		{ "no-fixed-buffers", no_argument, NULL, 'F' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "seccomp", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
@@ -132,6 +136,9 @@ static int parse(struct daemon *dm, int argc, char **argv, bool *help)
 						   "bytes", optarg);
 			snprintf(dm->cfg.serial, sizeof(dm->cfg.serial), "%s",
 				 optarg);
+			break;
+		case 'F':
+			dm->cfg.no_fixed_buffers = true;
 			break;
 		case 'v':
 			dm->verbose = true;

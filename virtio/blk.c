@@ -464,6 +464,21 @@ static void blk_stop(void *dev)
 		blk_queue_stop(&b->queues[i]);
 }
 
+/* Guest RAM, where every request's data lies, as the engine's fixed
+ * buffers; without them requests go vectored, so a refusal is no error. */
+static void blk_fixed_buffers(struct blk_queue *q)
+{
+	const struct guest_mem *mem = q->ring.vq->mem;
+	struct iovec r[GUEST_MEM_MAX_REGIONS];
+	unsigned int n = mem ? mem->nregions : 0;
+
+	for (unsigned int i = 0; i < n; i++)
+		r[i] = (struct iovec){ mem->regions[i].hva,
+				       (size_t)mem->regions[i].size };
+	if (n)
+		uring_engine_use_memory(&q->eng, r, n);
+}
+
 /* Serves q->ring (set by the caller) with a new engine and thread. */
 static int blk_queue_run(struct virtio_blk *b, struct blk_queue *q)
 {
@@ -484,6 +499,8 @@ static int blk_queue_run(struct virtio_blk *b, struct blk_queue *q)
 	ret = uring_engine_init(&q->eng, q->name, &b->img, size, blk_done, q);
 	if (ret)
 		return ret;
+	if (!b->cfg.no_fixed_buffers)
+		blk_fixed_buffers(q);
 	ret = uring_engine_watch_fd(&q->eng, q->ring.kick_fd, blk_kicked, q);
 	ret = ret ?: uring_engine_set_stop_fd(&q->eng, q->stop_fd);
 	if (ret)

@@ -23,6 +23,8 @@ struct blk_config {
 	uint16_t queue_size;
 	char serial[BLK_SERIAL_LEN + 1];
 	int numa_node;			/* pin I/O threads near it; -1 none */
+	bool no_fixed_buffers;		/* never register guest RAM with
+					 * io_uring (uring_engine_use_memory) */
 };
 
 struct blk_queue;

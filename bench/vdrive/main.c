@@ -1,6 +1,7 @@
 /* vdrive: drive a virtio-blk device from userspace and measure it.
  *
- *	vdrive (--vhost-user SOCK [--backend-pid PID] | --image FILE [--direct])
+ *	vdrive (--vhost-user SOCK [--backend-pid PID] |
+ *		--image FILE [--direct] [--no-fixed-buffers])
  *	       [--rw randread|randwrite|read|write] [--bs N] [--qd N]
  *	       [--queues N] [--queue-size N] [--size N] [--ramp S]
  *	       [--runtime S] [--ios N] [--complete call|poll]
@@ -24,7 +25,8 @@
 #include <string.h>
 
 static const char usage_text[] =
-	"usage: vdrive (--vhost-user SOCK [--backend-pid PID] | --image FILE [--direct])\n"
+	"usage: vdrive (--vhost-user SOCK [--backend-pid PID] |\n"
+	"               --image FILE [--direct] [--no-fixed-buffers])\n"
 	"              [--rw randread|randwrite|read|write] [--bs N] [--qd N] [--queues N]\n"
 	"              [--queue-size N] [--size N] [--ramp S] [--runtime S] [--ios N]\n"
 	"              [--complete call|poll] [--no-event-idx] [--verify] [--seed N]\n"
@@ -33,6 +35,7 @@ static const char usage_text[] =
 	"  --backend-pid PID  its process, whose CPU time is reported\n"
 	"  --image FILE       tern's in-process virtio-blk engine on FILE instead\n"
 	"  --direct           open it O_DIRECT\n"
+	"  --no-fixed-buffers the engine does not register guest RAM with io_uring\n"
 	"  --rw MODE          workload (default randread)\n"
 	"  --bs N             bytes per request, k/m suffixes (default 4k)\n"
 	"  --qd N             requests in flight per queue (default 32)\n"
@@ -158,6 +161,7 @@ int main(int argc, char **argv)
 		{ "backend-pid", required_argument, NULL, 'p' },
 		{ "image", required_argument, NULL, 'i' },
 		{ "direct", no_argument, NULL, 'd' },
+		{ "no-fixed-buffers", no_argument, NULL, 'F' },
 		{ "rw", required_argument, NULL, 'w' },
 		{ "bs", required_argument, NULL, 'b' },
 		{ "qd", required_argument, NULL, 'q' },
@@ -207,6 +211,9 @@ int main(int argc, char **argv)
 			break;
 		case 'd':
 			bcfg.direct = true;
+			break;
+		case 'F':
+			bcfg.no_fixed_buffers = true;
 			break;
 		case 'w':
 			if (vd_rw_parse(optarg, &cfg.rw))
