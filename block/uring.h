@@ -161,6 +161,22 @@ int uring_engine_init(struct uring_engine *e, const char *name,
 		      struct blk_image *img, unsigned int depth,
 		      blk_complete_fn done, void *ctx);
 
+/* Choices a user makes about the engine; zeroed is the default. */
+struct uring_engine_opts {
+	/* IORING_SETUP_SQPOLL: a kernel thread per engine takes requests off
+	 * the SQ, spinning for sqpoll_idle_ms after the last one before it
+	 * sleeps (0: the kernel's default, 1 s). It costs a CPU while it
+	 * spins; when the kernel refuses it the engine runs without. */
+	bool sqpoll;
+	unsigned int sqpoll_idle_ms;
+};
+
+/* As uring_engine_init, with OPTS (NULL: the defaults). */
+int uring_engine_init_opts(struct uring_engine *e, const char *name,
+			   struct blk_image *img, unsigned int depth,
+			   blk_complete_fn done, void *ctx,
+			   const struct uring_engine_opts *opts);
+
 /* Tears the ring down. Requests still out are cancelled without done();
  * the kernel may still write their buffers for a while, so drain first
  * (run_once until uring_engine_pending() is 0). */
@@ -211,6 +227,13 @@ int uring_engine_set_stop_fd(struct uring_engine *e, int fd);
  * usable), -EDEADLK when there is nothing it could ever wait for (no
  * request out and no watch), or another -errno from io_uring_enter. */
 int uring_engine_run_once(struct uring_engine *e);
+
+/* run_once without the wait, for a thread that polls: submits what is
+ * queued, collects completions the kernel has ready (entering it only when
+ * the ring says completion work waits, or to submit), handles them and the
+ * eventfd reads as run_once does. *EVENTS is how many completions (of
+ * requests and eventfd reads) it handled. Returns as run_once. */
+int uring_engine_poll(struct uring_engine *e, unsigned int *events);
 
 /* Requests queued, in flight or waiting for resubmission. */
 unsigned int uring_engine_pending(const struct uring_engine *e);

@@ -1,8 +1,8 @@
 /* tern-blk: a vhost-user-blk back-end daemon serving one raw image.
  *
  *	tern-blk --socket PATH --image FILE [--queues N] [--readonly]
- *		 [--direct] [--serial STR] [--no-fixed-buffers]
- *		 [--seccomp on|off|log] [--verbose]
+ *		 [--direct] [--serial STR] [--no-fixed-buffers] [--poll-us N]
+ *		 [--sqpoll MS] [--seccomp on|off|log] [--verbose]
  *
  * Listens on a UNIX socket, serves one front-end at a time (the next one
  * waits in the listen backlog) and goes back to listening when it leaves,
@@ -53,7 +53,8 @@ struct daemon {
 static const char usage_text[] =
 	"usage: " NAME " --socket PATH --image FILE [--queues N] [--readonly]\n"
 	"                [--direct] [--serial STR] [--no-fixed-buffers]\n"
-	"                [--seccomp on|off|log] [--verbose]\n"
+	"                [--poll-us N] [--sqpoll MS] [--seccomp on|off|log]\n"
+	"                [--verbose]\n"
 	"  --socket PATH   UNIX socket to listen on for a vhost-user front-end\n"
 	"  --image FILE    raw image (file or block device), locked exclusively\n"
 	"  --queues N      request queues, 1..64 (default 1)\n"
@@ -62,6 +63,10 @@ static const char usage_text[] =
 	"  --serial STR    GET_ID answer, at most 20 bytes\n"
 	"  --no-fixed-buffers  do not register the front-end's memory with io_uring\n"
 	"                  (registered memory is pinned while a queue runs)\n"
+	"  --poll-us N     after work, each queue's thread polls its ring for N us\n"
+	"                  before it sleeps (0, the default: off; costs CPU)\n"
+	"  --sqpoll MS     io_uring SQPOLL: a kernel thread per queue submits,\n"
+	"                  spinning MS ms after the last request (costs a CPU)\n"
 	"  --seccomp MODE  system-call filters: on (default), off, or log\n"
 	"                  (name a forbidden call, then let it run)\n"
 	"  --verbose       log every vhost-user message\n";
@@ -89,6 +94,8 @@ static int parse(struct daemon *dm, int argc, char **argv, bool *help)
 		{ "direct", no_argument, NULL, 'd' },
 		{ "serial", required_argument, NULL, 'S' },
 		{ "no-fixed-buffers", no_argument, NULL, 'F' },
+		{ "poll-us", required_argument, NULL, 'P' },
+		{ "sqpoll", required_argument, NULL, 'Q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "seccomp", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
@@ -139,6 +146,24 @@ static int parse(struct daemon *dm, int argc, char **argv, bool *help)
 			break;
 		case 'F':
 			dm->cfg.no_fixed_buffers = true;
+			break;
+		case 'P':
+		case 'Q':
+			errno = 0;
+			n = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || optarg[0] == '-' ||
+			    n > 1000000)
+				return usage_error(c == 'P' ?
+						   "--poll-us %s: a number "
+						   "0..1000000" :
+						   "--sqpoll %s: a number "
+						   "0..1000000", optarg);
+			if (c == 'P') {
+				dm->cfg.poll_us = (unsigned int)n;
+			} else {
+				dm->cfg.sqpoll = true;
+				dm->cfg.sqpoll_idle_ms = (unsigned int)n;
+			}
 			break;
 		case 'v':
 			dm->verbose = true;

@@ -25,6 +25,13 @@ struct blk_config {
 	int numa_node;			/* pin I/O threads near it; -1 none */
 	bool no_fixed_buffers;		/* never register guest RAM with
 					 * io_uring (uring_engine_use_memory) */
+	unsigned int poll_us;		/* adaptive polling: after work, the
+					 * I/O thread polls the ring and the
+					 * completions this long before it
+					 * sleeps; 0 off */
+	bool sqpoll;			/* io_uring SQPOLL (struct
+					 * uring_engine_opts) */
+	unsigned int sqpoll_idle_ms;
 };
 
 struct blk_queue;

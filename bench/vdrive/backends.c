@@ -6,6 +6,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 /* --- vhost-user ----------------------------------------------------------- */
 
@@ -92,10 +93,21 @@ const struct vd_backend_ops vd_vhost_user_ops = {
 
 int vd_inproc_open(struct vd_inproc *b, const struct blk_config *cfg)
 {
-	memset(b, 0, sizeof(*b));
-	/* Guest RAM comes with the run: virtio_blk_create keeps the pointer
-	 * and uses it only when queues start. */
-	return virtio_blk_create(&b->blk, "vdrive-blk", cfg, NULL);
+	int ret;
+
+	/* A run just before on the same image may still hold its lock for a
+	 * moment: the kernel drops an io_uring's registered file (and with it
+	 * the lock) after the ring is gone. Wait up to 5 s for that. */
+	for (int i = 0; i < 250; i++) {
+		memset(b, 0, sizeof(*b));
+		/* Guest RAM comes with the run: virtio_blk_create keeps the
+		 * pointer and uses it only when queues start. */
+		ret = virtio_blk_create(&b->blk, "vdrive-blk", cfg, NULL);
+		if (ret != -EBUSY)
+			break;
+		usleep(20000);
+	}
+	return ret;
 }
 
 void vd_inproc_close(struct vd_inproc *b)

@@ -1,7 +1,8 @@
 /* vdrive: drive a virtio-blk device from userspace and measure it.
  *
  *	vdrive (--vhost-user SOCK [--backend-pid PID] |
- *		--image FILE [--direct] [--no-fixed-buffers])
+ *		--image FILE [--direct] [--no-fixed-buffers] [--poll-us N]
+ *		[--sqpoll MS])
  *	       [--rw randread|randwrite|read|write] [--bs N] [--qd N]
  *	       [--queues N] [--queue-size N] [--size N] [--ramp S]
  *	       [--runtime S] [--ios N] [--complete call|poll]
@@ -26,7 +27,8 @@
 
 static const char usage_text[] =
 	"usage: vdrive (--vhost-user SOCK [--backend-pid PID] |\n"
-	"               --image FILE [--direct] [--no-fixed-buffers])\n"
+	"               --image FILE [--direct] [--no-fixed-buffers] [--poll-us N]\n"
+	"               [--sqpoll MS])\n"
 	"              [--rw randread|randwrite|read|write] [--bs N] [--qd N] [--queues N]\n"
 	"              [--queue-size N] [--size N] [--ramp S] [--runtime S] [--ios N]\n"
 	"              [--complete call|poll] [--no-event-idx] [--verify] [--seed N]\n"
@@ -36,6 +38,8 @@ static const char usage_text[] =
 	"  --image FILE       tern's in-process virtio-blk engine on FILE instead\n"
 	"  --direct           open it O_DIRECT\n"
 	"  --no-fixed-buffers the engine does not register guest RAM with io_uring\n"
+	"  --poll-us N        the engine's threads poll N us after work (tern-blk's)\n"
+	"  --sqpoll MS        the engine's rings use SQPOLL (tern-blk's)\n"
 	"  --rw MODE          workload (default randread)\n"
 	"  --bs N             bytes per request, k/m suffixes (default 4k)\n"
 	"  --qd N             requests in flight per queue (default 32)\n"
@@ -162,6 +166,8 @@ int main(int argc, char **argv)
 		{ "image", required_argument, NULL, 'i' },
 		{ "direct", no_argument, NULL, 'd' },
 		{ "no-fixed-buffers", no_argument, NULL, 'F' },
+		{ "poll-us", required_argument, NULL, 'P' },
+		{ "sqpoll", required_argument, NULL, 'X' },
 		{ "rw", required_argument, NULL, 'w' },
 		{ "bs", required_argument, NULL, 'b' },
 		{ "qd", required_argument, NULL, 'q' },
@@ -214,6 +220,17 @@ int main(int argc, char **argv)
 			break;
 		case 'F':
 			bcfg.no_fixed_buffers = true;
+			break;
+		case 'P':
+			if (parse_size(optarg, &v) || v > 1000000)
+				return usage_error("--poll-us", optarg);
+			bcfg.poll_us = (unsigned int)v;
+			break;
+		case 'X':
+			if (parse_size(optarg, &v) || v > 1000000)
+				return usage_error("--sqpoll", optarg);
+			bcfg.sqpoll = true;
+			bcfg.sqpoll_idle_ms = (unsigned int)v;
 			break;
 		case 'w':
 			if (vd_rw_parse(optarg, &cfg.rw))

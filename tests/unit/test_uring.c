@@ -18,6 +18,7 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "block/uring.h"
@@ -886,6 +887,102 @@ static void test_watch(void)
 	check_watch(EFD_NONBLOCK);
 }
 
+/* uring_engine_poll never waits, yet sees everything run_once would: a
+ * write, an eventfd read that completes later (task work the kernel runs
+ * when the thread enters it, which the TASKRUN flag asks for; a timer tick
+ * would run it too, only later), and the stop fd. The loops make no
+ * system call of their own. */
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void test_poll(void)
+{
+	struct kick_ctx k = { 0 };
+	static uint8_t buf[4096];
+	struct iovec iov = { buf, sizeof(buf) };
+	struct blk_req req = { .op = BLK_WRITE, .offset = 8192, .iov = &iov,
+			       .niov = 1 };
+	struct fixture f;
+	struct later l;
+	pthread_t th;
+	unsigned int ev, total = 0;
+	uint64_t t0;
+	int kfd, sfd, ret = 0;
+
+	CHECK_EQ(fx_open(&f, tmpdir(), 65536, 4, false), 0);
+	if (!f.open)
+		return;
+	kfd = eventfd(0, EFD_CLOEXEC);
+	sfd = eventfd(0, EFD_CLOEXEC);
+	CHECK_EQ(uring_engine_watch_fd(&f.e, kfd, on_kick, &k), 0);
+	CHECK_EQ(uring_engine_set_stop_fd(&f.e, sfd), 0);
+
+	pattern(buf, sizeof(buf), 9);
+	t_reset(&f);
+	uring_engine_queue(&f.e, &req);
+	for (t0 = mono_ms(); f.t.ncomplete < 1 && mono_ms() - t0 < 2000;) {
+		CHECK_EQ(uring_engine_poll(&f.e, &ev), 0);
+		total += ev;
+	}
+	CHECK_EQ(f.t.ncomplete, 1);
+	CHECK_EQ(f.t.res[0], 0);
+	CHECK(total >= 1);
+
+	l = (struct later){ kfd, 1, 50 };
+	CHECK_EQ(pthread_create(&th, NULL, write_later, &l), 0);
+	for (t0 = mono_ms(); !k.kicks && mono_ms() - t0 < 2000;)
+		CHECK_EQ(uring_engine_poll(&f.e, &ev), 0);
+	pthread_join(th, NULL);
+	CHECK_EQ(k.kicks, 1);
+
+	kick(sfd, 1);
+	for (t0 = mono_ms(); !(ret = uring_engine_poll(&f.e, &ev)) &&
+	     mono_ms() - t0 < 2000;)
+		;
+	CHECK_EQ(ret, 1);
+	fx_close(&f);
+	close(kfd);
+	close(sfd);
+}
+
+/* An SQPOLL engine (where the kernel grants one) moves the same bytes. */
+static void test_sqpoll(void)
+{
+	const struct uring_engine_opts o = { .sqpoll = true,
+					     .sqpoll_idle_ms = 10 };
+	static uint8_t want[8192], got[8192];
+	struct iovec iov = { got, sizeof(got) };
+	struct fixture f;
+	int ret;
+
+	CHECK_EQ(fx_open(&f, tmpdir(), 65536, 8, false), 0);
+	if (!f.open)
+		return;
+	uring_engine_destroy(&f.e);
+	ret = uring_engine_init_opts(&f.e, "sqpoll q0", &f.img, 8, t_done,
+				     &f.t, &o);
+	CHECK_EQ(ret, 0);
+	if (ret) {
+		f.open = false;
+		return;
+	}
+	if (!(f.e.setup_flags & IORING_SETUP_SQPOLL))
+		fprintf(stderr, "test_uring: no SQPOLL here, the engine runs "
+			"without\n");
+	pattern(want, sizeof(want), 5);
+	memcpy(got, want, sizeof(got));
+	CHECK_EQ(rw(&f, BLK_WRITE, 512, &iov, 1), 0);
+	memset(got, 0, sizeof(got));
+	CHECK_EQ(rw(&f, BLK_READ, 512, &iov, 1), 0);
+	CHECK_MEM(got, want, sizeof(got));
+	fx_close(&f);
+}
+
 /* Created here, run on another thread: with SINGLE_ISSUER the ring must
  * belong to the thread that submits. */
 static void *run_elsewhere(void *arg)
@@ -1077,6 +1174,8 @@ int main(void)
 	test_bad_op_and_idle();
 	test_restricted();
 	test_watch();
+	test_poll();
+	test_sqpoll();
 	test_other_thread();
 	test_pin();
 	if (mounts) {
