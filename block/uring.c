@@ -467,6 +467,7 @@ static int watch_arm(struct uring_engine *e, struct uring_watch *w)
 		goto out;
 	sqe = io_uring_get_sqe(&e->ring);
 	if (!sqe) {
+		e->stats.enters++;
 		ret = io_uring_submit(&e->ring);
 		if (ret < 0)
 			goto out;
@@ -670,12 +671,13 @@ void uring_engine_destroy(struct uring_engine *e)
 	if (n)
 		log_warn(e->name, "destroyed with %u request(s) pending", n);
 	log_debug(e->name, "%llu request SQEs (%llu fixed, %llu chunks "
-		  "registered), %llu resubmitted, %llu kicks",
+		  "registered), %llu resubmitted, %llu kicks, %llu enters",
 		  (unsigned long long)e->stats.submitted,
 		  (unsigned long long)e->stats.fixed,
 		  (unsigned long long)e->stats.fixed_chunks,
 		  (unsigned long long)e->stats.resubmitted,
-		  (unsigned long long)e->stats.kicks);
+		  (unsigned long long)e->stats.kicks,
+		  (unsigned long long)e->stats.enters);
 	io_uring_queue_exit(&e->ring);
 	e->ring.ring_fd = -1;
 	e->ovf_head = e->ovf_tail = NULL;
@@ -702,6 +704,7 @@ int uring_engine_flush(struct uring_engine *e)
 		refill(e);
 		if (!io_uring_sq_ready(&e->ring))
 			break;
+		e->stats.enters++;
 		ret = io_uring_submit(&e->ring);
 		if (ret == -EAGAIN || ret == -EBUSY || ret == -EINTR) {
 			/* Still in the SQ: the next run_once retries. */
@@ -838,6 +841,7 @@ int uring_engine_run_once(struct uring_engine *e)
 	/* Completions already posted need no system call when nothing waits
 	 * to be submitted. */
 	if (io_uring_sq_ready(&e->ring) || !io_uring_cq_ready(&e->ring)) {
+		e->stats.enters++;
 		ret = io_uring_submit_and_wait(&e->ring, 1);
 		if (ret == -EINTR || ret == -EAGAIN || ret == -EBUSY)
 			ret = 0;	/* reap what is there, try again */
@@ -883,6 +887,7 @@ int uring_engine_poll(struct uring_engine *e, unsigned int *events)
 	}
 	refill(e);
 	if (io_uring_sq_ready(&e->ring)) {
+		e->stats.enters++;
 		ret = io_uring_submit(&e->ring);
 		if (ret < 0 && ret != -EINTR && ret != -EAGAIN &&
 		    ret != -EBUSY) {
@@ -890,6 +895,7 @@ int uring_engine_poll(struct uring_engine *e, unsigned int *events)
 			goto out;
 		}
 	} else if (!io_uring_cq_ready(&e->ring) && taskrun_pending(e)) {
+		e->stats.enters++;
 		ret = io_uring_get_events(&e->ring);
 		if (ret < 0 && ret != -EINTR && ret != -EAGAIN &&
 		    ret != -EBUSY) {

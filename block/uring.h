@@ -101,6 +101,8 @@ struct uring_engine_stats {
 	uint64_t resubmitted;	/* short transfers, -EAGAIN, -EINTR */
 	uint64_t overflowed;	/* requests that waited on the overflow list */
 	uint64_t kicks;		/* kicked() calls */
+	uint64_t enters;	/* io_uring_enter calls asked for (submit,
+				 * wait, get events) */
 };
 
 /* Memory registered for fixed buffers, in chunks of 1 << chunk_shift bytes

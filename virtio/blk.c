@@ -638,6 +638,15 @@ int virtio_blk_queue_start(struct virtio_blk *b, unsigned int i,
 	return blk_queue_run(b, q);
 }
 
+void virtio_blk_queue_stats(const struct virtio_blk *b, unsigned int i,
+			    struct uring_engine_stats *s)
+{
+	if (i < b->cfg.queues && !b->queues[i].running)
+		*s = b->queues[i].eng.stats;
+	else
+		memset(s, 0, sizeof(*s));
+}
+
 void virtio_blk_queue_stop(struct virtio_blk *b, unsigned int i)
 {
 	if (i < b->cfg.queues)

@@ -107,6 +107,11 @@ int virtio_blk_queue_start(struct virtio_blk *b, unsigned int i,
  * the ring or its fds afterwards. Harmless on a queue not running. */
 void virtio_blk_queue_stop(struct virtio_blk *b, unsigned int i);
 
+/* The engine counters of queue I as its thread left them: call after
+ * virtio_blk_queue_stop (or the device's stop), before the next start. */
+void virtio_blk_queue_stats(const struct virtio_blk *b, unsigned int i,
+			    struct uring_engine_stats *s);
+
 /* Decodes one chain (exposed for tests and fuzzing): 0 = io->req is ready
  * for the engine, 1 = answer at once with io->answer and io->used_len,
  * -EINVAL = no header or status byte (the device needs a reset). */

@@ -163,6 +163,23 @@ static int ip_cpu_ns(void *ctx, uint64_t driver_ns, uint64_t *ns)
 	return all ? 0 : -EIO;
 }
 
+static void ip_engine_stats(void *ctx, struct vd_engine_stats *s)
+{
+	struct vd_inproc *b = ctx;
+
+	memset(s, 0, sizeof(*s));
+	for (unsigned int i = 0; i < b->blk.cfg.queues; i++) {
+		struct uring_engine_stats e;
+
+		virtio_blk_queue_stats(&b->blk, i, &e);
+		s->submitted += e.submitted;
+		s->fixed += e.fixed;
+		s->enters += e.enters;
+		s->kicks += e.kicks;
+	}
+	s->valid = true;
+}
+
 const struct vd_backend_ops vd_inproc_ops = {
 	.name = "in-process",
 	.features = ip_features,
@@ -170,4 +187,5 @@ const struct vd_backend_ops vd_inproc_ops = {
 	.start = ip_start,
 	.stop = ip_stop,
 	.cpu_ns = ip_cpu_ns,
+	.engine_stats = ip_engine_stats,
 };

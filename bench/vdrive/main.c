@@ -146,6 +146,11 @@ static void print_json(const struct vd_config *cfg, const char *backend,
 	       "\"kicks_per_io\": %.4f, \"calls_per_io\": %.4f, ",
 	       r->driver_cpu_s, r->driver_us_per_io, r->kicks_per_io,
 	       r->calls_per_io);
+	if (r->engine.valid)
+		printf("\"engine\": {\"submitted\": %" PRIu64 ", \"fixed\": %"
+		       PRIu64 ", \"enters\": %" PRIu64 ", \"kicks\": %" PRIu64
+		       "}, ", r->engine.submitted, r->engine.fixed,
+		       r->engine.enters, r->engine.kicks);
 	printf("\"total_ios\": %" PRIu64 ", \"total_reads\": %" PRIu64
 	       ", \"total_writes\": %" PRIu64 ", \"fill_ios\": %" PRIu64
 	       ", \"readback_ios\": %" PRIu64 ", \"verified_bytes\": %" PRIu64

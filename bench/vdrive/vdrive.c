@@ -1071,8 +1071,11 @@ int vd_run(const struct vd_config *cfg, const struct vd_backend_ops *ops,
 	if (cfg->verify)
 		ret = run_seq_phase(&run, PH_READBACK, r);
 out:
-	if (started)
+	if (started) {
 		ops->stop(ctx);
+		if (ops->engine_stats)
+			ops->engine_stats(ctx, &r->engine);
+	}
 	if (run.q) {
 		results(&run, r);
 		for (unsigned int i = 0; i < run.nq; i++)

@@ -43,6 +43,12 @@
 #define VIRTIO_BLK_T_OUT 1
 #define VIRTIO_BLK_S_OK 0
 
+/* An io_uring engine's counters over a run (all queues). */
+struct vd_engine_stats {
+	bool valid;
+	uint64_t submitted, fixed, enters, kicks;
+};
+
 /* A device to drive. Called from the main thread only. */
 struct vd_backend_ops {
 	const char *name;
@@ -62,6 +68,9 @@ struct vd_backend_ops {
 	 * whole, or for an in-process device the process less the driver's
 	 * threads (vd_cpu_process_ns - driver_ns). NULL: not known. */
 	int (*cpu_ns)(void *ctx, uint64_t driver_ns, uint64_t *ns);
+	/* Optional, after stop: what the device's engine counted over the
+	 * whole run (tern's in-process engine). */
+	void (*engine_stats)(void *ctx, struct vd_engine_stats *s);
 };
 
 enum vd_rw { VD_RANDREAD, VD_RANDWRITE, VD_READ, VD_WRITE };
@@ -108,6 +117,7 @@ struct vd_result {
 	uint64_t len_errors;		/* used len not what a read returns */
 	uint64_t device_errors;		/* ring rules the device broke */
 	uint64_t stalls;		/* 5 s without a completion: gave up */
+	struct vd_engine_stats engine;	/* whole run, if the device tells */
 	uint64_t features;		/* negotiated */
 	uint64_t disk_bytes;		/* capacity */
 	uint64_t seed;
