@@ -24,7 +24,6 @@
 #define HDR_LEN 16
 #define STATUS_OFF 512		/* in a slot's header page */
 #define FILL_BS (128u << 10)	/* fill and read-back request size */
-#define STALL_NS (5ULL * 1000000000ULL)
 #define WATCH_NS (100ULL * 1000000ULL)
 
 /* Latency histogram: log-linear, 64 buckets per power of two (1.6% wide),
@@ -458,6 +457,13 @@ static int kick(struct queue *q)
 	return 0;
 }
 
+/* How long a device may hold requests without completing any. */
+static uint64_t stall_ns(const struct vd_config *cfg)
+{
+	return cfg->stall_s > 0 ? (uint64_t)(cfg->stall_s * 1e9) :
+				  5ULL * 1000000000ULL;
+}
+
 static bool stalled(struct queue *q)
 {
 	return atomic_load_explicit(&q->run->stalled, memory_order_relaxed);
@@ -539,8 +545,10 @@ static void *queue_thread(void *arg)
 		q->dead = true;
 		if (ret == -ETIMEDOUT)
 			set_error(q->error, sizeof(q->error),
-				  "q%u: no completion for 5 s with %u request(s) "
-				  "in flight", q->index, vdq_inflight(&q->vq));
+				  "q%u: no completion for %.1f s with %u "
+				  "request(s) in flight", q->index,
+				  (double)stall_ns(q->run->cfg) / 1e9,
+				  vdq_inflight(&q->vq));
 	}
 	q->cpu_final = clock_ns(CLOCK_THREAD_CPUTIME_ID);
 	atomic_store(&q->finished, true);
@@ -714,7 +722,7 @@ static bool threads_all_done(struct run *run)
  * device that stops completing. */
 static void watch(struct run *run, uint64_t deadline)
 {
-	uint64_t last = 0, since = now_ns();
+	uint64_t last = 0, since = now_ns(), stall = stall_ns(run->cfg);
 
 	for (;;) {
 		uint64_t done = 0, t = now_ns();
@@ -731,7 +739,7 @@ static void watch(struct run *run, uint64_t deadline)
 		if (done != last || !busy) {
 			last = done;
 			since = t;
-		} else if (t - since > STALL_NS) {
+		} else if (t - since > stall) {
 			uint64_t one = 1;
 
 			atomic_store(&run->stalled, true);

@@ -93,6 +93,8 @@ struct vd_config {
 	uint64_t mem_bytes;		/* guest RAM, 0: what the run needs */
 	bool shared_mem;		/* memfd (vhost-user needs it) */
 	bool quiet;
+	double stall_s;			/* no completion for this long with
+					 * requests out: give up, 0: 5 s */
 };
 
 struct vd_lat {
@@ -116,7 +118,7 @@ struct vd_result {
 	uint64_t status_errors;		/* status byte not OK */
 	uint64_t len_errors;		/* used len not what a read returns */
 	uint64_t device_errors;		/* ring rules the device broke */
-	uint64_t stalls;		/* 5 s without a completion: gave up */
+	uint64_t stalls;		/* stall_s without a completion: gave up */
 	struct vd_engine_stats engine;	/* whole run, if the device tells */
 	uint64_t features;		/* negotiated */
 	uint64_t disk_bytes;		/* capacity */

@@ -3,8 +3,9 @@
  * device-side virtqueue code, which counts every request and checks every
  * byte written against vdrive's pattern. The counts must match what vdrive
  * reports, in every workload and completion mode, and a device that
- * corrupts a byte, fails a request, reports a wrong length or returns a
- * chain it never got must each be caught and named. */
+ * corrupts a byte, fails a request, reports a wrong length, returns a
+ * chain it never got, never completes a request or acknowledges a write it
+ * did not store must each be caught and named. */
 #include "tests/unit/check.h"
 
 #include "bench/vdrive/vdrive.h"
@@ -21,7 +22,15 @@
 #define DISK_BYTES (4u << 20)
 #define SEED 0x5eed1234abcdULL
 
-enum fault { F_NONE, F_FLIP, F_STATUS, F_LEN, F_BAD_ID };
+enum fault {
+	F_NONE,
+	F_FLIP,		/* one byte of a read's data flipped */
+	F_STATUS,	/* a request answered with an error status */
+	F_LEN,		/* a read's used length short */
+	F_BAD_ID,	/* a chain returned that was never made available */
+	F_DROP,		/* a request taken and never returned */
+	F_LOSE,		/* a write acknowledged, its data not stored */
+};
 
 struct tq {
 	struct memdisk *d;
@@ -37,7 +46,11 @@ struct memdisk {
 	uint8_t *data;
 	enum fault fault;
 	uint64_t fault_at;		/* the fault hits this request (all
-					 * queues, counted from 1) */
+					 * queues, counted from 1; F_LOSE:
+					 * the first write from it on) */
+	_Atomic bool fault_done;
+	_Atomic uint64_t dropped;	/* F_DROP: requests never returned */
+	_Atomic uint64_t lost_writes;	/* F_LOSE: writes not stored */
 	_Atomic uint64_t requests;
 	_Atomic uint64_t reads, writes, others;
 	_Atomic uint64_t read_bytes, write_bytes;
@@ -82,7 +95,7 @@ static void check_written(struct memdisk *d, uint64_t sector, uint64_t len)
 	}
 }
 
-/* One request: 1 served, 0 the device "lost" it (bad-id fault). */
+/* One request: 1 served, 0 the device "lost" it (bad-id or drop fault). */
 static int serve(struct tq *q, struct virtq_chain *c)
 {
 	struct memdisk *d = q->d;
@@ -116,8 +129,13 @@ static int serve(struct tq *q, struct virtq_chain *c)
 	} else if (type == VIRTIO_BLK_T_OUT && c->nr_out == 2) {
 		len = c->iov[1].iov_len;
 		CHECK(off + len <= DISK_BYTES);
-		move(d, c->iov + 1, 1, off, true);
-		check_written(d, sector, len);
+		if (d->fault == F_LOSE && nr >= d->fault_at &&
+		    !atomic_exchange(&d->fault_done, true)) {
+			d->lost_writes++;
+		} else {
+			move(d, c->iov + 1, 1, off, true);
+			check_written(d, sector, len);
+		}
 		d->writes++;
 		d->write_bytes += len;
 	} else {
@@ -128,6 +146,10 @@ static int serve(struct tq *q, struct virtq_chain *c)
 		*status = 1;
 	if (d->fault == F_LEN && nr == d->fault_at)
 		used = 1;
+	if (d->fault == F_DROP && nr == d->fault_at) {
+		d->dropped++;
+		return 0;
+	}
 	if (d->fault == F_BAD_ID && nr == d->fault_at) {
 		c->head = (uint16_t)(q->vq.num + 3);
 		virtq_push(&q->vq, c, used);
@@ -317,9 +339,9 @@ static void clean_run(enum vd_rw rw, uint32_t bs, unsigned int queues,
 }
 
 /* A device that misbehaves once is caught, and the run still ends. */
-static void fault_run(enum fault fault, enum vd_rw rw)
+static void fault_run(enum fault fault, enum vd_rw rw, uint64_t at)
 {
-	struct memdisk *d = md_new(fault, 50);
+	struct memdisk *d = md_new(fault, at);
 	struct vd_config cfg;
 	struct vd_result r;
 	int ret;
@@ -327,6 +349,7 @@ static void fault_run(enum fault fault, enum vd_rw rw)
 	base_config(&cfg);
 	cfg.rw = rw;
 	cfg.verify = true;
+	cfg.stall_s = 0.5;
 	ret = vd_run(&cfg, &md_ops, d, &r);
 	CHECK(!vd_result_ok(&r));
 	CHECK(r.error[0] != 0);
@@ -349,6 +372,19 @@ static void fault_run(enum fault fault, enum vd_rw rw)
 		CHECK_EQ(ret, -EIO);
 		CHECK_EQ(r.device_errors, 1);
 		CHECK(strstr(r.error, "not a chain in flight") != NULL);
+		break;
+	case F_DROP:
+		/* The one request never comes back: the run gives up. */
+		CHECK_EQ(d->dropped, 1);
+		CHECK_EQ(r.stalls, 1);
+		CHECK(strstr(r.error, "no completion for 0.5 s") != NULL);
+		break;
+	case F_LOSE:
+		/* The sector keeps its old data, which reads find. */
+		CHECK_EQ(ret, 0);
+		CHECK_EQ(d->lost_writes, 1);
+		CHECK(r.verify_errors >= 1);
+		CHECK(strstr(r.error, "read back wrong") != NULL);
 		break;
 	default:
 		break;
@@ -425,9 +461,14 @@ int main(void)
 	clean_run(VD_READ, 128u << 10, 2, VD_COMPLETE_CALL, false);
 	clean_run(VD_WRITE, 8192, 1, VD_COMPLETE_POLL, true);
 	clean_run(VD_RANDREAD, 4096, 1, VD_COMPLETE_POLL, false);
-	fault_run(F_FLIP, VD_RANDREAD);
-	fault_run(F_STATUS, VD_RANDWRITE);
-	fault_run(F_LEN, VD_RANDREAD);
-	fault_run(F_BAD_ID, VD_RANDREAD);
+	fault_run(F_FLIP, VD_RANDREAD, 50);
+	fault_run(F_STATUS, VD_RANDWRITE, 50);
+	fault_run(F_LEN, VD_RANDREAD, 50);
+	fault_run(F_BAD_ID, VD_RANDREAD, 50);
+	fault_run(F_DROP, VD_RANDREAD, 50);
+	fault_run(F_DROP, VD_RANDWRITE, 50);
+	/* A write of the fill (requests 1-32 here) and one of the workload. */
+	fault_run(F_LOSE, VD_RANDREAD, 10);
+	fault_run(F_LOSE, VD_RANDWRITE, 50);
 	return check_done("test_vdrive");
 }
