@@ -291,9 +291,10 @@ class BlkNative(Scenario):
             "backends": {k: {s: shlex.join(backend_argv(s, bn, m, q, bn["socket"])) for s in (SUBJECT, QSD_PEER)}
                          for k, j, m, q in configs(bn["jobs"], bn["modes"], bn["queues"])},
             "tern_polling_us": bn["poll_us"],
-            "summary": "%d configurations x %g s (after %g s ramp) per system run; %d MiB file in %s; backends "
+            # The plot's subtitle: no machine's paths in it ("file" has the path).
+            "summary": "%d configurations x %g s (after %g s ramp) per system run; one %d MiB file; backends "
                        "started per configuration; tern-blk and the in-process engine %s"
-                       % (n, bn["runtime_s"], bn["ramp_s"], a.blk_native_size_mib, where,
+                       % (n, bn["runtime_s"], bn["ramp_s"], a.blk_native_size_mib,
                           "--poll-us %d" % bn["poll_us"] if bn["poll_us"] else "as shipped (no polling)"),
         }
         return Plan(systems, {"bn": bn}, setup, run_timeout=int(n * (bn["ramp_s"] + bn["runtime_s"] + 30) + 60))
