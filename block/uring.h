@@ -15,10 +15,12 @@
  * system call per loop turn.
  *
  * Semantics (see block/uring.c for the reasons):
- * - READ/WRITE: preadv/pwritev at offset through IORING_OP_READV/WRITEV.
- *   A short transfer is resubmitted for the rest, walking the caller's
- *   iovec by index and offset without writing to it. A read or write that
- *   moves 0 bytes before the end (a read past the end of the image) ends
+ * - READ/WRITE: preadv/pwritev at offset through IORING_OP_READV/WRITEV,
+ *   or IORING_OP_READ_FIXED/WRITE_FIXED when the data is one segment inside
+ *   memory given to uring_engine_use_memory (guest RAM). A short transfer
+ *   is resubmitted for the rest, walking the caller's iovec by index and
+ *   offset without writing to it. A read or write that moves 0 bytes
+ *   before the end (a read past the end of the image) ends
  *   with -EIO: the device checks ranges against the image size first, so
  *   this only happens if the image shrank underneath.
  * - -EAGAIN and -EINTR results are resubmitted (bounded, then reported).
@@ -93,11 +95,27 @@ struct uring_watch {
 
 struct uring_engine_stats {
 	uint64_t submitted;	/* request SQEs, resubmissions included */
+	uint64_t fixed;		/* of those, READ_FIXED/WRITE_FIXED */
+	uint64_t fixed_chunks;	/* chunks of memory registered */
 	uint64_t completed;	/* done() calls */
 	uint64_t resubmitted;	/* short transfers, -EAGAIN, -EINTR */
 	uint64_t overflowed;	/* requests that waited on the overflow list */
 	uint64_t kicks;		/* kicked() calls */
+	uint64_t enters;	/* io_uring_enter calls asked for (submit,
+				 * wait, get events) */
 };
+
+/* Memory registered for fixed buffers, in chunks of 1 << chunk_shift bytes
+ * (the last of a region may be shorter), each a slot of the ring's sparse
+ * buffer table registered the first time a request's data lies in it. */
+#define URING_MEM_REGIONS 8
+struct uring_mem_region {
+	uint8_t *hva;
+	uint64_t size;
+	unsigned int slot0;	/* slot of its first chunk */
+};
+
+enum { CHUNK_NEW, CHUNK_FIXED, CHUNK_REFUSED };
 
 struct uring_engine {
 	char name[48];			/* "virtio-blk0 q1" */
@@ -119,6 +137,13 @@ struct uring_engine {
 	struct blk_req *ovf_head, *ovf_tail;	/* waiting for SQ/CQ room */
 	struct uring_watch kick, stop;
 	struct uring_engine_stats stats;
+
+	struct uring_mem_region mem[URING_MEM_REGIONS];
+	unsigned int nmem;
+	unsigned int chunk_shift;
+	unsigned int nslots;
+	uint8_t *chunk;			/* CHUNK_* per slot; NULL: no fixed
+					 * buffers */
 };
 
 /* DEPTH is the SQ size (clamped to 4096; the overflow list holds the
@@ -138,6 +163,22 @@ struct uring_engine {
 int uring_engine_init(struct uring_engine *e, const char *name,
 		      struct blk_image *img, unsigned int depth,
 		      blk_complete_fn done, void *ctx);
+
+/* Choices a user makes about the engine; zeroed is the default. */
+struct uring_engine_opts {
+	/* IORING_SETUP_SQPOLL: a kernel thread per engine takes requests off
+	 * the SQ, spinning for sqpoll_idle_ms after the last one before it
+	 * sleeps (0: the kernel's default, 1 s). It costs a CPU while it
+	 * spins; when the kernel refuses it the engine runs without. */
+	bool sqpoll;
+	unsigned int sqpoll_idle_ms;
+};
+
+/* As uring_engine_init, with OPTS (NULL: the defaults). */
+int uring_engine_init_opts(struct uring_engine *e, const char *name,
+			   struct blk_image *img, unsigned int depth,
+			   blk_complete_fn done, void *ctx,
+			   const struct uring_engine_opts *opts);
 
 /* Tears the ring down. Requests still out are cancelled without done();
  * the kernel may still write their buffers for a while, so drain first
@@ -161,6 +202,26 @@ int uring_engine_flush(struct uring_engine *e);
 int uring_engine_watch_fd(struct uring_engine *e, int fd,
 			  uring_kick_fn kicked, void *ctx);
 
+/* Lets READ/WRITE requests whose data is one segment inside one of the N
+ * REGIONS (guest RAM: at most URING_MEM_REGIONS, each mapped for as long
+ * as the engine lives) go to the kernel as READ_FIXED/WRITE_FIXED, which
+ * saves pinning the pages of every request (O_DIRECT) and copying its
+ * iovec. Memory is registered lazily, a chunk of at least 2 MiB the first
+ * time a request's data lies in it: registering pins its pages (and
+ * allocates any the guest never touched), so only RAM that takes part in
+ * I/O gets pinned, and stays pinned until uring_engine_destroy. A chunk
+ * the kernel refuses (RLIMIT_MEMLOCK, an old kernel) is served by
+ * READV/WRITEV as before. Returns 0, or -errno when the kernel has no
+ * sparse buffer table (Linux < 5.19): the engine goes on without, or
+ * -EBUSY once the ring is enabled. Call after uring_engine_init and before
+ * the first flush or run_once: the table is registered while the ring is
+ * still disabled (a restricted ring takes no table afterwards); the chunks
+ * are registered later by the thread that runs the engine
+ * (IORING_REGISTER_BUFFERS_UPDATE, the one register operation the ring's
+ * restrictions let through). */
+int uring_engine_use_memory(struct uring_engine *e, const struct iovec *regions,
+			    unsigned int n);
+
 /* An eventfd another thread writes to make run_once return 1. */
 int uring_engine_set_stop_fd(struct uring_engine *e, int fd);
 
@@ -169,6 +230,13 @@ int uring_engine_set_stop_fd(struct uring_engine *e, int fd);
  * usable), -EDEADLK when there is nothing it could ever wait for (no
  * request out and no watch), or another -errno from io_uring_enter. */
 int uring_engine_run_once(struct uring_engine *e);
+
+/* run_once without the wait, for a thread that polls: submits what is
+ * queued, collects completions the kernel has ready (entering it only when
+ * the ring says completion work waits, or to submit), handles them and the
+ * eventfd reads as run_once does. *EVENTS is how many completions (of
+ * requests and eventfd reads) it handled. Returns as run_once. */
+int uring_engine_poll(struct uring_engine *e, unsigned int *events);
 
 /* Requests queued, in flight or waiting for resubmission. */
 unsigned int uring_engine_pending(const struct uring_engine *e);

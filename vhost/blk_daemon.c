@@ -1,8 +1,8 @@
 /* tern-blk: a vhost-user-blk back-end daemon serving one raw image.
  *
  *	tern-blk --socket PATH --image FILE [--queues N] [--readonly]
- *		 [--direct] [--serial STR] [--seccomp on|off|log]
- *		 [--user USER] [--verbose]
+ *		 [--direct] [--serial STR] [--no-fixed-buffers] [--poll-us N]
+ *		 [--sqpoll MS] [--seccomp on|off|log] [--user USER] [--verbose]
  *
  * Listens on a UNIX socket, serves one front-end at a time (the next one
  * waits in the listen backlog) and goes back to listening when it leaves,
@@ -57,7 +57,8 @@ struct daemon {
 
 static const char usage_text[] =
 	"usage: " NAME " --socket PATH --image FILE [--queues N] [--readonly]\n"
-	"                [--direct] [--serial STR] [--seccomp on|off|log]\n"
+	"                [--direct] [--serial STR] [--no-fixed-buffers]\n"
+	"                [--poll-us N] [--sqpoll MS] [--seccomp on|off|log]\n"
 	"                [--user USER] [--verbose]\n"
 	"  --socket PATH   UNIX socket to listen on for a vhost-user front-end\n"
 	"  --image FILE    raw image (file or block device), locked exclusively\n"
@@ -65,6 +66,12 @@ static const char usage_text[] =
 	"  --readonly      refuse writes (VIRTIO_BLK_F_RO, shared lock)\n"
 	"  --direct        open the image O_DIRECT\n"
 	"  --serial STR    GET_ID answer, at most 20 bytes\n"
+	"  --no-fixed-buffers  do not register the front-end's memory with io_uring\n"
+	"                  (registered memory is pinned while a queue runs)\n"
+	"  --poll-us N     after work, each queue's thread polls its ring for N us\n"
+	"                  before it sleeps (0, the default: off; costs CPU)\n"
+	"  --sqpoll MS     io_uring SQPOLL: a kernel thread per queue submits,\n"
+	"                  spinning MS ms after the last request (costs a CPU)\n"
 	"  --seccomp MODE  system-call filters: on (default), off, or log\n"
 	"                  (name a forbidden call, then let it run)\n"
 	"  --user USER     run as USER (a name, or UID:GID) once the image\n"
@@ -93,6 +100,9 @@ static int parse(struct daemon *dm, int argc, char **argv, bool *help)
 		{ "readonly", no_argument, NULL, 'r' },
 		{ "direct", no_argument, NULL, 'd' },
 		{ "serial", required_argument, NULL, 'S' },
+		{ "no-fixed-buffers", no_argument, NULL, 'F' },
+		{ "poll-us", required_argument, NULL, 'P' },
+		{ "sqpoll", required_argument, NULL, 'Q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "seccomp", required_argument, NULL, 'C' },
 		{ "user", required_argument, NULL, 'u' },
@@ -141,6 +151,27 @@ static int parse(struct daemon *dm, int argc, char **argv, bool *help)
 						   "bytes", optarg);
 			snprintf(dm->cfg.serial, sizeof(dm->cfg.serial), "%s",
 				 optarg);
+			break;
+		case 'F':
+			dm->cfg.no_fixed_buffers = true;
+			break;
+		case 'P':
+		case 'Q':
+			errno = 0;
+			n = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || optarg[0] == '-' ||
+			    n > 1000000)
+				return usage_error(c == 'P' ?
+						   "--poll-us %s: a number "
+						   "0..1000000" :
+						   "--sqpoll %s: a number "
+						   "0..1000000", optarg);
+			if (c == 'P') {
+				dm->cfg.poll_us = (unsigned int)n;
+			} else {
+				dm->cfg.sqpoll = true;
+				dm->cfg.sqpoll_idle_ms = (unsigned int)n;
+			}
 			break;
 		case 'v':
 			dm->verbose = true;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #define VIRTIO_BLK_F_RO 5
@@ -51,6 +52,7 @@ struct blk_queue {
 	int stop_fd;
 	pthread_t thread;
 	bool running, starved, signal, broken, stopping;
+	bool polling;			/* in blk_poll: kicks are off */
 	unsigned int errors_logged;
 	struct blk_io *ios, *free;
 	struct virtq_chain chain;	/* scratch for virtq_pop and push */
@@ -359,7 +361,8 @@ static void blk_kicked(void *ctx)
 {
 	struct blk_queue *q = ctx;
 
-	if (!q->stopping)
+	/* A poller looks at the ring itself and keeps kicks off. */
+	if (!q->stopping && !q->polling)
 		blk_process(q);
 }
 
@@ -374,6 +377,89 @@ static void blk_notify(struct blk_queue *q)
 	if (virtq_need_notify(q->ring.vq) && q->ring.call_fd >= 0 &&
 	    write(q->ring.call_fd, &one, sizeof(one)) < 0)
 		log_warn(q->name, "interrupt: %s", strerror(errno));
+}
+
+/* Takes what the driver made available while polling, up to the budget,
+ * leaving kicks off: the poll loop looks again. Returns chains taken. */
+static unsigned int blk_take(struct blk_queue *q)
+{
+	unsigned int n = 0;
+	int ret = 0;
+
+	if (q->broken)
+		return 0;
+	while (n < BLK_KICK_BUDGET && q->free && (ret = blk_pop(q)) > 0) {
+		n++;
+		if (blk_request(q, &q->chain) < 0) {
+			ret = -EINVAL;
+			break;
+		}
+	}
+	if (ret < 0) {
+		q->broken = true;
+		blk_broken(q);
+	} else if (!q->free) {
+		q->starved = true;
+	}
+	return n;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+/* Adaptive polling (cfg.poll_us): after a turn that did work the thread
+ * keeps looking at the available ring and the completion queue, with the
+ * driver's kicks off, until poll_us pass without either, so a request that
+ * follows soon costs the driver no kick and this thread no wake-up; then
+ * it re-arms kicks and sleeps in run_once again. Every completion and
+ * every request taken restarts the clock: the CPU it burns is at most
+ * poll_us after the last of them. Returns as uring_engine_run_once. */
+static int blk_poll(struct blk_queue *q)
+{
+	uint64_t span = (uint64_t)q->blk->cfg.poll_us * 1000, now, end;
+	unsigned int events, taken;
+	int ret;
+
+	if (q->broken)
+		return 0;
+	q->polling = true;
+	virtq_disable_kicks(q->ring.vq);
+	end = mono_ns() + span;
+	for (;;) {
+		ret = uring_engine_poll(&q->eng, &events);
+		if (ret)
+			break;
+		if (q->starved && q->free)
+			q->starved = false;
+		taken = blk_take(q);
+		blk_notify(q);
+		if (q->broken)
+			break;
+		now = mono_ns();
+		if (events || taken)
+			end = now + span;
+		else if (now >= end)
+			break;
+		else
+			cpu_relax();
+	}
+	q->polling = false;
+	/* Kicks back on, taking what arrived since the last look. */
+	if (!ret)
+		blk_process(q);
+	return ret;
 }
 
 static void *blk_thread(void *arg)
@@ -395,6 +481,8 @@ static void *blk_thread(void *arg)
 			blk_process(q);
 		}
 		blk_notify(q);
+		if (q->blk->cfg.poll_us && (ret = blk_poll(q)) != 0)
+			break;
 	}
 	if (ret < 0)
 		log_err(q->name, "I/O thread stops: %s", strerror(-ret));
@@ -464,6 +552,21 @@ static void blk_stop(void *dev)
 		blk_queue_stop(&b->queues[i]);
 }
 
+/* Guest RAM, where every request's data lies, as the engine's fixed
+ * buffers; without them requests go vectored, so a refusal is no error. */
+static void blk_fixed_buffers(struct blk_queue *q)
+{
+	const struct guest_mem *mem = q->ring.vq->mem;
+	struct iovec r[GUEST_MEM_MAX_REGIONS];
+	unsigned int n = mem ? mem->nregions : 0;
+
+	for (unsigned int i = 0; i < n; i++)
+		r[i] = (struct iovec){ mem->regions[i].hva,
+				       (size_t)mem->regions[i].size };
+	if (n)
+		uring_engine_use_memory(&q->eng, r, n);
+}
+
 /* Serves q->ring (set by the caller) with a new engine and thread. */
 static int blk_queue_run(struct virtio_blk *b, struct blk_queue *q)
 {
@@ -481,9 +584,15 @@ static int blk_queue_run(struct virtio_blk *b, struct blk_queue *q)
 	}
 	while (read(q->stop_fd, &n, sizeof(n)) > 0)
 		;
-	ret = uring_engine_init(&q->eng, q->name, &b->img, size, blk_done, q);
+	ret = uring_engine_init_opts(&q->eng, q->name, &b->img, size, blk_done,
+				     q, &(struct uring_engine_opts){
+					     .sqpoll = b->cfg.sqpoll,
+					     .sqpoll_idle_ms =
+						     b->cfg.sqpoll_idle_ms });
 	if (ret)
 		return ret;
+	if (!b->cfg.no_fixed_buffers)
+		blk_fixed_buffers(q);
 	ret = uring_engine_watch_fd(&q->eng, q->ring.kick_fd, blk_kicked, q);
 	ret = ret ?: uring_engine_set_stop_fd(&q->eng, q->stop_fd);
 	if (ret)
@@ -527,6 +636,15 @@ int virtio_blk_queue_start(struct virtio_blk *b, unsigned int i,
 		return -EBUSY;
 	q->ring = *r;
 	return blk_queue_run(b, q);
+}
+
+void virtio_blk_queue_stats(const struct virtio_blk *b, unsigned int i,
+			    struct uring_engine_stats *s)
+{
+	if (i < b->cfg.queues && !b->queues[i].running)
+		*s = b->queues[i].eng.stats;
+	else
+		memset(s, 0, sizeof(*s));
 }
 
 void virtio_blk_queue_stop(struct virtio_blk *b, unsigned int i)

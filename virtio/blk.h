@@ -23,6 +23,15 @@ struct blk_config {
 	uint16_t queue_size;
 	char serial[BLK_SERIAL_LEN + 1];
 	int numa_node;			/* pin I/O threads near it; -1 none */
+	bool no_fixed_buffers;		/* never register guest RAM with
+					 * io_uring (uring_engine_use_memory) */
+	unsigned int poll_us;		/* adaptive polling: after work, the
+					 * I/O thread polls the ring and the
+					 * completions this long before it
+					 * sleeps; 0 off */
+	bool sqpoll;			/* io_uring SQPOLL (struct
+					 * uring_engine_opts) */
+	unsigned int sqpoll_idle_ms;
 };
 
 struct blk_queue;
@@ -97,6 +106,11 @@ int virtio_blk_queue_start(struct virtio_blk *b, unsigned int i,
  * driver is interrupted if it asks) before this returns; nothing touches
  * the ring or its fds afterwards. Harmless on a queue not running. */
 void virtio_blk_queue_stop(struct virtio_blk *b, unsigned int i);
+
+/* The engine counters of queue I as its thread left them: call after
+ * virtio_blk_queue_stop (or the device's stop), before the next start. */
+void virtio_blk_queue_stats(const struct virtio_blk *b, unsigned int i,
+			    struct uring_engine_stats *s);
 
 /* Decodes one chain (exposed for tests and fuzzing): 0 = io->req is ready
  * for the engine, 1 = answer at once with io->answer and io->used_len,

@@ -45,7 +45,8 @@ def plot_script(doc, sname, png, workdir):
     median above each bar, the number of runs in it, and tern's ratio to each peer above the peer's bar."""
     scen = doc["scenarios"][sname]
     colors, labels = style(sname)
-    figs = list(scen["figures"].items())
+    # Figures marked "plot": False are in the table and the results only (a scenario with many).
+    figs = [(f, fd) for f, fd in scen["figures"].items() if fd.get("plot", True)]
     host = scen.get("host_kind", "?")
     # Panels: one row per "row" of the figures (blk: one per job), else all in one row.
     grid = {}

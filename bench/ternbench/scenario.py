@@ -81,7 +81,8 @@ class Scenario:
     known_peers = ()  # every peer --peers accepts
     # figure -> {"unit", "better": "lower" | "higher", "label" (the plot's panel), "what" (how it is measured);
     # optional: "row" (the plot's panel row), "vm_only" (not for a "host" system), "zero_ok" (0 is a value, as
-    # exits per I/O can be), "optional" (a successful run may lack it)}. Written into the results as it is.
+    # exits per I/O can be), "optional" (a successful run may lack it), "plot": False (in the table and the
+    # results, not the plot)}. Written into the results as it is.
     figures = {}
     runs_in = TEST_HOST
     guest = None  # a Guest, or None: no guest is built

@@ -14,6 +14,8 @@ legacy: the serial consoles of run 1 of tern-legacy (IDE + e1000) and tern (virt
 iperf3 windows, READY values, vhost workers and figures (legacy-windows.json).
 vhost-user: the same for run 1 of tern-ternblk, tern-qsd and qemu-ternblk (vu-*.serial, vu-windows.json, with
 each backend's exit record).
+blk-native: vdrive's JSON of tern-blk's 4k randread QD32 O_DIRECT run (blk-native-vdrive.json) and fio's of the
+128k sequential read, buffered, 2 jobs (blk-native-fio.json), from one short run of the scenario.
 
 Run: /usr/bin/python3 bench/tests/test_bench.py   (or: meson test -C build bench-unit)
 """
@@ -35,6 +37,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 from ternbench import backend, fio, iperf, kvm, parsers, plot, results, scenarios, stats, windows  # noqa: E402
 from ternbench.scenarios import blk as blk_scenario, boot as boot_scenario, legacy as legacy_scenario  # noqa: E402
 from ternbench.scenarios import net as net_scenario, vhost_user as vu_scenario  # noqa: E402
+from ternbench.scenarios import blk_native as bn_scenario  # noqa: E402
 
 
 def data(name):
@@ -1205,6 +1208,82 @@ class VhostUser(unittest.TestCase):
         self.assertAlmostEqual(res["backend_cpu_s"], 1.0)
         self.assertAlmostEqual(res["backend_cpu_us_per_io"], 750.0)
         self.assertAlmostEqual(res["cpu_us_per_io"], 2000.0)  # VMM and backend, less the null window
+
+
+class BlkNative(unittest.TestCase):
+    def test_configurations_and_figures(self):
+        confs = bn_scenario.configs()
+        self.assertEqual(len(confs), 5 * 2 * 2)
+        self.assertEqual(confs[0], ("randread-qd1_direct_1q", "randread-qd1", "direct", 1))
+        figs = bn_scenario.figures_def()
+        # 7 metrics for seqread (MB/s), 6 for the others, per mode and queue count.
+        self.assertEqual(len(figs), 4 * (4 * 6 + 7))
+        rows = {}
+        for f, fd in figs.items():
+            self.assertTrue(fd["unit"] and fd["better"] in ("lower", "higher") and fd["optional"], f)
+            if fd.get("plot", True):
+                rows.setdefault(fd["row"], []).append(f)
+        self.assertEqual(sorted(rows), list(range(len(bn_scenario.PLOTTED))))
+        self.assertTrue(all(len(v) == 4 for v in rows.values()))
+        self.assertIn("seqread_buffered_2q_mbps", rows[5])
+        self.assertNotIn("randread-qd32_direct_1q_mbps", figs)
+
+    def test_vdrive_figures(self):
+        doc = json.loads(data("blk-native-vdrive.json"))
+        f, errs = bn_scenario.vdrive_figures(doc, "randread-qd32")
+        self.assertEqual(errs, [])
+        self.assertEqual(f, {"iops": 48890.7, "p50_us": 391.17, "p99_us": 4620.29, "p999_us": 7700.48,
+                             "cpu_us_per_io": 3.116, "driver_us_per_io": 0.25})
+        f, _ = bn_scenario.vdrive_figures(doc, "seqread")
+        self.assertEqual(f["mbps"], 200.26)
+        doc.update(ok=False, error="q0: sector 8 read back wrong")
+        f, errs = bn_scenario.vdrive_figures(doc, "randread-qd32")
+        self.assertEqual((f, errs), ({}, ["vdrive: q0: sector 8 read back wrong"]))
+
+    def test_fio_figures(self):
+        text = "fio: note: something\n" + data("blk-native-fio.json")
+        doc = bn_scenario.parse_json(text)
+        f, errs = bn_scenario.fio_figures(doc, "seqread", 0.5)
+        self.assertEqual(errs, [])
+        self.assertAlmostEqual(f["iops"], 20933.266932)
+        self.assertAlmostEqual(f["mbps"], 2743.765163)
+        self.assertAlmostEqual(f["p50_us"], 126.464)
+        self.assertAlmostEqual(f["p99_us"], 12648.448)
+        self.assertAlmostEqual(f["p999_us"], 147849.216)
+        self.assertAlmostEqual(f["cpu_us_per_io"], 0.5e6 / 20933.266932)
+        self.assertNotIn("driver_us_per_io", f)
+        f, _ = bn_scenario.fio_figures(doc, "seqread", None)
+        self.assertIsNone(f["cpu_us_per_io"])
+        del doc["jobs"][0]["read"]["lat_ns"]
+        f, errs = bn_scenario.fio_figures(doc, "seqread", 0.5)
+        self.assertEqual(f, {})
+        self.assertTrue(errs and "lat_ns" in errs[0])
+        self.assertIsNone(bn_scenario.parse_json("no json here"))
+
+    def test_command_lines(self):
+        bn = {"image": "/d/f.img", "socket": "/d/vu.sock", "size": 1 << 30, "runtime_s": 3, "ramp_s": 1,
+              "poll_us": 0, "vdrive": "/b/vdrive", "tern_blk": "/b/tern-blk", "qsd": "/usr/bin/qsd",
+              "fio": "/usr/bin/fio"}
+        tb = bn_scenario.backend_argv("tern-blk", bn, "direct", 2, bn["socket"])
+        self.assertEqual(tb, ["/b/tern-blk", "--socket", "/d/vu.sock", "--image", "/d/f.img", "--queues", "2",
+                              "--direct"])
+        self.assertNotIn("--direct", bn_scenario.backend_argv("tern-blk", bn, "buffered", 1, bn["socket"]))
+        q = " ".join(bn_scenario.backend_argv("qsd", bn, "buffered", 2, bn["socket"]))
+        self.assertIn("cache.direct=off", q)
+        self.assertIn("num-queues=2,iothread=io0", q)
+        v = bn_scenario.system_argv("tern-inproc", dict(bn, poll_us=50), "randwrite-qd1", "direct", 1)
+        self.assertEqual(v[v.index("--rw") + 1], "randwrite")
+        self.assertEqual(v[v.index("--qd") + 1], "1")
+        self.assertEqual(v[-5:], ["--image", "/d/f.img", "--direct", "--poll-us", "50"])
+        v = bn_scenario.system_argv("tern-blk", bn, "seqread", "buffered", 2, backend_pid=42)
+        self.assertEqual(v[-4:], ["--vhost-user", "/d/vu.sock", "--backend-pid", "42"])
+        f = bn_scenario.system_argv("fio", bn, "seqread", "direct", 2)
+        self.assertIn("--numjobs=2", f)
+        self.assertIn("--direct=1", f)
+        self.assertIn("--offset_increment=%d" % (512 << 20), f)
+        f = bn_scenario.system_argv("fio", bn, "randread-qd32", "buffered", 2)
+        self.assertIn("--invalidate=0", f)
+        self.assertFalse(any(x.startswith("--offset_increment") for x in f))
 
 
 if __name__ == "__main__":
