@@ -14,6 +14,16 @@ static uint32_t buckets_for(uint32_t entries)
 	return n;
 }
 
+/* splitmix64's finaliser: any seed, even a small one, gives a multiplier
+ * with bits all over. */
+static uint64_t mix(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ULL;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
 size_t mt_mem_size(uint32_t entries)
 {
 	return (size_t)buckets_for(entries) * sizeof(struct mt_bucket);
@@ -31,7 +41,7 @@ int mt_init(struct mactable *t, uint32_t entries, uint32_t aging,
 	n = buckets_for(entries);
 	t->nbuckets = n;
 	t->shift = 64 - (unsigned int)__builtin_ctz(n);
-	t->mult = seed | 1;
+	t->mult = mix(seed) | 1;
 	t->aging = aging;
 	t->need = calloc(n, 1);
 	if (!t->need)

@@ -60,7 +60,7 @@ struct mactable {
 	struct mt_bucket *b;
 	uint32_t nbuckets;
 	unsigned int shift;	/* 64 - log2(nbuckets) */
-	uint64_t mult;		/* odd */
+	uint64_t mult;		/* odd, from the seed */
 	uint32_t aging;		/* seconds */
 	uint32_t count;		/* live entries (writers only) */
 	uint8_t *need;		/* mt_age's scratch: overflow flags to be */
@@ -75,7 +75,7 @@ struct mactable {
 size_t mt_mem_size(uint32_t entries);
 
 /* ENTRIES in [MT_MIN_ENTRIES, MT_MAX_ENTRIES], AGING seconds in [1,
- * MT_MAX_AGING], SEED any (its odd part is the hash multiplier). MEM: NULL
+ * MT_MAX_AGING], SEED any (mixed into the odd hash multiplier). MEM: NULL
  * (allocated here) or mt_mem_size(ENTRIES) zeroed bytes aligned to 64.
  * 0 or -EINVAL/-ENOMEM. */
 int mt_init(struct mactable *t, uint32_t entries, uint32_t aging,
