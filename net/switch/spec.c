@@ -99,6 +99,13 @@ static int set_str(char *dst, size_t size, const char *v, size_t len,
 			    size - 1);
 	if (memchr(v, '\0', len))
 		return fail(err, errlen, "%s: no NUL bytes", what);
+	/* The API shows it back as a JSON string: UTF-8 only. */
+	json_t *u = json_stringn(v, len);
+
+	if (!u)
+		return fail(err, errlen, "%s: not UTF-8", what);
+	json_decref(u);
+	memset(dst, 0, size);	/* given twice: nothing of the first stays */
 	memcpy(dst, v, len);
 	dst[len] = '\0';
 	return 0;
@@ -153,6 +160,7 @@ static int parse_kv(struct sw_port_spec *s, const char *key, size_t klen,
 		size_t i = 0;
 
 		s->nlcores = 0;
+		memset(s->lcores, 0, sizeof(s->lcores));
 		while (i <= vlen) {
 			size_t j = i;
 
