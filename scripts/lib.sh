@@ -8,7 +8,8 @@ TERN_PACKAGES="meson ninja-build pkg-config gcc libc6-dev liburing-dev libnuma-d
  qemu-system-x86 qemu-utils busybox-static kmod cpio xz-utils gzip
  fio iperf3 ethtool iproute2 gnuplot-nox python3 clang libclang-rt-14-dev
  procps e2fsprogs util-linux git
- dpdk-dev librte-net-vhost23 librte-net-tap23 librte-mempool-ring23"
+ dpdk-dev librte-net-vhost23 librte-net-tap23 librte-mempool-ring23
+ librte-net-virtio23 libmicrohttpd-dev libjansson-dev curl"
 
 install_missing() {
 	local missing=() p
