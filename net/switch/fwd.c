@@ -1,5 +1,10 @@
 /* tern-switch's fast path: a worker's loop and what it does with a burst
  * (see sw.h for who may touch what, frame.h for the drop causes). */
+#ifdef SW_FWD_NO_PREFETCH
+/* bench/switch_micro.c's copy without the prefetch, under other names. */
+#define sw_fwd sw_fwd_noprefetch
+#define sw_worker_main sw_worker_main_noprefetch
+#endif
 #include "net/switch/sw.h"
 
 #include <rte_cycles.h>
@@ -85,8 +90,10 @@ void sw_fwd(struct sw *sw, struct sw_lcore *lc, const struct sw_conf *conf,
 		struct sw_frame f;
 		int cause, dst;
 
+#ifndef SW_FWD_NO_PREFETCH
 		if (i + 1 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+#endif
 		bytes += m->pkt_len;
 		cause = sw_classify(rte_pktmbuf_mtod(m, const uint8_t *),
 				    m->data_len, m->pkt_len, sw->opt.mtu,
