@@ -217,6 +217,9 @@ static int vhost_new_device(int vid)
 		goto out;
 	}
 	nvr = rte_vhost_get_vring_num(vid);
+	/* The workers poll: the guest need not kick (no exit per batch). */
+	for (uint16_t q = 0; q < nvr && q < 2 * SW_MAX_QUEUES; q++)
+		rte_vhost_enable_guest_notification(vid, q, 0);
 	p->node = p->spec.numa >= 0 ? p->spec.numa : vhost_node(vid);
 	vhost_tx_map(sw, p);
 	/* Pairs with the acquire loads in vhost_rx/vhost_tx. */
@@ -280,6 +283,8 @@ static int vhost_vring_state(int vid, uint16_t qid, int enable)
 		p->vq_ready &= ~(1U << qid);
 	if (__atomic_load_n(&p->vid, __ATOMIC_RELAXED) != vid)
 		goto out;	/* new_device picks it up */
+	if (enable)
+		rte_vhost_enable_guest_notification(vid, qid, 0);
 	if (!(qid & 1))
 		vhost_tx_map(sw, p);
 	else if (enable && sw_poll_add(sw, p, qid / 2, 1, err, sizeof(err)))

@@ -14,9 +14,13 @@
  *   pause P / resume P         ok                stop / start reading P
  *   stream P DST PPS LEN       ok                send PPS frames/s to DST
  *   stream P stop              ok sent N         ... until this
- *   rate P DST PPS MS LEN Q    ok sent N recv M  paced for MS from P,
+ *   rate P DST PPS MS LEN Q    ok sent N recv M refused R skipped S
+ *                                                paced for MS from P,
  *                                                counting what Q receives
- *                                                (and 200 ms after)
+ *                                                (and 200 ms after); R of
+ *                                                the N the TX ring refused,
+ *                                                S never offered (behind
+ *                                                after losing the CPU)
  *   quit                       ok
  * DST/SRC are MAC addresses (xx:xx:xx:xx:xx:xx). Frames carry ethertype
  * 0x88b5 (local experimental); only those are counted. LEN may be below
@@ -244,7 +248,7 @@ static void command(char *line)
 		   !num_arg(argv[4], &ms) && !num_arg(argv[5], &len) &&
 		   !port_arg(argv[6], &q) && pps && len >= 14 && len <= 9000) {
 		uint64_t t0 = rte_rdtsc(), end = t0 + ms * hz / 1000;
-		uint64_t sent = 0, tail;
+		uint64_t sent = 0, skipped = 0, refused = 0, tail;
 
 		rx_all();
 		ports[q].count = 0;
@@ -253,7 +257,12 @@ static void command(char *line)
 			struct rte_mbuf *m[BURST];
 			uint16_t k = 0, got;
 
-			while (k < BURST && sent + k < owed &&
+			/* Behind by more than two bursts (this process lost
+			 * its CPU): those frames are not offered at all, as a
+			 * paced source would not send them in one gulp. */
+			if (owed > sent + skipped + 2 * BURST)
+				skipped = owed - sent - BURST;
+			while (k < BURST && sent + skipped + k < owed &&
 			       (m[k] = make(p, &dst, NULL, (uint16_t)len,
 					    sent + k)))
 				k++;
@@ -261,14 +270,17 @@ static void command(char *line)
 			if (got < k)
 				rte_pktmbuf_free_bulk(m + got,
 						      (unsigned int)(k - got));
-			/* Offered means offered: a refused frame is lost. */
+			/* Offered means offered: a frame the switch's ring
+			 * would not take is lost. */
 			sent += k;
+			refused += (uint64_t)(k - got);
 			rx_all();
 		}
 		tail = rte_rdtsc() + hz / 5;
 		while (rte_rdtsc() < tail)
 			rx_all();
-		printf("ok sent %lu recv %lu\n", sent, ports[q].count);
+		printf("ok sent %lu recv %lu refused %lu skipped %lu\n", sent,
+		       ports[q].count, refused, skipped);
 		ports[q].count = 0;
 	} else {
 		printf("err %s: unknown command or bad arguments\n", argv[0]);

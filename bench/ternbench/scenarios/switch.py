@@ -64,6 +64,8 @@ def _check(args):
         return "--switch-cpus %s: two different CPU numbers, GEN,SWITCH" % args.switch_cpus
     if _rates(args.switch_rates) is None or any(r <= 0 for r in _rates(args.switch_rates)):
         return "--switch-rates %s: Mpps values separated by commas" % args.switch_rates
+    if not 1 <= args.switch_gen_burst <= 512:
+        return "--switch-gen-burst %d: 1 to 512" % args.switch_gen_burst
     if args.switch_time < 1 or args.switch_warmup_s < 1 or args.switch_rate_ms < 100:
         return "--switch-time and --switch-warmup-s: 1 s or more; --switch-rate-ms: 100 or more"
     return None
@@ -77,6 +79,9 @@ OPTIONS = Options(
                           "help": "offered rates of the zero-loss ladder, Mpps (default 0.5,1,...,4; '' for none)"}),
     (["--switch-rate-ms"], {"type": int, "default": 1000, "help": "milliseconds at each ladder rate (default 1000)"}),
     (["--switch-cpus"], {"default": "0,1", "help": "the generator's CPU and the switch's PMD CPU (default 0,1)"}),
+    (["--switch-gen-burst"], {"type": int, "default": 32,
+                              "help": "the loop generator's burst, also what --tx-first puts in flight per port "
+                                      "(default 32, testpmd's)"}),
     check=_check)
 
 
@@ -92,9 +97,13 @@ def _figures():
             "what": "busy cycles of the switch's PMD core per frame it forwarded, from its own counters (testpmd: "
                     "--record-core-cycles over its life)"}
     f["zero_loss_mpps"] = {
-        "unit": "Mpps", "better": "higher", "label": "zero-loss rate", "row": 1, "optional": True,
+        "unit": "Mpps", "better": "higher", "label": "zero-loss rate", "row": 3, "optional": True, "zero_ok": True,
         "what": "highest offered rate (one direction, 64-byte frames, sw-peer paced) with no frame lost there or "
-                "at a lower rate of the ladder"}
+                "at a lower rate of the ladder (0: a frame was lost at the lowest rate)"}
+    f["ladder_loss_pct"] = {
+        "unit": "%", "better": "lower", "label": "ladder loss", "row": 3, "optional": True, "zero_ok": True,
+        "what": "frames lost over the whole ladder (not received, or refused by the switch's ring) per frame "
+                "offered, in percent"}
     return f
 
 
@@ -259,6 +268,22 @@ class _Switch:
             return "ovs-vsctl add-br/add-port: %s" % err
         return None
 
+    def ready(self, timeout):
+        """Whether both of the switch's ports have their peer (OVS: link_state up; tern-switch: the API says up;
+        testpmd's vhost ports: up once the generator, their client, got its prompt)."""
+        if self.system == SUBJECT:
+            return _wait(lambda: all(p["up"] for p in _api(self.ctl, "/ports")["ports"]), timeout, None, 0.1)
+        if self.system == OVS:
+            def up():
+                for i in (0, 1):
+                    out, _ = capture(["ovs-vsctl", "--db=unix:%s/db.sock" % self.ovs_dir, "get", "Interface",
+                                      "vhu%d" % i, "link_state"], env=self.ovs_env)
+                    if out != "up":
+                        return False
+                return True
+            return _wait(up, timeout, None, 0.2)
+        return True
+
     def appctl(self, *cmd):
         return capture(["ovs-appctl", "-t", "%s/ovs-vswitchd.ctl" % self.ovs_dir] + list(cmd), env=self.ovs_env)
 
@@ -279,6 +304,7 @@ class _Switch:
             return (busy / pkts, None) if pkts else (None, "no frames counted")
         if self.system == OVS:
             out, err = self.appctl("dpif-netdev/pmd-stats-show")
+            self.pmd_stats = out
             m = re.search(r"core_id %d:.*?avg processing cycles per packet: ([0-9.]+)" % self.pmd_cpu, out or "",
                           re.S)
             return (float(m.group(1)), None) if m else (None, "pmd-stats-show: %s" % (err or "no PMD figure"))
@@ -299,23 +325,56 @@ class _Switch:
         return cpp, errors
 
 
-def _gen_stats(text):
-    """The generator's (testpmd --stats-period 1) per-second Rx-pps of both ports summed, in order."""
-    samples, cur = [], {}
-    port = None
-    for line in text.splitlines():
-        m = re.search(r"NIC statistics for port (\d+)", line)
-        if m:
-            port = int(m.group(1))
-            continue
-        m = re.search(r"Rx-pps:\s+(\d+)", line)
-        if m and port is not None:
-            cur[port] = int(m.group(1))
-            port = None
-            if len(cur) == 2:
-                samples.append(cur[0] + cur[1])
-                cur = {}
-    return samples
+class _Testpmd:
+    """The loop generator: dpdk-testpmd in interactive mode on a pipe, so that forwarding starts only once the
+    switch has both ports up, and its port counters can be read at the ends of the measured window."""
+
+    PROMPT = b"testpmd> "
+
+    def __init__(self, argv, log_path):
+        # Unbuffered: on a pipe, testpmd's printf output would trail its prompt.
+        self.proc = _Proc(["stdbuf", "-o0"] + argv, log_path, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.buf = b""
+
+    def until_prompt(self, timeout):
+        end = time.monotonic() + timeout
+        fd = self.proc.p.stdout.fileno()
+        while self.PROMPT not in self.buf:
+            left = end - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                raise RuntimeError("testpmd: no prompt in %d s" % timeout)
+            d = os.read(fd, 65536)
+            if not d:
+                raise RuntimeError("testpmd exited: %s" % self.proc.text()[-300:])
+            self.buf += d
+        out, self.buf = self.buf.split(self.PROMPT, 1)
+        self.proc.log.write(out + self.PROMPT)
+        self.proc.log.flush()
+        return out.decode(errors="replace")
+
+    def cmd(self, line, timeout=30):
+        self.proc.p.stdin.write((line + "\n").encode())
+        self.proc.p.stdin.flush()
+        return self.until_prompt(timeout)
+
+    def rx_packets(self):
+        """(time, RX packets of port 0 + port 1)."""
+        out = self.cmd("show port stats all")
+        t = time.monotonic()
+        counts = {int(p): int(n) for p, n in re.findall(r"NIC statistics for port (\d+).*?RX-packets:\s+(\d+)",
+                                                         out, re.S)}
+        if sorted(counts) != [0, 1]:
+            raise RuntimeError("testpmd: no RX counts in %r" % out[-300:])
+        return t, counts[0] + counts[1]
+
+    def stop(self):
+        try:
+            self.cmd("stop", 10)
+            self.proc.p.stdin.write(b"quit\n")
+            self.proc.p.stdin.flush()
+        except (RuntimeError, OSError):
+            pass
+        return self.proc.stop(signal.SIGINT)
 
 
 def _vdevs(sw, server):
@@ -336,31 +395,34 @@ def _loop_job(spec, system, rdir, size, figures, raw, errors):
             return
         argv = [TESTPMD_BIN] + _eal(dict(sw["mem"], mib=256), "tb-gen", "0@%d,1@%d" % (s.gen_cpu, s.gen_cpu),
                                     frontend=True) + _vdevs(sw, s.client_mode) + \
-            ["--", "--forward-mode=io", "--auto-start", "--tx-first", "--nb-cores=1", "--stats-period", "1",
-             "--total-num-mbufs=16384", "--txpkts=%d" % (size - 4),
+            ["--", "-i", "--forward-mode=io", "--nb-cores=1", "--total-num-mbufs=16384",
+             "--txpkts=%d" % (size - 4), "--burst=%d" % sw["gen_burst"],
              "--eth-peer=0,%s" % MAC[1], "--eth-peer=1,%s" % MAC[0]]
-        gen = _Proc(argv, "%s.%s.generator.log" % (rdir, job))
-        if not _wait(lambda: len(_gen_stats(gen.text())) >= 1, 60, gen, 0.2):
-            errors.append("%s: the generator did not start forwarding: %s" % (job, gen.text()[-400:]))
+        gen = _Testpmd(argv, "%s.%s.generator.log" % (rdir, job))
+        gen.until_prompt(60)
+        if not s.ready(30):
+            errors.append("%s: the switch's ports did not come up" % job)
             return
-        t0 = len(_gen_stats(gen.text()))
-        _wait(lambda: len(_gen_stats(gen.text())) >= t0 + sw["warmup_s"], sw["warmup_s"] + 10, gen, 0.1)
+        gen.cmd("start tx_first")
+        time.sleep(sw["warmup_s"])
+        t0, n0 = gen.rx_packets()
         before = s.counters()
-        first = len(_gen_stats(gen.text()))
-        _wait(lambda: len(_gen_stats(gen.text())) >= first + sw["time_s"], sw["time_s"] + 10, gen, 0.1)
+        time.sleep(sw["time_s"])
+        t1, n1 = gen.rx_packets()
         cpp, why = s.cycles(before)
-        samples = _gen_stats(gen.text())[first:first + sw["time_s"]]
-        gen.stop()
-        raw[job] = {"samples_pps": samples, "generator": shlex.join(argv)}
-        if len(samples) < sw["time_s"] or not all(samples):
-            errors.append("%s: %d of %d seconds measured, some without frames: %s" % (job, len(samples),
-                                                                                       sw["time_s"], samples))
-        elif samples:
-            figures["mpps_%d" % size] = sum(samples) / len(samples) / 1e6
+        raw[job] = {"rx_packets": n1 - n0, "seconds": t1 - t0, "generator": shlex.join(argv)}
+        if getattr(s, "pmd_stats", None):
+            raw[job]["pmd_stats_show"] = s.pmd_stats
+        if n1 <= n0:
+            errors.append("%s: no frames went round in the measured window" % job)
+        else:
+            figures["mpps_%d" % size] = (n1 - n0) / (t1 - t0) / 1e6
         if why:
             errors.append("%s: cycles per packet: %s" % (job, why))
         elif cpp is not None:
             figures["cycles_per_pkt_%d" % size] = cpp
+    except (RuntimeError, OSError, ValueError, KeyError) as e:
+        errors.append("%s: %s" % (job, e))
     finally:
         if gen:
             gen.stop()
@@ -418,6 +480,9 @@ def _ladder_job(spec, system, rdir, figures, raw, errors):
         peer = _Proc(argv, rdir + ".ladder.peer.log", stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         # Its first line (ok ready) comes once both ports started; then both MACs are taught to the switch.
         ready = _peer_line(peer, 60)
+        if not s.ready(30):
+            errors.append("ladder: the switch's ports did not come up")
+            return
         learned = False
         for _ in range(20):
             _peer_cmd(peer, "send 1 %s 4 60" % MAC[0])
@@ -432,18 +497,23 @@ def _ladder_job(spec, system, rdir, figures, raw, errors):
             return
         zero = 0.0
         clean = True
+        total_sent = total_lost = 0
         for mpps in sw["rates"]:
-            sent, _, recv = _peer_cmd(peer, "rate 0 %s %d %d 60 1" % (MAC[1], int(mpps * 1e6), sw["rate_ms"]),
-                                      sw["rate_ms"] / 1000 + 30)[1:4]
-            sent, recv = int(sent), int(recv)
+            a = _peer_cmd(peer, "rate 0 %s %d %d 60 1" % (MAC[1], int(mpps * 1e6), sw["rate_ms"]),
+                          sw["rate_ms"] / 1000 + 30)
+            sent, recv, refused, skipped = int(a[1]), int(a[3]), int(a[5]), int(a[7])
             offered = sent / (sw["rate_ms"] / 1000) / 1e6
             steps.append({"asked_mpps": mpps, "offered_mpps": offered, "sent": sent, "received": recv,
-                          "lost": sent - recv})
+                          "lost": sent - recv, "refused_by_tx_ring": refused, "not_offered": skipped})
+            total_sent += sent
+            total_lost += max(0, sent - recv)
             if sent - recv > 0:
                 clean = False
             elif clean:
                 zero = max(zero, offered)
         figures["zero_loss_mpps"] = zero
+        if total_sent:
+            figures["ladder_loss_pct"] = 100.0 * total_lost / total_sent
     except (RuntimeError, ValueError, OSError) as e:
         errors.append("ladder: %s" % e)
     finally:
@@ -526,20 +596,21 @@ class Switch(Scenario):
         gen, pmd = (int(c) for c in a.switch_cpus.split(","))
         d = "/tmp/tern-bench-switch-%d" % os.getpid()
         sw = {"dir": d, "cpus": [gen, pmd], "time_s": a.switch_time, "warmup_s": a.switch_warmup_s,
-              "rates": _rates(a.switch_rates), "rate_ms": a.switch_rate_ms,
+              "rates": _rates(a.switch_rates), "rate_ms": a.switch_rate_ms, "gen_burst": a.switch_gen_burst,
               "tern_switch": ctx.binaries["tern-switch"], "sw_peer": ctx.binaries["sw-peer"]}
         argv0 = {SUBJECT: ctx.binaries["tern-switch"], OVS: OVS_VSWITCHD, TESTPMD: TESTPMD_BIN}
         systems = [{"name": n, "kind": "host", "argv": [argv0[n]], "help": SYSTEM_HELP[n]} for n in ctx.systems]
         setup = {
             "systems": {n: SYSTEM_HELP[n] for n in ctx.systems},
             "cpus": {"generator_and_main_threads": gen, "switch_pmd": pmd},
-            "loop": "testpmd --tx-first io between two net_virtio_user ports (queue_size 1024), %d s warm-up then "
-                    "%d s measured per size, a fresh switch per job" % (a.switch_warmup_s, a.switch_time),
+            "loop": "testpmd --tx-first --burst=%d io between two net_virtio_user ports (queue_size 1024): %d frames "
+                    "in flight; %d s warm-up then %d s measured per size, a fresh switch per job"
+                    % (a.switch_gen_burst, 2 * a.switch_gen_burst, a.switch_warmup_s, a.switch_time),
             "frames": "64 and 1518 bytes on a wire (60 and 1514 in the mbuf: FCS not counted)",
             "ladder": {"rates_mpps": sw["rates"], "ms_each": a.switch_rate_ms},
-            "summary": "1 queue pair per port, 1 PMD core (CPU %d), generator on CPU %d; loop %d s after %d s warm-up;"
-                       " ladder %s Mpps x %d ms" % (pmd, gen, a.switch_time, a.switch_warmup_s, a.switch_rates,
-                                                    a.switch_rate_ms),
+            "summary": "1 queue pair per port, 1 PMD core (CPU %d), generator on CPU %d (burst %d); loop %d s after "
+                       "%d s warm-up; ladder %s Mpps x %d ms" % (pmd, gen, a.switch_gen_burst, a.switch_time,
+                                                                a.switch_warmup_s, a.switch_rates, a.switch_rate_ms),
             "two_queues": "not run: 2 queues on 2 PMD cores needs 2 more CPUs for the switch than this scenario's "
                           "generator leaves on a %d-CPU machine" % os.cpu_count() if os.cpu_count() < 5 else
                           "not implemented yet",
