@@ -4,6 +4,10 @@
 /* bench/switch_micro.c's copy without the prefetch, under other names. */
 #define sw_fwd sw_fwd_noprefetch
 #define sw_worker_main sw_worker_main_noprefetch
+#define SW_FWD_PREFETCH 0
+#endif
+#ifndef SW_FWD_PREFETCH
+#define SW_FWD_PREFETCH 1	/* the next frame's header, while one is judged */
 #endif
 #include "net/switch/sw.h"
 
@@ -90,10 +94,8 @@ void sw_fwd(struct sw *sw, struct sw_lcore *lc, const struct sw_conf *conf,
 		struct sw_frame f;
 		int cause, dst;
 
-#ifndef SW_FWD_NO_PREFETCH
-		if (i + 1 < n)
+		if (SW_FWD_PREFETCH && i + 1 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
-#endif
 		bytes += m->pkt_len;
 		cause = sw_classify(rte_pktmbuf_mtod(m, const uint8_t *),
 				    m->data_len, m->pkt_len, sw->opt.mtu,

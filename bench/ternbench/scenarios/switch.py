@@ -79,6 +79,8 @@ OPTIONS = Options(
                           "help": "offered rates of the zero-loss ladder, Mpps (default 0.5,1,...,4; '' for none)"}),
     (["--switch-rate-ms"], {"type": int, "default": 1000, "help": "milliseconds at each ladder rate (default 1000)"}),
     (["--switch-cpus"], {"default": "0,1", "help": "the generator's CPU and the switch's PMD CPU (default 0,1)"}),
+    (["--switch-extra"], {"default": "",
+                          "help": "more tern-switch options, e.g. '--burst 64' (for A/B runs of its settings)"}),
     (["--switch-gen-burst"], {"type": int, "default": 32,
                               "help": "the loop generator's burst, also what --tx-first puts in flight per port "
                                       "(default 32, testpmd's)"}),
@@ -209,7 +211,7 @@ class _Switch:
         if self.system == SUBJECT:
             self.ctl = os.path.join(self.sw["dir"], "ctl.sock")
             argv = [self.sw["tern_switch"]] + _eal(mem, "tb-tsw", "0@%d,1@%d" % (self.gen_cpu, self.pmd_cpu)) + \
-                ["--", "--ctl", self.ctl] + \
+                ["--", "--ctl", self.ctl] + self.sw.get("extra", []) + \
                 sum((["--vhost", "p%d,path=%s" % (i, s)] for i, s in enumerate(self.socks)), [])
             p = _Proc(argv, self.log("switch"))
             self.procs.append(p)
@@ -597,7 +599,8 @@ class Switch(Scenario):
         d = "/tmp/tern-bench-switch-%d" % os.getpid()
         sw = {"dir": d, "cpus": [gen, pmd], "time_s": a.switch_time, "warmup_s": a.switch_warmup_s,
               "rates": _rates(a.switch_rates), "rate_ms": a.switch_rate_ms, "gen_burst": a.switch_gen_burst,
-              "tern_switch": ctx.binaries["tern-switch"], "sw_peer": ctx.binaries["sw-peer"]}
+              "tern_switch": ctx.binaries["tern-switch"], "sw_peer": ctx.binaries["sw-peer"],
+              "extra": shlex.split(a.switch_extra)}
         argv0 = {SUBJECT: ctx.binaries["tern-switch"], OVS: OVS_VSWITCHD, TESTPMD: TESTPMD_BIN}
         systems = [{"name": n, "kind": "host", "argv": [argv0[n]], "help": SYSTEM_HELP[n]} for n in ctx.systems]
         setup = {
@@ -607,6 +610,7 @@ class Switch(Scenario):
                     "in flight; %d s warm-up then %d s measured per size, a fresh switch per job"
                     % (a.switch_gen_burst, 2 * a.switch_gen_burst, a.switch_warmup_s, a.switch_time),
             "frames": "64 and 1518 bytes on a wire (60 and 1514 in the mbuf: FCS not counted)",
+            "tern_switch_extra": a.switch_extra,
             "ladder": {"rates_mpps": sw["rates"], "ms_each": a.switch_rate_ms},
             "summary": "1 queue pair per port, 1 PMD core (CPU %d), generator on CPU %d (burst %d); loop %d s after "
                        "%d s warm-up; ladder %s Mpps x %d ms" % (pmd, gen, a.switch_gen_burst, a.switch_time,
