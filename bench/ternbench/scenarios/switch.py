@@ -303,13 +303,15 @@ class _Switch:
         if self.system == SUBJECT:
             w = _api(self.ctl, "/lcores")["lcores"][0]
             busy, pkts = w["busy_cycles"] - before[0], w["rx_packets"] - before[1]
-            return (busy / pkts, None) if pkts else (None, "no frames counted")
+            return (busy / pkts, None) if pkts and busy else (None, "no frames counted")
         if self.system == OVS:
             out, err = self.appctl("dpif-netdev/pmd-stats-show")
             self.pmd_stats = out
             m = re.search(r"core_id %d:.*?avg processing cycles per packet: ([0-9.]+)" % self.pmd_cpu, out or "",
                           re.S)
-            return (float(m.group(1)), None) if m else (None, "pmd-stats-show: %s" % (err or "no PMD figure"))
+            if m and float(m.group(1)) > 0:
+                return float(m.group(1)), None
+            return None, "pmd-stats-show: %s" % (err or "no PMD figure with frames")
         return None, None  # testpmd: read when it stops
 
     def stop(self):
