@@ -15,8 +15,10 @@
 #include <rte_prefetch.h>
 #include <time.h>
 
-/* Empty loops before a worker with --idle-sleep naps. */
-#define SW_IDLE_LOOPS 64
+/* Empty loops before a worker with --idle-sleep naps: few, since that
+ * option is for a worker that shares its CPU (with VMs' vCPUs, say), and
+ * every empty loop is CPU time they do not get. */
+#define SW_IDLE_LOOPS 4
 
 static inline void txbuf_add(struct sw_lcore *lc, uint16_t port,
 			     struct rte_mbuf *m)
