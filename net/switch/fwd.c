@@ -6,8 +6,12 @@
 #define sw_worker_main sw_worker_main_noprefetch
 #define SW_FWD_PREFETCH 0
 #endif
+/* Prefetch the next frame's header while one is judged? Off: measured
+ * (bench/switch_micro.c, the bench's loop) it gains nothing on vhost ports,
+ * whose frames rte_vhost has just copied into the cache, and costs ~2
+ * cycles a frame. Uplinks on NICs (DMA) were not measured here. */
 #ifndef SW_FWD_PREFETCH
-#define SW_FWD_PREFETCH 1	/* the next frame's header, while one is judged */
+#define SW_FWD_PREFETCH 0
 #endif
 #include "net/switch/sw.h"
 

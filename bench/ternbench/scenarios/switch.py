@@ -75,8 +75,8 @@ OPTIONS = Options(
     (["--switch-time"], {"type": int, "default": 5, "help": "measured seconds of each loop job (default 5)"}),
     (["--switch-warmup-s"], {"type": int, "default": 2,
                              "help": "seconds of each loop job before the measured ones (default 2)"}),
-    (["--switch-rates"], {"default": "0.5,1,1.5,2,2.5,3,3.5,4",
-                          "help": "offered rates of the zero-loss ladder, Mpps (default 0.5,1,...,4; '' for none)"}),
+    (["--switch-rates"], {"default": "1,2,3,4,5,6,7,8,9,10",
+                          "help": "offered rates of the zero-loss ladder, Mpps (default 1,2,...,10; '' for none)"}),
     (["--switch-rate-ms"], {"type": int, "default": 1000, "help": "milliseconds at each ladder rate (default 1000)"}),
     (["--switch-cpus"], {"default": "0,1", "help": "the generator's CPU and the switch's PMD CPU (default 0,1)"}),
     (["--switch-extra"], {"default": "",
@@ -499,6 +499,10 @@ def _ladder_job(spec, system, rdir, figures, raw, errors):
         if not learned:
             errors.append("ladder: frames did not get through the switch (port 0 %s)" % ready)
             return
+        # A warm-up step at the lowest rate, not counted: the first frames
+        # after the switch started meet cold caches and pools.
+        warm = _peer_cmd(peer, "rate 0 %s %d 500 60 1" % (MAC[1], int(sw["rates"][0] * 1e6)), 30)
+        raw["ladder_warmup"] = " ".join(warm)
         zero = 0.0
         clean = True
         total_sent = total_lost = 0
