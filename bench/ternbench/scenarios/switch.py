@@ -87,6 +87,14 @@ OPTIONS = Options(
     check=_check)
 
 
+def _ladder_text(rates):
+    """1,2,...,10 as '1..10' when the steps are even."""
+    if len(rates) > 3 and all(abs((rates[i + 1] - rates[i]) - (rates[1] - rates[0])) < 1e-9
+                              for i in range(len(rates) - 1)):
+        return "%g..%g" % (rates[0], rates[-1])
+    return ",".join("%g" % r for r in rates) or "none"
+
+
 def _figures():
     f = {}
     for size in SIZES:
@@ -618,9 +626,9 @@ class Switch(Scenario):
             "frames": "64 and 1518 bytes on a wire (60 and 1514 in the mbuf: FCS not counted)",
             "tern_switch_extra": a.switch_extra,
             "ladder": {"rates_mpps": sw["rates"], "ms_each": a.switch_rate_ms},
-            "summary": "1 queue pair per port, 1 PMD core (CPU %d), generator on CPU %d (burst %d); loop %d s after "
-                       "%d s warm-up; ladder %s Mpps x %d ms" % (pmd, gen, a.switch_gen_burst, a.switch_time,
-                                                                a.switch_warmup_s, a.switch_rates, a.switch_rate_ms),
+            "summary": "1 queue pair, 1 PMD core (CPU %d), generator on CPU %d, burst %d; loop %d s (+%d s warm-up); "
+                       "ladder %s Mpps x %d ms" % (pmd, gen, a.switch_gen_burst, a.switch_time, a.switch_warmup_s,
+                                                   _ladder_text(sw["rates"]), a.switch_rate_ms),
             "two_queues": "not run: 2 queues on 2 PMD cores needs 2 more CPUs for the switch than this scenario's "
                           "generator leaves on a %d-CPU machine" % os.cpu_count() if os.cpu_count() < 5 else
                           "not implemented yet",
