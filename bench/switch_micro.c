@@ -10,8 +10,8 @@
  * 2. sw_fwd (net/switch/fwd.c) on bursts of pre-built 60-byte frames
  *    between two ports whose TX counts and keeps the mbufs (so the same
  *    frames run again): cycles per frame for bursts of 8, 32 and 64, with
- *    the next frame's header prefetched (as built) and, from the copy of
- *    fwd.c built with -DSW_FWD_NO_PREFETCH, without.
+ *    fwd.c as built (no prefetch) and, from the copy of fwd.c built with
+ *    -DSW_FWD_WITH_PREFETCH, with the next frame's header prefetched.
  * Each figure is the median of ROUNDS (default 7) timed rounds, printed as
  * "name cycles" lines. Runs on the main lcore; pin it (-l N) and keep the
  * machine quiet. */
@@ -25,8 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The same fast path without the prefetch (fwd.c built again). */
-void sw_fwd_noprefetch(struct sw *sw, struct sw_lcore *lc,
+/* The same fast path with the prefetch (fwd.c built again). */
+void sw_fwd_prefetch(struct sw *sw, struct sw_lcore *lc,
 		       const struct sw_conf *conf, struct sw_port *in,
 		       uint16_t rxq, struct rte_mbuf **pkts, uint16_t n);
 
@@ -192,11 +192,11 @@ static void bench_fwd(struct rte_mempool *mp)
 			v[0][r] = (double)(rte_rdtsc_precise() - t0) / LOOKUPS;
 			t0 = rte_rdtsc_precise();
 			for (int i = 0; i < LOOKUPS; i += n)
-				sw_fwd_noprefetch(&sw, lc, &conf, port[0], 0, m, n);
+				sw_fwd_prefetch(&sw, lc, &conf, port[0], 0, m, n);
 			v[1][r] = (double)(rte_rdtsc_precise() - t0) / LOOKUPS;
 		}
 		printf("fwd_burst%d %.1f\n", n, median(v[0], rounds));
-		printf("fwd_burst%d_noprefetch %.1f\n", n, median(v[1], rounds));
+		printf("fwd_burst%d_prefetch %.1f\n", n, median(v[1], rounds));
 	}
 	if (!tx_count)
 		exit(1);

@@ -1,10 +1,10 @@
 /* tern-switch's fast path: a worker's loop and what it does with a burst
  * (see sw.h for who may touch what, frame.h for the drop causes). */
-#ifdef SW_FWD_NO_PREFETCH
-/* bench/switch_micro.c's copy without the prefetch, under other names. */
-#define sw_fwd sw_fwd_noprefetch
-#define sw_worker_main sw_worker_main_noprefetch
-#define SW_FWD_PREFETCH 0
+#ifdef SW_FWD_WITH_PREFETCH
+/* bench/switch_micro.c's copy with the prefetch, under other names. */
+#define sw_fwd sw_fwd_prefetch
+#define sw_worker_main sw_worker_main_prefetch
+#define SW_FWD_PREFETCH 1
 #endif
 /* Prefetch the next frame's header while one is judged? Off: measured
  * (bench/switch_micro.c, the bench's loop) it gains nothing on vhost ports,
