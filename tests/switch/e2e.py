@@ -36,6 +36,7 @@ Memory: 2 MiB hugepages when at least 1 GiB of them is free and hugetlbfs
 is mounted, else --no-huge with memfd-backed memory. Exit 0 when every
 check passed, 1 otherwise, 77 when DPDK cannot run here.
 """
+import faulthandler
 import http.client
 import json
 import os
@@ -152,8 +153,21 @@ class Peer:
     def kill(self):
         if self.p.poll() is None:
             self.p.kill()
-        self.p.wait()
-        self.log.close()
+        try:
+            self.p.wait(20)
+        except subprocess.TimeoutExpired:
+            # A hang here once ate the test's whole timeout: say where the
+            # process is stuck instead.
+            pid = self.p.pid
+            try:
+                state = open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()[0]
+                wchan = open(f'/proc/{pid}/wchan').read()
+            except OSError as e:
+                state, wchan = '?', str(e)
+            raise RuntimeError(f'peer {self.name} (pid {pid}) still there 20 s after SIGKILL: '
+                               f'state {state}, wchan {wchan}')
+        finally:
+            self.log.close()
 
     def quit(self):
         try:
@@ -164,7 +178,10 @@ class Peer:
             self.p.wait(10)
         except subprocess.TimeoutExpired:
             pass
-        self.kill()
+        try:
+            self.kill()
+        except RuntimeError as e:
+            record(f'peer-{self.name}-exit', False, str(e))
 
 
 def wait_up(ctl, names, timeout=20):
@@ -188,6 +205,8 @@ def drops(ctl, name):
 
 
 def main():
+    # meson's timeout ends a hung run with SIGTERM: show where it hung.
+    faulthandler.register(signal.SIGTERM, chain=True)
     tern_switch, sw_peer = sys.argv[1], sys.argv[2]
     if not os.path.exists('/dev/hugepages') and not HUGE and os.geteuid() != 0:
         print('SKIP: needs root for DPDK')
