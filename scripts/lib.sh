@@ -8,7 +8,8 @@ TERN_PACKAGES="meson ninja-build pkg-config gcc libc6-dev liburing-dev libnuma-d
  qemu-system-x86 qemu-utils busybox-static kmod cpio xz-utils gzip
  fio iperf3 ethtool iproute2 gnuplot-nox python3 clang libclang-rt-14-dev
  procps e2fsprogs util-linux git
- dpdk-dev librte-net-vhost23 librte-net-tap23 librte-mempool-ring23"
+ dpdk-dev librte-net-vhost23 librte-net-tap23 librte-mempool-ring23
+ librte-net-virtio23 libmicrohttpd-dev libjansson-dev curl openvswitch-switch-dpdk"
 
 install_missing() {
 	local missing=() p
@@ -18,10 +19,21 @@ install_missing() {
 	((${#missing[@]})) || return 0
 	echo "installing: ${missing[*]}" >&2
 	export DEBIAN_FRONTEND=noninteractive
+	# No package here is a service tern needs running (openvswitch-switch
+	# would start OVS daemons; the bench runs its own): while installing,
+	# invoke-rc.d is told not to start anything.
+	local policy=''
+	if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+		policy=/usr/sbin/policy-rc.d
+		printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy"
+	fi
 	if ! apt-get install -y -q=2 --no-install-recommends "${missing[@]}" >/dev/null 2>&1; then
 		apt-get update -q=2 >/dev/null
 		apt-get install -y -q=2 --no-install-recommends "${missing[@]}" >/dev/null
 	fi
+	local st=$?
+	[[ -n $policy ]] && rm -f "$policy"
+	return $st
 }
 
 # build DIR [meson options...]: configure once, then build.
