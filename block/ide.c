@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "core/bytes.h"
 #include "core/log.h"
 #include "core/sandbox.h"
 
@@ -141,19 +142,11 @@ static void chan_log(struct ide_chan *c, const char *fmt, ...)
 	char msg[200];
 	va_list ap;
 
-	if (c->logged >= IDE_LOG_MAX)
-		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	c->logged++;
-	log_warn(c->name, "%s%s", msg, c->logged == IDE_LOG_MAX ?
-		 " (further errors on this channel not logged)" : "");
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-	return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
+	log_limited(&c->logged, IDE_LOG_MAX, c->name,
+		    "errors on this channel", "%s", msg);
 }
 
 static bool chan_empty(const struct ide_chan *c)
@@ -509,7 +502,7 @@ static int prd_build(struct ide_chan *c, uint64_t bytes)
 			return -EFAULT;
 		}
 		/* Read once: the guest may rewrite the table meanwhile. */
-		addr = le32(e);
+		addr = get_le32(e);
 		count = (uint32_t)(e[4] | e[5] << 8);
 		eot = e[7] & PRD_EOT;
 		if (!count)

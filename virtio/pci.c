@@ -74,14 +74,11 @@ static void guest_err(struct virtio_pci *t, const char *fmt, ...)
 	char msg[200];
 	va_list ap;
 
-	if (t->errors_logged >= LOG_ERRORS)
-		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_warn(t->name, "%s", msg);
-	if (++t->errors_logged == LOG_ERRORS)
-		log_warn(t->name, "further driver errors not logged");
+	log_limited(&t->errors_logged, LOG_ERRORS, t->name, "driver errors",
+		    "%s", msg);
 }
 
 /* --- MSI-X ------------------------------------------------------------- */
