@@ -8,8 +8,8 @@
 #ifndef TERN_NET_TAP_H
 #define TERN_NET_TAP_H
 
-#include "net/backend.h"
 #include "virtio/net.h"
+#include "virtio/net_backend.h"
 
 #include <net/if.h>
 #include <stdbool.h>

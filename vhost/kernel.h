@@ -46,8 +46,8 @@
 #ifndef TERN_VHOST_KERNEL_H
 #define TERN_VHOST_KERNEL_H
 
-#include "net/backend.h"
 #include "net/tap.h"
+#include "virtio/net_backend.h"
 
 #include <stdbool.h>
 #include <stdint.h>
