@@ -104,24 +104,24 @@ static int run(const struct cli *cli, struct loop *loop, struct console *con)
 	}
 	for (;;) {
 		enum vm_request req;
-		struct vm vm;
+		struct vm *vm;
 
 		if (vm_create(&vm, &cli->vm, console_output(con), loop)) {
 			status = EXIT_ERROR;
 			break;
 		}
 		if (first && lockdown(cli, con)) {
-			vm_destroy(&vm);
+			vm_destroy(vm);
 			status = EXIT_ERROR;
 			break;
 		}
 		first = false;
-		s.vm = &vm;
-		console_attach(con, &vm.serial, vm.ctl);
-		req = vm_run(&vm, loop);
+		s.vm = vm;
+		console_attach(con, &vm->serial, vm->kvm.ctl);
+		req = vm_run(vm, loop);
 		console_detach(con);
 		s.vm = NULL;
-		vm_destroy(&vm);
+		vm_destroy(vm);
 
 		if (req == VM_REQ_RESET && cli->vm.on_reboot == ON_REBOOT_RESTART) {
 			log_info("vm", "guest reset: restarting");

@@ -15,9 +15,6 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#define KVM_API_VERSION_EXPECTED 12
-#define VM_TSS_ADDR 0xfffbd000
-#define VM_IDENTITY_MAP_ADDR 0xfffbc000
 #define VM_GSI_SERIAL 4
 #define VM_PCI_SLOTS 32
 #define VM_PCI_INTX_GSI 16
@@ -39,33 +36,6 @@ void vm_request(struct vm *vm, enum vm_request req)
 static void vm_control_cb(void *opaque, enum vm_request req)
 {
 	vm_request(opaque, req);
-}
-
-void vm_unknown_access(struct vm *vm, const char *bus, uint64_t addr,
-		       uint32_t len, bool write)
-{
-	bool seen = false;
-
-	pthread_mutex_lock(&vm->unknown_lock);
-	for (unsigned int i = 0; i < vm->nunknown && !seen; i++)
-		seen = vm->unknown[i] == addr;
-	if (!seen && vm->nunknown < VM_UNKNOWN_LOG_MAX)
-		vm->unknown[vm->nunknown++] = addr;
-	else
-		seen = true;
-	pthread_mutex_unlock(&vm->unknown_lock);
-	if (!seen)
-		log_warn("vm", "unhandled %s %s of %u bytes at 0x%llx "
-			 "(logged once)", bus, write ? "write" : "read", len,
-			 (unsigned long long)addr);
-}
-
-static int kvm_set_irq(void *opaque, uint32_t gsi, int level)
-{
-	struct vm *vm = opaque;
-	struct kvm_irq_level irq = { .irq = gsi, .level = (uint32_t)level };
-
-	return ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq) < 0 ? -errno : 0;
 }
 
 /* ACPI hardware-reduced sleep registers: S5 powers off. */
@@ -125,98 +95,9 @@ static const struct {
 	{ 0x3e8, 8, "com3" },
 };
 
-static int kvm_open(struct vm *vm)
-{
-	int ret;
-
-	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (vm->kvm_fd < 0) {
-		ret = -errno;
-		log_err("kvm", "/dev/kvm: %s", strerror(-ret));
-		return ret;
-	}
-	ret = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
-	if (ret != KVM_API_VERSION_EXPECTED) {
-		log_err("kvm", "API version %d, need %d", ret,
-			KVM_API_VERSION_EXPECTED);
-		return -ENOTSUP;
-	}
-	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
-	if (vm->vm_fd < 0) {
-		ret = -errno;
-		log_err("kvm", "KVM_CREATE_VM: %s", strerror(-ret));
-		return ret;
-	}
-	return 0;
-}
-
-static int kvm_setup(struct vm *vm)
-{
-	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
-	unsigned int nent = 256;
-	int ret;
-
-	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, VM_TSS_ADDR) < 0) {
-		ret = -errno;
-		log_err("kvm", "KVM_SET_TSS_ADDR: %s", strerror(-ret));
-		return ret;
-	}
-	{
-		uint64_t id_map = VM_IDENTITY_MAP_ADDR;
-
-		if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &id_map) < 0)
-			log_debug("kvm", "KVM_SET_IDENTITY_MAP_ADDR: %s",
-				  strerror(errno));
-	}
-	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
-		ret = -errno;
-		log_err("kvm", "KVM_CREATE_IRQCHIP: %s", strerror(-ret));
-		return ret;
-	}
-	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
-		ret = -errno;
-		log_err("kvm", "KVM_CREATE_PIT2: %s", strerror(-ret));
-		return ret;
-	}
-	for (;;) {
-		vm->cpuid = calloc(1, sizeof(*vm->cpuid) +
-					      nent * sizeof(vm->cpuid->entries[0]));
-		if (!vm->cpuid)
-			return -ENOMEM;
-		vm->cpuid->nent = nent;
-		if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, vm->cpuid) == 0)
-			break;
-		ret = -errno;
-		free(vm->cpuid);
-		vm->cpuid = NULL;
-		if (ret != -E2BIG || nent >= 4096) {
-			log_err("kvm", "KVM_GET_SUPPORTED_CPUID: %s",
-				strerror(-ret));
-			return ret;
-		}
-		nent *= 2;
-	}
-	for (unsigned int i = 0; i < vm->mem.nregions; i++) {
-		const struct mem_region *r = &vm->mem.regions[i];
-		struct kvm_userspace_memory_region slot = {
-			.slot = i,
-			.guest_phys_addr = r->gpa,
-			.memory_size = r->size,
-			.userspace_addr = (uint64_t)(uintptr_t)r->hva,
-		};
-
-		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0) {
-			ret = -errno;
-			log_err("kvm", "memory slot %u: %s", i, strerror(-ret));
-			return ret;
-		}
-	}
-	return 0;
-}
-
 static int platform_setup(struct vm *vm, struct serial_output out)
 {
-	struct irq_line serial_irq = { kvm_set_irq, vm, VM_GSI_SERIAL };
+	struct irq_line serial_irq = kvm_irq_line(&vm->kvm, VM_GSI_SERIAL);
 	int ret;
 
 	ret = serial_init(&vm->serial, "serial0", serial_irq, out);
@@ -225,15 +106,15 @@ static int platform_setup(struct vm *vm, struct serial_output out)
 	ret = rtc_init(&vm->rtc, NULL, NULL);
 	if (ret)
 		return ret;
-	ret = i8042_init(&vm->i8042, vm->ctl);
+	ret = i8042_init(&vm->i8042, vm->kvm.ctl);
 	if (ret)
 		return ret;
-	ret = pci_bus_init(&vm->pci, vm->ctl);
+	ret = pci_bus_init(&vm->pci, vm->kvm.ctl);
 	if (ret)
 		return ret;
 	if (vm->cfg->machine == MACHINE_PC) {
-		ret = piix_init(&vm->piix, &vm->pci, &vm->pio,
-				(struct irq_line){ kvm_set_irq, vm, 0 }, vm->ctl);
+		ret = piix_init(&vm->piix, &vm->pci, &vm->kvm.pio,
+				kvm_irq_line(&vm->kvm, 0), vm->kvm.ctl);
 	} else {
 		/* A host bridge at 00.0: Linux's type-1 probe looks for one. */
 		pci_dev_init(&vm->host_bridge, "host-bridge", 0x1b36, 0x0008,
@@ -243,22 +124,22 @@ static int platform_setup(struct vm *vm, struct serial_output out)
 	if (ret)
 		return ret;
 
-	ret = bus_register(&vm->pio, 0x3f8, 8, &serial_bus_ops, &vm->serial,
+	ret = bus_register(&vm->kvm.pio, 0x3f8, 8, &serial_bus_ops, &vm->serial,
 			   "serial0");
-	ret = ret ?: bus_register(&vm->pio, 0x70, 2, &rtc_bus_ops, &vm->rtc,
+	ret = ret ?: bus_register(&vm->kvm.pio, 0x70, 2, &rtc_bus_ops, &vm->rtc,
 				  "rtc");
-	ret = ret ?: bus_register(&vm->pio, 0x60, 1, &i8042_data_ops,
+	ret = ret ?: bus_register(&vm->kvm.pio, 0x60, 1, &i8042_data_ops,
 				  &vm->i8042, "i8042-data");
-	ret = ret ?: bus_register(&vm->pio, 0x64, 1, &i8042_cmd_ops,
+	ret = ret ?: bus_register(&vm->kvm.pio, 0x64, 1, &i8042_cmd_ops,
 				  &vm->i8042, "i8042-cmd");
-	ret = ret ?: bus_register(&vm->pio, PCI_PORT_CONFIG, 8,
+	ret = ret ?: bus_register(&vm->kvm.pio, PCI_PORT_CONFIG, 8,
 				  &pci_config_ops, &vm->pci, "pci-config");
 	if (vm->cfg->machine == MACHINE_VIRT)
-		ret = ret ?: bus_register(&vm->pio, VM_PORT_SLEEP_CTL, 2,
+		ret = ret ?: bus_register(&vm->kvm.pio, VM_PORT_SLEEP_CTL, 2,
 					  &sleep_ops, vm, "acpi-sleep");
 	for (size_t i = 0; !ret && i < sizeof(quiet_ports) / sizeof(quiet_ports[0]);
 	     i++)
-		ret = bus_register(&vm->pio, quiet_ports[i].port,
+		ret = bus_register(&vm->kvm.pio, quiet_ports[i].port,
 				   quiet_ports[i].len, &quiet_ops, NULL,
 				   quiet_ports[i].name);
 	if (ret)
@@ -308,7 +189,7 @@ static int e1000_setup(struct vm *vm, unsigned int i)
 {
 	const struct vm_net_config *nc = &vm->cfg->nets[i];
 	struct vm_net *n = &vm->nets[i];
-	struct e1000_host host = { .mmio = &vm->mmio, .pio = &vm->pio,
+	struct e1000_host host = { .mmio = &vm->kvm.mmio, .pio = &vm->kvm.pio,
 				   .pci = &vm->pci, .mem = &vm->mem };
 	char name[32];
 	int devfn, ret;
@@ -480,7 +361,7 @@ static int ide_setup(struct vm *vm)
 {
 	struct ide_host host = {
 		.mem = &vm->mem,
-		.irq = { { kvm_set_irq, vm, 14 }, { kvm_set_irq, vm, 15 } },
+		.irq = { kvm_irq_line(&vm->kvm, 14), kvm_irq_line(&vm->kvm, 15) },
 	};
 	struct blk_image *drives[IDE_DRIVES] = { NULL };
 	int ret = 0;
@@ -517,17 +398,16 @@ static int devices_setup(struct vm *vm, struct loop *loop)
 {
 	struct virtio_pci_host host = {
 		.irq = &irq_kvm_ops,
-		.kvm = &vm->irq,
-		.ioeventfd_any_len = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION,
-					   KVM_CAP_IOEVENTFD_ANY_LENGTH) > 0,
-		.mmio = &vm->mmio,
+		.kvm = &vm->kvm.irq,
+		.ioeventfd_any_len = vm->kvm.ioeventfd_any_len,
+		.mmio = &vm->kvm.mmio,
 		.pci = &vm->pci,
 		.loop = loop,
 		.ctl = &vm->devctl,
 	};
 	int ret;
 
-	ret = irq_router_init(&vm->irq, vm->vm_fd);
+	ret = kvm_irq_init(&vm->kvm);
 	if (ret)
 		return ret;
 	if (vm->cfg->machine == MACHINE_PC) {
@@ -590,9 +470,10 @@ static int devices_setup(struct vm *vm, struct loop *loop)
 	return 0;
 }
 
-int vm_create(struct vm *vm, const struct vm_config *cfg,
+int vm_create(struct vm **vmp, const struct vm_config *cfg,
 	      struct serial_output out, struct loop *loop)
 {
+	struct vm *vm = calloc(1, sizeof(*vm));
 	struct boot_config boot = {
 		.kernel = cfg->kernel,
 		.initramfs = cfg->initramfs,
@@ -602,18 +483,16 @@ int vm_create(struct vm *vm, const struct vm_config *cfg,
 	uint64_t entry;
 	int ret;
 
-	memset(vm, 0, sizeof(*vm));
+	*vmp = NULL;
+	if (!vm)
+		return -ENOMEM;
 	vm->cfg = cfg;
-	vm->kvm_fd = vm->vm_fd = vm->request_fd = -1;
+	vm->request_fd = -1;
 	vm->mem.fd = -1;
 	vm->ncpus = cfg->cpus;
-	vm->ctl = (struct vm_control){ vm_control_cb, vm };
+	kvm_init(&vm->kvm, cfg->cpus, (struct vm_control){ vm_control_cb, vm });
 	atomic_init(&vm->request, VM_REQ_NONE);
-	atomic_init(&vm->stopping, false);
 	atomic_init(&vm->sleep_warned, false);
-	pthread_mutex_init(&vm->unknown_lock, NULL);
-	bus_init(&vm->pio, "pio");
-	bus_init(&vm->mmio, "mmio");
 
 	vm->request_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->request_fd < 0) {
@@ -639,10 +518,10 @@ int vm_create(struct vm *vm, const struct vm_config *cfg,
 	ret = boot_load_linux(&vm->mem, &boot, &entry);
 	if (ret)
 		goto err;
-	ret = kvm_open(vm);
+	ret = kvm_open(&vm->kvm);
 	if (ret)
 		goto err;
-	ret = kvm_setup(vm);
+	ret = kvm_map_memory(&vm->kvm, &vm->mem);
 	if (ret)
 		goto err;
 	ret = platform_setup(vm, out);
@@ -660,7 +539,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg,
 	for (unsigned int i = 0; i < vm->ncpus; i++)
 		vm->vcpus[i].fd = -1;
 	for (unsigned int i = 0; i < vm->ncpus; i++) {
-		ret = vcpu_create(&vm->vcpus[i], vm, i);
+		ret = vcpu_create(&vm->vcpus[i], &vm->kvm, i);
 		if (ret)
 			goto err;
 	}
@@ -668,6 +547,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg,
 	ret = vcpu_set_boot_state(&vm->vcpus[0], entry);
 	if (ret)
 		goto err;
+	*vmp = vm;
 	return 0;
 err:
 	vm_destroy(vm);
@@ -802,7 +682,7 @@ enum vm_request vm_run(struct vm *vm, struct loop *loop)
 	req = atomic_load(&vm->request);
 
 	vm_write_stats(vm);
-	atomic_store(&vm->stopping, true);
+	atomic_store(&vm->kvm.stopping, true);
 	for (unsigned int i = 0; i < vm->ncpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
 	for (unsigned int i = 0; i < vm->ncpus; i++)
@@ -843,25 +723,16 @@ void vm_destroy(struct vm *vm)
 		for (unsigned int i = 0; i < VM_MAX_IDE; i++)
 			blk_image_close(&vm->ide_img[i]);
 	}
-	if (vm->irq.table)
-		irq_router_destroy(&vm->irq);
 	serial_destroy(&vm->serial);
 	rtc_destroy(&vm->rtc);
 	i8042_destroy(&vm->i8042);
 	if (vm->cfg && vm->cfg->machine == MACHINE_PC && vm->piix.pio)
 		piix_destroy(&vm->piix);
 	pci_bus_destroy(&vm->pci);
-	free(vm->cpuid);
-	vm->cpuid = NULL;
-	if (vm->vm_fd >= 0)
-		close(vm->vm_fd);
-	if (vm->kvm_fd >= 0)
-		close(vm->kvm_fd);
+	kvm_destroy(&vm->kvm);
 	guest_mem_destroy(&vm->mem);
 	if (vm->request_fd >= 0)
 		close(vm->request_fd);
-	vm->vm_fd = vm->kvm_fd = vm->request_fd = -1;
-	bus_destroy(&vm->pio);
-	bus_destroy(&vm->mmio);
-	pthread_mutex_destroy(&vm->unknown_lock);
+	vm->request_fd = -1;
+	free(vm);
 }

@@ -5,12 +5,11 @@
 #ifndef TERN_CORE_VM_H
 #define TERN_CORE_VM_H
 
-#include "core/bus.h"
 #include "core/i8042.h"
-#include "core/irq.h"
 #include "core/lifecycle.h"
 #include "core/loop.h"
 #include "core/memory.h"
+#include "core/kvm.h"
 #include "core/pci.h"
 #include "core/piix.h"
 #include "core/rtc.h"
@@ -94,15 +93,11 @@ struct vm_config {
 #define VM_PORT_SLEEP_CTL 0x600
 #define VM_PORT_SLEEP_STS 0x601
 #define VM_IOAPIC_ADDR 0xfec00000ULL
-#define VM_UNKNOWN_LOG_MAX 32
 
 struct vm {
 	const struct vm_config *cfg;
-	int kvm_fd;
-	int vm_fd;
+	struct kvm kvm;			/* fds, CPUID, buses, IRQ routing */
 	struct guest_mem mem;
-	struct bus pio;
-	struct bus mmio;
 	struct pci_bus pci;
 	struct pci_dev host_bridge;	/* virt */
 	struct piix piix;		/* pc */
@@ -112,7 +107,6 @@ struct vm {
 	struct serial serial;
 	struct rtc rtc;
 	struct i8042 i8042;
-	struct irq_router irq;
 	struct virtio_blk blk[VM_MAX_DISKS];
 	struct virtio_pci blk_pci[VM_MAX_DISKS];
 	unsigned int ndisks;		/* created so far */
@@ -135,42 +129,32 @@ struct vm {
 		struct virtio_pci pci;
 	} nets[VM_MAX_NETS];
 	unsigned int nnets;		/* created so far */
-	struct vm_control ctl;		/* devices ask to stop through this */
 	struct worker devctl;		/* starts/stops devices for vCPUs */
-	struct kvm_cpuid2 *cpuid;	/* what KVM supports, patched per vCPU */
 	unsigned int ncpus;
 	struct vcpu *vcpus;
 
 	int request_fd;			/* eventfd: a request is pending */
 	_Atomic int request;		/* enum vm_request, first one wins */
-	atomic_bool stopping;		/* vCPU threads leave their loop */
 	uint8_t sleep_sts;
 	atomic_bool sleep_warned;	/* an unknown sleep type, logged once */
-
-	pthread_mutex_t unknown_lock;	/* unknown accesses, logged once */
-	unsigned int nunknown;
-	uint64_t unknown[VM_UNKNOWN_LOG_MAX];
 };
 
-/* Builds the VM and loads the kernel; vCPUs are created but not started,
- * and no thread exists yet (the caller may lock the process down between
- * vm_create and vm_run). Serial output goes to `out`. Returns 0 or -errno
- * (logged). */
-int vm_create(struct vm *vm, const struct vm_config *cfg,
+/* Builds the VM on the heap (*vmp) and loads the kernel; vCPUs are
+ * created but not started, and no thread exists yet (the caller may lock
+ * the process down between vm_create and vm_run). Serial output goes to
+ * `out`. Returns 0 or -errno (logged; nothing left allocated). */
+int vm_create(struct vm **vmp, const struct vm_config *cfg,
 	      struct serial_output out, struct loop *loop);
 /* Starts the VM's threads (device control, IDE drives, e1000 receive,
  * vCPUs), enters the main thread's sandbox role (core/sandbox.h) and
  * serves `loop` until a request; returns it. */
 enum vm_request vm_run(struct vm *vm, struct loop *loop);
+/* Tears the VM down and frees it. */
 void vm_destroy(struct vm *vm);
 void vm_request(struct vm *vm, enum vm_request req);
 /* Writes every vCPU's KVM statistics to cfg->stats_path (if set),
  * atomically: at exit, and on SIGUSR2 for a live sample. */
 int vm_write_stats(struct vm *vm);
-
-/* From vCPU threads: an access nobody claims. Logged once per address. */
-void vm_unknown_access(struct vm *vm, const char *bus, uint64_t addr,
-		       uint32_t len, bool write);
 
 /* SANDBOX_NEED_* bits for what CFG configures (core/sandbox.h). */
 unsigned int vm_sandbox_needs(const struct vm_config *cfg);
