@@ -1,0 +1,100 @@
+/* The state-stream loader: a snapshot is hostile input. Each input is fed
+ * to every device kind's load on a realized, paused instance (the first
+ * byte picks which kinds go first, so the corpus can steer), and must
+ * never crash, read out of bounds or leave a device that misbehaves: after
+ * a load, accepted or not, the device is resumed and its registers read,
+ * and a save of it must load back. */
+#include "core/bus.h"
+#include "core/device.h"
+#include "core/log.h"
+#include "core/serial.h"
+#include "core/state.h"
+#include "tests/fuzz/fuzz.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+static int no_irq(void *opaque, uint32_t gsi, int level)
+{
+	return 0;
+}
+
+struct kind {
+	const char *name;
+	struct device *(*make)(struct machine_host *h);
+	void (*poke)(struct bus *pio);		/* guest reads after load */
+};
+
+static struct serial serial;
+
+static struct device *make_serial(struct machine_host *h)
+{
+	if (serial_device_init(&serial, "serial0", 0x3f8, 4,
+			       (struct serial_output){ 0 }))
+		return NULL;
+	return &serial.dev;
+}
+
+static void poke_serial(struct bus *pio)
+{
+	uint8_t v;
+
+	for (uint16_t p = 0x3f8; p < 0x400; p++)
+		bus_read(pio, p, &v, 1);
+}
+
+static const struct kind kinds[] = {
+	{ "serial", make_serial, poke_serial },
+};
+#define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
+
+static void one(const struct kind *k, const uint8_t *data, size_t size)
+{
+	struct bus pio, mmio;
+	struct machine_host h = { .pio = &pio, .mmio = &mmio,
+				  .set_irq = no_irq };
+	struct state_writer w;
+	struct device *d;
+	size_t used = 0;
+	int ret;
+
+	bus_init(&pio, "pio");
+	bus_init(&mmio, "mmio");
+	d = k->make(&h);
+	FZ_ASSERT(d);
+	FZ_ASSERT(device_realize(d, &h) == 0);
+	FZ_ASSERT(device_pause(d) == 0);
+	ret = device_load(d, data, size, &used);
+	FZ_ASSERT(ret == 0 || ret == -EINVAL);
+	FZ_ASSERT(ret || (used >= STATE_HEADER_LEN && used <= size));
+	/* Whatever was loaded must save and load again. */
+	state_writer_init(&w);
+	FZ_ASSERT(device_save(d, &w) == 0);
+	FZ_ASSERT(device_load(d, w.buf, w.len, NULL) == 0);
+	state_writer_free(&w);
+	FZ_ASSERT(device_resume(d) == 0);
+	k->poke(&pio);
+	device_destroy(d);
+	bus_destroy(&pio);
+	bus_destroy(&mmio);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	unsigned int first = size ? data[0] % NKINDS : 0;
+
+	log_set_level(LOG_ERR);		/* rejections are expected */
+	for (unsigned int i = 0; i < NKINDS; i++)
+		one(&kinds[(first + i) % NKINDS], data, size);
+	return 0;
+}
+
+#ifdef FUZZ_STANDALONE
+static void fz_report(unsigned int runs)
+{
+	fprintf(stderr, "fuzz_state: %u inputs ran clean\n", runs);
+}
+#include "replay.h"
+#endif
