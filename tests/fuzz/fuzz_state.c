@@ -6,7 +6,9 @@
  * and a save of it must load back. */
 #include "core/bus.h"
 #include "core/device.h"
+#include "core/i8042.h"
 #include "core/log.h"
+#include "core/rtc.h"
 #include "core/serial.h"
 #include "core/state.h"
 #include "tests/fuzz/fuzz.h"
@@ -44,8 +46,47 @@ static void poke_serial(struct bus *pio)
 		bus_read(pio, p, &v, 1);
 }
 
+static struct rtc rtc;
+
+static struct device *make_rtc(struct machine_host *h)
+{
+	return rtc_device_init(&rtc, "rtc0", 0x70) ? NULL : &rtc.dev;
+}
+
+/* Every CMOS byte, through the index port. */
+static void poke_rtc(struct bus *pio)
+{
+	uint8_t v;
+
+	for (unsigned int i = 0; i < 128; i++) {
+		v = (uint8_t)i;
+		bus_write(pio, 0x70, &v, 1);
+		bus_read(pio, 0x71, &v, 1);
+	}
+}
+
+static struct i8042 kbd;
+
+static struct device *make_i8042(struct machine_host *h)
+{
+	return i8042_device_init(&kbd, "i8042") ? NULL : &kbd.dev;
+}
+
+static void poke_i8042(struct bus *pio)
+{
+	uint8_t v = 0x20;
+
+	bus_read(pio, 0x64, &v, 1);
+	bus_read(pio, 0x60, &v, 1);
+	v = 0x20;			/* read CTR */
+	bus_write(pio, 0x64, &v, 1);
+	bus_read(pio, 0x60, &v, 1);
+}
+
 static const struct kind kinds[] = {
 	{ "serial", make_serial, poke_serial },
+	{ "rtc", make_rtc, poke_rtc },
+	{ "i8042", make_i8042, poke_i8042 },
 };
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
 

@@ -5,6 +5,8 @@
  * original does, and a hostile record refused without a change. */
 #include "core/bus.h"
 #include "core/device.h"
+#include "core/i8042.h"
+#include "core/rtc.h"
 #include "core/serial.h"
 #include "core/state.h"
 #include "tests/unit/check.h"
@@ -157,8 +159,141 @@ static void test_serial(void)
 	machine_destroy(&m2);
 }
 
+/* d1 (realized on m1, running) saved and loaded into d2 (realized on
+ * m2): both end running, d2's record the same bytes as d1's. */
+static void transfer(struct device *d1, struct device *d2,
+		     struct fake_machine *m2)
+{
+	struct state_writer w;
+
+	CHECK_EQ(device_pause(d1), 0);
+	save(d1, &w);
+	CHECK_EQ(device_realize(d2, &m2->host), 0);
+	CHECK_EQ(device_pause(d2), 0);
+	load_and_compare(d2, &w);
+	CHECK_EQ(device_resume(d1), 0);
+	CHECK_EQ(device_resume(d2), 0);
+	state_writer_free(&w);
+}
+
+/* A record of D (paused, then resumed) with byte OFF of its fields set to
+ * V must be refused, and D must answer port PORT as before. */
+static void refuse(struct device *d, struct fake_machine *m, size_t off,
+		   uint8_t v, uint16_t port)
+{
+	struct state_writer w;
+	uint8_t before = inb(m, port);
+
+	CHECK_EQ(device_pause(d), 0);
+	save(d, &w);
+	w.buf[STATE_HEADER_LEN + off] = v;
+	CHECK_EQ(device_load(d, w.buf, w.len, NULL), -EINVAL);
+	CHECK_EQ(device_resume(d), 0);
+	CHECK_EQ(inb(m, port), before);
+	state_writer_free(&w);
+}
+
+/* --- RTC -------------------------------------------------------------- */
+
+static uint8_t cmos_rd(struct fake_machine *m, uint8_t idx)
+{
+	outb(m, 0x70, idx);
+	return inb(m, 0x71);
+}
+
+static void cmos_wr(struct fake_machine *m, uint8_t idx, uint8_t v)
+{
+	outb(m, 0x70, idx);
+	outb(m, 0x71, v);
+}
+
+static void test_rtc(void)
+{
+	struct fake_machine m1, m2;
+	struct rtc r1, r2;
+
+	machine_init(&m1);
+	machine_init(&m2);
+	CHECK_EQ(rtc_device_init(&r1, "rtc0", 0x70), 0);
+	CHECK_EQ(rtc_device_init(&r2, "rtc0", 0x70), 0);
+	CHECK_EQ(device_realize(&r1.dev, &m1.host), 0);
+	/* The guest sets the year to 2077 and keeps a byte in CMOS RAM. */
+	cmos_wr(&m1, 0x0b, 0x82);		/* SET, 24h, BCD */
+	cmos_wr(&m1, 0x09, 0x77);
+	cmos_wr(&m1, 0x32, 0x20);
+	cmos_wr(&m1, 0x0b, 0x02);
+	cmos_wr(&m1, 0x40, 0xab);
+	cmos_wr(&m1, 0x01, 0x59);		/* an alarm */
+	CHECK_EQ(device_reset(&r1.dev), 0);
+	CHECK_EQ(cmos_rd(&m1, 0x09), 0x77);	/* the clock survives reset */
+	CHECK_EQ(device_pause(&r1.dev), 0);
+	CHECK_EQ(device_resume(&r1.dev), 0);
+	transfer(&r1.dev, &r2.dev, &m2);
+	CHECK_EQ(cmos_rd(&m2, 0x09), 0x77);
+	CHECK_EQ(cmos_rd(&m2, 0x32), 0x20);
+	CHECK_EQ(cmos_rd(&m2, 0x40), 0xab);
+	CHECK_EQ(cmos_rd(&m2, 0x01), 0x59);
+	CHECK_EQ(cmos_rd(&m2, 0x0b), cmos_rd(&m1, 0x0b));
+	/* Hostile: an index past the CMOS (field 2's value byte). */
+	outb(&m2, 0x70, 0x40);
+	refuse(&r2.dev, &m2, STATE_FIELD_HDR_LEN + 8 + STATE_FIELD_HDR_LEN,
+	       0x80, 0x71);
+	device_destroy(&r1.dev);
+	device_destroy(&r2.dev);
+	machine_destroy(&m1);
+	machine_destroy(&m2);
+}
+
+/* --- i8042 ------------------------------------------------------------ */
+
+static enum vm_request last_req;
+
+static void record_req(void *opaque, enum vm_request req)
+{
+	last_req = req;
+}
+
+static void test_i8042(void)
+{
+	struct fake_machine m1, m2;
+	struct i8042 k1, k2;
+
+	machine_init(&m1);
+	machine_init(&m2);
+	m1.host.ctl = m2.host.ctl = (struct vm_control){ record_req, NULL };
+	CHECK_EQ(i8042_device_init(&k1, "i8042"), 0);
+	CHECK_EQ(i8042_device_init(&k2, "i8042"), 0);
+	CHECK_EQ(device_realize(&k1.dev, &m1.host), 0);
+	outb(&m1, 0x64, 0x60);			/* write CTR: pending */
+	outb(&m1, 0x60, 0x45);
+	outb(&m1, 0x64, 0x20);			/* read CTR: OBF */
+	CHECK_EQ(inb(&m1, 0x64) & 1, 1);
+	CHECK_EQ(device_reset(&k1.dev), 0);
+	CHECK_EQ(inb(&m1, 0x64) & 1, 0);	/* OBF cleared */
+	outb(&m1, 0x64, 0x60);
+	outb(&m1, 0x60, 0x61);
+	outb(&m1, 0x64, 0x20);
+	outb(&m1, 0x64, 0xd1);			/* write output port: pending */
+	transfer(&k1.dev, &k2.dev, &m2);
+	CHECK_EQ(inb(&m2, 0x64), inb(&m1, 0x64));
+	CHECK_EQ(inb(&m2, 0x60), inb(&m1, 0x60));	/* the CTR, 0x61 */
+	/* The pending output-port write carries over: bit 0 low resets. */
+	last_req = VM_REQ_NONE;
+	outb(&m2, 0x60, 0xfe);
+	CHECK_EQ(last_req, VM_REQ_RESET);
+	/* Hostile: OBF = 2. */
+	refuse(&k2.dev, &m2, 2 * (STATE_FIELD_HDR_LEN + 1) +
+	       STATE_FIELD_HDR_LEN, 2, 0x64);
+	device_destroy(&k1.dev);
+	device_destroy(&k2.dev);
+	machine_destroy(&m1);
+	machine_destroy(&m2);
+}
+
 int main(void)
 {
 	test_serial();
+	test_rtc();
+	test_i8042();
 	return check_done("test_lifecycle");
 }
