@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #define VM_GSI_SERIAL 4
+#define VM_PORT_COM1 0x3f8
+#define VM_PORT_RTC 0x70
 #define VM_PCI_SLOTS 32
 #define VM_PCI_INTX_GSI 16
 #define ACPI_SLP_EN 0x20
@@ -95,18 +97,30 @@ static const struct {
 	{ 0x3e8, 8, "com3" },
 };
 
+/* Realizes a created device on the VM and puts it on the list. */
+static int vm_add_device(struct vm *vm, struct device *d)
+{
+	int ret = device_realize(d, &vm->host);
+
+	if (ret) {
+		device_destroy(d);
+		return ret;
+	}
+	device_list_add(&vm->devices, d);
+	return 0;
+}
+
 static int platform_setup(struct vm *vm, struct serial_output out)
 {
-	struct irq_line serial_irq = kvm_irq_line(&vm->kvm, VM_GSI_SERIAL);
 	int ret;
 
-	ret = serial_init(&vm->serial, "serial0", serial_irq, out);
-	if (ret)
-		return ret;
-	ret = rtc_init(&vm->rtc, NULL, NULL);
-	if (ret)
-		return ret;
-	ret = i8042_init(&vm->i8042, vm->kvm.ctl);
+	ret = serial_device_init(&vm->serial, "serial0", VM_PORT_COM1,
+				 VM_GSI_SERIAL, out);
+	ret = ret ?: vm_add_device(vm, &vm->serial.dev);
+	ret = ret ?: rtc_device_init(&vm->rtc, "rtc", VM_PORT_RTC);
+	ret = ret ?: vm_add_device(vm, &vm->rtc.dev);
+	ret = ret ?: i8042_device_init(&vm->i8042, "i8042");
+	ret = ret ?: vm_add_device(vm, &vm->i8042.dev);
 	if (ret)
 		return ret;
 	ret = pci_bus_init(&vm->pci, vm->kvm.ctl);
@@ -124,15 +138,7 @@ static int platform_setup(struct vm *vm, struct serial_output out)
 	if (ret)
 		return ret;
 
-	ret = bus_register(&vm->kvm.pio, 0x3f8, 8, &serial_bus_ops, &vm->serial,
-			   "serial0");
-	ret = ret ?: bus_register(&vm->kvm.pio, 0x70, 2, &rtc_bus_ops, &vm->rtc,
-				  "rtc");
-	ret = ret ?: bus_register(&vm->kvm.pio, 0x60, 1, &i8042_data_ops,
-				  &vm->i8042, "i8042-data");
-	ret = ret ?: bus_register(&vm->kvm.pio, 0x64, 1, &i8042_cmd_ops,
-				  &vm->i8042, "i8042-cmd");
-	ret = ret ?: bus_register(&vm->kvm.pio, PCI_PORT_CONFIG, 8,
+	ret = bus_register(&vm->kvm.pio, PCI_PORT_CONFIG, 8,
 				  &pci_config_ops, &vm->pci, "pci-config");
 	if (vm->cfg->machine == MACHINE_VIRT)
 		ret = ret ?: bus_register(&vm->kvm.pio, VM_PORT_SLEEP_CTL, 2,
@@ -524,6 +530,20 @@ int vm_create(struct vm **vmp, const struct vm_config *cfg,
 	ret = kvm_map_memory(&vm->kvm, &vm->mem);
 	if (ret)
 		goto err;
+	vm->host = (struct machine_host){
+		.kvm = &vm->kvm,
+		.pio = &vm->kvm.pio,
+		.mmio = &vm->kvm.mmio,
+		.pci = &vm->pci,
+		.mem = &vm->mem,
+		.loop = loop,
+		.devctl = &vm->devctl,
+		.irq = &irq_kvm_ops,
+		.irq_ctx = &vm->kvm.irq,
+		.set_irq = kvm_set_irq,
+		.set_irq_opaque = &vm->kvm,
+		.ctl = vm->kvm.ctl,
+	};
 	ret = platform_setup(vm, out);
 	if (ret)
 		goto err;
@@ -692,6 +712,28 @@ enum vm_request vm_run(struct vm *vm, struct loop *loop)
 	return req;
 }
 
+int vm_pause(struct vm *vm)
+{
+	int ret;
+
+	for (unsigned int i = 0; i < vm->ncpus; i++)
+		vcpu_pause(&vm->vcpus[i]);
+	ret = device_list_pause(&vm->devices);
+	if (ret)
+		for (unsigned int i = 0; i < vm->ncpus; i++)
+			vcpu_resume(&vm->vcpus[i]);
+	return ret;
+}
+
+int vm_resume(struct vm *vm)
+{
+	int ret = device_list_resume(&vm->devices);
+
+	for (unsigned int i = vm->ncpus; i--;)
+		vcpu_resume(&vm->vcpus[i]);
+	return ret;
+}
+
 void vm_destroy(struct vm *vm)
 {
 	if (vm->vcpus) {
@@ -723,9 +765,7 @@ void vm_destroy(struct vm *vm)
 		for (unsigned int i = 0; i < VM_MAX_IDE; i++)
 			blk_image_close(&vm->ide_img[i]);
 	}
-	serial_destroy(&vm->serial);
-	rtc_destroy(&vm->rtc);
-	i8042_destroy(&vm->i8042);
+	device_list_destroy(&vm->devices);
 	if (vm->cfg && vm->cfg->machine == MACHINE_PC && vm->piix.pio)
 		piix_destroy(&vm->piix);
 	pci_bus_destroy(&vm->pci);

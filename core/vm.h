@@ -5,6 +5,7 @@
 #ifndef TERN_CORE_VM_H
 #define TERN_CORE_VM_H
 
+#include "core/device.h"
 #include "core/i8042.h"
 #include "core/lifecycle.h"
 #include "core/loop.h"
@@ -104,6 +105,8 @@ struct vm {
 	struct ide ide;			/* pc: PIIX IDE channels */
 	bool ide_on;
 	struct blk_image ide_img[VM_MAX_IDE];
+	struct machine_host host;	/* what devices realize against */
+	struct device_list devices;	/* realized, in order */
 	struct serial serial;
 	struct rtc rtc;
 	struct i8042 i8042;
@@ -152,6 +155,11 @@ enum vm_request vm_run(struct vm *vm, struct loop *loop);
 /* Tears the VM down and frees it. */
 void vm_destroy(struct vm *vm);
 void vm_request(struct vm *vm, enum vm_request req);
+/* Pause: vCPUs out of KVM_RUN, then every device quiesced, first to
+ * last; resume in reverse. 0 or -errno (on a failure nothing stays
+ * paused). */
+int vm_pause(struct vm *vm);
+int vm_resume(struct vm *vm);
 /* Writes every vCPU's KVM statistics to cfg->stats_path (if set),
  * atomically: at exit, and on SIGUSR2 for a live sample. */
 int vm_write_stats(struct vm *vm);
