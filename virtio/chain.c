@@ -1,6 +1,7 @@
 /* What both ring formats do with a chain (virtio 1.2 §2.7.5, §2.8.6):
  * rule violations that break the queue, a descriptor's bytes as an iovec
  * over guest RAM, and the bounds of an indirect table. */
+#include "virtio/queue.h"
 #include "virtio/ring_internal.h"
 
 #include "core/log.h"

@@ -10,6 +10,7 @@
  *   driver must not do it, but it costs nothing to serve).
  * - The byte total of a chain (readable plus writable) must fit in 32 bits,
  *   since the used length is 32 bits and the spec forbids longer chains. */
+#include "virtio/queue.h"
 #include "virtio/ring_internal.h"
 
 #include "core/log.h"

@@ -6,9 +6,14 @@
 #ifndef TERN_VIRTIO_RING_INTERNAL_H
 #define TERN_VIRTIO_RING_INTERNAL_H
 
-#include "virtio/queue.h"
-
 #include <endian.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* virtio/queue.h's, which every includer has included first. */
+struct virtq;
+struct virtq_chain;
+struct virtq_used_buf;
 
 int virtq_violation(struct virtq *q, const char *rule, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -6,11 +6,11 @@
  * and a save of it must load back. */
 #include "core/bus.h"
 #include "core/device.h"
-#include "core/i8042.h"
 #include "core/log.h"
-#include "core/rtc.h"
-#include "core/serial.h"
 #include "core/state.h"
+#include "platform/i8042.h"
+#include "platform/rtc.h"
+#include "platform/serial.h"
 #include "tests/fuzz/fuzz.h"
 
 #include <errno.h>

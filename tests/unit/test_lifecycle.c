@@ -5,10 +5,10 @@
  * original does, and a hostile record refused without a change. */
 #include "core/bus.h"
 #include "core/device.h"
-#include "core/i8042.h"
-#include "core/rtc.h"
-#include "core/serial.h"
 #include "core/state.h"
+#include "platform/i8042.h"
+#include "platform/rtc.h"
+#include "platform/serial.h"
 #include "tests/unit/check.h"
 
 struct fake_machine {

@@ -2,25 +2,25 @@
  * owns (KVM fds, guest RAM, buses, devices, vCPU threads) hangs off it and
  * goes away with vm_destroy(); a reboot with --on-reboot restart is a
  * destroy and a fresh create. */
-#ifndef TERN_CORE_VM_H
-#define TERN_CORE_VM_H
+#ifndef TERN_VMM_VM_H
+#define TERN_VMM_VM_H
 
+#include "block/ide.h"
 #include "core/device.h"
-#include "core/i8042.h"
+#include "core/kvm.h"
 #include "core/lifecycle.h"
 #include "core/loop.h"
 #include "core/memory.h"
-#include "core/kvm.h"
 #include "core/pci.h"
-#include "core/piix.h"
-#include "core/rtc.h"
-#include "core/serial.h"
 #include "core/vcpu.h"
 #include "core/worker.h"
-#include "block/ide.h"
 #include "net/e1000.h"
 #include "net/tap.h"
 #include "net/uspace.h"
+#include "platform/i8042.h"
+#include "platform/piix.h"
+#include "platform/rtc.h"
+#include "platform/serial.h"
 #include "vhost/kernel.h"
 #include "vhost/user_blk_dev.h"
 #include "vhost/user_net.h"
@@ -39,7 +39,7 @@
 enum vhost_mode { VHOST_AUTO, VHOST_ON, VHOST_OFF };
 
 /* virt: tern's own machine, hardware-reduced ACPI and virtio only.
- * pc: i440FX + PIIX3 (core/piix.c) for guests that need a 1996 PC and
+ * pc: i440FX + PIIX3 (platform/piix.c) for guests that need a 1996 PC and
  * its slow-path devices (IDE disks, e1000). */
 enum vm_machine { MACHINE_VIRT, MACHINE_PC };
 

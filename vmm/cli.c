@@ -1,4 +1,4 @@
-#include "core/cli.h"
+#include "vmm/cli.h"
 
 #include "config.h"
 #include "core/opts.h"

@@ -1,4 +1,4 @@
-#include "core/serial.h"
+#include "platform/serial.h"
 
 #include <errno.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-#include "core/i8042.h"
+#include "platform/i8042.h"
 
 #include "core/state.h"
 

@@ -1,8 +1,8 @@
-/* i440FX + PIIX3 (+ PIIX4-style ACPI PM function): see core/piix.h.
+/* i440FX + PIIX3 (+ PIIX4-style ACPI PM function): see platform/piix.h.
  * Register meanings follow Intel's 82371SB (PIIX3) and 82371AB (PIIX4)
  * datasheets; only what a guest of that era reads or programs has a
  * meaning here, the rest of config space is plain storage. */
-#include "core/piix.h"
+#include "platform/piix.h"
 
 #include "core/log.h"
 

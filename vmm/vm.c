@@ -1,4 +1,4 @@
-#include "core/vm.h"
+#include "vmm/vm.h"
 
 #include "core/acpi.h"
 #include "core/boot.h"

@@ -6,8 +6,8 @@
  * clock (UTC) plus an offset; the guest moves the offset by setting the
  * time. There are no interrupts: alarms and the periodic rate are stored
  * only, and register C never reports a flag. */
-#ifndef TERN_CORE_RTC_H
-#define TERN_CORE_RTC_H
+#ifndef TERN_PLATFORM_RTC_H
+#define TERN_PLATFORM_RTC_H
 
 #include <pthread.h>
 #include <stdint.h>

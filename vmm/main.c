@@ -2,13 +2,13 @@
  * ends (a reboot with --on-reboot restart goes round again). Between the
  * first VM's creation and its run, with everything open and no thread
  * but this one, the process locks itself down (core/sandbox.h). */
-#include "core/cli.h"
-#include "core/console.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/memory.h"
 #include "core/sandbox.h"
-#include "core/vm.h"
+#include "platform/console.h"
+#include "vmm/cli.h"
+#include "vmm/vm.h"
 
 #include <errno.h>
 #include <signal.h>

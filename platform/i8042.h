@@ -2,8 +2,8 @@
  * for a guest's probe to behave: no keyboard, no mouse, no interrupts.
  * The machine registers i8042_data_ops at port 0x60 and i8042_cmd_ops at
  * port 0x64, one byte each. */
-#ifndef TERN_CORE_I8042_H
-#define TERN_CORE_I8042_H
+#ifndef TERN_PLATFORM_I8042_H
+#define TERN_PLATFORM_I8042_H
 
 #include <pthread.h>
 #include <stdbool.h>

@@ -1,4 +1,4 @@
-#include "core/rtc.h"
+#include "platform/rtc.h"
 
 #include "core/state.h"
 

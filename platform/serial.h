@@ -5,8 +5,8 @@
  * TEMT set) and every byte written to THR goes straight to the output.
  * Host input goes into a 4 KiB buffer that feeds the 16-byte receive FIFO,
  * so pasted text waits there instead of overrunning the FIFO. */
-#ifndef TERN_CORE_SERIAL_H
-#define TERN_CORE_SERIAL_H
+#ifndef TERN_PLATFORM_SERIAL_H
+#define TERN_PLATFORM_SERIAL_H
 
 #include <pthread.h>
 #include <stdbool.h>
