@@ -214,7 +214,7 @@ static int e1000_setup(struct vm *vm, unsigned int i)
 			   n->tap.vnet_hdr_len, devfn);
 	if (ret)
 		goto err_tap;
-	n->e1000_on = true;	/* its receive thread starts in vm_run */
+	n->kind = VM_NET_E1000;	/* its receive thread starts in vm_run */
 	log_info(name, "tap %s, 00:%02x.0", n->tap.name, devfn >> 3);
 	return 0;
 err_tap:
@@ -261,7 +261,7 @@ static int vu_net_setup(struct vm *vm, unsigned int i,
 		goto err_vu;
 	}
 	virtio_net_set_bus(&n->dev, virtio_pci_bus(&n->pci));
-	n->vu = true;
+	n->kind = VM_NET_VHOST_USER;
 	log_info(name, "vhost-user %s, %u queue pair(s)", nc->vhost_user,
 		 dc.pairs);
 	return 0;
@@ -278,6 +278,7 @@ static int net_setup(struct vm *vm, unsigned int i,
 	const struct vm_net_config *nc = &vm->cfg->nets[i];
 	struct vm_net *n = &vm->nets[i];
 	const struct net_backend_ops *ops;
+	bool vhost = false;
 	char name[32];
 	void *be;
 	int ret;
@@ -290,17 +291,16 @@ static int net_setup(struct vm *vm, unsigned int i,
 	ret = tap_open(&n->tap, nc->tap, nc->dev.pairs);
 	if (ret)
 		return ret;
-	n->vhost = false;
 	if (nc->vhost != VHOST_OFF) {
 		ret = vhost_net_create(&n->vh, name, &n->tap);
 		if (ret && nc->vhost == VHOST_ON)
 			goto err_tap;
-		n->vhost = !ret;
+		vhost = !ret;
 		if (ret)
 			log_info(name, "no vhost-net (%s): userspace datapath",
 				 strerror(-ret));
 	}
-	if (n->vhost) {
+	if (vhost) {
 		ops = &vhost_net_ops;
 		be = &n->vh;
 	} else {
@@ -318,15 +318,16 @@ static int net_setup(struct vm *vm, unsigned int i,
 	if (ret)
 		goto err_dev;
 	virtio_net_set_bus(&n->dev, virtio_pci_bus(&n->pci));
-	if (!n->vhost)
+	if (!vhost)
 		net_uspace_set_bus(&n->us, virtio_pci_bus(&n->pci));
+	n->kind = vhost ? VM_NET_VHOST : VM_NET_USPACE;
 	log_info(name, "tap %s, %u queue pair(s), %s", n->tap.name,
-		 nc->dev.pairs, n->vhost ? "vhost-net" : "userspace datapath");
+		 nc->dev.pairs, vhost ? "vhost-net" : "userspace datapath");
 	return 0;
 err_dev:
 	virtio_net_destroy(&n->dev);
 err_be:
-	if (n->vhost)
+	if (vhost)
 		vhost_net_destroy(&n->vh);
 	else
 		net_uspace_destroy(&n->us);
@@ -338,25 +339,24 @@ err_tap:
 
 static void net_teardown(struct vm_net *n)
 {
-	if (n->vu) {
-		virtio_pci_destroy(&n->pci);
-		virtio_net_destroy(&n->dev);
-		vu_net_destroy(&n->vun);
-		n->vu = false;
-		return;
-	}
-	if (n->e1000_on) {
+	if (n->kind == VM_NET_E1000) {
 		e1000_destroy(&n->e1000);
 		tap_close(&n->tap);
-		n->e1000_on = false;
 		return;
 	}
 	virtio_pci_destroy(&n->pci);
 	virtio_net_destroy(&n->dev);
-	if (n->vhost)
+	switch (n->kind) {
+	case VM_NET_VHOST:
 		vhost_net_destroy(&n->vh);
-	else
+		break;
+	case VM_NET_USPACE:
 		net_uspace_destroy(&n->us);
+		break;
+	default:
+		vu_net_destroy(&n->vun);
+		return;		/* no tap */
+	}
 	tap_close(&n->tap);
 }
 
@@ -618,7 +618,7 @@ static int vm_start_threads(struct vm *vm)
 			return ret;
 	}
 	for (unsigned int i = 0; i < vm->nnets; i++) {
-		if (!vm->nets[i].e1000_on)
+		if (vm->nets[i].kind != VM_NET_E1000)
 			continue;
 		ret = e1000_start(&vm->nets[i].e1000);
 		if (ret)

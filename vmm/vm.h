@@ -120,16 +120,25 @@ struct vm {
 	unsigned int nvudisks;		/* created so far */
 	struct mem_config mem_cfg;	/* cfg->mem, shared when vhost-user */
 	struct vm_net {
-		struct tap tap;
-		bool e1000_on;		/* model=e1000: none of the below */
-		struct e1000 e1000;
-		bool vhost;		/* vhost-net, else userspace */
-		struct vhost_net vh;
-		struct net_uspace us;
-		bool vu;		/* vhost-user backend, no tap */
-		struct vu_net vun;
-		struct virtio_net dev;
-		struct virtio_pci pci;
+		enum vm_net_kind {
+			VM_NET_E1000,		/* model=e1000 on a tap */
+			VM_NET_VHOST,		/* virtio-net, tap, vhost-net */
+			VM_NET_USPACE,		/* virtio-net, tap, userspace */
+			VM_NET_VHOST_USER,	/* virtio-net, a backend process */
+		} kind;
+		struct tap tap;		/* all but VM_NET_VHOST_USER */
+		union {
+			struct e1000 e1000;
+			struct {
+				union {
+					struct vhost_net vh;
+					struct net_uspace us;
+					struct vu_net vun;
+				};
+				struct virtio_net dev;
+				struct virtio_pci pci;
+			};
+		};
 	} nets[VM_MAX_NETS];
 	unsigned int nnets;		/* created so far */
 	struct worker devctl;		/* starts/stops devices for vCPUs */
