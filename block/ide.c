@@ -136,18 +136,9 @@ static const char *const pos_names[2] = { "master", "slave" };
 /* A guest mistake or a host I/O error, logged while the channel's budget
  * lasts: a guest can make these as fast as it can write registers. Caller
  * holds the lock. */
-__attribute__((format(printf, 2, 3)))
-static void chan_log(struct ide_chan *c, const char *fmt, ...)
-{
-	char msg[200];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	log_limited(&c->logged, IDE_LOG_MAX, c->name,
-		    "errors on this channel", "%s", msg);
-}
+#define chan_log(c, ...)                                                       \
+	log_limited(&(c)->logged, IDE_LOG_MAX, (c)->name,                      \
+		    "errors on this channel", __VA_ARGS__)
 
 static bool chan_empty(const struct ide_chan *c)
 {

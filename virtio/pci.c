@@ -68,18 +68,9 @@ static void drain(int fd)
 
 /* A driver's mistake: logged, at most LOG_ERRORS times per device.
  * Caller holds t->lock. */
-__attribute__((format(printf, 2, 3)))
-static void guest_err(struct virtio_pci *t, const char *fmt, ...)
-{
-	char msg[200];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	log_limited(&t->errors_logged, LOG_ERRORS, t->name, "driver errors",
-		    "%s", msg);
-}
+#define guest_err(t, ...)                                                      \
+	log_limited(&(t)->errors_logged, LOG_ERRORS, (t)->name,                \
+		    "driver errors", __VA_ARGS__)
 
 /* --- MSI-X ------------------------------------------------------------- */
 
