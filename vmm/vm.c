@@ -20,8 +20,6 @@
 #define VM_PORT_RTC 0x70
 #define VM_PCI_SLOTS 32
 #define VM_PCI_INTX_GSI 16
-#define ACPI_SLP_EN 0x20
-#define ACPI_S5_TYPE 5
 
 void vm_request(struct vm *vm, enum vm_request req)
 {
@@ -39,39 +37,6 @@ static void vm_control_cb(void *opaque, enum vm_request req)
 {
 	vm_request(opaque, req);
 }
-
-/* ACPI hardware-reduced sleep registers: S5 powers off. */
-static void sleep_read(void *opaque, uint64_t off, uint8_t *data,
-		       uint32_t len)
-{
-	struct vm *vm = opaque;
-
-	memset(data, 0, len);
-	if (off == 1)
-		data[0] = vm->sleep_sts;
-}
-
-static void sleep_write(void *opaque, uint64_t off, const uint8_t *data,
-			uint32_t len)
-{
-	struct vm *vm = opaque;
-
-	if (off == 0 && (data[0] & ACPI_SLP_EN)) {
-		if (((data[0] >> 2) & 7) == ACPI_S5_TYPE)
-			vm_request(vm, VM_REQ_POWEROFF);
-		else if (!atomic_exchange(&vm->sleep_warned, true))
-			/* Once: the guest may write it in a loop. */
-			log_warn("acpi", "sleep type %u is not supported "
-				 "(logged once)", (data[0] >> 2) & 7);
-	} else if (off == 1) {
-		vm->sleep_sts &= (uint8_t)~data[0];	/* write 1 to clear */
-	}
-}
-
-static const struct bus_ops sleep_ops = {
-	.read = sleep_read,
-	.write = sleep_write,
-};
 
 /* Ports Linux pokes that mean nothing here: reads float high, writes go
  * nowhere, and none of it is worth a log line. */
@@ -140,9 +105,10 @@ static int platform_setup(struct vm *vm, struct serial_output out)
 
 	ret = bus_register(&vm->kvm.pio, PCI_PORT_CONFIG, 8,
 				  &pci_config_ops, &vm->pci, "pci-config");
-	if (vm->cfg->machine == MACHINE_VIRT)
-		ret = ret ?: bus_register(&vm->kvm.pio, VM_PORT_SLEEP_CTL, 2,
-					  &sleep_ops, vm, "acpi-sleep");
+	if (!ret && vm->cfg->machine == MACHINE_VIRT) {
+		acpi_sleep_init(&vm->sleep, "acpi-sleep", VM_PORT_SLEEP_CTL);
+		ret = vm_add_device(vm, &vm->sleep.dev);
+	}
 	for (size_t i = 0; !ret && i < sizeof(quiet_ports) / sizeof(quiet_ports[0]);
 	     i++)
 		ret = bus_register(&vm->kvm.pio, quiet_ports[i].port,
@@ -498,7 +464,6 @@ int vm_create(struct vm **vmp, const struct vm_config *cfg,
 	vm->ncpus = cfg->cpus;
 	kvm_init(&vm->kvm, cfg->cpus, (struct vm_control){ vm_control_cb, vm });
 	atomic_init(&vm->request, VM_REQ_NONE);
-	atomic_init(&vm->sleep_warned, false);
 
 	vm->request_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->request_fd < 0) {

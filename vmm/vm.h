@@ -17,6 +17,7 @@
 #include "net/e1000.h"
 #include "net/tap.h"
 #include "net/uspace.h"
+#include "platform/acpi_sleep.h"
 #include "platform/i8042.h"
 #include "platform/piix.h"
 #include "platform/rtc.h"
@@ -110,6 +111,7 @@ struct vm {
 	struct serial serial;
 	struct rtc rtc;
 	struct i8042 i8042;
+	struct acpi_sleep sleep;	/* virt */
 	struct virtio_blk blk[VM_MAX_DISKS];
 	struct virtio_pci blk_pci[VM_MAX_DISKS];
 	unsigned int ndisks;		/* created so far */
@@ -147,8 +149,6 @@ struct vm {
 
 	int request_fd;			/* eventfd: a request is pending */
 	_Atomic int request;		/* enum vm_request, first one wins */
-	uint8_t sleep_sts;
-	atomic_bool sleep_warned;	/* an unknown sleep type, logged once */
 };
 
 /* Builds the VM on the heap (*vmp) and loads the kernel; vCPUs are

@@ -8,6 +8,7 @@
 #include "core/device.h"
 #include "core/log.h"
 #include "core/state.h"
+#include "platform/acpi_sleep.h"
 #include "platform/i8042.h"
 #include "platform/rtc.h"
 #include "platform/serial.h"
@@ -83,10 +84,27 @@ static void poke_i8042(struct bus *pio)
 	bus_read(pio, 0x60, &v, 1);
 }
 
+static struct acpi_sleep sleep_regs;
+
+static struct device *make_sleep(struct machine_host *h)
+{
+	acpi_sleep_init(&sleep_regs, "acpi-sleep", 0x600);
+	return &sleep_regs.dev;
+}
+
+static void poke_sleep(struct bus *pio)
+{
+	uint8_t v;
+
+	bus_read(pio, 0x601, &v, 1);
+	bus_write(pio, 0x601, &v, 1);
+}
+
 static const struct kind kinds[] = {
 	{ "serial", make_serial, poke_serial },
 	{ "rtc", make_rtc, poke_rtc },
 	{ "i8042", make_i8042, poke_i8042 },
+	{ "acpi-sleep", make_sleep, poke_sleep },
 };
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
 

@@ -6,6 +6,7 @@
 #include "core/bus.h"
 #include "core/device.h"
 #include "core/state.h"
+#include "platform/acpi_sleep.h"
 #include "platform/i8042.h"
 #include "platform/rtc.h"
 #include "platform/serial.h"
@@ -290,10 +291,56 @@ static void test_i8042(void)
 	machine_destroy(&m2);
 }
 
+/* --- ACPI sleep registers ------------------------------------------- */
+
+static void test_acpi_sleep(void)
+{
+	struct fake_machine m1, m2;
+	struct acpi_sleep a1, a2;
+	struct state_writer w;
+
+	machine_init(&m1);
+	machine_init(&m2);
+	m1.host.ctl = m2.host.ctl = (struct vm_control){ record_req, NULL };
+	acpi_sleep_init(&a1, "acpi-sleep", 0x600);
+	acpi_sleep_init(&a2, "acpi-sleep", 0x600);
+	CHECK_EQ(device_realize(&a1.dev, &m1.host), 0);
+	last_req = VM_REQ_NONE;
+	outb(&m1, 0x600, 0x20 | 3 << 2);		/* S3: refused */
+	CHECK_EQ(last_req, VM_REQ_NONE);
+	outb(&m1, 0x600, 0x20 | 5 << 2);		/* S5: power off */
+	CHECK_EQ(last_req, VM_REQ_POWEROFF);
+	CHECK_EQ(inb(&m1, 0x601), 0);
+	/* A record with WAK_STS set loads, reads back, clears by writing 1. */
+	CHECK_EQ(device_realize(&a2.dev, &m2.host), 0);
+	CHECK_EQ(device_pause(&a2.dev), 0);
+	save(&a2.dev, &w);
+	w.buf[w.len - 1] = 0x80;
+	load_and_compare(&a2.dev, &w);
+	CHECK_EQ(device_resume(&a2.dev), 0);
+	CHECK_EQ(inb(&m2, 0x601), 0x80);
+	outb(&m2, 0x601, 0x80);
+	CHECK_EQ(inb(&m2, 0x601), 0);
+	CHECK_EQ(device_reset(&a2.dev), 0);
+	CHECK_EQ(inb(&m2, 0x601), 0);
+	/* The powered-off one into a fresh instance. */
+	device_destroy(&a2.dev);
+	acpi_sleep_init(&a2, "acpi-sleep", 0x600);
+	transfer(&a1.dev, &a2.dev, &m2);
+	/* Hostile: a reserved status bit. */
+	refuse(&a2.dev, &m2, STATE_FIELD_HDR_LEN, 0x01, 0x601);
+	state_writer_free(&w);
+	device_destroy(&a1.dev);
+	device_destroy(&a2.dev);
+	machine_destroy(&m1);
+	machine_destroy(&m2);
+}
+
 int main(void)
 {
 	test_serial();
 	test_rtc();
 	test_i8042();
+	test_acpi_sleep();
 	return check_done("test_lifecycle");
 }
