@@ -96,9 +96,8 @@ static int platform_setup(struct vm *vm, struct serial_output out)
 				kvm_irq_line(&vm->kvm, 0), vm->kvm.ctl);
 	} else {
 		/* A host bridge at 00.0: Linux's type-1 probe looks for one. */
-		pci_dev_init(&vm->host_bridge, "host-bridge", 0x1b36, 0x0008,
-			     0x060000, 0);
-		ret = pci_bus_add(&vm->pci, &vm->host_bridge, 0);
+		host_bridge_init(&vm->host_bridge, "host-bridge");
+		ret = vm_add_device(vm, &vm->host_bridge.dev);
 	}
 	if (ret)
 		return ret;

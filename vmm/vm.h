@@ -18,6 +18,7 @@
 #include "net/tap.h"
 #include "net/uspace.h"
 #include "platform/acpi_sleep.h"
+#include "platform/host_bridge.h"
 #include "platform/i8042.h"
 #include "platform/piix.h"
 #include "platform/rtc.h"
@@ -101,7 +102,7 @@ struct vm {
 	struct kvm kvm;			/* fds, CPUID, buses, IRQ routing */
 	struct guest_mem mem;
 	struct pci_bus pci;
-	struct pci_dev host_bridge;	/* virt */
+	struct host_bridge host_bridge;	/* virt */
 	struct piix piix;		/* pc */
 	struct ide ide;			/* pc: PIIX IDE channels */
 	bool ide_on;

@@ -7,8 +7,10 @@
 #include "core/bus.h"
 #include "core/device.h"
 #include "core/log.h"
+#include "core/pci.h"
 #include "core/state.h"
 #include "platform/acpi_sleep.h"
+#include "platform/host_bridge.h"
 #include "platform/i8042.h"
 #include "platform/rtc.h"
 #include "platform/serial.h"
@@ -26,7 +28,7 @@ static int no_irq(void *opaque, uint32_t gsi, int level)
 struct kind {
 	const char *name;
 	struct device *(*make)(struct machine_host *h);
-	void (*poke)(struct bus *pio);		/* guest reads after load */
+	void (*poke)(struct machine_host *h);	/* guest reads after load */
 };
 
 static struct serial serial;
@@ -39,8 +41,9 @@ static struct device *make_serial(struct machine_host *h)
 	return &serial.dev;
 }
 
-static void poke_serial(struct bus *pio)
+static void poke_serial(struct machine_host *h)
 {
+	struct bus *pio = h->pio;
 	uint8_t v;
 
 	for (uint16_t p = 0x3f8; p < 0x400; p++)
@@ -55,8 +58,9 @@ static struct device *make_rtc(struct machine_host *h)
 }
 
 /* Every CMOS byte, through the index port. */
-static void poke_rtc(struct bus *pio)
+static void poke_rtc(struct machine_host *h)
 {
+	struct bus *pio = h->pio;
 	uint8_t v;
 
 	for (unsigned int i = 0; i < 128; i++) {
@@ -73,8 +77,9 @@ static struct device *make_i8042(struct machine_host *h)
 	return i8042_device_init(&kbd, "i8042") ? NULL : &kbd.dev;
 }
 
-static void poke_i8042(struct bus *pio)
+static void poke_i8042(struct machine_host *h)
 {
+	struct bus *pio = h->pio;
 	uint8_t v = 0x20;
 
 	bus_read(pio, 0x64, &v, 1);
@@ -92,12 +97,27 @@ static struct device *make_sleep(struct machine_host *h)
 	return &sleep_regs.dev;
 }
 
-static void poke_sleep(struct bus *pio)
+static void poke_sleep(struct machine_host *h)
 {
+	struct bus *pio = h->pio;
 	uint8_t v;
 
 	bus_read(pio, 0x601, &v, 1);
 	bus_write(pio, 0x601, &v, 1);
+}
+
+static struct host_bridge bridge;
+
+static struct device *make_bridge(struct machine_host *h)
+{
+	host_bridge_init(&bridge, "host-bridge");
+	return &bridge.dev;
+}
+
+static void poke_bridge(struct machine_host *h)
+{
+	for (unsigned int off = 0; off < 256; off += 4)
+		pci_cfg_read(h->pci, 0, off, 4);
 }
 
 static const struct kind kinds[] = {
@@ -105,13 +125,15 @@ static const struct kind kinds[] = {
 	{ "rtc", make_rtc, poke_rtc },
 	{ "i8042", make_i8042, poke_i8042 },
 	{ "acpi-sleep", make_sleep, poke_sleep },
+	{ "host-bridge", make_bridge, poke_bridge },
 };
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
 
 static void one(const struct kind *k, const uint8_t *data, size_t size)
 {
 	struct bus pio, mmio;
-	struct machine_host h = { .pio = &pio, .mmio = &mmio,
+	struct pci_bus pci;
+	struct machine_host h = { .pio = &pio, .mmio = &mmio, .pci = &pci,
 				  .set_irq = no_irq };
 	struct state_writer w;
 	struct device *d;
@@ -120,6 +142,7 @@ static void one(const struct kind *k, const uint8_t *data, size_t size)
 
 	bus_init(&pio, "pio");
 	bus_init(&mmio, "mmio");
+	pci_bus_init(&pci, (struct vm_control){ 0 });
 	d = k->make(&h);
 	FZ_ASSERT(d);
 	FZ_ASSERT(device_realize(d, &h) == 0);
@@ -133,8 +156,9 @@ static void one(const struct kind *k, const uint8_t *data, size_t size)
 	FZ_ASSERT(device_load(d, w.buf, w.len, NULL) == 0);
 	state_writer_free(&w);
 	FZ_ASSERT(device_resume(d) == 0);
-	k->poke(&pio);
+	k->poke(&h);
 	device_destroy(d);
+	pci_bus_destroy(&pci);
 	bus_destroy(&pio);
 	bus_destroy(&mmio);
 }

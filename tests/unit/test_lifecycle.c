@@ -5,8 +5,10 @@
  * original does, and a hostile record refused without a change. */
 #include "core/bus.h"
 #include "core/device.h"
+#include "core/pci.h"
 #include "core/state.h"
 #include "platform/acpi_sleep.h"
+#include "platform/host_bridge.h"
 #include "platform/i8042.h"
 #include "platform/rtc.h"
 #include "platform/serial.h"
@@ -14,6 +16,7 @@
 
 struct fake_machine {
 	struct bus pio, mmio;
+	struct pci_bus pci;
 	int level[32];			/* by GSI */
 	struct machine_host host;
 };
@@ -32,14 +35,16 @@ static void machine_init(struct fake_machine *m)
 	memset(m, 0, sizeof(*m));
 	bus_init(&m->pio, "pio");
 	bus_init(&m->mmio, "mmio");
+	pci_bus_init(&m->pci, (struct vm_control){ 0 });
 	m->host = (struct machine_host){
-		.pio = &m->pio, .mmio = &m->mmio,
+		.pio = &m->pio, .mmio = &m->mmio, .pci = &m->pci,
 		.set_irq = fake_set_irq, .set_irq_opaque = m,
 	};
 }
 
 static void machine_destroy(struct fake_machine *m)
 {
+	pci_bus_destroy(&m->pci);
 	bus_destroy(&m->pio);
 	bus_destroy(&m->mmio);
 }
@@ -336,11 +341,52 @@ static void test_acpi_sleep(void)
 	machine_destroy(&m2);
 }
 
+/* --- the virt machine's host bridge --------------------------------- */
+
+static void test_host_bridge(void)
+{
+	struct fake_machine m1, m2;
+	struct host_bridge b1, b2;
+	struct state_writer w;
+
+	machine_init(&m1);
+	machine_init(&m2);
+	host_bridge_init(&b1, "host-bridge");
+	host_bridge_init(&b2, "host-bridge");
+	CHECK_EQ(device_realize(&b1.dev, &m1.host), 0);
+	CHECK_EQ(pci_cfg_read(&m1.pci, 0, 0, 4), 0x00081b36);
+	pci_cfg_write(&m1.pci, 0, 0x04, 2, 0x0006);	/* memory, master */
+	pci_cfg_write(&m1.pci, 0, 0x3c, 1, 0x0b);
+	CHECK_EQ(device_reset(&b1.dev), 0);
+	CHECK_EQ(pci_cfg_read(&m1.pci, 0, 0x04, 2), 0);
+	CHECK_EQ(pci_cfg_read(&m1.pci, 0, 0x3c, 1), 0);
+	pci_cfg_write(&m1.pci, 0, 0x04, 2, 0x0406);
+	pci_cfg_write(&m1.pci, 0, 0x3c, 1, 0x0a);
+	transfer(&b1.dev, &b2.dev, &m2);
+	for (unsigned int off = 0; off < 256; off += 4)
+		CHECK_EQ(pci_cfg_read(&m2.pci, 0, off, 4),
+			 pci_cfg_read(&m1.pci, 0, off, 4));
+	/* Hostile: another vendor ID (read-only). */
+	CHECK_EQ(device_pause(&b2.dev), 0);
+	save(&b2.dev, &w);
+	w.buf[STATE_HEADER_LEN + STATE_FIELD_HDR_LEN] ^= 1;
+	CHECK_EQ(device_load(&b2.dev, w.buf, w.len, NULL), -EINVAL);
+	CHECK_EQ(device_resume(&b2.dev), 0);
+	CHECK_EQ(pci_cfg_read(&m2.pci, 0, 0, 2), 0x1b36);
+	state_writer_free(&w);
+	device_destroy(&b1.dev);
+	device_destroy(&b2.dev);
+	CHECK_EQ(pci_cfg_read(&m1.pci, 0, 0, 4), 0xffffffff);	/* gone */
+	machine_destroy(&m1);
+	machine_destroy(&m2);
+}
+
 int main(void)
 {
 	test_serial();
 	test_rtc();
 	test_i8042();
 	test_acpi_sleep();
+	test_host_bridge();
 	return check_done("test_lifecycle");
 }
