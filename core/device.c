@@ -52,34 +52,32 @@ int device_reset(struct device *d)
 	return 0;
 }
 
-int device_pause(struct device *d)
+/* From state FROM through OP (NULL: nothing to do) to state TO. */
+static int step(struct device *d, enum device_state from, enum device_state to,
+		int (*op)(struct device *d), const char *what)
 {
 	int ret;
 
-	if (d->state != DEVICE_REALIZED)
+	if (d->state != from)
 		return -EBUSY;
-	ret = d->ops->pause ? d->ops->pause(d) : 0;
+	ret = op ? op(d) : 0;
 	if (ret) {
-		log_err(d->id, "pause: %s", strerror(-ret));
+		log_err(d->id, "%s: %s", what, strerror(-ret));
 		return ret;
 	}
-	d->state = DEVICE_PAUSED;
+	d->state = to;
 	return 0;
+}
+
+int device_pause(struct device *d)
+{
+	return step(d, DEVICE_REALIZED, DEVICE_PAUSED, d->ops->pause, "pause");
 }
 
 int device_resume(struct device *d)
 {
-	int ret;
-
-	if (d->state != DEVICE_PAUSED)
-		return -EBUSY;
-	ret = d->ops->resume ? d->ops->resume(d) : 0;
-	if (ret) {
-		log_err(d->id, "resume: %s", strerror(-ret));
-		return ret;
-	}
-	d->state = DEVICE_REALIZED;
-	return 0;
+	return step(d, DEVICE_PAUSED, DEVICE_REALIZED, d->ops->resume,
+		    "resume");
 }
 
 int device_save(struct device *d, struct state_writer *w)

@@ -381,6 +381,98 @@ static void test_host_bridge(void)
 	machine_destroy(&m2);
 }
 
+/* --- the device list ------------------------------------------------- */
+
+static char trail[64];		/* what the fakes did, in order */
+
+struct fake_dev {
+	struct device dev;
+	char tag;
+	int pause_ret;
+};
+
+static void note(struct device *d, char what)
+{
+	size_t n = strlen(trail);
+
+	if (n + 2 < sizeof(trail)) {
+		trail[n] = what;
+		trail[n + 1] = ((struct fake_dev *)d)->tag;
+		trail[n + 2] = 0;
+	}
+}
+
+static int fake_pause(struct device *d)
+{
+	note(d, 'p');
+	return ((struct fake_dev *)d)->pause_ret;
+}
+
+static int fake_resume(struct device *d)
+{
+	note(d, 'r');
+	return 0;
+}
+
+static void fake_unrealize(struct device *d)
+{
+	note(d, 'u');
+}
+
+static void fake_destroy(struct device *d)
+{
+	note(d, 'd');
+}
+
+static const struct device_ops fake_dev_ops = {
+	.kind = "fake",
+	.pause = fake_pause,
+	.resume = fake_resume,
+	.unrealize = fake_unrealize,
+	.destroy = fake_destroy,
+};
+
+static void test_device_list(void)
+{
+	struct fake_machine m;
+	struct fake_dev f[3];
+	struct device_list l = { 0 };
+
+	machine_init(&m);
+	for (int i = 0; i < 3; i++) {
+		device_init(&f[i].dev, &fake_dev_ops, "fake");
+		f[i].tag = (char)('a' + i);
+		f[i].pause_ret = 0;
+		CHECK_EQ(device_realize(&f[i].dev, &m.host), 0);
+		device_list_add(&l, &f[i].dev);
+	}
+	snprintf(f[1].dev.id, sizeof(f[1].dev.id), "middle");
+	CHECK(device_list_find(&l, "middle") == &f[1].dev);
+	CHECK(device_list_find(&l, "none") == NULL);
+	/* Pause first to last, resume last to first. */
+	trail[0] = 0;
+	CHECK_EQ(device_list_pause(&l), 0);
+	CHECK_EQ(device_list_resume(&l), 0);
+	CHECK_STR(trail, "papbpcrcrbra");
+	/* c refuses: b and a run again, in that order, and nothing stays
+	 * paused. */
+	f[2].pause_ret = -EIO;
+	trail[0] = 0;
+	CHECK_EQ(device_list_pause(&l), -EIO);
+	CHECK_STR(trail, "papbpcrbra");
+	for (int i = 0; i < 3; i++)
+		CHECK_EQ(f[i].dev.state, DEVICE_REALIZED);
+	/* A paused device is resumed before it is unrealized; destroy goes
+	 * last to first. */
+	CHECK_EQ(device_pause(&f[0].dev), 0);
+	trail[0] = 0;
+	device_list_destroy(&l);
+	CHECK_STR(trail, "ucdcubdbrauada");
+	CHECK_EQ(l.n, 0);
+	CHECK(l.head == NULL && l.tail == NULL);
+	machine_destroy(&m);
+}
+
 int main(void)
 {
 	test_serial();
@@ -388,5 +480,6 @@ int main(void)
 	test_i8042();
 	test_acpi_sleep();
 	test_host_bridge();
+	test_device_list();
 	return check_done("test_lifecycle");
 }
