@@ -247,9 +247,11 @@ void rtc_destroy(struct rtc *r)
 /* --- lifecycle ------------------------------------------------------ */
 
 #define RTC_STATE_VERSION 1
-/* A guest may set any year 0-9999: its offset from host time stays
- * within ten thousand years of seconds. */
-#define RTC_MAX_OFFSET (10000LL * 366 * 86400)
+/* A loaded clock reads a date from 0000-01-01 to 9999-12-31 (UTC), as a
+ * guest setting the CMOS would: the registers hold no other years, and a
+ * negative one is no BCD at all. */
+#define RTC_MIN_TIME (-62167219200LL)
+#define RTC_MAX_TIME 253402300799LL
 
 enum { TAG_OFFSET = 1, TAG_INDEX, TAG_CMOS };
 
@@ -317,6 +319,7 @@ static int rtc_load(struct device *d, struct state_reader *sr)
 	struct rtc *r = to_rtc(d);
 	uint8_t cmos[RTC_CMOS_LEN], index;
 	uint64_t off;
+	int64_t now;
 	int ret;
 
 	ret = state_get_u64(sr, TAG_OFFSET, &off);
@@ -325,9 +328,11 @@ static int rtc_load(struct device *d, struct state_reader *sr)
 	if (ret)
 		return ret == -ENOENT ? state_bad(d->id, "offset/index/cmos", 0,
 						  "missing") : ret;
-	if ((int64_t)off > RTC_MAX_OFFSET || (int64_t)off < -RTC_MAX_OFFSET)
+	now = (int64_t)r->now(r->now_opaque);
+	if ((int64_t)off > RTC_MAX_TIME - now ||
+	    (int64_t)off < RTC_MIN_TIME - now)
 		return state_bad(d->id, "offset", off,
-				 "further from host time than any date");
+				 "puts the clock outside the years 0 to 9999");
 	if (index >= RTC_CMOS_LEN)
 		return state_bad(d->id, "index", index, "past the CMOS");
 	if (cmos[RTC_REG_A] & A_UIP)

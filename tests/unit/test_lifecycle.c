@@ -4,6 +4,7 @@
  * with a guest-visible check that the loaded instance answers as the
  * original does, and a hostile record refused without a change. */
 #include "core/bus.h"
+#include "core/bytes.h"
 #include "core/device.h"
 #include "core/pci.h"
 #include "core/state.h"
@@ -240,6 +241,25 @@ static void test_rtc(void)
 	CHECK_EQ(cmos_rd(&m2, 0x40), 0xab);
 	CHECK_EQ(cmos_rd(&m2, 0x01), 0x59);
 	CHECK_EQ(cmos_rd(&m2, 0x0b), cmos_rd(&m1, 0x0b));
+	/* Hostile: an offset that puts the clock before year 0 (a BCD year
+	 * register cannot say that) or after 9999. */
+	{
+		struct state_writer w;
+		int64_t before0 = -62167219200LL - 400LL * 86400 -
+				  (int64_t)time(NULL);
+		uint8_t *off;
+
+		CHECK_EQ(device_pause(&r2.dev), 0);
+		save(&r2.dev, &w);
+		off = w.buf + STATE_HEADER_LEN + STATE_FIELD_HDR_LEN;
+		put_le64(off, (uint64_t)before0);
+		CHECK_EQ(device_load(&r2.dev, w.buf, w.len, NULL), -EINVAL);
+		put_le64(off, (uint64_t)(253402300800LL - (int64_t)time(NULL)));
+		CHECK_EQ(device_load(&r2.dev, w.buf, w.len, NULL), -EINVAL);
+		CHECK_EQ(device_resume(&r2.dev), 0);
+		CHECK_EQ(cmos_rd(&m2, 0x09), 0x77);
+		state_writer_free(&w);
+	}
 	/* Hostile: an index past the CMOS (field 2's value byte). */
 	outb(&m2, 0x70, 0x40);
 	refuse(&r2.dev, &m2, STATE_FIELD_HDR_LEN + 8 + STATE_FIELD_HDR_LEN,
