@@ -27,9 +27,10 @@ void log_limited(unsigned int *count, unsigned int max, const char *who,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_msg(LOG_WARN, who, "%s", msg);
 	if (++*count == max)
-		log_msg(LOG_WARN, who, "further %s not logged", what);
+		log_msg(LOG_WARN, who, "%s (further %s not logged)", msg, what);
+	else
+		log_msg(LOG_WARN, who, "%s", msg);
 }
 
 void log_msg(enum log_level level, const char *who, const char *fmt, ...)

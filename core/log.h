@@ -13,8 +13,8 @@ void log_msg(enum log_level level, const char *who, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* Guest mistakes and the like, which a guest can make as fast as it
- * writes a register: a warning while *count < max, then one line saying
- * "further WHAT not logged", then silence. *count belongs to the caller
+ * writes a register: a warning while *count < max, the last of them
+ * ending "(further WHAT not logged)", then silence: max lines at most. *count belongs to the caller
  * (per device, queue or channel) and is guarded by the caller's lock. */
 void log_limited(unsigned int *count, unsigned int max, const char *who,
 		 const char *what, const char *fmt, ...)
