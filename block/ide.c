@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "core/bytes.h"
 #include "core/log.h"
 #include "core/sandbox.h"
 
@@ -135,26 +136,9 @@ static const char *const pos_names[2] = { "master", "slave" };
 /* A guest mistake or a host I/O error, logged while the channel's budget
  * lasts: a guest can make these as fast as it can write registers. Caller
  * holds the lock. */
-__attribute__((format(printf, 2, 3)))
-static void chan_log(struct ide_chan *c, const char *fmt, ...)
-{
-	char msg[200];
-	va_list ap;
-
-	if (c->logged >= IDE_LOG_MAX)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	c->logged++;
-	log_warn(c->name, "%s%s", msg, c->logged == IDE_LOG_MAX ?
-		 " (further errors on this channel not logged)" : "");
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-	return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
-}
+#define chan_log(c, ...)                                                       \
+	log_limited(&(c)->logged, IDE_LOG_MAX, (c)->name,                      \
+		    "errors on this channel", __VA_ARGS__)
 
 static bool chan_empty(const struct ide_chan *c)
 {
@@ -509,7 +493,7 @@ static int prd_build(struct ide_chan *c, uint64_t bytes)
 			return -EFAULT;
 		}
 		/* Read once: the guest may rewrite the table meanwhile. */
-		addr = le32(e);
+		addr = get_le32(e);
 		count = (uint32_t)(e[4] | e[5] << 8);
 		eot = e[7] & PRD_EOT;
 		if (!count)

@@ -166,7 +166,7 @@ static int pci_crs(struct aml *b, const struct acpi_config *cfg)
  * so the last field is the GSI), rotated by slot so that single-function
  * devices, which all use INTA, spread over the four GSIs. For pc the GSI
  * is the ISA IRQ the PIRQ registers route that pin to after reset (see
- * core/piix.h); a guest that reprograms PIRQRC without ACPI (it has no
+ * platform/piix.h); a guest that reprograms PIRQRC without ACPI (it has no
  * link devices to do it through here) moves the interrupt with it. */
 static int pci_prt(struct aml *b, const struct acpi_config *cfg)
 {

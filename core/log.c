@@ -16,6 +16,23 @@ enum log_level log_get_level(void)
 	return log_level;
 }
 
+void log_limited(unsigned int *count, unsigned int max, const char *who,
+		 const char *what, const char *fmt, ...)
+{
+	char msg[400];
+	va_list ap;
+
+	if (*count >= max)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (++*count == max)
+		log_msg(LOG_WARN, who, "%s (further %s not logged)", msg, what);
+	else
+		log_msg(LOG_WARN, who, "%s", msg);
+}
+
 void log_msg(enum log_level level, const char *who, const char *fmt, ...)
 {
 	static const char *const names[] = { "error", "warn", "info", "debug" };

@@ -2,6 +2,7 @@
 
 #include "core/bytes.h"
 #include "core/log.h"
+#include "core/state.h"
 
 #include <errno.h>
 #include <string.h>
@@ -48,6 +49,14 @@ int pci_bus_add(struct pci_bus *bus, struct pci_dev *d, int devfn)
 	d->devfn = (uint8_t)devfn;
 	bus->devs[devfn] = d;
 	return 0;
+}
+
+void pci_bus_remove(struct pci_bus *bus, struct pci_dev *d)
+{
+	pthread_mutex_lock(&bus->lock);
+	if (bus->devs[d->devfn] == d)
+		bus->devs[d->devfn] = NULL;
+	pthread_mutex_unlock(&bus->lock);
 }
 
 void pci_dev_init(struct pci_dev *d, const char *name, uint16_t vendor,
@@ -247,3 +256,31 @@ const struct bus_ops pci_config_ops = {
 	.read = pci_config_read,
 	.write = pci_config_write,
 };
+
+void pci_dev_save(const struct pci_dev *d, struct state_writer *w,
+		  uint16_t tag)
+{
+	state_put_bytes(w, tag, d->cfg, PCI_CFG_SIZE);
+}
+
+int pci_dev_load(struct pci_bus *bus, struct pci_dev *d,
+		 struct state_reader *r, uint16_t tag)
+{
+	uint8_t cfg[PCI_CFG_SIZE];
+	int ret = state_get_bytes(r, tag, cfg, PCI_CFG_SIZE);
+
+	if (ret)
+		return ret == -ENOENT ? state_bad(d->name, "pci config", 0,
+						  "missing") : ret;
+	for (unsigned int i = 0; i < PCI_CFG_SIZE; i++)
+		if ((cfg[i] ^ d->cfg[i]) & (uint8_t)~d->wmask[i])
+			return state_bad(d->name, "pci config offset", i,
+					 "a read-only bit differs");
+	/* Everything but the command register, then it: BARs move while
+	 * not decoded, and decoding starts at their saved places. */
+	for (unsigned int off = PCI_COMMAND + 4; off < PCI_CFG_SIZE; off += 4)
+		pci_cfg_write(bus, d->devfn, off, 4, get_le32(&cfg[off]));
+	pci_cfg_write(bus, d->devfn, PCI_COMMAND, 2,
+		      get_le16(&cfg[PCI_COMMAND]));
+	return 0;
+}

@@ -54,6 +54,8 @@ void pci_bus_destroy(struct pci_bus *bus);
 int pci_bus_free_devfn(const struct pci_bus *bus);
 /* devfn < 0: first free slot, function 0. */
 int pci_bus_add(struct pci_bus *bus, struct pci_dev *d, int devfn);
+/* Takes d off the bus (its slot is free again). */
+void pci_bus_remove(struct pci_bus *bus, struct pci_dev *d);
 
 void pci_dev_init(struct pci_dev *d, const char *name, uint16_t vendor,
 		  uint16_t device, uint32_t class_code, uint8_t revision);
@@ -69,5 +71,20 @@ void pci_cfg_write(struct pci_bus *bus, uint8_t devfn, uint32_t off,
 		   uint32_t len, uint32_t val);
 
 extern const struct bus_ops pci_config_ops;
+
+struct state_reader;
+struct state_writer;
+
+/* Any function's config space as one state field TAG, for the device's
+ * save. */
+void pci_dev_save(const struct pci_dev *d, struct state_writer *w,
+		  uint16_t tag);
+/* Loads what pci_dev_save wrote into d, on BUS: refused (-EINVAL, logged
+ * with the offset) unless every bit that differs from d's config now is
+ * one the guest could have written (d's write mask). Applied as guest
+ * writes would be, so BARs are decoded and the device hears of them;
+ * the command register last. */
+int pci_dev_load(struct pci_bus *bus, struct pci_dev *d,
+		 struct state_reader *r, uint16_t tag);
 
 #endif

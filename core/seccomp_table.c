@@ -7,7 +7,7 @@
  *
  * Rules name what the role's own code calls and what glibc does for it
  * (thread start and exit, malloc's arenas, stdio). A rule with a "when"
- * applies only if the configuration uses that (core/vm.c decides). */
+ * applies only if the configuration uses that (vmm/vm.c decides). */
 #include "core/seccomp_table.h"
 
 #include <fcntl.h>

@@ -5,7 +5,7 @@
 #ifndef TERN_CORE_SECCOMP_TABLE_H
 #define TERN_CORE_SECCOMP_TABLE_H
 
-#include "core/sandbox.h"
+#include "core/sandbox_roles.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -5,7 +5,7 @@
 #include "core/log.h"
 #include "core/sandbox.h"
 #include "core/stats.h"
-#include "core/vm.h"
+#include "core/kvm.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -19,7 +19,7 @@
 #define MSR_MTRR_DEF_TYPE 0x2ff
 #define VCPU_TRACE_SKIP_PORT 0x3f8	/* COM1 data: every console byte */
 
-int vcpu_create(struct vcpu *v, struct vm *vm, unsigned int id)
+int vcpu_create(struct vcpu *v, struct kvm *kvm, unsigned int id)
 {
 	/* struct kvm_msrs ends in a flexible array: room for one entry. */
 	union {
@@ -33,17 +33,19 @@ int vcpu_create(struct vcpu *v, struct vm *vm, unsigned int id)
 	int ret, mmap_size;
 
 	memset(v, 0, sizeof(*v));
-	v->vm = vm;
+	v->kvm = kvm;
+	pthread_mutex_init(&v->lock, NULL);
+	pthread_cond_init(&v->cond, NULL);
 	v->id = id;
 	v->stats_fd = -1;
 	snprintf(v->name, sizeof(v->name), "vcpu%u", id);
-	v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)id);
+	v->fd = ioctl(kvm->vm_fd, KVM_CREATE_VCPU, (unsigned long)id);
 	if (v->fd < 0) {
 		ret = -errno;
 		log_err(v->name, "KVM_CREATE_VCPU: %s", strerror(-ret));
 		return ret;
 	}
-	mmap_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	mmap_size = ioctl(kvm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (mmap_size < (int)sizeof(struct kvm_run)) {
 		ret = mmap_size < 0 ? -errno : -EINVAL;
 		goto err_fd;
@@ -58,15 +60,15 @@ int vcpu_create(struct vcpu *v, struct vm *vm, unsigned int id)
 	}
 
 	cpuid_size = sizeof(*cpuid) +
-		     vm->cpuid->nent * sizeof(cpuid->entries[0]);
+		     kvm->cpuid->nent * sizeof(cpuid->entries[0]);
 	cpuid = malloc(cpuid_size);
 	if (!cpuid) {
 		ret = -ENOMEM;
 		goto err_map;
 	}
-	memcpy(cpuid, vm->cpuid, cpuid_size);
-	cpuid_patch(cpuid, id, vm->ncpus,
-		    ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION,
+	memcpy(cpuid, kvm->cpuid, cpuid_size);
+	cpuid_patch(cpuid, id, kvm->ncpus,
+		    ioctl(kvm->kvm_fd, KVM_CHECK_EXTENSION,
 			  KVM_CAP_TSC_DEADLINE_TIMER) > 0);
 	if (ioctl(v->fd, KVM_SET_CPUID2, cpuid) < 0) {
 		ret = -errno;
@@ -133,12 +135,12 @@ static void vcpu_pio(struct vcpu *v)
 			log_debug(v->name, "out 0x%x <- 0x%llx/%u", run->io.port,
 				  (unsigned long long)bus_get(data, run->io.size),
 				  run->io.size);
-		claimed = write ? bus_write(&v->vm->pio, run->io.port, data,
+		claimed = write ? bus_write(&v->kvm->pio, run->io.port, data,
 					    run->io.size)
-				: bus_read(&v->vm->pio, run->io.port, data,
+				: bus_read(&v->kvm->pio, run->io.port, data,
 					   run->io.size);
 		if (!claimed)
-			vm_unknown_access(v->vm, "pio", run->io.port,
+			kvm_unknown_access(v->kvm, "pio", run->io.port,
 					  run->io.size, write);
 	}
 }
@@ -150,13 +152,13 @@ static void vcpu_mmio(struct vcpu *v)
 	bool claimed;
 
 	if (run->mmio.is_write)
-		claimed = bus_write(&v->vm->mmio, run->mmio.phys_addr,
+		claimed = bus_write(&v->kvm->mmio, run->mmio.phys_addr,
 				    run->mmio.data, len);
 	else
-		claimed = bus_read(&v->vm->mmio, run->mmio.phys_addr,
+		claimed = bus_read(&v->kvm->mmio, run->mmio.phys_addr,
 				   run->mmio.data, len);
 	if (!claimed)
-		vm_unknown_access(v->vm, "mmio", run->mmio.phys_addr, len,
+		kvm_unknown_access(v->kvm, "mmio", run->mmio.phys_addr, len,
 				  run->mmio.is_write);
 }
 
@@ -210,6 +212,21 @@ static enum vm_request vcpu_exit(struct vcpu *v)
 	}
 }
 
+/* On the vCPU thread, out of KVM_RUN: says it is paused and waits until
+ * resumed or stopped. */
+static void vcpu_wait_resume(struct vcpu *v)
+{
+	pthread_mutex_lock(&v->lock);
+	v->paused = true;
+	pthread_cond_broadcast(&v->cond);
+	while (v->pause_req && !atomic_load(&v->kvm->stopping))
+		pthread_cond_wait(&v->cond, &v->lock);
+	v->paused = false;
+	/* The kick that paused us left immediate_exit set. */
+	v->run->immediate_exit = 0;
+	pthread_mutex_unlock(&v->lock);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
@@ -222,22 +239,29 @@ static void *vcpu_thread(void *arg)
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
-	while (!atomic_load(&v->vm->stopping)) {
+	while (!atomic_load(&v->kvm->stopping)) {
 		enum vm_request req;
 
+		if (atomic_load(&v->pause_req))
+			vcpu_wait_resume(v);
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
 			log_err(v->name, "KVM_RUN: %s", strerror(errno));
-			vm_request(v->vm, VM_REQ_ERROR);
+			vm_control_request(&v->kvm->ctl, VM_REQ_ERROR);
 			break;
 		}
 		req = vcpu_exit(v);
 		if (req != VM_REQ_NONE) {
-			vm_request(v->vm, req);
+			vm_control_request(&v->kvm->ctl, req);
 			break;
 		}
 	}
+	/* A pauser waiting for this thread must not wait for ever. */
+	pthread_mutex_lock(&v->lock);
+	v->paused = true;
+	pthread_cond_broadcast(&v->cond);
+	pthread_mutex_unlock(&v->lock);
 	return NULL;
 }
 
@@ -267,6 +291,28 @@ void vcpu_join(struct vcpu *v)
 	if (v->started)
 		pthread_join(v->thread, NULL);
 	v->started = false;
+}
+
+void vcpu_pause(struct vcpu *v)
+{
+	if (!v->started)
+		return;
+	pthread_mutex_lock(&v->lock);
+	v->pause_req = true;
+	pthread_mutex_unlock(&v->lock);
+	vcpu_kick(v);
+	pthread_mutex_lock(&v->lock);
+	while (!v->paused)
+		pthread_cond_wait(&v->cond, &v->lock);
+	pthread_mutex_unlock(&v->lock);
+}
+
+void vcpu_resume(struct vcpu *v)
+{
+	pthread_mutex_lock(&v->lock);
+	v->pause_req = false;
+	pthread_cond_broadcast(&v->cond);
+	pthread_mutex_unlock(&v->lock);
 }
 
 void vcpu_destroy(struct vcpu *v)

@@ -335,21 +335,9 @@ static bool is_broadcast(const uint8_t *a)
 }
 
 /* A guest mistake: logged, at most LOG_ERRORS times per VM reset. */
-__attribute__((format(printf, 2, 3)))
-static void guest_err(struct e1000 *e, const char *fmt, ...)
-{
-	char msg[256];
-	va_list ap;
-
-	if (e->errors_logged >= LOG_ERRORS)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	log_warn(e->name, "%s", msg);
-	if (++e->errors_logged == LOG_ERRORS)
-		log_warn(e->name, "further guest errors not logged");
-}
+#define guest_err(e, ...)                                                      \
+	log_limited(&(e)->errors_logged, LOG_ERRORS, (e)->name,                \
+		    "guest errors", __VA_ARGS__)
 
 static uint32_t *plain_reg(struct e1000 *e, uint32_t off)
 {

@@ -12,11 +12,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define VIRTIO_NET_F_GUEST_CSUM 1
-#define VIRTIO_NET_F_GUEST_TSO4 7
-#define VIRTIO_NET_F_GUEST_TSO6 8
-#define VIRTIO_NET_F_GUEST_ECN 9
-
 #define TAP_OPEN_FLAGS (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR)
 
 static int tap_ioctl(int fd, unsigned long req, void *arg)

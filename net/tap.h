@@ -8,8 +8,8 @@
 #ifndef TERN_NET_TAP_H
 #define TERN_NET_TAP_H
 
-#include "net/backend.h"
 #include "virtio/net.h"
+#include "virtio/net_backend.h"
 
 #include <net/if.h>
 #include <stdbool.h>
@@ -21,16 +21,10 @@
 #define TAP_VNET_HDR_LEN 12
 #define TAP_VNET_HDR_LEN_LEGACY 10
 
-/* Virtio-net feature bits (virtio 1.2 §5.1.3) a vnet-header tap serves
- * whatever backend moves the frames: the tap accepts any checksum or TSO
- * request the guest sends (CSUM 0, HOST_TSO4 11, HOST_TSO6 12, HOST_ECN 13)
- * and, once told by tap_set_offload, hands over partial checksums and TSO
- * frames the guest said it can take (GUEST_CSUM 1, GUEST_TSO4 7,
- * GUEST_TSO6 8, GUEST_ECN 9). UFO and USO are left out: Linux guests no
- * longer send UFO and taps learned USO only in 6.2. */
-#define TAP_VIRTIO_OFFLOADS                                                    \
-	((1ULL << 0) | (1ULL << 1) | (1ULL << 7) | (1ULL << 8) |               \
-	 (1ULL << 9) | (1ULL << 11) | (1ULL << 12) | (1ULL << 13))
+/* What a vnet-header tap serves, whichever backend moves the frames, is
+ * VIRTIO_NET_OFFLOAD_FEATURES (virtio/net.h): the tap accepts any checksum
+ * or TSO request the guest sends and, once told by tap_set_offload, hands
+ * over partial checksums and TSO frames the guest said it can take. */
 
 struct tap {
 	char name[IFNAMSIZ];

@@ -1,5 +1,6 @@
 #include "net/uspace.h"
 
+#include "core/iov.h"
 #include "core/log.h"
 #include "core/sandbox.h"
 #include "virtio/net.h"
@@ -73,11 +74,8 @@ struct net_uspace_pair {
 static void pair_log(struct net_uspace_pair *p, const char *who,
 		     const char *what, const char *why)
 {
-	if (p->errors_logged >= LOG_ERRORS)
-		return;
-	if (++p->errors_logged == LOG_ERRORS)
-		log_warn(who, "further packet errors not logged");
-	log_warn(who, "%s%s%s", what, why ? ": " : "", why ? why : "");
+	log_limited(&p->errors_logged, LOG_ERRORS, who, "packet errors",
+		    "%s%s%s", what, why ? ": " : "", why ? why : "");
 }
 
 static void drain(int fd)
@@ -102,46 +100,6 @@ static void notify(struct virtq *q, int call_fd, const char *who)
 
 	if (virtq_need_notify(q) && write(call_fd, &one, sizeof(one)) < 0)
 		log_warn(who, "interrupt: %s", strerror(errno));
-}
-
-/* --- iovec helpers ------------------------------------------------------ */
-
-static void iov_read(const struct iovec *iov, unsigned int n, void *dst,
-		     size_t len)
-{
-	uint8_t *d = dst;
-
-	for (unsigned int i = 0; i < n && len; i++) {
-		size_t l = iov[i].iov_len < len ? iov[i].iov_len : len;
-
-		memcpy(d, iov[i].iov_base, l);
-		d += l;
-		len -= l;
-	}
-}
-
-/* Copies len bytes into iovecs known to hold at least that many. */
-static void iov_write(const struct iovec *iov, unsigned int n,
-		      const uint8_t *src, size_t len)
-{
-	for (unsigned int i = 0; i < n && len; i++) {
-		size_t l = iov[i].iov_len < len ? iov[i].iov_len : len;
-
-		memcpy(iov[i].iov_base, src, l);
-		src += l;
-		len -= l;
-	}
-}
-
-/* The address of byte `off` of the iovecs (which hold more than off). */
-static uint8_t *iov_byte(const struct iovec *iov, unsigned int n, size_t off)
-{
-	for (unsigned int i = 0; i < n; i++) {
-		if (off < iov[i].iov_len)
-			return (uint8_t *)iov[i].iov_base + off;
-		off -= iov[i].iov_len;
-	}
-	return NULL;
 }
 
 /* --- transmit ----------------------------------------------------------- */
@@ -186,7 +144,7 @@ static int tx_one(struct net_uspace_pair *p)
 		pair_log(p, p->tx_name, "packet longer than 64 KiB", NULL);
 		return 0;
 	}
-	iov_read(c->iov, c->nr_out, p->tx_hdr, VIRTIO_NET_HDR_LEN);
+	iov_to_buf(c->iov, c->nr_out, 0, p->tx_hdr, VIRTIO_NET_HDR_LEN);
 	if (virtio_net_tx_hdr_check(p->tx_hdr, c->out_len - VIRTIO_NET_HDR_LEN,
 				    p->u->features) < 0) {
 		STAT_ADD(p, tx_dropped, 1);
@@ -383,7 +341,7 @@ static int rx_deliver(struct net_uspace_pair *p, unsigned int *budget,
 			}
 			p->bounce[VIRTIO_NET_HDR_NUM_BUFFERS] = 1;
 			p->bounce[VIRTIO_NET_HDR_NUM_BUFFERS + 1] = 0;
-			iov_write(in, c->nr_in, p->bounce, p->pkt_len);
+			iov_from_buf(in, c->nr_in, 0, p->bounce, p->pkt_len);
 			virtq_push(&p->rxq, c, (uint32_t)p->pkt_len);
 			STAT_ADD(p, rx_packets, 1);
 			STAT_ADD(p, rx_bytes, p->pkt_len - VIRTIO_NET_HDR_LEN);
@@ -417,7 +375,7 @@ static int rx_deliver(struct net_uspace_pair *p, unsigned int *budget,
 		len = p->pkt_len - p->copied;
 		if (len > c->in_len)
 			len = c->in_len;
-		iov_write(in, c->nr_in, p->bounce + p->copied, len);
+		iov_from_buf(in, c->nr_in, 0, p->bounce + p->copied, len);
 		if (!p->nheld) {
 			p->nbuf[0] = iov_byte(in, c->nr_in,
 					      VIRTIO_NET_HDR_NUM_BUFFERS);

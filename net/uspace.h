@@ -16,8 +16,8 @@
 #ifndef TERN_NET_USPACE_H
 #define TERN_NET_USPACE_H
 
-#include "net/backend.h"
 #include "virtio/device.h"
+#include "virtio/net_backend.h"
 
 #include <stdatomic.h>
 #include <stdbool.h>

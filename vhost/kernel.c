@@ -1,6 +1,7 @@
 #include "vhost/kernel.h"
 
 #include "core/log.h"
+#include "virtio/net.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,9 +13,6 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
-
-#define VIRTIO_NET_F_MRG_RXBUF 15
-#define VIRTIO_NET_F_MQ 22
 
 /* What vhost reports that a guest may see (see kernel.h for the rest). */
 #define VHOST_NET_PASS                                                         \
@@ -340,7 +338,7 @@ static void pair_unconfigure(struct vhost_net *v, unsigned int i)
 static uint64_t vhost_net_features(void *be)
 {
 	struct vhost_net *v = be;
-	uint64_t f = (v->vhost_features & VHOST_NET_PASS) | TAP_VIRTIO_OFFLOADS;
+	uint64_t f = (v->vhost_features & VHOST_NET_PASS) | VIRTIO_NET_OFFLOAD_FEATURES;
 
 	/* Capacity, not control plane: one tap queue, one pair. */
 	if (v->npairs > 1)

@@ -11,8 +11,8 @@
  *  - this backend, features(): the ring and transport bits vhost reports
  *    and tern can use (VIRTIO_F_INDIRECT_DESC 28, VIRTIO_F_EVENT_IDX 29,
  *    VIRTIO_F_VERSION_1 32, VIRTIO_F_RING_PACKED 34 when a kernel offers
- *    it, VIRTIO_NET_F_MRG_RXBUF 15), plus TAP_VIRTIO_OFFLOADS (net/tap.h:
- *    CSUM, GUEST_CSUM, GUEST_TSO4/6, GUEST_ECN, HOST_TSO4/6, HOST_ECN),
+ *    it, VIRTIO_NET_F_MRG_RXBUF 15), plus VIRTIO_NET_OFFLOAD_FEATURES
+ *    (virtio/net.h: CSUM, GUEST_CSUM, GUEST_TSO4/6, GUEST_ECN, HOST_TSO4/6, HOST_ECN),
  *    which the tap serves, plus VIRTIO_NET_F_MQ 22 when the tap has more
  *    than one queue (a capacity: one tap queue per pair). vhost bits tern
  *    must not pass on are dropped: VHOST_F_LOG_ALL 26 (migration, set by vhost_net_set_log), bit 27 (for
@@ -46,8 +46,8 @@
 #ifndef TERN_VHOST_KERNEL_H
 #define TERN_VHOST_KERNEL_H
 
-#include "net/backend.h"
 #include "net/tap.h"
+#include "virtio/net_backend.h"
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
 /* virtio-net's data queues served by a vhost-user backend
- * (`--net vhost-user=SOCKET`): a net backend (net/backend.h) like
+ * (`--net vhost-user=SOCKET`): a net backend (virtio/net_backend.h) like
  * vhost-net's, so the virtio-net device model, its control queue and
  * feature rules stay tern's (virtio/net.c) and only the receive/transmit
  * rings go to the other process (DPDK, a switch, ...). Queue pair i is
@@ -9,8 +9,8 @@
 #ifndef TERN_VHOST_USER_NET_H
 #define TERN_VHOST_USER_NET_H
 
-#include "net/backend.h"
 #include "vhost/user_front.h"
+#include "virtio/net_backend.h"
 
 struct vu_net {
 	struct vu_front front;

@@ -1,6 +1,8 @@
 #include "virtio/blk.h"
 
 #include "block/uring.h"
+#include "core/bytes.h"
+#include "core/iov.h"
 #include "core/log.h"
 #include "core/sandbox.h"
 #include "virtio/queue.h"
@@ -60,80 +62,11 @@ struct blk_queue {
 
 /* --- requests ----------------------------------------------------------- */
 
-/* Copies [skip, skip+len) of an iovec array into dst. */
-static size_t iov_copy_out(const struct iovec *iov, unsigned int n,
-			   size_t skip, void *dst, size_t len)
-{
-	size_t done = 0;
-
-	for (unsigned int i = 0; i < n && done < len; i++) {
-		size_t l = iov[i].iov_len;
-
-		if (skip >= l) {
-			skip -= l;
-			continue;
-		}
-		l -= skip;
-		if (l > len - done)
-			l = len - done;
-		memcpy((uint8_t *)dst + done, (uint8_t *)iov[i].iov_base + skip,
-		       l);
-		done += l;
-		skip = 0;
-	}
-	return done;
-}
-
-/* The [skip, skip+len) bytes of src as a new iovec array; -E2BIG if that
- * needs more than `max` segments. */
-static int iov_slice(const struct iovec *src, unsigned int n, size_t skip,
-		     size_t len, struct iovec *dst, unsigned int max)
-{
-	unsigned int out = 0;
-
-	for (unsigned int i = 0; i < n && len; i++) {
-		size_t l = src[i].iov_len;
-
-		if (skip >= l) {
-			skip -= l;
-			continue;
-		}
-		l -= skip;
-		if (l > len)
-			l = len;
-		if (out == max)
-			return -E2BIG;
-		dst[out].iov_base = (uint8_t *)src[i].iov_base + skip;
-		dst[out].iov_len = l;
-		out++;
-		len -= l;
-		skip = 0;
-	}
-	return (int)out;
-}
-
-static uint64_t le64(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-	return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 static void blk_log_error(struct blk_queue *q, const char *fmt, const char *a,
 			  int err)
 {
-	if (q->errors_logged >= BLK_LOG_ERRORS)
-		return;
-	if (++q->errors_logged == BLK_LOG_ERRORS)
-		log_warn(q->name, "further request errors not logged");
-	log_warn(q->name, fmt, a, strerror(err));
+	log_limited(&q->errors_logged, BLK_LOG_ERRORS, q->name,
+		    "request errors", fmt, a, strerror(err));
 }
 
 static void blk_finish(struct blk_queue *q, struct blk_io *io, uint8_t status,
@@ -201,9 +134,9 @@ int virtio_blk_decode(const struct virtio_blk *b, const struct virtq_chain *c,
 	for (unsigned int i = c->nr_in; i-- > 0 && !io->status;)
 		if (in[i].iov_len)
 			io->status = (uint8_t *)in[i].iov_base + in[i].iov_len - 1;
-	iov_copy_out(c->iov, c->nr_out, 0, hdr, BLK_HDR_LEN);
-	type = le32(hdr);
-	sector = le64(hdr + 8);
+	iov_to_buf(c->iov, c->nr_out, 0, hdr, BLK_HDR_LEN);
+	type = get_le32(hdr);
+	sector = get_le64(hdr + 8);
 	io->req = (struct blk_req){ .opaque = io, .iov = io->iov };
 	io->used_len = 1;
 	io->answer = VIRTIO_BLK_S_IOERR;
@@ -246,10 +179,10 @@ int virtio_blk_decode(const struct virtio_blk *b, const struct virtq_chain *c,
 		 * say so. */
 		if (b->cfg.readonly || c->out_len - BLK_HDR_LEN != sizeof(seg))
 			return 1;
-		iov_copy_out(c->iov, c->nr_out, BLK_HDR_LEN, seg, sizeof(seg));
-		sector = le64(seg);
-		nsect = le32(seg + 8);
-		flags = le32(seg + 12);
+		iov_to_buf(c->iov, c->nr_out, BLK_HDR_LEN, seg, sizeof(seg));
+		sector = get_le64(seg);
+		nsect = get_le32(seg + 8);
+		flags = get_le32(seg + 12);
 		if (type == VIRTIO_BLK_T_DISCARD ? flags != 0
 						 : (flags & ~VIRTIO_BLK_WZ_F_UNMAP)) {
 			io->answer = VIRTIO_BLK_S_UNSUPP;

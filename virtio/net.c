@@ -1,5 +1,7 @@
 #include "virtio/net.h"
 
+#include "core/bytes.h"
+#include "core/iov.h"
 #include "core/log.h"
 #include "core/sandbox.h"
 #include "virtio/queue.h"
@@ -30,11 +32,6 @@ struct net_ctrl {
 };
 
 /* --- header rules ------------------------------------------------------ */
-
-static uint16_t ld16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
 
 uint64_t virtio_net_features_fixup(uint64_t f)
 {
@@ -96,11 +93,11 @@ int virtio_net_tx_hdr_check(uint8_t hdr[VIRTIO_NET_HDR_LEN], uint32_t payload,
 	    !(features & F(VIRTIO_NET_F_HOST_ECN)))
 		return -EINVAL;
 	if (type != VIRTIO_NET_HDR_GSO_NONE &&
-	    (!csum || ld16(hdr + VIRTIO_NET_HDR_GSO_SIZE) == 0))
+	    (!csum || get_le16(hdr + VIRTIO_NET_HDR_GSO_SIZE) == 0))
 		return -EINVAL;
 	if (csum) {
-		uint32_t start = ld16(hdr + VIRTIO_NET_HDR_CSUM_START);
-		uint32_t off = ld16(hdr + VIRTIO_NET_HDR_CSUM_OFFSET);
+		uint32_t start = get_le16(hdr + VIRTIO_NET_HDR_CSUM_START);
+		uint32_t off = get_le16(hdr + VIRTIO_NET_HDR_CSUM_OFFSET);
 
 		if (!(features & F(VIRTIO_NET_F_CSUM)) ||
 		    start + off + 2 > payload)
@@ -160,50 +157,6 @@ int virtio_net_rx_hdr_fix(uint8_t hdr[VIRTIO_NET_HDR_LEN], uint64_t features)
 
 /* --- control commands --------------------------------------------------- */
 
-/* Reads the device-readable part of a chain front to back. */
-struct iov_rd {
-	const struct iovec *iov;
-	unsigned int n, i;
-	size_t off;			/* into iov[i] */
-	uint64_t left;			/* bytes not yet read */
-};
-
-static void rd_init(struct iov_rd *r, const struct iovec *iov, unsigned int n)
-{
-	*r = (struct iov_rd){ .iov = iov, .n = n };
-	for (unsigned int i = 0; i < n; i++)
-		r->left += iov[i].iov_len;
-}
-
-/* Copies the next len bytes (dst NULL: skips them). False, and nothing
- * consumed, if fewer are left. */
-static bool rd_take(struct iov_rd *r, void *dst, uint64_t len)
-{
-	uint8_t *d = dst;
-
-	if (len > r->left)
-		return false;
-	r->left -= len;
-	while (len) {
-		size_t l = r->iov[r->i].iov_len - r->off;
-
-		if (l > len)
-			l = (size_t)len;
-		if (d) {
-			memcpy(d, (const uint8_t *)r->iov[r->i].iov_base + r->off,
-			       l);
-			d += l;
-		}
-		len -= l;
-		r->off += l;
-		if (r->off == r->iov[r->i].iov_len) {
-			r->i++;
-			r->off = 0;
-		}
-	}
-	return true;
-}
-
 static bool mac_is_unicast(const uint8_t *mac)
 {
 	static const uint8_t zero[6];
@@ -211,7 +164,8 @@ static bool mac_is_unicast(const uint8_t *mac)
 	return !(mac[0] & 1) && memcmp(mac, zero, 6);
 }
 
-static uint8_t ctrl_rx(struct virtio_net *n, uint8_t cmd, struct iov_rd *r)
+static uint8_t ctrl_rx(struct virtio_net *n, uint8_t cmd,
+		       struct iov_reader *r)
 {
 	bool *mode[] = {
 		[VIRTIO_NET_CTRL_RX_PROMISC] = &n->rx.promisc,
@@ -228,19 +182,19 @@ static uint8_t ctrl_rx(struct virtio_net *n, uint8_t cmd, struct iov_rd *r)
 	 * they cost nothing. */
 	if (!(n->negotiated & F(VIRTIO_NET_F_CTRL_RX)) ||
 	    cmd >= sizeof(mode) / sizeof(mode[0]) || r->left != 1 ||
-	    !rd_take(r, &on, 1) || on > 1)
+	    !iov_reader_take(r, &on, 1) || on > 1)
 		return VIRTIO_NET_ERR;
 	*mode[cmd] = on;
 	return VIRTIO_NET_OK;
 }
 
 /* One table of MAC_TABLE_SET: le32 entries, then entries * 6 bytes. */
-static bool mac_table(struct iov_rd *r, struct net_rx_filter *f, bool multi)
+static bool mac_table(struct iov_reader *r, struct net_rx_filter *f, bool multi)
 {
 	uint8_t le[4];
 	uint32_t count;
 
-	if (!rd_take(r, le, 4))
+	if (!iov_reader_take(r, le, 4))
 		return false;
 	count = le[0] | le[1] << 8 | le[2] << 16 | (uint32_t)le[3] << 24;
 	if ((uint64_t)count * 6 > r->left)
@@ -255,15 +209,15 @@ static bool mac_table(struct iov_rd *r, struct net_rx_filter *f, bool multi)
 				f->multi_overflow = true;
 			else
 				f->uni_overflow = true;
-			return rd_take(r, NULL, (uint64_t)(count - i) * 6);
+			return iov_reader_take(r, NULL, (uint64_t)(count - i) * 6);
 		}
-		if (!rd_take(r, f->macs[f->n_kept++], 6))
+		if (!iov_reader_take(r, f->macs[f->n_kept++], 6))
 			return false;
 	}
 	return true;
 }
 
-static uint8_t ctrl_mac(struct virtio_net *n, uint8_t cmd, struct iov_rd *r)
+static uint8_t ctrl_mac(struct virtio_net *n, uint8_t cmd, struct iov_reader *r)
 {
 	struct net_rx_filter f;
 	uint8_t mac[6];
@@ -284,7 +238,7 @@ static uint8_t ctrl_mac(struct virtio_net *n, uint8_t cmd, struct iov_rd *r)
 		return VIRTIO_NET_OK;
 	case VIRTIO_NET_CTRL_MAC_ADDR_SET:
 		if (!(n->negotiated & F(VIRTIO_NET_F_CTRL_MAC_ADDR)) ||
-		    r->left != 6 || !rd_take(r, mac, 6) || !mac_is_unicast(mac))
+		    r->left != 6 || !iov_reader_take(r, mac, 6) || !mac_is_unicast(mac))
 			return VIRTIO_NET_ERR;
 		/* Config space shows it before the command is used. */
 		pthread_mutex_lock(&n->lock);
@@ -296,7 +250,7 @@ static uint8_t ctrl_mac(struct virtio_net *n, uint8_t cmd, struct iov_rd *r)
 	}
 }
 
-static uint8_t ctrl_mq(struct virtio_net *n, uint8_t cmd, struct iov_rd *r)
+static uint8_t ctrl_mq(struct virtio_net *n, uint8_t cmd, struct iov_reader *r)
 {
 	uint8_t le[2];
 	unsigned int pairs;
@@ -304,9 +258,9 @@ static uint8_t ctrl_mq(struct virtio_net *n, uint8_t cmd, struct iov_rd *r)
 
 	if (!(n->negotiated & F(VIRTIO_NET_F_MQ)) ||
 	    cmd != VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET || r->left != 2 ||
-	    !rd_take(r, le, 2))
+	    !iov_reader_take(r, le, 2))
 		return VIRTIO_NET_ERR;
-	pairs = ld16(le);
+	pairs = get_le16(le);
 	/* Beyond max_virtqueue_pairs, or pairs the driver did not enable
 	 * before DRIVER_OK (it MUST configure queues before using them). */
 	if (pairs < 1 || pairs > n->cfg.pairs || pairs > n->pairs_started)
@@ -323,14 +277,14 @@ static uint8_t ctrl_mq(struct virtio_net *n, uint8_t cmd, struct iov_rd *r)
 }
 
 static uint8_t ctrl_offloads(struct virtio_net *n, uint8_t cmd,
-			     struct iov_rd *r)
+			     struct iov_reader *r)
 {
 	uint8_t le[8];
 	uint64_t v = 0;
 
 	if (!(n->negotiated & F(VIRTIO_NET_F_CTRL_GUEST_OFFLOADS)) ||
 	    cmd != VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET || r->left != 8 ||
-	    !rd_take(r, le, 8))
+	    !iov_reader_take(r, le, 8))
 		return VIRTIO_NET_ERR;
 	for (int i = 7; i >= 0; i--)
 		v = v << 8 | le[i];
@@ -346,15 +300,15 @@ int virtio_net_ctrl(struct virtio_net *n, const struct virtq_chain *c,
 {
 	const struct iovec *in = c->iov + c->nr_out;
 	uint8_t *ackp = NULL, hdr[2], status = VIRTIO_NET_ERR;
-	struct iov_rd r;
+	struct iov_reader r;
 
 	for (unsigned int i = 0; i < c->nr_in && !ackp; i++)
 		if (in[i].iov_len)
 			ackp = in[i].iov_base;
 	if (!ackp)
 		return -EINVAL;
-	rd_init(&r, c->iov, c->nr_out);
-	if (rd_take(&r, hdr, 2)) {
+	iov_reader_init(&r, c->iov, c->nr_out);
+	if (iov_reader_take(&r, hdr, 2)) {
 		switch (hdr[0]) {
 		case VIRTIO_NET_CTRL_RX:
 			status = ctrl_rx(n, hdr[1], &r);

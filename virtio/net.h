@@ -1,5 +1,5 @@
 /* virtio-net (virtio 1.2 §5.1): config space, feature negotiation and the
- * control queue. The data queues belong to a backend (net/backend.h):
+ * control queue. The data queues belong to a backend (virtio/net_backend.h):
  * vhost-net in the kernel or the userspace datapath (net/uspace.c). The
  * model knows nothing of PCI.
  *
@@ -16,8 +16,8 @@
 #define TERN_VIRTIO_NET_H
 
 #include "core/memory.h"
-#include "net/backend.h"
 #include "virtio/device.h"
+#include "virtio/net_backend.h"
 
 #include <pthread.h>
 #include <stdbool.h>

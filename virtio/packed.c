@@ -16,6 +16,7 @@
  * - Toward the driver, kicks are on (ENABLE) or off (DISABLE); we never ask
  *   for a kick at a given descriptor, which EVENT_IDX would allow. */
 #include "virtio/queue.h"
+#include "virtio/ring_internal.h"
 
 #include "core/memory.h"
 

@@ -68,21 +68,9 @@ static void drain(int fd)
 
 /* A driver's mistake: logged, at most LOG_ERRORS times per device.
  * Caller holds t->lock. */
-__attribute__((format(printf, 2, 3)))
-static void guest_err(struct virtio_pci *t, const char *fmt, ...)
-{
-	char msg[200];
-	va_list ap;
-
-	if (t->errors_logged >= LOG_ERRORS)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	log_warn(t->name, "%s", msg);
-	if (++t->errors_logged == LOG_ERRORS)
-		log_warn(t->name, "further driver errors not logged");
-}
+#define guest_err(t, ...)                                                      \
+	log_limited(&(t)->errors_logged, LOG_ERRORS, (t)->name,                \
+		    "driver errors", __VA_ARGS__)
 
 /* --- MSI-X ------------------------------------------------------------- */
 

@@ -29,6 +29,7 @@
 #include "core/bus.h"
 #include "core/pci.h"
 #include "net/e1000.h"
+#include "tests/fuzz/fuzz.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -40,14 +41,6 @@
 
 #define RAM_SIZE (256u << 10)
 #define MAX_STEPS 512
-#define FZ_ASSERT(c)                                                           \
-	do {                                                                   \
-		if (!(c)) {                                                    \
-			fprintf(stderr, "fuzz_e1000: %s:%d: %s\n", __FILE__,   \
-				__LINE__, #c);                                 \
-			abort();                                               \
-		}                                                              \
-	} while (0)
 
 static const uint32_t fz_regs[] = {
 	0x0000, 0x0008, 0x0010, 0x0014, 0x0020, 0x0038, 0x00c0, 0x00c4,

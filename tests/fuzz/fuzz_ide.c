@@ -33,6 +33,7 @@
 
 #include "block/ide.h"
 #include "core/memory.h"
+#include "tests/fuzz/fuzz.h"
 
 #define RAM_SIZE (1ULL << 20)
 #define RAM_FILL (16u << 10)
@@ -47,14 +48,6 @@ static struct {
 	unsigned long inputs, steps, waits_timed_out;
 } fz_stats;
 
-#define FZ_ASSERT(cond)                                                        \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			fprintf(stderr, "fuzz_ide: %s:%d: %s\n", __FILE__,     \
-				__LINE__, #cond);                              \
-			abort();                                               \
-		}                                                              \
-	} while (0)
 
 /* A 64 KiB image, unlinked at once: it lives as long as the process. */
 static void fz_image(struct blk_image *img)

@@ -29,6 +29,7 @@
 
 #include "core/memory.h"
 #include "virtio/queue.h"
+#include "tests/fuzz/fuzz.h"
 
 #define RAM_SIZE (1ULL << 20)
 #define HDR 32
@@ -79,14 +80,6 @@ static uint32_t rd32(const uint8_t *p)
 	return (uint32_t)rd16(p) | (uint32_t)rd16(p + 2) << 16;
 }
 
-#define FZ_ASSERT(cond)                                                        \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			fprintf(stderr, "fuzz_virtq: %s:%d: %s\n", __FILE__,   \
-				__LINE__, #cond);                              \
-			abort();                                               \
-		}                                                              \
-	} while (0)
 
 /* What a device may rely on for every chain virtq_pop hands out. */
 static void fz_check_chain(const struct virtq *q, struct virtq_chain *c)

@@ -1,16 +1,11 @@
 # Guest side of the virtio-net tests (tests/host/l1-suite): Linux's own
 # virtio_net driver against tern's device and its backend (vhost-net or the
-# userspace datapath). The test host is 169.254.77.1 on the tap (IPv4
-# link-local: this traffic never leaves the test host, which has no NIC).
+# userspace datapath). The test host is on the tap ($host, lib.sh).
 . /lib.sh
-host=169.254.77.1
-dev=$(ls /sys/class/net | grep -v '^lo$' | head -n 1)
-ip link set lo up
-ip addr add 169.254.77.2/24 dev "$dev"
-ip link set "$dev" up
+net_up
 # The driver's view: queue pairs and negotiated offloads.
 want=$(arg pairs)
-got=$(/usr/bin/ethtool -l "$dev" 2>/dev/null | awk '/^Current/ { c = 1 } c && /^Combined/ { print $2; exit }')
+got=$(combined_queues)
 check "queues: ethtool -l shows $got combined, want $want" [ "${got:-0}" -eq "$want" ]
 if [ "$want" -gt 1 ]; then
 	/usr/bin/ethtool -L "$dev" combined "$want"
@@ -25,8 +20,7 @@ check "offloads: tx-checksumming $(k tx-checksumming), CSUM $(bit 0)" [ "$(k tx-
 check "offloads: rx-checksumming $(k rx-checksumming), GUEST_CSUM $(bit 1)" [ "$(k rx-checksumming)" = "$(bit 1)" ]
 check "offloads: tcp-segmentation-offload $(k tcp-segmentation-offload), HOST_TSO4 $(bit 11)" [ "$(k tcp-segmentation-offload)" = "$(bit 11)" ]
 # Reachability, both directions of TCP, and the packets each queue saw.
-for i in 1 2 3 4 5 6 7 8 9 10; do ping -c 1 -W 1 $host >/dev/null 2>&1 && break; done
-check "ping the test host" ping -c 3 -W 2 $host
+ping_host "ping the test host" 10
 # The exit-count window (tests/host/l1-suite samples KVM's counters at the
 # two markers) holds the two iperf3 runs and nothing else: every console
 # character is an exit, so the checks print after it.
@@ -51,14 +45,6 @@ while [ $q -lt "$want" ]; do
 	q=$((q + 1))
 done
 # Unbind and rebind the driver: the device resets and must come back.
-drv=/sys/bus/virtio/drivers/virtio_net
-vdev=$(basename "$(readlink /sys/class/net/$dev/device)")
-echo "$vdev" >$drv/unbind
-echo "$vdev" >$drv/bind
-sleep 1
-dev=$(ls /sys/class/net | grep -v '^lo$' | head -n 1)
-ip addr add 169.254.77.2/24 dev "$dev"
-ip link set "$dev" up
-for i in 1 2 3 4 5 6 7 8 9 10; do ping -c 1 -W 1 $host >/dev/null 2>&1 && break; done
-check "ping after unbind and rebind" ping -c 3 -W 2 $host
+rebind_nic
+ping_host "ping after unbind and rebind" 10
 exit $status

@@ -3,11 +3,7 @@
 # in a jail. The host looks at tern's /proc between TERN-SANDBOX-READY and
 # the "go" it types (by then every device has started).
 . /lib.sh
-host=169.254.77.1
-dev=$(ls /sys/class/net | grep -v '^lo$' | head -n 1)
-ip link set lo up
-ip addr add 169.254.77.2/24 dev "$dev"
-ip link set "$dev" up
+net_up
 echo TERN-SANDBOX-READY
 read -r go
 dd if=/dev/urandom of=/tmp/pattern bs=1M count=4 2>/dev/null

@@ -9,17 +9,14 @@
 # the flow's replies back through testpmd on the same queue index, so
 # receive queue q sees it too.
 . /lib.sh
-host=169.254.77.1
 pairs=$(arg pairs)
 dev=$(ls /sys/class/net | grep -v '^lo$' | head -n 1)
 check "nic: virtio_net bound to ${dev:-nothing}" [ -n "$dev" ]
 [ -n "$dev" ] || exit 1
 mac=$(cat /sys/class/net/$dev/address)
 check "mac: $mac, want $(arg mac)" [ "$mac" = "$(arg mac)" ]
-ip link set lo up
-ip addr add 169.254.77.2/24 dev "$dev"
-ip link set "$dev" up
-got=$(/usr/bin/ethtool -l "$dev" 2>/dev/null | awk '/^Current/ { c = 1 } c && /^Combined/ { print $2; exit }')
+net_up
+got=$(combined_queues)
 check "queues: ethtool -l shows ${got:-no} combined, want $pairs" [ "${got:-0}" -eq "$pairs" ]
 [ "$pairs" -gt 1 ] && /usr/bin/ethtool -L "$dev" combined "$pairs"
 echo "TERN-FEATURES $(cat /sys/class/net/$dev/device/features)"
@@ -29,8 +26,7 @@ echo "TERN-FEATURES $(cat /sys/class/net/$dev/device/features)"
 # own checksums (as it must behind any such switch).
 /usr/bin/ethtool -K "$dev" tx off >/dev/null 2>&1
 # The first packets wait for testpmd's link (and ARP): retry a while.
-for i in $(seq 1 20); do ping -c 1 -W 1 $host >/dev/null 2>&1 && break; done
-check "ping the test host" ping -c 3 -W 2 $host
+ping_host "ping the test host" 20
 # iperf3 both ways, one stream per queue pair.
 q=0
 while [ $q -lt "$pairs" ]; do
@@ -64,15 +60,7 @@ while [ $q -lt "$pairs" ]; do
 done
 # Unbind and rebind the driver: the device resets (the backend's rings are
 # stopped with GET_VRING_BASE) and starts again on fresh rings.
-drv=/sys/bus/virtio/drivers/virtio_net
-vdev=$(basename "$(readlink /sys/class/net/$dev/device)")
-echo "$vdev" >$drv/unbind
-echo "$vdev" >$drv/bind
-sleep 1
-dev=$(ls /sys/class/net | grep -v '^lo$' | head -n 1)
-ip addr add 169.254.77.2/24 dev "$dev"
-ip link set "$dev" up
+rebind_nic
 [ "$pairs" -gt 1 ] && /usr/bin/ethtool -L "$dev" combined "$pairs"
-for i in $(seq 1 20); do ping -c 1 -W 1 $host >/dev/null 2>&1 && break; done
-check "ping after unbind and rebind" ping -c 3 -W 2 $host
+ping_host "ping after unbind and rebind" 20
 exit $status

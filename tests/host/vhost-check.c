@@ -434,7 +434,7 @@ static void check_single(void)
 	step("backend offers VERSION_1, MRG_RXBUF and the tap offloads",
 	     (offered & (F(VIRTIO_F_VERSION_1) | F(MRG_RXBUF))) ==
 		     (F(VIRTIO_F_VERSION_1) | F(MRG_RXBUF)) &&
-		     (offered & TAP_VIRTIO_OFFLOADS) == TAP_VIRTIO_OFFLOADS);
+		     (offered & VIRTIO_NET_OFFLOAD_FEATURES) == VIRTIO_NET_OFFLOAD_FEATURES);
 	step("bit 27 (VHOST_NET_F_VIRTIO_NET_HDR), LOG_ALL and (1 pair) MQ "
 	     "not offered", !(offered & (F(27) | F(26) | F(MQ))));
 	r.features = F(VIRTIO_F_VERSION_1) | F(MRG_RXBUF) | F(1) | F(7);

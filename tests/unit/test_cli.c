@@ -1,5 +1,5 @@
 /* Every bad value: CLI_USAGE and one line naming the option. */
-#include "core/cli.h"
+#include "vmm/cli.h"
 
 #include "check.h"
 

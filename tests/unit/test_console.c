@@ -1,10 +1,10 @@
-/* The serial console's socket mode (core/console.c): a vCPU writing the
+/* The serial console's socket mode (platform/console.c): a vCPU writing the
  * guest's output while the main thread hangs up on the client. The vCPU
  * is held between taking the socket's descriptor and its write() (this
  * file's write() stands in for libc's and parks it there), the main
  * thread hangs up and the number is reused by a new socket: the guest's
  * bytes must not arrive on the new one. */
-#include "core/console.h"
+#include "platform/console.h"
 
 #include "check.h"
 

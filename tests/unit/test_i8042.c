@@ -2,7 +2,7 @@
  * interface tests, command byte, status OBF. */
 #include <pthread.h>
 
-#include "core/i8042.h"
+#include "platform/i8042.h"
 #include "tests/unit/check.h"
 
 struct fake_ctl {

@@ -2,7 +2,7 @@
  * PIRQ registers to ISA IRQs (shared, disabled, reprogrammed, reserved
  * values), the ACPI PM block (S5 only powers off, SCI_EN, PM timer) and
  * the IDE bus-master block following BAR4. */
-#include "core/piix.h"
+#include "platform/piix.h"
 
 #include "check.h"
 

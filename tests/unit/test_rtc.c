@@ -1,7 +1,7 @@
 /* MC146818: time registers from an injected clock in BCD, binary and
  * 12-hour formats; setting the time moves the offset; index masking;
  * status registers A, C, D; CMOS RAM. */
-#include "core/rtc.h"
+#include "platform/rtc.h"
 #include "tests/unit/check.h"
 
 /* 2026-11-23 15:04:05 UTC, a Monday. */

@@ -4,10 +4,10 @@
  * PROT_EXEC are checked, a creator's filter lets its children run, --user
  * and --jail take effect, and README's copy of the table is the table.
  * Filters are installed in forked children only. argv[1]: README.md. */
-#include "core/console.h"
 #include "core/loop.h"
 #include "core/sandbox.h"
 #include "core/seccomp_table.h"
+#include "platform/console.h"
 
 #include "check.h"
 

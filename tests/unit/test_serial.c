@@ -3,7 +3,7 @@
  * Everything goes through serial_bus_ops as a guest would. */
 #include <pthread.h>
 
-#include "core/serial.h"
+#include "platform/serial.h"
 #include "tests/unit/check.h"
 
 enum { RBR = 0, THR = 0, DLL = 0, IER = 1, DLM = 1, IIR = 2, FCR = 2,

@@ -2,25 +2,27 @@
  * owns (KVM fds, guest RAM, buses, devices, vCPU threads) hangs off it and
  * goes away with vm_destroy(); a reboot with --on-reboot restart is a
  * destroy and a fresh create. */
-#ifndef TERN_CORE_VM_H
-#define TERN_CORE_VM_H
+#ifndef TERN_VMM_VM_H
+#define TERN_VMM_VM_H
 
-#include "core/bus.h"
-#include "core/i8042.h"
-#include "core/irq.h"
+#include "block/ide.h"
+#include "core/device.h"
+#include "core/kvm.h"
 #include "core/lifecycle.h"
 #include "core/loop.h"
 #include "core/memory.h"
 #include "core/pci.h"
-#include "core/piix.h"
-#include "core/rtc.h"
-#include "core/serial.h"
 #include "core/vcpu.h"
 #include "core/worker.h"
-#include "block/ide.h"
 #include "net/e1000.h"
 #include "net/tap.h"
 #include "net/uspace.h"
+#include "platform/acpi_sleep.h"
+#include "platform/host_bridge.h"
+#include "platform/i8042.h"
+#include "platform/piix.h"
+#include "platform/rtc.h"
+#include "platform/serial.h"
 #include "vhost/kernel.h"
 #include "vhost/user_blk_dev.h"
 #include "vhost/user_net.h"
@@ -39,7 +41,7 @@
 enum vhost_mode { VHOST_AUTO, VHOST_ON, VHOST_OFF };
 
 /* virt: tern's own machine, hardware-reduced ACPI and virtio only.
- * pc: i440FX + PIIX3 (core/piix.c) for guests that need a 1996 PC and
+ * pc: i440FX + PIIX3 (platform/piix.c) for guests that need a 1996 PC and
  * its slow-path devices (IDE disks, e1000). */
 enum vm_machine { MACHINE_VIRT, MACHINE_PC };
 
@@ -94,25 +96,23 @@ struct vm_config {
 #define VM_PORT_SLEEP_CTL 0x600
 #define VM_PORT_SLEEP_STS 0x601
 #define VM_IOAPIC_ADDR 0xfec00000ULL
-#define VM_UNKNOWN_LOG_MAX 32
 
 struct vm {
 	const struct vm_config *cfg;
-	int kvm_fd;
-	int vm_fd;
+	struct kvm kvm;			/* fds, CPUID, buses, IRQ routing */
 	struct guest_mem mem;
-	struct bus pio;
-	struct bus mmio;
 	struct pci_bus pci;
-	struct pci_dev host_bridge;	/* virt */
+	struct host_bridge host_bridge;	/* virt */
 	struct piix piix;		/* pc */
 	struct ide ide;			/* pc: PIIX IDE channels */
 	bool ide_on;
 	struct blk_image ide_img[VM_MAX_IDE];
+	struct machine_host host;	/* what devices realize against */
+	struct device_list devices;	/* realized, in order */
 	struct serial serial;
 	struct rtc rtc;
 	struct i8042 i8042;
-	struct irq_router irq;
+	struct acpi_sleep sleep;	/* virt */
 	struct virtio_blk blk[VM_MAX_DISKS];
 	struct virtio_pci blk_pci[VM_MAX_DISKS];
 	unsigned int ndisks;		/* created so far */
@@ -123,54 +123,56 @@ struct vm {
 	unsigned int nvudisks;		/* created so far */
 	struct mem_config mem_cfg;	/* cfg->mem, shared when vhost-user */
 	struct vm_net {
-		struct tap tap;
-		bool e1000_on;		/* model=e1000: none of the below */
-		struct e1000 e1000;
-		bool vhost;		/* vhost-net, else userspace */
-		struct vhost_net vh;
-		struct net_uspace us;
-		bool vu;		/* vhost-user backend, no tap */
-		struct vu_net vun;
-		struct virtio_net dev;
-		struct virtio_pci pci;
+		enum vm_net_kind {
+			VM_NET_E1000,		/* model=e1000 on a tap */
+			VM_NET_VHOST,		/* virtio-net, tap, vhost-net */
+			VM_NET_USPACE,		/* virtio-net, tap, userspace */
+			VM_NET_VHOST_USER,	/* virtio-net, a backend process */
+		} kind;
+		struct tap tap;		/* all but VM_NET_VHOST_USER */
+		union {
+			struct e1000 e1000;
+			struct {
+				union {
+					struct vhost_net vh;
+					struct net_uspace us;
+					struct vu_net vun;
+				};
+				struct virtio_net dev;
+				struct virtio_pci pci;
+			};
+		};
 	} nets[VM_MAX_NETS];
 	unsigned int nnets;		/* created so far */
-	struct vm_control ctl;		/* devices ask to stop through this */
 	struct worker devctl;		/* starts/stops devices for vCPUs */
-	struct kvm_cpuid2 *cpuid;	/* what KVM supports, patched per vCPU */
 	unsigned int ncpus;
 	struct vcpu *vcpus;
 
 	int request_fd;			/* eventfd: a request is pending */
 	_Atomic int request;		/* enum vm_request, first one wins */
-	atomic_bool stopping;		/* vCPU threads leave their loop */
-	uint8_t sleep_sts;
-	atomic_bool sleep_warned;	/* an unknown sleep type, logged once */
-
-	pthread_mutex_t unknown_lock;	/* unknown accesses, logged once */
-	unsigned int nunknown;
-	uint64_t unknown[VM_UNKNOWN_LOG_MAX];
 };
 
-/* Builds the VM and loads the kernel; vCPUs are created but not started,
- * and no thread exists yet (the caller may lock the process down between
- * vm_create and vm_run). Serial output goes to `out`. Returns 0 or -errno
- * (logged). */
-int vm_create(struct vm *vm, const struct vm_config *cfg,
+/* Builds the VM on the heap (*vmp) and loads the kernel; vCPUs are
+ * created but not started, and no thread exists yet (the caller may lock
+ * the process down between vm_create and vm_run). Serial output goes to
+ * `out`. Returns 0 or -errno (logged; nothing left allocated). */
+int vm_create(struct vm **vmp, const struct vm_config *cfg,
 	      struct serial_output out, struct loop *loop);
 /* Starts the VM's threads (device control, IDE drives, e1000 receive,
  * vCPUs), enters the main thread's sandbox role (core/sandbox.h) and
  * serves `loop` until a request; returns it. */
 enum vm_request vm_run(struct vm *vm, struct loop *loop);
+/* Tears the VM down and frees it. */
 void vm_destroy(struct vm *vm);
 void vm_request(struct vm *vm, enum vm_request req);
+/* Pause: vCPUs out of KVM_RUN, then every device quiesced, first to
+ * last; resume in reverse. 0 or -errno (on a failure nothing stays
+ * paused). */
+int vm_pause(struct vm *vm);
+int vm_resume(struct vm *vm);
 /* Writes every vCPU's KVM statistics to cfg->stats_path (if set),
  * atomically: at exit, and on SIGUSR2 for a live sample. */
 int vm_write_stats(struct vm *vm);
-
-/* From vCPU threads: an access nobody claims. Logged once per address. */
-void vm_unknown_access(struct vm *vm, const char *bus, uint64_t addr,
-		       uint32_t len, bool write);
 
 /* SANDBOX_NEED_* bits for what CFG configures (core/sandbox.h). */
 unsigned int vm_sandbox_needs(const struct vm_config *cfg);

@@ -9,8 +9,8 @@
  * and PM timer. What it does not: the ATA channels themselves (block/ide.c;
  * piix_attach_ide puts their register handlers on the legacy ports and on
  * BAR4) and the IOAPIC (KVM's). */
-#ifndef TERN_CORE_PIIX_H
-#define TERN_CORE_PIIX_H
+#ifndef TERN_PLATFORM_PIIX_H
+#define TERN_PLATFORM_PIIX_H
 
 #include "core/bus.h"
 #include "core/irq.h"

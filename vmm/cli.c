@@ -1,6 +1,8 @@
-#include "core/cli.h"
+#include "vmm/cli.h"
 
 #include "config.h"
+#include "core/opts.h"
+#include "virtio/queue.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -14,13 +16,20 @@
 #define MIN_MEMORY (64ULL << 20)
 #define MAX_MEMORY (1ULL << 40)
 #define DEFAULT_CMDLINE "console=ttyS0"
+#define MEM_MAX_NUMA_NODE 1023
+#define NET_MIN_MTU 68			/* IPv4's minimum */
+#define UNIX_PATH_MAX_LEN 107		/* sun_path less its NUL */
+#define IFNAMSIZ_MAX 15			/* IFNAMSIZ less its NUL */
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
 
 static const char usage_text[] =
 	"usage: tern --kernel PATH [options]\n"
 	"  --kernel PATH          Linux bzImage, or its uncompressed ELF vmlinux\n"
 	"  --initramfs PATH       initial ramdisk\n"
 	"  --cmdline STR          kernel command line (default: \"" DEFAULT_CMDLINE "\")\n"
-	"  --cpus N               vCPUs, 1.." "254 (default 1)\n"
+	"  --cpus N               vCPUs, 1.." STRINGIFY(VM_MAX_CPUS) " (default 1)\n"
 	"  --memory SIZE[,shared=on|off][,hugepages=on|off][,numa-node=N]\n"
 	"                         guest RAM, e.g. 512M, 4G (default 512M);\n"
 	"                         shared=on: a memfd other processes can map;\n"
@@ -31,8 +40,10 @@ static const char usage_text[] =
 	"                         pc: i440FX + PIIX3, for IDE and e1000\n"
 	"  --disk path=FILE[,queues=N][,queue-size=N][,direct=on|off]\n"
 	"         [,readonly=on|off][,packed=on|off][,serial=STR][,if=virtio|ide]\n"
-	"                         virtio-blk on a raw image (repeatable, up to 8);\n"
-	"                         if=ide: a PIIX IDE disk (--machine pc, up to 4)\n"
+	"                         virtio-blk on a raw image (repeatable, up to "
+	STRINGIFY(VM_MAX_DISKS) ");\n"
+	"                         if=ide: a PIIX IDE disk (--machine pc, up to "
+	STRINGIFY(VM_MAX_IDE) ")\n"
 	"  --disk vhost-user=SOCKET[,queues=N]\n"
 	"                         virtio-blk served by a vhost-user backend;\n"
 	"                         queues default: the backend's, up to --cpus\n"
@@ -116,86 +127,53 @@ int cli_parse_size(const char *s, uint64_t *bytes)
 	return 0;
 }
 
-static int parse_uint(const char *s, unsigned long max, unsigned long *out)
-{
-	char *end;
-
-	if (!s || *s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	*out = strtoul(s, &end, 10);
-	return errno || *end || *out > max ? -EINVAL : 0;
-}
-
 static int bad(FILE *err, const char *opt, const char *fmt, const char *val)
 {
-	fprintf(err, "tern: --%s: ", opt);
-	fprintf(err, fmt, val);
-	fputc('\n', err);
-	return -EINVAL;
+	return opts_error(err, opt, fmt, val);
 }
 
 static int parse_cpus(struct cli *cli, const char *arg, FILE *err)
 {
-	unsigned long n;
+	unsigned long long n;
 	const char *v = strncmp(arg, "boot=", 5) ? arg : arg + 5;
 
-	if (parse_uint(v, VM_MAX_CPUS, &n) || n == 0)
-		return bad(err, "cpus", "'%s' is not a CPU count from 1 to "
-			   "254", arg);
+	if (opts_uint(v, 1, VM_MAX_CPUS, &n))
+		return opts_error(err, "cpus", "'%s' is not a CPU count from 1 "
+				  "to %u", arg, VM_MAX_CPUS);
 	cli->vm.cpus = (unsigned int)n;
 	return 0;
 }
 
+static int mem_size(void *target, const char *v)
+{
+	struct mem_config *m = target;
+
+	return cli_parse_size(v, &m->size) || m->size < MIN_MEMORY ||
+	       m->size > MAX_MEMORY || (m->size & 0xfff) ? -EINVAL : 0;
+}
+
+static const struct opt_spec memory_specs[] = {
+	OPT_F("size", mem_size, "give a size from 64M to 1T, a multiple of "
+	      "4K (e.g. 512M or 4G)"),
+	OPT_B("shared", struct mem_config, shared),
+	OPT_B("hugepages", struct mem_config, hugepages),
+	OPT_U("numa-node", struct mem_config, numa_node, 0, MEM_MAX_NUMA_NODE),
+};
+
+static const struct opts_table memory_table = {
+	"memory", memory_specs, ARRAY_SIZE(memory_specs), "size",
+};
+
 static int parse_memory(struct cli *cli, const char *arg, FILE *err)
 {
 	struct mem_config *m = &cli->vm.mem;
-	char *copy = strdup(arg), *tok, *save = NULL;
-	int ret = 0;
-	bool first = true;
+	uint64_t seen;
+	int ret;
 
-	if (!copy)
-		return -ENOMEM;
-	for (tok = strtok_r(copy, ",", &save); tok && !ret;
-	     tok = strtok_r(NULL, ",", &save), first = false) {
-		const char *size = !strncmp(tok, "size=", 5) ? tok + 5
-				   : first			? tok
-								: NULL;
-		unsigned long node;
-
-		if (size) {
-			if (cli_parse_size(size, &m->size))
-				ret = bad(err, "memory", "'%s' is not a size "
-					  "(use e.g. 512M or 4G)", size);
-			else if (m->size < MIN_MEMORY || m->size > MAX_MEMORY)
-				ret = bad(err, "memory", "%s is outside 64M..1T",
-					  size);
-			else if (m->size & 0xfff)
-				ret = bad(err, "memory", "%s is not a multiple "
-					  "of 4K", size);
-		} else if (!strcmp(tok, "shared=on")) {
-			m->shared = true;
-		} else if (!strcmp(tok, "shared=off")) {
-			m->shared = false;
-		} else if (!strcmp(tok, "hugepages=on")) {
-			m->hugepages = true;
-		} else if (!strcmp(tok, "hugepages=off")) {
-			m->hugepages = false;
-		} else if (!strncmp(tok, "numa-node=", 10)) {
-			if (parse_uint(tok + 10, 1023, &node))
-				ret = bad(err, "memory", "'%s' is not a NUMA "
-					  "node number", tok + 10);
-			else
-				m->numa_node = (int)node;
-		} else {
-			ret = bad(err, "memory", "unknown parameter '%s' "
-				  "(size=, shared=, hugepages=, numa-node=)", tok);
-		}
-	}
+	ret = opts_parse(&memory_table, arg, m, &seen, err);
 	if (!ret && m->hugepages && (m->size & ((2ULL << 20) - 1)))
-		ret = bad(err, "memory", "%s", "hugepages=on needs a size that "
-			  "is a multiple of 2M");
-	free(copy);
+		ret = opts_error(err, "memory", "hugepages=on needs a size that "
+				 "is a multiple of 2M");
 	return ret;
 }
 
@@ -212,133 +190,133 @@ static int check_file(const char *opt, const char *path, FILE *err)
 	return 0;
 }
 
-static int parse_onoff(const char *v, bool *out)
+/* What one --disk may say: a virtio-blk, an IDE disk or a vhost-user
+ * disk, told apart after the words are read. */
+struct disk_words {
+	struct blk_config d;
+	struct cli *cli;
+	const char *socket;
+	int iface;			/* if=: 0 virtio, 1 ide */
+};
+
+static const char *const disk_ifaces[] = { "virtio", "ide", NULL };
+
+static int disk_path(void *target, const char *v)
 {
-	if (!strcmp(v, "on"))
-		*out = true;
-	else if (!strcmp(v, "off"))
-		*out = false;
-	else
+	struct disk_words *w = target;
+
+	w->d.path = keep(w->cli, v);
+	return w->d.path ? 0 : -ENOMEM;
+}
+
+static int disk_socket(void *target, const char *v)
+{
+	struct disk_words *w = target;
+
+	if (!*v || strlen(v) > UNIX_PATH_MAX_LEN)
 		return -EINVAL;
+	w->socket = keep(w->cli, v);
+	return w->socket ? 0 : -ENOMEM;
+}
+
+static int disk_serial(void *target, const char *v)
+{
+	struct disk_words *w = target;
+
+	if (strlen(v) > BLK_SERIAL_LEN)
+		return -EINVAL;
+	strcpy(w->d.serial, v);
 	return 0;
+}
+
+static const struct opt_spec disk_specs[] = {
+	OPT_F("path", disk_path, "give a file"),
+	OPT_U("queues", struct disk_words, d.queues, 1, VIRTIO_MAX_QUEUES),
+	OPT_P2("queue-size", struct disk_words, d.queue_size, 2,
+	       VIRTQ_MAX_SIZE),
+	OPT_B("direct", struct disk_words, d.direct),
+	OPT_B("readonly", struct disk_words, d.readonly),
+	OPT_B("packed", struct disk_words, d.packed),
+	OPT_F("serial", disk_serial,
+	      "at most " STRINGIFY(BLK_SERIAL_LEN) " characters"),
+	OPT_C("if", struct disk_words, iface, disk_ifaces),
+	OPT_F("vhost-user", disk_socket, "give a UNIX socket path (1 to "
+	      STRINGIFY(UNIX_PATH_MAX_LEN) " bytes)"),
+};
+
+static const struct opts_table disk_table = {
+	"disk", disk_specs, ARRAY_SIZE(disk_specs), NULL,
+};
+
+/* The first of KEYS (NULL-ended) that SEEN has, or NULL. */
+static const char *first_seen(const struct opts_table *t, uint64_t seen,
+			      const char *const *keys)
+{
+	for (; *keys; keys++)
+		if (seen & (1ULL << opts_index(t, *keys)))
+			return *keys;
+	return NULL;
 }
 
 static int parse_disk(struct cli *cli, const char *arg, FILE *err)
 {
-	struct blk_config *d;
-	char *copy, *tok, *save = NULL;
-	const char *virtio_only = NULL;	/* a parameter IDE has no use for */
-	const char *local_only = NULL;	/* one a vhost-user backend decides */
-	const char *socket = NULL;
-	bool ide = false, queues_set = false;
-	unsigned long n;
-	int ret = 0;
+	/* A parameter IDE has no use for; one a vhost-user backend decides. */
+	static const char *const virtio_only[] = { "queues", "queue-size",
+						   "packed", "serial", NULL };
+	static const char *const local_only[] = { "if", "direct", "readonly",
+						  "packed", "serial", NULL };
+	struct disk_words w = {
+		.d = { .queues = 1, .numa_node = -1,
+		       .queue_size = BLK_DEFAULT_QUEUE_SIZE },
+		.cli = cli,
+	};
+	const char *word;
+	uint64_t seen;
+	int ret;
 
 	if (cli->vm.ndisks == VM_MAX_DISKS)
-		return bad(err, "disk", "more than %s disks", "8");
-	d = &cli->vm.disks[cli->vm.ndisks];
-	*d = (struct blk_config){ .queues = 1, .numa_node = -1,
-				  .queue_size = BLK_DEFAULT_QUEUE_SIZE };
-	copy = strdup(arg);
-	if (!copy)
-		return -ENOMEM;
-	for (tok = strtok_r(copy, ",", &save); tok && !ret;
-	     tok = strtok_r(NULL, ",", &save)) {
-		char *v = strchr(tok, '=');
-
-		if (!v) {
-			ret = bad(err, "disk", "'%s' is not KEY=VALUE", tok);
-			break;
-		}
-		*v++ = 0;
-		if (!strcmp(tok, "path")) {
-			d->path = keep(cli, v);
-			ret = d->path ? check_file("disk", d->path, err)
-				      : -ENOMEM;
-		} else if (!strcmp(tok, "vhost-user")) {
-			socket = keep(cli, v);
-			if (!socket)
-				ret = -ENOMEM;
-			else if (!*socket || strlen(socket) >= 108)
-				ret = bad(err, "disk", "vhost-user=%s: give a UNIX "
-					  "socket path (1 to 107 bytes)", v);
-		} else if (!strcmp(tok, "if")) {
-			local_only = "if";
-			if (!strcmp(v, "ide") || !strcmp(v, "virtio"))
-				ide = !strcmp(v, "ide");
-			else
-				ret = bad(err, "disk", "if=%s: virtio or ide", v);
-		} else if (!strcmp(tok, "queues")) {
-			virtio_only = "queues";
-			queues_set = true;
-			if (parse_uint(v, VIRTIO_MAX_QUEUES, &n) || !n)
-				ret = bad(err, "disk", "queues=%s: give 1 to 64", v);
-			d->queues = (unsigned int)n;
-		} else if (!strcmp(tok, "queue-size")) {
-			virtio_only = "queue-size";
-			if (parse_uint(v, 1024, &n) || n < 2 || (n & (n - 1)))
-				ret = bad(err, "disk", "queue-size=%s: give a power "
-					  "of two from 2 to 1024", v);
-			d->queue_size = (uint16_t)n;
-		} else if (!strcmp(tok, "direct")) {
-			local_only = "direct";
-			if (parse_onoff(v, &d->direct))
-				ret = bad(err, "disk", "direct=%s: on or off", v);
-		} else if (!strcmp(tok, "readonly")) {
-			local_only = "readonly";
-			if (parse_onoff(v, &d->readonly))
-				ret = bad(err, "disk", "readonly=%s: on or off", v);
-		} else if (!strcmp(tok, "packed")) {
-			virtio_only = local_only = "packed";
-			if (parse_onoff(v, &d->packed))
-				ret = bad(err, "disk", "packed=%s: on or off", v);
-		} else if (!strcmp(tok, "serial")) {
-			virtio_only = local_only = "serial";
-			if (strlen(v) > BLK_SERIAL_LEN)
-				ret = bad(err, "disk", "serial=%s: at most 20 "
-					  "characters", v);
-			else
-				strcpy(d->serial, v);
-		} else {
-			ret = bad(err, "disk", "unknown parameter '%s' (path=, "
-				  "queues=, queue-size=, direct=, readonly=, "
-				  "packed=, serial=, if=, vhost-user=)", tok);
-		}
-	}
-	if (!ret && socket) {
-		if (d->path)
-			ret = bad(err, "disk", "'%s': path= or vhost-user=, not "
-				  "both", arg);
-		else if (local_only)
-			ret = bad(err, "disk", "%s= is the vhost-user backend's "
-				  "to decide, not tern's", local_only);
-		else if (cli->vm.nvudisks == VM_MAX_DISKS)
-			ret = bad(err, "disk", "more than %s vhost-user disks",
-				  "8");
-		free(copy);
-		if (ret)
-			return ret;
-		/* queues as given; 0 (unset) means the backend's offer. */
-		cli->vm.vudisks[cli->vm.nvudisks++] = (struct vm_vu_disk_config){
-			socket, queues_set ? d->queues : 0 };
-		return 0;
-	}
-	if (!ret && !d->path)
-		ret = bad(err, "disk", "'%s' has no path=FILE or vhost-user="
-			  "SOCKET", arg);
-	if (!ret && ide && virtio_only)
-		ret = bad(err, "disk", "%s= is for virtio disks, not if=ide",
-			  virtio_only);
-	if (!ret && ide && cli->vm.nide == VM_MAX_IDE)
-		ret = bad(err, "disk", "more than %s IDE disks", "4");
-	free(copy);
+		return opts_error(err, "disk", "more than %u disks",
+				  VM_MAX_DISKS);
+	ret = opts_parse(&disk_table, arg, &w, &seen, err);
 	if (ret)
 		return ret;
-	if (ide)
+	if (w.socket) {
+		if (w.d.path)
+			return bad(err, "disk", "'%s': path= or vhost-user=, "
+				   "not both", arg);
+		word = first_seen(&disk_table, seen, local_only);
+		if (word)
+			return bad(err, "disk", "%s= is the vhost-user "
+				   "backend's to decide, not tern's", word);
+		if (cli->vm.nvudisks == VM_MAX_DISKS)
+			return opts_error(err, "disk", "more than %u vhost-user "
+					  "disks", VM_MAX_DISKS);
+		/* queues as given; 0 (unset) means the backend's offer. */
+		cli->vm.vudisks[cli->vm.nvudisks++] = (struct vm_vu_disk_config){
+			w.socket,
+			seen & (1ULL << opts_index(&disk_table, "queues")) ?
+				w.d.queues : 0 };
+		return 0;
+	}
+	if (!w.d.path)
+		return bad(err, "disk", "'%s' has no path=FILE or vhost-user="
+			   "SOCKET", arg);
+	ret = check_file("disk", w.d.path, err);
+	if (ret)
+		return ret;
+	if (w.iface == 1) {
+		word = first_seen(&disk_table, seen, virtio_only);
+		if (word)
+			return bad(err, "disk", "%s= is for virtio disks, not "
+				   "if=ide", word);
+		if (cli->vm.nide == VM_MAX_IDE)
+			return opts_error(err, "disk", "more than %u IDE disks",
+					  VM_MAX_IDE);
 		cli->vm.ide[cli->vm.nide++] = (struct vm_ide_config){
-			d->path, d->readonly, d->direct };
-	else
-		cli->vm.ndisks++;
+			w.d.path, w.d.readonly, w.d.direct };
+		return 0;
+	}
+	cli->vm.disks[cli->vm.ndisks++] = w.d;
 	return 0;
 }
 
@@ -356,109 +334,96 @@ static int parse_mac(const char *v, uint8_t mac[6])
 	return mac[0] & 1 ? -EINVAL : 0;
 }
 
+struct net_words {
+	struct vm_net_config n;
+	struct cli *cli;
+};
+
+static const char *const net_vhost_modes[] = { "auto", "on", "off", NULL };
+static const char *const net_models[] = { "virtio", "e1000", NULL };
+
+static int net_socket(void *target, const char *v)
+{
+	struct net_words *w = target;
+
+	if (!*v || strlen(v) > UNIX_PATH_MAX_LEN)
+		return -EINVAL;
+	w->n.vhost_user = keep(w->cli, v);
+	return w->n.vhost_user ? 0 : -ENOMEM;
+}
+
+static int net_tap(void *target, const char *v)
+{
+	struct net_words *w = target;
+
+	if (!*v || strlen(v) >= IFNAMSIZ || strchr(v, '/'))
+		return -EINVAL;
+	strcpy(w->n.tap, v);
+	return 0;
+}
+
+static int net_mac(void *target, const char *v)
+{
+	struct net_words *w = target;
+
+	return parse_mac(v, w->n.dev.mac);
+}
+
+static const struct opt_spec net_specs[] = {
+	OPT_F("tap", net_tap, "not an interface name (1 to "
+	      STRINGIFY(IFNAMSIZ_MAX) " characters, no '/')"),
+	OPT_F("mac", net_mac, "give a unicast address like 02:00:00:00:00:01"),
+	OPT_U("queues", struct net_words, n.dev.pairs, 1, NET_MAX_PAIRS),
+	OPT_P2("queue-size", struct net_words, n.dev.queue_size, 2,
+	       VIRTQ_MAX_SIZE),
+	OPT_U("mtu", struct net_words, n.dev.mtu, NET_MIN_MTU, UINT16_MAX),
+	OPT_B("packed", struct net_words, n.dev.packed),
+	OPT_C("vhost", struct net_words, n.vhost, net_vhost_modes),
+	OPT_C("model", struct net_words, n.model, net_models),
+	OPT_F("vhost-user", net_socket, "give a UNIX socket path (1 to "
+	      STRINGIFY(UNIX_PATH_MAX_LEN) " bytes)"),
+};
+
+static const struct opts_table net_table = {
+	"net", net_specs, ARRAY_SIZE(net_specs), NULL,
+};
+
 static int parse_net(struct cli *cli, const char *arg, FILE *err)
 {
-	struct vm_net_config *n;
-	char *copy, *tok, *save = NULL;
-	unsigned long v;
-	int ret = 0;
+	struct net_words w = {
+		/* Locally administered: 02:74:65:72:6e ("tern"), then the
+		 * index. */
+		.n = { .dev = { .pairs = 1, .queue_size = 256,
+				.mac = { 0x02, 0x74, 0x65, 0x72, 0x6e,
+					 (uint8_t)cli->vm.nnets } },
+		       .vhost = VHOST_AUTO },
+		.cli = cli,
+	};
+	struct vm_net_config *n = &w.n;
+	uint64_t seen;
+	int ret;
 
 	if (cli->vm.nnets == VM_MAX_NETS)
-		return bad(err, "net", "more than %s network devices", "4");
-	n = &cli->vm.nets[cli->vm.nnets];
-	/* Locally administered: 02:74:65:72:6e ("tern"), then the index. */
-	*n = (struct vm_net_config){
-		.dev = { .pairs = 1, .queue_size = 256,
-			 .mac = { 0x02, 0x74, 0x65, 0x72, 0x6e,
-				  (uint8_t)cli->vm.nnets } },
-		.vhost = VHOST_AUTO,
-	};
-	copy = strdup(arg);
-	if (!copy)
-		return -ENOMEM;
-	for (tok = strtok_r(copy, ",", &save); tok && !ret;
-	     tok = strtok_r(NULL, ",", &save)) {
-		char *val = strchr(tok, '=');
-
-		if (!val) {
-			ret = bad(err, "net", "'%s' is not KEY=VALUE", tok);
-			break;
-		}
-		*val++ = 0;
-		if (!strcmp(tok, "vhost-user")) {
-			n->vhost_user = keep(cli, val);
-			if (!n->vhost_user)
-				ret = -ENOMEM;
-			else if (!*val || strlen(val) >= 108)
-				ret = bad(err, "net", "vhost-user=%s: give a UNIX "
-					  "socket path (1 to 107 bytes)", val);
-		} else if (!strcmp(tok, "tap")) {
-			if (!*val || strlen(val) >= IFNAMSIZ || strchr(val, '/'))
-				ret = bad(err, "net", "tap=%s: not an interface "
-					  "name (1 to 15 characters, no '/')", val);
-			else
-				strcpy(n->tap, val);
-		} else if (!strcmp(tok, "mac")) {
-			if (parse_mac(val, n->dev.mac))
-				ret = bad(err, "net", "mac=%s: give a unicast "
-					  "address like 02:00:00:00:00:01", val);
-		} else if (!strcmp(tok, "queues")) {
-			if (parse_uint(val, NET_MAX_PAIRS, &v) || !v)
-				ret = bad(err, "net", "queues=%s: give 1 to 16 "
-					  "queue pairs", val);
-			n->dev.pairs = (unsigned int)v;
-			n->pairs_set = true;
-		} else if (!strcmp(tok, "queue-size")) {
-			if (parse_uint(val, 1024, &v) || v < 2 || (v & (v - 1)))
-				ret = bad(err, "net", "queue-size=%s: give a power "
-					  "of two from 2 to 1024", val);
-			n->dev.queue_size = (uint16_t)v;
-		} else if (!strcmp(tok, "mtu")) {
-			if (parse_uint(val, 65535, &v) || v < 68)
-				ret = bad(err, "net", "mtu=%s: give 68 to 65535", val);
-			n->dev.mtu = (uint16_t)v;
-		} else if (!strcmp(tok, "packed")) {
-			if (parse_onoff(val, &n->dev.packed))
-				ret = bad(err, "net", "packed=%s: on or off", val);
-		} else if (!strcmp(tok, "model")) {
-			if (!strcmp(val, "virtio"))
-				n->model = NET_MODEL_VIRTIO;
-			else if (!strcmp(val, "e1000"))
-				n->model = NET_MODEL_E1000;
-			else
-				ret = bad(err, "net", "model=%s: virtio or e1000",
-					  val);
-		} else if (!strcmp(tok, "vhost")) {
-			if (!strcmp(val, "on"))
-				n->vhost = VHOST_ON;
-			else if (!strcmp(val, "off"))
-				n->vhost = VHOST_OFF;
-			else if (!strcmp(val, "auto"))
-				n->vhost = VHOST_AUTO;
-			else
-				ret = bad(err, "net", "vhost=%s: on, off or auto", val);
-		} else {
-			ret = bad(err, "net", "unknown parameter '%s' (tap=, mac=, "
-				  "queues=, queue-size=, mtu=, packed=, vhost=, "
-				  "model=, vhost-user=)", tok);
-		}
-	}
-	if (!ret && n->vhost_user &&
+		return opts_error(err, "net", "more than %u network devices",
+				  VM_MAX_NETS);
+	ret = opts_parse(&net_table, arg, &w, &seen, err);
+	if (ret)
+		return ret;
+	n->pairs_set = seen & (1ULL << opts_index(&net_table, "queues"));
+	if (n->vhost_user &&
 	    (n->tap[0] || n->model != NET_MODEL_VIRTIO || n->vhost == VHOST_ON ||
 	     n->dev.packed))
-		ret = bad(err, "net", "'%s': vhost-user= takes mac=, queues=, "
-			  "queue-size=, mtu= (no tap, model, vhost or packed)",
-			  arg);
+		return bad(err, "net", "'%s': vhost-user= takes mac=, queues=, "
+			   "queue-size=, mtu= (no tap, model, vhost or packed)",
+			   arg);
 	/* e1000 has one queue pair and no vhost; say so, do not ignore. */
-	if (!ret && n->model == NET_MODEL_E1000 &&
+	if (n->model == NET_MODEL_E1000 &&
 	    (n->dev.pairs > 1 || n->vhost == VHOST_ON || n->dev.packed ||
 	     n->dev.mtu))
-		ret = bad(err, "net", "'%s': model=e1000 takes only tap= and "
-			  "mac=", arg);
-	free(copy);
-	if (!ret)
-		cli->vm.nnets++;
-	return ret;
+		return bad(err, "net", "'%s': model=e1000 takes only tap= and "
+			   "mac=", arg);
+	cli->vm.nets[cli->vm.nnets++] = *n;
+	return 0;
 }
 
 static int parse_seccomp(struct cli *cli, const char *arg, FILE *err)

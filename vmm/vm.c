@@ -1,4 +1,4 @@
-#include "core/vm.h"
+#include "vmm/vm.h"
 
 #include "core/acpi.h"
 #include "core/boot.h"
@@ -15,14 +15,11 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#define KVM_API_VERSION_EXPECTED 12
-#define VM_TSS_ADDR 0xfffbd000
-#define VM_IDENTITY_MAP_ADDR 0xfffbc000
 #define VM_GSI_SERIAL 4
+#define VM_PORT_COM1 0x3f8
+#define VM_PORT_RTC 0x70
 #define VM_PCI_SLOTS 32
 #define VM_PCI_INTX_GSI 16
-#define ACPI_SLP_EN 0x20
-#define ACPI_S5_TYPE 5
 
 void vm_request(struct vm *vm, enum vm_request req)
 {
@@ -40,66 +37,6 @@ static void vm_control_cb(void *opaque, enum vm_request req)
 {
 	vm_request(opaque, req);
 }
-
-void vm_unknown_access(struct vm *vm, const char *bus, uint64_t addr,
-		       uint32_t len, bool write)
-{
-	bool seen = false;
-
-	pthread_mutex_lock(&vm->unknown_lock);
-	for (unsigned int i = 0; i < vm->nunknown && !seen; i++)
-		seen = vm->unknown[i] == addr;
-	if (!seen && vm->nunknown < VM_UNKNOWN_LOG_MAX)
-		vm->unknown[vm->nunknown++] = addr;
-	else
-		seen = true;
-	pthread_mutex_unlock(&vm->unknown_lock);
-	if (!seen)
-		log_warn("vm", "unhandled %s %s of %u bytes at 0x%llx "
-			 "(logged once)", bus, write ? "write" : "read", len,
-			 (unsigned long long)addr);
-}
-
-static int kvm_set_irq(void *opaque, uint32_t gsi, int level)
-{
-	struct vm *vm = opaque;
-	struct kvm_irq_level irq = { .irq = gsi, .level = (uint32_t)level };
-
-	return ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq) < 0 ? -errno : 0;
-}
-
-/* ACPI hardware-reduced sleep registers: S5 powers off. */
-static void sleep_read(void *opaque, uint64_t off, uint8_t *data,
-		       uint32_t len)
-{
-	struct vm *vm = opaque;
-
-	memset(data, 0, len);
-	if (off == 1)
-		data[0] = vm->sleep_sts;
-}
-
-static void sleep_write(void *opaque, uint64_t off, const uint8_t *data,
-			uint32_t len)
-{
-	struct vm *vm = opaque;
-
-	if (off == 0 && (data[0] & ACPI_SLP_EN)) {
-		if (((data[0] >> 2) & 7) == ACPI_S5_TYPE)
-			vm_request(vm, VM_REQ_POWEROFF);
-		else if (!atomic_exchange(&vm->sleep_warned, true))
-			/* Once: the guest may write it in a loop. */
-			log_warn("acpi", "sleep type %u is not supported "
-				 "(logged once)", (data[0] >> 2) & 7);
-	} else if (off == 1) {
-		vm->sleep_sts &= (uint8_t)~data[0];	/* write 1 to clear */
-	}
-}
-
-static const struct bus_ops sleep_ops = {
-	.read = sleep_read,
-	.write = sleep_write,
-};
 
 /* Ports Linux pokes that mean nothing here: reads float high, writes go
  * nowhere, and none of it is worth a log line. */
@@ -125,140 +62,55 @@ static const struct {
 	{ 0x3e8, 8, "com3" },
 };
 
-static int kvm_open(struct vm *vm)
+/* Realizes a created device on the VM and puts it on the list. */
+static int vm_add_device(struct vm *vm, struct device *d)
 {
-	int ret;
+	int ret = device_realize(d, &vm->host);
 
-	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (vm->kvm_fd < 0) {
-		ret = -errno;
-		log_err("kvm", "/dev/kvm: %s", strerror(-ret));
+	if (ret) {
+		device_destroy(d);
 		return ret;
 	}
-	ret = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
-	if (ret != KVM_API_VERSION_EXPECTED) {
-		log_err("kvm", "API version %d, need %d", ret,
-			KVM_API_VERSION_EXPECTED);
-		return -ENOTSUP;
-	}
-	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
-	if (vm->vm_fd < 0) {
-		ret = -errno;
-		log_err("kvm", "KVM_CREATE_VM: %s", strerror(-ret));
-		return ret;
-	}
-	return 0;
-}
-
-static int kvm_setup(struct vm *vm)
-{
-	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
-	unsigned int nent = 256;
-	int ret;
-
-	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, VM_TSS_ADDR) < 0) {
-		ret = -errno;
-		log_err("kvm", "KVM_SET_TSS_ADDR: %s", strerror(-ret));
-		return ret;
-	}
-	{
-		uint64_t id_map = VM_IDENTITY_MAP_ADDR;
-
-		if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &id_map) < 0)
-			log_debug("kvm", "KVM_SET_IDENTITY_MAP_ADDR: %s",
-				  strerror(errno));
-	}
-	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
-		ret = -errno;
-		log_err("kvm", "KVM_CREATE_IRQCHIP: %s", strerror(-ret));
-		return ret;
-	}
-	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
-		ret = -errno;
-		log_err("kvm", "KVM_CREATE_PIT2: %s", strerror(-ret));
-		return ret;
-	}
-	for (;;) {
-		vm->cpuid = calloc(1, sizeof(*vm->cpuid) +
-					      nent * sizeof(vm->cpuid->entries[0]));
-		if (!vm->cpuid)
-			return -ENOMEM;
-		vm->cpuid->nent = nent;
-		if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, vm->cpuid) == 0)
-			break;
-		ret = -errno;
-		free(vm->cpuid);
-		vm->cpuid = NULL;
-		if (ret != -E2BIG || nent >= 4096) {
-			log_err("kvm", "KVM_GET_SUPPORTED_CPUID: %s",
-				strerror(-ret));
-			return ret;
-		}
-		nent *= 2;
-	}
-	for (unsigned int i = 0; i < vm->mem.nregions; i++) {
-		const struct mem_region *r = &vm->mem.regions[i];
-		struct kvm_userspace_memory_region slot = {
-			.slot = i,
-			.guest_phys_addr = r->gpa,
-			.memory_size = r->size,
-			.userspace_addr = (uint64_t)(uintptr_t)r->hva,
-		};
-
-		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0) {
-			ret = -errno;
-			log_err("kvm", "memory slot %u: %s", i, strerror(-ret));
-			return ret;
-		}
-	}
+	device_list_add(&vm->devices, d);
 	return 0;
 }
 
 static int platform_setup(struct vm *vm, struct serial_output out)
 {
-	struct irq_line serial_irq = { kvm_set_irq, vm, VM_GSI_SERIAL };
 	int ret;
 
-	ret = serial_init(&vm->serial, "serial0", serial_irq, out);
+	ret = serial_device_init(&vm->serial, "serial0", VM_PORT_COM1,
+				 VM_GSI_SERIAL, out);
+	ret = ret ?: vm_add_device(vm, &vm->serial.dev);
+	ret = ret ?: rtc_device_init(&vm->rtc, "rtc", VM_PORT_RTC);
+	ret = ret ?: vm_add_device(vm, &vm->rtc.dev);
+	ret = ret ?: i8042_device_init(&vm->i8042, "i8042");
+	ret = ret ?: vm_add_device(vm, &vm->i8042.dev);
 	if (ret)
 		return ret;
-	ret = rtc_init(&vm->rtc, NULL, NULL);
-	if (ret)
-		return ret;
-	ret = i8042_init(&vm->i8042, vm->ctl);
-	if (ret)
-		return ret;
-	ret = pci_bus_init(&vm->pci, vm->ctl);
+	ret = pci_bus_init(&vm->pci, vm->kvm.ctl);
 	if (ret)
 		return ret;
 	if (vm->cfg->machine == MACHINE_PC) {
-		ret = piix_init(&vm->piix, &vm->pci, &vm->pio,
-				(struct irq_line){ kvm_set_irq, vm, 0 }, vm->ctl);
+		ret = piix_init(&vm->piix, &vm->pci, &vm->kvm.pio,
+				kvm_irq_line(&vm->kvm, 0), vm->kvm.ctl);
 	} else {
 		/* A host bridge at 00.0: Linux's type-1 probe looks for one. */
-		pci_dev_init(&vm->host_bridge, "host-bridge", 0x1b36, 0x0008,
-			     0x060000, 0);
-		ret = pci_bus_add(&vm->pci, &vm->host_bridge, 0);
+		host_bridge_init(&vm->host_bridge, "host-bridge");
+		ret = vm_add_device(vm, &vm->host_bridge.dev);
 	}
 	if (ret)
 		return ret;
 
-	ret = bus_register(&vm->pio, 0x3f8, 8, &serial_bus_ops, &vm->serial,
-			   "serial0");
-	ret = ret ?: bus_register(&vm->pio, 0x70, 2, &rtc_bus_ops, &vm->rtc,
-				  "rtc");
-	ret = ret ?: bus_register(&vm->pio, 0x60, 1, &i8042_data_ops,
-				  &vm->i8042, "i8042-data");
-	ret = ret ?: bus_register(&vm->pio, 0x64, 1, &i8042_cmd_ops,
-				  &vm->i8042, "i8042-cmd");
-	ret = ret ?: bus_register(&vm->pio, PCI_PORT_CONFIG, 8,
+	ret = bus_register(&vm->kvm.pio, PCI_PORT_CONFIG, 8,
 				  &pci_config_ops, &vm->pci, "pci-config");
-	if (vm->cfg->machine == MACHINE_VIRT)
-		ret = ret ?: bus_register(&vm->pio, VM_PORT_SLEEP_CTL, 2,
-					  &sleep_ops, vm, "acpi-sleep");
+	if (!ret && vm->cfg->machine == MACHINE_VIRT) {
+		acpi_sleep_init(&vm->sleep, "acpi-sleep", VM_PORT_SLEEP_CTL);
+		ret = vm_add_device(vm, &vm->sleep.dev);
+	}
 	for (size_t i = 0; !ret && i < sizeof(quiet_ports) / sizeof(quiet_ports[0]);
 	     i++)
-		ret = bus_register(&vm->pio, quiet_ports[i].port,
+		ret = bus_register(&vm->kvm.pio, quiet_ports[i].port,
 				   quiet_ports[i].len, &quiet_ops, NULL,
 				   quiet_ports[i].name);
 	if (ret)
@@ -308,7 +160,7 @@ static int e1000_setup(struct vm *vm, unsigned int i)
 {
 	const struct vm_net_config *nc = &vm->cfg->nets[i];
 	struct vm_net *n = &vm->nets[i];
-	struct e1000_host host = { .mmio = &vm->mmio, .pio = &vm->pio,
+	struct e1000_host host = { .mmio = &vm->kvm.mmio, .pio = &vm->kvm.pio,
 				   .pci = &vm->pci, .mem = &vm->mem };
 	char name[32];
 	int devfn, ret;
@@ -327,7 +179,7 @@ static int e1000_setup(struct vm *vm, unsigned int i)
 			   n->tap.vnet_hdr_len, devfn);
 	if (ret)
 		goto err_tap;
-	n->e1000_on = true;	/* its receive thread starts in vm_run */
+	n->kind = VM_NET_E1000;	/* its receive thread starts in vm_run */
 	log_info(name, "tap %s, 00:%02x.0", n->tap.name, devfn >> 3);
 	return 0;
 err_tap:
@@ -374,7 +226,7 @@ static int vu_net_setup(struct vm *vm, unsigned int i,
 		goto err_vu;
 	}
 	virtio_net_set_bus(&n->dev, virtio_pci_bus(&n->pci));
-	n->vu = true;
+	n->kind = VM_NET_VHOST_USER;
 	log_info(name, "vhost-user %s, %u queue pair(s)", nc->vhost_user,
 		 dc.pairs);
 	return 0;
@@ -391,6 +243,7 @@ static int net_setup(struct vm *vm, unsigned int i,
 	const struct vm_net_config *nc = &vm->cfg->nets[i];
 	struct vm_net *n = &vm->nets[i];
 	const struct net_backend_ops *ops;
+	bool vhost = false;
 	char name[32];
 	void *be;
 	int ret;
@@ -403,17 +256,16 @@ static int net_setup(struct vm *vm, unsigned int i,
 	ret = tap_open(&n->tap, nc->tap, nc->dev.pairs);
 	if (ret)
 		return ret;
-	n->vhost = false;
 	if (nc->vhost != VHOST_OFF) {
 		ret = vhost_net_create(&n->vh, name, &n->tap);
 		if (ret && nc->vhost == VHOST_ON)
 			goto err_tap;
-		n->vhost = !ret;
+		vhost = !ret;
 		if (ret)
 			log_info(name, "no vhost-net (%s): userspace datapath",
 				 strerror(-ret));
 	}
-	if (n->vhost) {
+	if (vhost) {
 		ops = &vhost_net_ops;
 		be = &n->vh;
 	} else {
@@ -431,15 +283,16 @@ static int net_setup(struct vm *vm, unsigned int i,
 	if (ret)
 		goto err_dev;
 	virtio_net_set_bus(&n->dev, virtio_pci_bus(&n->pci));
-	if (!n->vhost)
+	if (!vhost)
 		net_uspace_set_bus(&n->us, virtio_pci_bus(&n->pci));
+	n->kind = vhost ? VM_NET_VHOST : VM_NET_USPACE;
 	log_info(name, "tap %s, %u queue pair(s), %s", n->tap.name,
-		 nc->dev.pairs, n->vhost ? "vhost-net" : "userspace datapath");
+		 nc->dev.pairs, vhost ? "vhost-net" : "userspace datapath");
 	return 0;
 err_dev:
 	virtio_net_destroy(&n->dev);
 err_be:
-	if (n->vhost)
+	if (vhost)
 		vhost_net_destroy(&n->vh);
 	else
 		net_uspace_destroy(&n->us);
@@ -451,25 +304,24 @@ err_tap:
 
 static void net_teardown(struct vm_net *n)
 {
-	if (n->vu) {
-		virtio_pci_destroy(&n->pci);
-		virtio_net_destroy(&n->dev);
-		vu_net_destroy(&n->vun);
-		n->vu = false;
-		return;
-	}
-	if (n->e1000_on) {
+	if (n->kind == VM_NET_E1000) {
 		e1000_destroy(&n->e1000);
 		tap_close(&n->tap);
-		n->e1000_on = false;
 		return;
 	}
 	virtio_pci_destroy(&n->pci);
 	virtio_net_destroy(&n->dev);
-	if (n->vhost)
+	switch (n->kind) {
+	case VM_NET_VHOST:
 		vhost_net_destroy(&n->vh);
-	else
+		break;
+	case VM_NET_USPACE:
 		net_uspace_destroy(&n->us);
+		break;
+	default:
+		vu_net_destroy(&n->vun);
+		return;		/* no tap */
+	}
 	tap_close(&n->tap);
 }
 
@@ -480,7 +332,7 @@ static int ide_setup(struct vm *vm)
 {
 	struct ide_host host = {
 		.mem = &vm->mem,
-		.irq = { { kvm_set_irq, vm, 14 }, { kvm_set_irq, vm, 15 } },
+		.irq = { kvm_irq_line(&vm->kvm, 14), kvm_irq_line(&vm->kvm, 15) },
 	};
 	struct blk_image *drives[IDE_DRIVES] = { NULL };
 	int ret = 0;
@@ -517,17 +369,16 @@ static int devices_setup(struct vm *vm, struct loop *loop)
 {
 	struct virtio_pci_host host = {
 		.irq = &irq_kvm_ops,
-		.kvm = &vm->irq,
-		.ioeventfd_any_len = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION,
-					   KVM_CAP_IOEVENTFD_ANY_LENGTH) > 0,
-		.mmio = &vm->mmio,
+		.kvm = &vm->kvm.irq,
+		.ioeventfd_any_len = vm->kvm.ioeventfd_any_len,
+		.mmio = &vm->kvm.mmio,
 		.pci = &vm->pci,
 		.loop = loop,
 		.ctl = &vm->devctl,
 	};
 	int ret;
 
-	ret = irq_router_init(&vm->irq, vm->vm_fd);
+	ret = kvm_irq_init(&vm->kvm);
 	if (ret)
 		return ret;
 	if (vm->cfg->machine == MACHINE_PC) {
@@ -590,9 +441,10 @@ static int devices_setup(struct vm *vm, struct loop *loop)
 	return 0;
 }
 
-int vm_create(struct vm *vm, const struct vm_config *cfg,
+int vm_create(struct vm **vmp, const struct vm_config *cfg,
 	      struct serial_output out, struct loop *loop)
 {
+	struct vm *vm = calloc(1, sizeof(*vm));
 	struct boot_config boot = {
 		.kernel = cfg->kernel,
 		.initramfs = cfg->initramfs,
@@ -602,18 +454,15 @@ int vm_create(struct vm *vm, const struct vm_config *cfg,
 	uint64_t entry;
 	int ret;
 
-	memset(vm, 0, sizeof(*vm));
+	*vmp = NULL;
+	if (!vm)
+		return -ENOMEM;
 	vm->cfg = cfg;
-	vm->kvm_fd = vm->vm_fd = vm->request_fd = -1;
+	vm->request_fd = -1;
 	vm->mem.fd = -1;
 	vm->ncpus = cfg->cpus;
-	vm->ctl = (struct vm_control){ vm_control_cb, vm };
+	kvm_init(&vm->kvm, cfg->cpus, (struct vm_control){ vm_control_cb, vm });
 	atomic_init(&vm->request, VM_REQ_NONE);
-	atomic_init(&vm->stopping, false);
-	atomic_init(&vm->sleep_warned, false);
-	pthread_mutex_init(&vm->unknown_lock, NULL);
-	bus_init(&vm->pio, "pio");
-	bus_init(&vm->mmio, "mmio");
 
 	vm->request_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->request_fd < 0) {
@@ -639,12 +488,26 @@ int vm_create(struct vm *vm, const struct vm_config *cfg,
 	ret = boot_load_linux(&vm->mem, &boot, &entry);
 	if (ret)
 		goto err;
-	ret = kvm_open(vm);
+	ret = kvm_open(&vm->kvm);
 	if (ret)
 		goto err;
-	ret = kvm_setup(vm);
+	ret = kvm_map_memory(&vm->kvm, &vm->mem);
 	if (ret)
 		goto err;
+	vm->host = (struct machine_host){
+		.kvm = &vm->kvm,
+		.pio = &vm->kvm.pio,
+		.mmio = &vm->kvm.mmio,
+		.pci = &vm->pci,
+		.mem = &vm->mem,
+		.loop = loop,
+		.devctl = &vm->devctl,
+		.irq = &irq_kvm_ops,
+		.irq_ctx = &vm->kvm.irq,
+		.set_irq = kvm_set_irq,
+		.set_irq_opaque = &vm->kvm,
+		.ctl = vm->kvm.ctl,
+	};
 	ret = platform_setup(vm, out);
 	if (ret)
 		goto err;
@@ -660,7 +523,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg,
 	for (unsigned int i = 0; i < vm->ncpus; i++)
 		vm->vcpus[i].fd = -1;
 	for (unsigned int i = 0; i < vm->ncpus; i++) {
-		ret = vcpu_create(&vm->vcpus[i], vm, i);
+		ret = vcpu_create(&vm->vcpus[i], &vm->kvm, i);
 		if (ret)
 			goto err;
 	}
@@ -668,6 +531,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg,
 	ret = vcpu_set_boot_state(&vm->vcpus[0], entry);
 	if (ret)
 		goto err;
+	*vmp = vm;
 	return 0;
 err:
 	vm_destroy(vm);
@@ -718,7 +582,7 @@ static int vm_start_threads(struct vm *vm)
 			return ret;
 	}
 	for (unsigned int i = 0; i < vm->nnets; i++) {
-		if (!vm->nets[i].e1000_on)
+		if (vm->nets[i].kind != VM_NET_E1000)
 			continue;
 		ret = e1000_start(&vm->nets[i].e1000);
 		if (ret)
@@ -802,7 +666,7 @@ enum vm_request vm_run(struct vm *vm, struct loop *loop)
 	req = atomic_load(&vm->request);
 
 	vm_write_stats(vm);
-	atomic_store(&vm->stopping, true);
+	atomic_store(&vm->kvm.stopping, true);
 	for (unsigned int i = 0; i < vm->ncpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
 	for (unsigned int i = 0; i < vm->ncpus; i++)
@@ -810,6 +674,28 @@ enum vm_request vm_run(struct vm *vm, struct loop *loop)
 	worker_stop(&vm->devctl);
 	loop_del(loop, &request_watch);
 	return req;
+}
+
+int vm_pause(struct vm *vm)
+{
+	int ret;
+
+	for (unsigned int i = 0; i < vm->ncpus; i++)
+		vcpu_pause(&vm->vcpus[i]);
+	ret = device_list_pause(&vm->devices);
+	if (ret)
+		for (unsigned int i = 0; i < vm->ncpus; i++)
+			vcpu_resume(&vm->vcpus[i]);
+	return ret;
+}
+
+int vm_resume(struct vm *vm)
+{
+	int ret = device_list_resume(&vm->devices);
+
+	for (unsigned int i = vm->ncpus; i--;)
+		vcpu_resume(&vm->vcpus[i]);
+	return ret;
 }
 
 void vm_destroy(struct vm *vm)
@@ -843,25 +729,14 @@ void vm_destroy(struct vm *vm)
 		for (unsigned int i = 0; i < VM_MAX_IDE; i++)
 			blk_image_close(&vm->ide_img[i]);
 	}
-	if (vm->irq.table)
-		irq_router_destroy(&vm->irq);
-	serial_destroy(&vm->serial);
-	rtc_destroy(&vm->rtc);
-	i8042_destroy(&vm->i8042);
+	device_list_destroy(&vm->devices);
 	if (vm->cfg && vm->cfg->machine == MACHINE_PC && vm->piix.pio)
 		piix_destroy(&vm->piix);
 	pci_bus_destroy(&vm->pci);
-	free(vm->cpuid);
-	vm->cpuid = NULL;
-	if (vm->vm_fd >= 0)
-		close(vm->vm_fd);
-	if (vm->kvm_fd >= 0)
-		close(vm->kvm_fd);
+	kvm_destroy(&vm->kvm);
 	guest_mem_destroy(&vm->mem);
 	if (vm->request_fd >= 0)
 		close(vm->request_fd);
-	vm->vm_fd = vm->kvm_fd = vm->request_fd = -1;
-	bus_destroy(&vm->pio);
-	bus_destroy(&vm->mmio);
-	pthread_mutex_destroy(&vm->unknown_lock);
+	vm->request_fd = -1;
+	free(vm);
 }

@@ -1,10 +1,13 @@
-#include "core/serial.h"
+#include "platform/serial.h"
 
 #include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "core/log.h"
+#include "core/state.h"
 
 /* Register offsets. With LCR.DLAB set, 0 and 1 are the divisor latch. */
 enum {
@@ -351,7 +354,7 @@ size_t serial_receive(struct serial *s, const uint8_t *buf, size_t len)
 	size_t n, i;
 
 	pthread_mutex_lock(&s->lock);
-	n = SERIAL_INBUF_LEN - s->in_count;
+	n = s->paused ? 0 : SERIAL_INBUF_LEN - s->in_count;
 	if (n > len)
 		n = len;
 	for (i = 0; i < n; i++)
@@ -371,7 +374,7 @@ size_t serial_rx_room(struct serial *s)
 	size_t room;
 
 	pthread_mutex_lock(&s->lock);
-	room = SERIAL_INBUF_LEN - s->in_count;
+	room = s->paused ? 0 : SERIAL_INBUF_LEN - s->in_count;
 	/* A caller told "full" stops reading: it must hear when room
 	 * comes back, as after a short serial_receive. */
 	if (!room)
@@ -388,3 +391,219 @@ void serial_set_rx_ready(struct serial *s, void (*cb)(void *opaque),
 	s->rx_ready_opaque = opaque;
 	pthread_mutex_unlock(&s->lock);
 }
+
+/* --- lifecycle ------------------------------------------------------ */
+
+#define SERIAL_STATE_VERSION 1
+
+enum {
+	TAG_IER = 1, TAG_FCR, TAG_LCR, TAG_MCR, TAG_SCR, TAG_DLL, TAG_DLM,
+	TAG_LSR_ERR, TAG_MSR_DELTA, TAG_THR_IPENDING, TAG_FIFO, TAG_INBUF,
+};
+
+static struct serial *to_serial(struct device *d)
+{
+	return (struct serial *)((char *)d - offsetof(struct serial, dev));
+}
+
+int serial_device_init(struct serial *s, const char *id, uint16_t base,
+		       uint32_t gsi, struct serial_output out)
+{
+	int ret = serial_init(s, id, (struct irq_line){ 0 }, out);
+
+	if (ret)
+		return ret;
+	device_init(&s->dev, &serial_device_ops, id);
+	s->base = base;
+	s->gsi = gsi;
+	return 0;
+}
+
+static int serial_realize(struct device *d, const struct machine_host *h)
+{
+	struct serial *s = to_serial(d);
+	int ret;
+
+	s->irq = (struct irq_line){ h->set_irq, h->set_irq_opaque, s->gsi };
+	ret = bus_register(h->pio, s->base, REG_COUNT, &serial_bus_ops, s,
+			   s->name);
+	if (ret)
+		return ret;
+	s->pio = h->pio;
+	return 0;
+}
+
+static void serial_unrealize(struct device *d)
+{
+	struct serial *s = to_serial(d);
+
+	if (s->pio)
+		bus_unregister(s->pio, s->base);
+	s->pio = NULL;
+}
+
+static void serial_reset(struct device *d)
+{
+	struct serial *s = to_serial(d);
+
+	pthread_mutex_lock(&s->lock);
+	s->ier = s->fcr = s->lcr = s->mcr = s->scr = s->dll = s->dlm = 0;
+	s->lsr_err = s->msr_delta = 0;
+	s->thr_ipending = false;
+	s->fifo_head = s->fifo_count = 0;
+	rx_refill(s);		/* host input stays on the wire */
+	update_irq(s);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static int serial_pause(struct device *d)
+{
+	struct serial *s = to_serial(d);
+
+	pthread_mutex_lock(&s->lock);
+	s->paused = true;
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+static int serial_resume(struct device *d)
+{
+	struct serial *s = to_serial(d);
+	void (*cb)(void *opaque);
+	void *cb_opaque;
+	bool ready;
+
+	pthread_mutex_lock(&s->lock);
+	s->paused = false;
+	/* Input held during the pause may come now. */
+	ready = s->rx_stalled && s->in_count < SERIAL_INBUF_LEN &&
+		s->rx_ready;
+	if (ready)
+		s->rx_stalled = false;
+	cb = s->rx_ready;
+	cb_opaque = s->rx_ready_opaque;
+	pthread_mutex_unlock(&s->lock);
+	if (ready)
+		cb(cb_opaque);
+	return 0;
+}
+
+static int serial_save(struct device *d, struct state_writer *w)
+{
+	struct serial *s = to_serial(d);
+	uint8_t fifo[SERIAL_FIFO_LEN];
+	uint8_t *in = malloc(SERIAL_INBUF_LEN);
+
+	if (!in)
+		return -ENOMEM;
+	pthread_mutex_lock(&s->lock);
+	for (unsigned int i = 0; i < s->fifo_count; i++)
+		fifo[i] = s->fifo[(s->fifo_head + i) % SERIAL_FIFO_LEN];
+	for (size_t i = 0; i < s->in_count; i++)
+		in[i] = s->inbuf[(s->in_head + i) % SERIAL_INBUF_LEN];
+	state_put_u8(w, TAG_IER, s->ier);
+	state_put_u8(w, TAG_FCR, s->fcr);
+	state_put_u8(w, TAG_LCR, s->lcr);
+	state_put_u8(w, TAG_MCR, s->mcr);
+	state_put_u8(w, TAG_SCR, s->scr);
+	state_put_u8(w, TAG_DLL, s->dll);
+	state_put_u8(w, TAG_DLM, s->dlm);
+	state_put_u8(w, TAG_LSR_ERR, s->lsr_err);
+	state_put_u8(w, TAG_MSR_DELTA, s->msr_delta);
+	state_put_u8(w, TAG_THR_IPENDING, s->thr_ipending);
+	state_put_bytes(w, TAG_FIFO, fifo, s->fifo_count);
+	state_put_bytes(w, TAG_INBUF, in, (uint32_t)s->in_count);
+	pthread_mutex_unlock(&s->lock);
+	free(in);
+	return 0;
+}
+
+static int serial_load(struct device *d, struct state_reader *r)
+{
+	struct serial *s = to_serial(d);
+	static const struct { uint16_t tag; const char *name; uint8_t mask; }
+	regs[] = {
+		{ TAG_IER, "ier", 0x0f },
+		{ TAG_FCR, "fcr", (uint8_t)~(FCR_CLEAR_RX | FCR_CLEAR_TX) },
+		{ TAG_LCR, "lcr", 0xff },
+		{ TAG_MCR, "mcr", 0x1f },
+		{ TAG_SCR, "scr", 0xff },
+		{ TAG_DLL, "dll", 0xff },
+		{ TAG_DLM, "dlm", 0xff },
+		{ TAG_LSR_ERR, "lsr_err", LSR_OE },
+		{ TAG_MSR_DELTA, "msr_delta", 0x0f },
+		{ TAG_THR_IPENDING, "thr_ipending", 0x01 },
+	};
+	uint8_t v[sizeof(regs) / sizeof(regs[0])];
+	uint8_t fifo[SERIAL_FIFO_LEN];
+	uint8_t *in = NULL;
+	uint32_t nfifo, nin;
+	int ret;
+
+	for (size_t i = 0; i < sizeof(regs) / sizeof(regs[0]); i++) {
+		ret = state_get_u8(r, regs[i].tag, &v[i]);
+		if (ret)
+			return ret == -ENOENT ? state_bad(s->name, regs[i].name,
+							  0, "missing")
+					      : ret;
+		if (v[i] & (uint8_t)~regs[i].mask)
+			return state_bad(s->name, regs[i].name, v[i],
+					 "bits this UART does not hold");
+	}
+	in = malloc(SERIAL_INBUF_LEN);
+	if (!in)
+		return -ENOMEM;
+	ret = state_get_blob(r, TAG_FIFO, fifo, SERIAL_FIFO_LEN, &nfifo);
+	ret = ret ?: state_get_blob(r, TAG_INBUF, in, SERIAL_INBUF_LEN, &nin);
+	if (ret == -ENOENT)
+		ret = state_bad(s->name, "fifo/inbuf", 0, "missing");
+	/* v[1] is FCR: one byte deep while FIFOs are off. */
+	else if (!ret && nfifo > ((v[1] & FCR_ENABLE) ? SERIAL_FIFO_LEN : 1u))
+		ret = state_bad(s->name, "fifo", nfifo,
+				"more bytes than the receive FIFO holds");
+	if (ret) {
+		free(in);
+		return ret;
+	}
+
+	pthread_mutex_lock(&s->lock);
+	s->ier = v[0];
+	s->fcr = v[1];
+	s->lcr = v[2];
+	s->mcr = v[3];
+	s->scr = v[4];
+	s->dll = v[5];
+	s->dlm = v[6];
+	s->lsr_err = v[7];
+	s->msr_delta = v[8];
+	s->thr_ipending = v[9];
+	memcpy(s->fifo, fifo, nfifo);
+	s->fifo_head = 0;
+	s->fifo_count = nfifo;
+	memcpy(s->inbuf, in, nin);
+	s->in_head = 0;
+	s->in_count = nin;
+	s->irq_level = -1;	/* drive the line to what the state says */
+	update_irq(s);
+	pthread_mutex_unlock(&s->lock);
+	free(in);
+	return 0;
+}
+
+static void serial_device_destroy(struct device *d)
+{
+	serial_destroy(to_serial(d));
+}
+
+const struct device_ops serial_device_ops = {
+	.kind = "serial",
+	.state_version = SERIAL_STATE_VERSION,
+	.realize = serial_realize,
+	.unrealize = serial_unrealize,
+	.reset = serial_reset,
+	.pause = serial_pause,
+	.resume = serial_resume,
+	.save = serial_save,
+	.load = serial_load,
+	.destroy = serial_device_destroy,
+};

@@ -1,6 +1,9 @@
-#include "core/i8042.h"
+#include "platform/i8042.h"
+
+#include "core/state.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "core/log.h"
@@ -201,3 +204,127 @@ void i8042_destroy(struct i8042 *k)
 {
 	pthread_mutex_destroy(&k->lock);
 }
+
+/* --- lifecycle ------------------------------------------------------ */
+
+#define I8042_STATE_VERSION 1
+#define I8042_PORT_DATA 0x60
+#define I8042_PORT_CMD 0x64
+
+enum { TAG_CTR = 1, TAG_OUT, TAG_OBF, TAG_PENDING };
+
+static struct i8042 *to_i8042(struct device *d)
+{
+	return (struct i8042 *)((char *)d - offsetof(struct i8042, dev));
+}
+
+int i8042_device_init(struct i8042 *k, const char *id)
+{
+	int ret = i8042_init(k, (struct vm_control){ 0 });
+
+	if (ret)
+		return ret;
+	device_init(&k->dev, &i8042_device_ops, id);
+	return 0;
+}
+
+static int i8042_realize(struct device *d, const struct machine_host *h)
+{
+	struct i8042 *k = to_i8042(d);
+	int ret;
+
+	k->ctl = h->ctl;
+	ret = bus_register(h->pio, I8042_PORT_DATA, 1, &i8042_data_ops, k,
+			   "i8042-data");
+	if (ret)
+		return ret;
+	ret = bus_register(h->pio, I8042_PORT_CMD, 1, &i8042_cmd_ops, k,
+			   "i8042-cmd");
+	if (ret) {
+		bus_unregister(h->pio, I8042_PORT_DATA);
+		return ret;
+	}
+	k->pio = h->pio;
+	return 0;
+}
+
+static void i8042_unrealize(struct device *d)
+{
+	struct i8042 *k = to_i8042(d);
+
+	if (!k->pio)
+		return;
+	bus_unregister(k->pio, I8042_PORT_DATA);
+	bus_unregister(k->pio, I8042_PORT_CMD);
+	k->pio = NULL;
+}
+
+static void i8042_reset(struct device *d)
+{
+	struct i8042 *k = to_i8042(d);
+
+	pthread_mutex_lock(&k->lock);
+	k->ctr = CTR_KBD_INT | CTR_SYS | CTR_XLATE;
+	k->out = 0;
+	k->obf = false;
+	k->pending = 0;
+	pthread_mutex_unlock(&k->lock);
+}
+
+static int i8042_save(struct device *d, struct state_writer *w)
+{
+	struct i8042 *k = to_i8042(d);
+
+	pthread_mutex_lock(&k->lock);
+	state_put_u8(w, TAG_CTR, k->ctr);
+	state_put_u8(w, TAG_OUT, k->out);
+	state_put_u8(w, TAG_OBF, k->obf);
+	state_put_u8(w, TAG_PENDING, k->pending);
+	pthread_mutex_unlock(&k->lock);
+	return 0;
+}
+
+static int i8042_load(struct device *d, struct state_reader *r)
+{
+	struct i8042 *k = to_i8042(d);
+	uint8_t ctr, out, obf, pending;
+	int ret;
+
+	ret = state_get_u8(r, TAG_CTR, &ctr);
+	ret = ret ?: state_get_u8(r, TAG_OUT, &out);
+	ret = ret ?: state_get_u8(r, TAG_OBF, &obf);
+	ret = ret ?: state_get_u8(r, TAG_PENDING, &pending);
+	if (ret)
+		return ret == -ENOENT ? state_bad(d->id, "ctr/out/obf/pending",
+						  0, "missing") : ret;
+	if (obf > 1)
+		return state_bad(d->id, "obf", obf, "not a flag");
+	/* Only commands that wait for a data byte leave one pending. */
+	if (pending && pending != CMD_WRITE_CTR &&
+	    pending != CMD_WRITE_OUTPORT && pending != CMD_AUX_LOOP)
+		return state_bad(d->id, "pending", pending,
+				 "no command waits for data");
+	pthread_mutex_lock(&k->lock);
+	k->ctr = ctr;
+	k->out = out;
+	k->obf = obf;
+	k->pending = pending;
+	pthread_mutex_unlock(&k->lock);
+	return 0;
+}
+
+static void i8042_device_destroy(struct device *d)
+{
+	i8042_destroy(to_i8042(d));
+}
+
+const struct device_ops i8042_device_ops = {
+	.kind = "i8042",
+	.state_version = I8042_STATE_VERSION,
+	.realize = i8042_realize,
+	.unrealize = i8042_unrealize,
+	.reset = i8042_reset,
+	.save = i8042_save,
+	.load = i8042_load,
+	.destroy = i8042_device_destroy,
+};

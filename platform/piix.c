@@ -1,8 +1,8 @@
-/* i440FX + PIIX3 (+ PIIX4-style ACPI PM function): see core/piix.h.
+/* i440FX + PIIX3 (+ PIIX4-style ACPI PM function): see platform/piix.h.
  * Register meanings follow Intel's 82371SB (PIIX3) and 82371AB (PIIX4)
  * datasheets; only what a guest of that era reads or programs has a
  * meaning here, the rest of config space is plain storage. */
-#include "core/piix.h"
+#include "platform/piix.h"
 
 #include "core/log.h"
 
@@ -36,20 +36,9 @@
 #define GUEST_LOG_MAX 16
 
 /* Caller holds p->lock. */
-__attribute__((format(printf, 3, 4)))
-static void guest_err(struct piix *p, const char *who, const char *fmt, ...)
-{
-	char msg[200];
-	va_list ap;
-
-	if (p->guest_logged >= GUEST_LOG_MAX)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	log_warn(who, "%s%s", msg, ++p->guest_logged == GUEST_LOG_MAX ?
-		 " (further guest errors not logged)" : "");
-}
+#define guest_err(p, who, ...)                                                 \
+	log_limited(&(p)->guest_logged, GUEST_LOG_MAX, (who), "guest errors",  \
+		    __VA_ARGS__)
 
 /* IRQs 10 and 11 are free of every ISA device tern has; two PIRQs share
  * each, as on a typical board. */

@@ -6,18 +6,22 @@
  * clock (UTC) plus an offset; the guest moves the offset by setting the
  * time. There are no interrupts: alarms and the periodic rate are stored
  * only, and register C never reports a flag. */
-#ifndef TERN_CORE_RTC_H
-#define TERN_CORE_RTC_H
+#ifndef TERN_PLATFORM_RTC_H
+#define TERN_PLATFORM_RTC_H
 
 #include <pthread.h>
 #include <stdint.h>
 #include <time.h>
 
 #include "core/bus.h"
+#include "core/device.h"
 
 #define RTC_CMOS_LEN 128
 
 struct rtc {
+	struct device dev;
+	uint16_t base;		/* ports base, base+1 (realize) */
+	struct bus *pio;
 	pthread_mutex_t lock;	/* everything below */
 	time_t (*now)(void *opaque);
 	void *now_opaque;
@@ -33,5 +37,12 @@ extern const struct bus_ops rtc_bus_ops;
  * time(NULL). Returns 0 or -errno. */
 int rtc_init(struct rtc *r, time_t (*now)(void *opaque), void *opaque);
 void rtc_destroy(struct rtc *r);
+
+/* The RTC as a device (core/device.h) at ports BASE and BASE+1. Nothing
+ * runs on its own, so pause has nothing to stop; its state is the CMOS,
+ * the selected index and the guest's offset from host time (so a loaded
+ * clock keeps the time the guest set, on the new host's clock). */
+int rtc_device_init(struct rtc *r, const char *id, uint16_t base);
+extern const struct device_ops rtc_device_ops;
 
 #endif

@@ -2,13 +2,13 @@
  * ends (a reboot with --on-reboot restart goes round again). Between the
  * first VM's creation and its run, with everything open and no thread
  * but this one, the process locks itself down (core/sandbox.h). */
-#include "core/cli.h"
-#include "core/console.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/memory.h"
 #include "core/sandbox.h"
-#include "core/vm.h"
+#include "platform/console.h"
+#include "vmm/cli.h"
+#include "vmm/vm.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -104,24 +104,24 @@ static int run(const struct cli *cli, struct loop *loop, struct console *con)
 	}
 	for (;;) {
 		enum vm_request req;
-		struct vm vm;
+		struct vm *vm;
 
 		if (vm_create(&vm, &cli->vm, console_output(con), loop)) {
 			status = EXIT_ERROR;
 			break;
 		}
 		if (first && lockdown(cli, con)) {
-			vm_destroy(&vm);
+			vm_destroy(vm);
 			status = EXIT_ERROR;
 			break;
 		}
 		first = false;
-		s.vm = &vm;
-		console_attach(con, &vm.serial, vm.ctl);
-		req = vm_run(&vm, loop);
+		s.vm = vm;
+		console_attach(con, &vm->serial, vm->kvm.ctl);
+		req = vm_run(vm, loop);
 		console_detach(con);
 		s.vm = NULL;
-		vm_destroy(&vm);
+		vm_destroy(vm);
 
 		if (req == VM_REQ_RESET && cli->vm.on_reboot == ON_REBOOT_RESTART) {
 			log_info("vm", "guest reset: restarting");

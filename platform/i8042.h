@@ -2,17 +2,20 @@
  * for a guest's probe to behave: no keyboard, no mouse, no interrupts.
  * The machine registers i8042_data_ops at port 0x60 and i8042_cmd_ops at
  * port 0x64, one byte each. */
-#ifndef TERN_CORE_I8042_H
-#define TERN_CORE_I8042_H
+#ifndef TERN_PLATFORM_I8042_H
+#define TERN_PLATFORM_I8042_H
 
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "core/bus.h"
+#include "core/device.h"
 #include "core/lifecycle.h"
 
 struct i8042 {
+	struct device dev;
+	struct bus *pio;	/* where realize put it: 0x60 and 0x64 */
 	pthread_mutex_t lock;	/* everything below */
 	struct vm_control ctl;
 	uint8_t ctr;		/* controller command byte */
@@ -29,5 +32,10 @@ extern const struct bus_ops i8042_cmd_ops;
 /* Reset requests go to `ctl` as VM_REQ_RESET. Returns 0 or -errno. */
 int i8042_init(struct i8042 *k, struct vm_control ctl);
 void i8042_destroy(struct i8042 *k);
+
+/* The controller as a device (core/device.h) at ports 0x60 and 0x64;
+ * reset requests go to the host's ctl. Nothing runs on its own. */
+int i8042_device_init(struct i8042 *k, const char *id);
+extern const struct device_ops i8042_device_ops;
 
 #endif

@@ -5,8 +5,8 @@
  * TEMT set) and every byte written to THR goes straight to the output.
  * Host input goes into a 4 KiB buffer that feeds the 16-byte receive FIFO,
  * so pasted text waits there instead of overrunning the FIFO. */
-#ifndef TERN_CORE_SERIAL_H
-#define TERN_CORE_SERIAL_H
+#ifndef TERN_PLATFORM_SERIAL_H
+#define TERN_PLATFORM_SERIAL_H
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "core/bus.h"
+#include "core/device.h"
 #include "core/irq.h"
 
 #define SERIAL_FIFO_LEN 16
@@ -29,7 +30,12 @@ struct serial_output {
 };
 
 struct serial {
+	struct device dev;	/* lifecycle; dev.id is the name */
+	uint16_t base;		/* I/O ports base..base+7 (realize) */
+	uint32_t gsi;
+	struct bus *pio;	/* where realize registered it */
 	pthread_mutex_t lock;	/* everything below */
+	bool paused;		/* host input held */
 	char name[32];
 	struct irq_line irq;
 	struct serial_output out;
@@ -58,6 +64,15 @@ extern const struct bus_ops serial_bus_ops;
 int serial_init(struct serial *s, const char *name, struct irq_line irq,
 		struct serial_output out);
 void serial_destroy(struct serial *s);
+
+/* The 16550 as a device (core/device.h): serial_init, then realize puts
+ * it at ports BASE..BASE+7 on the host's PIO bus with interrupt GSI.
+ * Pause holds host input (serial_receive takes nothing, and the rx_ready
+ * callback comes after resume); reset is the power-on register state
+ * with host input kept. */
+int serial_device_init(struct serial *s, const char *id, uint16_t base,
+		       uint32_t gsi, struct serial_output out);
+extern const struct device_ops serial_device_ops;
 
 /* Main-loop side: queue host input for the guest. Returns how many bytes
  * were taken (0 when the buffer is full); keep the rest and wait for the

@@ -1,6 +1,9 @@
-#include "core/rtc.h"
+#include "platform/rtc.h"
+
+#include "core/state.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -240,3 +243,121 @@ void rtc_destroy(struct rtc *r)
 {
 	pthread_mutex_destroy(&r->lock);
 }
+
+/* --- lifecycle ------------------------------------------------------ */
+
+#define RTC_STATE_VERSION 1
+/* A loaded clock reads a date from 0000-01-01 to 9999-12-31 (UTC), as a
+ * guest setting the CMOS would: the registers hold no other years, and a
+ * negative one is no BCD at all. */
+#define RTC_MIN_TIME (-62167219200LL)
+#define RTC_MAX_TIME 253402300799LL
+
+enum { TAG_OFFSET = 1, TAG_INDEX, TAG_CMOS };
+
+static struct rtc *to_rtc(struct device *d)
+{
+	return (struct rtc *)((char *)d - offsetof(struct rtc, dev));
+}
+
+int rtc_device_init(struct rtc *r, const char *id, uint16_t base)
+{
+	int ret = rtc_init(r, NULL, NULL);
+
+	if (ret)
+		return ret;
+	device_init(&r->dev, &rtc_device_ops, id);
+	r->base = base;
+	return 0;
+}
+
+static int rtc_realize(struct device *d, const struct machine_host *h)
+{
+	struct rtc *r = to_rtc(d);
+	int ret = bus_register(h->pio, r->base, 2, &rtc_bus_ops, r, d->id);
+
+	if (!ret)
+		r->pio = h->pio;
+	return ret;
+}
+
+static void rtc_unrealize(struct device *d)
+{
+	struct rtc *r = to_rtc(d);
+
+	if (r->pio)
+		bus_unregister(r->pio, r->base);
+	r->pio = NULL;
+}
+
+/* The clock keeps running across a reset, as a battery-backed one does;
+ * the index and the interrupt flags go back to power-on. */
+static void rtc_reset(struct device *d)
+{
+	struct rtc *r = to_rtc(d);
+
+	pthread_mutex_lock(&r->lock);
+	r->index = 0;
+	r->cmos[RTC_REG_C] = 0;
+	pthread_mutex_unlock(&r->lock);
+}
+
+static int rtc_save(struct device *d, struct state_writer *w)
+{
+	struct rtc *r = to_rtc(d);
+
+	pthread_mutex_lock(&r->lock);
+	state_put_u64(w, TAG_OFFSET, (uint64_t)r->offset);
+	state_put_u8(w, TAG_INDEX, r->index);
+	state_put_bytes(w, TAG_CMOS, r->cmos, RTC_CMOS_LEN);
+	pthread_mutex_unlock(&r->lock);
+	return 0;
+}
+
+static int rtc_load(struct device *d, struct state_reader *sr)
+{
+	struct rtc *r = to_rtc(d);
+	uint8_t cmos[RTC_CMOS_LEN], index;
+	uint64_t off;
+	int64_t now;
+	int ret;
+
+	ret = state_get_u64(sr, TAG_OFFSET, &off);
+	ret = ret ?: state_get_u8(sr, TAG_INDEX, &index);
+	ret = ret ?: state_get_bytes(sr, TAG_CMOS, cmos, RTC_CMOS_LEN);
+	if (ret)
+		return ret == -ENOENT ? state_bad(d->id, "offset/index/cmos", 0,
+						  "missing") : ret;
+	now = (int64_t)r->now(r->now_opaque);
+	if ((int64_t)off > RTC_MAX_TIME - now ||
+	    (int64_t)off < RTC_MIN_TIME - now)
+		return state_bad(d->id, "offset", off,
+				 "puts the clock outside the years 0 to 9999");
+	if (index >= RTC_CMOS_LEN)
+		return state_bad(d->id, "index", index, "past the CMOS");
+	if (cmos[RTC_REG_A] & A_UIP)
+		return state_bad(d->id, "cmos[A]", cmos[RTC_REG_A],
+				 "UIP is never stored");
+	pthread_mutex_lock(&r->lock);
+	r->offset = (int64_t)off;
+	r->index = index;
+	memcpy(r->cmos, cmos, RTC_CMOS_LEN);
+	pthread_mutex_unlock(&r->lock);
+	return 0;
+}
+
+static void rtc_device_destroy(struct device *d)
+{
+	rtc_destroy(to_rtc(d));
+}
+
+const struct device_ops rtc_device_ops = {
+	.kind = "rtc",
+	.state_version = RTC_STATE_VERSION,
+	.realize = rtc_realize,
+	.unrealize = rtc_unrealize,
+	.reset = rtc_reset,
+	.save = rtc_save,
+	.load = rtc_load,
+	.destroy = rtc_device_destroy,
+};

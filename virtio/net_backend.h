@@ -4,8 +4,8 @@
  * (net/tap.c). The device owns config space, feature negotiation and the
  * control queue; a backend owns the data queues once started. A const ops
  * table per backend kind, written by nobody at run time. */
-#ifndef TERN_NET_BACKEND_H
-#define TERN_NET_BACKEND_H
+#ifndef TERN_VIRTIO_NET_BACKEND_H
+#define TERN_VIRTIO_NET_BACKEND_H
 
 #include "core/memory.h"
 #include "virtio/device.h"

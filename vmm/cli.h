@@ -1,12 +1,12 @@
 /* Command line, in Cloud Hypervisor's shape. Every bad value is one line
  * on stderr naming the option and the problem; nothing is started. */
-#ifndef TERN_CORE_CLI_H
-#define TERN_CORE_CLI_H
+#ifndef TERN_VMM_CLI_H
+#define TERN_VMM_CLI_H
 
-#include "core/console.h"
 #include "core/log.h"
 #include "core/sandbox.h"
-#include "core/vm.h"
+#include "platform/console.h"
+#include "vmm/vm.h"
 
 #include <stdio.h>
 

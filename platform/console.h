@@ -1,12 +1,12 @@
 /* Where the guest's serial console goes: the terminal (raw while tern
  * runs, restored on exit; Ctrl-A x quits), a file, a pty, or a UNIX socket.
  * Lives across guest reboots; each VM's UART attaches to it. */
-#ifndef TERN_CORE_CONSOLE_H
-#define TERN_CORE_CONSOLE_H
+#ifndef TERN_PLATFORM_CONSOLE_H
+#define TERN_PLATFORM_CONSOLE_H
 
 #include "core/lifecycle.h"
 #include "core/loop.h"
-#include "core/serial.h"
+#include "platform/serial.h"
 
 #include <pthread.h>
 #include <stdbool.h>

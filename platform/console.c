@@ -1,4 +1,4 @@
-#include "core/console.h"
+#include "platform/console.h"
 
 #include "core/log.h"
 #include "core/sandbox.h"
