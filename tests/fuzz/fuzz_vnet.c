@@ -538,10 +538,12 @@ static void dp_settle(void)
 			       { dp.sv[1], POLLIN, 0 } };
 	uint64_t v;
 
-	if (poll(p, 4, 1) > 0)
-		for (int i = 0; i < 3; i++)
-			if (p[i].revents && read(p[i].fd, &v, 8) < 0)
-				;
+	if (poll(p, 4, 1) <= 0)
+		return;
+	/* Interrupts taken: the counter's value does not matter. */
+	for (int i = 0; i < 3; i++)
+		if (p[i].revents && read(p[i].fd, &v, 8) != 8)
+			v = 0;
 }
 
 static void dp_tap_drain(void)
