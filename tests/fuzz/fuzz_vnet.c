@@ -296,10 +296,13 @@ static void fz_hdr(bool tx, const uint8_t *data, size_t size)
  * nibble) and the control ring's (high nibble), 1 << n % 9. Then up to 64
  * ops, op % 8: 0 receive buffers (count, size, 1-3 segments), 1 a packet
  * arrives on the tap (length, 12-byte header), 2 a transmit chain (1-8
- * segments, lengths, header; bit 7 adds a writable segment), 3 a control
+ * segments, lengths scaled by 64 or, bit 6, in bytes, header; bit 7 adds
+ * a writable segment), 3 a control
  * command (length, bytes), 4-5 let the threads run, 6 take the tap's
- * packets, 7 up to 249 one-byte receive buffers at once: buffers appear
- * while a packet is being scattered. Used entries are taken after every
+ * packets, 7 up to 121 one-byte receive buffers at once: buffers appear
+ * while a packet is being scattered (bit 7, split: a hostile guest makes
+ * a ring's worth of entries available at once, whatever is in flight, all
+ * naming one descriptor). Used entries are taken after every
  * op. Checked: every used entry names a chain in flight with a length
  * within its writable bytes (transmit: 0), every packet on the tap a
  * header and at most the bounce buffer, and no crash or overrun in the
@@ -324,6 +327,8 @@ struct dp_q {
 	struct pvirtq_desc *pdesc;
 	uint16_t avail_idx, last_used, pnext, pused;
 	bool avail_wrap, used_wrap;
+	bool hostile;			/* entries name descriptors in use:
+					 * used ones are no longer checked */
 	unsigned int free;		/* descriptors not in flight */
 	unsigned int nids;		/* split: free descriptors; packed:
 					 * free buffer ids */
@@ -386,6 +391,7 @@ static void dp_q_init(struct dp_q *q, unsigned int i, uint16_t num,
 	q->avail_idx = q->last_used = q->pnext = q->pused = 0;
 	q->avail_wrap = q->used_wrap = true;
 	q->free = num;
+	q->hostile = false;
 	q->nids = num;
 	for (unsigned int k = 0; k < num; k++)
 		q->ids[k] = (uint16_t)(num - 1 - k);
@@ -411,7 +417,7 @@ static bool dp_offer(struct dp_q *q, const struct dp_seg *s, unsigned int n)
 	uint32_t in = 0;
 	uint16_t head;
 
-	if (!n || n > q->free)
+	if (!n || n > q->free || q->hostile)
 		return false;
 	q->free -= n;
 	for (unsigned int i = 0; i < n; i++)
@@ -487,6 +493,13 @@ static bool dp_used(struct dp_q *q, uint32_t *id, uint32_t *len)
 			return false;
 		*id = q->used->ring[q->last_used % q->num].id;
 		*len = q->used->ring[q->last_used % q->num].len;
+	}
+	if (q->hostile) {
+		/* The device still names only heads below the ring size. */
+		if (*id >= q->num)
+			abort();
+		q->last_used++;
+		return true;
 	}
 	if (*id >= q->num || !q->sgs[*id] || *len > q->in_bytes[*id]) {
 		fprintf(stderr, "fuzz_vnet: q%d used id %u len %u (last_used %u avail %u): %s\n", (int)(q - dp.q), *id, *len, q->last_used, q->avail_idx,
@@ -683,8 +696,8 @@ static void dp_run(const uint8_t *data, size_t size)
 		}
 		case 2: {
 			/* A transmit chain: segments (1 + o/8 % 8), each a
-			 * length byte scaled by 64, the header first from
-			 * the input; bit 7: one writable segment too. */
+			 * length byte, the header first from the input;
+			 * bit 7: one writable segment too. */
 			struct dp_seg s[9];
 			unsigned int nseg = 1 + (o >> 3) % 8, k;
 			size_t at = 0;
@@ -692,7 +705,9 @@ static void dp_run(const uint8_t *data, size_t size)
 			if (left < nseg + VIRTIO_NET_HDR_LEN)
 				goto stop;
 			for (k = 0; k < nseg; k++) {
-				uint32_t l = (uint32_t)p[k] * 64 + (k ? 0 : 12);
+				/* Bit 6: lengths in bytes, headers cut short. */
+				uint32_t l = o & 0x40 ? p[k] :
+					     (uint32_t)p[k] * 64 + (k ? 0 : 12);
 
 				s[k] = (struct dp_seg){ dp_alloc(l), l, false };
 				memset(dp_gp(s[k].gpa, l), 0x33, l);
@@ -739,13 +754,37 @@ static void dp_run(const uint8_t *data, size_t size)
 			break;
 		case 7: {
 			/* Many 1-byte receive buffers at once (the guest
-			 * that posts while a packet is scattered). */
-			unsigned int cnt = 1 + (o >> 3) * 8;
+			 * that posts while a packet is scattered). Bit 7,
+			 * split rings: a hostile guest's, every available
+			 * entry naming the same descriptor, as many as the
+			 * ring takes. */
+			unsigned int cnt = 1 + ((o >> 3) & 15) * 8;
+			struct dp_q *q = &dp.q[0];
 
+			if ((o & 0x80) && !q->packed && q->nids) {
+				uint16_t d = q->ids[q->nids - 1];
+				/* A full ring's worth, whatever is still in
+				 * flight. */
+				uint16_t room = q->num;
+				uint64_t one = 1;
+
+				q->desc[d] = (struct virtq_desc){
+					dp_alloc(1), 1, VIRTQ_DESC_F_WRITE, 0 };
+				for (uint16_t i = 0; i < room; i++)
+					q->avail->ring[(uint16_t)(q->avail_idx + i) % q->num] = d;
+				q->avail_idx = (uint16_t)(q->avail_idx + room);
+				__atomic_store_n(&q->avail->idx, q->avail_idx,
+						 __ATOMIC_RELEASE);
+				q->hostile = true;
+				dp.rx_posted += room;
+				if (write(q->kick_fd, &one, 8) != 8)
+					abort();
+				break;
+			}
 			for (unsigned int i = 0; i < cnt; i++) {
 				struct dp_seg s = { dp_alloc(1), 1, true };
 
-				if (!dp_offer(&dp.q[0], &s, 1))
+				if (!dp_offer(q, &s, 1))
 					break;
 				dp.rx_posted++;
 			}
