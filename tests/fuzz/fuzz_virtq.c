@@ -1,7 +1,8 @@
 /* libFuzzer target: virtqueue parsing (split and packed) over guest RAM the
  * input fills. The input picks the ring format, features, size, start index
  * and ring placement, fills the first 32 KiB of a 1 MiB guest with ring
- * contents, and scripts a sequence of pop / push / need_notify / kick
+ * contents, and scripts a sequence of pop / pop_head (inflight resubmission)
+ * / push / push_batch / need_notify / kick
  * suppression calls, with guest writes between them. Every chain popped is
  * checked: segments inside guest RAM, counts and byte totals consistent,
  * limits kept; a violation must leave the queue broken. Guard pages around
@@ -44,7 +45,7 @@ static struct guest_mem fz_mem;
 static struct virtq_chain fz_chain[PENDING];
 /* For the standalone summary: proof the inputs reach the parser. */
 static struct {
-	unsigned long inits, chains, refused;
+	unsigned long inits, chains, refused, batches, heads;
 } fz_stats;
 
 /* Moves guest RAM between two PROT_NONE pages: a read or write past either
@@ -194,7 +195,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			break;
 		case 3:
-			if (npend) {
+			if (npend && (op & 0x40)) {
+				/* All pending at once (virtio-net's mergeable
+				 * receive buffers). */
+				struct virtq_used_buf u[PENDING];
+
+				for (unsigned int i = 0; i < npend; i++) {
+					struct virtq_chain *p =
+						&fz_chain[(first + i) % PENDING];
+					uint32_t len = (uint32_t)(op >> 3) * 331 * (i + 1);
+
+					u[i] = (struct virtq_used_buf){
+						p->head, p->ndesc,
+						len < p->in_len ? len : p->in_len };
+				}
+				virtq_push_batch(&q, u, npend);
+				fz_stats.batches++;
+				first = (first + npend) % PENDING;
+				npend = 0;
+			} else if (npend) {
 				struct virtq_chain *p = &fz_chain[first];
 				uint32_t len = (uint32_t)(op >> 3) * 997;
 
@@ -208,7 +227,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			(void)virtq_last_avail(&q);
 			break;
 		case 5:
-			virtq_disable_kicks(&q);
+			if (!(op & 0x08)) {
+				virtq_disable_kicks(&q);
+				break;
+			}
+			/* Inflight resubmission: a chain named by its head,
+			 * from the input (split only; packed must refuse). */
+			if (npend == PENDING)
+				break;
+			c = &fz_chain[(first + npend) % PENDING];
+			ret = virtq_pop_head(&q, c,
+					     plen >= 2 ? rd16(payload + op % (plen - 1))
+						       : op);
+			FZ_ASSERT(ret == 1 || ret == -EINVAL);
+			if (ret == 1) {
+				FZ_ASSERT(!q.broken && !q.packed && c->head < q.num);
+				fz_check_chain(&q, c);
+				fz_stats.heads++;
+				npend++;
+			} else {
+				FZ_ASSERT(q.broken && q.why);
+				fz_stats.refused++;
+			}
 			break;
 		case 6:
 			(void)virtq_enable_kicks(&q);
@@ -238,8 +278,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 static void fz_report(unsigned int runs)
 {
 	fprintf(stderr,
-		"fuzz_virtq: %u inputs ran clean (%lu queues set up, %lu chains popped, %lu pops refused as rule violations)\n",
-		runs, fz_stats.inits, fz_stats.chains, fz_stats.refused);
+		"fuzz_virtq: %u inputs ran clean (%lu queues set up, %lu chains popped, %lu by head, %lu pops refused as rule violations, %lu batches pushed)\n",
+		runs, fz_stats.inits, fz_stats.chains, fz_stats.heads,
+		fz_stats.refused, fz_stats.batches);
 }
 #include "replay.h"
 #endif

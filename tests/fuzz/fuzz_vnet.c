@@ -2,7 +2,8 @@
  * any shape, one after another on one device, and the datapath header rules
  * (virtio_net_tx_hdr_check, virtio_net_rx_hdr_fix).
  *
- * Input: byte 0 picks the mode (% 3).
+ * Input: byte 0 bit 7 set: the userspace datapath, see dp_run below.
+ * Otherwise byte 0 picks the mode (% 3).
  *  0 control: byte 1 = negotiated feature selector (bit i switches on
  *    sel[i] below), byte 2 = pairs the driver enabled (1 + b % 4), then up
  *    to 16 commands, each: nout byte (% 9 readable segments), nin byte
@@ -20,8 +21,16 @@
  *
  * Build with libFuzzer (see tests/fuzz/README), or -DFUZZ_STANDALONE to
  * replay files. */
+#include "core/memory.h"
+#include "net/uspace.h"
 #include "virtio/net.h"
 #include "virtio/queue.h"
+
+#include <poll.h>
+#include <stdatomic.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <errno.h>
 #include <stdint.h>
@@ -274,12 +283,539 @@ static void fz_hdr(bool tx, const uint8_t *data, size_t size)
 	}
 }
 
+
+/* --- the userspace datapath (net/uspace.c) ------------------------------
+ *
+ * A virtio-net device on the userspace backend with its threads (the
+ * pair's receive/transmit thread and the control-queue thread), a
+ * SOCK_SEQPACKET socketpair for the tap, and a guest driver scripted by
+ * the input. Byte 1 picks features (bit 0 MRG_RXBUF, 1 RING_PACKED, 2
+ * EVENT_IDX, 3 GUEST_* offloads, 4 HOST_* offloads, 5 the control queue
+ * with RX, MAC_ADDR, MQ and GUEST_OFFLOADS, 6 INDIRECT_DESC); byte 2 the
+ * receive ring's size (1 << b % 11), byte 3 the transmit ring's (low
+ * nibble) and the control ring's (high nibble), 1 << n % 9. Then up to 64
+ * ops, op % 8: 0 receive buffers (count, size, 1-3 segments), 1 a packet
+ * arrives on the tap (length, 12-byte header), 2 a transmit chain (1-8
+ * segments, lengths scaled by 64 or, bit 6, in bytes, header; bit 7 adds
+ * a writable segment), 3 a control
+ * command (length, bytes), 4-5 let the threads run, 6 take the tap's
+ * packets, 7 up to 121 one-byte receive buffers at once: buffers appear
+ * while a packet is being scattered (bit 7, split: a hostile guest makes
+ * a ring's worth of entries available at once, whatever is in flight, all
+ * naming one descriptor). Used entries are taken after every
+ * op. Checked: every used entry names a chain in flight with a length
+ * within its writable bytes (transmit: 0), every packet on the tap a
+ * header and at most the bounce buffer, and no crash or overrun in the
+ * threads (ASan). */
+
+#define DP_RAM (8ULL << 20)
+#define DP_RING 0x10000ULL	/* queue i's rings at DP_RING + i * 0x8000 */
+#define DP_DATA 0x100000ULL	/* buffers from here, reused in a circle */
+#define DP_Q 3			/* receiveq1, transmitq1, controlq */
+#define DP_MAX_OPS 64
+
+/* The guest's side of one queue, split or packed: a well-behaved driver
+ * that never offers more descriptors than are free. */
+struct dp_q {
+	uint16_t num;
+	bool packed;
+	uint64_t desc_gpa, drv_gpa, dev_gpa;
+	int kick_fd, call_fd;
+	struct virtq_desc *desc;
+	struct virtq_avail *avail;
+	struct virtq_used *used;
+	struct pvirtq_desc *pdesc;
+	uint16_t avail_idx, last_used, pnext, pused;
+	bool avail_wrap, used_wrap;
+	bool hostile;			/* entries name descriptors in use:
+					 * used ones are no longer checked */
+	unsigned int free;		/* descriptors not in flight */
+	unsigned int nids;		/* split: free descriptors; packed:
+					 * free buffer ids */
+	uint16_t ids[VIRTQ_MAX_SIZE];
+	uint16_t sgs[VIRTQ_MAX_SIZE];	/* by id: descriptors */
+	uint32_t in_bytes[VIRTQ_MAX_SIZE]; /* by id: writable bytes */
+};
+
+struct dp_seg {
+	uint64_t gpa;
+	uint32_t len;
+	bool write;
+};
+
+static struct {
+	struct guest_mem mem;
+	uint64_t next;			/* bump allocator over DP_DATA.. */
+	struct dp_q q[DP_Q];
+	int sv[2];			/* [0] the "tap", [1] the world */
+	bool ready;
+	unsigned long runs, rx_posted, rx_used, tx_sent, tx_seen, ctrl_used,
+		tap_sent;
+} dp;
+
+static uint8_t *dp_gp(uint64_t gpa, uint64_t len)
+{
+	uint8_t *p = guest_mem_ptr(&dp.mem, gpa, len ? len : 1);
+
+	if (!p)
+		abort();
+	return p;
+}
+
+static uint64_t dp_alloc(uint32_t len)
+{
+	uint64_t g;
+
+	if (dp.next + len > DP_RAM)
+		dp.next = DP_DATA;
+	g = dp.next;
+	dp.next = (dp.next + len + 15) & ~15ULL;
+	return g;
+}
+
+static void dp_q_init(struct dp_q *q, unsigned int i, uint16_t num,
+		      bool packed)
+{
+	uint64_t base = DP_RING + i * 0x8000;
+
+	memset(dp_gp(base, 0x8000), 0, 0x8000);
+	q->num = num;
+	q->packed = packed;
+	q->desc_gpa = base;
+	q->drv_gpa = base + 0x4000;
+	q->dev_gpa = base + 0x5000;
+	q->desc = (void *)dp_gp(q->desc_gpa, 16);
+	q->pdesc = (void *)q->desc;
+	q->avail = (void *)dp_gp(q->drv_gpa, 4);
+	q->used = (void *)dp_gp(q->dev_gpa, 4);
+	q->avail_idx = q->last_used = q->pnext = q->pused = 0;
+	q->avail_wrap = q->used_wrap = true;
+	q->free = num;
+	q->hostile = false;
+	q->nids = num;
+	for (unsigned int k = 0; k < num; k++)
+		q->ids[k] = (uint16_t)(num - 1 - k);
+	memset(q->sgs, 0, sizeof(q->sgs));
+	memset(q->in_bytes, 0, sizeof(q->in_bytes));
+	for (uint64_t v; read(q->kick_fd, &v, 8) > 0 || read(q->call_fd, &v, 8) > 0;)
+		;
+}
+
+static struct virtio_queue_io dp_q_io(const struct dp_q *q)
+{
+	return (struct virtio_queue_io){
+		.enabled = true, .size = q->num, .desc = q->desc_gpa,
+		.driver = q->drv_gpa, .device = q->dev_gpa,
+		.kick_fd = q->kick_fd, .call_fd = q->call_fd,
+	};
+}
+
+/* Offers a chain and kicks; false when the ring has no room. */
+static bool dp_offer(struct dp_q *q, const struct dp_seg *s, unsigned int n)
+{
+	uint64_t one = 1;
+	uint32_t in = 0;
+	uint16_t head;
+
+	if (!n || n > q->free || q->hostile)
+		return false;
+	q->free -= n;
+	for (unsigned int i = 0; i < n; i++)
+		in += s[i].write ? s[i].len : 0;
+	if (q->packed) {
+		uint16_t first = q->pnext, first_flags = 0;
+
+		/* Slots go in ring order; the buffer id is any free one. */
+		head = q->ids[--q->nids];
+		for (unsigned int i = 0; i < n; i++) {
+			struct pvirtq_desc *e = &q->pdesc[q->pnext];
+			uint16_t f = (s[i].write ? VIRTQ_DESC_F_WRITE : 0) |
+				     (i + 1 < n ? VIRTQ_DESC_F_NEXT : 0) |
+				     (q->avail_wrap ? VIRTQ_DESC_F_AVAIL
+						    : VIRTQ_DESC_F_USED);
+
+			e->addr = s[i].gpa;
+			e->len = s[i].len;
+			e->id = head;
+			if (i)
+				e->flags = f;
+			else
+				first_flags = f;
+			if (++q->pnext == q->num) {
+				q->pnext = 0;
+				q->avail_wrap = !q->avail_wrap;
+			}
+		}
+		q->sgs[head] = (uint16_t)n;
+		q->in_bytes[head] = in;
+		__atomic_store_n(&q->pdesc[first].flags, first_flags,
+				 __ATOMIC_RELEASE);
+	} else {
+		/* Descriptors from the free list, linked in order. */
+		uint16_t d[VIRTQ_MAX_SIZE];
+
+		for (unsigned int i = 0; i < n; i++)
+			d[i] = q->ids[--q->nids];
+		head = d[0];
+		for (unsigned int i = 0; i < n; i++)
+			q->desc[d[i]] = (struct virtq_desc){
+				s[i].gpa, s[i].len,
+				(uint16_t)((s[i].write ? VIRTQ_DESC_F_WRITE : 0) |
+					   (i + 1 < n ? VIRTQ_DESC_F_NEXT : 0)),
+				i + 1 < n ? d[i + 1] : 0 };
+		q->sgs[head] = (uint16_t)n;
+		q->in_bytes[head] = in;
+		q->avail->ring[q->avail_idx % q->num] = head;
+		q->avail_idx++;
+		__atomic_store_n(&q->avail->idx, q->avail_idx,
+				 __ATOMIC_RELEASE);
+	}
+	if (write(q->kick_fd, &one, 8) != 8)
+		abort();
+	return true;
+}
+
+/* One used entry, checked against what was offered under its id. */
+static bool dp_used(struct dp_q *q, uint32_t *id, uint32_t *len)
+{
+	if (q->packed) {
+		struct pvirtq_desc *e = &q->pdesc[q->pused];
+		uint16_t f = __atomic_load_n(&e->flags, __ATOMIC_ACQUIRE);
+
+		if (!!(f & VIRTQ_DESC_F_USED) != q->used_wrap ||
+		    !!(f & VIRTQ_DESC_F_AVAIL) != q->used_wrap)
+			return false;
+		*id = e->id;
+		*len = e->len;
+	} else {
+		if (q->last_used ==
+		    __atomic_load_n(&q->used->idx, __ATOMIC_ACQUIRE))
+			return false;
+		*id = q->used->ring[q->last_used % q->num].id;
+		*len = q->used->ring[q->last_used % q->num].len;
+	}
+	if (q->hostile) {
+		/* The device still names only heads below the ring size. */
+		if (*id >= q->num)
+			abort();
+		q->last_used++;
+		return true;
+	}
+	if (*id >= q->num || !q->sgs[*id] || *len > q->in_bytes[*id]) {
+		fprintf(stderr, "fuzz_vnet: q%d used id %u len %u (last_used %u avail %u): %s\n", (int)(q - dp.q), *id, *len, q->last_used, q->avail_idx,
+			*id >= q->num ? "id past the ring" :
+			!q->sgs[*id] ? "not in flight" : "more than its buffers");
+		abort();
+	}
+	q->free += q->sgs[*id];
+	if (q->packed) {
+		q->ids[q->nids++] = (uint16_t)*id;
+		q->pused += q->sgs[*id];
+		if (q->pused >= q->num) {
+			q->pused -= q->num;
+			q->used_wrap = !q->used_wrap;
+		}
+	} else {
+		/* The chain's descriptors back on the free list. */
+		uint16_t d = (uint16_t)*id;
+
+		for (unsigned int i = 0; i < q->sgs[*id]; i++) {
+			q->ids[q->nids++] = d;
+			d = q->desc[d].next;
+		}
+		q->last_used++;
+	}
+	q->sgs[*id] = 0;
+	return true;
+}
+
+/* Takes every used entry (dp_used checks each against its chain). */
+static void dp_reap(void)
+{
+	uint32_t id, len;
+
+	while (dp_used(&dp.q[0], &id, &len))
+		dp.rx_used++;
+	while (dp_used(&dp.q[1], &id, &len))
+		if (len)
+			abort();	/* transmit writes nothing */
+	while (dp_used(&dp.q[2], &id, &len))
+		dp.ctrl_used++;
+}
+
+static void dp_settle(void)
+{
+	struct pollfd p[4] = { { dp.q[0].call_fd, POLLIN, 0 },
+			       { dp.q[1].call_fd, POLLIN, 0 },
+			       { dp.q[2].call_fd, POLLIN, 0 },
+			       { dp.sv[1], POLLIN, 0 } };
+	uint64_t v;
+
+	if (poll(p, 4, 1) <= 0)
+		return;
+	/* Interrupts taken: the counter's value does not matter. */
+	for (int i = 0; i < 3; i++)
+		if (p[i].revents && read(p[i].fd, &v, 8) != 8)
+			v = 0;
+}
+
+static void dp_tap_drain(void)
+{
+	static uint8_t buf[NET_USPACE_BOUNCE + 64];
+	ssize_t n;
+
+	while ((n = recv(dp.sv[1], buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
+		if (n < VIRTIO_NET_HDR_LEN || n > NET_USPACE_BOUNCE)
+			abort();
+		dp.tx_seen++;
+	}
+}
+
+static void dp_setup(void)
+{
+	struct mem_config mc = { .size = DP_RAM, .numa_node = -1 };
+
+	if (guest_mem_create(&dp.mem, &mc))
+		abort();
+	for (int i = 0; i < DP_Q; i++) {
+		dp.q[i].kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		dp.q[i].call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (dp.q[i].kick_fd < 0 || dp.q[i].call_fd < 0)
+			abort();
+	}
+	dp.next = DP_DATA;
+	dp.ready = true;
+}
+
+static void dp_run(const uint8_t *data, size_t size)
+{
+	static struct virtio_net n;
+	static struct net_uspace u;
+	static uint8_t pkt[65536 + VIRTIO_NET_HDR_LEN];
+	struct net_config cfg = { .pairs = 1, .mtu = 1500, .queue_size = 1024,
+				  .mac = { 0x52, 0x54, 0, 1, 2, 3 } };
+	struct virtio_queue_io io[DP_Q];
+	const uint8_t *p = data + 4, *end = data + size;
+	atomic_bool broken;
+	int err_fd;
+	uint64_t f = F(VIRTIO_F_VERSION_1) | F(VIRTIO_NET_F_MAC) |
+		     F(VIRTIO_NET_F_STATUS);
+	uint8_t sel;
+
+	if (size < 4)
+		return;
+	sel = data[1];
+	if (!dp.ready)
+		dp_setup();
+	if (sel & 1)
+		f |= F(VIRTIO_NET_F_MRG_RXBUF);
+	if (sel & 2)
+		f |= F(VIRTIO_F_RING_PACKED);
+	if (sel & 4)
+		f |= F(VIRTIO_F_EVENT_IDX);
+	if (sel & 8)
+		f |= F(VIRTIO_NET_F_GUEST_CSUM) | F(VIRTIO_NET_F_GUEST_TSO4) |
+		     F(VIRTIO_NET_F_GUEST_TSO6) | F(VIRTIO_NET_F_GUEST_ECN);
+	if (sel & 16)
+		f |= F(VIRTIO_NET_F_CSUM) | F(VIRTIO_NET_F_HOST_TSO4) |
+		     F(VIRTIO_NET_F_HOST_TSO6) | F(VIRTIO_NET_F_HOST_ECN);
+	if (sel & 32)
+		f |= F(VIRTIO_NET_F_CTRL_VQ) | F(VIRTIO_NET_F_CTRL_RX) |
+		     F(VIRTIO_NET_F_CTRL_MAC_ADDR) | F(VIRTIO_NET_F_MQ) |
+		     F(VIRTIO_NET_F_CTRL_GUEST_OFFLOADS);
+	if (sel & 64)
+		f |= F(VIRTIO_F_INDIRECT_DESC);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, dp.sv))
+		abort();
+	err_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	atomic_init(&broken, false);
+	if (err_fd < 0 || net_uspace_create(&u, "virtio-net-fuzz", dp.sv, 1) ||
+	    virtio_net_create(&n, "virtio-net-fuzz", &cfg, &dp.mem,
+			      &net_uspace_ops, &u))
+		abort();
+	net_uspace_set_bus(&u, (struct virtio_bus){ &broken, err_fd });
+	virtio_net_set_bus(&n, (struct virtio_bus){ &broken, err_fd });
+	f &= virtio_net_ops.features(&n);
+	/* Ring sizes: receive 1 << (b % 11), transmit and control 1 << (b'
+	 * % 9); the control queue only when negotiated. */
+	dp_q_init(&dp.q[0], 0, (uint16_t)(1u << (data[2] % 11)), sel & 2);
+	dp_q_init(&dp.q[1], 1, (uint16_t)(1u << (data[3] % 9)), sel & 2);
+	dp_q_init(&dp.q[2], 2, (uint16_t)(1u << (data[3] >> 4) % 9), sel & 2);
+	for (int i = 0; i < DP_Q; i++)
+		io[i] = dp_q_io(&dp.q[i]);
+	io[2].enabled = f & F(VIRTIO_NET_F_CTRL_VQ);
+	dp.runs++;
+	if (virtio_net_ops.start(&n, f, io, DP_Q))
+		goto out;
+	for (int op = 0; op < DP_MAX_OPS && p < end; op++) {
+		uint8_t o = *p++;
+		size_t left = (size_t)(end - p);
+
+		switch (o % 8) {
+		case 0: {
+			/* Receive buffers: count, size (up to 4 KiB), each
+			 * in 1-3 segments, the first at least a header. */
+			uint32_t cnt, len;
+			unsigned int nseg;
+
+			if (left < 3)
+				goto stop;
+			cnt = 1 + p[0] % 32;
+			nseg = 1 + (p[0] >> 5) % 3;
+			len = (uint32_t)(p[1] | p[2] << 8) % 4097;
+			p += 3;
+			for (uint32_t i = 0; i < cnt; i++) {
+				struct dp_seg s[3];
+
+				for (unsigned int k = 0; k < nseg; k++) {
+					uint32_t l = k + 1 < nseg ? len / nseg
+								  : len - (nseg - 1) * (len / nseg);
+
+					s[k] = (struct dp_seg){ dp_alloc(l), l, true };
+				}
+				if (!dp_offer(&dp.q[0], s, nseg))
+					break;
+				dp.rx_posted++;
+			}
+			break;
+		}
+		case 1: {
+			/* A packet from the tap: length, then the header. */
+			size_t len;
+
+			if (left < 2 + VIRTIO_NET_HDR_LEN)
+				goto stop;
+			len = (size_t)(p[0] | p[1] << 8);
+			memcpy(pkt, p + 2, VIRTIO_NET_HDR_LEN);
+			memset(pkt + VIRTIO_NET_HDR_LEN, o, len);
+			p += 2 + VIRTIO_NET_HDR_LEN;
+			if (send(dp.sv[1], pkt, VIRTIO_NET_HDR_LEN + len,
+				 MSG_DONTWAIT) > 0)
+				dp.tap_sent++;
+			break;
+		}
+		case 2: {
+			/* A transmit chain: segments (1 + o/8 % 8), each a
+			 * length byte, the header first from the input;
+			 * bit 7: one writable segment too. */
+			struct dp_seg s[9];
+			unsigned int nseg = 1 + (o >> 3) % 8, k;
+			size_t at = 0;
+
+			if (left < nseg + VIRTIO_NET_HDR_LEN)
+				goto stop;
+			for (k = 0; k < nseg; k++) {
+				/* Bit 6: lengths in bytes, headers cut short. */
+				uint32_t l = o & 0x40 ? p[k] :
+					     (uint32_t)p[k] * 64 + (k ? 0 : 12);
+
+				s[k] = (struct dp_seg){ dp_alloc(l), l, false };
+				memset(dp_gp(s[k].gpa, l), 0x33, l);
+			}
+			for (k = 0; k < nseg && at < VIRTIO_NET_HDR_LEN; k++) {
+				size_t c = s[k].len < VIRTIO_NET_HDR_LEN - at ?
+						   s[k].len : VIRTIO_NET_HDR_LEN - at;
+
+				memcpy(dp_gp(s[k].gpa, c), p + nseg + at, c);
+				at += c;
+			}
+			p += nseg + VIRTIO_NET_HDR_LEN;
+			if (o & 0x80)
+				s[nseg++] = (struct dp_seg){ dp_alloc(64), 64, true };
+			if (dp_offer(&dp.q[1], s, nseg))
+				dp.tx_sent++;
+			break;
+		}
+		case 3: {
+			/* A control command: length, bytes, a 1-byte ack. */
+			struct dp_seg s[2];
+			size_t len;
+
+			if (left < 1 || !io[2].enabled)
+				goto stop;
+			len = p[0];
+			if (len > left - 1)
+				len = left - 1;
+			s[0] = (struct dp_seg){ dp_alloc((uint32_t)len),
+						(uint32_t)len, false };
+			memcpy(dp_gp(s[0].gpa, len), p + 1, len);
+			s[1] = (struct dp_seg){ dp_alloc(1), 1, true };
+			p += 1 + len;
+			dp_offer(&dp.q[2], s, 2);
+			break;
+		}
+		case 4:
+		case 5:
+			dp_settle();
+			break;
+		case 6:
+			dp_reap();
+			dp_tap_drain();
+			break;
+		case 7: {
+			/* Many 1-byte receive buffers at once (the guest
+			 * that posts while a packet is scattered). Bit 7,
+			 * split rings: a hostile guest's, every available
+			 * entry naming the same descriptor, as many as the
+			 * ring takes. */
+			unsigned int cnt = 1 + ((o >> 3) & 15) * 8;
+			struct dp_q *q = &dp.q[0];
+
+			if ((o & 0x80) && !q->packed && q->nids) {
+				uint16_t d = q->ids[q->nids - 1];
+				/* A full ring's worth, whatever is still in
+				 * flight. */
+				uint16_t room = q->num;
+				uint64_t one = 1;
+
+				q->desc[d] = (struct virtq_desc){
+					dp_alloc(1), 1, VIRTQ_DESC_F_WRITE, 0 };
+				for (uint16_t i = 0; i < room; i++)
+					q->avail->ring[(uint16_t)(q->avail_idx + i) % q->num] = d;
+				q->avail_idx = (uint16_t)(q->avail_idx + room);
+				__atomic_store_n(&q->avail->idx, q->avail_idx,
+						 __ATOMIC_RELEASE);
+				q->hostile = true;
+				dp.rx_posted += room;
+				if (write(q->kick_fd, &one, 8) != 8)
+					abort();
+				break;
+			}
+			for (unsigned int i = 0; i < cnt; i++) {
+				struct dp_seg s = { dp_alloc(1), 1, true };
+
+				if (!dp_offer(q, &s, 1))
+					break;
+				dp.rx_posted++;
+			}
+			break;
+		}
+		}
+		dp_reap();
+	}
+stop:
+	dp_settle();
+	virtio_net_ops.stop(&n);
+	dp_reap();
+	dp_tap_drain();
+out:
+	virtio_net_destroy(&n);
+	net_uspace_destroy(&u);
+	close(dp.sv[0]);
+	close(dp.sv[1]);
+	close(err_fd);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
 		return 0;
+	if (data[0] & 0x80) {
+		dp_run(data, size);
+		return 0;
+	}
 	switch (data[0] % 3) {
 	case 0:
 		fz_ctrl(data, size);
@@ -303,6 +839,11 @@ static void fz_report(unsigned int runs)
 		fz_stats.cmds, fz_stats.ok, fz_stats.err, fz_stats.no_ack,
 		fz_stats.tx_ok, fz_stats.tx_refused, fz_stats.rx_ok,
 		fz_stats.rx_refused);
+	fprintf(stderr, "fuzz_vnet: datapath: %lu runs, %lu receive buffers "
+		"posted, %lu used, %lu packets from the tap, %lu transmit "
+		"chains, %lu reached the tap, %lu control commands used\n",
+		dp.runs, dp.rx_posted, dp.rx_used, dp.tap_sent, dp.tx_sent,
+		dp.tx_seen, dp.ctrl_used);
 }
 #include "replay.h"
 #endif
