@@ -16,6 +16,7 @@
  * SIGTERM/SIGINT stop the queues (requests in flight finish first) and
  * exit 0. Exit 1: the image or the socket cannot be set up; exit 2: a bad
  * command line, one line on stderr naming the option. */
+#include "core/daemon.h"
 #include "core/log.h"
 #include "core/memory.h"
 #include "core/sandbox.h"
@@ -78,16 +79,7 @@ static const char usage_text[] =
 	"                  and the socket are open; no capabilities kept\n"
 	"  --verbose       log every vhost-user message\n";
 
-/* One line, written at once. */
-static int usage_error(const char *fmt, const char *arg)
-{
-	char line[512];
-	int n = snprintf(line, sizeof(line), NAME ": ");
-
-	snprintf(line + n, sizeof(line) - (size_t)n, fmt, arg);
-	fprintf(stderr, "%s\n", line);
-	return EXIT_USAGE;
-}
+#define usage_error(...) (daemon_usage_error(NAME, __VA_ARGS__), EXIT_USAGE)
 
 /* 0 when the command line is good, else the exit status (usage printed
  * for --help, one error line otherwise). */
@@ -113,8 +105,7 @@ static int parse(struct daemon *dm, int argc, char **argv, bool *help)
 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-		char *end;
-		unsigned long n;
+		unsigned long long n;
 
 		switch (c) {
 		case 's':
@@ -127,16 +118,13 @@ static int parse(struct daemon *dm, int argc, char **argv, bool *help)
 			break;
 		case 'i':
 			if (!*optarg)
-				return usage_error("--image: empty path%s", "");
+				return usage_error("--image: empty path");
 			dm->cfg.path = optarg;
 			break;
 		case 'q':
-			errno = 0;
-			n = strtoul(optarg, &end, 10);
-			if (errno || end == optarg || *end || optarg[0] == '-' ||
-			    n < 1 || n > VU_MAX_QUEUES)
-				return usage_error("--queues %s: a number "
-						   "1..64", optarg);
+			if (daemon_number(NAME, "--queues", optarg, 1,
+					  VU_MAX_QUEUES, &n))
+				return EXIT_USAGE;
 			dm->cfg.queues = (unsigned int)n;
 			break;
 		case 'r':
@@ -157,15 +145,9 @@ static int parse(struct daemon *dm, int argc, char **argv, bool *help)
 			break;
 		case 'P':
 		case 'Q':
-			errno = 0;
-			n = strtoul(optarg, &end, 10);
-			if (errno || end == optarg || *end || optarg[0] == '-' ||
-			    n > 1000000)
-				return usage_error(c == 'P' ?
-						   "--poll-us %s: a number "
-						   "0..1000000" :
-						   "--sqpoll %s: a number "
-						   "0..1000000", optarg);
+			if (daemon_number(NAME, c == 'P' ? "--poll-us" :
+					  "--sqpoll", optarg, 0, 1000000, &n))
+				return EXIT_USAGE;
 			if (c == 'P') {
 				dm->cfg.poll_us = (unsigned int)n;
 			} else {
@@ -212,9 +194,9 @@ static int parse(struct daemon *dm, int argc, char **argv, bool *help)
 	if (optind < argc)
 		return usage_error("%s: unexpected argument", argv[optind]);
 	if (!dm->socket_path)
-		return usage_error("--socket: missing%s", "");
+		return usage_error("--socket: missing");
 	if (!dm->cfg.path)
-		return usage_error("--image: missing%s", "");
+		return usage_error("--image: missing");
 	return 0;
 }
 
@@ -285,22 +267,6 @@ fail_log:
 fail:
 	close(fd);
 	return ret;
-}
-
-static int signals_open(struct daemon *dm)
-{
-	sigset_t set;
-
-	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	/* Blocked before any I/O thread exists, so they inherit it and
-	 * only the signalfd sees the signals. */
-	if (sigprocmask(SIG_BLOCK, &set, NULL))
-		return -errno;
-	dm->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	return dm->sig_fd < 0 ? -errno : 0;
 }
 
 static void accept_one(struct daemon *dm)
@@ -374,8 +340,10 @@ int main(int argc, char **argv)
 	if (thread_stacks_small())
 		log_warn(NAME, "thread stacks stay at the default size");
 	status = EXIT_ERROR;
-	ret = signals_open(dm);
-	if (ret) {
+	/* Blocked before any I/O thread exists, so they inherit the mask
+	 * and only the signalfd sees the signals. */
+	ret = dm->sig_fd = daemon_signals_open();
+	if (ret < 0) {
 		log_err(NAME, "signals: %s", strerror(-ret));
 		goto out;
 	}

@@ -12,6 +12,7 @@
  * the clock and ages the MAC table; SIGTERM/SIGINT stop the workers,
  * remove every port (sockets included) and exit 0. Exit 1: set-up failed;
  * exit 2: a bad command line, one line on stderr naming the option. */
+#include "core/daemon.h"
 #include "core/httpd.h"
 #include "core/log.h"
 #include "net/switch/ctl.h"
@@ -78,32 +79,15 @@ static const char usage_text[] =
 	"  --ring-size N     ethdev RX/TX descriptors (default 1024)\n"
 	"  --verbose         debug logging\n";
 
-static int usage_error(const char *fmt, const char *arg)
-{
-	char line[512];
-	int n = snprintf(line, sizeof(line), NAME ": ");
-
-	snprintf(line + n, sizeof(line) - (size_t)n, fmt, arg);
-	fprintf(stderr, "%s\n", line);
-	return EXIT_USAGE;
-}
+#define usage_error(...) (daemon_usage_error(NAME, __VA_ARGS__), EXIT_USAGE)
 
 static int number(const char *opt, const char *arg, unsigned long min,
 		  unsigned long max, uint32_t *out)
 {
-	char *end;
-	unsigned long n;
+	unsigned long long n;
 
-	errno = 0;
-	n = strtoul(arg, &end, 10);
-	if (errno || end == arg || *end || arg[0] == '-' || n < min ||
-	    n > max) {
-		char msg[128];
-
-		snprintf(msg, sizeof(msg), "%s %%s: a number %lu..%lu", opt,
-			 min, max);
-		return usage_error(msg, arg);
-	}
+	if (daemon_number(NAME, opt, arg, min, max, &n))
+		return EXIT_USAGE;
 	*out = (uint32_t)n;
 	return 0;
 }
@@ -152,12 +136,9 @@ static int parse(struct daemon *dm, int argc, char **argv, bool *help)
 			if (spec_parse_arg(c == 'V' ? SW_PORT_VHOST :
 						      SW_PORT_ETH,
 					   optarg, s, err, sizeof(err))) {
-				char msg[300];
-
-				snprintf(msg, sizeof(msg), "--%s %%s",
-					 c == 'V' ? "vhost" : "eth");
-				usage_error(msg, err);
-				return EXIT_USAGE;
+				return usage_error("--%s %s",
+						   c == 'V' ? "vhost" : "eth",
+						   err);
 			}
 			dm->nspecs++;
 			break;
@@ -216,22 +197,6 @@ static int parse(struct daemon *dm, int argc, char **argv, bool *help)
 	if (optind < argc)
 		return usage_error("%s: unexpected argument", argv[optind]);
 	return 0;
-}
-
-static int signals_open(struct daemon *dm)
-{
-	sigset_t set;
-
-	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	/* Blocked before the EAL starts its threads, so they inherit the
-	 * mask and only the signalfd sees the signals. */
-	if (sigprocmask(SIG_BLOCK, &set, NULL))
-		return -errno;
-	dm->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	return dm->sig_fd < 0 ? -errno : 0;
 }
 
 static int timer_open(struct daemon *dm)
@@ -324,8 +289,10 @@ int main(int argc, char **argv)
 		goto out;
 	status = EXIT_ERROR;
 	log_set_level(dm->verbose ? LOG_DEBUG : LOG_INFO);
-	ret = signals_open(dm);
-	if (!ret)
+	/* Blocked before the EAL starts its threads, so they inherit the
+	 * mask and only the signalfd sees the signals. */
+	ret = dm->sig_fd = daemon_signals_open();
+	if (ret >= 0)
 		ret = timer_open(dm);
 	if (ret) {
 		log_err(NAME, "signals/timer: %s", strerror(-ret));
