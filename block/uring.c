@@ -815,22 +815,34 @@ static int fire_watches(struct uring_engine *e)
 	return ret;
 }
 
-int uring_engine_run_once(struct uring_engine *e)
+/* The start of every turn, waiting or polling: the ring enabled by its
+ * first submitter, both eventfd reads armed, the overflow list moved into
+ * the ring as far as it has room. */
+static int turn_start(struct uring_engine *e)
 {
-	int ret;
+	int ret = engine_enable(e);
 
-	ret = engine_enable(e);
 	if (ret)
-		goto out;
+		return ret;
 	ret = watch_arm(e, &e->kick);
 	if (!ret)
 		ret = watch_arm(e, &e->stop);
 	if (ret) {
 		log_err(e->name, "cannot arm the eventfd reads: %s",
 			strerror(-ret));
-		goto out;
+		return ret;
 	}
 	refill(e);
+	return 0;
+}
+
+int uring_engine_run_once(struct uring_engine *e)
+{
+	int ret;
+
+	ret = turn_start(e);
+	if (ret)
+		goto out;
 	if (!e->inflight && !e->kick.armed && !e->stop.armed) {
 		ret = -EDEADLK;
 		goto out;
@@ -872,18 +884,9 @@ int uring_engine_poll(struct uring_engine *e, unsigned int *events)
 	int ret;
 
 	*events = 0;
-	ret = engine_enable(e);
+	ret = turn_start(e);
 	if (ret)
 		goto out;
-	ret = watch_arm(e, &e->kick);
-	if (!ret)
-		ret = watch_arm(e, &e->stop);
-	if (ret) {
-		log_err(e->name, "cannot arm the eventfd reads: %s",
-			strerror(-ret));
-		goto out;
-	}
-	refill(e);
 	if (io_uring_sq_ready(&e->ring)) {
 		e->stats.enters++;
 		ret = io_uring_submit(&e->ring);
