@@ -3,6 +3,7 @@
 #include "core/opts.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,6 +21,12 @@ void daemon_usage_error(const char *name, const char *fmt, ...)
 	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "%s\n", line);
+}
+
+void daemon_bad_option(const char *name, int c, char **argv)
+{
+	daemon_usage_error(name, "%s: %s", argv[optind - 1],
+			   c == ':' ? "needs a value" : "unknown option");
 }
 
 int daemon_number(const char *name, const char *opt, const char *arg,

@@ -8,6 +8,11 @@
 void daemon_usage_error(const char *name, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* What getopt_long (optstring ":") refused, as daemon_usage_error's one
+ * line: C ':' is an option missing its value, anything else an unknown
+ * option; ARGV and optind are getopt's. */
+void daemon_bad_option(const char *name, int c, char **argv);
+
 /* ARG of option OPT (say "--queues") as a decimal in min..max into *out:
  * 0, or -EINVAL after the one line "NAME: OPT ARG: a number MIN..MAX". */
 int daemon_number(const char *name, const char *opt, const char *arg,

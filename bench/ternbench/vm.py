@@ -84,6 +84,25 @@ def failed_rec(rec, errors):
     return rec
 
 
+def pump_console(p, serial, deadline, on_chunk):
+    """Copies the VMM P's console (its stdout) into the file SERIAL and hands each chunk, with the time it came, to
+    ON_CHUNK, until the VMM closes it or DEADLINE (time.monotonic()) passes; then P is killed. True if it was."""
+    fd = p.stdout.fileno()
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            p.kill()
+            return True
+        r, _, _ = select.select([fd], [], [], min(left, 1.0))
+        if not r:
+            continue
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return False
+        serial.write(chunk)
+        on_chunk(chunk, time.monotonic())
+
+
 def vm_session(spec, sysd, rdir, families):
     """Starts SYSD's VMM with the guest's serial console on a pipe and hands every console line to FAMILIES (their
     feed() samples and answers the markers) until the VMM exits or the run's timeout kills it. Returns (rec, raw,
@@ -101,9 +120,7 @@ def vm_session(spec, sysd, rdir, families):
             return rec, None, None, ["cannot start: %s" % e]
         clock = MarkerClock([MARK_INIT, MARK_NOGO] + [f.markers[0] for f in families], t0)
         lines = Lines()
-        fd = p.stdout.fileno()
         deadline = t0 + timeout
-        killed = False
 
         def go():
             try:
@@ -112,24 +129,14 @@ def vm_session(spec, sysd, rdir, families):
             except OSError as e:
                 errors.append("go line not sent: %s" % e)
 
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                p.kill()
-                killed = True
-                break
-            r, _, _ = select.select([fd], [], [], min(left, 1.0))
-            if not r:
-                continue
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                break
-            serial.write(chunk)
-            clock.feed(chunk, time.monotonic())
+        def on_chunk(chunk, now):
+            clock.feed(chunk, now)
             for line in lines.feed(chunk):
                 for f in families:
                     if f.feed(line, p.pid, t0, go):
                         break
+
+        killed = pump_console(p, serial, deadline, on_chunk)
         p.wait()
         t_exit = time.monotonic() - t0
         try:

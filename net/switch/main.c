@@ -186,12 +186,9 @@ static int parse(struct daemon *dm, int argc, char **argv, bool *help)
 		case 'h':
 			*help = true;
 			return 0;
-		case ':':
-			return usage_error("%s: needs a value",
-					   argv[optind - 1]);
-		default:
-			return usage_error("%s: unknown option",
-					   argv[optind - 1]);
+		default:	/* ':' or '?' */
+			daemon_bad_option(NAME, c, argv);
+			return EXIT_USAGE;
 		}
 	}
 	if (optind < argc)

@@ -4,7 +4,6 @@ bzImage (no decompressor in the guest), tern-bzimage the bzImage; QEMU pc and mi
 qemu-microvm-vmlinux the vmlinux through its PVH entry."""
 
 import os
-import select
 import subprocess
 import time
 
@@ -12,7 +11,7 @@ from ..parsers import MARK_EXIT, MARK_IDLE, MARK_INIT, MARK_NOGO, MarkerClock, m
 from ..scenario import Guest, Plan, Scenario
 from ..stats import is_figure
 from ..util import now_iso, signal_name
-from ..vm import GUEST_CMDLINE, QEMU, qemu_argv, stderr_tail, tern_argv
+from ..vm import GUEST_CMDLINE, QEMU, pump_console, qemu_argv, stderr_tail, tern_argv
 
 # Machine options per QEMU peer. microvm: rtc=on avoids a 6 s RTC probe stall; pit and pic off, as measured when
 # this scenario was designed.
@@ -93,23 +92,10 @@ def boot_run(spec, sysd, rdir):
             rec.update(ok=False, errors=["cannot start: %s" % e], figures={}, raw={})
             return rec
         clock = MarkerClock([MARK_INIT, MARK_IDLE, MARK_NOGO], t0)
-        fd = p.stdout.fileno()
         deadline = t0 + timeout
-        killed = False
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                p.kill()
-                killed = True
-                break
-            r, _, _ = select.select([fd], [], [], min(left, 1.0))
-            if not r:
-                continue
-            chunk = os.read(fd, 65536)
-            now = time.monotonic()
-            if not chunk:
-                break
-            serial.write(chunk)
+
+        def on_chunk(chunk, now):
+            nonlocal overhead, overhead_errors, window
             seen = clock.feed(chunk, now)
             if MARK_IDLE in seen and window is None:
                 # The guest idles in `read`: sample the VMM's memory, then send the go line.
@@ -135,6 +121,8 @@ def boot_run(spec, sysd, rdir):
                     overhead_errors.append("go line not sent: %s" % e)
                 window = (t_idle, time.monotonic() - t0)
                 raw["t_go"] = window[1]
+
+        killed = pump_console(p, serial, deadline, on_chunk)
         p.wait()
         t_exit = time.monotonic() - t0
         try:
