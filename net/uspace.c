@@ -570,7 +570,8 @@ static void us_stop(void *be)
 }
 
 static int pair_start(struct net_uspace *u, struct net_uspace_pair *p,
-		      const struct net_pair_io *io, unsigned int offloads)
+		      const struct net_pair_io *io, unsigned int offloads,
+		      const uint16_t *base)
 {
 	int flags, ret;
 
@@ -584,10 +585,11 @@ static int pair_start(struct net_uspace *u, struct net_uspace_pair *p,
 	atomic_store(&p->stop, false);
 	drain(p->wake_fd);
 	ret = virtq_init(&p->rxq, p->rx_name, u->mem, io->rx.size, io->rx.desc,
-			 io->rx.driver, io->rx.device, u->features, 0);
+			 io->rx.driver, io->rx.device, u->features,
+			 base ? base[0] : 0);
 	ret = ret ?: virtq_init(&p->txq, p->tx_name, u->mem, io->tx.size,
 				io->tx.desc, io->tx.driver, io->tx.device,
-				u->features, 0);
+				u->features, base ? base[1] : 0);
 	if (ret)
 		return ret;
 	/* Receive kicks only matter once we run out of buffers. */
@@ -610,8 +612,9 @@ static int pair_start(struct net_uspace *u, struct net_uspace_pair *p,
 	return 0;
 }
 
-static int us_start(void *be, const struct guest_mem *mem, uint64_t features,
-		    const struct net_pair_io *pairs, unsigned int npairs)
+static int us_resume(void *be, const struct guest_mem *mem,
+		     uint64_t features, const struct net_pair_io *pairs,
+		     unsigned int npairs, const uint16_t *base)
 {
 	struct net_uspace *u = be;
 	unsigned int offloads = net_uspace_tun_offloads(features);
@@ -635,7 +638,8 @@ static int us_start(void *be, const struct guest_mem *mem, uint64_t features,
 	for (unsigned int i = 0; i < u->npairs; i++)
 		tap_queue(u, i, i == 0);
 	for (unsigned int i = 0; i < npairs; i++) {
-		ret = pair_start(u, &u->pairs[i], &pairs[i], offloads);
+		ret = pair_start(u, &u->pairs[i], &pairs[i], offloads,
+				 base ? base + 2 * i : NULL);
 		if (ret) {
 			log_err(u->pairs[i].rx_name, "cannot start: %s",
 				strerror(-ret));
@@ -643,6 +647,29 @@ static int us_start(void *be, const struct guest_mem *mem, uint64_t features,
 			return ret;
 		}
 		u->nrunning++;
+	}
+	return 0;
+}
+
+static int us_start(void *be, const struct guest_mem *mem, uint64_t features,
+		    const struct net_pair_io *pairs, unsigned int npairs)
+{
+	return us_resume(be, mem, features, pairs, npairs, NULL);
+}
+
+/* The pair threads stop between packets: a receive chain taken with no
+ * frame for it, or a transmit chain the tap would not take yet, was not
+ * returned and is offered again on resume. A frame read from the tap and
+ * not yet delivered is dropped, as a full ring would. */
+static int us_pause(void *be, uint16_t *base)
+{
+	struct net_uspace *u = be;
+	unsigned int n = u->nrunning;
+
+	us_stop(u);
+	for (unsigned int i = 0; i < n; i++) {
+		base[2 * i] = virtq_used_base(&u->pairs[i].rxq);
+		base[2 * i + 1] = virtq_used_base(&u->pairs[i].txq);
 	}
 	return 0;
 }
@@ -683,6 +710,8 @@ const struct net_backend_ops net_uspace_ops = {
 	.start = us_start,
 	.stop = us_stop,
 	.set_pairs = us_set_pairs,
+	.pause = us_pause,
+	.resume = us_resume,
 };
 
 int net_uspace_create(struct net_uspace *u, const char *name,

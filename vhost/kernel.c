@@ -2,7 +2,9 @@
 
 #include "core/log.h"
 #include "virtio/net.h"
+#include "virtio/queue.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -122,7 +124,7 @@ static void vring_unbind(struct vhost_net *v, unsigned int pair,
 
 	qname(who, sizeof(who), v, pair, t);
 	if (vioctl(p->fd, VHOST_GET_VRING_BASE, &st) == 0) {
-		p->last_base[t] = (uint16_t)st.num;
+		p->last_base[t] = st.num;
 		log_debug(who, "vhost stopped at avail index %u (0x%x)",
 			  st.num & 0xffff, st.num);
 	}
@@ -142,7 +144,7 @@ static void vring_unbind(struct vhost_net *v, unsigned int pair,
 
 static int vring_setup(struct vhost_net *v, unsigned int pair,
 		       unsigned int t, const struct virtio_queue_io *io,
-		       bool packed)
+		       bool packed, uint16_t base)
 {
 	struct vhost_net_pair *p = &v->pairs[pair];
 	struct vhost_vring_state st = { .index = t, .num = io->size };
@@ -163,9 +165,12 @@ static int vring_setup(struct vhost_net *v, unsigned int pair,
 	ret = vioctl(p->fd, VHOST_SET_VRING_ADDR, &addr);
 	if (ret)
 		goto err;
-	/* A fresh ring. Packed: the avail index (low half) and used index
-	 * (high half) each carry their wrap counter in bit 15, 1 at start. */
-	st.num = packed ? 0x80008000u : 0;
+	/* Where the ring starts (0: fresh). Packed: the avail index (low
+	 * half) and used index (high half) each carry their wrap counter in
+	 * bit 15, 1 at a fresh start; nothing is outstanding at BASE, so
+	 * both are the same. */
+	st.num = packed ? (uint32_t)virtq_base_to_vhost(true, base) * 0x10001u
+			: base;
 	what = "VHOST_SET_VRING_BASE";
 	ret = vioctl(p->fd, VHOST_SET_VRING_BASE, &st);
 	if (ret)
@@ -230,7 +235,8 @@ static int pairs_check(const struct vhost_net *v,
 /* Features, memory and both rings; the backend stays unbound. */
 static int pair_configure(struct vhost_net *v, unsigned int i,
 			  const struct net_pair_io *io,
-			  struct vhost_memory *table, bool packed)
+			  struct vhost_memory *table, bool packed,
+			  const uint16_t *base)
 {
 	struct vhost_net_pair *p = &v->pairs[i];
 	uint64_t features = v->acked;
@@ -251,10 +257,10 @@ static int pair_configure(struct vhost_net *v, unsigned int i,
 		return ret;
 	}
 	p->io = *io;
-	ret = vring_setup(v, i, VQ_RX, &io->rx, packed);
+	ret = vring_setup(v, i, VQ_RX, &io->rx, packed, base ? base[0] : 0);
 	if (ret)
 		return ret;
-	ret = vring_setup(v, i, VQ_TX, &io->tx, packed);
+	ret = vring_setup(v, i, VQ_TX, &io->tx, packed, base ? base[1] : 0);
 	if (ret) {
 		vring_unbind(v, i, VQ_RX);
 		return ret;
@@ -414,9 +420,9 @@ static struct vhost_memory *mem_table(const struct guest_mem *mem)
 	return t;
 }
 
-static int vhost_net_start(void *be, const struct guest_mem *mem,
-			   uint64_t features, const struct net_pair_io *pairs,
-			   unsigned int npairs)
+static int vhost_net_resume(void *be, const struct guest_mem *mem,
+			    uint64_t features, const struct net_pair_io *pairs,
+			    unsigned int npairs, const uint16_t *base)
 {
 	struct vhost_net *v = be;
 	bool packed = features & (1ULL << VIRTIO_F_RING_PACKED);
@@ -472,7 +478,8 @@ static int vhost_net_start(void *be, const struct guest_mem *mem,
 		goto err;
 	}
 	for (unsigned int i = 0; i < npairs; i++) {
-		ret = pair_configure(v, i, &pairs[i], table, packed);
+		ret = pair_configure(v, i, &pairs[i], table, packed,
+				     base ? base + 2 * i : NULL);
 		if (ret)
 			break;
 		v->nconfigured = i + 1;
@@ -497,12 +504,51 @@ err:
 	return ret;
 }
 
+static int vhost_net_start(void *be, const struct guest_mem *mem,
+			   uint64_t features, const struct net_pair_io *pairs,
+			   unsigned int npairs)
+{
+	return vhost_net_resume(be, mem, features, pairs, npairs, NULL);
+}
+
+/* VHOST_GET_VRING_BASE stops each ring (vring_unbind): the kernel's
+ * worker has finished with it when the ioctl returns. A ring continues
+ * after the last chain vhost returned: a packed ring's used index, the
+ * high half of what GET_VRING_BASE gave; a split ring's used index in
+ * guest RAM. */
+static int vhost_net_pause(void *be, uint16_t *base)
+{
+	struct vhost_net *v = be;
+	bool packed = v->acked & (1ULL << VIRTIO_F_RING_PACKED);
+
+	for (unsigned int i = 0; i < v->nconfigured; i++) {
+		struct vhost_net_pair *p = &v->pairs[i];
+		const struct virtio_queue_io *io[2] = { &p->io.rx, &p->io.tx };
+
+		pair_unconfigure(v, i);
+		for (unsigned int t = 0; t < 2; t++) {
+			const uint16_t *used =
+				guest_mem_ptr(v->mem, io[t]->device + 2, 2);
+
+			if (packed)
+				base[2 * i + t] = virtq_base_from_vhost(
+					true, (uint16_t)(p->last_base[t] >> 16));
+			else
+				base[2 * i + t] = used ? le16toh(*used) : 0;
+		}
+	}
+	vhost_net_stop(v);
+	return 0;
+}
+
 const struct net_backend_ops vhost_net_ops = {
 	.name = "vhost",
 	.features = vhost_net_features,
 	.start = vhost_net_start,
 	.stop = vhost_net_stop,
 	.set_pairs = vhost_net_set_pairs,
+	.pause = vhost_net_pause,
+	.resume = vhost_net_resume,
 };
 
 /* --- lifetime ----------------------------------------------------------- */

@@ -61,7 +61,9 @@ struct vhost_net_pair {
 	 * owner may poll these and mark the device NEEDS_RESET. Index 0 rx,
 	 * 1 tx. */
 	int err_fd[2];
-	uint16_t last_base[2];		/* VHOST_GET_VRING_BASE at stop */
+	uint32_t last_base[2];		/* VHOST_GET_VRING_BASE at stop: the
+					 * avail index, and a packed ring's
+					 * used index in the high half */
 };
 
 struct vhost_net {

@@ -58,6 +58,21 @@ static void dev_stop(void *dev)
 	vu_front_stop(&((struct vu_blk_dev *)dev)->front);
 }
 
+static int dev_pause(void *dev, uint16_t *base)
+{
+	return vu_front_pause(&((struct vu_blk_dev *)dev)->front, base);
+}
+
+/* The positions are in guest RAM, where the backend reads them. */
+static int dev_resume(void *dev, uint64_t features,
+		      const struct virtio_queue_io *q, unsigned int nq,
+		      const uint16_t *base)
+{
+	struct vu_blk_dev *d = dev;
+
+	return vu_front_resume(&d->front, d->mem, features, q, nq);
+}
+
 const struct virtio_dev_ops vu_blk_dev_ops = {
 	.device_id = 2,
 	.config_size = VU_BLK_CONFIG_SIZE,
@@ -66,6 +81,8 @@ const struct virtio_dev_ops vu_blk_dev_ops = {
 	.config_write = dev_config_write,
 	.start = dev_start,
 	.stop = dev_stop,
+	.pause = dev_pause,
+	.resume = dev_resume,
 };
 
 int vu_blk_dev_create(struct vu_blk_dev *d, const char *name,

@@ -547,9 +547,9 @@ out:
 	return ret;
 }
 
-int vu_front_start(struct vu_front *f, const struct guest_mem *mem,
-		   uint64_t features, const struct virtio_queue_io *q,
-		   unsigned int nq)
+static int start_common(struct vu_front *f, const struct guest_mem *mem,
+			uint64_t features, const struct virtio_queue_io *q,
+			unsigned int nq, bool resume)
 {
 	int ret = 0;
 
@@ -564,7 +564,7 @@ int vu_front_start(struct vu_front *f, const struct guest_mem *mem,
 		f->enabled[i] = q[i].enabled;
 	f->started = true;
 	if (f->sock >= 0)
-		ret = start_locked(f, false);
+		ret = start_locked(f, resume);
 	else
 		log_warn(f->name, "driver ready while %s is away: its I/O "
 			 "waits for the backend", f->path);
@@ -582,9 +582,25 @@ int vu_front_start(struct vu_front *f, const struct guest_mem *mem,
 	return ret;
 }
 
-void vu_front_stop(struct vu_front *f)
+int vu_front_start(struct vu_front *f, const struct guest_mem *mem,
+		   uint64_t features, const struct virtio_queue_io *q,
+		   unsigned int nq)
 {
-	pthread_mutex_lock(&f->lock);
+	return start_common(f, mem, features, q, nq, false);
+}
+
+int vu_front_resume(struct vu_front *f, const struct guest_mem *mem,
+		    uint64_t features, const struct virtio_queue_io *q,
+		    unsigned int nq)
+{
+	if (features & F(VIRTIO_F_RING_PACKED))
+		return -ENOTSUP;
+	return start_common(f, mem, features, q, nq, true);
+}
+
+/* GET_VRING_BASE on every started queue. Caller holds f->lock. */
+static void stop_rings(struct vu_front *f)
+{
 	for (unsigned int i = 0; f->started && i < f->nq && f->sock >= 0; i++) {
 		struct vu_msg m = { .hdr = { VU_GET_VRING_BASE, 0,
 					     sizeof(struct vu_vring_state) } };
@@ -596,6 +612,27 @@ void vu_front_stop(struct vu_front *f)
 		if (request(f, &m, NULL, 0, &r, NULL, NULL))
 			break;
 	}
+}
+
+int vu_front_pause(struct vu_front *f, uint16_t *base)
+{
+	pthread_mutex_lock(&f->lock);
+	if (f->started && (f->features & F(VIRTIO_F_RING_PACKED))) {
+		pthread_mutex_unlock(&f->lock);
+		return -ENOTSUP;
+	}
+	stop_rings(f);
+	for (unsigned int i = 0; i < f->nq; i++)
+		base[i] = f->started ? ring_base(f, i, true) : 0;
+	f->started = false;
+	pthread_mutex_unlock(&f->lock);
+	return 0;
+}
+
+void vu_front_stop(struct vu_front *f)
+{
+	pthread_mutex_lock(&f->lock);
+	stop_rings(f);
 	f->started = false;
 	/* A reset device starts from empty rings: old inflight entries
 	 * would be replayed into the next driver's rings. */

@@ -85,6 +85,18 @@ int vu_front_start(struct vu_front *f, const struct guest_mem *mem,
 		   unsigned int nq);
 /* Device reset: every queue stopped (GET_VRING_BASE). */
 void vu_front_stop(struct vu_front *f);
+/* The device lifecycle's pause: every started queue stopped with
+ * GET_VRING_BASE (the backend finishes with the ring before it answers),
+ * the inflight area kept; base[i] is where queue i continues: the used
+ * index in guest RAM (split rings only: -ENOTSUP for packed, whose
+ * position is not one read of guest RAM). */
+int vu_front_pause(struct vu_front *f, uint16_t *base);
+/* As vu_front_start, each ring continuing from the used index in guest
+ * RAM (SET_VRING_BASE), its kick and call fds and SET_VRING_ENABLE sent
+ * again: after a pause, or after a load into a fresh front. */
+int vu_front_resume(struct vu_front *f, const struct guest_mem *mem,
+		    uint64_t features, const struct virtio_queue_io *q,
+		    unsigned int nq);
 /* SET_VRING_ENABLE for queue q (net's MQ pairs). */
 int vu_front_enable(struct vu_front *f, unsigned int q, bool on);
 

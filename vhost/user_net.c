@@ -16,8 +16,9 @@ static uint64_t vun_features(void *be)
 	       ~(F(VU_F_PROTOCOL_FEATURES) | F(VU_F_LOG_ALL));
 }
 
-static int vun_start(void *be, const struct guest_mem *mem, uint64_t features,
-		     const struct net_pair_io *pairs, unsigned int npairs)
+static int vun_resume(void *be, const struct guest_mem *mem,
+		      uint64_t features, const struct net_pair_io *pairs,
+		      unsigned int npairs, const uint16_t *base)
 {
 	struct vu_net *v = be;
 	struct virtio_queue_io q[2 * NET_MAX_PAIRS];
@@ -35,9 +36,27 @@ static int vun_start(void *be, const struct guest_mem *mem, uint64_t features,
 	 * refuses SET_FEATURES with a bit it did not offer, and it offers
 	 * neither MAC nor STATUS). */
 	features &= ~VIRTIO_NET_CTRL_FEATURES;
-	ret = vu_front_start(&v->front, mem, features, q, 2 * npairs);
+	/* The positions are in guest RAM, where the backend reads them. */
+	ret = base ? vu_front_resume(&v->front, mem, features, q, 2 * npairs)
+		   : vu_front_start(&v->front, mem, features, q, 2 * npairs);
 	if (!ret)
 		v->npairs = npairs;
+	return ret;
+}
+
+static int vun_start(void *be, const struct guest_mem *mem, uint64_t features,
+		     const struct net_pair_io *pairs, unsigned int npairs)
+{
+	return vun_resume(be, mem, features, pairs, npairs, NULL);
+}
+
+static int vun_pause(void *be, uint16_t *base)
+{
+	struct vu_net *v = be;
+	int ret = vu_front_pause(&v->front, base);
+
+	if (!ret)
+		v->npairs = 0;
 	return ret;
 }
 
@@ -69,6 +88,8 @@ const struct net_backend_ops vu_net_ops = {
 	.start = vun_start,
 	.stop = vun_stop,
 	.set_pairs = vun_set_pairs,
+	.pause = vun_pause,
+	.resume = vun_resume,
 };
 
 unsigned int vu_net_max_pairs(const struct vu_net *v)

@@ -55,6 +55,8 @@ struct blk_queue {
 	pthread_t thread;
 	bool running, starved, signal, broken, stopping;
 	bool polling;			/* in blk_poll: kicks are off */
+	bool pausing;			/* the stop is a pause: the driver
+					 * hears of the last completions */
 	unsigned int errors_logged;
 	struct blk_io *ios, *free;
 	struct virtq_chain chain;	/* scratch for virtq_pop and push */
@@ -428,7 +430,7 @@ static void *blk_thread(void *arg)
 	/* A ring that lives on after the stop (vhost-user: the front-end
 	 * resumes it) must not lose the interrupt for those last requests;
 	 * a reset PCI device has no driver left to tell. */
-	if (q->ring.vq != &q->own)
+	if (q->ring.vq != &q->own || q->pausing)
 		blk_notify(q);
 	return NULL;
 }
@@ -542,12 +544,13 @@ err:
 }
 
 static int blk_queue_start(struct virtio_blk *b, struct blk_queue *q,
-			   uint64_t features, const struct virtio_queue_io *io)
+			   uint64_t features, const struct virtio_queue_io *io,
+			   uint16_t base)
 {
 	int ret;
 
 	ret = virtq_init(&q->own, q->name, b->mem, io->size, io->desc,
-			 io->driver, io->device, features, 0);
+			 io->driver, io->device, features, base);
 	if (ret)
 		return ret;
 	q->ring = (struct blk_ring){ .vq = &q->own, .kick_fd = io->kick_fd,
@@ -586,8 +589,10 @@ void virtio_blk_queue_stop(struct virtio_blk *b, unsigned int i)
 		blk_queue_stop(&b->queues[i]);
 }
 
-static int blk_start(void *dev, uint64_t features,
-		     const struct virtio_queue_io *io, unsigned int nq)
+/* Serves the enabled queues from BASE (NULL: fresh rings). */
+static int blk_resume(void *dev, uint64_t features,
+		      const struct virtio_queue_io *io, unsigned int nq,
+		      const uint16_t *base)
 {
 	struct virtio_blk *b = dev;
 	int ret = 0;
@@ -595,13 +600,41 @@ static int blk_start(void *dev, uint64_t features,
 	for (unsigned int i = 0; i < nq && i < b->cfg.queues; i++) {
 		if (!io[i].enabled)
 			continue;
-		ret = blk_queue_start(b, &b->queues[i], features, &io[i]);
+		ret = blk_queue_start(b, &b->queues[i], features, &io[i],
+				      base ? base[i] : 0);
 		if (ret) {
 			log_err(b->queues[i].name, "cannot start: %s",
 				strerror(-ret));
 			blk_stop(b);
 			return ret;
 		}
+	}
+	return 0;
+}
+
+static int blk_start(void *dev, uint64_t features,
+		     const struct virtio_queue_io *io, unsigned int nq)
+{
+	return blk_resume(dev, features, io, nq, NULL);
+}
+
+/* Each queue thread stops taking chains; those it took finish, go back
+ * used and interrupt the driver if it asks (blk_thread's drain), so the
+ * position is one index: where the next chain will be taken. */
+static int blk_pause(void *dev, uint16_t *base)
+{
+	struct virtio_blk *b = dev;
+
+	for (unsigned int i = 0; i < b->cfg.queues; i++) {
+		struct blk_queue *q = &b->queues[i];
+
+		base[i] = 0;
+		if (!q->running || q->ring.vq != &q->own)
+			continue;
+		q->pausing = true;
+		blk_queue_stop(q);
+		q->pausing = false;
+		base[i] = virtq_used_base(&q->own);
 	}
 	return 0;
 }
@@ -613,6 +646,8 @@ const struct virtio_dev_ops virtio_blk_ops = {
 	.config_read = blk_config_read,
 	.start = blk_start,
 	.stop = blk_stop,
+	.pause = blk_pause,
+	.resume = blk_resume,
 };
 
 int virtio_blk_create(struct virtio_blk *b, const char *name,

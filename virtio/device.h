@@ -10,6 +10,9 @@
 #include <stdint.h>
 #include <unistd.h>
 
+struct state_reader;
+struct state_writer;
+
 #define VIRTIO_F_INDIRECT_DESC 28
 #define VIRTIO_F_EVENT_IDX 29
 #define VIRTIO_F_VERSION_1 32
@@ -64,6 +67,35 @@ struct virtio_dev_ops {
 	/* Device reset: on return nothing of the device touches guest
 	 * memory or the eventfds any more. */
 	void (*stop)(void *dev);
+
+	/* The device lifecycle (core/device.h), which the transport
+	 * implements for any model and calls these for the model's part.
+	 * pause and resume are called only on a started device (between
+	 * start and stop), from a thread that holds no vCPU: pause quiesces
+	 * the queues (no new chain is taken, the ones taken finish and are
+	 * returned used, the driver interrupted if it asks), records in
+	 * base[i] where queue i continues (virtq_init's start_idx: the
+	 * position after the last chain returned, a packed ring's wrap
+	 * counter in bit 15), and on return nothing of the device touches
+	 * guest memory or the eventfds. resume continues from base[] with
+	 * the negotiated features and the queues as at start; after a load
+	 * into a fresh instance it is the device's first start. A model
+	 * without pause cannot be paused while started (-ENOTSUP). */
+	int (*pause)(void *dev, uint16_t *base);
+	int (*resume)(void *dev, uint64_t features,
+		      const struct virtio_queue_io *q, unsigned int nq,
+		      const uint16_t *base);
+	/* The model's own state as fields of the transport's record (tags
+	 * VIRTIO_STATE_MODEL_TAG and up), only while paused; load checks
+	 * every value before it applies any (-EINVAL, logged), and calls
+	 * state_reader_close before applying (the transport has read its
+	 * fields by then, so an unknown one refuses the record). NULL: the
+	 * model has no state of its own beyond its queues. */
+	void (*save)(void *dev, struct state_writer *w);
+	int (*load)(void *dev, struct state_reader *r);
 };
+
+/* The first state tag a model's own fields may use. */
+#define VIRTIO_STATE_MODEL_TAG 0x100
 
 #endif

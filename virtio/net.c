@@ -4,6 +4,7 @@
 #include "core/iov.h"
 #include "core/log.h"
 #include "core/sandbox.h"
+#include "core/state.h"
 #include "virtio/queue.h"
 
 #include <errno.h>
@@ -27,6 +28,7 @@ struct net_ctrl {
 	struct virtio_queue_io io;
 	int stop_fd;
 	pthread_t thread;
+	unsigned int index;		/* its queue */
 	bool running, broken;
 	struct virtq_chain chain;	/* scratch for virtq_pop and push */
 };
@@ -434,7 +436,7 @@ static void ctrl_stop(struct virtio_net *n)
 }
 
 static int ctrl_start(struct virtio_net *n, unsigned int index,
-		      const struct virtio_queue_io *io)
+		      const struct virtio_queue_io *io, uint16_t base)
 {
 	struct net_ctrl *c = n->ctrl;
 	uint64_t v;
@@ -442,9 +444,10 @@ static int ctrl_start(struct virtio_net *n, unsigned int index,
 
 	snprintf(c->name, sizeof(c->name), "%s q%u", n->name, index);
 	c->io = *io;
+	c->index = index;
 	c->broken = false;
 	ret = virtq_init(&c->vq, c->name, n->mem, io->size, io->desc,
-			 io->driver, io->device, n->negotiated, 0);
+			 io->driver, io->device, n->negotiated, base);
 	if (ret)
 		return ret;
 	while (read(c->stop_fd, &v, sizeof(v)) > 0)
@@ -518,16 +521,17 @@ static void net_stop(void *dev)
 	net_reset_state(n);
 }
 
-static int net_start(void *dev, uint64_t features,
-		     const struct virtio_queue_io *q, unsigned int nq)
+/* Starts the backend and the control queue from BASE (NULL: fresh rings,
+ * after reset) with the driver-side state as it is (reset, or loaded). */
+static int net_run(struct virtio_net *n, uint64_t features,
+		   const struct virtio_queue_io *q, unsigned int nq,
+		   const uint16_t *base)
 {
-	struct virtio_net *n = dev;
 	struct net_pair_io pairs[NET_MAX_PAIRS];
 	unsigned int max, np, ctrl;
 	int ret;
 
 	n->negotiated = features;
-	net_reset_state(n);
 	max = (features & F(VIRTIO_NET_F_MQ)) ? n->cfg.pairs : 1;
 	for (np = 0; np < max && 2 * np + 1 < nq && q[2 * np].enabled &&
 		     q[2 * np + 1].enabled;
@@ -540,7 +544,14 @@ static int net_start(void *dev, uint64_t features,
 	if (np < max)
 		log_info(n->name, "driver enabled %u of %u queue pairs", np,
 			 max);
-	ret = n->be_ops->start(n->be, n->mem, features, pairs, np);
+	if (n->pairs_active > np) {
+		log_err(n->name, "%u queue pairs in use, %u enabled",
+			n->pairs_active, np);
+		return -EINVAL;
+	}
+	ret = base ? n->be_ops->resume(n->be, n->mem, features, pairs, np,
+				       base)
+		   : n->be_ops->start(n->be, n->mem, features, pairs, np);
 	if (ret) {
 		log_err(n->name, "starting the %s backend: %s",
 			n->be_ops->name, strerror(-ret));
@@ -548,8 +559,9 @@ static int net_start(void *dev, uint64_t features,
 	}
 	n->be_running = true;
 	n->pairs_started = np;
-	/* Only pair 1 is in use after reset, whatever the backend serves. */
-	if (np > 1 && (ret = n->be_ops->set_pairs(n->be, 1))) {
+	/* Only pair 1 is in use after reset, whatever the backend serves;
+	 * after a pause what the driver had asked for. */
+	if (np > 1 && (ret = n->be_ops->set_pairs(n->be, n->pairs_active))) {
 		log_err(n->name, "one queue pair: %s", strerror(-ret));
 		goto err;
 	}
@@ -560,7 +572,7 @@ static int net_start(void *dev, uint64_t features,
 		log_warn(n->name, "control queue q%u not enabled", ctrl);
 		return 0;
 	}
-	ret = ctrl_start(n, ctrl, &q[ctrl]);
+	ret = ctrl_start(n, ctrl, &q[ctrl], base ? base[ctrl] : 0);
 	if (ret) {
 		log_err(n->name, "q%u: cannot start: %s", ctrl, strerror(-ret));
 		goto err;
@@ -571,6 +583,138 @@ err:
 	return ret;
 }
 
+static int net_start(void *dev, uint64_t features,
+		     const struct virtio_queue_io *q, unsigned int nq)
+{
+	struct virtio_net *n = dev;
+
+	n->negotiated = features;
+	net_reset_state(n);
+	return net_run(n, features, q, nq, NULL);
+}
+
+static int net_resume(void *dev, uint64_t features,
+		      const struct virtio_queue_io *q, unsigned int nq,
+		      const uint16_t *base)
+{
+	struct virtio_net *n = dev;
+
+	if (!n->be_ops->resume)
+		return -ENOTSUP;
+	return net_run(n, features, q, nq, base);
+}
+
+/* The backend stops its rings and says where they stand; the control
+ * thread stops between commands. The driver-side state (MAC, filter,
+ * pairs in use, offloads) stays for resume or save. */
+static int net_pause(void *dev, uint16_t *base)
+{
+	struct virtio_net *n = dev;
+	struct net_ctrl *c = n->ctrl;
+	int ret;
+
+	memset(base, 0, sizeof(*base) * (2 * n->cfg.pairs + 1));
+	if (n->be_running) {
+		if (!n->be_ops->pause)
+			return -ENOTSUP;
+		ret = n->be_ops->pause(n->be, base);
+		if (ret)
+			return ret;
+		n->be_running = false;
+	}
+	if (c->running) {
+		ctrl_stop(n);
+		base[c->index] = virtq_used_base(&c->vq);
+	}
+	return 0;
+}
+
+enum {
+	TAG_MAC = VIRTIO_STATE_MODEL_TAG,
+	TAG_PAIRS_ACTIVE,
+	TAG_GUEST_OFFLOADS,
+	TAG_RX_FLAGS,
+	TAG_RX_COUNTS,
+	TAG_RX_MACS,
+};
+
+#define RX_FLAG_BITS 8		/* promisc .. multi_overflow */
+
+static void net_save(void *dev, struct state_writer *w)
+{
+	struct virtio_net *n = dev;
+	const struct net_rx_filter *rx = &n->rx;
+	uint8_t mac[6], counts[12];
+	uint8_t flags = rx->promisc | rx->allmulti << 1 | rx->alluni << 2 |
+			rx->nomulti << 3 | rx->nouni << 4 | rx->nobcast << 5 |
+			rx->uni_overflow << 6 | rx->multi_overflow << 7;
+
+	virtio_net_get_mac(n, mac);
+	put_le32(counts, rx->n_uni);
+	put_le32(counts + 4, rx->n_multi);
+	put_le32(counts + 8, rx->n_kept);
+	state_put_bytes(w, TAG_MAC, mac, 6);
+	state_put_u32(w, TAG_PAIRS_ACTIVE, n->pairs_active);
+	state_put_u64(w, TAG_GUEST_OFFLOADS, n->guest_offloads);
+	state_put_u8(w, TAG_RX_FLAGS, flags);
+	state_put_bytes(w, TAG_RX_COUNTS, counts, sizeof(counts));
+	state_put_bytes(w, TAG_RX_MACS, rx->macs, 6 * rx->n_kept);
+}
+
+static int net_load(void *dev, struct state_reader *r)
+{
+	struct virtio_net *n = dev;
+	struct net_rx_filter rx = { 0 };
+	uint8_t mac[6], counts[12], flags;
+	uint32_t pairs, kept_len;
+	uint64_t offloads;
+	int ret;
+
+	ret = state_get_bytes(r, TAG_MAC, mac, 6);
+	ret = ret ?: state_get_u32(r, TAG_PAIRS_ACTIVE, &pairs);
+	ret = ret ?: state_get_u64(r, TAG_GUEST_OFFLOADS, &offloads);
+	ret = ret ?: state_get_u8(r, TAG_RX_FLAGS, &flags);
+	ret = ret ?: state_get_bytes(r, TAG_RX_COUNTS, counts, sizeof(counts));
+	ret = ret ?: state_get_blob(r, TAG_RX_MACS, rx.macs, sizeof(rx.macs),
+				    &kept_len);
+	if (ret)
+		return ret == -ENOENT ? state_bad(n->name, "virtio-net", 0,
+						  "a field is missing")
+				      : ret;
+	if (pairs < 1 || pairs > n->cfg.pairs)
+		return state_bad(n->name, "pairs in use", pairs,
+				 "more than the device has, or none");
+	if (offloads & ~VIRTIO_NET_GUEST_OFFLOADS)
+		return state_bad(n->name, "guest offloads", offloads,
+				 "not an offload the driver may set");
+	rx.n_uni = get_le32(counts);
+	rx.n_multi = get_le32(counts + 4);
+	rx.n_kept = get_le32(counts + 8);
+	if (rx.n_kept > NET_MAC_TABLE_MAX || kept_len != 6 * rx.n_kept)
+		return state_bad(n->name, "kept MACs", rx.n_kept,
+				 "not what the table holds");
+	rx.promisc = flags & 1;
+	rx.allmulti = flags >> 1 & 1;
+	rx.alluni = flags >> 2 & 1;
+	rx.nomulti = flags >> 3 & 1;
+	rx.nouni = flags >> 4 & 1;
+	rx.nobcast = flags >> 5 & 1;
+	rx.uni_overflow = flags >> 6 & 1;
+	rx.multi_overflow = flags >> 7 & 1;
+	/* The transport read its fields first: anything left unknown
+	 * refuses the record before this applies. */
+	ret = state_reader_close(r, n->name);
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&n->lock);
+	memcpy(n->mac, mac, 6);
+	pthread_mutex_unlock(&n->lock);
+	n->rx = rx;
+	n->pairs_active = pairs;
+	n->guest_offloads = offloads;
+	return 0;
+}
+
 const struct virtio_dev_ops virtio_net_ops = {
 	.device_id = 1,
 	.config_size = NET_CONFIG_SIZE,
@@ -579,6 +723,10 @@ const struct virtio_dev_ops virtio_net_ops = {
 	.config_write = net_config_write,
 	.start = net_start,
 	.stop = net_stop,
+	.pause = net_pause,
+	.resume = net_resume,
+	.save = net_save,
+	.load = net_load,
 };
 
 int virtio_net_create(struct virtio_net *n, const char *name,

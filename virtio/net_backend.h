@@ -34,6 +34,16 @@ struct net_backend_ops {
 	void (*stop)(void *be);
 	/* VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET: the driver uses `n` pairs now. */
 	int (*set_pairs)(void *be, unsigned int n);
+	/* The device lifecycle's pause (core/device.h): stop serving as stop
+	 * does, and record in base[2i] and base[2i + 1] where pair i's
+	 * receive and transmit rings continue (virtio_dev_ops.pause's
+	 * encoding): the position after the last chain returned, so a
+	 * chain taken and not returned is offered again. */
+	int (*pause)(void *be, uint16_t *base);
+	/* start, from those positions (after a load: the record's). */
+	int (*resume)(void *be, const struct guest_mem *mem, uint64_t features,
+		      const struct net_pair_io *pairs, unsigned int npairs,
+		      const uint16_t *base);
 };
 
 #endif

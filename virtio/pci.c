@@ -1,11 +1,16 @@
 #include "virtio/pci.h"
 
 #include "core/bytes.h"
+#include "core/kvm.h"
 #include "core/log.h"
+#include "core/state.h"
+#include "virtio/queue.h"
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -217,7 +222,7 @@ static void needs_reset(struct virtio_pci *t)
 
 /* Main loop: the device broke. A reset that came in between cleared
  * `broken`, and then this is stale. */
-static void device_error(struct loop_watch *w, uint32_t events)
+static void vpci_error(struct loop_watch *w, uint32_t events)
 {
 	struct virtio_pci *t = w->opaque;
 
@@ -283,7 +288,7 @@ static void stop_call(void *arg)
 	t->ops->stop(t->dev);
 }
 
-static void device_reset(struct virtio_pci *t)
+static void vpci_reset(struct virtio_pci *t)
 {
 	if (t->started)
 		worker_call(t->host.ctl, stop_call, t);
@@ -311,7 +316,7 @@ static void device_reset(struct virtio_pci *t)
 	memset(t->pending, 0, sizeof(t->pending));
 }
 
-static void device_start(struct virtio_pci *t)
+static void vpci_start(struct virtio_pci *t)
 {
 	struct virtio_queue_io io[VIRTIO_MAX_QUEUES];
 	struct start_call c = { .t = t, .io = io };
@@ -335,7 +340,7 @@ static void write_status(struct virtio_pci *t, uint8_t val)
 	uint8_t old = t->status;
 
 	if (val == 0) {
-		device_reset(t);
+		vpci_reset(t);
 		return;
 	}
 	/* Bits come and stay until a reset (§2.1.1: the driver MUST NOT
@@ -364,7 +369,7 @@ static void write_status(struct virtio_pci *t, uint8_t val)
 	t->status = val | (old & VIRTIO_STATUS_NEEDS_RESET);
 	if ((val & VIRTIO_STATUS_DRIVER_OK) && !t->started &&
 	    (t->status & VIRTIO_STATUS_FEATURES_OK))
-		device_start(t);
+		vpci_start(t);
 }
 
 /* --- common configuration ---------------------------------------------- */
@@ -680,7 +685,7 @@ int virtio_pci_create(struct virtio_pci *t, const struct virtio_pci_host *host,
 		goto err;
 	}
 	ret = loop_add(host->loop, &t->err_watch, t->err_fd, EPOLLIN,
-		       device_error, t);
+		       vpci_error, t);
 	if (ret)
 		goto err;
 	for (i = 0; i < nqueues; i++) {
@@ -726,7 +731,7 @@ int virtio_pci_create(struct virtio_pci *t, const struct virtio_pci_host *host,
 	put_le32(&d->cfg[t->msix_cap + 8], REG_MSIX_PBA);
 	d->wmask[t->msix_cap + 3] = (MSIX_CTRL_ENABLE | MSIX_CTRL_MASKALL) >> 8;
 
-	device_reset(t);
+	vpci_reset(t);
 	ret = pci_bus_add(host->pci, d, -1);
 	if (ret)
 		goto err;
@@ -740,9 +745,16 @@ err:
 void virtio_pci_destroy(struct virtio_pci *t)
 {
 	pthread_mutex_lock(&t->lock);
-	device_reset(t);
+	vpci_reset(t);
 	pthread_mutex_unlock(&t->lock);
 	set_ioeventfds(t, t->bar, false);
+	/* Off the buses too: a device unplugged at run time leaves no
+	 * decoder or function behind. */
+	if (t->bar)
+		bus_unregister(t->host.mmio, t->bar);
+	t->bar = 0;
+	if (t->host.pci)
+		pci_bus_remove(t->host.pci, &t->pci);
 	if (t->err_watch.added)
 		loop_del(t->host.loop, &t->err_watch);
 	if (t->err_fd >= 0)
@@ -758,3 +770,415 @@ void virtio_pci_destroy(struct virtio_pci *t)
 	}
 	pthread_mutex_destroy(&t->lock);
 }
+
+/* --- the device lifecycle (core/device.h) ------------------------------ */
+
+#define VPCI_STATE_VERSION 1
+#define QREC_LEN 32		/* one queue in the queues field */
+#define PCI_COMMAND 0x04
+#define PCI_INTERRUPT_LINE 0x3c
+
+enum {
+	TAG_PCI = 1,
+	TAG_DEVICE_ID,
+	TAG_DEVICE_FEATURES,
+	TAG_DRIVER_FEATURES,
+	TAG_DFSELECT,
+	TAG_GFSELECT,
+	TAG_CONFIG_VECTOR,
+	TAG_QUEUE_SEL,
+	TAG_STATUS,
+	TAG_CONFIG_GEN,
+	TAG_ISR,
+	TAG_STARTED,
+	TAG_QUEUES,		/* nqueues * QREC_LEN bytes */
+	TAG_MSIX,		/* nvec * 16 bytes */
+	TAG_PENDING,
+};
+
+static struct virtio_pci *to_vpci(struct device *d)
+{
+	return (struct virtio_pci *)((char *)d -
+				     offsetof(struct virtio_pci, device));
+}
+
+static const struct device_ops vpci_device_ops;
+
+void virtio_pci_device_init(struct virtio_pci *t, const char *id,
+			    const struct virtio_pci_model *m)
+{
+	memset(t, 0, sizeof(*t));
+	device_init(&t->device, &vpci_device_ops, id);
+	t->model = *m;
+	t->err_fd = -1;
+}
+
+static int vpci_realize(struct device *d, const struct machine_host *h)
+{
+	struct virtio_pci *t = to_vpci(d);
+	struct virtio_pci_host host = {
+		.irq = h->irq,
+		.kvm = h->irq_ctx,
+		.ioeventfd_any_len = h->kvm && h->kvm->ioeventfd_any_len,
+		.mmio = h->mmio,
+		.pci = h->pci,
+		.loop = h->loop,
+		.ctl = h->devctl,
+		.mem = h->mem,
+	};
+	struct device keep = t->device;
+	struct virtio_pci_model m = t->model;
+	int ret;
+
+	ret = virtio_pci_create(t, &host, keep.id, m.ops, m.dev, m.nqueues,
+				m.queue_size);
+	/* create starts from a blank transport: the lifecycle's part back. */
+	t->device = keep;
+	t->model = m;
+	if (ret) {
+		t->err_fd = -1;
+		return ret;
+	}
+	if (m.set_bus)
+		m.set_bus(m.owner, virtio_pci_bus(t));
+	return 0;
+}
+
+static void vpci_unrealize(struct device *d)
+{
+	struct virtio_pci *t = to_vpci(d);
+	struct device keep = t->device;
+	struct virtio_pci_model m = t->model;
+
+	virtio_pci_destroy(t);
+	memset(t, 0, sizeof(*t));
+	t->device = keep;
+	t->model = m;
+	t->err_fd = -1;
+}
+
+/* System reset: the device reset a driver's status write of 0 makes, and
+ * the function's config as at power-on: not decoding, MSI-X off. */
+static void vpci_device_reset(struct device *d)
+{
+	struct virtio_pci *t = to_vpci(d);
+
+	pthread_mutex_lock(&t->lock);
+	vpci_reset(t);
+	for (unsigned int v = 0; v < t->nvec; v++)
+		t->msix[v] = (struct vpci_msix){ .ctrl = MSIX_ENTRY_MASKED };
+	pthread_mutex_unlock(&t->lock);
+	pci_cfg_write(t->host.pci, t->pci.devfn, t->msix_cap + 2, 2, 0);
+	pci_cfg_write(t->host.pci, t->pci.devfn, PCI_INTERRUPT_LINE, 1, 0);
+	pci_cfg_write(t->host.pci, t->pci.devfn, PCI_COMMAND, 2, 0);
+}
+
+static int vpci_pause(struct device *d)
+{
+	struct virtio_pci *t = to_vpci(d);
+	int ret = 0;
+
+	pthread_mutex_lock(&t->lock);
+	if (t->started) {
+		ret = t->ops->pause ? t->ops->pause(t->dev, t->base)
+				    : -ENOTSUP;
+		if (ret)
+			log_err(t->name, "pausing the device: %s",
+				strerror(-ret));
+	}
+	pthread_mutex_unlock(&t->lock);
+	return ret;
+}
+
+static int vpci_resume(struct device *d)
+{
+	struct virtio_pci *t = to_vpci(d);
+	struct virtio_queue_io io[VIRTIO_MAX_QUEUES];
+	uint64_t one = 1;
+	int ret = 0;
+
+	pthread_mutex_lock(&t->lock);
+	if (t->started) {
+		for (unsigned int i = 0; i < t->nqueues; i++)
+			io[i] = t->q[i].io;
+		ret = t->ops->resume(t->dev, t->driver_features, io,
+				     t->nqueues, t->base);
+		if (ret) {
+			/* As a failed start: the guest sees a broken device,
+			 * the VM goes on. */
+			log_err(t->name, "resuming the device: %s",
+				strerror(-ret));
+			t->started = false;
+			needs_reset(t);
+			ret = 0;
+		}
+		/* A spurious interrupt per queue costs the driver a look
+		 * at its rings; one lost in the pause would hang it. */
+		for (unsigned int i = 0; t->started && i < t->nqueues; i++)
+			if (t->q[i].io.enabled &&
+			    write(t->q[i].io.call_fd, &one, sizeof(one)) < 0)
+				log_warn(t->name, "q%u: interrupt: %s", i,
+					 strerror(errno));
+	}
+	pthread_mutex_unlock(&t->lock);
+	return ret;
+}
+
+static int vpci_save(struct device *d, struct state_writer *w)
+{
+	struct virtio_pci *t = to_vpci(d);
+	uint8_t q[VIRTIO_MAX_QUEUES * QREC_LEN] = { 0 };
+	uint8_t msix[VPCI_MAX_VECTORS * 16];
+
+	pthread_mutex_lock(&t->lock);
+	for (uint16_t v = 0; v < t->nvec; v++)
+		if (!vector_live(t, v))
+			collect_pending(t, v);
+	for (unsigned int i = 0; i < t->nqueues; i++) {
+		uint8_t *p = q + i * QREC_LEN;
+		const struct vpci_queue *vq = &t->q[i];
+
+		p[0] = vq->io.enabled;
+		put_le16(p + 2, vq->vector);
+		put_le16(p + 4, vq->io.size);
+		put_le16(p + 6, t->started ? t->base[i] : 0);
+		put_le64(p + 8, vq->io.desc);
+		put_le64(p + 16, vq->io.driver);
+		put_le64(p + 24, vq->io.device);
+	}
+	for (unsigned int v = 0; v < t->nvec; v++) {
+		put_le32(msix + 16 * v, t->msix[v].addr_lo);
+		put_le32(msix + 16 * v + 4, t->msix[v].addr_hi);
+		put_le32(msix + 16 * v + 8, t->msix[v].data);
+		put_le32(msix + 16 * v + 12, t->msix[v].ctrl);
+	}
+	pci_dev_save(&t->pci, w, TAG_PCI);
+	state_put_u16(w, TAG_DEVICE_ID, t->ops->device_id);
+	state_put_u64(w, TAG_DEVICE_FEATURES, t->device_features);
+	state_put_u64(w, TAG_DRIVER_FEATURES, t->driver_features);
+	state_put_u32(w, TAG_DFSELECT, t->dfselect);
+	state_put_u32(w, TAG_GFSELECT, t->gfselect);
+	state_put_u16(w, TAG_CONFIG_VECTOR, t->config_vector);
+	state_put_u16(w, TAG_QUEUE_SEL, t->queue_sel);
+	state_put_u8(w, TAG_STATUS, t->status);
+	state_put_u8(w, TAG_CONFIG_GEN, t->config_gen);
+	state_put_u8(w, TAG_ISR, t->isr);
+	state_put_u8(w, TAG_STARTED, t->started);
+	state_put_bytes(w, TAG_QUEUES, q, t->nqueues * QREC_LEN);
+	state_put_bytes(w, TAG_MSIX, msix, t->nvec * 16);
+	state_put_bytes(w, TAG_PENDING, t->pending, sizeof(t->pending));
+	if (t->ops->save)
+		t->ops->save(t->dev, w);
+	pthread_mutex_unlock(&t->lock);
+	return 0;
+}
+
+/* What a load would apply, checked whole first. */
+struct vpci_image {
+	uint16_t device_id, config_vector, queue_sel;
+	uint64_t device_features, driver_features;
+	uint32_t dfselect, gfselect;
+	uint8_t status, config_gen, isr, started;
+	uint8_t q[VIRTIO_MAX_QUEUES * QREC_LEN];
+	uint8_t msix[VPCI_MAX_VECTORS * 16];
+	uint64_t pending[(VPCI_MAX_VECTORS + 63) / 64];
+};
+
+static int get_all(struct virtio_pci *t, struct state_reader *r,
+		   struct vpci_image *m)
+{
+	int ret;
+
+	ret = state_get_u16(r, TAG_DEVICE_ID, &m->device_id);
+	ret = ret ?: state_get_u64(r, TAG_DEVICE_FEATURES, &m->device_features);
+	ret = ret ?: state_get_u64(r, TAG_DRIVER_FEATURES, &m->driver_features);
+	ret = ret ?: state_get_u32(r, TAG_DFSELECT, &m->dfselect);
+	ret = ret ?: state_get_u32(r, TAG_GFSELECT, &m->gfselect);
+	ret = ret ?: state_get_u16(r, TAG_CONFIG_VECTOR, &m->config_vector);
+	ret = ret ?: state_get_u16(r, TAG_QUEUE_SEL, &m->queue_sel);
+	ret = ret ?: state_get_u8(r, TAG_STATUS, &m->status);
+	ret = ret ?: state_get_u8(r, TAG_CONFIG_GEN, &m->config_gen);
+	ret = ret ?: state_get_u8(r, TAG_ISR, &m->isr);
+	ret = ret ?: state_get_u8(r, TAG_STARTED, &m->started);
+	ret = ret ?: state_get_bytes(r, TAG_QUEUES, m->q,
+				     t->nqueues * QREC_LEN);
+	ret = ret ?: state_get_bytes(r, TAG_MSIX, m->msix, t->nvec * 16);
+	ret = ret ?: state_get_bytes(r, TAG_PENDING, m->pending,
+				     sizeof(m->pending));
+	if (ret == -ENOENT)
+		return state_bad(t->name, "virtio-pci", 0, "a field is missing");
+	return ret;
+}
+
+#define STATUS_KNOWN                                                           \
+	(VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |                    \
+	 VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_FEATURES_OK |                 \
+	 VIRTIO_STATUS_NEEDS_RESET | VIRTIO_STATUS_FAILED)
+
+/* Every value against what this transport could have come to hold. */
+static int check_image(struct virtio_pci *t, const struct vpci_image *m)
+{
+	const char *who = t->name;
+	bool fok = m->status & VIRTIO_STATUS_FEATURES_OK;
+
+	if (m->device_id != t->ops->device_id)
+		return state_bad(who, "device id", m->device_id,
+				 "another kind of virtio device");
+	if (m->device_features != t->device_features)
+		return state_bad(who, "device features", m->device_features,
+				 "not what this device offers");
+	if (m->driver_features & ~t->device_features)
+		return state_bad(who, "driver features", m->driver_features,
+				 "bits the device does not offer");
+	if (m->status & ~STATUS_KNOWN)
+		return state_bad(who, "status", m->status, "unknown bits");
+	if (fok && !(m->driver_features & (1ULL << VIRTIO_F_VERSION_1)))
+		return state_bad(who, "status", m->status,
+				 "FEATURES_OK without VERSION_1");
+	if (m->started > 1 ||
+	    (m->started && (!fok || !(m->status & VIRTIO_STATUS_DRIVER_OK))))
+		return state_bad(who, "started", m->started,
+				 "not a device the driver started");
+	if (m->started && !t->ops->resume)
+		return state_bad(who, "started", m->started,
+				 "this model cannot resume");
+	if (m->config_vector != NO_VECTOR && m->config_vector >= t->nvec)
+		return state_bad(who, "config vector", m->config_vector,
+				 "no such MSI-X vector");
+	if (m->isr & ~(ISR_QUEUE | ISR_CONFIG))
+		return state_bad(who, "isr", m->isr, "unknown bits");
+	for (unsigned int v = 0; v < t->nvec; v++)
+		if (get_le32(m->msix + 16 * v + 12) & ~MSIX_ENTRY_MASKED)
+			return state_bad(who, "MSI-X vector control", v,
+					 "reserved bits set");
+	for (unsigned int v = t->nvec; v < VPCI_MAX_VECTORS; v++)
+		if (m->pending[v / 64] & (1ULL << (v % 64)))
+			return state_bad(who, "MSI-X pending", v,
+					 "no such vector");
+	for (unsigned int i = 0; i < t->nqueues; i++) {
+		const uint8_t *p = m->q + i * QREC_LEN;
+		uint16_t vec = get_le16(p + 2), size = get_le16(p + 4);
+		uint16_t base = get_le16(p + 6);
+		struct virtq probe;
+
+		if (p[0] > 1 || p[1])
+			return state_bad(who, "queue enabled", i, "not 0 or 1");
+		if (vec != NO_VECTOR && vec >= t->nvec)
+			return state_bad(who, "queue vector", vec,
+					 "no such MSI-X vector");
+		if (size > t->max_queue_size)
+			return state_bad(who, "queue size", size,
+					 "larger than the device allows");
+		if (!m->started || !p[0]) {
+			if (base)
+				return state_bad(who, "queue position", base,
+						 "on a queue not running");
+			continue;
+		}
+		/* A running queue's rings as the device would serve them. */
+		if (t->host.mem &&
+		    virtq_init(&probe, who, t->host.mem, size, get_le64(p + 8),
+			       get_le64(p + 16), get_le64(p + 24),
+			       m->driver_features, base))
+			return state_bad(who, "queue", i,
+					 "rings the device could not serve");
+	}
+	return 0;
+}
+
+static int vpci_load(struct device *d, struct state_reader *r)
+{
+	struct virtio_pci *t = to_vpci(d);
+	struct vpci_image *m = calloc(1, sizeof(*m));
+	uint8_t cfg[PCI_CFG_SIZE];
+	int ret;
+
+	if (!m)
+		return -ENOMEM;
+	pthread_mutex_lock(&t->lock);
+	ret = get_all(t, r, m);
+	ret = ret ?: check_image(t, m);
+	/* The config space is checked by pci_dev_load against the write
+	 * mask; look first so that a refusal changes nothing. */
+	ret = ret ?: state_get_bytes(r, TAG_PCI, cfg, PCI_CFG_SIZE);
+	for (unsigned int i = 0; !ret && i < PCI_CFG_SIZE; i++)
+		if ((cfg[i] ^ t->pci.cfg[i]) & (uint8_t)~t->pci.wmask[i])
+			ret = state_bad(t->name, "pci config offset", i,
+					"a read-only bit differs");
+	ret = ret ?: (t->ops->load ? t->ops->load(t->dev, r) : 0);
+	/* Unknown mandatory fields refuse the record before anything is
+	 * applied (device_load would only find them afterwards). */
+	ret = ret ?: state_reader_close(r, t->name);
+	if (ret) {
+		pthread_mutex_unlock(&t->lock);
+		free(m);
+		return ret == -ENOENT ? -EINVAL : ret;
+	}
+	/* Apply: a device as the record left it, paused. Its model holds
+	 * nothing running (a fresh instance, or one paused). */
+	for (unsigned int i = 0; i < t->nqueues; i++)
+		irqfd_detach(t, i);
+	t->driver_features = m->driver_features;
+	t->dfselect = m->dfselect;
+	t->gfselect = m->gfselect;
+	t->config_vector = m->config_vector;
+	t->queue_sel = m->queue_sel;
+	t->status = m->status;
+	t->config_gen = m->config_gen;
+	t->isr = m->isr;
+	for (unsigned int i = 0; i < t->nqueues; i++) {
+		const uint8_t *p = m->q + i * QREC_LEN;
+		struct vpci_queue *q = &t->q[i];
+
+		q->io.enabled = p[0];
+		q->vector = get_le16(p + 2);
+		q->io.size = get_le16(p + 4);
+		t->base[i] = get_le16(p + 6);
+		q->io.desc = get_le64(p + 8);
+		q->io.driver = get_le64(p + 16);
+		q->io.device = get_le64(p + 24);
+		drain(q->io.kick_fd);
+		drain(q->io.call_fd);
+	}
+	for (unsigned int v = 0; v < t->nvec; v++) {
+		t->msix[v].addr_lo = get_le32(m->msix + 16 * v);
+		t->msix[v].addr_hi = get_le32(m->msix + 16 * v + 4);
+		t->msix[v].data = get_le32(m->msix + 16 * v + 8);
+		t->msix[v].ctrl = get_le32(m->msix + 16 * v + 12);
+	}
+	memcpy(t->pending, m->pending, sizeof(t->pending));
+	t->started = m->started;
+	atomic_store(&t->broken, false);
+	pthread_mutex_unlock(&t->lock);
+	free(m);
+	/* As guest writes: the BAR decodes (ioeventfds with it), and the
+	 * MSI-X enable bits route the vectors and attach the irqfds. */
+	ret = pci_dev_load(t->host.pci, &t->pci, r, TAG_PCI);
+	if (!ret) {
+		pthread_mutex_lock(&t->lock);
+		update_all_vectors(t);
+		pthread_mutex_unlock(&t->lock);
+	}
+	return ret;
+}
+
+static void vpci_destroy(struct device *d)
+{
+	struct virtio_pci *t = to_vpci(d);
+
+	if (t->model.release)
+		t->model.release(t->model.owner);
+}
+
+static const struct device_ops vpci_device_ops = {
+	.kind = "virtio-pci",
+	.state_version = VPCI_STATE_VERSION,
+	.realize = vpci_realize,
+	.unrealize = vpci_unrealize,
+	.reset = vpci_device_reset,
+	.pause = vpci_pause,
+	.resume = vpci_resume,
+	.save = vpci_save,
+	.load = vpci_load,
+	.destroy = vpci_destroy,
+};

@@ -6,6 +6,7 @@
 #define TERN_VIRTIO_PCI_H
 
 #include "core/bus.h"
+#include "core/device.h"
 #include "core/irq.h"
 #include "core/loop.h"
 #include "core/memory.h"
@@ -28,6 +29,8 @@ struct virtio_pci_host {
 	struct loop *loop;		/* serves the device's error eventfd */
 	struct worker *ctl;		/* runs the device's start and stop
 					 * (NULL: the caller, as in tests) */
+	const struct guest_mem *mem;	/* a load checks rings against it;
+					 * NULL: they are checked at resume */
 };
 
 struct vpci_queue {
@@ -40,7 +43,26 @@ struct vpci_msix {
 	uint32_t addr_lo, addr_hi, data, ctrl;
 };
 
+/* A virtio model as the transport's lifecycle (core/device.h) sees it:
+ * the kind that composes model, transport and backend fills one in. */
+struct virtio_pci_model {
+	const struct virtio_dev_ops *ops;
+	void *dev;			/* ops' argument */
+	unsigned int nqueues;
+	uint16_t queue_size;		/* largest the driver may set */
+	/* After realize: the model (and its backend) learn how to report
+	 * a broken guest (virtio_pci_bus). NULL: nothing to tell. */
+	void (*set_bus)(void *owner, struct virtio_bus bus);
+	/* destroy: frees the model, its backend and what holds the
+	 * transport. NULL: nothing. */
+	void (*release)(void *owner);
+	void *owner;
+};
+
 struct virtio_pci {
+	struct device device;		/* virtio_pci_device_init */
+	struct virtio_pci_model model;
+	uint16_t base[VIRTIO_MAX_QUEUES]; /* paused: where queues go on */
 	char name[32];
 	struct pci_dev pci;
 	struct virtio_pci_host host;
@@ -76,6 +98,16 @@ int virtio_pci_create(struct virtio_pci *t, const struct virtio_pci_host *host,
 		      const char *name, const struct virtio_dev_ops *ops,
 		      void *dev, unsigned int nqueues, uint16_t queue_size);
 void virtio_pci_destroy(struct virtio_pci *t);
+/* The transport as a device of the lifecycle (core/device.h), for any
+ * model: realize is virtio_pci_create on the machine's buses, unrealize
+ * virtio_pci_destroy, reset a device reset, pause and resume the model's
+ * hooks on a started device, save and load the common configuration, the
+ * queue registers and positions, the MSI-X table and pending bits, the
+ * PCI config space, then the model's fields. ID names the device (log
+ * lines, state records). */
+void virtio_pci_device_init(struct virtio_pci *t, const char *id,
+			    const struct virtio_pci_model *m);
+
 /* For the device model: how it reports a broken guest. */
 struct virtio_bus virtio_pci_bus(struct virtio_pci *t);
 

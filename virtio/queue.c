@@ -438,6 +438,13 @@ bool virtq_enable_kicks(struct virtq *q)
 	return q->packed ? virtq_packed_enable_kicks(q) : split_enable_kicks(q);
 }
 
+uint16_t virtq_used_base(const struct virtq *q)
+{
+	if (q->packed)
+		return q->used_idx | (q->used_wrap ? 0 : 0x8000);
+	return q->used_idx;
+}
+
 uint16_t virtq_last_avail(const struct virtq *q)
 {
 	if (q->packed)

@@ -174,6 +174,14 @@ bool virtq_enable_kicks(struct virtq *q);
  * start_idx encoding. */
 uint16_t virtq_last_avail(const struct virtq *q);
 
+/* Where a stopped queue continues so that every chain it took and did
+ * not return is offered again, in virtq_init's start_idx encoding: the
+ * position after the last chain pushed. Right when chains are returned in
+ * the order they were taken (net), or when none is outstanding (blk after
+ * its drain, whatever the order). Equal to virtq_last_avail() when
+ * nothing is outstanding. */
+uint16_t virtq_used_base(const struct virtq *q);
+
 /* vhost (GET/SET_VRING_BASE) encodes a packed ring's base with the wrap
  * counter itself in bit 15, so a fresh packed queue is 0x8000 there; ours
  * keeps 0 for fresh in both formats. Split bases are the same in both. */
