@@ -155,6 +155,30 @@ static int acpi_setup(struct vm *vm)
 	return 0;
 }
 
+/* The virtio transports realize through the device lifecycle and sit on
+ * the VM's device list (vm_pause reaches them); their models stay the
+ * VM's to destroy, after the list. */
+static void blk_bus_cb(void *owner, struct virtio_bus bus)
+{
+	virtio_blk_set_bus(owner, bus);
+}
+
+static void net_bus_cb(void *owner, struct virtio_bus bus)
+{
+	struct vm_net *n = owner;
+
+	virtio_net_set_bus(&n->dev, bus);
+	if (n->kind == VM_NET_USPACE)
+		net_uspace_set_bus(&n->us, bus);
+}
+
+static int vm_add_virtio(struct vm *vm, struct virtio_pci *t, const char *id,
+			 const struct virtio_pci_model *m)
+{
+	virtio_pci_device_init(t, id, m);
+	return vm_add_device(vm, &t->device);
+}
+
 /* pc: an e1000 over a single-queue tap, INTA through the PIIX routing. */
 static int e1000_setup(struct vm *vm, unsigned int i)
 {
@@ -219,14 +243,15 @@ static int vu_net_setup(struct vm *vm, unsigned int i,
 				&n->vun);
 	if (ret)
 		goto err_vu;
-	ret = virtio_pci_create(&n->pci, host, name, &virtio_net_ops, &n->dev,
-				2 * dc.pairs + 1, dc.queue_size);
+	n->kind = VM_NET_VHOST_USER;
+	ret = vm_add_virtio(vm, &n->pci, name, &(struct virtio_pci_model){
+		.ops = &virtio_net_ops, .dev = &n->dev,
+		.nqueues = 2 * dc.pairs + 1, .queue_size = dc.queue_size,
+		.set_bus = net_bus_cb, .owner = n });
 	if (ret) {
 		virtio_net_destroy(&n->dev);
 		goto err_vu;
 	}
-	virtio_net_set_bus(&n->dev, virtio_pci_bus(&n->pci));
-	n->kind = VM_NET_VHOST_USER;
 	log_info(name, "vhost-user %s, %u queue pair(s)", nc->vhost_user,
 		 dc.pairs);
 	return 0;
@@ -278,14 +303,14 @@ static int net_setup(struct vm *vm, unsigned int i,
 	ret = virtio_net_create(&n->dev, name, &nc->dev, &vm->mem, ops, be);
 	if (ret)
 		goto err_be;
-	ret = virtio_pci_create(&n->pci, host, name, &virtio_net_ops, &n->dev,
-				2 * nc->dev.pairs + 1, nc->dev.queue_size);
+	n->kind = vhost ? VM_NET_VHOST : VM_NET_USPACE;
+	ret = vm_add_virtio(vm, &n->pci, name, &(struct virtio_pci_model){
+		.ops = &virtio_net_ops, .dev = &n->dev,
+		.nqueues = 2 * nc->dev.pairs + 1,
+		.queue_size = nc->dev.queue_size, .set_bus = net_bus_cb,
+		.owner = n });
 	if (ret)
 		goto err_dev;
-	virtio_net_set_bus(&n->dev, virtio_pci_bus(&n->pci));
-	if (!vhost)
-		net_uspace_set_bus(&n->us, virtio_pci_bus(&n->pci));
-	n->kind = vhost ? VM_NET_VHOST : VM_NET_USPACE;
 	log_info(name, "tap %s, %u queue pair(s), %s", n->tap.name,
 		 nc->dev.pairs, vhost ? "vhost-net" : "userspace datapath");
 	return 0;
@@ -309,8 +334,7 @@ static void net_teardown(struct vm_net *n)
 		tap_close(&n->tap);
 		return;
 	}
-	virtio_pci_destroy(&n->pci);
-	virtio_net_destroy(&n->dev);
+	virtio_net_destroy(&n->dev);		/* its transport: the list's */
 	switch (n->kind) {
 	case VM_NET_VHOST:
 		vhost_net_destroy(&n->vh);
@@ -400,14 +424,18 @@ static int devices_setup(struct vm *vm, struct loop *loop)
 			log_err(name, "%s: %s", bc->path, strerror(-ret));
 			return ret;
 		}
-		ret = virtio_pci_create(&vm->blk_pci[i], &host, name,
-					&virtio_blk_ops, &vm->blk[i],
-					bc->queues, bc->queue_size);
+		ret = vm_add_virtio(vm, &vm->blk_pci[i], name,
+				    &(struct virtio_pci_model){
+					    .ops = &virtio_blk_ops,
+					    .dev = &vm->blk[i],
+					    .nqueues = bc->queues,
+					    .queue_size = bc->queue_size,
+					    .set_bus = blk_bus_cb,
+					    .owner = &vm->blk[i] });
 		if (ret) {
 			virtio_blk_destroy(&vm->blk[i]);
 			return ret;
 		}
-		virtio_blk_set_bus(&vm->blk[i], virtio_pci_bus(&vm->blk_pci[i]));
 		vm->ndisks++;
 	}
 	for (unsigned int i = 0; i < vm->cfg->nvudisks; i++) {
@@ -420,9 +448,11 @@ static int devices_setup(struct vm *vm, struct loop *loop)
 					vm->ncpus, &vm->mem, loop);
 		if (ret)
 			return ret;
-		ret = virtio_pci_create(&vd->pci, &host, name, &vu_blk_dev_ops,
-					&vd->dev, vd->dev.nq,
-					BLK_DEFAULT_QUEUE_SIZE);
+		ret = vm_add_virtio(vm, &vd->pci, name,
+				    &(struct virtio_pci_model){
+					    .ops = &vu_blk_dev_ops,
+					    .dev = &vd->dev, .nqueues = vd->dev.nq,
+					    .queue_size = BLK_DEFAULT_QUEUE_SIZE });
 		if (ret) {
 			vu_blk_dev_destroy(&vd->dev);
 			return ret;
@@ -710,17 +740,18 @@ void vm_destroy(struct vm *vm)
 		vm->vcpus = NULL;
 	}
 	worker_stop(&vm->devctl);
-	/* Devices after the vCPUs, before the VM fd they use. */
+	/* Devices after the vCPUs, before the VM fd they use: the list
+	 * (platform devices, virtio transports) first, then the models and
+	 * backends behind the transports. */
+	device_list_destroy(&vm->devices);
 	while (vm->nnets)
 		net_teardown(&vm->nets[--vm->nnets]);
 	while (vm->nvudisks) {
 		vm->nvudisks--;
-		virtio_pci_destroy(&vm->vudisks[vm->nvudisks].pci);
 		vu_blk_dev_destroy(&vm->vudisks[vm->nvudisks].dev);
 	}
 	while (vm->ndisks) {
 		vm->ndisks--;
-		virtio_pci_destroy(&vm->blk_pci[vm->ndisks]);
 		virtio_blk_destroy(&vm->blk[vm->ndisks]);
 	}
 	if (vm->ide_on) {
@@ -729,7 +760,6 @@ void vm_destroy(struct vm *vm)
 		for (unsigned int i = 0; i < VM_MAX_IDE; i++)
 			blk_image_close(&vm->ide_img[i]);
 	}
-	device_list_destroy(&vm->devices);
 	if (vm->cfg && vm->cfg->machine == MACHINE_PC && vm->piix.pio)
 		piix_destroy(&vm->piix);
 	pci_bus_destroy(&vm->pci);
