@@ -6,7 +6,6 @@
  * and a save of it must load back. */
 #include "core/bus.h"
 #include "core/device.h"
-#include "core/irq.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/memory.h"
@@ -18,6 +17,7 @@
 #include "platform/rtc.h"
 #include "platform/serial.h"
 #include "tests/fuzz/fuzz.h"
+#include "tests/unit/fake_irq.h"
 #include "virtio/net.h"
 #include "virtio/pci.h"
 
@@ -128,44 +128,6 @@ static void poke_bridge(struct machine_host *h)
 /* The virtio-pci transport's loader with virtio-net's fields behind it,
  * over a backend that moves nothing: a loaded running device resumes
  * (its control queue served on whatever rings the record names). */
-static uint32_t next_gsi;
-
-static int fz_alloc(void *kvm, uint32_t *gsi)
-{
-	*gsi = 24 + next_gsi++ % 1000;
-	return 0;
-}
-
-static void fz_free(void *kvm, uint32_t gsi)
-{
-}
-
-static int fz_route(void *kvm, uint32_t gsi, bool valid, uint64_t addr,
-		    uint32_t data)
-{
-	return 0;
-}
-
-static int fz_signal(void *kvm, uint64_t addr, uint32_t data)
-{
-	return 0;
-}
-
-static int fz_irqfd(void *kvm, int fd, uint32_t gsi, bool assign)
-{
-	return 0;
-}
-
-static int fz_ioeventfd(void *kvm, int fd, uint64_t addr, uint32_t len,
-			bool assign)
-{
-	return 0;
-}
-
-static const struct irq_ops fz_irq = {
-	fz_alloc, fz_free, fz_route, fz_signal, fz_irqfd, fz_ioeventfd,
-};
-
 static uint64_t be_features(void *be)
 {
 	return 1ULL << VIRTIO_F_VERSION_1 | 1ULL << VIRTIO_F_EVENT_IDX |
@@ -272,7 +234,7 @@ static void one(const struct kind *k, const uint8_t *data, size_t size)
 	struct loop loop;
 	struct machine_host h = { .pio = &pio, .mmio = &mmio, .pci = &pci,
 				  .set_irq = no_irq, .loop = &loop,
-				  .irq = &fz_irq };
+				  .irq = &fake_irq_ops };
 	struct state_writer w;
 	struct device *d;
 	size_t used = 0;

@@ -14,6 +14,7 @@
 #include "platform/rtc.h"
 #include "platform/serial.h"
 #include "tests/unit/check.h"
+#include "tests/unit/state_check.h"
 
 struct fake_machine {
 	struct bus pio, mmio;
@@ -61,28 +62,6 @@ static uint8_t inb(struct fake_machine *m, uint16_t port)
 static void outb(struct fake_machine *m, uint16_t port, uint8_t v)
 {
 	CHECK(bus_write(&m->pio, port, &v, 1));
-}
-
-/* Saves D (paused) into W, fresh. */
-static void save(struct device *d, struct state_writer *w)
-{
-	state_writer_init(w);
-	CHECK_EQ(device_save(d, w), 0);
-}
-
-/* Loads W into D and saves D again: the bytes must be W's. */
-static void load_and_compare(struct device *d, const struct state_writer *w)
-{
-	struct state_writer again;
-	size_t used = 0;
-
-	CHECK_EQ(device_load(d, w->buf, w->len, &used), 0);
-	CHECK_EQ(used, w->len);
-	save(d, &again);
-	CHECK_EQ(again.len, w->len);
-	if (again.len == w->len)
-		CHECK_MEM(again.buf, w->buf, w->len);
-	state_writer_free(&again);
 }
 
 /* --- 16550 ------------------------------------------------------------ */

@@ -25,7 +25,9 @@
 #include "virtio/pci.h"
 
 #include "tests/unit/check.h"
+#include "tests/unit/fake_irq.h"
 #include "tests/unit/fake_ring.h"
+#include "tests/unit/state_check.h"
 
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -34,44 +36,6 @@
 #define QSIZE 64
 
 /* --- fake machine ------------------------------------------------------ */
-
-static uint32_t next_gsi = 24;
-
-static int f_alloc(void *kvm, uint32_t *gsi)
-{
-	*gsi = next_gsi++;
-	return 0;
-}
-
-static void f_free(void *kvm, uint32_t gsi)
-{
-}
-
-static int f_route(void *kvm, uint32_t gsi, bool valid, uint64_t addr,
-		   uint32_t data)
-{
-	return 0;
-}
-
-static int f_signal(void *kvm, uint64_t addr, uint32_t data)
-{
-	return 0;
-}
-
-static int f_irqfd(void *kvm, int fd, uint32_t gsi, bool assign)
-{
-	return 0;
-}
-
-static int f_ioeventfd(void *kvm, int fd, uint64_t addr, uint32_t len,
-		       bool assign)
-{
-	return 0;
-}
-
-static const struct irq_ops fake_irq = {
-	f_alloc, f_free, f_route, f_signal, f_irqfd, f_ioeventfd,
-};
 
 struct fake_machine {
 	struct bus pio, mmio;
@@ -89,7 +53,7 @@ static void machine_init(struct fake_machine *m)
 	CHECK_EQ(loop_init(&m->loop), 0);
 	m->host = (struct machine_host){
 		.pio = &m->pio, .mmio = &m->mmio, .pci = &m->pci,
-		.mem = &mem, .loop = &m->loop, .irq = &fake_irq,
+		.mem = &mem, .loop = &m->loop, .irq = &fake_irq_ops,
 	};
 }
 
@@ -187,26 +151,6 @@ static void same_common(struct fake_machine *a, struct fake_machine *b,
 }
 
 /* --- state records ------------------------------------------------------ */
-
-static void save(struct device *d, struct state_writer *w)
-{
-	state_writer_init(w);
-	CHECK_EQ(device_save(d, w), 0);
-}
-
-static void load_and_compare(struct device *d, const struct state_writer *w)
-{
-	struct state_writer again;
-	size_t used = 0;
-
-	CHECK_EQ(device_load(d, w->buf, w->len, &used), 0);
-	CHECK_EQ(used, w->len);
-	save(d, &again);
-	CHECK_EQ(again.len, w->len);
-	if (again.len == w->len)
-		CHECK_MEM(again.buf, w->buf, w->len);
-	state_writer_free(&again);
-}
 
 /* The value of field TAG in record W (which must have it). */
 static uint8_t *field(struct state_writer *w, uint16_t tag)
