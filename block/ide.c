@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@
 #include "core/bytes.h"
 #include "core/log.h"
 #include "core/sandbox.h"
+#include "core/state.h"
 
 /* Command block offsets; reads and writes differ at 1 and 7. */
 enum {
@@ -1262,3 +1264,296 @@ void ide_reset(struct ide *ide)
 		pthread_mutex_unlock(&c->lock);
 	}
 }
+
+/* --- the device lifecycle (core/device.h) ------------------------------ */
+
+#define IDE_STATE_VERSION 1
+#define CHAN_REC_LEN 64
+#define NO_DRIVE 0xff
+
+enum {
+	TAG_PRESENT = 1,	/* which positions hold a drive */
+	TAG_CHAN0,		/* CHAN_REC_LEN bytes per channel */
+	TAG_CHAN1,
+	TAG_BUF0,		/* the PIO buffer per channel */
+	TAG_BUF1,
+};
+
+static struct ide_device *to_ide(struct device *d)
+{
+	return (struct ide_device *)((char *)d -
+				     offsetof(struct ide_device, dev));
+}
+
+static const struct device_ops ide_device_ops;
+
+void ide_device_init(struct ide_device *d, const char *id,
+		     struct blk_image *const drives[IDE_DRIVES],
+		     const uint32_t gsi[IDE_CHANNELS])
+{
+	memset(d, 0, sizeof(*d));
+	device_init(&d->dev, &ide_device_ops, id);
+	memcpy(d->drives, drives, sizeof(d->drives));
+	memcpy(d->gsi, gsi, sizeof(d->gsi));
+}
+
+static int ide_realize(struct device *dev, const struct machine_host *h)
+{
+	struct ide_device *d = to_ide(dev);
+	struct ide_host host = { .mem = h->mem };
+	int ret;
+
+	for (unsigned int n = 0; n < IDE_CHANNELS; n++)
+		host.irq[n] = (struct irq_line){ h->set_irq, h->set_irq_opaque,
+						 d->gsi[n] };
+	ret = ide_create(&d->ide, dev->id, &host, d->drives);
+	d->created = !ret;
+	return ret;
+}
+
+static void ide_unrealize(struct device *dev)
+{
+	struct ide_device *d = to_ide(dev);
+
+	if (d->created)
+		ide_destroy(&d->ide);
+	d->created = false;
+}
+
+static void ide_device_reset(struct device *dev)
+{
+	ide_reset(&to_ide(dev)->ide);
+}
+
+/* The request each channel has out lands; with the vCPUs paused nothing
+ * hands the drive threads another. */
+static int ide_pause(struct device *dev)
+{
+	struct ide *ide = &to_ide(dev)->ide;
+
+	for (unsigned int n = 0; n < IDE_CHANNELS; n++) {
+		struct ide_chan *c = &ide->chan[n];
+
+		pthread_mutex_lock(&c->lock);
+		while (c->io_busy)
+			pthread_cond_wait(&c->idle, &c->lock);
+		pthread_mutex_unlock(&c->lock);
+	}
+	return 0;
+}
+
+static uint8_t present(const struct ide *ide)
+{
+	uint8_t m = 0;
+
+	for (unsigned int i = 0; i < IDE_DRIVES; i++)
+		if (ide->chan[i / 2].drive[i % 2].img)
+			m |= (uint8_t)(1u << i);
+	return m;
+}
+
+static void chan_rec(const struct ide_chan *c, uint8_t *p)
+{
+	const uint8_t r[] = {
+		c->feature, c->nsect, c->lbal, c->lbam, c->lbah, c->device,
+		c->hob_feature, c->hob_nsect, c->hob_lbal, c->hob_lbam,
+		c->hob_lbah, c->status, c->error, c->ctl, c->intrq, c->cmd,
+		c->cur ? (uint8_t)(c->cur - c->drive) : NO_DRIVE,
+		(uint8_t)c->xfer, c->write, c->dma_wait, c->dma_longer,
+		c->bm_cmd, c->bm_status,
+	};
+
+	memset(p, 0, CHAN_REC_LEN);
+	memcpy(p, r, sizeof(r));
+	put_le64(p + 24, c->lba);
+	put_le32(p + 32, c->left);
+	put_le32(p + 36, c->block);
+	put_le32(p + 40, c->nio);
+	put_le32(p + 44, c->pos);
+	put_le32(p + 48, c->len);
+	put_le32(p + 52, c->prd_addr);
+	for (int i = 0; i < 2; i++) {
+		p[56 + 4 * i] = c->drive[i].mult;
+		p[57 + 4 * i] = c->drive[i].xfer_mode;
+		p[58 + 4 * i] = c->drive[i].heads;
+		p[59 + 4 * i] = c->drive[i].spt;
+	}
+}
+
+static int ide_save(struct device *dev, struct state_writer *w)
+{
+	struct ide *ide = &to_ide(dev)->ide;
+
+	state_put_u8(w, TAG_PRESENT, present(ide));
+	for (unsigned int n = 0; n < IDE_CHANNELS; n++) {
+		struct ide_chan *c = &ide->chan[n];
+		uint8_t rec[CHAN_REC_LEN];
+
+		pthread_mutex_lock(&c->lock);
+		chan_rec(c, rec);
+		state_put_bytes(w, (uint16_t)(TAG_CHAN0 + n), rec, sizeof(rec));
+		state_put_bytes(w, (uint16_t)(TAG_BUF0 + n), c->buf,
+				IDE_MAX_MULT * IDE_SECTOR);
+		pthread_mutex_unlock(&c->lock);
+	}
+	return 0;
+}
+
+/* One channel's record against what the channel could hold while idle. */
+static int chan_check(const struct ide_chan *c, const uint8_t *p)
+{
+	const char *who = c->name;
+	uint8_t cur = p[16], xfer = p[17], ctl = p[13], status = p[11];
+	uint64_t lba = get_le64(p + 24);
+	uint32_t left = get_le32(p + 32), block = get_le32(p + 36);
+	uint32_t nio = get_le32(p + 40), pos = get_le32(p + 44);
+	uint32_t len = get_le32(p + 48);
+
+	if (status & ST_BSY)
+		return state_bad(who, "status", status,
+				 "busy: a paused channel has nothing out");
+	if (ctl & ~(CTL_NIEN | CTL_SRST | CTL_HOB))
+		return state_bad(who, "device control", ctl, "unknown bits");
+	for (int i = 14; i <= 20; i++)
+		if (i != 15 && i != 16 && i != 17 && p[i] > 1)
+			return state_bad(who, "flag", p[i], "not 0 or 1");
+	if (cur != NO_DRIVE && (cur > 1 || !c->drive[cur].img))
+		return state_bad(who, "drive", cur, "no drive there");
+	if (xfer > IDE_XFER_FLUSH)
+		return state_bad(who, "transfer", xfer, "no such kind");
+	if (xfer != IDE_XFER_NONE && cur == NO_DRIVE)
+		return state_bad(who, "transfer", xfer, "without a drive");
+	if (p[19] && xfer != IDE_XFER_DMA)
+		return state_bad(who, "DMA wait", p[19], "not a DMA command");
+	if (block > IDE_MAX_MULT || nio > IDE_MAX_MULT)
+		return state_bad(who, "block", block > nio ? block : nio,
+				 "more sectors than the buffer holds");
+	if (len > IDE_MAX_MULT * IDE_SECTOR || pos > len)
+		return state_bad(who, "data port", pos,
+				 "outside the transfer");
+	if (cur != NO_DRIVE &&
+	    (lba > c->drive[cur].sectors || left > c->drive[cur].sectors - lba))
+		return state_bad(who, "lba", lba, "past the end of the disk");
+	if (p[21] & ~(BM_CMD_START | BM_CMD_TO_MEM))
+		return state_bad(who, "bus master command", p[21],
+				 "unknown bits");
+	if (p[22] & ~(BM_ST_ACTIVE | BM_ST_ERR | BM_ST_INTR | BM_ST_DMA0 |
+		      BM_ST_DMA1))
+		return state_bad(who, "bus master status", p[22],
+				 "unknown bits");
+	if (get_le32(p + 52) & 3)
+		return state_bad(who, "PRD address", get_le32(p + 52),
+				 "not 4-byte aligned");
+	for (int i = 0; i < 2; i++) {
+		uint8_t mult = p[56 + 4 * i], mode = p[57 + 4 * i];
+		uint8_t heads = p[58 + 4 * i];
+
+		if (mult > IDE_MAX_MULT || (mult & (mult - 1)))
+			return state_bad(who, "multiple", mult,
+					 "not a block SET MULTIPLE takes");
+		if (!xfer_mode_ok(mode))
+			return state_bad(who, "transfer mode", mode,
+					 "not a mode SET FEATURES takes");
+		if (heads < 1 || heads > 16)
+			return state_bad(who, "heads", heads, "not 1 to 16");
+	}
+	return 0;
+}
+
+static void chan_apply(struct ide_chan *c, const uint8_t *p,
+		       const uint8_t *buf)
+{
+	int level;
+
+	c->feature = p[0];
+	c->nsect = p[1];
+	c->lbal = p[2];
+	c->lbam = p[3];
+	c->lbah = p[4];
+	c->device = p[5];
+	c->hob_feature = p[6];
+	c->hob_nsect = p[7];
+	c->hob_lbal = p[8];
+	c->hob_lbam = p[9];
+	c->hob_lbah = p[10];
+	c->status = p[11];
+	c->error = p[12];
+	c->ctl = p[13];
+	c->intrq = p[14];
+	c->cmd = p[15];
+	c->cur = p[16] == NO_DRIVE ? NULL : &c->drive[p[16]];
+	c->xfer = (enum ide_xfer)p[17];
+	c->write = p[18];
+	c->dma_wait = p[19];
+	c->dma_longer = p[20];
+	c->bm_cmd = p[21];
+	c->bm_status = p[22];
+	c->lba = get_le64(p + 24);
+	c->left = get_le32(p + 32);
+	c->block = get_le32(p + 36);
+	c->nio = get_le32(p + 40);
+	c->pos = get_le32(p + 44);
+	c->len = get_le32(p + 48);
+	c->prd_addr = get_le32(p + 52);
+	for (int i = 0; i < 2; i++) {
+		c->drive[i].mult = p[56 + 4 * i];
+		c->drive[i].xfer_mode = p[57 + 4 * i];
+		c->drive[i].heads = p[58 + 4 * i];
+		c->drive[i].spt = p[59 + 4 * i];
+	}
+	memcpy(c->buf, buf, IDE_MAX_MULT * IDE_SECTOR);
+	c->io_busy = c->io_queued = c->discard = c->reset_pending = false;
+	/* The line as the record left it; the bus master's interrupt bit
+	 * is the record's, not latched again. */
+	level = c->intrq && !(c->ctl & CTL_NIEN);
+	c->irq_level = level;
+	if (irq_line_set(&c->irq, level))
+		log_warn(c->name, "setting irq to %d", level);
+}
+
+static int ide_load(struct device *dev, struct state_reader *r)
+{
+	struct ide *ide = &to_ide(dev)->ide;
+	uint8_t rec[IDE_CHANNELS][CHAN_REC_LEN], mask;
+	uint8_t *buf = malloc(IDE_CHANNELS * IDE_MAX_MULT * IDE_SECTOR);
+	int ret;
+
+	if (!buf)
+		return -ENOMEM;
+	ret = state_get_u8(r, TAG_PRESENT, &mask);
+	for (unsigned int n = 0; !ret && n < IDE_CHANNELS; n++) {
+		ret = state_get_bytes(r, (uint16_t)(TAG_CHAN0 + n), rec[n],
+				      CHAN_REC_LEN);
+		ret = ret ?: state_get_bytes(r, (uint16_t)(TAG_BUF0 + n),
+					     buf + n * IDE_MAX_MULT * IDE_SECTOR,
+					     IDE_MAX_MULT * IDE_SECTOR);
+	}
+	if (ret == -ENOENT)
+		ret = state_bad(ide->name, "ide", 0, "a field is missing");
+	if (!ret && mask != present(ide))
+		ret = state_bad(ide->name, "drives present", mask,
+				"another set of drives than this machine's");
+	for (unsigned int n = 0; !ret && n < IDE_CHANNELS; n++)
+		ret = chan_check(&ide->chan[n], rec[n]);
+	ret = ret ?: state_reader_close(r, ide->name);
+	for (unsigned int n = 0; !ret && n < IDE_CHANNELS; n++) {
+		struct ide_chan *c = &ide->chan[n];
+
+		pthread_mutex_lock(&c->lock);
+		chan_apply(c, rec[n], buf + n * IDE_MAX_MULT * IDE_SECTOR);
+		pthread_mutex_unlock(&c->lock);
+	}
+	free(buf);
+	return ret;
+}
+
+static const struct device_ops ide_device_ops = {
+	.kind = "ide",
+	.state_version = IDE_STATE_VERSION,
+	.realize = ide_realize,
+	.unrealize = ide_unrealize,
+	.reset = ide_device_reset,
+	.pause = ide_pause,
+	.save = ide_save,
+	.load = ide_load,
+};

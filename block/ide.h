@@ -25,6 +25,7 @@
 #include "block/image.h"
 #include "block/uring.h"
 #include "core/bus.h"
+#include "core/device.h"
 #include "core/irq.h"
 #include "core/memory.h"
 
@@ -147,5 +148,27 @@ void ide_reset(struct ide *ide);
  * 4-byte accesses), 1..7 byte registers (wider accesses are split).
  * Control: offset 0 only. Bus master: offsets 0..7 of the channel's part. */
 extern const struct bus_ops ide_cmd_ops, ide_ctl_ops, ide_bm_ops;
+
+/* The IDE function's model as a device of the lifecycle (core/device.h):
+ * realize is ide_create with the machine's guest RAM and IRQ lines GSI[0]
+ * and GSI[1] (the ports are the PIIX's to register: piix_attach_ide);
+ * the drive threads start with ide_start, as before (a VM starts threads
+ * once its sandbox is in place). pause waits for the request each channel
+ * has out, so the drive threads have nothing to do (the vCPUs, paused
+ * first, hand them nothing new); save and load carry every channel's task
+ * file, command in progress (a PIO transfer half read continues), bus
+ * master registers and each drive's settings; reset is ide_reset. The
+ * images stay the caller's. */
+struct ide_device {
+	struct device dev;
+	struct ide ide;
+	struct blk_image *drives[IDE_DRIVES];
+	uint32_t gsi[IDE_CHANNELS];
+	bool created;
+};
+
+void ide_device_init(struct ide_device *d, const char *id,
+		     struct blk_image *const drives[IDE_DRIVES],
+		     const uint32_t gsi[IDE_CHANNELS]);
 
 #endif

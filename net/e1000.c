@@ -10,6 +10,7 @@
 #include "core/bytes.h"
 #include "core/log.h"
 #include "core/sandbox.h"
+#include "core/state.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -1549,3 +1550,374 @@ void e1000_reset(struct e1000 *e)
 	memset(e->unknown_logged, 0, sizeof(e->unknown_logged));
 	pthread_mutex_unlock(&e->lock);
 }
+
+/* --- the device lifecycle (core/device.h) ------------------------------ */
+
+#define E1000_STATE_VERSION 1
+
+enum {
+	TAG_PCI = 1,
+	TAG_REGS,		/* the named registers, le32 each */
+	TAG_PLAIN,
+	TAG_RA,
+	TAG_MTA,
+	TAG_VFTA,
+	TAG_STATS,
+	TAG_EEPROM,
+	TAG_PHY,
+	TAG_MISC,		/* link, EEPROM state, transmit flags */
+	TAG_TX_CTX,
+	TAG_TX_BUF,		/* the packet gathered so far */
+};
+
+#define NREGS 20
+#define MISC_LEN 16
+#define CTX_LEN 20
+
+static struct e1000_device *to_e1000(struct device *d)
+{
+	return (struct e1000_device *)((char *)d -
+				       offsetof(struct e1000_device, dev));
+}
+
+static const struct device_ops e1000_device_ops;
+
+void e1000_device_init(struct e1000_device *d, const char *id,
+		       const uint8_t mac[6], int fd, int vnet_hdr_len,
+		       int devfn, struct irq_line intx)
+{
+	memset(d, 0, sizeof(*d));
+	device_init(&d->dev, &e1000_device_ops, id);
+	memcpy(d->mac, mac, 6);
+	d->fd = fd;
+	d->vnet_hdr_len = vnet_hdr_len;
+	d->devfn = devfn;
+	d->intx = intx;
+}
+
+static int e1000_realize(struct device *dev, const struct machine_host *h)
+{
+	struct e1000_device *d = to_e1000(dev);
+	struct e1000_host host = { .mmio = h->mmio, .pio = h->pio,
+				   .pci = h->pci, .mem = h->mem,
+				   .intx = d->intx };
+	int ret = e1000_create(&d->e, dev->id, &host, d->mac, d->fd,
+			       d->vnet_hdr_len, d->devfn);
+
+	d->created = !ret;
+	return ret;
+}
+
+static void e1000_unrealize(struct device *dev)
+{
+	struct e1000_device *d = to_e1000(dev);
+
+	if (d->created)
+		e1000_destroy(&d->e);
+	d->created = false;
+}
+
+static void e1000_device_reset(struct device *dev)
+{
+	e1000_reset(&to_e1000(dev)->e);
+}
+
+static int e1000_pause(struct device *dev)
+{
+	struct e1000_device *d = to_e1000(dev);
+	struct e1000 *e = &d->e;
+	uint64_t one = 1;
+
+	d->was_running = e->rx_running;
+	if (!e->rx_running)
+		return 0;
+	atomic_store(&e->stop, true);
+	if (write(e->wake_fd, &one, sizeof(one)) < 0)
+		log_warn(e->name, "pausing: %s", strerror(errno));
+	pthread_join(e->rx_thread, NULL);
+	e->rx_running = false;
+	return 0;
+}
+
+static int e1000_resume(struct device *dev)
+{
+	struct e1000_device *d = to_e1000(dev);
+	uint64_t one = 1;
+	int ret;
+
+	if (!d->was_running)
+		return 0;
+	ret = e1000_start(&d->e);
+	/* Transmit work a budget left, and a ring that may have room. */
+	if (!ret && write(d->e.wake_fd, &one, sizeof(one)) < 0)
+		log_warn(d->e.name, "resuming: %s", strerror(errno));
+	return ret;
+}
+
+static void le32s(uint8_t *p, const uint32_t *v, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++)
+		put_le32(p + 4 * i, v[i]);
+}
+
+static void from_le32s(uint32_t *v, const uint8_t *p, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++)
+		v[i] = get_le32(p + 4 * i);
+}
+
+/* Everything a save holds, as bytes, for the checks before a load. */
+struct e1000_image {
+	uint8_t regs[4 * NREGS];
+	uint8_t plain[4 * E1000_PLAIN_REGS];
+	uint8_t ra[8 * E1000_RA_ENTRIES];
+	uint8_t mta[4 * E1000_MTA_ENTRIES];
+	uint8_t vfta[4 * E1000_VFTA_ENTRIES];
+	uint8_t stats[4 * E1000_STAT_REGS];
+	uint8_t eeprom[2 * E1000_EEPROM_WORDS];
+	uint8_t phy[2 * E1000_PHY_REGS];
+	uint8_t misc[MISC_LEN];
+	uint8_t ctx[CTX_LEN];
+	uint8_t cfg[PCI_CFG_SIZE];
+	uint32_t tx_len;
+	uint8_t *tx;
+};
+
+static void to_image(const struct e1000 *e, struct e1000_image *m)
+{
+	const uint32_t named[NREGS] = {
+		e->ctrl, e->eecd, e->eerd, e->mdic, e->icr, e->ims, e->rctl,
+		e->tctl, e->ioaddr, e->rdbal, e->rdbah, e->rdlen, e->rdh,
+		e->rdt, e->tdbal, e->tdbah, e->tdlen, e->tdh, e->tdt, 0,
+	};
+	const struct e1000_tx_ctx *c = &e->ctx;
+
+	le32s(m->regs, named, NREGS);
+	le32s(m->plain, e->plain, E1000_PLAIN_REGS);
+	le32s(m->ra, e->ra, 2 * E1000_RA_ENTRIES);
+	le32s(m->mta, e->mta, E1000_MTA_ENTRIES);
+	le32s(m->vfta, e->vfta, E1000_VFTA_ENTRIES);
+	le32s(m->stats, e->stats, E1000_STAT_REGS);
+	for (unsigned int i = 0; i < E1000_EEPROM_WORDS; i++)
+		put_le16(m->eeprom + 2 * i, e->eeprom[i]);
+	for (unsigned int i = 0; i < E1000_PHY_REGS; i++)
+		put_le16(m->phy + 2 * i, e->phy[i]);
+	memset(m->misc, 0, sizeof(m->misc));
+	m->misc[0] = e->link_up;
+	m->misc[1] = e->ee_state;
+	m->misc[2] = e->ee_bits;
+	m->misc[3] = e->ee_addr;
+	m->misc[4] = e->ee_pos;
+	m->misc[5] = e->ee_do;
+	put_le16(m->misc + 6, e->ee_cmd);
+	m->misc[8] = e->tx_drop;
+	m->misc[9] = e->tx_first_seen;
+	m->misc[10] = e->tx_tse;
+	m->misc[11] = e->tx_popts;
+	m->misc[12] = e->tx_more;
+	m->ctx[0] = c->ipcss;
+	m->ctx[1] = c->ipcso;
+	m->ctx[2] = c->tucss;
+	m->ctx[3] = c->tucso;
+	m->ctx[4] = c->tucmd;
+	m->ctx[5] = c->hdrlen;
+	put_le16(m->ctx + 6, c->ipcse);
+	put_le16(m->ctx + 8, c->tucse);
+	put_le16(m->ctx + 10, c->mss);
+	put_le32(m->ctx + 12, c->paylen);
+	memset(m->ctx + 16, 0, CTX_LEN - 16);
+	memcpy(m->cfg, e->pci.cfg, PCI_CFG_SIZE);
+	m->tx_len = (uint32_t)e->tx_len;
+	m->tx = e->tx_buf;
+}
+
+static int e1000_save(struct device *dev, struct state_writer *w)
+{
+	struct e1000 *e = &to_e1000(dev)->e;
+	struct e1000_image *m = malloc(sizeof(*m));
+
+	if (!m)
+		return -ENOMEM;
+	pthread_mutex_lock(&e->lock);
+	to_image(e, m);
+	pci_dev_save(&e->pci, w, TAG_PCI);
+	state_put_bytes(w, TAG_REGS, m->regs, sizeof(m->regs));
+	state_put_bytes(w, TAG_PLAIN, m->plain, sizeof(m->plain));
+	state_put_bytes(w, TAG_RA, m->ra, sizeof(m->ra));
+	state_put_bytes(w, TAG_MTA, m->mta, sizeof(m->mta));
+	state_put_bytes(w, TAG_VFTA, m->vfta, sizeof(m->vfta));
+	state_put_bytes(w, TAG_STATS, m->stats, sizeof(m->stats));
+	state_put_bytes(w, TAG_EEPROM, m->eeprom, sizeof(m->eeprom));
+	state_put_bytes(w, TAG_PHY, m->phy, sizeof(m->phy));
+	state_put_bytes(w, TAG_MISC, m->misc, sizeof(m->misc));
+	state_put_bytes(w, TAG_TX_CTX, m->ctx, sizeof(m->ctx));
+	state_put_bytes(w, TAG_TX_BUF, m->tx, m->tx_len);
+	pthread_mutex_unlock(&e->lock);
+	free(m);
+	return 0;
+}
+
+static int get_image(struct e1000 *e, struct state_reader *r,
+		     struct e1000_image *m)
+{
+	int ret;
+
+	ret = state_get_bytes(r, TAG_PCI, m->cfg, sizeof(m->cfg));
+	ret = ret ?: state_get_bytes(r, TAG_REGS, m->regs, sizeof(m->regs));
+	ret = ret ?: state_get_bytes(r, TAG_PLAIN, m->plain, sizeof(m->plain));
+	ret = ret ?: state_get_bytes(r, TAG_RA, m->ra, sizeof(m->ra));
+	ret = ret ?: state_get_bytes(r, TAG_MTA, m->mta, sizeof(m->mta));
+	ret = ret ?: state_get_bytes(r, TAG_VFTA, m->vfta, sizeof(m->vfta));
+	ret = ret ?: state_get_bytes(r, TAG_STATS, m->stats, sizeof(m->stats));
+	ret = ret ?: state_get_bytes(r, TAG_EEPROM, m->eeprom,
+				     sizeof(m->eeprom));
+	ret = ret ?: state_get_bytes(r, TAG_PHY, m->phy, sizeof(m->phy));
+	ret = ret ?: state_get_bytes(r, TAG_MISC, m->misc, sizeof(m->misc));
+	ret = ret ?: state_get_bytes(r, TAG_TX_CTX, m->ctx, sizeof(m->ctx));
+	ret = ret ?: state_get_blob(r, TAG_TX_BUF, m->tx, E1000_TX_MAX,
+				    &m->tx_len);
+	if (ret == -ENOENT)
+		return state_bad(e->name, "e1000", 0, "a field is missing");
+	return ret;
+}
+
+/* Each value against what the registers' write rules let a guest make. */
+static int check_image(struct e1000 *e, const struct e1000_image *m)
+{
+	const char *who = e->name;
+	uint32_t v[NREGS];
+	const uint8_t *misc = m->misc;
+
+	from_le32s(v, m->regs, NREGS);
+	for (unsigned int i = 0; i < PCI_CFG_SIZE; i++)
+		if ((m->cfg[i] ^ e->pci.cfg[i]) & (uint8_t)~e->pci.wmask[i])
+			return state_bad(who, "pci config offset", i,
+					 "a read-only bit differs");
+	if (v[1] & ~(uint32_t)(EECD_SK | EECD_CS | EECD_DI | EECD_FWE |
+			       EECD_REQ))
+		return state_bad(who, "EECD", v[1], "bits it cannot hold");
+	for (unsigned int i = 0; i < E1000_EEPROM_WORDS; i++)
+		if (get_le16(m->eeprom + 2 * i) != e->eeprom[i])
+			return state_bad(who, "EEPROM word", i,
+					 "another EEPROM (read-only here)");
+	if ((v[9] | v[14]) & 0xf)
+		return state_bad(who, "ring base", v[9] | v[14],
+				 "not 16-byte aligned");
+	if ((v[11] | v[16]) & ~RING_LEN_MASK)
+		return state_bad(who, "ring length", v[11] | v[16],
+				 "not a multiple of 128 below 1 MiB");
+	if ((v[12] | v[13] | v[17] | v[18]) > 0xffff)
+		return state_bad(who, "ring index", v[12] | v[13] | v[17] | v[18],
+				 "wider than 16 bits");
+	if (v[19])
+		return state_bad(who, "registers", v[19], "reserved word set");
+	if (misc[0] > 1 || misc[5] > 1 || misc[8] > 1 || misc[9] > 1 ||
+	    misc[10] > 1 || misc[12] > 1)
+		return state_bad(who, "flag", 2, "not 0 or 1");
+	if (misc[1] > EE_IGNORE || misc[2] > 3 + EE_ADDR_BITS ||
+	    misc[3] >= E1000_EEPROM_WORDS || misc[4] >= 16)
+		return state_bad(who, "EEPROM state", misc[1],
+				 "not one the bit-banging reaches");
+	for (unsigned int i = 13; i < MISC_LEN; i++)
+		if (misc[i])
+			return state_bad(who, "misc", i, "reserved byte set");
+	for (unsigned int i = 16; i < CTX_LEN; i++)
+		if (m->ctx[i])
+			return state_bad(who, "transmit context", i,
+					 "reserved byte set");
+	return 0;
+}
+
+static void apply_image(struct e1000 *e, const struct e1000_image *m)
+{
+	uint32_t v[NREGS];
+	uint32_t *named[NREGS - 1] = {
+		&e->ctrl, &e->eecd, &e->eerd, &e->mdic, &e->icr, &e->ims,
+		&e->rctl, &e->tctl, &e->ioaddr, &e->rdbal, &e->rdbah,
+		&e->rdlen, &e->rdh, &e->rdt, &e->tdbal, &e->tdbah, &e->tdlen,
+		&e->tdh, &e->tdt,
+	};
+	struct e1000_tx_ctx *c = &e->ctx;
+	int level;
+
+	from_le32s(v, m->regs, NREGS);
+	for (unsigned int i = 0; i < NREGS - 1; i++)
+		*named[i] = v[i];
+	from_le32s(e->plain, m->plain, E1000_PLAIN_REGS);
+	from_le32s(e->ra, m->ra, 2 * E1000_RA_ENTRIES);
+	from_le32s(e->mta, m->mta, E1000_MTA_ENTRIES);
+	from_le32s(e->vfta, m->vfta, E1000_VFTA_ENTRIES);
+	from_le32s(e->stats, m->stats, E1000_STAT_REGS);
+	for (unsigned int i = 0; i < E1000_PHY_REGS; i++)
+		e->phy[i] = get_le16(m->phy + 2 * i);
+	e->link_up = m->misc[0];
+	e->ee_state = m->misc[1];
+	e->ee_bits = m->misc[2];
+	e->ee_addr = m->misc[3];
+	e->ee_pos = m->misc[4];
+	e->ee_do = m->misc[5];
+	e->ee_cmd = get_le16(m->misc + 6);
+	e->tx_drop = m->misc[8];
+	e->tx_first_seen = m->misc[9];
+	e->tx_tse = m->misc[10];
+	e->tx_popts = m->misc[11];
+	e->tx_more = m->misc[12];
+	c->ipcss = m->ctx[0];
+	c->ipcso = m->ctx[1];
+	c->tucss = m->ctx[2];
+	c->tucso = m->ctx[3];
+	c->tucmd = m->ctx[4];
+	c->hdrlen = m->ctx[5];
+	c->ipcse = get_le16(m->ctx + 6);
+	c->tucse = get_le16(m->ctx + 8);
+	c->mss = get_le16(m->ctx + 10);
+	c->paylen = get_le32(m->ctx + 12);
+	memcpy(e->tx_buf, m->tx, m->tx_len);
+	e->tx_len = m->tx_len;
+	e->rx_blocked = false;
+	level = (e->icr & e->ims) != 0;
+	e->irq_level = level;
+	if (irq_line_set(&e->host.intx, level))
+		log_warn(e->name, "INTx %d after a load", level);
+}
+
+static int e1000_load(struct device *dev, struct state_reader *r)
+{
+	struct e1000 *e = &to_e1000(dev)->e;
+	struct e1000_image *m = malloc(sizeof(*m));
+	int ret;
+
+	if (!m)
+		return -ENOMEM;
+	m->tx = malloc(E1000_TX_MAX);
+	if (!m->tx) {
+		free(m);
+		return -ENOMEM;
+	}
+	pthread_mutex_lock(&e->lock);
+	ret = get_image(e, r, m);
+	ret = ret ?: check_image(e, m);
+	ret = ret ?: state_reader_close(r, e->name);
+	if (!ret)
+		apply_image(e, m);
+	pthread_mutex_unlock(&e->lock);
+	/* As guest writes, outside the device lock (a BAR move takes the
+	 * PCI bus lock, which the vCPUs take before ours). */
+	if (!ret)
+		ret = pci_dev_load(e->host.pci, &e->pci, r, TAG_PCI);
+	free(m->tx);
+	free(m);
+	return ret;
+}
+
+static const struct device_ops e1000_device_ops = {
+	.kind = "e1000",
+	.state_version = E1000_STATE_VERSION,
+	.realize = e1000_realize,
+	.unrealize = e1000_unrealize,
+	.reset = e1000_device_reset,
+	.pause = e1000_pause,
+	.resume = e1000_resume,
+	.save = e1000_save,
+	.load = e1000_load,
+};

@@ -21,6 +21,7 @@
 #define TERN_NET_E1000_H
 
 #include "core/bus.h"
+#include "core/device.h"
 #include "core/irq.h"
 #include "core/memory.h"
 #include "core/pci.h"
@@ -144,5 +145,27 @@ int e1000_receive(struct e1000 *e, const uint8_t *frame, size_t len);
 
 /* The register handlers, for tests and fuzzing that bypass the buses. */
 extern const struct bus_ops e1000_mmio_ops, e1000_io_ops;
+
+/* The e1000 as a device of the lifecycle (core/device.h): realize is
+ * e1000_create on the machine's buses with INTX (the slot's line, PIIX
+ * routing) at DEVFN; the receive thread starts with e1000_start, as
+ * before (a VM starts threads once its sandbox is in place). pause stops
+ * that thread (it takes no frame and no transmit work until resume; a
+ * frame it had read and not delivered is dropped, as on a full ring);
+ * save and load carry every register, the EEPROM's bit-banging state,
+ * the PHY, the transmit context and a packet gathered so far, and the
+ * PCI config space; reset is e1000_reset. FD stays the caller's. */
+struct e1000_device {
+	struct device dev;
+	struct e1000 e;
+	uint8_t mac[6];
+	int fd, vnet_hdr_len, devfn;
+	struct irq_line intx;
+	bool created, was_running;
+};
+
+void e1000_device_init(struct e1000_device *d, const char *id,
+		       const uint8_t mac[6], int fd, int vnet_hdr_len,
+		       int devfn, struct irq_line intx);
 
 #endif

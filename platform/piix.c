@@ -5,9 +5,12 @@
 #include "platform/piix.h"
 
 #include "core/log.h"
+#include "core/state.h"
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -336,3 +339,181 @@ void piix_destroy(struct piix *p)
 {
 	pthread_mutex_destroy(&p->lock);
 }
+
+/* --- the device lifecycle (core/device.h) ------------------------------ */
+
+#define PIIX_STATE_VERSION 1
+
+enum {
+	TAG_HOST = 1,		/* config spaces */
+	TAG_ISA,
+	TAG_IDE,
+	TAG_PM,
+	TAG_PM1_STS,
+	TAG_PM1_EN,
+	TAG_PM1_CNT,
+	TAG_PM_TMR_NS,		/* ns the PM timer has counted */
+};
+
+static struct piix_device *to_piix(struct device *d)
+{
+	return (struct piix_device *)((char *)d -
+				      offsetof(struct piix_device, dev));
+}
+
+static const struct device_ops piix_device_ops;
+
+void piix_device_init(struct piix_device *d, const char *id)
+{
+	memset(d, 0, sizeof(*d));
+	device_init(&d->dev, &piix_device_ops, id);
+}
+
+static void piix_unrealize(struct device *dev);
+
+static int piix_realize(struct device *dev, const struct machine_host *h)
+{
+	struct piix_device *d = to_piix(dev);
+	int ret = piix_init(&d->piix, h->pci, h->pio,
+			    (struct irq_line){ h->set_irq, h->set_irq_opaque,
+					       0 },
+			    h->ctl);
+
+	d->created = true;
+	d->piix.pci_bus = h->pci;
+	if (ret)		/* piix_init leaves what it made */
+		piix_unrealize(dev);
+	return ret;
+}
+
+static void piix_unrealize(struct device *dev)
+{
+	struct piix_device *d = to_piix(dev);
+	struct piix *p = &d->piix;
+	static const uint16_t ide_ports[] = { 0x1f0, 0x3f6, 0x170, 0x376 };
+	struct pci_dev *fn[] = { &p->host, &p->isa, &p->ide, &p->pm };
+
+	if (!d->created)
+		return;
+	for (size_t i = 0; i < sizeof(fn) / sizeof(fn[0]); i++)
+		pci_bus_remove(p->pci_bus, fn[i]);
+	if (p->ide_bm_addr) {
+		bus_unregister(p->pio, p->ide_bm_addr);
+		bus_unregister(p->pio, p->ide_bm_addr + 8);
+	}
+	if (p->ide_bm_ops)
+		for (size_t i = 0; i < sizeof(ide_ports) / sizeof(ide_ports[0]);
+		     i++)
+			bus_unregister(p->pio, ide_ports[i]);
+	bus_unregister(p->pio, PIIX_PM_BASE);
+	piix_destroy(p);
+	d->created = false;
+}
+
+static void piix_device_reset(struct device *dev)
+{
+	struct piix *p = &to_piix(dev)->piix;
+
+	for (int i = 0; i < 4; i++)
+		pci_cfg_write(p->pci_bus, PIIX_DEVFN_ISA, PIRQRC + i, 1,
+			      piix_pirq_default[i]);
+	pci_cfg_write(p->pci_bus, PIIX_DEVFN_IDE, IDETIM_PRI, 4,
+		      0x80008000u);
+	pci_cfg_write(p->pci_bus, PIIX_DEVFN_IDE, 0x44, 1, 0);
+	pthread_mutex_lock(&p->lock);
+	p->pm1_sts = p->pm1_en = p->pm1_cnt = 0;
+	pthread_mutex_unlock(&p->lock);
+}
+
+static int piix_pause(struct device *dev)
+{
+	struct piix *p = &to_piix(dev)->piix;
+
+	pthread_mutex_lock(&p->lock);
+	p->tmr_paused_ns = now_ns() - p->tmr_origin_ns;
+	pthread_mutex_unlock(&p->lock);
+	return 0;
+}
+
+static int piix_resume(struct device *dev)
+{
+	struct piix *p = &to_piix(dev)->piix;
+
+	pthread_mutex_lock(&p->lock);
+	p->tmr_origin_ns = now_ns() - p->tmr_paused_ns;
+	pthread_mutex_unlock(&p->lock);
+	return 0;
+}
+
+static int piix_save(struct device *dev, struct state_writer *w)
+{
+	struct piix *p = &to_piix(dev)->piix;
+
+	pci_dev_save(&p->host, w, TAG_HOST);
+	pci_dev_save(&p->isa, w, TAG_ISA);
+	pci_dev_save(&p->ide, w, TAG_IDE);
+	pci_dev_save(&p->pm, w, TAG_PM);
+	pthread_mutex_lock(&p->lock);
+	state_put_u16(w, TAG_PM1_STS, p->pm1_sts);
+	state_put_u16(w, TAG_PM1_EN, p->pm1_en);
+	state_put_u16(w, TAG_PM1_CNT, p->pm1_cnt);
+	state_put_u64(w, TAG_PM_TMR_NS, p->tmr_paused_ns);
+	pthread_mutex_unlock(&p->lock);
+	return 0;
+}
+
+static int piix_load(struct device *dev, struct state_reader *r)
+{
+	struct piix *p = &to_piix(dev)->piix;
+	struct pci_dev *fn[] = { &p->host, &p->isa, &p->ide, &p->pm };
+	uint8_t cfg[PCI_CFG_SIZE];
+	uint16_t sts, en, cnt;
+	uint64_t tmr;
+	int ret = 0;
+
+	/* Every function's config against its write mask before any is
+	 * applied (pci_dev_load checks one at a time). */
+	for (unsigned int i = 0; !ret && i < 4; i++) {
+		ret = state_get_bytes(r, (uint16_t)(TAG_HOST + i), cfg,
+				      sizeof(cfg));
+		for (unsigned int b = 0; !ret && b < PCI_CFG_SIZE; b++)
+			if ((cfg[b] ^ fn[i]->cfg[b]) & (uint8_t)~fn[i]->wmask[b])
+				ret = state_bad(fn[i]->name, "pci config offset",
+						b, "a read-only bit differs");
+	}
+	ret = ret ?: state_get_u16(r, TAG_PM1_STS, &sts);
+	ret = ret ?: state_get_u16(r, TAG_PM1_EN, &en);
+	ret = ret ?: state_get_u16(r, TAG_PM1_CNT, &cnt);
+	ret = ret ?: state_get_u64(r, TAG_PM_TMR_NS, &tmr);
+	if (ret == -ENOENT)
+		return state_bad("piix", "piix", 0, "a field is missing");
+	if (!ret && (cnt & PM1_CNT_SLP_EN))
+		ret = state_bad("piix-pm", "PM1_CNT", cnt,
+				"SLP_EN is never held");
+	ret = ret ?: state_reader_close(r, "piix");
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&p->lock);
+	p->pm1_sts = sts;
+	p->pm1_en = en;
+	p->pm1_cnt = cnt;
+	p->tmr_paused_ns = tmr;		/* counts on from it at resume */
+	pthread_mutex_unlock(&p->lock);
+	/* As guest writes: the routing, BAR4's bus-master block. */
+	for (unsigned int i = 0; !ret && i < 4; i++)
+		ret = pci_dev_load(p->pci_bus, fn[i], r,
+				   (uint16_t)(TAG_HOST + i));
+	return ret;
+}
+
+static const struct device_ops piix_device_ops = {
+	.kind = "piix",
+	.state_version = PIIX_STATE_VERSION,
+	.realize = piix_realize,
+	.unrealize = piix_unrealize,
+	.reset = piix_device_reset,
+	.pause = piix_pause,
+	.resume = piix_resume,
+	.save = piix_save,
+	.load = piix_load,
+};

@@ -13,6 +13,7 @@
 #define TERN_PLATFORM_PIIX_H
 
 #include "core/bus.h"
+#include "core/device.h"
 #include "core/irq.h"
 #include "core/lifecycle.h"
 #include "core/pci.h"
@@ -43,6 +44,7 @@ static inline unsigned int piix_pirq_of(unsigned int slot, unsigned int pin)
 
 struct piix {
 	struct pci_dev host, isa, ide, pm;
+	struct pci_bus *pci_bus;	/* the lifecycle's: where they are */
 	struct bus *pio;
 	/* Sets an ISA IRQ's level (gsi = IRQ 0..15). */
 	struct irq_line isa_irq;
@@ -55,6 +57,7 @@ struct piix {
 
 	uint16_t pm1_sts, pm1_en, pm1_cnt;
 	uint64_t tmr_origin_ns;		/* PM timer counts from here */
+	uint64_t tmr_paused_ns;		/* paused: what it had counted */
 
 	/* IDE handlers from piix_attach_ide. */
 	const struct bus_ops *ide_bm_ops;
@@ -84,5 +87,23 @@ void piix_firmware_route(struct piix *p, struct pci_bus *pci);
 int piix_attach_ide(struct piix *p, const struct bus_ops *cmd,
 		    const struct bus_ops *ctl, const struct bus_ops *bm,
 		    void *chan0, void *chan1);
+
+/* The chipset as a device of the lifecycle (core/device.h): realize is
+ * piix_init on the machine's PCI bus and ports, ISA IRQs through its
+ * set_irq; unrealize takes the four functions, the PM block and the IDE
+ * ports off the buses. Nothing runs on its own, so pause has nothing to
+ * do but stop the PM timer (a paused machine's time stands). save and
+ * load carry the four functions' config space (PIRQ
+ * routing, IDE timing and BAR4, the host bridge's PAM and SMRAM bytes)
+ * and the PM1 registers with the PM timer's count; the INTx levels are
+ * the devices' (they set their lines again when they load). reset puts
+ * the routing, the IDE timing and the PM registers back to power-on. */
+struct piix_device {
+	struct device dev;
+	struct piix piix;
+	bool created;
+};
+
+void piix_device_init(struct piix_device *d, const char *id);
 
 #endif

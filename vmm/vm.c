@@ -92,8 +92,8 @@ static int platform_setup(struct vm *vm, struct serial_output out)
 	if (ret)
 		return ret;
 	if (vm->cfg->machine == MACHINE_PC) {
-		ret = piix_init(&vm->piix, &vm->pci, &vm->kvm.pio,
-				kvm_irq_line(&vm->kvm, 0), vm->kvm.ctl);
+		piix_device_init(&vm->piix, "piix");
+		ret = vm_add_device(vm, &vm->piix.dev);
 	} else {
 		/* A host bridge at 00.0: Linux's type-1 probe looks for one. */
 		host_bridge_init(&vm->host_bridge, "host-bridge");
@@ -184,8 +184,6 @@ static int e1000_setup(struct vm *vm, unsigned int i)
 {
 	const struct vm_net_config *nc = &vm->cfg->nets[i];
 	struct vm_net *n = &vm->nets[i];
-	struct e1000_host host = { .mmio = &vm->kvm.mmio, .pio = &vm->kvm.pio,
-				   .pci = &vm->pci, .mem = &vm->mem };
 	char name[32];
 	int devfn, ret;
 
@@ -195,12 +193,13 @@ static int e1000_setup(struct vm *vm, unsigned int i)
 		log_err(name, "no free PCI slot");
 		return devfn;
 	}
-	host.intx = piix_intx_line(&vm->piix, (uint8_t)devfn, 0);
 	ret = tap_open(&n->tap, nc->tap, 1);
 	if (ret)
 		return ret;
-	ret = e1000_create(&n->e1000, name, &host, nc->dev.mac, n->tap.fds[0],
-			   n->tap.vnet_hdr_len, devfn);
+	e1000_device_init(&n->e1000, name, nc->dev.mac, n->tap.fds[0],
+			  n->tap.vnet_hdr_len, devfn,
+			  piix_intx_line(&vm->piix.piix, (uint8_t)devfn, 0));
+	ret = vm_add_device(vm, &n->e1000.dev);
 	if (ret)
 		goto err_tap;
 	n->kind = VM_NET_E1000;	/* its receive thread starts in vm_run */
@@ -330,8 +329,7 @@ err_tap:
 static void net_teardown(struct vm_net *n)
 {
 	if (n->kind == VM_NET_E1000) {
-		e1000_destroy(&n->e1000);
-		tap_close(&n->tap);
+		tap_close(&n->tap);	/* the e1000: the list's */
 		return;
 	}
 	virtio_net_destroy(&n->dev);		/* its transport: the list's */
@@ -354,10 +352,7 @@ static void net_teardown(struct vm_net *n)
  * controller is there with no disks too, as on the real board. */
 static int ide_setup(struct vm *vm)
 {
-	struct ide_host host = {
-		.mem = &vm->mem,
-		.irq = { kvm_irq_line(&vm->kvm, 14), kvm_irq_line(&vm->kvm, 15) },
-	};
+	static const uint32_t gsi[IDE_CHANNELS] = { 14, 15 };
 	struct blk_image *drives[IDE_DRIVES] = { NULL };
 	int ret = 0;
 
@@ -370,12 +365,15 @@ static int ide_setup(struct vm *vm)
 				     c->direct);
 		drives[i] = &vm->ide_img[i];
 	}
-	ret = ret ?: ide_create(&vm->ide, "ide0", &host, drives);
+	if (!ret)
+		ide_device_init(&vm->ide, "ide0", drives, gsi);
+	ret = ret ?: vm_add_device(vm, &vm->ide.dev);
 	if (ret)
 		goto err;
 	vm->ide_on = true;
-	ret = piix_attach_ide(&vm->piix, &ide_cmd_ops, &ide_ctl_ops,
-			      &ide_bm_ops, &vm->ide.chan[0], &vm->ide.chan[1]);
+	ret = piix_attach_ide(&vm->piix.piix, &ide_cmd_ops, &ide_ctl_ops,
+			      &ide_bm_ops, &vm->ide.ide.chan[0],
+			      &vm->ide.ide.chan[1]);
 	if (ret)
 		return ret;	/* vm_destroy tears down what is on */
 	for (unsigned int i = 0; i < vm->cfg->nide; i++)
@@ -467,7 +465,7 @@ static int devices_setup(struct vm *vm, struct loop *loop)
 	}
 	/* As a BIOS would: Interrupt Line holds each INTx function's IRQ. */
 	if (vm->cfg->machine == MACHINE_PC)
-		piix_firmware_route(&vm->piix, &vm->pci);
+		piix_firmware_route(&vm->piix.piix, &vm->pci);
 	return 0;
 }
 
@@ -607,14 +605,14 @@ static int vm_start_threads(struct vm *vm)
 	if (ret)
 		return ret;
 	if (vm->ide_on) {
-		ret = ide_start(&vm->ide);
+		ret = ide_start(&vm->ide.ide);
 		if (ret)
 			return ret;
 	}
 	for (unsigned int i = 0; i < vm->nnets; i++) {
 		if (vm->nets[i].kind != VM_NET_E1000)
 			continue;
-		ret = e1000_start(&vm->nets[i].e1000);
+		ret = e1000_start(&vm->nets[i].e1000.e);
 		if (ret)
 			return ret;
 	}
@@ -755,13 +753,10 @@ void vm_destroy(struct vm *vm)
 		virtio_blk_destroy(&vm->blk[vm->ndisks]);
 	}
 	if (vm->ide_on) {
-		ide_destroy(&vm->ide);
-		vm->ide_on = false;
+		vm->ide_on = false;	/* the model: the list's */
 		for (unsigned int i = 0; i < VM_MAX_IDE; i++)
 			blk_image_close(&vm->ide_img[i]);
 	}
-	if (vm->cfg && vm->cfg->machine == MACHINE_PC && vm->piix.pio)
-		piix_destroy(&vm->piix);
 	pci_bus_destroy(&vm->pci);
 	kvm_destroy(&vm->kvm);
 	guest_mem_destroy(&vm->mem);

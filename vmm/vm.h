@@ -103,8 +103,8 @@ struct vm {
 	struct guest_mem mem;
 	struct pci_bus pci;
 	struct host_bridge host_bridge;	/* virt */
-	struct piix piix;		/* pc */
-	struct ide ide;			/* pc: PIIX IDE channels */
+	struct piix_device piix;	/* pc */
+	struct ide_device ide;		/* pc: PIIX IDE channels */
 	bool ide_on;
 	struct blk_image ide_img[VM_MAX_IDE];
 	struct machine_host host;	/* what devices realize against */
@@ -131,7 +131,7 @@ struct vm {
 		} kind;
 		struct tap tap;		/* all but VM_NET_VHOST_USER */
 		union {
-			struct e1000 e1000;
+			struct e1000_device e1000;
 			struct {
 				union {
 					struct vhost_net vh;
