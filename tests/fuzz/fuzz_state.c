@@ -4,6 +4,7 @@
  * never crash, read out of bounds or leave a device that misbehaves: after
  * a load, accepted or not, the device is resumed and its registers read,
  * and a save of it must load back. */
+#include "block/ide.h"
 #include "core/bus.h"
 #include "core/device.h"
 #include "core/log.h"
@@ -11,9 +12,11 @@
 #include "core/memory.h"
 #include "core/pci.h"
 #include "core/state.h"
+#include "net/e1000.h"
 #include "platform/acpi_sleep.h"
 #include "platform/host_bridge.h"
 #include "platform/i8042.h"
+#include "platform/piix.h"
 #include "platform/rtc.h"
 #include "platform/serial.h"
 #include "tests/fuzz/fuzz.h"
@@ -22,8 +25,14 @@
 #include "virtio/pci.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static struct guest_mem ram;
 
 static int no_irq(void *opaque, uint32_t gsi, int level)
 {
@@ -168,7 +177,6 @@ static const struct net_backend_ops fz_backend = {
 	.resume = be_resume,
 };
 
-static struct guest_mem ram;
 static struct {
 	struct virtio_net net;
 	struct virtio_pci t;
@@ -189,11 +197,6 @@ static struct device *make_vnet(struct machine_host *h)
 	struct net_config cfg = { .pairs = 2, .queue_size = 256,
 				  .mac = { 0x52, 0x54, 0, 1, 2, 3 } };
 
-	if (!ram.size) {
-		struct mem_config mc = { .size = 2 << 20, .numa_node = -1 };
-
-		FZ_ASSERT(guest_mem_create(&ram, &mc) == 0);
-	}
 	h->mem = &ram;
 	if (virtio_net_create(&vnic.net, "net0", &cfg, &ram, &fz_backend,
 			      NULL))
@@ -217,7 +220,106 @@ static void poke_vnet(struct machine_host *h)
 			bus_read(h->mmio, vnic.t.bar + off, v, 4);
 }
 
+/* The pc machine's chipset, IDE function (one drive on a small image)
+ * and e1000 (a socketpair for its tap). */
+static struct piix_device piix;
+
+static struct device *make_piix(struct machine_host *h)
+{
+	piix_device_init(&piix, "piix");
+	return &piix.dev;
+}
+
+static void poke_piix(struct machine_host *h)
+{
+	static const uint8_t fns[] = { 0, PIIX_DEVFN_ISA, PIIX_DEVFN_IDE,
+				       PIIX_DEVFN_PM };
+	uint8_t v[4];
+
+	for (size_t f = 0; f < sizeof(fns); f++)
+		for (unsigned int off = 0; off < 256; off += 4)
+			pci_cfg_read(h->pci, fns[f], off, 4);
+	for (unsigned int off = 0; off < 12; off += 2)
+		bus_read(h->pio, PIIX_PM_BASE + off, v, 2);
+	if (piix.piix.ide_bm_addr)
+		bus_read(h->pio, piix.piix.ide_bm_addr, v, 1);
+}
+
+static struct ide_device ide;
+static struct blk_image ide_img = { .fd = -1 };
+
+static struct device *make_ide(struct machine_host *h)
+{
+	static const uint32_t gsi[IDE_CHANNELS] = { 14, 15 };
+	struct blk_image *drives[IDE_DRIVES] = { &ide_img };
+
+	if (ide_img.fd < 0) {
+		char path[] = "/tmp/tern-fuzz-state-XXXXXX";
+		int fd = mkstemp(path);
+
+		FZ_ASSERT(fd >= 0 && ftruncate(fd, 64 * 512) == 0);
+		close(fd);
+		FZ_ASSERT(blk_image_open(&ide_img, path, true, false) == 0);
+		unlink(path);
+	}
+	h->mem = &ram;
+	ide_device_init(&ide, "ide0", drives, gsi);
+	return &ide.dev;
+}
+
+/* Registers on both channels, the data port of a transfer in progress
+ * included. */
+static void poke_ide(struct machine_host *h)
+{
+	uint8_t v[2];
+
+	for (unsigned int n = 0; n < IDE_CHANNELS; n++) {
+		for (unsigned int off = 0; off < 8; off++)
+			ide_cmd_ops.read(&ide.ide.chan[n], off, v, 1);
+		for (unsigned int i = 0; i < 16; i++)
+			ide_cmd_ops.read(&ide.ide.chan[n], 0, v, 2);
+		ide_ctl_ops.read(&ide.ide.chan[n], 0, v, 1);
+		for (unsigned int off = 0; off < 8; off++)
+			ide_bm_ops.read(&ide.ide.chan[n], off, v, 1);
+	}
+}
+
+static struct e1000_device nic;
+static int nic_sv[2] = { -1, -1 };
+
+static struct device *make_e1000(struct machine_host *h)
+{
+	static const uint8_t mac[6] = { 0x52, 0x54, 0, 1, 2, 4 };
+
+	if (nic_sv[0] < 0) {
+		FZ_ASSERT(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+				     nic_sv) == 0);
+		FZ_ASSERT(fcntl(nic_sv[0], F_SETFL, O_NONBLOCK) == 0);
+	}
+	h->mem = &ram;
+	e1000_device_init(&nic, "net1", mac, nic_sv[0], 0, 3 << 3,
+			  (struct irq_line){ no_irq, NULL, 11 });
+	return &nic.dev;
+}
+
+/* Every register through the handlers, and a frame received and one
+ * sent on whatever rings the record set up. */
+static void poke_e1000(struct machine_host *h)
+{
+	uint8_t v[4], frame[64] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+
+	for (unsigned int off = 0; off < 0x6000; off += 4)
+		e1000_mmio_ops.read(&nic.e, off, v, 4);
+	e1000_receive(&nic.e, frame, sizeof(frame));
+	v[0] = v[1] = v[2] = v[3] = 0;
+	e1000_mmio_ops.read(&nic.e, 0x3818, v, 4);	/* TDT */
+	e1000_mmio_ops.write(&nic.e, 0x3818, v, 4);
+}
+
 static const struct kind kinds[] = {
+	{ "piix", make_piix, poke_piix },
+	{ "ide", make_ide, poke_ide },
+	{ "e1000", make_e1000, poke_e1000 },
 	{ "virtio-net", make_vnet, poke_vnet },
 	{ "serial", make_serial, poke_serial },
 	{ "rtc", make_rtc, poke_rtc },
@@ -271,6 +373,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	unsigned int first = size ? data[0] % NKINDS : 0;
 
 	log_set_level(LOG_ERR);		/* rejections are expected */
+	if (!ram.size) {
+		struct mem_config mc = { .size = 2 << 20, .numa_node = -1 };
+
+		FZ_ASSERT(guest_mem_create(&ram, &mc) == 0);
+	}
 	for (unsigned int i = 0; i < NKINDS; i++)
 		one(&kinds[(first + i) % NKINDS], data, size);
 	return 0;
