@@ -1320,6 +1320,19 @@ static void ide_unrealize(struct device *dev)
 	d->created = false;
 }
 
+static int ide_device_start(struct device *dev)
+{
+	return ide_start(&to_ide(dev)->ide);
+}
+
+static void ide_device_destroy(struct device *dev)
+{
+	struct ide_device *d = to_ide(dev);
+
+	if (d->release)
+		d->release(d->owner);
+}
+
 static void ide_device_reset(struct device *dev)
 {
 	ide_reset(&to_ide(dev)->ide);
@@ -1551,9 +1564,11 @@ static const struct device_ops ide_device_ops = {
 	.kind = "ide",
 	.state_version = IDE_STATE_VERSION,
 	.realize = ide_realize,
+	.start = ide_device_start,
 	.unrealize = ide_unrealize,
 	.reset = ide_device_reset,
 	.pause = ide_pause,
 	.save = ide_save,
 	.load = ide_load,
+	.destroy = ide_device_destroy,
 };

@@ -152,8 +152,8 @@ extern const struct bus_ops ide_cmd_ops, ide_ctl_ops, ide_bm_ops;
 /* The IDE function's model as a device of the lifecycle (core/device.h):
  * realize is ide_create with the machine's guest RAM and IRQ lines GSI[0]
  * and GSI[1] (the ports are the PIIX's to register: piix_attach_ide);
- * the drive threads start with ide_start, as before (a VM starts threads
- * once its sandbox is in place). pause waits for the request each channel
+ * the drive threads start with the lifecycle's start (ide_start: a VM
+ * starts threads once its sandbox is in place). pause waits for the request each channel
  * has out, so the drive threads have nothing to do (the vCPUs, paused
  * first, hand them nothing new); save and load carry every channel's task
  * file, command in progress (a PIO transfer half read continues), bus
@@ -165,6 +165,9 @@ struct ide_device {
 	struct blk_image *drives[IDE_DRIVES];
 	uint32_t gsi[IDE_CHANNELS];
 	bool created;
+	/* destroy: frees what holds the device (and the images), or NULL. */
+	void (*release)(void *owner);
+	void *owner;
 };
 
 void ide_device_init(struct ide_device *d, const char *id,

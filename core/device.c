@@ -32,6 +32,18 @@ int device_realize(struct device *d, const struct machine_host *h)
 	return 0;
 }
 
+int device_start(struct device *d)
+{
+	int ret;
+
+	if (d->state == DEVICE_CREATED)
+		return -EBUSY;
+	ret = d->ops->start ? d->ops->start(d) : 0;
+	if (ret)
+		log_err(d->id, "start: %s", strerror(-ret));
+	return ret;
+}
+
 void device_destroy(struct device *d)
 {
 	if (d->state == DEVICE_PAUSED)
@@ -186,6 +198,17 @@ void device_list_reset(struct device_list *l)
 {
 	for (struct device *d = l->head; d; d = d->next)
 		device_reset(d);
+}
+
+int device_list_start(struct device_list *l)
+{
+	for (struct device *d = l->head; d; d = d->next) {
+		int ret = device_start(d);
+
+		if (ret)
+			return ret;
+	}
+	return 0;
 }
 
 void device_list_destroy(struct device_list *l)

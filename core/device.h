@@ -18,6 +18,11 @@
  *              (core/state.h), only while paused. load treats the record
  *              as hostile: every value is checked against the device's
  *              rules before any is applied; on error nothing changes.
+ *   start      starts the device's own threads once the process is locked
+ *              down (a VM realizes its devices before its sandbox is in
+ *              place, and starts them after); at run time right after
+ *              realize. NULL: the device has no thread of its own, or
+ *              realize started it.
  *   unrealize  undoes realize; nothing touches guest RAM afterwards.
  *   destroy    frees what create made.
  *
@@ -72,6 +77,7 @@ struct device_ops {
 	const char *kind;		/* "serial": the state record's kind */
 	uint32_t state_version;		/* of its save format */
 	int (*realize)(struct device *d, const struct machine_host *h);
+	int (*start)(struct device *d);
 	void (*unrealize)(struct device *d);
 	void (*reset)(struct device *d);
 	int (*pause)(struct device *d);
@@ -81,8 +87,13 @@ struct device_ops {
 	void (*destroy)(struct device *d);
 };
 
+struct device_kind;
+
 struct device {
 	const struct device_ops *ops;
+	const struct device_kind *kind;	/* the composition root's (vmm/),
+					 * opaque here; NULL for platform
+					 * devices */
 	char id[32];			/* "serial0": log lines, state records */
 	enum device_state state;
 	struct device *prev, *next;	/* the VM's list, in realize order */
@@ -93,6 +104,8 @@ void device_init(struct device *d, const struct device_ops *ops,
 		 const char *id);
 
 int device_realize(struct device *d, const struct machine_host *h);
+/* The device's threads (ops->start), on a realized device. */
+int device_start(struct device *d);
 /* Unrealizes if needed (resuming first), then destroys. */
 void device_destroy(struct device *d);
 /* -EBUSY unless realized and running. */
@@ -122,6 +135,8 @@ struct device *device_list_find(const struct device_list *l, const char *id);
 int device_list_pause(struct device_list *l);
 int device_list_resume(struct device_list *l);
 void device_list_reset(struct device_list *l);
+/* device_start on every device, first to last; the first error stops. */
+int device_list_start(struct device_list *l);
 /* Destroys every device, last to first, and empties the list. */
 void device_list_destroy(struct device_list *l);
 

@@ -1617,6 +1617,19 @@ static void e1000_unrealize(struct device *dev)
 	d->created = false;
 }
 
+static int e1000_device_start(struct device *dev)
+{
+	return e1000_start(&to_e1000(dev)->e);
+}
+
+static void e1000_device_destroy(struct device *dev)
+{
+	struct e1000_device *d = to_e1000(dev);
+
+	if (d->release)
+		d->release(d->owner);
+}
+
 static void e1000_device_reset(struct device *dev)
 {
 	e1000_reset(&to_e1000(dev)->e);
@@ -1914,10 +1927,12 @@ static const struct device_ops e1000_device_ops = {
 	.kind = "e1000",
 	.state_version = E1000_STATE_VERSION,
 	.realize = e1000_realize,
+	.start = e1000_device_start,
 	.unrealize = e1000_unrealize,
 	.reset = e1000_device_reset,
 	.pause = e1000_pause,
 	.resume = e1000_resume,
 	.save = e1000_save,
 	.load = e1000_load,
+	.destroy = e1000_device_destroy,
 };

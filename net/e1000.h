@@ -148,8 +148,8 @@ extern const struct bus_ops e1000_mmio_ops, e1000_io_ops;
 
 /* The e1000 as a device of the lifecycle (core/device.h): realize is
  * e1000_create on the machine's buses with INTX (the slot's line, PIIX
- * routing) at DEVFN; the receive thread starts with e1000_start, as
- * before (a VM starts threads once its sandbox is in place). pause stops
+ * routing) at DEVFN; the receive thread starts with the lifecycle's
+ * start (e1000_start: a VM starts threads once its sandbox is in place). pause stops
  * that thread (it takes no frame and no transmit work until resume; a
  * frame it had read and not delivered is dropped, as on a full ring);
  * save and load carry every register, the EEPROM's bit-banging state,
@@ -162,6 +162,9 @@ struct e1000_device {
 	int fd, vnet_hdr_len, devfn;
 	struct irq_line intx;
 	bool created, was_running;
+	/* destroy: frees what holds the device (and its tap), or NULL. */
+	void (*release)(void *owner);
+	void *owner;
 };
 
 void e1000_device_init(struct e1000_device *d, const char *id,

@@ -17,9 +17,6 @@
 #define MAX_MEMORY (1ULL << 40)
 #define DEFAULT_CMDLINE "console=ttyS0"
 #define MEM_MAX_NUMA_NODE 1023
-#define NET_MIN_MTU 68			/* IPv4's minimum */
-#define UNIX_PATH_MAX_LEN 107		/* sun_path less its NUL */
-#define IFNAMSIZ_MAX 15			/* IFNAMSIZ less its NUL */
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define STRINGIFY_(x) #x
 #define STRINGIFY(x) STRINGIFY_(x)
@@ -55,6 +52,9 @@ static const char usage_text[] =
 	"  --net vhost-user=SOCKET[,mac=MAC][,queues=N][,mtu=N]\n"
 	"                         virtio-net whose rings a vhost-user backend\n"
 	"                         serves (DPDK, ...); guest RAM becomes shared\n"
+	"         --disk and --net also take id=NAME (letters, digits, - and _):\n"
+	"                         the device's name in the API and in state\n"
+	"                         records; default diskN, netN\n"
 	"  --on-reboot exit|restart  what a guest reboot does (default exit)\n"
 	"  --stats FILE           KVM's per-vCPU exit counters as JSON, written\n"
 	"                         at exit and on SIGUSR2\n"
@@ -77,22 +77,6 @@ static const char usage_text[] =
 	"  (--seccomp on)\n";
 
 /* A copy of S that lives until cli_free (paths and sockets point here). */
-static char *keep(struct cli *cli, const char *s)
-{
-	char **grown, *copy = strdup(s);
-
-	if (!copy)
-		return NULL;
-	grown = realloc(cli->owned, (cli->nowned + 1) * sizeof(*grown));
-	if (!grown) {
-		free(copy);
-		return NULL;
-	}
-	cli->owned = grown;
-	cli->owned[cli->nowned++] = copy;
-	return copy;
-}
-
 void cli_free(struct cli *cli)
 {
 	for (unsigned int i = 0; i < cli->nowned; i++)
@@ -177,252 +161,31 @@ static int parse_memory(struct cli *cli, const char *arg, FILE *err)
 	return ret;
 }
 
-static int check_file(const char *opt, const char *path, FILE *err)
+/* --disk and --net: the words are the device kinds' (vmm/devices.c); the
+ * command line keeps them for vm_create, in order. */
+static int parse_device(struct cli *cli, const char *option, const char *arg,
+			FILE *err)
 {
-	if (!*path)
-		return bad(err, opt, "%s", "empty path");
-	if (access(path, R_OK) < 0) {
-		const char *why = strerror(errno);
-
-		fprintf(err, "tern: --%s: %s: %s\n", opt, path, why);
-		return -EINVAL;
-	}
-	return 0;
-}
-
-/* What one --disk may say: a virtio-blk, an IDE disk or a vhost-user
- * disk, told apart after the words are read. */
-struct disk_words {
-	struct blk_config d;
-	struct cli *cli;
-	const char *socket;
-	int iface;			/* if=: 0 virtio, 1 ide */
-};
-
-static const char *const disk_ifaces[] = { "virtio", "ide", NULL };
-
-static int disk_path(void *target, const char *v)
-{
-	struct disk_words *w = target;
-
-	w->d.path = keep(w->cli, v);
-	return w->d.path ? 0 : -ENOMEM;
-}
-
-static int disk_socket(void *target, const char *v)
-{
-	struct disk_words *w = target;
-
-	if (!*v || strlen(v) > UNIX_PATH_MAX_LEN)
-		return -EINVAL;
-	w->socket = keep(w->cli, v);
-	return w->socket ? 0 : -ENOMEM;
-}
-
-static int disk_serial(void *target, const char *v)
-{
-	struct disk_words *w = target;
-
-	if (strlen(v) > BLK_SERIAL_LEN)
-		return -EINVAL;
-	strcpy(w->d.serial, v);
-	return 0;
-}
-
-static const struct opt_spec disk_specs[] = {
-	OPT_F("path", disk_path, "give a file"),
-	OPT_U("queues", struct disk_words, d.queues, 1, VIRTIO_MAX_QUEUES),
-	OPT_P2("queue-size", struct disk_words, d.queue_size, 2,
-	       VIRTQ_MAX_SIZE),
-	OPT_B("direct", struct disk_words, d.direct),
-	OPT_B("readonly", struct disk_words, d.readonly),
-	OPT_B("packed", struct disk_words, d.packed),
-	OPT_F("serial", disk_serial,
-	      "at most " STRINGIFY(BLK_SERIAL_LEN) " characters"),
-	OPT_C("if", struct disk_words, iface, disk_ifaces),
-	OPT_F("vhost-user", disk_socket, "give a UNIX socket path (1 to "
-	      STRINGIFY(UNIX_PATH_MAX_LEN) " bytes)"),
-};
-
-static const struct opts_table disk_table = {
-	"disk", disk_specs, ARRAY_SIZE(disk_specs), NULL,
-};
-
-/* The first of KEYS (NULL-ended) that SEEN has, or NULL. */
-static const char *first_seen(const struct opts_table *t, uint64_t seen,
-			      const char *const *keys)
-{
-	for (; *keys; keys++)
-		if (seen & (1ULL << opts_index(t, *keys)))
-			return *keys;
-	return NULL;
-}
-
-static int parse_disk(struct cli *cli, const char *arg, FILE *err)
-{
-	/* A parameter IDE has no use for; one a vhost-user backend decides. */
-	static const char *const virtio_only[] = { "queues", "queue-size",
-						   "packed", "serial", NULL };
-	static const char *const local_only[] = { "if", "direct", "readonly",
-						  "packed", "serial", NULL };
-	struct disk_words w = {
-		.d = { .queues = 1, .numa_node = -1,
-		       .queue_size = BLK_DEFAULT_QUEUE_SIZE },
-		.cli = cli,
-	};
-	const char *word;
-	uint64_t seen;
+	struct dev_config *c;
+	unsigned int n = 0;
 	int ret;
 
-	if (cli->vm.ndisks == VM_MAX_DISKS)
-		return opts_error(err, "disk", "more than %u disks",
-				  VM_MAX_DISKS);
-	ret = opts_parse(&disk_table, arg, &w, &seen, err);
+	if (cli->vm.ndevs == VM_MAX_DEVICES)
+		return opts_error(err, option, "more than %u devices",
+				  VM_MAX_DEVICES);
+	c = &cli->vm.devs[cli->vm.ndevs];
+	ret = devices_parse(option, arg, c, err);
 	if (ret)
 		return ret;
-	if (w.socket) {
-		if (w.d.path)
-			return bad(err, "disk", "'%s': path= or vhost-user=, "
-				   "not both", arg);
-		word = first_seen(&disk_table, seen, local_only);
-		if (word)
-			return bad(err, "disk", "%s= is the vhost-user "
-				   "backend's to decide, not tern's", word);
-		if (cli->vm.nvudisks == VM_MAX_DISKS)
-			return opts_error(err, "disk", "more than %u vhost-user "
-					  "disks", VM_MAX_DISKS);
-		/* queues as given; 0 (unset) means the backend's offer. */
-		cli->vm.vudisks[cli->vm.nvudisks++] = (struct vm_vu_disk_config){
-			w.socket,
-			seen & (1ULL << opts_index(&disk_table, "queues")) ?
-				w.d.queues : 0 };
-		return 0;
+	for (unsigned int i = 0; i < cli->vm.ndevs; i++) {
+		n += cli->vm.devs[i].kind == c->kind;
+		if (c->id[0] && !strcmp(cli->vm.devs[i].id, c->id))
+			return opts_error(err, option, "id=%s is taken", c->id);
 	}
-	if (!w.d.path)
-		return bad(err, "disk", "'%s' has no path=FILE or vhost-user="
-			   "SOCKET", arg);
-	ret = check_file("disk", w.d.path, err);
-	if (ret)
-		return ret;
-	if (w.iface == 1) {
-		word = first_seen(&disk_table, seen, virtio_only);
-		if (word)
-			return bad(err, "disk", "%s= is for virtio disks, not "
-				   "if=ide", word);
-		if (cli->vm.nide == VM_MAX_IDE)
-			return opts_error(err, "disk", "more than %u IDE disks",
-					  VM_MAX_IDE);
-		cli->vm.ide[cli->vm.nide++] = (struct vm_ide_config){
-			w.d.path, w.d.readonly, w.d.direct };
-		return 0;
-	}
-	cli->vm.disks[cli->vm.ndisks++] = w.d;
-	return 0;
-}
-
-static int parse_mac(const char *v, uint8_t mac[6])
-{
-	unsigned int b[6];
-	char end;
-
-	if (sscanf(v, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
-		   &b[4], &b[5], &end) != 6 || strlen(v) != 17)
-		return -EINVAL;
-	for (int i = 0; i < 6; i++)
-		mac[i] = (uint8_t)b[i];
-	/* A multicast address cannot be a NIC's. */
-	return mac[0] & 1 ? -EINVAL : 0;
-}
-
-struct net_words {
-	struct vm_net_config n;
-	struct cli *cli;
-};
-
-static const char *const net_vhost_modes[] = { "auto", "on", "off", NULL };
-static const char *const net_models[] = { "virtio", "e1000", NULL };
-
-static int net_socket(void *target, const char *v)
-{
-	struct net_words *w = target;
-
-	if (!*v || strlen(v) > UNIX_PATH_MAX_LEN)
-		return -EINVAL;
-	w->n.vhost_user = keep(w->cli, v);
-	return w->n.vhost_user ? 0 : -ENOMEM;
-}
-
-static int net_tap(void *target, const char *v)
-{
-	struct net_words *w = target;
-
-	if (!*v || strlen(v) >= IFNAMSIZ || strchr(v, '/'))
-		return -EINVAL;
-	strcpy(w->n.tap, v);
-	return 0;
-}
-
-static int net_mac(void *target, const char *v)
-{
-	struct net_words *w = target;
-
-	return parse_mac(v, w->n.dev.mac);
-}
-
-static const struct opt_spec net_specs[] = {
-	OPT_F("tap", net_tap, "not an interface name (1 to "
-	      STRINGIFY(IFNAMSIZ_MAX) " characters, no '/')"),
-	OPT_F("mac", net_mac, "give a unicast address like 02:00:00:00:00:01"),
-	OPT_U("queues", struct net_words, n.dev.pairs, 1, NET_MAX_PAIRS),
-	OPT_P2("queue-size", struct net_words, n.dev.queue_size, 2,
-	       VIRTQ_MAX_SIZE),
-	OPT_U("mtu", struct net_words, n.dev.mtu, NET_MIN_MTU, UINT16_MAX),
-	OPT_B("packed", struct net_words, n.dev.packed),
-	OPT_C("vhost", struct net_words, n.vhost, net_vhost_modes),
-	OPT_C("model", struct net_words, n.model, net_models),
-	OPT_F("vhost-user", net_socket, "give a UNIX socket path (1 to "
-	      STRINGIFY(UNIX_PATH_MAX_LEN) " bytes)"),
-};
-
-static const struct opts_table net_table = {
-	"net", net_specs, ARRAY_SIZE(net_specs), NULL,
-};
-
-static int parse_net(struct cli *cli, const char *arg, FILE *err)
-{
-	struct net_words w = {
-		/* Locally administered: 02:74:65:72:6e ("tern"), then the
-		 * index. */
-		.n = { .dev = { .pairs = 1, .queue_size = 256,
-				.mac = { 0x02, 0x74, 0x65, 0x72, 0x6e,
-					 (uint8_t)cli->vm.nnets } },
-		       .vhost = VHOST_AUTO },
-		.cli = cli,
-	};
-	struct vm_net_config *n = &w.n;
-	uint64_t seen;
-	int ret;
-
-	if (cli->vm.nnets == VM_MAX_NETS)
-		return opts_error(err, "net", "more than %u network devices",
-				  VM_MAX_NETS);
-	ret = opts_parse(&net_table, arg, &w, &seen, err);
-	if (ret)
-		return ret;
-	n->pairs_set = seen & (1ULL << opts_index(&net_table, "queues"));
-	if (n->vhost_user &&
-	    (n->tap[0] || n->model != NET_MODEL_VIRTIO || n->vhost == VHOST_ON ||
-	     n->dev.packed))
-		return bad(err, "net", "'%s': vhost-user= takes mac=, queues=, "
-			   "queue-size=, mtu= (no tap, model, vhost or packed)",
-			   arg);
-	/* e1000 has one queue pair and no vhost; say so, do not ignore. */
-	if (n->model == NET_MODEL_E1000 &&
-	    (n->dev.pairs > 1 || n->vhost == VHOST_ON || n->dev.packed ||
-	     n->dev.mtu))
-		return bad(err, "net", "'%s': model=e1000 takes only tap= and "
-			   "mac=", arg);
-	cli->vm.nets[cli->vm.nnets++] = *n;
+	if (n == c->kind->max)
+		return opts_error(err, option, "more than %u %s devices",
+				  c->kind->max, c->kind->name);
+	cli->vm.ndevs++;
 	return 0;
 }
 
@@ -545,11 +308,11 @@ enum cli_result cli_parse(struct cli *cli, int argc, char **argv,
 		switch (opt) {
 		case O_KERNEL:
 			cli->vm.kernel = optarg;
-			ret = check_file("kernel", optarg, err);
+			ret = devices_check_file("kernel", optarg, err);
 			break;
 		case O_INITRAMFS:
 			cli->vm.initramfs = optarg;
-			ret = check_file("initramfs", optarg, err);
+			ret = devices_check_file("initramfs", optarg, err);
 			break;
 		case O_CMDLINE:
 			cli->vm.cmdline = optarg;
@@ -564,10 +327,10 @@ enum cli_result cli_parse(struct cli *cli, int argc, char **argv,
 			ret = parse_serial(cli, optarg, err);
 			break;
 		case O_DISK:
-			ret = parse_disk(cli, optarg, err);
+			ret = parse_device(cli, "disk", optarg, err);
 			break;
 		case O_NET:
-			ret = parse_net(cli, optarg, err);
+			ret = parse_device(cli, "net", optarg, err);
 			break;
 		case O_MACHINE:
 			if (!strcmp(optarg, "virt"))
@@ -648,8 +411,8 @@ enum cli_result cli_parse(struct cli *cli, int argc, char **argv,
 			argv[optind]);
 		return CLI_USAGE;
 	}
-	for (unsigned int i = 0; i < cli->vm.nnets; i++)
-		if (cli->vm.nets[i].model == NET_MODEL_E1000 &&
+	for (unsigned int i = 0; i < cli->vm.ndevs; i++)
+		if (cli->vm.devs[i].kind == &dev_kind_e1000 &&
 		    cli->vm.machine != MACHINE_PC) {
 			fprintf(err, "tern: --net: model=e1000 needs --machine "
 				"pc\n");
@@ -671,10 +434,13 @@ enum cli_result cli_parse(struct cli *cli, int argc, char **argv,
 			"log\n");
 		return CLI_USAGE;
 	}
-	if (cli->vm.nide && cli->vm.machine != MACHINE_PC) {
-		fprintf(err, "tern: --disk: if=ide needs --machine pc\n");
-		return CLI_USAGE;
-	}
+	for (unsigned int i = 0; i < cli->vm.ndevs; i++)
+		if (cli->vm.devs[i].kind == &dev_kind_ide &&
+		    cli->vm.machine != MACHINE_PC) {
+			fprintf(err, "tern: --disk: if=ide needs --machine "
+				"pc\n");
+			return CLI_USAGE;
+		}
 	if (!cli->vm.kernel) {
 		fprintf(err, "tern: --kernel: missing; tern needs a kernel to "
 			"boot (see --help)\n");

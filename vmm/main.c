@@ -8,6 +8,7 @@
 #include "core/sandbox.h"
 #include "platform/console.h"
 #include "vmm/cli.h"
+#include "vmm/machine.h"
 #include "vmm/vm.h"
 
 #include <errno.h>

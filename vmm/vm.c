@@ -15,12 +15,6 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#define VM_GSI_SERIAL 4
-#define VM_PORT_COM1 0x3f8
-#define VM_PORT_RTC 0x70
-#define VM_PCI_SLOTS 32
-#define VM_PCI_INTX_GSI 16
-
 void vm_request(struct vm *vm, enum vm_request req)
 {
 	int none = VM_REQ_NONE;
@@ -38,32 +32,12 @@ static void vm_control_cb(void *opaque, enum vm_request req)
 	vm_request(opaque, req);
 }
 
-/* Ports Linux pokes that mean nothing here: reads float high, writes go
- * nowhere, and none of it is worth a log line. */
-static void quiet_read(void *opaque, uint64_t off, uint8_t *data,
-		       uint32_t len)
+struct vm_control vm_control(struct vm *vm)
 {
-	memset(data, 0xff, len);
+	return (struct vm_control){ vm_control_cb, vm };
 }
 
-static const struct bus_ops quiet_ops = { .read = quiet_read };
-
-static const struct {
-	uint16_t port, len;
-	const char *name;
-} quiet_ports[] = {
-	{ 0x80, 1, "post" },		/* POST codes, I/O delay */
-	{ 0x87, 1, "dma-page" },	/* DMA page register: no ISA DMA */
-	{ 0xed, 1, "io-delay" },
-	{ 0x2e, 2, "superio" },		/* Super I/O probes: none here */
-	{ 0x4e, 2, "superio2" },
-	{ 0x2e8, 8, "com4" },		/* absent UARTs read as 0xff */
-	{ 0x2f8, 8, "com2" },
-	{ 0x3e8, 8, "com3" },
-};
-
-/* Realizes a created device on the VM and puts it on the list. */
-static int vm_add_device(struct vm *vm, struct device *d)
+int vm_add_device(struct vm *vm, struct device *d)
 {
 	int ret = device_realize(d, &vm->host);
 
@@ -75,495 +49,91 @@ static int vm_add_device(struct vm *vm, struct device *d)
 	return 0;
 }
 
-static int platform_setup(struct vm *vm, struct serial_output out)
+/* The first free "OPTIONn". */
+static void next_id(struct vm *vm, const char *option, char id[DEV_ID_LEN])
 {
-	int ret;
-
-	ret = serial_device_init(&vm->serial, "serial0", VM_PORT_COM1,
-				 VM_GSI_SERIAL, out);
-	ret = ret ?: vm_add_device(vm, &vm->serial.dev);
-	ret = ret ?: rtc_device_init(&vm->rtc, "rtc", VM_PORT_RTC);
-	ret = ret ?: vm_add_device(vm, &vm->rtc.dev);
-	ret = ret ?: i8042_device_init(&vm->i8042, "i8042");
-	ret = ret ?: vm_add_device(vm, &vm->i8042.dev);
-	if (ret)
-		return ret;
-	ret = pci_bus_init(&vm->pci, vm->kvm.ctl);
-	if (ret)
-		return ret;
-	if (vm->cfg->machine == MACHINE_PC) {
-		piix_device_init(&vm->piix, "piix");
-		ret = vm_add_device(vm, &vm->piix.dev);
-	} else {
-		/* A host bridge at 00.0: Linux's type-1 probe looks for one. */
-		host_bridge_init(&vm->host_bridge, "host-bridge");
-		ret = vm_add_device(vm, &vm->host_bridge.dev);
+	for (unsigned int n = 0;; n++) {
+		snprintf(id, DEV_ID_LEN, "%s%u", option, n);
+		if (!device_list_find(&vm->devices, id))
+			return;
 	}
-	if (ret)
-		return ret;
-
-	ret = bus_register(&vm->kvm.pio, PCI_PORT_CONFIG, 8,
-				  &pci_config_ops, &vm->pci, "pci-config");
-	if (!ret && vm->cfg->machine == MACHINE_VIRT) {
-		acpi_sleep_init(&vm->sleep, "acpi-sleep", VM_PORT_SLEEP_CTL);
-		ret = vm_add_device(vm, &vm->sleep.dev);
-	}
-	for (size_t i = 0; !ret && i < sizeof(quiet_ports) / sizeof(quiet_ports[0]);
-	     i++)
-		ret = bus_register(&vm->kvm.pio, quiet_ports[i].port,
-				   quiet_ports[i].len, &quiet_ops, NULL,
-				   quiet_ports[i].name);
-	if (ret)
-		log_err("vm", "registering platform ports: %s", strerror(-ret));
-	return ret;
 }
 
-static int acpi_setup(struct vm *vm)
+int vm_device_add_config(struct vm *vm, const struct dev_config *c,
+			 char id[DEV_ID_LEN])
 {
-	uint64_t low = guest_mem_low_size(&vm->mem);
-	struct acpi_config acfg = {
-		.ncpus = vm->ncpus,
-		.ioapic_addr = VM_IOAPIC_ADDR,
-		.ioapic_id = (uint8_t)vm->ncpus,
-		.sleep_ctl_port = VM_PORT_SLEEP_CTL,
-		.sleep_sts_port = VM_PORT_SLEEP_STS,
-		.reset_port = PCI_PORT_CONFIG + 1,
-		.reset_value = 0x06,
-		.pci_mmio32_base = MEM_HOLE_START,
-		.pci_mmio32_size = VM_IOAPIC_ADDR - MEM_HOLE_START,
-		/* 64-bit BARs go above RAM, 1 GiB aligned, 64 GiB of room. */
-		.pci_mmio64_base = (MEM_4G + vm->mem.size - low + (1ULL << 30)) &
-				   ~((1ULL << 30) - 1),
-		.pci_mmio64_size = 64ULL << 30,
-		.pci_slots = VM_PCI_SLOTS,
-		.pci_intx_gsi_base = VM_PCI_INTX_GSI,
-		.rtc_century_index = 0x32,
+	const struct device_kind *kind = c->kind;
+	struct dev_config dc = *c;
+	struct dev_env env = {
+		.host = &vm->host,
 		.pc = vm->cfg->machine == MACHINE_PC,
-		.pm_base = PIIX_PM_BASE,
-		.sci_irq = PIIX_SCI_IRQ,
+		.piix = vm->cfg->machine == MACHINE_PC ? &vm->piix.piix : NULL,
+		.ncpus = vm->ncpus,
+		.numa_node = vm->cfg->mem.numa_node,
 	};
-	size_t cap = BOOT_RESET_VECTOR - ACPI_RSDP_ADDR;
-	ssize_t n;
-
-	memcpy(acfg.pirq_irq, piix_pirq_default, sizeof(acfg.pirq_irq));
-	n = acpi_build(guest_mem_ptr(&vm->mem, ACPI_RSDP_ADDR, cap), cap,
-		       ACPI_RSDP_ADDR, &acfg);
-	if (n < 0) {
-		log_err("acpi", "building tables: %s", strerror((int)-n));
-		return (int)n;
-	}
-	return 0;
-}
-
-/* The virtio transports realize through the device lifecycle and sit on
- * the VM's device list (vm_pause reaches them); their models stay the
- * VM's to destroy, after the list. */
-static void blk_bus_cb(void *owner, struct virtio_bus bus)
-{
-	virtio_blk_set_bus(owner, bus);
-}
-
-static void net_bus_cb(void *owner, struct virtio_bus bus)
-{
-	struct vm_net *n = owner;
-
-	virtio_net_set_bus(&n->dev, bus);
-	if (n->kind == VM_NET_USPACE)
-		net_uspace_set_bus(&n->us, bus);
-}
-
-static int vm_add_virtio(struct vm *vm, struct virtio_pci *t, const char *id,
-			 const struct virtio_pci_model *m)
-{
-	virtio_pci_device_init(t, id, m);
-	return vm_add_device(vm, &t->device);
-}
-
-/* pc: an e1000 over a single-queue tap, INTA through the PIIX routing. */
-static int e1000_setup(struct vm *vm, unsigned int i)
-{
-	const struct vm_net_config *nc = &vm->cfg->nets[i];
-	struct vm_net *n = &vm->nets[i];
-	char name[32];
-	int devfn, ret;
-
-	snprintf(name, sizeof(name), "e1000-%u", i);
-	devfn = pci_bus_free_devfn(&vm->pci);
-	if (devfn < 0) {
-		log_err(name, "no free PCI slot");
-		return devfn;
-	}
-	ret = tap_open(&n->tap, nc->tap, 1);
-	if (ret)
-		return ret;
-	e1000_device_init(&n->e1000, name, nc->dev.mac, n->tap.fds[0],
-			  n->tap.vnet_hdr_len, devfn,
-			  piix_intx_line(&vm->piix.piix, (uint8_t)devfn, 0));
-	ret = vm_add_device(vm, &n->e1000.dev);
-	if (ret)
-		goto err_tap;
-	n->kind = VM_NET_E1000;	/* its receive thread starts in vm_run */
-	log_info(name, "tap %s, 00:%02x.0", n->tap.name, devfn >> 3);
-	return 0;
-err_tap:
-	tap_close(&n->tap);
-	log_err(name, "%s", strerror(-ret));
-	return ret;
-}
-
-/* A virtio-net whose rings a vhost-user backend serves: no tap here. */
-static int vu_net_setup(struct vm *vm, unsigned int i,
-			const struct virtio_pci_host *host)
-{
-	const struct vm_net_config *nc = &vm->cfg->nets[i];
-	struct vm_net *n = &vm->nets[i];
-	struct net_config dc = nc->dev;
-	unsigned int max;
-	char name[32];
+	static const char *const mac[] = { "mac", NULL };
+	struct device *d = NULL;
+	unsigned int n = 0;
 	int ret;
 
-	snprintf(name, sizeof(name), "virtio-net%u", i);
-	ret = vu_net_create(&n->vun, name, nc->vhost_user, host->loop);
+	if (vm->started && !kind->hotplug) {
+		log_err("vm", "a %s is not added to a running VM", kind->name);
+		return -ENOTSUP;
+	}
+	for (struct device *o = vm->devices.head; o; o = o->next)
+		n += o->kind == kind;
+	if (n >= kind->max) {
+		log_err("vm", "more than %u %s devices", kind->max, kind->name);
+		return -ENOSPC;
+	}
+	if (dc.id[0] && device_list_find(&vm->devices, dc.id)) {
+		log_err("vm", "id %s is taken", dc.id);
+		return -EEXIST;
+	}
+	if (!dc.id[0])
+		next_id(vm, kind->option, dc.id);
+	/* The default MAC ends in the --net's index. */
+	if (!strcmp(kind->option, "net") && !devices_first_seen(&dc, mac))
+		dc.net.dev.mac[5] = (uint8_t)vm->nnets;
+	ret = kind->create(&dc, dc.id, &env, &d);
 	if (ret)
 		return ret;
-	/* One pair unless asked: DPDK answers GET_QUEUE_NUM with what it
-	 * could serve (128), not what it polls, so more pairs by default
-	 * would leave the guest's traffic on rings nobody reads. */
-	max = vu_net_max_pairs(&n->vun);
-	if (!nc->pairs_set)
-		dc.pairs = 1;
-	if (dc.pairs > max) {
-		log_err(name, "queues=%u, but %s offers %u pair(s)", dc.pairs,
-			nc->vhost_user, max);
-		ret = -EINVAL;
-		goto err_vu;
-	}
-	ret = virtio_net_create(&n->dev, name, &dc, &vm->mem, &vu_net_ops,
-				&n->vun);
-	if (ret)
-		goto err_vu;
-	n->kind = VM_NET_VHOST_USER;
-	ret = vm_add_virtio(vm, &n->pci, name, &(struct virtio_pci_model){
-		.ops = &virtio_net_ops, .dev = &n->dev,
-		.nqueues = 2 * dc.pairs + 1, .queue_size = dc.queue_size,
-		.set_bus = net_bus_cb, .owner = n });
-	if (ret) {
-		virtio_net_destroy(&n->dev);
-		goto err_vu;
-	}
-	log_info(name, "vhost-user %s, %u queue pair(s)", nc->vhost_user,
-		 dc.pairs);
-	return 0;
-err_vu:
-	vu_net_destroy(&n->vun);
-	return ret;
-}
-
-/* One virtio-net: tap, then vhost-net (or the userspace datapath when
- * vhost is off, or unavailable and auto), then device and transport. */
-static int net_setup(struct vm *vm, unsigned int i,
-		     const struct virtio_pci_host *host)
-{
-	const struct vm_net_config *nc = &vm->cfg->nets[i];
-	struct vm_net *n = &vm->nets[i];
-	const struct net_backend_ops *ops;
-	bool vhost = false;
-	char name[32];
-	void *be;
-	int ret;
-
-	if (nc->model == NET_MODEL_E1000)
-		return e1000_setup(vm, i);
-	if (nc->vhost_user)
-		return vu_net_setup(vm, i, host);
-	snprintf(name, sizeof(name), "virtio-net%u", i);
-	ret = tap_open(&n->tap, nc->tap, nc->dev.pairs);
+	d->kind = kind;
+	ret = vm_add_device(vm, d);
+	if (!ret && vm->started)
+		ret = device_start(d);	/* on the list: vm_destroy frees it */
 	if (ret)
 		return ret;
-	if (nc->vhost != VHOST_OFF) {
-		ret = vhost_net_create(&n->vh, name, &n->tap);
-		if (ret && nc->vhost == VHOST_ON)
-			goto err_tap;
-		vhost = !ret;
-		if (ret)
-			log_info(name, "no vhost-net (%s): userspace datapath",
-				 strerror(-ret));
-	}
-	if (vhost) {
-		ops = &vhost_net_ops;
-		be = &n->vh;
-	} else {
-		ret = net_uspace_create(&n->us, name, n->tap.fds, nc->dev.pairs);
-		if (ret)
-			goto err_tap;
-		ops = &net_uspace_ops;
-		be = &n->us;
-	}
-	ret = virtio_net_create(&n->dev, name, &nc->dev, &vm->mem, ops, be);
-	if (ret)
-		goto err_be;
-	n->kind = vhost ? VM_NET_VHOST : VM_NET_USPACE;
-	ret = vm_add_virtio(vm, &n->pci, name, &(struct virtio_pci_model){
-		.ops = &virtio_net_ops, .dev = &n->dev,
-		.nqueues = 2 * nc->dev.pairs + 1,
-		.queue_size = nc->dev.queue_size, .set_bus = net_bus_cb,
-		.owner = n });
-	if (ret)
-		goto err_dev;
-	log_info(name, "tap %s, %u queue pair(s), %s", n->tap.name,
-		 nc->dev.pairs, vhost ? "vhost-net" : "userspace datapath");
-	return 0;
-err_dev:
-	virtio_net_destroy(&n->dev);
-err_be:
-	if (vhost)
-		vhost_net_destroy(&n->vh);
-	else
-		net_uspace_destroy(&n->us);
-err_tap:
-	tap_close(&n->tap);
-	log_err(name, "%s", strerror(-ret));
-	return ret;
-}
-
-static void net_teardown(struct vm_net *n)
-{
-	if (n->kind == VM_NET_E1000) {
-		tap_close(&n->tap);	/* the e1000: the list's */
-		return;
-	}
-	virtio_net_destroy(&n->dev);		/* its transport: the list's */
-	switch (n->kind) {
-	case VM_NET_VHOST:
-		vhost_net_destroy(&n->vh);
-		break;
-	case VM_NET_USPACE:
-		net_uspace_destroy(&n->us);
-		break;
-	default:
-		vu_net_destroy(&n->vun);
-		return;		/* no tap */
-	}
-	tap_close(&n->tap);
-}
-
-/* pc: the PIIX IDE function's channels, with the --disk if=ide images in
- * order (primary master, primary slave, secondary master, slave). The
- * controller is there with no disks too, as on the real board. */
-static int ide_setup(struct vm *vm)
-{
-	static const uint32_t gsi[IDE_CHANNELS] = { 14, 15 };
-	struct blk_image *drives[IDE_DRIVES] = { NULL };
-	int ret = 0;
-
-	for (unsigned int i = 0; i < VM_MAX_IDE; i++)
-		vm->ide_img[i].fd = -1;
-	for (unsigned int i = 0; i < vm->cfg->nide && !ret; i++) {
-		const struct vm_ide_config *c = &vm->cfg->ide[i];
-
-		ret = blk_image_open(&vm->ide_img[i], c->path, c->readonly,
-				     c->direct);
-		drives[i] = &vm->ide_img[i];
-	}
-	if (!ret)
-		ide_device_init(&vm->ide, "ide0", drives, gsi);
-	ret = ret ?: vm_add_device(vm, &vm->ide.dev);
-	if (ret)
-		goto err;
-	vm->ide_on = true;
-	ret = piix_attach_ide(&vm->piix.piix, &ide_cmd_ops, &ide_ctl_ops,
-			      &ide_bm_ops, &vm->ide.ide.chan[0],
-			      &vm->ide.ide.chan[1]);
-	if (ret)
-		return ret;	/* vm_destroy tears down what is on */
-	for (unsigned int i = 0; i < vm->cfg->nide; i++)
-		log_info("ide0", "%s %s: %s", i < 2 ? "primary" : "secondary",
-			 i % 2 ? "slave" : "master", vm->cfg->ide[i].path);
-	return 0;
-err:
-	for (unsigned int i = 0; i < VM_MAX_IDE; i++)
-		blk_image_close(&vm->ide_img[i]);
-	log_err("ide0", "%s", strerror(-ret));
-	return ret;
-}
-
-static int devices_setup(struct vm *vm, struct loop *loop)
-{
-	struct virtio_pci_host host = {
-		.irq = &irq_kvm_ops,
-		.kvm = &vm->kvm.irq,
-		.ioeventfd_any_len = vm->kvm.ioeventfd_any_len,
-		.mmio = &vm->kvm.mmio,
-		.pci = &vm->pci,
-		.loop = loop,
-		.ctl = &vm->devctl,
-	};
-	int ret;
-
-	ret = kvm_irq_init(&vm->kvm);
-	if (ret)
-		return ret;
-	if (vm->cfg->machine == MACHINE_PC) {
-		ret = ide_setup(vm);
-		if (ret)
-			return ret;
-	}
-	for (unsigned int i = 0; i < vm->cfg->ndisks; i++) {
-		struct blk_config disk = vm->cfg->disks[i];
-		const struct blk_config *bc = &disk;
-		char name[32];
-
-		/* I/O threads run near the guest's memory unless told. */
-		if (disk.numa_node < 0)
-			disk.numa_node = vm->cfg->mem.numa_node;
-		snprintf(name, sizeof(name), "virtio-blk%u", i);
-		ret = virtio_blk_create(&vm->blk[i], name, bc, &vm->mem);
-		if (ret) {
-			log_err(name, "%s: %s", bc->path, strerror(-ret));
-			return ret;
-		}
-		ret = vm_add_virtio(vm, &vm->blk_pci[i], name,
-				    &(struct virtio_pci_model){
-					    .ops = &virtio_blk_ops,
-					    .dev = &vm->blk[i],
-					    .nqueues = bc->queues,
-					    .queue_size = bc->queue_size,
-					    .set_bus = blk_bus_cb,
-					    .owner = &vm->blk[i] });
-		if (ret) {
-			virtio_blk_destroy(&vm->blk[i]);
-			return ret;
-		}
-		vm->ndisks++;
-	}
-	for (unsigned int i = 0; i < vm->cfg->nvudisks; i++) {
-		const struct vm_vu_disk_config *c = &vm->cfg->vudisks[i];
-		struct vm_vu_disk *vd = &vm->vudisks[i];
-		char name[32];
-
-		snprintf(name, sizeof(name), "vhost-user-blk%u", i);
-		ret = vu_blk_dev_create(&vd->dev, name, c->socket, c->queues,
-					vm->ncpus, &vm->mem, loop);
-		if (ret)
-			return ret;
-		ret = vm_add_virtio(vm, &vd->pci, name,
-				    &(struct virtio_pci_model){
-					    .ops = &vu_blk_dev_ops,
-					    .dev = &vd->dev, .nqueues = vd->dev.nq,
-					    .queue_size = BLK_DEFAULT_QUEUE_SIZE });
-		if (ret) {
-			vu_blk_dev_destroy(&vd->dev);
-			return ret;
-		}
-		vm->nvudisks++;
-	}
-	for (unsigned int i = 0; i < vm->cfg->nnets; i++) {
-		ret = net_setup(vm, i, &host);
-		if (ret)
-			return ret;
+	if (!strcmp(kind->option, "net"))
 		vm->nnets++;
-	}
-	/* As a BIOS would: Interrupt Line holds each INTx function's IRQ. */
-	if (vm->cfg->machine == MACHINE_PC)
-		piix_firmware_route(&vm->piix.piix, &vm->pci);
+	if (id)
+		memcpy(id, dc.id, DEV_ID_LEN);
 	return 0;
 }
 
-int vm_create(struct vm **vmp, const struct vm_config *cfg,
-	      struct serial_output out, struct loop *loop)
+int vm_device_add(struct vm *vm, const char *option, const char *words,
+		  char id[DEV_ID_LEN])
 {
-	struct vm *vm = calloc(1, sizeof(*vm));
-	struct boot_config boot = {
-		.kernel = cfg->kernel,
-		.initramfs = cfg->initramfs,
-		.cmdline = cfg->cmdline,
-		.rsdp_addr = ACPI_RSDP_ADDR,
-	};
-	uint64_t entry;
+	struct dev_config *c = malloc(sizeof(*c));
 	int ret;
 
-	*vmp = NULL;
-	if (!vm)
+	if (!c)
 		return -ENOMEM;
-	vm->cfg = cfg;
-	vm->request_fd = -1;
-	vm->mem.fd = -1;
-	vm->ncpus = cfg->cpus;
-	kvm_init(&vm->kvm, cfg->cpus, (struct vm_control){ vm_control_cb, vm });
-	atomic_init(&vm->request, VM_REQ_NONE);
-
-	vm->request_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (vm->request_fd < 0) {
-		ret = -errno;
-		goto err;
-	}
-	/* Guest RAM, firmware tables and the kernel first: a bad image is
-	 * reported the same with or without a working /dev/kvm. */
-	/* A vhost-user backend maps guest RAM: it must be a shared memfd. */
-	vm->mem_cfg = cfg->mem;
-	for (unsigned int i = 0; i < cfg->nnets; i++)
-		vm->mem_cfg.shared |= cfg->nets[i].vhost_user != NULL;
-	vm->mem_cfg.shared |= cfg->nvudisks > 0;
-	if (vm->mem_cfg.shared && !cfg->mem.shared)
-		log_info("vm", "guest RAM is a shared memfd: a vhost-user "
-			 "backend maps it");
-	ret = guest_mem_create(&vm->mem, &vm->mem_cfg);
-	if (ret)
-		goto err;
-	ret = acpi_setup(vm);
-	if (ret)
-		goto err;
-	ret = boot_load_linux(&vm->mem, &boot, &entry);
-	if (ret)
-		goto err;
-	ret = kvm_open(&vm->kvm);
-	if (ret)
-		goto err;
-	ret = kvm_map_memory(&vm->kvm, &vm->mem);
-	if (ret)
-		goto err;
-	vm->host = (struct machine_host){
-		.kvm = &vm->kvm,
-		.pio = &vm->kvm.pio,
-		.mmio = &vm->kvm.mmio,
-		.pci = &vm->pci,
-		.mem = &vm->mem,
-		.loop = loop,
-		.devctl = &vm->devctl,
-		.irq = &irq_kvm_ops,
-		.irq_ctx = &vm->kvm.irq,
-		.set_irq = kvm_set_irq,
-		.set_irq_opaque = &vm->kvm,
-		.ctl = vm->kvm.ctl,
-	};
-	ret = platform_setup(vm, out);
-	if (ret)
-		goto err;
-	ret = devices_setup(vm, loop);
-	if (ret)
-		goto err;
-
-	vm->vcpus = calloc(vm->ncpus, sizeof(*vm->vcpus));
-	if (!vm->vcpus) {
-		ret = -ENOMEM;
-		goto err;
-	}
-	for (unsigned int i = 0; i < vm->ncpus; i++)
-		vm->vcpus[i].fd = -1;
-	for (unsigned int i = 0; i < vm->ncpus; i++) {
-		ret = vcpu_create(&vm->vcpus[i], &vm->kvm, i);
-		if (ret)
-			goto err;
-	}
-	/* APs wait for INIT/SIPI in the in-kernel LAPIC. */
-	ret = vcpu_set_boot_state(&vm->vcpus[0], entry);
-	if (ret)
-		goto err;
-	*vmp = vm;
-	return 0;
-err:
-	vm_destroy(vm);
+	ret = devices_parse(option, words, c, stderr);
+	ret = ret ?: vm_device_add_config(vm, c, id);
+	free(c);
 	return ret;
+}
+
+int vm_device_remove(struct vm *vm, const char *id)
+{
+	struct device *d = device_list_find(&vm->devices, id);
+
+	if (!d)
+		return -ENOENT;
+	device_list_remove(&vm->devices, d);
+	device_destroy(d);
+	return 0;
 }
 
 int vm_write_stats(struct vm *vm)
@@ -596,26 +166,17 @@ int vm_write_stats(struct vm *vm)
 }
 
 /* The threads vm_create left for later: device control first (vCPUs
- * post to it), the slow-path devices' own, then the vCPUs. */
+ * post to it), the devices' own (IDE drives, e1000 receive), then the
+ * vCPUs. */
 static int vm_start_threads(struct vm *vm)
 {
 	int ret;
 
 	ret = worker_start(&vm->devctl, "tern-devctl", SANDBOX_DEVCTL);
+	ret = ret ?: device_list_start(&vm->devices);
 	if (ret)
 		return ret;
-	if (vm->ide_on) {
-		ret = ide_start(&vm->ide.ide);
-		if (ret)
-			return ret;
-	}
-	for (unsigned int i = 0; i < vm->nnets; i++) {
-		if (vm->nets[i].kind != VM_NET_E1000)
-			continue;
-		ret = e1000_start(&vm->nets[i].e1000.e);
-		if (ret)
-			return ret;
-	}
+	vm->started = true;
 	for (unsigned int i = 0; i < vm->ncpus; i++) {
 		ret = vcpu_start(&vm->vcpus[i]);
 		if (ret)
@@ -628,31 +189,15 @@ unsigned int vm_sandbox_needs(const struct vm_config *cfg)
 {
 	unsigned int needs = 0;
 
-	if (cfg->ndisks || cfg->nide)
-		needs |= SANDBOX_NEED_DISK;
-	if (cfg->nvudisks)
-		needs |= SANDBOX_NEED_VHOST_USER;
 	if (cfg->machine == MACHINE_PC)
 		needs |= SANDBOX_NEED_PC;
 	if (cfg->on_reboot == ON_REBOOT_RESTART)
 		needs |= SANDBOX_NEED_RESTART;
 	if (cfg->stats_path)
 		needs |= SANDBOX_NEED_STATS;
-	/* Disks' I/O threads follow guest RAM's node unless told. */
-	for (unsigned int i = 0; i < cfg->ndisks; i++)
-		if (cfg->disks[i].numa_node >= 0 || cfg->mem.numa_node >= 0)
-			needs |= SANDBOX_NEED_NUMA;
-	for (unsigned int i = 0; i < cfg->nnets; i++) {
-		const struct vm_net_config *n = &cfg->nets[i];
-
-		if (n->vhost_user) {
-			needs |= SANDBOX_NEED_VHOST_USER;
-			continue;
-		}
-		needs |= SANDBOX_NEED_TAP;
-		if (n->model == NET_MODEL_VIRTIO && n->vhost != VHOST_OFF)
-			needs |= SANDBOX_NEED_VHOST_NET;
-	}
+	for (unsigned int i = 0; i < cfg->ndevs; i++)
+		needs |= cfg->devs[i].kind->sandbox_needs(&cfg->devs[i],
+							  cfg->mem.numa_node);
 	return needs;
 }
 
@@ -738,25 +283,10 @@ void vm_destroy(struct vm *vm)
 		vm->vcpus = NULL;
 	}
 	worker_stop(&vm->devctl);
-	/* Devices after the vCPUs, before the VM fd they use: the list
-	 * (platform devices, virtio transports) first, then the models and
-	 * backends behind the transports. */
+	/* Devices after the vCPUs, before the VM fd they use, last to
+	 * first: each takes what it composed (model, backend, tap, images)
+	 * with it. */
 	device_list_destroy(&vm->devices);
-	while (vm->nnets)
-		net_teardown(&vm->nets[--vm->nnets]);
-	while (vm->nvudisks) {
-		vm->nvudisks--;
-		vu_blk_dev_destroy(&vm->vudisks[vm->nvudisks].dev);
-	}
-	while (vm->ndisks) {
-		vm->ndisks--;
-		virtio_blk_destroy(&vm->blk[vm->ndisks]);
-	}
-	if (vm->ide_on) {
-		vm->ide_on = false;	/* the model: the list's */
-		for (unsigned int i = 0; i < VM_MAX_IDE; i++)
-			blk_image_close(&vm->ide_img[i]);
-	}
 	pci_bus_destroy(&vm->pci);
 	kvm_destroy(&vm->kvm);
 	guest_mem_destroy(&vm->mem);

@@ -111,11 +111,22 @@ int main(void)
 		       NULL),
 		 CLI_RUN);
 	CHECK_EQ(cli.vm.machine, MACHINE_PC);
-	CHECK_EQ(cli.vm.nide, 1);
-	CHECK_EQ(cli.vm.ndisks, 1);
-	CHECK(cli.vm.ide[0].readonly);
-	CHECK_STR(cli.vm.ide[0].path, "/dev/null");
-	CHECK_EQ(cli.vm.nets[0].model, NET_MODEL_E1000);
+	/* In command-line order, each with the kind its words selected. */
+	CHECK_EQ(cli.vm.ndevs, 3);
+	CHECK(cli.vm.devs[0].kind == &dev_kind_ide);
+	CHECK(cli.vm.devs[2].kind == &dev_kind_virtio_blk);
+	CHECK(cli.vm.devs[0].disk.d.readonly);
+	CHECK_STR(cli.vm.devs[0].disk.path, "/dev/null");
+	CHECK(cli.vm.devs[1].kind == &dev_kind_e1000);
+	CHECK_EQ(cli.vm.devs[1].net.model, NET_MODEL_E1000);
+	/* id=: given, and taken once in the whole VM. */
+	CHECK_EQ(parse(&cli, "--kernel", "/dev/null", "--disk",
+		       "path=/dev/null,id=data-1", NULL),
+		 CLI_RUN);
+	CHECK_STR(cli.vm.devs[0].id, "data-1");
+	CHECK_BAD("--net", "--kernel", "/dev/null", "--disk",
+		  "path=/dev/null,id=a", "--net", "tap=t0,id=a");
+	CHECK_BAD("--net", "--kernel", "/dev/null", "--net", "id=a/b");
 	CHECK_EQ(parse(&cli, "--kernel", "/dev/null", NULL), CLI_RUN);
 	CHECK_EQ(cli.vm.machine, MACHINE_VIRT);
 	CHECK_BAD("--machine", "--kernel", "/dev/null", "--machine", "q35");
