@@ -1,11 +1,11 @@
 #include "core/boot.h"
 
+#include "core/errbuf.h"
 #include "core/log.h"
 
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -16,17 +16,8 @@
 #define HDRS_MAGIC 0x53726448	/* "HdrS" */
 #define SETUP_HDR_OFF 0x1f1
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -ENOEXEC;
-}
+/* A message for the caller's buffer, and -ENOEXEC. */
+#define fail(err, errlen, ...) errbuf_fail(-ENOEXEC, err, errlen, __VA_ARGS__)
 
 int bzimage_parse(const uint8_t *img, size_t len, struct bzimage *bz,
 		  char *err, size_t errlen)

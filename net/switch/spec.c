@@ -1,24 +1,15 @@
 /* Port specs from the command line and from JSON (see spec.h). */
 #include "net/switch/spec.h"
 
+#include "core/errbuf.h"
+
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
+/* A message for the caller's buffer, and -EINVAL. */
+#define fail(err, errlen, ...) errbuf_fail(-EINVAL, err, errlen, __VA_ARGS__)
 
 const char *spec_type_name(enum sw_port_type type)
 {
