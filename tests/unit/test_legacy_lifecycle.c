@@ -19,6 +19,7 @@
 #include "net/e1000.h"
 #include "platform/piix.h"
 #include "tests/unit/check.h"
+#include "tests/unit/fake_machine.h"
 #include "tests/unit/state_check.h"
 
 #include <fcntl.h>
@@ -31,41 +32,6 @@
 #define WAIT_MS 3000
 
 static struct guest_mem mem;
-
-struct fake_machine {
-	struct bus pio, mmio;
-	struct pci_bus pci;
-	int level[32];			/* by GSI */
-	struct machine_host host;
-};
-
-static int fake_set_irq(void *opaque, uint32_t gsi, int level)
-{
-	struct fake_machine *m = opaque;
-
-	if (gsi < 32)
-		__atomic_store_n(&m->level[gsi], level, __ATOMIC_SEQ_CST);
-	return 0;
-}
-
-static void machine_init(struct fake_machine *m)
-{
-	memset(m, 0, sizeof(*m));
-	bus_init(&m->pio, "pio");
-	bus_init(&m->mmio, "mmio");
-	pci_bus_init(&m->pci, (struct vm_control){ 0 });
-	m->host = (struct machine_host){
-		.pio = &m->pio, .mmio = &m->mmio, .pci = &m->pci, .mem = &mem,
-		.set_irq = fake_set_irq, .set_irq_opaque = m,
-	};
-}
-
-static void machine_destroy(struct fake_machine *m)
-{
-	pci_bus_destroy(&m->pci);
-	bus_destroy(&m->pio);
-	bus_destroy(&m->mmio);
-}
 
 static uint32_t in(struct fake_machine *m, uint16_t port, uint32_t len)
 {
@@ -107,8 +73,8 @@ static void test_piix(void)
 	struct irq_line intx;
 	uint32_t tmr;
 
-	machine_init(&m1);
-	machine_init(&m2);
+	machine_init(&m1, &mem);
+	machine_init(&m2, &mem);
 	piix_device_init(p1, "piix");
 	CHECK_EQ(device_realize(&p1->dev, &m1.host), 0);
 	CHECK_EQ(pci_cfg_read(&m1.pci, ISA, 0x60, 1), 10);
@@ -235,8 +201,8 @@ static void test_ide(void)
 	struct blk_image *drives2[IDE_DRIVES] = { &img2 };
 	struct state_writer w;
 
-	machine_init(&m1);
-	machine_init(&m2);
+	machine_init(&m1, &mem);
+	machine_init(&m2, &mem);
 	/* Read-only: both instances hold the image (a shared lock). */
 	CHECK_EQ(blk_image_open(&img1, image, true, false), 0);
 	CHECK_EQ(blk_image_open(&img2, image, true, false), 0);
@@ -407,8 +373,8 @@ static void test_e1000(void)
 	struct nic *n1 = calloc(1, sizeof(*n1)), *n2 = calloc(1, sizeof(*n2));
 	struct state_writer w;
 
-	machine_init(&m1);
-	machine_init(&m2);
+	machine_init(&m1, &mem);
+	machine_init(&m2, &mem);
 	nic_init(n1, &m1);
 	CHECK_EQ(device_realize(&n1->d.dev, &m1.host), 0);
 	CHECK_EQ(e1000_start(&n1->d.e), 0);

@@ -14,42 +14,8 @@
 #include "platform/rtc.h"
 #include "platform/serial.h"
 #include "tests/unit/check.h"
+#include "tests/unit/fake_machine.h"
 #include "tests/unit/state_check.h"
-
-struct fake_machine {
-	struct bus pio, mmio;
-	struct pci_bus pci;
-	int level[32];			/* by GSI */
-	struct machine_host host;
-};
-
-static int fake_set_irq(void *opaque, uint32_t gsi, int level)
-{
-	struct fake_machine *m = opaque;
-
-	if (gsi < 32)
-		m->level[gsi] = level;
-	return 0;
-}
-
-static void machine_init(struct fake_machine *m)
-{
-	memset(m, 0, sizeof(*m));
-	bus_init(&m->pio, "pio");
-	bus_init(&m->mmio, "mmio");
-	pci_bus_init(&m->pci, (struct vm_control){ 0 });
-	m->host = (struct machine_host){
-		.pio = &m->pio, .mmio = &m->mmio, .pci = &m->pci,
-		.set_irq = fake_set_irq, .set_irq_opaque = m,
-	};
-}
-
-static void machine_destroy(struct fake_machine *m)
-{
-	pci_bus_destroy(&m->pci);
-	bus_destroy(&m->pio);
-	bus_destroy(&m->mmio);
-}
 
 static uint8_t inb(struct fake_machine *m, uint16_t port)
 {
@@ -75,8 +41,8 @@ static void test_serial(void)
 	struct state_writer w;
 	uint8_t byte = 'x';
 
-	machine_init(&m1);
-	machine_init(&m2);
+	machine_init(&m1, NULL);
+	machine_init(&m2, NULL);
 	CHECK_EQ(serial_device_init(&s1, "serial0", COM1, 4,
 				    (struct serial_output){ 0 }), 0);
 	CHECK_EQ(s1.dev.state, DEVICE_CREATED);
@@ -198,8 +164,8 @@ static void test_rtc(void)
 	struct fake_machine m1, m2;
 	struct rtc r1, r2;
 
-	machine_init(&m1);
-	machine_init(&m2);
+	machine_init(&m1, NULL);
+	machine_init(&m2, NULL);
 	CHECK_EQ(rtc_device_init(&r1, "rtc0", 0x70), 0);
 	CHECK_EQ(rtc_device_init(&r2, "rtc0", 0x70), 0);
 	CHECK_EQ(device_realize(&r1.dev, &m1.host), 0);
@@ -263,8 +229,8 @@ static void test_i8042(void)
 	struct fake_machine m1, m2;
 	struct i8042 k1, k2;
 
-	machine_init(&m1);
-	machine_init(&m2);
+	machine_init(&m1, NULL);
+	machine_init(&m2, NULL);
 	m1.host.ctl = m2.host.ctl = (struct vm_control){ record_req, NULL };
 	CHECK_EQ(i8042_device_init(&k1, "i8042"), 0);
 	CHECK_EQ(i8042_device_init(&k2, "i8042"), 0);
@@ -303,8 +269,8 @@ static void test_acpi_sleep(void)
 	struct acpi_sleep a1, a2;
 	struct state_writer w;
 
-	machine_init(&m1);
-	machine_init(&m2);
+	machine_init(&m1, NULL);
+	machine_init(&m2, NULL);
 	m1.host.ctl = m2.host.ctl = (struct vm_control){ record_req, NULL };
 	acpi_sleep_init(&a1, "acpi-sleep", 0x600);
 	acpi_sleep_init(&a2, "acpi-sleep", 0x600);
@@ -348,8 +314,8 @@ static void test_host_bridge(void)
 	struct host_bridge b1, b2;
 	struct state_writer w;
 
-	machine_init(&m1);
-	machine_init(&m2);
+	machine_init(&m1, NULL);
+	machine_init(&m2, NULL);
 	host_bridge_init(&b1, "host-bridge");
 	host_bridge_init(&b2, "host-bridge");
 	CHECK_EQ(device_realize(&b1.dev, &m1.host), 0);
@@ -437,7 +403,7 @@ static void test_device_list(void)
 	struct fake_dev f[3];
 	struct device_list l = { 0 };
 
-	machine_init(&m);
+	machine_init(&m, NULL);
 	for (int i = 0; i < 3; i++) {
 		device_init(&f[i].dev, &fake_dev_ops, "fake");
 		f[i].tag = (char)('a' + i);

@@ -25,7 +25,7 @@
 #include "virtio/pci.h"
 
 #include "tests/unit/check.h"
-#include "tests/unit/fake_irq.h"
+#include "tests/unit/fake_machine.h"
 #include "tests/unit/fake_ring.h"
 #include "tests/unit/state_check.h"
 
@@ -34,36 +34,6 @@
 
 #define BAR 0xc0000000ULL
 #define QSIZE 64
-
-/* --- fake machine ------------------------------------------------------ */
-
-struct fake_machine {
-	struct bus pio, mmio;
-	struct pci_bus pci;
-	struct loop loop;
-	struct machine_host host;
-};
-
-static void machine_init(struct fake_machine *m)
-{
-	memset(m, 0, sizeof(*m));
-	bus_init(&m->pio, "pio");
-	bus_init(&m->mmio, "mmio");
-	pci_bus_init(&m->pci, (struct vm_control){ 0 });
-	CHECK_EQ(loop_init(&m->loop), 0);
-	m->host = (struct machine_host){
-		.pio = &m->pio, .mmio = &m->mmio, .pci = &m->pci,
-		.mem = &mem, .loop = &m->loop, .irq = &fake_irq_ops,
-	};
-}
-
-static void machine_destroy(struct fake_machine *m)
-{
-	loop_destroy(&m->loop);
-	pci_bus_destroy(&m->pci);
-	bus_destroy(&m->pio);
-	bus_destroy(&m->mmio);
-}
 
 /* --- the guest driver, through the BAR --------------------------------- */
 
@@ -253,8 +223,8 @@ static void test_blk(bool packed)
 	uint32_t id, len;
 	uint64_t data;
 
-	machine_init(&m1);
-	machine_init(&m2);
+	machine_init(&m1, &mem);
+	machine_init(&m2, &mem);
 	disk_init(d1, packed);
 	CHECK_EQ(d1->t.device.state, DEVICE_CREATED);
 	CHECK_EQ(device_realize(&d1->t.device, &m1.host), 0);
@@ -460,8 +430,8 @@ static void test_net(bool packed)
 	uint32_t id, len;
 	uint16_t bid;
 
-	machine_init(&m1);
-	machine_init(&m2);
+	machine_init(&m1, &mem);
+	machine_init(&m2, &mem);
 	nic_init(n1, packed);
 	CHECK_EQ(device_realize(&n1->t.device, &m1.host), 0);
 	place_bar(&m1, &n1->t);
