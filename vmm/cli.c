@@ -76,14 +76,11 @@ static const char usage_text[] =
 	"  3 guest rebooted with --on-reboot exit, 159 a forbidden system call\n"
 	"  (--seccomp on)\n";
 
-/* A copy of S that lives until cli_free (paths and sockets point here). */
 void cli_free(struct cli *cli)
 {
-	for (unsigned int i = 0; i < cli->nowned; i++)
-		free(cli->owned[i]);
-	free(cli->owned);
-	cli->owned = NULL;
-	cli->nowned = 0;
+	free(cli->vm.devs);
+	cli->vm.devs = NULL;
+	cli->vm.ndevs = 0;
 }
 
 int cli_parse_size(const char *s, uint64_t *bytes)
@@ -173,6 +170,11 @@ static int parse_device(struct cli *cli, const char *option, const char *arg,
 	if (cli->vm.ndevs == VM_MAX_DEVICES)
 		return opts_error(err, option, "more than %u devices",
 				  VM_MAX_DEVICES);
+	/* One at a time: a config holds a path buffer. */
+	c = realloc(cli->vm.devs, (cli->vm.ndevs + 1) * sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	cli->vm.devs = c;
 	c = &cli->vm.devs[cli->vm.ndevs];
 	ret = devices_parse(option, arg, c, err);
 	if (ret)

@@ -16,8 +16,6 @@ struct cli {
 	const char *serial_path;
 	enum log_level log_level;
 	struct sandbox_config sandbox;	/* needs: filled in by main */
-	char **owned;			/* strings the config points into */
-	unsigned int nowned;
 };
 
 enum cli_result {

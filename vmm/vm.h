@@ -47,9 +47,9 @@ struct vm_config {
 	const char *stats_path;		/* KVM statistics as JSON, or NULL */
 	enum vm_machine machine;
 	/* --disk and --net, in command-line order (vm_device_add's words,
-	 * parsed by devices_parse). */
+	 * parsed by devices_parse): ndevs of them, at most VM_MAX_DEVICES. */
 	unsigned int ndevs;
-	struct dev_config devs[VM_MAX_DEVICES];
+	struct dev_config *devs;
 };
 
 /* ACPI hardware-reduced sleep registers and where the tables go. */
