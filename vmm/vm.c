@@ -1,7 +1,5 @@
 #include "vmm/vm.h"
 
-#include "core/acpi.h"
-#include "core/boot.h"
 #include "core/log.h"
 #include "core/stats.h"
 
