@@ -106,9 +106,13 @@ int vm_resume(struct vm *vm);
  * threads started. Its id (id=, else the option and the first free index:
  * "disk0", "net1") is copied to ID. 0, or -EINVAL (bad words, logged),
  * -EEXIST (the id is taken), -ENOSPC (the kind's limit), -ENOTSUP (a kind
- * not added at run time, e.g. an IDE disk), or the kind's -errno. Call
- * from the main thread; on a running VM the guest sees the device when
- * it rescans (ACPI hotplug notification is the hotplug layer's). */
+ * not added at run time, e.g. an IDE disk), or the kind's -errno; the
+ * reason is logged, and a bad word is one line on stderr (a caller that
+ * wants the line, the HTTP API, calls devices_parse with its own FILE and
+ * then vm_device_add_config). Call from the main thread. On a running VM
+ * the device's own threads (IDE, e1000) start under the calling thread's
+ * sandbox role, and the guest sees the device when it rescans (ACPI
+ * hotplug notification is the hotplug layer's). */
 int vm_device_add(struct vm *vm, const char *option, const char *words,
 		  char id[DEV_ID_LEN]);
 /* As vm_device_add, from words devices_parse already read. */
