@@ -323,7 +323,7 @@ static void prep(struct uring_engine *e, struct blk_req *req,
 /* Into the SQ if FIFO order and the in-flight cap allow, else parked;
  * FRONT for a request that was already out once (it is older than
  * anything on the list). */
-static void submit_or_park(struct uring_engine *e, struct blk_req *req,
+static bool submit_or_park(struct uring_engine *e, struct blk_req *req,
 			   bool front)
 {
 	struct io_uring_sqe *sqe = NULL;
@@ -334,6 +334,48 @@ static void submit_or_park(struct uring_engine *e, struct blk_req *req,
 		prep(e, req, sqe);
 	else
 		park(e, req, front);
+	return sqe != NULL;
+}
+
+/* Whether the completion of each of the N requests REQS is in the CQ. */
+static bool all_posted(struct uring_engine *e, struct blk_req *const *reqs,
+		       unsigned int n)
+{
+	struct io_uring_cqe *cqe;
+	unsigned int head, found = 0;
+
+	io_uring_for_each_cqe(&e->ring, head, cqe) {
+		void *data = io_uring_cqe_get_data(cqe);
+
+		for (unsigned int i = 0; i < n; i++)
+			found += data == reqs[i];
+	}
+	return found == n;
+}
+
+/* Submitting early (block/uring.h): REQ went into the SQ during an eager
+ * turn; at URING_EAGER_BATCH entries the SQ goes to the kernel now. When
+ * it did not all go, or the kernel completed the requests inside the
+ * submission (nothing waits on a device), the turn's own submission takes
+ * the rest. */
+static void eager_note(struct uring_engine *e, struct blk_req *req)
+{
+	int ret;
+
+	if (!e->eager)
+		return;
+	e->eager_req[e->neager++] = req;
+	if (e->neager < URING_EAGER_BATCH &&
+	    io_uring_sq_ready(&e->ring) < URING_EAGER_BATCH)
+		return;
+	e->stats.enters++;
+	e->stats.eager++;
+	ret = io_uring_submit(&e->ring);
+	/* An error stays for the turn's submission to see and report. */
+	if (ret < 0 || io_uring_sq_ready(&e->ring) ||
+	    all_posted(e, e->eager_req, e->neager))
+		e->eager = false;
+	e->neager = 0;
 }
 
 /* Moves parked requests into the SQ while there is room. */
@@ -669,13 +711,15 @@ void uring_engine_destroy(struct uring_engine *e)
 	if (n)
 		log_warn(e->name, "destroyed with %u request(s) pending", n);
 	log_debug(e->name, "%llu request SQEs (%llu fixed, %llu chunks "
-		  "registered), %llu resubmitted, %llu kicks, %llu enters",
+		  "registered), %llu resubmitted, %llu kicks, %llu enters "
+		  "(%llu early submissions)",
 		  (unsigned long long)e->stats.submitted,
 		  (unsigned long long)e->stats.fixed,
 		  (unsigned long long)e->stats.fixed_chunks,
 		  (unsigned long long)e->stats.resubmitted,
 		  (unsigned long long)e->stats.kicks,
-		  (unsigned long long)e->stats.enters);
+		  (unsigned long long)e->stats.enters,
+		  (unsigned long long)e->stats.eager);
 	io_uring_queue_exit(&e->ring);
 	e->ring.ring_fd = -1;
 	e->ovf_head = e->ovf_tail = NULL;
@@ -688,7 +732,8 @@ void uring_engine_destroy(struct uring_engine *e)
 void uring_engine_queue(struct uring_engine *e, struct blk_req *req)
 {
 	memset(&req->priv, 0, sizeof(req->priv));
-	submit_or_park(e, req, false);
+	if (submit_or_park(e, req, false))
+		eager_note(e, req);
 }
 
 int uring_engine_flush(struct uring_engine *e)
@@ -714,6 +759,7 @@ int uring_engine_flush(struct uring_engine *e)
 			break;
 		}
 		ret = 0;
+		e->neager = 0;
 		/* Stop when the kernel left entries behind or nothing more
 		 * can go in; else the freed SQ takes parked requests. */
 		if (io_uring_sq_ready(&e->ring) || !e->ovf_head ||
@@ -824,6 +870,9 @@ static int turn_start(struct uring_engine *e)
 
 	if (ret)
 		return ret;
+	/* An SQPOLL ring's thread takes the SQ as it fills anyway. */
+	e->eager = !(e->setup_flags & IORING_SETUP_SQPOLL);
+	e->neager = 0;
 	ret = watch_arm(e, &e->kick);
 	if (!ret)
 		ret = watch_arm(e, &e->stop);

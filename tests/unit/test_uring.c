@@ -997,6 +997,83 @@ static void test_poll(void)
 	close(sfd);
 }
 
+/* Submitting early (block/uring.h): within a turn the second request
+ * queued takes the SQ to the kernel at once; reads of cached pages
+ * complete inside that submission, so the rest of the turn waits for the
+ * turn's own submission; the next turn probes again. */
+struct eager_ctx {
+	struct fixture *f;
+	struct blk_req req[4];
+	struct iovec iov[4];
+	uint8_t buf[4][512];
+	unsigned int sq[4];		/* SQ entries after each queue */
+	uint64_t eager[4];		/* early submissions after each */
+};
+
+static void on_kick_eager(void *ctx)
+{
+	struct eager_ctx *k = ctx;
+	struct uring_engine *e = &k->f->e;
+
+	for (int i = 0; i < 4; i++) {
+		k->iov[i] = (struct iovec){ k->buf[i], sizeof(k->buf[i]) };
+		k->req[i] = (struct blk_req){ .op = BLK_READ,
+					      .offset = (uint64_t)i * 512,
+					      .iov = &k->iov[i], .niov = 1,
+					      .opaque = (void *)(intptr_t)i };
+		uring_engine_queue(e, &k->req[i]);
+		k->sq[i] = io_uring_sq_ready(&e->ring);
+		k->eager[i] = e->stats.eager;
+	}
+}
+
+static void test_eager(void)
+{
+	static uint8_t data[4096];
+	struct iovec iov = { data, sizeof(data) };
+	struct blk_req w = { .op = BLK_WRITE, .offset = 0, .iov = &iov,
+			     .niov = 1 };
+	struct eager_ctx k = { 0 };
+	struct fixture f;
+	bool data_ok = true;
+	int kfd;
+
+	CHECK_EQ(fx_open(&f, tmpdir(), 65536, 8, false), 0);
+	if (!f.open)
+		return;
+	k.f = &f;
+	kfd = eventfd(0, EFD_CLOEXEC);
+	CHECK_EQ(uring_engine_watch_fd(&f.e, kfd, on_kick_eager, &k), 0);
+	/* The pages the reads want, in the page cache. */
+	pattern(data, sizeof(data), 5);
+	CHECK_EQ(do_one(&f, &w), 0);
+
+	for (int round = 1; round <= 2; round++) {
+		t_reset(&f);
+		kick(kfd, 1);
+		for (int i = 0; i < 10 && f.t.ncomplete < 4; i++)
+			CHECK_EQ(uring_engine_run_once(&f.e), 0);
+		CHECK_EQ(f.t.ncomplete, 4);
+		/* One request waits; the second sends both; the pair came
+		 * back inside the submission, so the next two wait. */
+		CHECK_EQ(k.sq[0], 1);
+		CHECK_EQ(k.sq[1], 0);
+		CHECK_EQ(k.sq[2], 1);
+		CHECK_EQ(k.sq[3], 2);
+		CHECK_EQ(k.eager[0], (uint64_t)round - 1);
+		CHECK_EQ(k.eager[1], (uint64_t)round);
+		CHECK_EQ(k.eager[3], (uint64_t)round);
+		for (int i = 0; i < 4; i++) {
+			CHECK_EQ(f.t.res[i], 0);
+			if (memcmp(k.buf[i], data + i * 512, 512))
+				data_ok = false;
+		}
+	}
+	CHECK(data_ok);
+	fx_close(&f);
+	close(kfd);
+}
+
 /* An SQPOLL engine (where the kernel grants one) moves the same bytes. */
 static void test_sqpoll(void)
 {
@@ -1223,6 +1300,7 @@ int main(void)
 	test_no_unrestricted();
 	test_watch();
 	test_poll();
+	test_eager();
 	test_sqpoll();
 	test_other_thread();
 	test_pin();
