@@ -252,6 +252,9 @@ static void test_ide(void)
 	refuse_field(&d2->dev, &w, 2, 11, ST_BSY | 0x50);
 	refuse_field(&d2->dev, &w, 2, 56, 3);
 	refuse_field(&d2->dev, &w, 1, 0, 0x03);
+	/* Sectors read ahead past the buffer; a CD-ROM where a disk is. */
+	refuse_field(&d2->dev, &w, 6, 3, 0x01);
+	refuse_field(&d2->dev, &w, 6, 16, 1);
 	device_destroy(&d1->dev);
 	free(d1);
 
