@@ -159,6 +159,8 @@ const struct sb_rule sb_rules[] = {
 	  .args = { ARG_EQ(0, 0) }, .args_text = "itself only",
 	  .why = "an I/O thread moves to its NUMA node" },
 	{ "poll", SB_NET_IO | SB_NET_CTRL, 0, .why = "tap, kicks, stop" },
+	{ "ppoll", SB_NET_IO, T_PC,
+	  .why = "e1000: sleep until an interrupt delay timer is due" },
 	{ "readv", SB_NET_IO, 0, .why = "tap" },
 	{ "writev", SB_NET_IO, 0, .why = "tap" },
 	{ "writev", SB_VCPU, T_PC, .why = "e1000 transmit (a tap)" },
