@@ -431,6 +431,18 @@ static void line_set(struct e1000 *e, int level)
 {
 	int ret;
 
+	/* An edge for any cause carries what the delay timers hold: the
+	 * driver's handler reads ICR once, so a completion that would
+	 * interrupt a little later is served by this interrupt instead of
+	 * costing one (and a timer) of its own. */
+	if (level && (e->rdtr_at || e->radv_at)) {
+		e->rdtr_at = e->radv_at = 0;
+		e->icr |= ICR_RXT0;
+	}
+	if (level && (e->tidv_at || e->tadv_at)) {
+		e->tidv_at = e->tadv_at = 0;
+		e->icr |= ICR_TXDW;
+	}
 	e->irq_level = level;
 	if (level)
 		e->irqs++;
@@ -1343,6 +1355,11 @@ static void *rx_main(void *arg)
 			log_err(e->name, "receive: poll: %s", strerror(errno));
 			break;
 		}
+		/* Awake: a deadline armed from here on is seen at the top of
+		 * the loop, without a wake-up. */
+		pthread_mutex_lock(&e->lock);
+		e->sleep_until = 0;
+		pthread_mutex_unlock(&e->lock);
 		if (atomic_load(&e->stop))
 			break;
 		if (p[0].revents & POLLIN) {
