@@ -77,6 +77,7 @@ enum { BM_CMD = 0, BM_STATUS = 2, BM_PRD = 4, BM_COUNT = 8 };
 
 /* Commands that are not reads or writes. */
 enum {
+	CMD_DEVICE_RESET = 0x08,
 	CMD_DIAGNOSE = 0x90,
 	CMD_INIT_PARAMS = 0x91,
 	CMD_STANDBY_IMM_OLD = 0x94,
@@ -89,6 +90,8 @@ enum {
 	CMD_CHECK_POWER = 0xe5,
 	CMD_FLUSH = 0xe7,
 	CMD_FLUSH_EXT = 0xea,
+	CMD_PACKET = 0xa0,
+	CMD_IDENTIFY_PACKET = 0xa1,
 	CMD_IDENTIFY = 0xec,
 	CMD_SET_FEATURES = 0xef,
 };
@@ -98,6 +101,13 @@ enum {
 #define DEFAULT_HEADS 16
 #define DEFAULT_SPT 63
 #define MODEL "TERN ATA DISK"
+#define MODEL_CD "TERN DVD-ROM"
+/* ATAPI: the signature in LBA mid/high, the interrupt reason in the
+ * sector count (CoD: command bytes, IO: to the host). */
+#define ATAPI_SIG_MID 0x14
+#define ATAPI_SIG_HIGH 0xeb
+#define IREASON_COD 0x01
+#define IREASON_IO 0x02
 /* Guest errors and host I/O errors logged per channel before silence. */
 #define IDE_LOG_MAX 16
 
@@ -214,6 +224,10 @@ static void set_signature(struct ide_chan *c)
 	c->nsect = c->lbal = 1;
 	c->lbam = c->lbah = 0;
 	c->feature = c->device = 0;
+	if (c->drive[0].atapi) {	/* device 0 is selected now */
+		c->lbam = ATAPI_SIG_MID;
+		c->lbah = ATAPI_SIG_HIGH;
+	}
 	c->hob_feature = c->hob_nsect = c->hob_lbal = 0;
 	c->hob_lbam = c->hob_lbah = 0;
 	c->error = ERR_DIAG_OK;
@@ -231,6 +245,9 @@ static void abort_cmd(struct ide_chan *c)
 	c->dma_wait = false;
 	c->xfer = IDE_XFER_NONE;
 	c->len = c->pos = 0;
+	c->ahead = c->ahead_at = 0;
+	c->packet = false;
+	c->abytes = 0;
 	c->intrq = false;
 	if (c->io_queued)
 		c->io_queued = c->io_busy = false;
@@ -326,6 +343,129 @@ static void identify(struct ide_chan *c, struct ide_drive *d)
 	c->buf[511] = (uint8_t)-sum;
 }
 
+/* IDENTIFY PACKET DEVICE: a removable CD-ROM speaking 12-byte packets,
+ * PIO only (no DMA bit: the host moves packet data through the data
+ * port), DRQ within 50 us of PACKET. */
+static void identify_packet(struct ide_chan *c, struct ide_drive *d)
+{
+	uint16_t w[256];
+
+	memset(w, 0, sizeof(w));
+	w[0] = 0x8000 | 0x05 << 8 | 1 << 7 | 2 << 5;
+	put_string(w + 10, d->serial, 10);
+	put_string(w + 23, TERN_VERSION, 4);
+	put_string(w + 27, d->model, 20);
+	w[49] = 1 << 9;				/* LBA */
+	w[53] = 0x0002;				/* 64-70 valid */
+	w[64] = 0x0003;				/* PIO 3 and 4 */
+	w[65] = w[66] = w[67] = w[68] = 120;
+	w[80] = 0x00f0;				/* ATA/ATAPI-4 to -7 */
+	w[82] = 1 << 14 | 1 << 4;		/* NOP, PACKET */
+	w[83] = 0x4000;
+	w[84] = 0x4000;
+	w[85] = 1 << 14 | 1 << 4;
+	w[87] = 0x4000;
+	w[93] = d == &c->drive[0] ? 0x600b : 0x6300;
+	for (int i = 0; i < 256; i++) {
+		c->buf[2 * i] = (uint8_t)w[i];
+		c->buf[2 * i + 1] = (uint8_t)(w[i] >> 8);
+	}
+}
+
+/* --- ATAPI PACKET ------------------------------------------------------- */
+
+/* The command ends: status with or without CHECK CONDITION, interrupt
+ * reason "to the host, command", and the interrupt. */
+static void atapi_done(struct ide_chan *c, bool check)
+{
+	c->status = ST_READY | (check ? ST_ERR : 0);
+	c->error = check ? atapi_error(&c->cur->cd) : 0;
+	c->nsect = IREASON_IO | IREASON_COD;
+	c->xfer = IDE_XFER_NONE;
+	c->len = c->pos = 0;
+	c->abytes = 0;
+	c->intrq = true;
+}
+
+/* Shows the next piece of data-in: at most the byte count the host set
+ * with PACKET (0 means the most an even 16-bit count holds), that many
+ * bytes in LBA mid/high, DRQ and an interrupt. */
+static void atapi_show(struct ide_chan *c)
+{
+	uint32_t limit = (uint32_t)(c->hob_lbam | c->hob_lbah << 8) & ~1u;
+	uint32_t n;
+
+	if (!limit)
+		limit = 0xfffe;
+	n = c->abytes < limit ? c->abytes : limit;
+	c->pos = c->ahead_at;
+	c->len = c->ahead_at + n;
+	c->ahead_at += n;
+	c->abytes -= n;
+	c->lbam = (uint8_t)n;
+	c->lbah = (uint8_t)(n >> 8);
+	c->nsect = IREASON_IO;
+	c->status = ST_READY | ST_DRQ;
+	c->intrq = true;
+}
+
+static void pio_read_next(struct ide_chan *c);
+
+/* The 12 command bytes are in: run them. */
+static void atapi_exec(struct ide_chan *c)
+{
+	struct ide_drive *d = c->cur;
+	uint8_t cdb[ATAPI_CDB_LEN];
+	struct atapi_result r;
+
+	memcpy(cdb, c->buf, sizeof(cdb));
+	atapi_command(&d->cd, cdb, c->buf, &r);
+	c->write = false;
+	c->ahead_at = 0;
+	c->left = 0;
+	switch (r.act) {
+	case ATAPI_DATA_IN:
+		c->abytes = r.len;
+		atapi_show(c);
+		break;
+	case ATAPI_READ:
+		/* In 512-byte sectors for the I/O path: the medium is far
+		 * below 2 TiB (ide_set_atapi), so this fits. */
+		c->lba = r.lba * (ATAPI_BLOCK / IDE_SECTOR);
+		c->left = r.count * (ATAPI_BLOCK / IDE_SECTOR);
+		c->abytes = 0;
+		pio_read_next(c);
+		break;
+	case ATAPI_CHECK:
+		atapi_done(c, true);
+		break;
+	default:
+		atapi_done(c, false);
+		break;
+	}
+}
+
+/* PACKET: DRQ for the command bytes (no interrupt: DRQ comes at once).
+ * The byte count limit the host wrote to LBA mid/high is kept aside
+ * (hob_lbam/hob_lbah are free: PACKET is not a 48-bit command). */
+static void packet_start(struct ide_chan *c, struct ide_drive *d)
+{
+	if (c->feature & 0x01) {	/* DMA: not offered in IDENTIFY */
+		chan_log(c, "%s: PACKET with DMA (not offered)", pos(c, d));
+		cmd_fail(c, ERR_ABRT);
+		return;
+	}
+	c->hob_lbam = c->lbam;
+	c->hob_lbah = c->lbah;
+	c->xfer = IDE_XFER_PIO;
+	c->write = true;
+	c->packet = true;
+	c->len = ATAPI_CDB_LEN;
+	c->pos = 0;
+	c->nsect = IREASON_COD;
+	c->status = ST_READY | ST_DRQ;
+}
+
 /* --- handing requests to the I/O thread --------------------------------- */
 
 /* Queues c->req (over c->iov[0..niov)) for the current drive's thread and
@@ -348,10 +488,29 @@ static void submit(struct ide_chan *c, enum blk_op op, unsigned int niov)
 	cmd_fail(c, ERR_ABRT);
 }
 
-/* The next PIO-in block: read into the buffer, DRQ when it is there. */
+/* Shows the next DRQ block of what was read ahead, with its interrupt. */
+static void pio_read_show(struct ide_chan *c)
+{
+	uint32_t n = c->ahead < c->block ? c->ahead : c->block;
+
+	c->pos = c->ahead_at;
+	c->len = c->ahead_at + n * IDE_SECTOR;
+	c->ahead_at = c->len;
+	c->ahead -= n;
+	c->status = ST_READY | ST_DRQ;
+	c->intrq = true;
+}
+
+/* The next PIO-in block: from what was read ahead, or read up to
+ * IDE_PIO_AHEAD sectors into the buffer (BSY), DRQ when they are there.
+ * `left` counts the sectors not yet read from the image. */
 static void pio_read_next(struct ide_chan *c)
 {
-	c->nio = c->left < c->block ? c->left : c->block;
+	if (c->ahead) {
+		pio_read_show(c);
+		return;
+	}
+	c->nio = c->left < IDE_PIO_AHEAD ? c->left : IDE_PIO_AHEAD;
 	c->iov[0] = (struct iovec){ c->buf, (size_t)c->nio * IDE_SECTOR };
 	submit(c, BLK_READ, 1);
 }
@@ -390,6 +549,14 @@ static void io_error(struct ide_chan *c, int res)
 		 (unsigned long long)c->lba, strerror(-res));
 	if (c->xfer == IDE_XFER_DMA)
 		c->bm_status &= (uint8_t)~BM_ST_ACTIVE;
+	if (c->cmd == CMD_PACKET) {
+		/* MEDIUM ERROR, UNRECOVERED READ ERROR */
+		c->cur->cd.key = 0x03;
+		c->cur->cd.asc = 0x11;
+		c->cur->cd.ascq = 0;
+		atapi_done(c, true);
+		return;
+	}
 	/* Only reads report an uncorrectable error; writes and flushes
 	 * have no better word for it than "aborted". */
 	cmd_fail(c, c->req.op == BLK_READ ? ERR_UNC : ERR_ABRT);
@@ -419,11 +586,14 @@ static void io_done(void *ctx, struct blk_req *req, int res)
 	case IDE_XFER_PIO:
 		c->lba += c->nio;
 		c->left -= c->nio;
-		if (!c->write) {
-			c->len = c->nio * IDE_SECTOR;
-			c->pos = 0;
-			c->status = ST_READY | ST_DRQ;
-			c->intrq = true;
+		if (!c->write && c->cmd == CMD_PACKET) {
+			c->abytes = c->nio * IDE_SECTOR;
+			c->ahead_at = 0;
+			atapi_show(c);
+		} else if (!c->write) {
+			c->ahead = c->nio;
+			c->ahead_at = 0;
+			pio_read_show(c);
 		} else if (c->left) {
 			pio_write_next(c);
 			c->intrq = true;
@@ -669,10 +839,51 @@ static void command(struct ide_chan *c, uint8_t cmd)
 		return;
 	/* A new command ends any PIO data phase. */
 	c->len = c->pos = 0;
+	c->ahead = c->ahead_at = 0;
+	c->packet = false;
+	c->abytes = 0;
 	c->xfer = IDE_XFER_NONE;
 	c->cmd = cmd;
 	c->cur = d;
 	c->error = 0;
+	if (d->atapi) {
+		switch (cmd) {
+		case CMD_PACKET:
+			packet_start(c, d);
+			return;
+		case CMD_IDENTIFY_PACKET:
+			identify_packet(c, d);
+			c->xfer = IDE_XFER_PIO;
+			c->write = false;
+			c->left = 0;
+			c->len = IDE_SECTOR;
+			c->status = ST_READY | ST_DRQ;
+			c->intrq = true;
+			return;
+		case CMD_DEVICE_RESET:
+			set_signature(c);
+			c->device = d == &c->drive[1] ? DEV_DEV : 0;
+			return;
+		case CMD_IDENTIFY:
+			/* An ATAPI device aborts it and shows its signature:
+			 * how a host tells it from a disk. */
+			c->nsect = c->lbal = 1;
+			c->lbam = ATAPI_SIG_MID;
+			c->lbah = ATAPI_SIG_HIGH;
+			cmd_fail(c, ERR_ABRT);
+			return;
+		case CMD_DIAGNOSE:
+		case CMD_SET_FEATURES:
+		case CMD_CHECK_POWER:
+		case CMD_CHECK_POWER_OLD:
+		case CMD_IDLE_IMM:
+		case CMD_STANDBY_IMM:
+			break;			/* as a disk does, below */
+		default:
+			cmd_fail(c, ERR_ABRT);	/* no ATA reads or writes */
+			return;
+		}
+	}
 	for (size_t i = 0; i < sizeof(rw_cmds) / sizeof(rw_cmds[0]); i++) {
 		if (rw_cmds[i].cmd == cmd) {
 			rw_command(c, d, &rw_cmds[i]);
@@ -738,6 +949,12 @@ static void command(struct ide_chan *c, uint8_t cmd)
 	case CMD_STANDBY_IMM_OLD + 3:	/* IDLE */
 		cmd_done(c);		/* the disk never spins down */
 		break;
+	case CMD_IDENTIFY_PACKET:
+	case CMD_PACKET:
+		/* A disk aborts them: that is how a BIOS or a driver tells
+		 * an ATA device from an ATAPI one. Not worth a log line. */
+		cmd_fail(c, ERR_ABRT);
+		break;
 	default:
 		chan_log(c, "%s: unsupported command %02xh", pos(c, d), cmd);
 		cmd_fail(c, ERR_ABRT);
@@ -776,9 +993,20 @@ static void data_read(struct ide_chan *c, uint8_t *data, uint32_t len)
 		data[i] = c->buf[c->pos++];
 	if (c->pos < c->len)
 		return;
-	/* The block is read: the next one, or the end (no interrupt). */
 	c->len = c->pos = 0;
-	if (c->left) {
+	/* PACKET data: the next piece, the next read, or the end (with its
+	 * interrupt). */
+	if (c->cmd == CMD_PACKET && c->xfer == IDE_XFER_PIO) {
+		if (c->abytes)
+			atapi_show(c);
+		else if (c->left)
+			pio_read_next(c);
+		else
+			atapi_done(c, false);
+		return;
+	}
+	/* The block is read: the next one, or the end (no interrupt). */
+	if (c->left || c->ahead) {
 		pio_read_next(c);
 	} else {
 		c->status = ST_READY;
@@ -794,6 +1022,12 @@ static void data_write(struct ide_chan *c, const uint8_t *data, uint32_t len)
 		c->buf[c->pos++] = data[i];
 	if (c->pos < c->len)
 		return;
+	if (c->packet) {
+		c->packet = false;
+		c->len = c->pos = 0;
+		atapi_exec(c);
+		return;
+	}
 	c->nio = c->len / IDE_SECTOR;
 	c->iov[0] = (struct iovec){ c->buf, c->len };
 	submit(c, BLK_WRITE, 1);
@@ -1157,7 +1391,7 @@ static int chan_init(struct ide *ide, unsigned int n,
 	c->iov = calloc(IDE_PRD_MAX, sizeof(*c->iov));
 	/* Aligned for images opened with O_DIRECT. */
 	if (!c->iov || posix_memalign((void **)&c->buf, 4096,
-				      IDE_MAX_MULT * IDE_SECTOR))
+				      IDE_PIO_AHEAD * IDE_SECTOR))
 		return -ENOMEM;
 	for (int i = 0; i < 2; i++) {
 		struct ide_drive *d = &c->drive[i];
@@ -1223,6 +1457,32 @@ int ide_start(struct ide *ide)
 	return 0;
 }
 
+int ide_set_atapi(struct ide *ide, unsigned int n)
+{
+	struct ide_chan *c;
+	struct ide_drive *d;
+
+	if (n >= IDE_DRIVES)
+		return -EINVAL;
+	c = &ide->chan[n / 2];
+	d = &c->drive[n % 2];
+	if (!d->img || d->img->size < ATAPI_BLOCK)
+		return -EINVAL;
+	if (!d->img->readonly)
+		return -EROFS;
+	if (d->img->size / ATAPI_BLOCK > UINT32_MAX / (ATAPI_BLOCK / IDE_SECTOR))
+		return -EFBIG;		/* sector counts must fit 32 bits */
+	d->atapi = true;
+	d->cd = (struct atapi){ .blocks = d->img->size / ATAPI_BLOCK };
+	d->sectors = d->cd.blocks * (ATAPI_BLOCK / IDE_SECTOR);
+	snprintf(d->model, sizeof(d->model), "%s", MODEL_CD);
+	pthread_mutex_lock(&c->lock);
+	if (n % 2 == 0 && !c->io_busy)
+		set_signature(c);
+	pthread_mutex_unlock(&c->lock);
+	return 0;
+}
+
 void ide_destroy(struct ide *ide)
 {
 	for (unsigned int n = 0; n < IDE_CHANNELS; n++) {
@@ -1267,8 +1527,12 @@ void ide_reset(struct ide *ide)
 
 /* --- the device lifecycle (core/device.h) ------------------------------ */
 
-#define IDE_STATE_VERSION 1
+/* 2: the PIO buffer is IDE_PIO_AHEAD sectors, and each channel has an
+ * EXT record (read-ahead, PACKET, the drives' ATAPI sense). */
+#define IDE_STATE_VERSION 2
 #define CHAN_REC_LEN 64
+#define EXT_REC_LEN 32
+#define PIO_BUF_LEN (IDE_PIO_AHEAD * IDE_SECTOR)
 #define NO_DRIVE 0xff
 
 enum {
@@ -1277,6 +1541,8 @@ enum {
 	TAG_CHAN1,
 	TAG_BUF0,		/* the PIO buffer per channel */
 	TAG_BUF1,
+	TAG_EXT0,		/* EXT_REC_LEN bytes per channel */
+	TAG_EXT1,
 };
 
 static struct ide_device *to_ide(struct device *d)
@@ -1393,6 +1659,58 @@ static void chan_rec(const struct ide_chan *c, uint8_t *p)
 	}
 }
 
+/* What PIO read-ahead and ATAPI add: sectors read ahead and where they
+ * start, the PACKET phase and its bytes read ahead, and per drive whether
+ * it is a CD-ROM and its sense (what REQUEST SENSE answers next). */
+static void ext_rec(const struct ide_chan *c, uint8_t *p)
+{
+	memset(p, 0, EXT_REC_LEN);
+	put_le32(p, c->ahead);
+	put_le32(p + 4, c->ahead_at);
+	put_le32(p + 8, c->abytes);
+	p[12] = c->packet;
+	for (int i = 0; i < 2; i++) {
+		p[16 + 4 * i] = c->drive[i].atapi;
+		p[17 + 4 * i] = c->drive[i].cd.key;
+		p[18 + 4 * i] = c->drive[i].cd.asc;
+		p[19 + 4 * i] = c->drive[i].cd.ascq;
+	}
+}
+
+static int ext_check(const struct ide_chan *c, const uint8_t *p)
+{
+	const char *who = c->name;
+	uint32_t ahead = get_le32(p), at = get_le32(p + 4);
+	uint32_t abytes = get_le32(p + 8);
+
+	if (at > PIO_BUF_LEN || ahead > (PIO_BUF_LEN - at) / IDE_SECTOR)
+		return state_bad(who, "read-ahead", ahead,
+				 "more than the buffer holds");
+	if (abytes > PIO_BUF_LEN - at)
+		return state_bad(who, "packet bytes", abytes,
+				 "more than the buffer holds");
+	if (p[12] > 1)
+		return state_bad(who, "packet", p[12], "not 0 or 1");
+	for (int i = 0; i < 2; i++)
+		if (p[16 + 4 * i] != c->drive[i].atapi)
+			return state_bad(who, "CD-ROM", p[16 + 4 * i],
+					 "not this drive's kind");
+	return 0;
+}
+
+static void ext_apply(struct ide_chan *c, const uint8_t *p)
+{
+	c->ahead = get_le32(p);
+	c->ahead_at = get_le32(p + 4);
+	c->abytes = get_le32(p + 8);
+	c->packet = p[12];
+	for (int i = 0; i < 2; i++) {
+		c->drive[i].cd.key = p[17 + 4 * i];
+		c->drive[i].cd.asc = p[18 + 4 * i];
+		c->drive[i].cd.ascq = p[19 + 4 * i];
+	}
+}
+
 static int ide_save(struct device *dev, struct state_writer *w)
 {
 	struct ide *ide = &to_ide(dev)->ide;
@@ -1406,7 +1724,9 @@ static int ide_save(struct device *dev, struct state_writer *w)
 		chan_rec(c, rec);
 		state_put_bytes(w, (uint16_t)(TAG_CHAN0 + n), rec, sizeof(rec));
 		state_put_bytes(w, (uint16_t)(TAG_BUF0 + n), c->buf,
-				IDE_MAX_MULT * IDE_SECTOR);
+				PIO_BUF_LEN);
+		ext_rec(c, rec);
+		state_put_bytes(w, (uint16_t)(TAG_EXT0 + n), rec, EXT_REC_LEN);
 		pthread_mutex_unlock(&c->lock);
 	}
 	return 0;
@@ -1441,7 +1761,7 @@ static int chan_check(const struct ide_chan *c, const uint8_t *p)
 	if (block > IDE_MAX_MULT || nio > IDE_MAX_MULT)
 		return state_bad(who, "block", block > nio ? block : nio,
 				 "more sectors than the buffer holds");
-	if (len > IDE_MAX_MULT * IDE_SECTOR || pos > len)
+	if (len > PIO_BUF_LEN || pos > len)
 		return state_bad(who, "data port", pos,
 				 "outside the transfer");
 	if (cur != NO_DRIVE &&
@@ -1514,7 +1834,7 @@ static void chan_apply(struct ide_chan *c, const uint8_t *p,
 		c->drive[i].heads = p[58 + 4 * i];
 		c->drive[i].spt = p[59 + 4 * i];
 	}
-	memcpy(c->buf, buf, IDE_MAX_MULT * IDE_SECTOR);
+	memcpy(c->buf, buf, PIO_BUF_LEN);
 	c->io_busy = c->io_queued = c->discard = c->reset_pending = false;
 	/* The line as the record left it; the bus master's interrupt bit
 	 * is the record's, not latched again. */
@@ -1528,7 +1848,8 @@ static int ide_load(struct device *dev, struct state_reader *r)
 {
 	struct ide *ide = &to_ide(dev)->ide;
 	uint8_t rec[IDE_CHANNELS][CHAN_REC_LEN], mask;
-	uint8_t *buf = malloc(IDE_CHANNELS * IDE_MAX_MULT * IDE_SECTOR);
+	uint8_t ext[IDE_CHANNELS][EXT_REC_LEN];
+	uint8_t *buf = malloc(IDE_CHANNELS * PIO_BUF_LEN);
 	int ret;
 
 	if (!buf)
@@ -1538,8 +1859,10 @@ static int ide_load(struct device *dev, struct state_reader *r)
 		ret = state_get_bytes(r, (uint16_t)(TAG_CHAN0 + n), rec[n],
 				      CHAN_REC_LEN);
 		ret = ret ?: state_get_bytes(r, (uint16_t)(TAG_BUF0 + n),
-					     buf + n * IDE_MAX_MULT * IDE_SECTOR,
-					     IDE_MAX_MULT * IDE_SECTOR);
+					     buf + n * PIO_BUF_LEN,
+					     PIO_BUF_LEN);
+		ret = ret ?: state_get_bytes(r, (uint16_t)(TAG_EXT0 + n),
+					     ext[n], EXT_REC_LEN);
 	}
 	if (ret == -ENOENT)
 		ret = state_bad(ide->name, "ide", 0, "a field is missing");
@@ -1547,13 +1870,15 @@ static int ide_load(struct device *dev, struct state_reader *r)
 		ret = state_bad(ide->name, "drives present", mask,
 				"another set of drives than this machine's");
 	for (unsigned int n = 0; !ret && n < IDE_CHANNELS; n++)
-		ret = chan_check(&ide->chan[n], rec[n]);
+		ret = chan_check(&ide->chan[n], rec[n]) ?:
+		      ext_check(&ide->chan[n], ext[n]);
 	ret = ret ?: state_reader_close(r, ide->name);
 	for (unsigned int n = 0; !ret && n < IDE_CHANNELS; n++) {
 		struct ide_chan *c = &ide->chan[n];
 
 		pthread_mutex_lock(&c->lock);
-		chan_apply(c, rec[n], buf + n * IDE_MAX_MULT * IDE_SECTOR);
+		chan_apply(c, rec[n], buf + n * PIO_BUF_LEN);
+		ext_apply(c, ext[n]);
 		pthread_mutex_unlock(&c->lock);
 	}
 	free(buf);

@@ -1,6 +1,10 @@
 /* PIIX IDE: two ATA channels (primary and secondary, each with a master
  * and a slave position) and the SFF-8038i bus-master DMA engine, for
- * Linux's ata_piix on the legacy slow path. Disks only: no ATAPI.
+ * Linux's ata_piix on the legacy slow path. Disks, and CD-ROMs over ATAPI
+ * (ide_set_atapi; the PACKET protocol in PIO, the commands in
+ * block/atapi.c). A CD-ROM shares a channel badly with a disk: the task
+ * file is one per channel, so after a reset it shows the master's
+ * signature; put a CD-ROM alone on its channel (as the secondary master).
  *
  * The model knows nothing of PCI or port numbers. The machine registers
  * ide_cmd_ops over each channel's 8-port command block (0x1F0 / 0x170),
@@ -22,6 +26,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "block/atapi.h"
 #include "block/image.h"
 #include "block/uring.h"
 #include "core/bus.h"
@@ -34,6 +39,11 @@
 				 * slave */
 #define IDE_SECTOR 512u
 #define IDE_MAX_MULT 16		/* sectors per DRQ block, READ MULTIPLE */
+/* PIO-in reads ahead this many sectors per request to the I/O thread and
+ * serves the DRQ blocks from the buffer: a BIOS reads one sector per DRQ
+ * block, and a round trip to the thread per sector would keep the guest
+ * polling BSY (an exit per poll). */
+#define IDE_PIO_AHEAD 128
 /* A PRD table may not cross a 64 KiB boundary (SFF-8038i), so it holds at
  * most 8192 entries: the bound on a table without an end-of-table bit. */
 #define IDE_PRD_MAX 8192
@@ -55,6 +65,8 @@ struct ide_drive {
 	uint8_t mult;			/* READ/WRITE MULTIPLE block, 0: off */
 	uint8_t xfer_mode;		/* SET FEATURES 03h value */
 	uint8_t heads, spt;		/* INITIALIZE DEVICE PARAMETERS */
+	bool atapi;			/* a CD-ROM: PACKET commands */
+	struct atapi cd;		/* its medium and sense */
 
 	/* The I/O thread; only it touches eng after ide_start. */
 	struct uring_engine eng;
@@ -97,8 +109,13 @@ struct ide_chan {
 	uint32_t left;			/* sectors still to move */
 	uint32_t block;			/* sectors per DRQ block (PIO) */
 	uint32_t nio;			/* sectors in the request out */
-	uint8_t *buf;			/* PIO data, IDE_MAX_MULT sectors */
+	uint8_t *buf;			/* PIO data, IDE_PIO_AHEAD sectors */
 	uint32_t pos, len;		/* data port position; len 0: no data */
+	uint32_t ahead, ahead_at;	/* PIO-in: sectors read but not yet
+					 * shown, from byte ahead_at of buf */
+	bool packet;			/* PACKET: the command bytes come */
+	uint32_t abytes;		/* PACKET data-in: bytes read but not
+					 * yet shown, from ahead_at */
 	bool dma_wait;			/* DMA command waits for the engine */
 	bool dma_longer;		/* PRD table longer than the transfer */
 
@@ -135,6 +152,11 @@ int ide_create(struct ide *ide, const char *name, const struct ide_host *host,
 /* One I/O thread per drive. 0 or -errno (logged); ide_destroy stops what
  * started. */
 int ide_start(struct ide *ide);
+/* Makes drive `n` (0..3, as in ide_create) a CD-ROM on its read-only
+ * image (a partial last block is not shown): before ide_start. -EINVAL
+ * if nothing is there or the image holds no whole block, -EROFS if it is
+ * writable, -EFBIG from 2 TiB up. */
+int ide_set_atapi(struct ide *ide, unsigned int n);
 /* Stops the threads after the requests out have landed. */
 void ide_destroy(struct ide *ide);
 /* VM reset: every setting back to its default and the reset signature.

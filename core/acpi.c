@@ -365,6 +365,13 @@ static void build_rsdp(uint8_t *p, uint64_t xsdt_gpa)
 ssize_t acpi_build(void *mem, size_t cap, uint64_t gpa,
 		   const struct acpi_config *cfg)
 {
+	return acpi_build_layout(mem, cap, gpa, cfg, NULL);
+}
+
+ssize_t acpi_build_layout(void *mem, size_t cap, uint64_t gpa,
+			  const struct acpi_config *cfg,
+			  struct acpi_layout *out)
+{
 	static const uint8_t no_header[HDR_LEN];
 	size_t xsdt, fadt, madt, madt_len, dsdt, facs = 0, total;
 	struct aml aml;
@@ -415,6 +422,11 @@ ssize_t acpi_build(void *mem, size_t cap, uint64_t gpa,
 	build_madt(m + madt, madt_len, cfg);
 	memcpy(m + dsdt, aml.data, aml.len);
 	put_header(m + dsdt, "DSDT", (uint32_t)aml.len, 2); /* 64-bit ints */
+	if (out)
+		*out = (struct acpi_layout){ .xsdt = xsdt, .fadt = fadt,
+					     .madt = madt, .madt_len = madt_len,
+					     .dsdt = dsdt, .dsdt_len = aml.len,
+					     .facs = facs, .total = total };
 	aml_free(&aml);
 	return (ssize_t)total;
 }

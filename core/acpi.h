@@ -43,6 +43,27 @@ struct acpi_config {
    -ENOSPC if `cap` is too small, -EINVAL on a bad config (0 cpus, >255 cpus). */
 ssize_t acpi_build(void *mem, size_t cap, uint64_t gpa, const struct acpi_config *cfg);
 
+/* Where acpi_build put each table, as offsets from `mem` (0: absent).
+ * The firmware's table loader (platform/acpi_loader.c) needs them to relocate
+ * the pointers and redo the checksums. */
+struct acpi_layout {
+	size_t xsdt, fadt, madt, madt_len, dsdt, dsdt_len, facs, total;
+};
+
+/* acpi_build, also filling `out` when it is not NULL. */
+ssize_t acpi_build_layout(void *mem, size_t cap, uint64_t gpa,
+			  const struct acpi_config *cfg,
+			  struct acpi_layout *out);
+
+/* ACPI table header and FADT/XSDT/RSDP offsets the loader patches. */
+#define ACPI_HDR_LEN 36
+#define ACPI_HDR_CHECKSUM 9
+#define ACPI_RSDP_LEN 36
+#define ACPI_RSDP_XSDT 24
+#define ACPI_FADT_FIRMWARE_CTRL 36
+#define ACPI_FADT_DSDT 40
+#define ACPI_FADT_X_DSDT 140
+
 /* Other -EINVAL cases: `gpa` not 16-byte aligned (the RSDP scan only looks
  * at 16-byte boundaries); ioapic_id below ncpus; IOAPIC above 4 GiB; a zero
  * sleep or reset port (Linux then offers no poweroff / ACPI reset); more

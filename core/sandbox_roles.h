@@ -32,6 +32,7 @@ enum sandbox_role {
 #define SANDBOX_NEED_TTY (1u << 8)		/* tty: restored at exit */
 #define SANDBOX_NEED_CONSOLE_SOCKET (1u << 9)	/* console-socket */
 #define SANDBOX_NEED_SANITIZER (1u << 10)	/* sanitizer builds */
-#define SANDBOX_NEED_ALL ((1u << 11) - 1)
+#define SANDBOX_NEED_FIRMWARE (1u << 11)	/* firmware: shadow RAM */
+#define SANDBOX_NEED_ALL ((1u << 12) - 1)
 
 #endif

@@ -42,6 +42,7 @@
 #define T_TTY SANDBOX_NEED_TTY
 #define T_CSOCK SANDBOX_NEED_CONSOLE_SOCKET
 #define T_SAN SANDBOX_NEED_SANITIZER
+#define T_FW SANDBOX_NEED_FIRMWARE
 
 const struct sb_rule sb_rules[] = {
 	/* Every thread. */
@@ -158,6 +159,8 @@ const struct sb_rule sb_rules[] = {
 	  .args = { ARG_EQ(0, 0) }, .args_text = "itself only",
 	  .why = "an I/O thread moves to its NUMA node" },
 	{ "poll", SB_NET_IO | SB_NET_CTRL, 0, .why = "tap, kicks, stop" },
+	{ "ppoll", SB_NET_IO, T_PC,
+	  .why = "e1000: sleep until an interrupt delay timer is due" },
 	{ "readv", SB_NET_IO, 0, .why = "tap" },
 	{ "writev", SB_NET_IO, 0, .why = "tap" },
 	{ "writev", SB_VCPU, T_PC, .why = "e1000 transmit (a tap)" },
@@ -289,6 +292,10 @@ const struct sb_ioctl sb_ioctls[] = {
 	{ IOC(TCSETS), SB_ALL, T_TTY,
 	  "restore the terminal at exit or after a forbidden call" },
 
+	/* Firmware boot: the BIOS's PAM writes remap shadow RAM. */
+	{ IOC(KVM_SET_USER_MEMORY_REGION), SB_VCPU, T_FW,
+	  "shadow RAM (i440FX PAM writes)" },
+
 	/* --on-reboot restart: building a VM. */
 	{ IOC(KVM_GET_API_VERSION), SB_MAIN, T_RESTART, "a new VM" },
 	{ IOC(KVM_CREATE_VM), SB_MAIN, T_RESTART, "a new VM" },
@@ -351,6 +358,7 @@ const char *sb_need_name(uint32_t need)
 	case T_TTY: return "tty";
 	case T_CSOCK: return "console-socket";
 	case T_SAN: return "sanitizer";
+	case T_FW: return "firmware";
 	default: return "?";
 	}
 }

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Registers (manual, table 13-2). */
@@ -46,6 +47,12 @@
 #define REG_TDH 0x3810
 #define REG_TDT 0x3818
 #define REG_STATS 0x4000
+#define REG_ITR 0x00c4
+#define REG_RDTR 0x2820
+#define REG_RADV 0x282c
+#define REG_TIDV 0x3820
+#define REG_TADV 0x382c
+#define REG_RXCSUM 0x5000
 #define REG_MTA 0x5200
 #define REG_RA 0x5400
 #define REG_VFTA 0x5600
@@ -138,6 +145,7 @@
 #define TXD_CMD_RS 0x08
 #define TXD_CMD_DEXT 0x20
 #define TXD_CMD_VLE 0x40
+#define TXD_CMD_IDE 0x80		/* delay the interrupt (TIDV) */
 #define TXD_STA_DD 0x01
 #define TXD_DTYP_CTX 0x0
 #define TXD_DTYP_DATA 0x1
@@ -152,7 +160,20 @@
 #define RXD_STA_EOP 0x02
 #define RXD_STA_IXSM 0x04
 #define RXD_STA_VP 0x08
+#define RXD_STA_TCPCS 0x20		/* TCP/UDP checksum computed */
+#define RXD_STA_IPCS 0x40		/* IPv4 header checksum computed */
+#define RXD_ERR_TCPE 0x20
+#define RXD_ERR_IPE 0x40
 #define RXD_ERR_RXE 0x80
+/* RXCSUM: packet checksum start (bits 7:0), IP and TCP/UDP offload. */
+#define RXCSUM_PCSS(v) ((v) & 0xff)
+#define RXCSUM_IPOFLD 0x100
+#define RXCSUM_TUOFLD 0x200
+/* RDTR and TIDV bit 31: flush partial descriptor block (self-clearing). */
+#define DELAY_FPD 0x80000000u
+/* Timer units: RDTR, RADV, TIDV, TADV count 1.024 us; ITR 256 ns. */
+#define DELAY_UNIT_NS 1024ULL
+#define ITR_UNIT_NS 256ULL
 
 #define TCP_FIN 0x01
 #define TCP_PSH 0x08
@@ -230,7 +251,7 @@ static const struct {
 	{ 0x002c, 0 },		/* FCAH */
 	{ 0x0030, 0 },		/* FCT */
 	{ REG_VET, VLAN_TPID },	/* VET */
-	{ 0x00c4, 0 },		/* ITR */
+	{ REG_ITR, 0 },		/* ITR */
 	{ 0x0170, 0 },		/* FCTTV */
 	{ 0x0178, 0 },		/* TXCW */
 	{ 0x0180, 0 },		/* RXCW */
@@ -245,9 +266,9 @@ static const struct {
 	{ 0x2420, 0 },		/* RDFHS */
 	{ 0x2428, 0 },		/* RDFTS */
 	{ 0x2430, 0 },		/* RDFPC */
-	{ 0x2820, 0 },		/* RDTR */
+	{ REG_RDTR, 0 },	/* RDTR */
 	{ 0x2828, 0 },		/* RXDCTL */
-	{ 0x282c, 0 },		/* RADV */
+	{ REG_RADV, 0 },	/* RADV */
 	{ 0x2c00, 0 },		/* RSRPD */
 	{ 0x3000, 0 },		/* TXDMAC */
 	{ 0x3410, 0 },		/* TDFH */
@@ -255,11 +276,11 @@ static const struct {
 	{ 0x3420, 0 },		/* TDFHS */
 	{ 0x3428, 0 },		/* TDFTS */
 	{ 0x3430, 0 },		/* TDFPC */
-	{ 0x3820, 0 },		/* TIDV */
+	{ REG_TIDV, 0 },	/* TIDV */
 	{ 0x3828, 0 },		/* TXDCTL */
-	{ 0x382c, 0 },		/* TADV */
+	{ REG_TADV, 0 },	/* TADV */
 	{ 0x3830, 0 },		/* TSPMT */
-	{ 0x5000, 0 },		/* RXCSUM */
+	{ REG_RXCSUM, 0 },	/* RXCSUM */
 	{ 0x5800, 0 },		/* WUC */
 	{ 0x5808, 0 },		/* WUFC */
 	{ 0x5810, 0 },		/* WUS */
@@ -358,23 +379,184 @@ static uint16_t vlan_tpid(struct e1000 *e)
 
 /* --- interrupts, link, statistics --------------------------------------- */
 
-static void irq_update(struct e1000 *e)
+/* Interrupt moderation (8254x manual, 13.4.17-13.4.20, 13.4.33-13.4.35):
+ *   - ITR: the line rises at most once per ITR x 256 ns; a cause that
+ *     comes sooner is held (in ICR) until the interval has passed;
+ *   - RDTR: RXT0 comes RDTR x 1.024 us after the last frame (each frame
+ *     restarts it), and with RADV no later than RADV x 1.024 us after the
+ *     first frame since the last RXT0; RDTR 0: at once, RADV unused;
+ *   - TIDV/TADV: the same for TXDW, for descriptors with IDE set.
+ * The deadlines are CLOCK_MONOTONIC nanoseconds (0: not armed); the
+ * receive thread sleeps until the nearest (rx_main) and fires them
+ * (e1000_tick). Arming one nearer than the thread's sleep wakes it. */
+static uint64_t clock_ns(void)
 {
-	int level = (e->icr & e->ims) != 0;
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
+}
+
+static uint64_t now_ns(const struct e1000 *e)
+{
+	return e->clock ? e->clock(e->clock_opaque) : clock_ns();
+}
+
+static uint64_t next_deadline(const struct e1000 *e)
+{
+	const uint64_t d[] = { e->rdtr_at, e->radv_at, e->tidv_at, e->tadv_at,
+			       e->itr_at };
+	uint64_t m = UINT64_MAX;
+
+	for (size_t i = 0; i < sizeof(d) / sizeof(d[0]); i++)
+		if (d[i] && d[i] < m)
+			m = d[i];
+	return m;
+}
+
+/* A deadline was armed: the thread must not sleep past it. */
+static void timer_armed(struct e1000 *e, uint64_t at)
+{
+	uint64_t one = 1;
+
+	if (at >= e->sleep_until)
+		return;
+	e->sleep_until = at;	/* one wake-up per nearer deadline */
+	if (write(e->wake_fd, &one, sizeof(one)) < 0)
+		log_warn(e->name, "waking the receive thread for a timer: %s",
+			 strerror(errno));
+}
+
+static void line_set(struct e1000 *e, int level)
+{
 	int ret;
 
-	if (level == e->irq_level)
-		return;
+	/* An edge for any cause carries what the delay timers hold: the
+	 * driver's handler reads ICR once, so a completion that would
+	 * interrupt a little later is served by this interrupt instead of
+	 * costing one (and a timer) of its own. */
+	if (level && (e->rdtr_at || e->radv_at)) {
+		e->rdtr_at = e->radv_at = 0;
+		e->icr |= ICR_RXT0;
+	}
+	if (level && (e->tidv_at || e->tadv_at)) {
+		e->tidv_at = e->tadv_at = 0;
+		e->icr |= ICR_TXDW;
+	}
 	e->irq_level = level;
+	if (level)
+		e->irqs++;
 	ret = irq_line_set(&e->host.intx, level);
 	if (ret)
 		log_warn(e->name, "INTx %d: %s", level, strerror(-ret));
+}
+
+static void irq_update(struct e1000 *e)
+{
+	int level = (e->icr & e->ims) != 0;
+	uint32_t itr = *plain_reg(e, REG_ITR) & 0xffff;
+	uint64_t now;
+
+	if (level == e->irq_level)
+		return;
+	if (!level) {
+		line_set(e, 0);
+		return;
+	}
+	if (e->itr_at)
+		return;			/* held: the timer raises it */
+	if (itr) {
+		now = now_ns(e);
+		if (e->last_assert && now < e->last_assert + itr * ITR_UNIT_NS) {
+			e->itr_at = e->last_assert + itr * ITR_UNIT_NS;
+			timer_armed(e, e->itr_at);
+			return;
+		}
+		e->last_assert = now;
+	}
+	line_set(e, 1);
 }
 
 static void raise_irq(struct e1000 *e, uint32_t cause)
 {
 	e->icr |= cause;
 	irq_update(e);
+}
+
+/* A frame went to the ring: RXT0 now, or when the delay timers say. */
+static void rx_delay(struct e1000 *e, uint32_t *cause)
+{
+	uint32_t rdtr = *plain_reg(e, REG_RDTR) & 0xffff;
+	uint32_t radv = *plain_reg(e, REG_RADV) & 0xffff;
+	uint64_t now;
+
+	if (!rdtr) {
+		*cause |= ICR_RXT0;
+		return;
+	}
+	now = now_ns(e);
+	e->rdtr_at = now + rdtr * DELAY_UNIT_NS;
+	if (radv && !e->radv_at) {
+		e->radv_at = now + radv * DELAY_UNIT_NS;
+		timer_armed(e, e->radv_at);
+	}
+	timer_armed(e, e->rdtr_at);
+}
+
+/* A descriptor with RS was done: TXDW now, or by TIDV/TADV if it asked
+ * for a delay (IDE). */
+static void tx_delay(struct e1000 *e, uint8_t cmd, uint32_t *cause)
+{
+	uint32_t tidv = *plain_reg(e, REG_TIDV) & 0xffff;
+	uint32_t tadv = *plain_reg(e, REG_TADV) & 0xffff;
+	uint64_t now;
+
+	if (!(cmd & TXD_CMD_IDE) || !tidv) {
+		*cause |= ICR_TXDW;
+		return;
+	}
+	now = now_ns(e);
+	e->tidv_at = now + tidv * DELAY_UNIT_NS;
+	if (tadv && !e->tadv_at) {
+		e->tadv_at = now + tadv * DELAY_UNIT_NS;
+		timer_armed(e, e->tadv_at);
+	}
+	timer_armed(e, e->tidv_at);
+}
+
+/* With the lock held: fires what is due at NOW (all of it with FLUSH);
+ * the nearest deadline left, or UINT64_MAX. */
+static uint64_t timers_run(struct e1000 *e, uint64_t now, bool flush)
+{
+	uint32_t cause = 0;
+
+	if ((e->rdtr_at && (flush || now >= e->rdtr_at)) ||
+	    (e->radv_at && (flush || now >= e->radv_at))) {
+		e->rdtr_at = e->radv_at = 0;
+		cause |= ICR_RXT0;
+	}
+	if ((e->tidv_at && (flush || now >= e->tidv_at)) ||
+	    (e->tadv_at && (flush || now >= e->tadv_at))) {
+		e->tidv_at = e->tadv_at = 0;
+		cause |= ICR_TXDW;
+	}
+	if (e->itr_at && (flush || now >= e->itr_at)) {
+		e->itr_at = 0;
+		e->last_assert = 0;	/* the interval has passed */
+	}
+	e->icr |= cause;
+	irq_update(e);
+	return next_deadline(e);
+}
+
+uint64_t e1000_tick(struct e1000 *e)
+{
+	uint64_t next;
+
+	pthread_mutex_lock(&e->lock);
+	next = timers_run(e, now_ns(e), false);
+	pthread_mutex_unlock(&e->lock);
+	return next;
 }
 
 static void set_link(struct e1000 *e, bool up)
@@ -618,6 +800,8 @@ static void dev_reset(struct e1000 *e)
 	e->tx_len = 0;
 	e->tx_drop = e->tx_first_seen = e->tx_tse = e->tx_more = false;
 	e->tx_popts = 0;
+	e->rdtr_at = e->radv_at = e->tidv_at = e->tadv_at = 0;
+	e->itr_at = e->last_assert = 0;
 	irq_update(e);
 	rx_wake(e);
 }
@@ -899,7 +1083,7 @@ static void tx_run(struct e1000 *e)
 		 * driver it may reuse the buffer. */
 		if (d[11] & TXD_CMD_RS) {
 			slot[12] = TXD_STA_DD;
-			cause |= ICR_TXDW;
+			tx_delay(e, d[11], &cause);
 		}
 		e->tdh = (e->tdh + 1) % n;
 	}
@@ -969,11 +1153,58 @@ static bool rx_room(struct e1000 *e)
 	return !(e->rctl & RCTL_EN) || rx_free(e, &ring, &n) > 0;
 }
 
-static int rx_frame(struct e1000 *e, const uint8_t *f, size_t len)
+/* Receive checksum offload on frame W (LEN bytes, no FCS, VLAN tag
+ * stripped): the status and error bits RXCSUM asks for. IPv4 only; a
+ * fragment's TCP/UDP checksum is not checked, nor a UDP one of 0 (none).
+ * L4_OK: the backend vouched for the TCP/UDP checksum (it left it to us
+ * and we filled it in, or said it was checked). */
+static void rx_csum(const struct e1000 *e, const uint8_t *w, size_t len,
+		    bool l4_ok, uint8_t *sta, uint8_t *err)
+{
+	uint32_t v = *plain_reg((struct e1000 *)e, REG_RXCSUM);
+	size_t ihl, tot, l4len;
+	uint8_t proto;
+	uint64_t sum;
+
+	if (!(v & (RXCSUM_IPOFLD | RXCSUM_TUOFLD))) {
+		*sta |= RXD_STA_IXSM;	/* "ignore the checksum bits" */
+		return;
+	}
+	if (len < 14 + 20 || get_be16(w + 12) != 0x0800 || (w[14] >> 4) != 4)
+		return;
+	ihl = (size_t)(w[14] & 0xf) * 4;
+	tot = get_be16(w + 16);
+	if (ihl < 20 || tot < ihl || 14 + tot > len)
+		return;
+	if (v & RXCSUM_IPOFLD) {
+		*sta |= RXD_STA_IPCS;
+		if (csum_fold(csum_add(0, w + 14, ihl)) != 0xffff)
+			*err |= RXD_ERR_IPE;
+	}
+	proto = w[23];
+	if (!(v & RXCSUM_TUOFLD) || (proto != 6 && proto != 17) ||
+	    (get_be16(w + 20) & 0x3fff))
+		return;
+	l4len = tot - ihl;
+	if (l4len < (proto == 6 ? 20u : 8u))
+		return;
+	if (proto == 17 && !get_be16(w + 14 + ihl + 6))
+		return;			/* UDP without a checksum */
+	*sta |= RXD_STA_TCPCS;
+	if (l4_ok)
+		return;
+	sum = csum_add(0, w + 26, 8) + proto + l4len;
+	if (csum_fold(csum_add(sum, w + 14 + ihl, l4len)) != 0xffff)
+		*err |= RXD_ERR_TCPE;
+}
+
+static int rx_frame(struct e1000 *e, const uint8_t *f, size_t len,
+		    bool l4_ok)
 {
 	uint8_t *w = e->rx_work, *ring;
 	size_t max, bufsz, done = 0;
-	uint32_t n, avail, cause = ICR_RXT0;
+	uint32_t n, avail, cause = 0;
+	uint8_t csta = 0, cerr = 0;
 	bool vp = false, bad = false;
 	uint16_t tci = 0;
 
@@ -995,6 +1226,7 @@ static int rx_frame(struct e1000 *e, const uint8_t *f, size_t len)
 	} else {
 		memcpy(w, f, len);
 	}
+	rx_csum(e, w, len, l4_ok, &csta, &cerr);
 	if (len < ETH_MIN) {
 		memset(w + len, 0, ETH_MIN - len);
 		len = ETH_MIN;
@@ -1036,7 +1268,12 @@ static int rx_frame(struct e1000 *e, const uint8_t *f, size_t len)
 		/* Data and descriptor fields before DD: pairs with the
 		 * driver's read barrier between seeing DD and reading them. */
 		__atomic_thread_fence(__ATOMIC_RELEASE);
-		slot[12] = (uint8_t)(RXD_STA_DD | RXD_STA_IXSM |
+		/* Checksum results go with the frame's last descriptor. */
+		if (last && !bad)
+			slot[13] = cerr;
+		slot[12] = (uint8_t)(RXD_STA_DD |
+				     (last && !bad ? csta
+						   : csta & RXD_STA_IXSM) |
 				     (last ? RXD_STA_EOP : 0) |
 				     (vp ? RXD_STA_VP : 0));
 		e->rdh = (e->rdh + 1) % n;
@@ -1051,6 +1288,7 @@ static int rx_frame(struct e1000 *e, const uint8_t *f, size_t len)
 	if ((e->rdt + n - e->rdh) % n <=
 	    n >> (1 + (RCTL_RDMTS(e->rctl) < 2 ? RCTL_RDMTS(e->rctl) : 2)))
 		cause |= ICR_RXDMT0;
+	rx_delay(e, &cause);
 	raise_irq(e, cause);
 	return 0;
 }
@@ -1061,6 +1299,7 @@ static int rx_frame(struct e1000 *e, const uint8_t *f, size_t len)
 static void rx_backend(struct e1000 *e, uint8_t *buf, size_t n)
 {
 	size_t h = (size_t)e->vnet_hdr_len;
+	bool l4_ok = false;
 
 	if (n < h)
 		return;
@@ -1070,10 +1309,12 @@ static void rx_backend(struct e1000 *e, uint8_t *buf, size_t n)
 		return;
 	}
 	if (h && (buf[0] & 1))		/* VIRTIO_NET_HDR_F_NEEDS_CSUM */
-		csum_insert(buf + h, n - h, get_le16(buf + 6),
-			    (size_t)get_le16(buf + 6) + get_le16(buf + 8), 0, true,
-			    0);
-	rx_frame(e, buf + h, n - h);
+		l4_ok = csum_insert(buf + h, n - h, get_le16(buf + 6),
+				    (size_t)get_le16(buf + 6) +
+					    get_le16(buf + 8), 0, true, 0);
+	else if (h && (buf[0] & 2))	/* VIRTIO_NET_HDR_F_DATA_VALID */
+		l4_ok = true;
+	rx_frame(e, buf + h, n - h, l4_ok);
 }
 
 static void *rx_main(void *arg)
@@ -1087,21 +1328,38 @@ static void *rx_main(void *arg)
 	for (;;) {
 		struct pollfd p[2] = { { e->wake_fd, POLLIN, 0 },
 				       { -1, POLLIN, 0 } };
+		struct timespec ts, *tmo = NULL;
+		uint64_t now, next;
 		ssize_t n;
 
-		/* rx_blocked is set under the lock the guest's register
-		 * writes take: a write after this sees it and wakes us. */
+		/* rx_blocked and sleep_until are set under the lock the
+		 * guest's register writes take: a write after this sees
+		 * them and wakes us. Due timers fire first. */
 		pthread_mutex_lock(&e->lock);
+		now = now_ns(e);
+		next = timers_run(e, now, false);
+		e->sleep_until = next;
 		e->rx_blocked = !rx_room(e);
 		if (!e->rx_blocked)
 			p[1].fd = e->fd;
 		pthread_mutex_unlock(&e->lock);
-		if (poll(p, 2, -1) < 0) {
+		if (next != UINT64_MAX) {
+			next -= now;
+			ts.tv_sec = (time_t)(next / 1000000000ULL);
+			ts.tv_nsec = (long)(next % 1000000000ULL);
+			tmo = &ts;
+		}
+		if (ppoll(p, 2, tmo, NULL) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_err(e->name, "receive: poll: %s", strerror(errno));
 			break;
 		}
+		/* Awake: a deadline armed from here on is seen at the top of
+		 * the loop, without a wake-up. */
+		pthread_mutex_lock(&e->lock);
+		e->sleep_until = 0;
+		pthread_mutex_unlock(&e->lock);
 		if (atomic_load(&e->stop))
 			break;
 		if (p[0].revents & POLLIN) {
@@ -1139,7 +1397,7 @@ int e1000_receive(struct e1000 *e, const uint8_t *frame, size_t len)
 	int ret;
 
 	pthread_mutex_lock(&e->lock);
-	ret = rx_frame(e, frame, len);
+	ret = rx_frame(e, frame, len, false);
 	pthread_mutex_unlock(&e->lock);
 	return ret;
 }
@@ -1255,6 +1513,26 @@ static void reg_write(struct e1000 *e, uint32_t off, uint32_t v)
 	case REG_TCTL:
 		e->tctl = v;
 		tx_run(e);
+		return;
+	/* FPD: what the delay timer holds goes now; the bit reads 0. */
+	case REG_RDTR:
+		*plain_reg(e, off) = v & 0xffff;
+		if ((v & DELAY_FPD) && (e->rdtr_at || e->radv_at)) {
+			e->rdtr_at = e->radv_at = 0;
+			raise_irq(e, ICR_RXT0);
+		}
+		return;
+	case REG_TIDV:
+		*plain_reg(e, off) = v & 0xffff;
+		if ((v & DELAY_FPD) && (e->tidv_at || e->tadv_at)) {
+			e->tidv_at = e->tadv_at = 0;
+			raise_irq(e, ICR_TXDW);
+		}
+		return;
+	case REG_ITR:
+	case REG_RADV:
+	case REG_TADV:
+		*plain_reg(e, off) = v & 0xffff;
 		return;
 	case REG_TDBAL:
 		e->tdbal = v & ~0xfu;
@@ -1642,13 +1920,19 @@ static int e1000_pause(struct device *dev)
 	uint64_t one = 1;
 
 	d->was_running = e->rx_running;
-	if (!e->rx_running)
-		return 0;
-	atomic_store(&e->stop, true);
-	if (write(e->wake_fd, &one, sizeof(one)) < 0)
-		log_warn(e->name, "pausing: %s", strerror(errno));
-	pthread_join(e->rx_thread, NULL);
-	e->rx_running = false;
+	if (e->rx_running) {
+		atomic_store(&e->stop, true);
+		if (write(e->wake_fd, &one, sizeof(one)) < 0)
+			log_warn(e->name, "pausing: %s", strerror(errno));
+		pthread_join(e->rx_thread, NULL);
+		e->rx_running = false;
+	}
+	/* What the moderation timers hold is raised now: a paused device
+	 * keeps no deadline, and its record needs none. */
+	pthread_mutex_lock(&e->lock);
+	timers_run(e, now_ns(e), true);
+	e->sleep_until = UINT64_MAX;
+	pthread_mutex_unlock(&e->lock);
 	return 0;
 }
 

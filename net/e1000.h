@@ -13,10 +13,19 @@
  * vnet_hdr_len is not 0), its own BAR ranges on the host's buses and its
  * INTx line. Registers follow Intel's "PCI/PCI-X Family of Gigabit Ethernet
  * Controllers Software Developer's Manual" (8254x); what the model leaves
- * out: flash, wake-up filters, the receive and transmit interrupt delay
- * timers (stored, an interrupt is raised at once), receive checksum offload
- * (descriptors say IXSM: "ignore the checksum"), flow control frames, and
- * the INTx disable bit of the PCI command register. */
+ * out: flash, wake-up filters, flow control frames, IPv6 receive checksum
+ * offload, and the INTx disable bit of the PCI command register.
+ *
+ * Interrupt moderation as the manual defines it: ITR spaces the line's
+ * rising edges, RDTR/RADV delay RXT0 and TIDV/TADV delay TXDW (for
+ * descriptors with IDE), FPD flushes them. The receive thread keeps the
+ * timers: it sleeps until the nearest deadline and fires what is due
+ * (e1000_tick for tests). Pause fires what is pending, so a saved device
+ * holds no timer, only its registers. Receive checksum offload (RXCSUM
+ * IPOFLD/TUOFLD): IPv4 header and TCP/UDP checksums checked per frame,
+ * IPCS/TCPCS in the descriptor's status, IPE/TCPE in its errors (the
+ * descriptor's packet checksum field stays 0: Linux's driver does not read
+ * it on the 8254x). */
 #ifndef TERN_NET_E1000_H
 #define TERN_NET_E1000_H
 
@@ -85,6 +94,14 @@ struct e1000 {
 	uint16_t phy[E1000_PHY_REGS];
 	bool link_up;
 	int irq_level;			/* last level given to the line */
+	/* Interrupt moderation: deadlines in ns (0: not armed), the last
+	 * rising edge (for ITR), how far the receive thread sleeps. */
+	uint64_t rdtr_at, radv_at, tidv_at, tadv_at, itr_at, last_assert;
+	uint64_t sleep_until;
+	unsigned long irqs;		/* rising edges of the line */
+	/* NULL: CLOCK_MONOTONIC. Tests give their own. */
+	uint64_t (*clock)(void *opaque);
+	void *clock_opaque;
 
 	/* Microwire EEPROM behind EECD, bit-banged by the driver. */
 	uint8_t ee_state, ee_bits, ee_addr, ee_pos;
@@ -142,6 +159,10 @@ void e1000_reset(struct e1000 *e);
  * buffer); -ENOBUFS: no room in the receive ring (counted as missed,
  * RXO raised). */
 int e1000_receive(struct e1000 *e, const uint8_t *frame, size_t len);
+
+/* Fires the moderation timers that are due now (the receive thread's
+ * work; for tests); returns the nearest deadline left, UINT64_MAX none. */
+uint64_t e1000_tick(struct e1000 *e);
 
 /* The register handlers, for tests and fuzzing that bypass the buses. */
 extern const struct bus_ops e1000_mmio_ops, e1000_io_ops;

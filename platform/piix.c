@@ -158,6 +158,24 @@ static int bm_register(struct piix *p, uint64_t addr)
 	return ret;
 }
 
+static void host_cfg_written(struct pci_dev *d, uint32_t off, uint32_t len)
+{
+	struct piix *p = d->opaque;
+
+	if (p->pam_changed && off < PIIX_PAM0 + PIIX_PAM_REGS &&
+	    off + len > PIIX_PAM0)
+		p->pam_changed(p->pam_opaque, &d->cfg[PIIX_PAM0]);
+}
+
+static const struct pci_dev_ops host_ops = { .cfg_written = host_cfg_written };
+
+void piix_watch_pam(struct piix *p, void (*fn)(void *opaque, const uint8_t *pam),
+		    void *opaque)
+{
+	p->pam_changed = fn;
+	p->pam_opaque = opaque;
+}
+
 static void ide_bar_update(struct pci_dev *d, int bar, uint64_t old_addr,
 			   uint64_t new_addr)
 {
@@ -282,11 +300,15 @@ int piix_init(struct piix *p, struct pci_bus *pci, struct bus *pio,
 	p->ctl = ctl;
 	p->tmr_origin_ns = now_ns();
 
-	/* 00.0 i440FX: PAM (0x59-0x5f) and SMRAM (0x72) take writes that
-	 * change nothing (RAM is RAM, there is no SMM). */
+	/* 00.0 i440FX: PAM (0x59-0x5f) is storage unless a firmware boot
+	 * watches it (piix_watch_pam); SMRAM (0x72) changes nothing (there
+	 * is no SMM). */
 	pci_dev_init(&p->host, "i440fx", 0x8086, 0x1237, 0x060000, 0x02);
-	memset(&p->host.wmask[0x59], 0xff, 7);
+	memset(&p->host.wmask[PIIX_PAM0], 0xff, PIIX_PAM_REGS);
+	p->host.wmask[PIIX_PAM0] = 0x30;	/* PAM0: only 0xF0000 */
 	p->host.wmask[0x72] = 0xff;
+	p->host.ops = &host_ops;
+	p->host.opaque = p;
 
 	/* 01.0 PIIX3 ISA bridge, multi-function so 01.1 and 01.3 are seen. */
 	pci_dev_init(&p->isa, "piix3-isa", 0x8086, 0x7000, 0x060100, 0x00);
@@ -322,6 +344,10 @@ int piix_init(struct piix *p, struct pci_bus *pci, struct bus *pio,
 	p->pm.cfg[PMREGMISC] = 1;
 	p->pm.cfg[0x3d] = 1;		/* SCI on INTA, routed to IRQ 9 */
 	p->pm.cfg[0x3c] = PIIX_SCI_IRQ;
+	/* DEVACTB (0x58) bit 25, APMC_EN, set: the APM command port raises
+	 * no SMI here, and a BIOS that sees it set takes SMM setup as done
+	 * (there is no SMM to set up). */
+	p->pm.cfg[0x5b] = 0x02;
 
 	ret = pci_bus_add(pci, &p->host, 0);
 	ret = ret ?: pci_bus_add(pci, &p->isa, PIIX_DEVFN_ISA);

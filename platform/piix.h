@@ -25,9 +25,11 @@
 #define PIIX_DEVFN_IDE 0x09		/* 01.1 */
 #define PIIX_DEVFN_PM 0x0B		/* 01.3 */
 
-/* ACPI PM I/O block (PMBA) as "firmware" leaves it: PM1a_EVT at +0 (4
- * bytes), PM1a_CNT at +4 (2), PM timer at +8 (4). */
-#define PIIX_PM_BASE 0xB000
+/* ACPI PM I/O block (PMBA) as firmware leaves it: PM1a_EVT at +0 (4
+ * bytes), PM1a_CNT at +4 (2), PM timer at +8 (4). 0x600 is where SeaBIOS
+ * puts it when the VMM hands it ACPI tables (platform/acpi_loader.h): the
+ * FADT and the firmware's PM timer then agree. */
+#define PIIX_PM_BASE 0x600
 #define PIIX_PM_LEN 16
 #define PIIX_SCI_IRQ 9
 
@@ -64,7 +66,15 @@ struct piix {
 	void *ide_chan[2];
 	uint64_t ide_bm_addr;		/* BAR4 as registered, 0 = none */
 	unsigned int guest_logged;	/* guest mistakes logged (p->lock) */
+
+	/* Told of every write to the PAM registers (firmware boot). */
+	void (*pam_changed)(void *opaque, const uint8_t *pam);
+	void *pam_opaque;
 };
+
+/* i440FX PAM0..PAM6 (shadow RAM control, platform/bios.h). */
+#define PIIX_PAM0 0x59
+#define PIIX_PAM_REGS 7
 
 /* Builds the functions and plugs them into `pci`; registers the PM block
  * on `pio`. isa_irq.set drives ISA IRQs (isa_irq.gsi is ignored). */
@@ -76,6 +86,11 @@ void piix_destroy(struct piix *p);
  * (0 = INTA): it goes through PIRQRC to an ISA IRQ, ORed with the other
  * functions on the same PIRQ; a disabled PIRQ (bit 7) drops it. */
 struct irq_line piix_intx_line(struct piix *p, uint8_t devfn, unsigned int pin);
+
+/* Calls `fn` with the 7 PAM bytes after each write that touches them
+ * (from the vCPU thread, with the PCI bus lock held). */
+void piix_watch_pam(struct piix *p, void (*fn)(void *opaque, const uint8_t *pam),
+		    void *opaque);
 
 /* Firmware's last step: every function with an interrupt pin gets the
  * ISA IRQ its PIRQ routes to in Interrupt Line (0x3C). */

@@ -361,3 +361,13 @@ const struct device_ops rtc_device_ops = {
 	.load = rtc_load,
 	.destroy = rtc_device_destroy,
 };
+
+void rtc_cmos_write(struct rtc *r, uint8_t idx, uint8_t v)
+{
+	/* Clock and status registers are the clock's own. */
+	if (idx < 0x0e || idx >= RTC_CMOS_LEN || idx == RTC_CENTURY)
+		return;
+	pthread_mutex_lock(&r->lock);
+	r->cmos[idx] = v;
+	pthread_mutex_unlock(&r->lock);
+}

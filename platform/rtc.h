@@ -37,6 +37,8 @@ extern const struct bus_ops rtc_bus_ops;
  * time(NULL). Returns 0 or -errno. */
 int rtc_init(struct rtc *r, time_t (*now)(void *opaque), void *opaque);
 void rtc_destroy(struct rtc *r);
+/* Sets a CMOS RAM byte (not a clock register) as firmware setup would. */
+void rtc_cmos_write(struct rtc *r, uint8_t idx, uint8_t v);
 
 /* The RTC as a device (core/device.h) at ports BASE and BASE+1. Nothing
  * runs on its own, so pause has nothing to stop; its state is the CMOS,

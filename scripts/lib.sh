@@ -8,6 +8,7 @@ TERN_PACKAGES="meson ninja-build pkg-config gcc libc6-dev liburing-dev libnuma-d
  qemu-system-x86 qemu-utils busybox-static kmod cpio xz-utils gzip
  fio iperf3 ethtool iproute2 gnuplot-nox python3 clang libclang-rt-14-dev
  procps e2fsprogs util-linux git
+ seabios syslinux syslinux-common isolinux mtools dosfstools xorriso
  dpdk-dev librte-net-vhost23 librte-net-tap23 librte-mempool-ring23
  librte-net-virtio23 libmicrohttpd-dev libjansson-dev curl openvswitch-switch-dpdk"
 

@@ -2,6 +2,7 @@
 
 #include "config.h"
 #include "core/opts.h"
+#include "platform/bios.h"
 #include "virtio/queue.h"
 
 #include <errno.h>
@@ -23,7 +24,11 @@
 
 static const char usage_text[] =
 	"usage: tern --kernel PATH [options]\n"
+	"       tern --machine pc [--firmware PATH] --disk ... [options]\n"
 	"  --kernel PATH          Linux bzImage, or its uncompressed ELF vmlinux\n"
+	"  --firmware PATH        a BIOS image (--machine pc) that boots the\n"
+	"                         disks; the default on pc without --kernel:\n"
+	"                         " BIOS_DEFAULT_PATH "\n"
 	"  --initramfs PATH       initial ramdisk\n"
 	"  --cmdline STR          kernel command line (default: \"" DEFAULT_CMDLINE "\")\n"
 	"  --cpus N               vCPUs, 1.." STRINGIFY(VM_MAX_CPUS) " (default 1)\n"
@@ -37,10 +42,13 @@ static const char usage_text[] =
 	"                         pc: i440FX + PIIX3, for IDE and e1000\n"
 	"  --disk path=FILE[,queues=N][,queue-size=N][,direct=on|off]\n"
 	"         [,readonly=on|off][,packed=on|off][,serial=STR][,if=virtio|ide]\n"
+	"         [,media=disk|cdrom][,bootindex=N]\n"
 	"                         virtio-blk on a raw image (repeatable, up to "
 	STRINGIFY(VM_MAX_DISKS) ");\n"
 	"                         if=ide: a PIIX IDE disk (--machine pc, up to "
-	STRINGIFY(VM_MAX_IDE) ")\n"
+	STRINGIFY(VM_MAX_IDE) ");\n"
+	"                         media=cdrom: an ATAPI CD-ROM on an ISO (if=ide);\n"
+	"                         bootindex: the firmware tries lower first\n"
 	"  --disk vhost-user=SOCKET[,queues=N]\n"
 	"                         virtio-blk served by a vhost-user backend;\n"
 	"                         queues default: the backend's, up to --cpus\n"
@@ -261,15 +269,36 @@ static int parse_serial(struct cli *cli, const char *arg, FILE *err)
 }
 
 
+/* bootindex= is the firmware's: none without one, no two alike. */
+static int check_bootindex(const struct vm_config *vm, FILE *err)
+{
+	for (unsigned int i = 0; i < vm->ndevs; i++) {
+		unsigned int p = vm->devs[i].disk.boot_prio;
+
+		if (strcmp(vm->devs[i].kind->option, "disk") || !p)
+			continue;
+		if (!vm->firmware)
+			return opts_error(err, "disk", "bootindex= is for a "
+					  "firmware boot (not with --kernel)");
+		for (unsigned int j = i + 1; j < vm->ndevs; j++)
+			if (!strcmp(vm->devs[j].kind->option, "disk") &&
+			    vm->devs[j].disk.boot_prio == p)
+				return opts_error(err, "disk", "bootindex=%u is "
+						  "given twice", p - 1);
+	}
+	return 0;
+}
+
 enum cli_result cli_parse(struct cli *cli, int argc, char **argv,
 			  FILE *out, FILE *err)
 {
 	enum { O_KERNEL = 256, O_INITRAMFS, O_CMDLINE, O_CPUS, O_MEMORY,
 	       O_SERIAL, O_ON_REBOOT, O_LOG_LEVEL, O_HELP, O_VERSION, O_DISK,
 	       O_STATS, O_NET, O_MACHINE, O_SECCOMP, O_SECCOMP_LIST,
-	       O_SECCOMP_PROBE, O_USER, O_JAIL };
+	       O_SECCOMP_PROBE, O_USER, O_JAIL, O_FIRMWARE };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, O_KERNEL },
+		{ "firmware", required_argument, NULL, O_FIRMWARE },
 		{ "initramfs", required_argument, NULL, O_INITRAMFS },
 		{ "cmdline", required_argument, NULL, O_CMDLINE },
 		{ "cpus", required_argument, NULL, O_CPUS },
@@ -311,6 +340,10 @@ enum cli_result cli_parse(struct cli *cli, int argc, char **argv,
 		case O_KERNEL:
 			cli->vm.kernel = optarg;
 			ret = devices_check_file("kernel", optarg, err);
+			break;
+		case O_FIRMWARE:
+			cli->vm.firmware = optarg;
+			ret = devices_check_file("firmware", optarg, err);
 			break;
 		case O_INITRAMFS:
 			cli->vm.initramfs = optarg;
@@ -443,9 +476,27 @@ enum cli_result cli_parse(struct cli *cli, int argc, char **argv,
 				"pc\n");
 			return CLI_USAGE;
 		}
-	if (!cli->vm.kernel) {
+	if (cli->vm.firmware && cli->vm.kernel) {
+		fprintf(err, "tern: --firmware: not with --kernel (the firmware "
+			"boots from the disks)\n");
+		return CLI_USAGE;
+	}
+	if (cli->vm.firmware && cli->vm.machine != MACHINE_PC) {
+		fprintf(err, "tern: --firmware: needs --machine pc\n");
+		return CLI_USAGE;
+	}
+	if (!cli->vm.kernel && !cli->vm.firmware &&
+	    cli->vm.machine == MACHINE_PC)
+		cli->vm.firmware = BIOS_DEFAULT_PATH;
+	if (!cli->vm.kernel && !cli->vm.firmware) {
 		fprintf(err, "tern: --kernel: missing; tern needs a kernel to "
 			"boot (see --help)\n");
+		return CLI_USAGE;
+	}
+	if (check_bootindex(&cli->vm, err))
+		return CLI_USAGE;
+	if (cli->vm.firmware && cli->vm.initramfs) {
+		fprintf(err, "tern: --initramfs: only with --kernel\n");
 		return CLI_USAGE;
 	}
 	return CLI_RUN;

@@ -35,6 +35,15 @@ int dev_disk_check_path(const struct dev_config *c, const char *arg,
 	return devices_check_file("disk", c->disk.path, err);
 }
 
+/* A virtio disk: a local image, and no CD-ROM (ATAPI is IDE's). */
+static int vblk_check(const struct dev_config *c, const char *arg, FILE *err)
+{
+	if (c->disk.media == DISK_MEDIA_CDROM)
+		return opts_error(err, "disk", "media=cdrom is an IDE (ATAPI) "
+				  "device: add if=ide");
+	return dev_disk_check_path(c, arg, err);
+}
+
 static unsigned int vblk_needs(const struct dev_config *c, int numa_node)
 {
 	/* I/O threads follow guest RAM's node unless told. */
@@ -89,7 +98,7 @@ const struct device_kind dev_kind_virtio_blk = {
 	.max = VM_MAX_DISKS,
 	.hotplug = true,
 	.selects = vblk_selects,
-	.check = dev_disk_check_path,
+	.check = vblk_check,
 	.sandbox_needs = vblk_needs,
 	.create = vblk_create,
 };

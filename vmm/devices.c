@@ -6,6 +6,7 @@
 #include "virtio/queue.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -62,6 +63,7 @@ static int word_socket(char *dst, const char *v)
 /* --- --disk ------------------------------------------------------------- */
 
 static const char *const disk_ifaces[] = { "virtio", "ide", NULL };
+static const char *const disk_medias[] = { "disk", "cdrom", NULL };
 
 static int disk_path(void *target, const char *v)
 {
@@ -90,6 +92,23 @@ static int disk_serial(void *target, const char *v)
 	return 0;
 }
 
+/* bootindex=N: the firmware tries the disks with one, lowest first. */
+static int disk_bootindex(void *target, const char *v)
+{
+	struct dev_config *c = target;
+	char *end;
+	unsigned long n;
+
+	if (*v < '0' || *v > '9')
+		return -EINVAL;
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno || *end || n > DEV_BOOTINDEX_MAX)
+		return -EINVAL;
+	c->disk.boot_prio = (unsigned int)n + 1;
+	return 0;
+}
+
 static int dev_id(void *target, const char *v)
 {
 	return word_id(((struct dev_config *)target)->id, v);
@@ -106,6 +125,9 @@ static const struct opt_spec disk_specs[] = {
 	OPT_F("serial", disk_serial,
 	      "at most " STRINGIFY(BLK_SERIAL_LEN) " characters"),
 	OPT_C("if", struct dev_config, disk.iface, disk_ifaces),
+	OPT_C("media", struct dev_config, disk.media, disk_medias),
+	OPT_F("bootindex", disk_bootindex,
+	      "give 0 to " STRINGIFY(DEV_BOOTINDEX_MAX)),
 	OPT_F("vhost-user", disk_socket, SOCKET_HELP),
 	OPT_F("id", dev_id, ID_HELP),
 };
@@ -209,6 +231,16 @@ int devices_parse(const char *option, const char *arg, struct dev_config *c,
 		ret = opts_parse(options[i].table, arg, c, &c->seen, err);
 		if (ret)
 			return ret;
+		/* A CD-ROM is read-only: readonly=off contradicts it. */
+		if (!strcmp(option, "disk") &&
+		    c->disk.media == DISK_MEDIA_CDROM) {
+			if ((c->seen & (1ULL << opts_index(&disk_table,
+							   "readonly"))) &&
+			    !c->disk.d.readonly)
+				return opts_error(err, option, "media=cdrom is "
+						  "read-only");
+			c->disk.d.readonly = true;
+		}
 		if (!strcmp(option, "net"))
 			c->net.pairs_set =
 				c->seen & (1ULL << opts_index(&net_table,

@@ -36,6 +36,8 @@
 enum vhost_mode { VHOST_AUTO, VHOST_ON, VHOST_OFF };
 enum net_model { NET_MODEL_VIRTIO, NET_MODEL_E1000 };
 enum disk_iface { DISK_IF_VIRTIO, DISK_IF_IDE };
+enum disk_media { DISK_MEDIA_DISK, DISK_MEDIA_CDROM };
+#define DEV_BOOTINDEX_MAX 9999
 
 /* What one --disk may say: a virtio-blk, an IDE disk or a vhost-user
  * disk, told apart after the words are read. */
@@ -44,6 +46,9 @@ struct disk_words {
 	char path[DEV_PATH_LEN];
 	char socket[DEV_SOCKET_MAX + 1];	/* vhost-user=, or empty */
 	int iface;			/* if=: enum disk_iface */
+	int media;			/* media=: enum disk_media (cdrom:
+					 * ATAPI, IDE only, read-only) */
+	unsigned int boot_prio;		/* bootindex= + 1; 0: none given */
 };
 
 /* What one --net may say. */

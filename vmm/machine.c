@@ -4,6 +4,7 @@
 #include "core/acpi.h"
 #include "core/boot.h"
 #include "core/log.h"
+#include "vmm/firmware.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -84,10 +85,12 @@ static int machine_platform(struct vm *vm, struct serial_output out)
 	return ret;
 }
 
-static int machine_acpi(struct vm *vm)
+static void machine_acpi_config(const struct vm *vm,
+				struct acpi_config *acfg)
 {
 	uint64_t low = guest_mem_low_size(&vm->mem);
-	struct acpi_config acfg = {
+
+	*acfg = (struct acpi_config){
 		.ncpus = vm->ncpus,
 		.ioapic_addr = VM_IOAPIC_ADDR,
 		.ioapic_id = (uint8_t)vm->ncpus,
@@ -108,10 +111,16 @@ static int machine_acpi(struct vm *vm)
 		.pm_base = PIIX_PM_BASE,
 		.sci_irq = PIIX_SCI_IRQ,
 	};
+	memcpy(acfg->pirq_irq, piix_pirq_default, sizeof(acfg->pirq_irq));
+}
+
+static int machine_acpi(struct vm *vm)
+{
+	struct acpi_config acfg;
 	size_t cap = BOOT_RESET_VECTOR - ACPI_RSDP_ADDR;
 	ssize_t n;
 
-	memcpy(acfg.pirq_irq, piix_pirq_default, sizeof(acfg.pirq_irq));
+	machine_acpi_config(vm, &acfg);
 	n = acpi_build(guest_mem_ptr(&vm->mem, ACPI_RSDP_ADDR, cap), cap,
 		       ACPI_RSDP_ADDR, &acfg);
 	if (n < 0) {
@@ -136,12 +145,12 @@ static void ide_release(void *owner)
 	free(c);
 }
 
-static int machine_ide(struct vm *vm)
+static int machine_ide(struct vm *vm, struct vm_boot_list *boot)
 {
 	static const uint32_t gsi[IDE_CHANNELS] = { 14, 15 };
 	struct blk_image *drives[IDE_DRIVES] = { NULL };
 	struct ide_ctrl *c = calloc(1, sizeof(*c));
-	unsigned int n = 0;
+	unsigned int n = 0, pos[VM_MAX_IDE];
 	int ret = 0;
 
 	if (!c)
@@ -157,10 +166,12 @@ static int machine_ide(struct vm *vm)
 				     dc->disk.d.readonly, dc->disk.d.direct);
 		drives[n] = &c->img[n];
 		if (!ret)
-			log_info("ide0", "%s %s: %s",
+			log_info("ide0", "%s %s: %s%s",
 				 n < 2 ? "primary" : "secondary",
-				 n % 2 ? "slave" : "master", dc->disk.path);
-		n++;
+				 n % 2 ? "slave" : "master", dc->disk.path,
+				 dc->disk.media == DISK_MEDIA_CDROM ?
+					 " (CD-ROM)" : "");
+		pos[n++] = i;
 	}
 	if (ret) {
 		log_err("ide0", "%s", strerror(-ret));
@@ -170,9 +181,30 @@ static int machine_ide(struct vm *vm)
 	ide_device_init(&c->d, "ide0", drives, gsi);
 	c->d.release = ide_release;
 	c->d.owner = c;
+	for (unsigned int i = 0; i < n && !ret && vm->cfg->firmware; i++)
+		ret = vm_firmware_boot_disk(vm, boot, &vm->cfg->devs[pos[i]],
+					    "", i);
+	if (ret) {
+		ide_release(c);
+		return ret;
+	}
 	ret = vm_add_device(vm, &c->d.dev);
 	if (ret)
 		return ret;	/* vm_add_device destroyed it */
+	/* A CD-ROM once the drives exist (realize); on the list, so
+	 * vm_destroy frees the function if this fails. */
+	for (unsigned int i = 0; i < n; i++) {
+		const struct dev_config *dc = &vm->cfg->devs[pos[i]];
+
+		if (dc->disk.media != DISK_MEDIA_CDROM)
+			continue;
+		ret = ide_set_atapi(&c->d.ide, i);
+		if (ret) {
+			log_err("ide0", "%s: not a CD-ROM image: %s",
+				dc->disk.path, strerror(-ret));
+			return ret;
+		}
+	}
 	return piix_attach_ide(&vm->piix.piix, &ide_cmd_ops, &ide_ctl_ops,
 			       &ide_bm_ops, &c->d.ide.chan[0],
 			       &c->d.ide.chan[1]);
@@ -191,29 +223,37 @@ static void machine_firmware(struct vm *vm)
 static int devices_setup(struct vm *vm)
 {
 	static const char *const order[] = { "disk", "net" };
+	struct vm_boot_list boot = { 0 };
+	struct acpi_config acfg;
 	int ret;
 
 	ret = kvm_irq_init(&vm->kvm);
 	if (ret)
 		return ret;
 	if (vm->cfg->machine == MACHINE_PC) {
-		ret = machine_ide(vm);
+		ret = machine_ide(vm, &boot);
 		if (ret)
 			return ret;
 	}
 	for (size_t o = 0; o < sizeof(order) / sizeof(order[0]); o++)
 		for (unsigned int i = 0; i < vm->cfg->ndevs; i++) {
 			const struct dev_config *c = &vm->cfg->devs[i];
+			char id[DEV_ID_LEN];
 
 			if (strcmp(c->kind->option, order[o]) ||
 			    c->kind == &dev_kind_ide)
 				continue;
-			ret = vm_device_add_config(vm, c, NULL);
+			ret = vm_device_add_config(vm, c, id);
+			if (!ret && vm->cfg->firmware)
+				ret = vm_firmware_boot_disk(vm, &boot, c, id, 0);
 			if (ret)
 				return ret;
 		}
 	machine_firmware(vm);
-	return 0;
+	if (!vm->cfg->firmware)
+		return 0;
+	machine_acpi_config(vm, &acfg);
+	return vm_firmware_setup(vm, &acfg, &boot);
 }
 
 int vm_create(struct vm **vmp, const struct vm_config *cfg,
@@ -226,7 +266,7 @@ int vm_create(struct vm **vmp, const struct vm_config *cfg,
 		.cmdline = cfg->cmdline,
 		.rsdp_addr = ACPI_RSDP_ADDR,
 	};
-	uint64_t entry;
+	uint64_t entry = 0;
 	int ret;
 
 	*vmp = NULL;
@@ -257,16 +297,20 @@ int vm_create(struct vm **vmp, const struct vm_config *cfg,
 	ret = guest_mem_create(&vm->mem, &vm->mem_cfg);
 	if (ret)
 		goto err;
-	ret = machine_acpi(vm);
-	if (ret)
-		goto err;
-	ret = boot_load_linux(&vm->mem, &boot, &entry);
+	if (cfg->firmware) {
+		ret = vm_firmware_load(vm);
+	} else {
+		ret = machine_acpi(vm);
+		ret = ret ?: boot_load_linux(&vm->mem, &boot, &entry);
+	}
 	if (ret)
 		goto err;
 	ret = kvm_open(&vm->kvm);
 	if (ret)
 		goto err;
 	ret = kvm_map_memory(&vm->kvm, &vm->mem);
+	if (!ret && cfg->firmware)
+		ret = vm_firmware_map(vm);
 	if (ret)
 		goto err;
 	vm->host = (struct machine_host){
@@ -302,10 +346,13 @@ int vm_create(struct vm **vmp, const struct vm_config *cfg,
 		if (ret)
 			goto err;
 	}
-	/* APs wait for INIT/SIPI in the in-kernel LAPIC. */
-	ret = vcpu_set_boot_state(&vm->vcpus[0], entry);
-	if (ret)
-		goto err;
+	/* APs wait for INIT/SIPI in the in-kernel LAPIC. A firmware boot
+	 * starts where KVM's reset state is: the reset vector, real mode. */
+	if (!cfg->firmware) {
+		ret = vcpu_set_boot_state(&vm->vcpus[0], entry);
+		if (ret)
+			goto err;
+	}
 	*vmp = vm;
 	return 0;
 err:

@@ -189,6 +189,8 @@ unsigned int vm_sandbox_needs(const struct vm_config *cfg)
 
 	if (cfg->machine == MACHINE_PC)
 		needs |= SANDBOX_NEED_PC;
+	if (cfg->firmware)
+		needs |= SANDBOX_NEED_FIRMWARE;
 	if (cfg->on_reboot == ON_REBOOT_RESTART)
 		needs |= SANDBOX_NEED_RESTART;
 	if (cfg->stats_path)
@@ -288,6 +290,7 @@ void vm_destroy(struct vm *vm)
 	pci_bus_destroy(&vm->pci);
 	kvm_destroy(&vm->kvm);
 	guest_mem_destroy(&vm->mem);
+	bios_destroy(&vm->bios);	/* after the VM fd: slots pointed here */
 	if (vm->request_fd >= 0)
 		close(vm->request_fd);
 	vm->request_fd = -1;

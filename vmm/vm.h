@@ -14,6 +14,8 @@
 #include "core/vcpu.h"
 #include "core/worker.h"
 #include "platform/acpi_sleep.h"
+#include "platform/bios.h"
+#include "platform/fw_cfg.h"
 #include "platform/host_bridge.h"
 #include "platform/i8042.h"
 #include "platform/piix.h"
@@ -39,6 +41,7 @@ enum on_reboot { ON_REBOOT_EXIT, ON_REBOOT_RESTART };
 
 struct vm_config {
 	const char *kernel;
+	const char *firmware;		/* pc: a BIOS image boots the disks */
 	const char *initramfs;
 	const char *cmdline;
 	unsigned int cpus;
@@ -74,6 +77,8 @@ struct vm {
 	struct acpi_sleep sleep;	/* virt */
 	struct host_bridge host_bridge;	/* virt */
 	struct piix_device piix;	/* pc */
+	struct bios bios;		/* pc with --firmware (vmm/firmware.c) */
+	struct fw_cfg fw_cfg;		/* firmware: on the list once set up */
 	struct mem_config mem_cfg;	/* cfg->mem, shared when vhost-user */
 	struct worker devctl;		/* starts/stops devices for vCPUs */
 	unsigned int ncpus;

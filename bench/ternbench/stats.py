@@ -54,12 +54,14 @@ def ratio(tern_median, peer_median, zero_ok=False):
 
 def ratio_base(name, systems, subject="tern"):
     """The system a peer's figures are compared with (the ratio's numerator): SUBJECT (the scenario's, "tern" unless
-    it says otherwise), or SUBJECT + "-novhost" for a peer named "...-novhost" (QEMU with vhost=off beside tern's
-    userspace datapath) when that system is in SYSTEMS; None for the subject and its -novhost variant themselves."""
+    it says otherwise), or the subject's variant with the same suffix when that system is in SYSTEMS: SUBJECT +
+    "-novhost" for a peer named "...-novhost" (QEMU with vhost=off beside tern's userspace datapath), tern-cd for
+    qemu-pc-cd (firmware); None for the subject and its -novhost variant themselves."""
     if name == subject or name == subject + NOVHOST:
         return None
-    if name.endswith(NOVHOST) and subject + NOVHOST in systems:
-        return subject + NOVHOST
+    for s in sorted(systems, key=len, reverse=True):
+        if s.startswith(subject + "-") and s != name and name.endswith(s[len(subject):]):
+            return s
     return subject
 
 

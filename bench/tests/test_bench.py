@@ -38,6 +38,7 @@ from ternbench import backend, fio, iperf, kvm, parsers, plot, results, scenario
 from ternbench.scenarios import blk as blk_scenario, boot as boot_scenario, legacy as legacy_scenario  # noqa: E402
 from ternbench.scenarios import net as net_scenario, vhost_user as vu_scenario  # noqa: E402
 from ternbench.scenarios import blk_native as bn_scenario  # noqa: E402
+from ternbench.scenarios import firmware as fw_scenario  # noqa: E402
 
 
 def data(name):
@@ -1284,6 +1285,57 @@ class BlkNative(unittest.TestCase):
         f = bn_scenario.system_argv("fio", bn, "randread-qd32", "buffered", 2)
         self.assertIn("--invalidate=0", f)
         self.assertFalse(any(x.startswith("--offset_increment") for x in f))
+
+
+class FirmwareSystems(unittest.TestCase):
+    """Each firmware pair boots the same image with the same bios.bin; a run's figures come from the console's
+    init line and the VMM's exit, and a run that fails says why instead of giving figures."""
+
+    def test_pairs_boot_the_same_image_and_firmware(self):
+        for medium, image in (("", "a.img"), ("-virtio", "v.img"), ("-cd", "cd.iso")):
+            t = fw_scenario.fw_argv("tern" + medium, "/b/tern", "/img")
+            q = fw_scenario.fw_argv("qemu-pc" + medium, "/b/tern", "/img")
+            self.assertIn("/img/" + image, " ".join(t))
+            self.assertIn(image, " ".join(q))
+            self.assertEqual(t[t.index("--firmware") + 1], q[q.index("-bios") + 1])
+            self.assertNotIn("--kernel", t)
+            self.assertNotIn("-kernel", q)
+            self.assertTrue(os.path.isabs(q[0]) and os.access(q[0], os.X_OK))  # the driver's rule
+        scen = scenarios.get("firmware")
+        self.assertTrue(set(scen.peers) <= set(scen.known_peers))
+        # Each QEMU peer meets the tern system on the same medium.
+        systems = ["tern"] + scen.peers
+        self.assertEqual(stats.ratio_base("qemu-pc", systems), "tern")
+        self.assertEqual(stats.ratio_base("qemu-pc-virtio", systems), "tern-virtio")
+        self.assertEqual(stats.ratio_base("qemu-pc-cd", systems), "tern-cd")
+        self.assertEqual(stats.ratio_base("tern-cd", systems), "tern")
+
+    def fake_vmm(self, script):
+        d = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, d)
+        path = os.path.join(d, "vmm")
+        with open(path, "w") as f:
+            f.write("#!/bin/sh\n" + script)
+        os.chmod(path, 0o755)
+        return d, {"name": "x", "argv": [path]}
+
+    def test_run_figures(self):
+        d, sysd = self.fake_vmm("echo SeaBIOS; sleep 0.2; echo TERN-GUEST-INIT; echo TERN-GUEST-EXIT 0\n")
+        rec = fw_scenario.fw_run({"run_timeout": 20}, sysd, os.path.join(d, "r"))
+        self.assertTrue(rec["ok"], rec["errors"])
+        self.assertGreaterEqual(rec["figures"]["init_s"], 0.2)
+        self.assertGreaterEqual(rec["figures"]["exit_s"], rec["figures"]["init_s"])
+
+    def test_failed_runs_have_no_figures(self):
+        d, sysd = self.fake_vmm("echo TERN-GUEST-INIT; echo TERN-GUEST-EXIT 1; exit 3\n")
+        rec = fw_scenario.fw_run({"run_timeout": 20}, sysd, os.path.join(d, "r"))
+        self.assertFalse(rec["ok"])
+        self.assertNotIn("exit_s", rec["figures"])
+        self.assertTrue(any("exit status 3" in e for e in rec["errors"]))
+        d, sysd = self.fake_vmm("sleep 30\n")
+        rec = fw_scenario.fw_run({"run_timeout": 1}, sysd, os.path.join(d, "r"))
+        self.assertFalse(rec["ok"])
+        self.assertEqual(rec["figures"], {})
 
 
 if __name__ == "__main__":

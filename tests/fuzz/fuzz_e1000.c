@@ -20,8 +20,11 @@
  *   7 reset   e1000_reset
  * A reg selector byte below 0xf0 picks one of fz_regs[], else le16 * 4
  * follows (any dword of the 128 KiB).
+ * Op 7: with an odd next byte, time passes (le16 us) and the moderation
+ * timers that are due fire (the device runs on the target's clock); else
+ * a reset.
  * Checked: no crash, no access outside RAM, the IRQ line is exactly
- * ((ICR & IMS) != 0), ring indexes stay in their 16 bits, each frame sent
+ * ((ICR & IMS) != 0) unless ITR holds the edge, ring indexes stay in their 16 bits, each frame sent
  * fits the largest frame (TSO segments included).
  *
  * Build with libFuzzer (see tests/fuzz/README), or -DFUZZ_STANDALONE to
@@ -47,7 +50,7 @@ static const uint32_t fz_regs[] = {
 	0x00c8, 0x00d0, 0x00d8, 0x0100, 0x0400, 0x2800, 0x2804, 0x2808,
 	0x2810, 0x2818, 0x3800, 0x3804, 0x3808, 0x3810, 0x3818, 0x3828,
 	0x4010, 0x4074, 0x4088, 0x408c, 0x40f8, 0x5200, 0x5400, 0x5404,
-	0x5600, 0x1fffc,
+	0x5600, 0x1fffc, 0x2820, 0x282c, 0x3820, 0x382c, 0x5000,
 };
 
 /* Kept across runs: building the device per input would dominate. */
@@ -60,8 +63,14 @@ static struct {
 	struct e1000 dev;
 	int sock[2];
 	int level;
+	uint64_t now;			/* the device's clock, in ns */
 	uint8_t frame[E1000_TX_MAX];
 } fz;
+
+static uint64_t fz_clock(void *opaque)
+{
+	return fz.now;
+}
 
 static struct {
 	unsigned long steps, frames_out, frames_in, missed;
@@ -93,6 +102,8 @@ static void fz_setup(void)
 			      fz.sock));
 	FZ_ASSERT(!e1000_create(&fz.dev, "e1000-fuzz", &host, mac, fz.sock[0],
 				0, -1));
+	fz.now = 1000000000ULL;
+	fz.dev.clock = fz_clock;
 	fz.ready = true;
 }
 
@@ -122,7 +133,14 @@ static void fz_check(void)
 	struct e1000 *e = &fz.dev;
 
 	pthread_mutex_lock(&e->lock);
-	FZ_ASSERT(fz.level == ((e->icr & e->ims) != 0));
+	/* The line follows ICR & IMS, except that ITR may hold a rising
+	 * edge (itr_at armed) until its interval has passed. */
+	FZ_ASSERT(fz.level == ((e->icr & e->ims) != 0) ||
+		  (!fz.level && e->itr_at));
+	/* An armed deadline lies within the longest delay the registers
+	 * give (65535 x 1.024 us). */
+	FZ_ASSERT(e->rdtr_at <= fz.now + 65535 * 1024ULL);
+	FZ_ASSERT(e->tadv_at <= fz.now + 65535 * 1024ULL);
 	FZ_ASSERT(e->rdh <= 0xffff && e->rdt <= 0xffff);
 	FZ_ASSERT(e->tdh <= 0xffff && e->tdt <= 0xffff);
 	FZ_ASSERT(e->tx_len <= E1000_TX_MAX);
@@ -255,7 +273,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			e1000_io_ops.read(&fz.dev, off, d, 4);
 			break;
 		default:
-			e1000_reset(&fz.dev);
+			/* Time passes (odd byte: up to 65 ms), the timers
+			 * that are due fire; or a reset. */
+			if (p < end && (*p & 1) && end - p >= 3) {
+				fz.now += ld(p + 1, 2) * 1000ULL;
+				p += 3;
+				e1000_tick(&fz.dev);
+			} else {
+				e1000_reset(&fz.dev);
+			}
 			break;
 		}
 		fz_check();

@@ -9,7 +9,8 @@
  *
  * Input layout:
  *   0      drive layout: bits 0-1 the position of image A, bits 2-3 that
- *          of image B (the same position: B is left out)
+ *          of image B (the same position: B is left out); bit 4: B is a
+ *          CD-ROM (ATAPI, PACKET commands) on a read-only image
  *   1..2   n (little endian): bytes for guest RAM, at most 16 KiB
  *   3..    those n bytes, copied to guest address 0; then steps of 6:
  *          0     bits 0-1 block (0 command, 1 control, 2 bus master,
@@ -22,6 +23,7 @@
  * Build with libFuzzer (see tests/fuzz/README), or -DFUZZ_STANDALONE to
  * replay files. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,14 +45,14 @@
 #define MAX_STEPS 512
 
 static struct guest_mem fz_mem;
-static struct blk_image fz_img[2];
+static struct blk_image fz_img[3];	/* disks A, B; C a CD-ROM */
 static struct {
 	unsigned long inputs, steps, waits_timed_out;
 } fz_stats;
 
 
 /* A 64 KiB image, unlinked at once: it lives as long as the process. */
-static void fz_image(struct blk_image *img)
+static void fz_image(struct blk_image *img, bool ro)
 {
 	const char *dir = getenv("TMPDIR");
 	char path[160];
@@ -62,7 +64,7 @@ static void fz_image(struct blk_image *img)
 	FZ_ASSERT(fd >= 0);
 	FZ_ASSERT(ftruncate(fd, IMG_SECTORS * 512) == 0);
 	close(fd);
-	FZ_ASSERT(blk_image_open(img, path, false, false) == 0);
+	FZ_ASSERT(blk_image_open(img, path, ro, false) == 0);
 	unlink(path);
 }
 
@@ -82,8 +84,9 @@ static void fz_setup(void)
 	FZ_ASSERT(p == win + 4096);
 	fz_mem.base = p;
 	fz_mem.regions[0].hva = p;
-	fz_image(&fz_img[0]);
-	fz_image(&fz_img[1]);
+	fz_image(&fz_img[0], false);
+	fz_image(&fz_img[1], false);
+	fz_image(&fz_img[2], true);
 }
 
 static uint32_t rd32(const uint8_t *p)
@@ -110,13 +113,21 @@ static void fz_check(struct ide *ide)
 {
 	for (int n = 0; n < IDE_CHANNELS; n++) {
 		struct ide_chan *c = &ide->chan[n];
-		uint8_t err;
+		uint8_t err, key = 0;
+		bool packet;
 
 		pthread_mutex_lock(&c->lock);
 		err = c->error;
+		packet = c->cur && c->cur->atapi && c->cmd == 0xa0;
+		for (int i = 0; i < 2; i++)
+			if (c->drive[i].atapi && c->drive[i].cd.key == 0x03)
+				key = 0x03;
 		pthread_mutex_unlock(&c->lock);
-		/* UNC only comes from a failed host read. */
-		FZ_ASSERT(!(err & 0x40));
+		/* UNC, and an ATAPI MEDIUM ERROR, only come from a failed
+		 * host read. (After PACKET the error register holds a sense
+		 * key: ILLEGAL REQUEST sets the same bit as UNC.) */
+		FZ_ASSERT(packet || !(err & 0x40));
+		FZ_ASSERT(key != 0x03);
 	}
 }
 
@@ -170,7 +181,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	b = (data[0] >> 2) & 3;
 	drives[a] = &fz_img[0];
 	if (b != a)
-		drives[b] = &fz_img[1];
+		drives[b] = &fz_img[(data[0] & 0x10) ? 2 : 1];
 	n = (size_t)(data[1] | data[2] << 8);
 	if (n > RAM_FILL)
 		n = RAM_FILL;
@@ -179,7 +190,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(fz_mem.base, 0, RAM_FILL);
 	memcpy(fz_mem.base, data + HDR, n);
 
-	if (ide_create(&ide, "fuzz", &host, drives) || ide_start(&ide))
+	if (ide_create(&ide, "fuzz", &host, drives))
+		abort();
+	if (b != a && (data[0] & 0x10) && ide_set_atapi(&ide, b))
+		abort();
+	if (ide_start(&ide))
 		abort();
 	fz_stats.inputs++;
 	for (pos = HDR + n; pos + STEP <= size && steps < MAX_STEPS;

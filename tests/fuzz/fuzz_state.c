@@ -14,6 +14,7 @@
 #include "core/state.h"
 #include "net/e1000.h"
 #include "platform/acpi_sleep.h"
+#include "platform/fw_cfg.h"
 #include "platform/host_bridge.h"
 #include "platform/i8042.h"
 #include "platform/piix.h"
@@ -118,6 +119,36 @@ static void poke_sleep(struct machine_host *h)
 
 	bus_read(pio, 0x601, &v, 1);
 	bus_write(pio, 0x601, &v, 1);
+}
+
+static struct fw_cfg fwc;
+
+/* No guest RAM here: the poke never starts a DMA transfer. */
+static struct device *make_fw_cfg(struct machine_host *h)
+{
+	static const char text[] = "/pci@i0cf8/ide@1,1/drive@0/disk@0";
+
+	if (fw_cfg_init(&fwc, "fw_cfg", NULL))
+		return NULL;
+	if (fw_cfg_add_file(&fwc, "bootorder", text, sizeof(text))) {
+		fw_cfg_destroy(&fwc);
+		return NULL;
+	}
+	return &fwc.dev;
+}
+
+static void poke_fw_cfg(struct machine_host *h)
+{
+	struct bus *pio = h->pio;
+	uint8_t v[4];
+
+	for (int i = 0; i < 40; i++)
+		bus_read(pio, FW_CFG_PORT_SEL + 1, v, 1);
+	bus_read(pio, FW_CFG_PORT_DMA, v, 4);
+	v[0] = FW_CFG_FILE_DIR;
+	v[1] = 0;
+	bus_write(pio, FW_CFG_PORT_SEL, v, 2);
+	bus_read(pio, FW_CFG_PORT_SEL + 1, v, 1);
 }
 
 static struct host_bridge bridge;
@@ -326,6 +357,7 @@ static const struct kind kinds[] = {
 	{ "i8042", make_i8042, poke_i8042 },
 	{ "acpi-sleep", make_sleep, poke_sleep },
 	{ "host-bridge", make_bridge, poke_bridge },
+	{ "fw_cfg", make_fw_cfg, poke_fw_cfg },
 };
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
 

@@ -1,5 +1,6 @@
 /* Every bad value: CLI_USAGE and one line naming the option. */
 #include "vmm/cli.h"
+#include "platform/bios.h"
 
 #include "check.h"
 
@@ -129,7 +130,59 @@ int main(void)
 	CHECK_BAD("--net", "--kernel", "/dev/null", "--net", "id=a/b");
 	CHECK_EQ(parse(&cli, "--kernel", "/dev/null", NULL), CLI_RUN);
 	CHECK_EQ(cli.vm.machine, MACHINE_VIRT);
+	CHECK(cli.vm.firmware == NULL);
 	CHECK_BAD("--machine", "--kernel", "/dev/null", "--machine", "q35");
+
+	/* Firmware: pc without --kernel boots SeaBIOS; --firmware names
+	 * another image; never with a kernel, an initramfs or virt. */
+	CHECK_EQ(parse(&cli, "--machine", "pc", "--disk",
+		       "path=/dev/null,if=ide", NULL), CLI_RUN);
+	CHECK_STR(cli.vm.firmware, BIOS_DEFAULT_PATH);
+	CHECK(cli.vm.kernel == NULL);
+	CHECK_EQ(parse(&cli, "--machine", "pc", "--firmware", "/dev/null",
+		       NULL), CLI_RUN);
+	CHECK_STR(cli.vm.firmware, "/dev/null");
+	CHECK_EQ(parse(&cli, "--machine", "pc", "--kernel", "/dev/null", NULL),
+		 CLI_RUN);
+	CHECK(cli.vm.firmware == NULL);
+	CHECK_BAD("--firmware", "--machine", "pc", "--firmware",
+		  "/nonexistent/bios.bin");
+	CHECK_BAD("--firmware", "--firmware", "/dev/null");	/* needs pc */
+	CHECK_BAD("--firmware", "--machine", "pc", "--firmware", "/dev/null",
+		  "--kernel", "/dev/null");
+	CHECK_BAD("--initramfs", "--machine", "pc", "--initramfs",
+		  "/dev/null");
+	CHECK_BAD("--kernel", "--disk", "path=/dev/null");	/* virt */
+	/* bootindex=: per disk, for the firmware, never twice. */
+	CHECK_EQ(parse(&cli, "--machine", "pc", "--disk",
+		       "path=/dev/null,if=ide,bootindex=2", "--disk",
+		       "path=/dev/null,bootindex=0", "--disk", "path=/dev/null",
+		       NULL), CLI_RUN);
+	CHECK_EQ(cli.vm.devs[0].disk.boot_prio, 3);
+	CHECK_EQ(cli.vm.devs[1].disk.boot_prio, 1);
+	CHECK_EQ(cli.vm.devs[2].disk.boot_prio, 0);
+	CHECK_BAD("bootindex", "--machine", "pc", "--disk",
+		  "path=/dev/null,if=ide,bootindex=1", "--disk",
+		  "path=/dev/null,bootindex=1");
+	CHECK_BAD("bootindex", "--kernel", "/dev/null", "--disk",
+		  "path=/dev/null,bootindex=1");
+	CHECK_BAD("bootindex", "--machine", "pc", "--disk",
+		  "path=/dev/null,bootindex=x");
+	CHECK_BAD("bootindex", "--machine", "pc", "--disk",
+		  "path=/dev/null,bootindex=10000");
+	CHECK_BAD("bootindex", "--machine", "pc", "--disk",
+		  "vhost-user=/tmp/s,bootindex=1");
+	/* media=cdrom: an IDE drive, read-only. */
+	CHECK_EQ(parse(&cli, "--machine", "pc", "--disk",
+		       "path=/dev/null,if=ide,media=cdrom", NULL), CLI_RUN);
+	CHECK_EQ(cli.vm.devs[0].disk.media, DISK_MEDIA_CDROM);
+	CHECK(cli.vm.devs[0].disk.d.readonly);
+	CHECK_BAD("cdrom", "--machine", "pc", "--disk",
+		  "path=/dev/null,media=cdrom");
+	CHECK_BAD("read-only", "--machine", "pc", "--disk",
+		  "path=/dev/null,if=ide,media=cdrom,readonly=off");
+	CHECK_BAD("media", "--machine", "pc", "--disk",
+		  "path=/dev/null,if=ide,media=tape");
 	CHECK_BAD("--disk", "--kernel", "/dev/null", "--disk",
 		  "path=/dev/null,if=ide");		/* needs pc */
 	CHECK_BAD("--disk", "--kernel", "/dev/null", "--machine", "pc",

@@ -252,6 +252,9 @@ static void test_ide(void)
 	refuse_field(&d2->dev, &w, 2, 11, ST_BSY | 0x50);
 	refuse_field(&d2->dev, &w, 2, 56, 3);
 	refuse_field(&d2->dev, &w, 1, 0, 0x03);
+	/* Sectors read ahead past the buffer; a CD-ROM where a disk is. */
+	refuse_field(&d2->dev, &w, 6, 3, 0x01);
+	refuse_field(&d2->dev, &w, 6, 16, 1);
 	device_destroy(&d1->dev);
 	free(d1);
 
@@ -399,6 +402,21 @@ static void test_e1000(void)
 	CHECK_EQ(rd32(&m1, 0x2810), 1);
 	CHECK_EQ(device_resume(&n1->d.dev), 0);
 	CHECK(landed(1));
+	CHECK_EQ(rd32(&m1, 0x00c0) & 0x80, 0x80);
+
+	/* RDTR 65535 (67 ms) holds RXT0; pause raises it, so the record
+	 * holds no timer. */
+	wr32(&m1, 0x2820, 0xffff);
+	send_frame(n1, 4);
+	CHECK(landed(2));
+	CHECK_EQ(m1.level[11], 0);
+	CHECK_EQ(device_pause(&n1->d.dev), 0);
+	CHECK_EQ(m1.level[11], 1);
+	CHECK_EQ(n1->d.e.rdtr_at, 0);
+	CHECK_EQ(device_resume(&n1->d.dev), 0);
+	CHECK_EQ(rd32(&m1, 0x00c0) & 0x80, 0x80);
+	CHECK_EQ(rd32(&m1, 0x2820), 0xffff);
+	wr32(&m1, 0x2820, 0);
 
 	/* Save, load into a fresh instance with its own tap. */
 	CHECK_EQ(device_pause(&n1->d.dev), 0);
@@ -422,8 +440,8 @@ static void test_e1000(void)
 	/* The ring continues on the loaded one, from its RDH. */
 	CHECK_EQ(device_resume(&n2->d.dev), 0);
 	send_frame(n2, 3);
-	CHECK(landed(2));
-	CHECK_EQ(rd32(&m2, 0x2810), 3);
+	CHECK(landed(3));
+	CHECK_EQ(rd32(&m2, 0x2810), 4);
 	state_writer_free(&w);
 	device_destroy(&n2->d.dev);
 	CHECK(!bus_read(&m2.mmio, E_BAR, (uint8_t[4]){ 0 }, 4));	/* gone */

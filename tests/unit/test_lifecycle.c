@@ -9,6 +9,7 @@
 #include "core/pci.h"
 #include "core/state.h"
 #include "platform/acpi_sleep.h"
+#include "platform/fw_cfg.h"
 #include "platform/host_bridge.h"
 #include "platform/i8042.h"
 #include "platform/rtc.h"
@@ -306,6 +307,63 @@ static void test_acpi_sleep(void)
 	machine_destroy(&m2);
 }
 
+/* --- fw_cfg ------------------------------------------------------------ */
+
+static void fw_cfg_make(struct fw_cfg *f, const uint8_t *data, uint32_t len)
+{
+	CHECK_EQ(fw_cfg_init(f, "fw_cfg", NULL), 0);
+	CHECK_EQ(fw_cfg_add_file(f, "etc/test", data, len), 0);
+}
+
+/* Half through an item, the DMA register's high half written: the loaded
+ * one reads on from the same byte. */
+static void test_fw_cfg(void)
+{
+	static const uint8_t data[10] = "0123456789";
+	static const uint8_t key[2] = { FW_CFG_FILE_FIRST, 0 };
+	static const uint8_t hi[4] = { 0, 0, 0, 1 };	/* big endian */
+	struct fake_machine m1, m2;
+	struct fw_cfg f1, f2;
+	struct state_writer w;
+
+	machine_init(&m1, NULL);
+	machine_init(&m2, NULL);
+	fw_cfg_make(&f1, data, sizeof(data));
+	fw_cfg_make(&f2, data, sizeof(data));
+	CHECK_EQ(device_realize(&f1.dev, &m1.host), 0);
+	CHECK_EQ(device_realize(&f2.dev, &m2.host), 0);
+	CHECK(bus_write(&m1.pio, FW_CFG_PORT_SEL, key, 2));
+	for (int i = 0; i < 3; i++)
+		CHECK_EQ(inb(&m1, FW_CFG_PORT_SEL + 1), data[i]);
+	CHECK(bus_write(&m1.pio, FW_CFG_PORT_DMA, hi, 4));
+	CHECK_EQ(f1.dma_addr, 1ULL << 32);
+	CHECK_EQ(device_pause(&f1.dev), 0);
+	save(&f1.dev, &w);
+	CHECK_EQ(device_pause(&f2.dev), 0);
+	load_and_compare(&f2.dev, &w);
+	/* Hostile: not a flag, no such key, past the item, a low half. */
+	refuse_field(&f2.dev, &w, 1, 0, 2);
+	refuse_field(&f2.dev, &w, 2, 0, 0x7f);
+	refuse_field(&f2.dev, &w, 3, 0, 11);
+	refuse_field(&f2.dev, &w, 4, 0, 1);
+	CHECK_EQ(device_resume(&f2.dev), 0);
+	CHECK_EQ(f2.dma_addr, 1ULL << 32);
+	for (int i = 3; i < 10; i++)
+		CHECK_EQ(inb(&m2, FW_CFG_PORT_SEL + 1), data[i]);
+	CHECK_EQ(inb(&m2, FW_CFG_PORT_SEL + 1), 0);	/* past the end */
+	/* Reset: nothing selected. */
+	CHECK_EQ(device_reset(&f2.dev), 0);
+	CHECK_EQ(inb(&m2, FW_CFG_PORT_SEL + 1), 0);
+	CHECK_EQ(f2.sel, -1);
+	state_writer_free(&w);
+	device_destroy(&f1.dev);
+	device_destroy(&f2.dev);
+	/* Unrealized: the ports are gone. */
+	CHECK(!bus_read(&m1.pio, FW_CFG_PORT_SEL + 1, (uint8_t[1]){ 0 }, 1));
+	machine_destroy(&m1);
+	machine_destroy(&m2);
+}
+
 /* --- the virt machine's host bridge --------------------------------- */
 
 static void test_host_bridge(void)
@@ -445,6 +503,7 @@ int main(void)
 	test_i8042();
 	test_acpi_sleep();
 	test_host_bridge();
+	test_fw_cfg();
 	test_device_list();
 	return check_done("test_lifecycle");
 }
