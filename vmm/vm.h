@@ -148,6 +148,9 @@ struct vm {
 	unsigned int ncpus;
 	struct vcpu *vcpus;
 
+	struct kvm_clock_data clock;	/* kvmclock when paused */
+	bool clock_held;
+
 	int request_fd;			/* eventfd: a request is pending */
 	_Atomic int request;		/* enum vm_request, first one wins */
 };
@@ -166,7 +169,9 @@ enum vm_request vm_run(struct vm *vm, struct loop *loop);
 void vm_destroy(struct vm *vm);
 void vm_request(struct vm *vm, enum vm_request req);
 /* Pause: vCPUs out of KVM_RUN, then every device quiesced, first to
- * last; resume in reverse. 0 or -errno (on a failure nothing stays
+ * last, then the guest's kvmclock held (KVM_GET_CLOCK); resume sets it
+ * back (KVM_SET_CLOCK), so the guest's clock does not jump by the paused
+ * time, and resumes in reverse. 0 or -errno (on a failure nothing stays
  * paused). */
 int vm_pause(struct vm *vm);
 int vm_resume(struct vm *vm);

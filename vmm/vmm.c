@@ -1,0 +1,609 @@
+/* The VMM: VMs one after another, the control API's operations, the
+ * event monitor (see vmm.h). */
+#include "vmm/vmm.h"
+
+#include "config.h"
+#include "core/events.h"
+#include "core/httpd.h"
+#include "core/log.h"
+#include "core/mailbox.h"
+#include "core/sandbox.h"
+#include "core/stats.h"
+#include "vmm/api.h"
+#include "vmm/vm.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+/* What a VM built from the API may need: any device kind, a new VM after
+ * the last (the filters are installed once, before the first). */
+#define API_NEEDS (SANDBOX_NEED_TAP | SANDBOX_NEED_VHOST_NET |                 \
+		   SANDBOX_NEED_VHOST_USER | SANDBOX_NEED_DISK |               \
+		   SANDBOX_NEED_PC | SANDBOX_NEED_RESTART |                    \
+		   SANDBOX_NEED_NUMA | SANDBOX_NEED_API)
+
+struct vmm {
+	const struct cli *cli;
+	struct loop *loop;
+	struct console *con;
+	struct vm *vm;			/* built, running or paused */
+	const struct vm_config *cfg;	/* what vm.boot builds; NULL: none */
+	struct api_config *created;	/* vm.create's (cfg points in) */
+	struct api_config *dropped;	/* deleted while its VM ran */
+	enum api_state state;
+	bool quit;			/* vmm.shutdown, or a signal */
+	bool run_next;			/* a VM is built: run it */
+	bool api_stopped_vm;		/* vm.shutdown/delete: wait after */
+	bool api_reboot;		/* vm.reboot: build it again */
+	bool locked;			/* the sandbox is in place */
+	unsigned int needs;		/* what it allows */
+	struct mailbox mb;
+	struct loop_watch mb_watch;
+	struct events *events;
+	struct api *api;
+};
+
+static void emit(struct vmm *s, const char *event)
+{
+	events_emit(s->events, "vm", event, NULL);
+}
+
+static void on_signal(struct loop_watch *w, uint32_t events)
+{
+	struct vmm *s = w->opaque;
+	struct signalfd_siginfo si;
+
+	if (read(w->fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	if (si.ssi_signo == SIGUSR2) {
+		if (s->vm)
+			vm_write_stats(s->vm);
+		return;
+	}
+	log_info("vm", "signal %u: stopping%s", si.ssi_signo,
+		 s->vm ? " the guest" : "");
+	s->quit = true;
+	if (s->vm)
+		vm_request(s->vm, VM_REQ_STOP);
+	else
+		loop_stop(s->loop);
+}
+
+static void kick_handler(int sig)
+{
+	(void)sig;	/* only interrupts KVM_RUN */
+}
+
+/* SIGTERM/SIGINT/SIGHUP/SIGUSR2 come through a signalfd to the main loop;
+ * the vCPU kick signal has an empty handler and is unblocked in vCPU
+ * threads only. Threads inherit this mask. */
+static int signals_setup(void)
+{
+	struct sigaction sa = { .sa_handler = kick_handler };
+	sigset_t watched, block;
+
+	sigemptyset(&watched);
+	sigaddset(&watched, SIGTERM);
+	sigaddset(&watched, SIGINT);
+	sigaddset(&watched, SIGHUP);
+	sigaddset(&watched, SIGUSR2);	/* write --stats now */
+	block = watched;
+	sigaddset(&block, VCPU_KICK_SIGNAL);
+	sigaddset(&block, SIGPIPE);
+	if (sigaction(VCPU_KICK_SIGNAL, &sa, NULL) < 0 ||
+	    pthread_sigmask(SIG_BLOCK, &block, NULL))
+		return -errno;
+	return signalfd(-1, &watched, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+/* Jail, user, seccomp: what the configuration needs decides the rules;
+ * with the API, whatever a VM it creates may need. */
+static int lockdown(struct vmm *s)
+{
+	const struct cli *cli = s->cli;
+	struct sandbox_config sc = cli->sandbox;
+	const struct console *con = s->con;
+
+	sc.needs = vm_sandbox_needs(&cli->vm);
+	if (cli->api.given)
+		sc.needs |= API_NEEDS;
+	if (con->raw) {
+		sc.needs |= SANDBOX_NEED_TTY;
+		sandbox_set_tty(con->in_fd, &con->saved);
+	}
+	if (cli->serial == CONSOLE_SOCKET)
+		sc.needs |= SANDBOX_NEED_CONSOLE_SOCKET;
+	s->needs = sc.needs;
+	s->locked = true;
+	return sandbox_lockdown(&sc, "tern");
+}
+
+/* Builds the VM s->cfg describes (not started). */
+static int build(struct vmm *s)
+{
+	int ret;
+
+	emit(s, "booting");
+	ret = vm_create(&s->vm, s->cfg, console_output(s->con), s->loop);
+	if (ret)
+		return ret;
+	s->run_next = true;
+	return 0;
+}
+
+/* vm.info's "config" for a VM from the command line: its VmConfig. */
+static json_t *config_json(const struct vm_config *c)
+{
+	json_t *disks = json_array(), *net = json_array();
+
+	for (unsigned int i = 0; i < c->ndisks; i++)
+		json_array_append_new(disks, json_pack(
+			"{s:s,s:b,s:b,s:i,s:i}", "path", c->disks[i].path,
+			"readonly", c->disks[i].readonly, "direct",
+			c->disks[i].direct, "num_queues", c->disks[i].queues,
+			"queue_size", c->disks[i].queue_size));
+	for (unsigned int i = 0; i < c->nvudisks; i++)
+		json_array_append_new(disks, json_pack(
+			"{s:b,s:s}", "vhost_user", 1, "vhost_socket",
+			c->vudisks[i].socket));
+	for (unsigned int i = 0; i < c->nnets; i++) {
+		const struct vm_net_config *n = &c->nets[i];
+		char mac[18];
+
+		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x",
+			 n->dev.mac[0], n->dev.mac[1], n->dev.mac[2],
+			 n->dev.mac[3], n->dev.mac[4], n->dev.mac[5]);
+		json_array_append_new(net, n->vhost_user ?
+			json_pack("{s:s,s:b,s:s}", "mac", mac, "vhost_user", 1,
+				  "vhost_socket", n->vhost_user) :
+			json_pack("{s:s,s:s,s:i}", "mac", mac, "tap", n->tap,
+				  "num_queues", 2 * n->dev.pairs));
+	}
+	return json_pack("{s:{s:s,s:s?,s:s},s:{s:i,s:i},s:{s:I,s:b,s:b},"
+			 "s:o,s:o}",
+			 "payload", "kernel", c->kernel, "initramfs",
+			 c->initramfs, "cmdline", c->cmdline,
+			 "cpus", "boot_vcpus", c->cpus, "max_vcpus", c->cpus,
+			 "memory", "size", (json_int_t)c->mem.size, "shared",
+			 c->mem.shared, "hugepages", c->mem.hugepages,
+			 "disks", disks, "net", net);
+}
+
+/* The id a device of the VM goes by: vm.create's, else its name. */
+static const char *dev_id(const struct vmm *s, char kind, unsigned int i,
+			  const char *name)
+{
+	if (!s->created)
+		return name;
+	switch (kind) {
+	case 'd': return s->created->disk_id[i];
+	case 'u': return s->created->vudisk_id[i];
+	default: return s->created->net_id[i];
+	}
+}
+
+static void tree_add(json_t *tree, const char *id, const struct pci_dev *p)
+{
+	char bdf[16];
+
+	snprintf(bdf, sizeof(bdf), "0000:00:%02x.%x", p->devfn >> 3,
+		 p->devfn & 7);
+	json_object_set_new(tree, id, json_pack("{s:s,s:[],s:[],s:s}", "id",
+						id, "resources", "children",
+						"pci_bdf", bdf));
+}
+
+static json_t *device_tree(const struct vmm *s)
+{
+	const struct vm *vm = s->vm;
+	json_t *tree = json_object();
+
+	if (!vm)
+		return tree;
+	for (const struct device *d = vm->devices.head; d; d = d->next)
+		json_object_set_new(tree, d->id, json_pack(
+			"{s:s,s:[],s:[],s:n}", "id", d->id, "resources",
+			"children", "pci_bdf"));
+	for (unsigned int i = 0; i < vm->ndisks; i++)
+		tree_add(tree, dev_id(s, 'd', i, vm->blk_pci[i].name),
+			 &vm->blk_pci[i].pci);
+	for (unsigned int i = 0; i < vm->nvudisks; i++)
+		tree_add(tree, dev_id(s, 'u', i, vm->vudisks[i].pci.name),
+			 &vm->vudisks[i].pci.pci);
+	for (unsigned int i = 0; i < vm->nnets; i++) {
+		const struct vm_net *n = &vm->nets[i];
+
+		tree_add(tree, dev_id(s, 'n', i, n->kind == VM_NET_E1000 ?
+					n->e1000.pci.name : n->pci.name),
+			 n->kind == VM_NET_E1000 ? &n->e1000.pci : &n->pci.pci);
+	}
+	return tree;
+}
+
+static bool device_known(const struct vmm *s, const char *id)
+{
+	json_t *tree = device_tree(s);
+	bool known = json_object_get(tree, id) != NULL;
+
+	json_decref(tree);
+	return known;
+}
+
+static json_t *info(const struct vmm *s)
+{
+	json_t *cfg = s->created ? json_incref(s->created->json) :
+				   config_json(s->cfg);
+
+	return json_pack("{s:o,s:s,s:I,s:o}", "config", cfg, "state",
+			 api_state_name(s->state), "memory_actual_size",
+			 (json_int_t)s->cfg->mem.size, "device_tree",
+			 device_tree(s));
+}
+
+/* vm.counters: per device and queue what tern serves itself (virtio-blk
+ * on io_uring), per vCPU KVM's exit statistics, the event monitor's.
+ * Cloud Hypervisor's shape: {"id": {"counter": integer}}. */
+static json_t *counters(const struct vmm *s)
+{
+	static const char *const names[STATS_N] = STATS_NAMES;
+	json_t *out = json_object();
+	struct vm *vm = s->vm;
+
+	static const char *const ctr[CTR_N] = CTR_NAMES;
+
+	/* virtio-blk: per queue, and the device's sums. */
+	for (unsigned int d = 0; vm && d < vm->ndisks; d++) {
+		uint64_t sum[CTR_N] = { 0 };
+		json_t *c = json_object();
+
+		for (unsigned int q = 0; q < vm->blk[d].cfg.queues; q++) {
+			uint64_t v[CTR_N];
+			char key[48];
+
+			virtio_blk_queue_counters(&vm->blk[d], q, v);
+			for (unsigned int k = 0; k < CTR_N; k++) {
+				snprintf(key, sizeof(key), "queue%u.%s", q,
+					 ctr[k]);
+				json_object_set_new(c, key, json_integer(
+					(json_int_t)v[k]));
+				sum[k] += v[k];
+			}
+		}
+		for (unsigned int k = 0; k < CTR_N; k++)
+			json_object_set_new(c, ctr[k],
+					    json_integer((json_int_t)sum[k]));
+		json_object_set_new(out, dev_id(s, 'd', d, vm->blk_pci[d].name),
+				    c);
+	}
+	for (unsigned int i = 0; vm && i < vm->ncpus; i++) {
+		struct vcpu_stats st;
+		char key[16];
+		json_t *c;
+
+		if (vm->vcpus[i].stats_fd < 0 ||
+		    stats_read(vm->vcpus[i].stats_fd, &st))
+			continue;
+		c = json_object();
+		for (unsigned int k = 0; k < STATS_N; k++)
+			if (st.found & (1u << k))
+				json_object_set_new(c, names[k],
+						    json_integer((json_int_t)
+								 st.v[k]));
+		snprintf(key, sizeof(key), "vcpu%u", i);
+		json_object_set_new(out, key, c);
+	}
+	if (s->events)
+		json_object_set_new(out, "event-monitor", json_pack(
+			"{s:I,s:I}", "emitted",
+			(json_int_t)events_emitted(s->events), "dropped",
+			(json_int_t)events_dropped(s->events)));
+	return out;
+}
+
+static void reply(struct api_request *req, int status, json_t *body)
+{
+	req->status = status;
+	req->reply = body;
+}
+
+static void fail(struct api_request *req, int status, int err,
+		 const char *what)
+{
+	reply(req, status, httpd_error("%s: %s%s", req->route->name, what,
+				       err ? strerror(-err) : ""));
+}
+
+/* Ends the running VM for the API: vm_run returns, and the VMM waits. */
+static void stop_vm(struct vmm *s)
+{
+	s->api_stopped_vm = true;
+	vm_request(s->vm, VM_REQ_STOP);
+}
+
+struct call {
+	struct vmm *s;
+	struct api_request *req;
+};
+
+/* On the main thread: one API operation. */
+static void execute(void *arg)
+{
+	struct call *c = arg;
+	struct vmm *s = c->s;
+	struct api_request *req = c->req;
+	int ret;
+
+	if (api_check_state(req, s->state))
+		return;
+	switch (req->route->op) {
+	case API_PING:
+		reply(req, 200, json_pack("{s:s,s:s,s:i,s:[]}", "build_version",
+					  TERN_VERSION, "version", TERN_VERSION,
+					  "pid", (int)getpid(), "features"));
+		return;
+	case API_VMM_SHUTDOWN:
+		s->quit = true;
+		if (s->vm)
+			stop_vm(s);
+		else
+			loop_stop(s->loop);
+		reply(req, 204, NULL);
+		return;
+	case API_CREATE:
+		s->created = req->config;
+		req->config = NULL;
+		s->cfg = &s->created->cli.vm;
+		s->state = API_STATE_CREATED;
+		reply(req, 204, NULL);
+		return;
+	case API_DELETE:
+		if (s->vm) {
+			stop_vm(s);
+			/* Its VM still reads it until torn down. */
+			s->dropped = s->created;
+		} else if (s->created) {
+			api_config_free(s->created);
+			free(s->created);
+		}
+		s->created = NULL;
+		s->cfg = NULL;
+		s->state = API_STATE_NONE;
+		reply(req, 204, NULL);
+		return;
+	case API_BOOT:
+		if (s->vm) {
+			fail(req, 409, 0, "the last VM is still going down");
+			return;
+		}
+		ret = build(s);
+		if (ret) {
+			fail(req, 500, ret, "the VM could not be built (tern's "
+			     "log says why): ");
+			return;
+		}
+		s->state = API_STATE_RUNNING;
+		loop_stop(s->loop);
+		reply(req, 204, NULL);
+		return;
+	case API_INFO:
+		reply(req, 200, info(s));
+		return;
+	case API_COUNTERS:
+		reply(req, 200, counters(s));
+		return;
+	case API_PAUSE:
+		ret = vm_pause(s->vm);
+		if (ret) {
+			fail(req, 500, ret, "");
+			return;
+		}
+		s->state = API_STATE_PAUSED;
+		emit(s, "paused");
+		reply(req, 204, NULL);
+		return;
+	case API_RESUME:
+		ret = vm_resume(s->vm);
+		s->state = API_STATE_RUNNING;
+		emit(s, "resumed");
+		if (ret)
+			fail(req, 500, ret, "resumed, but a device did not: ");
+		else
+			reply(req, 204, NULL);
+		return;
+	case API_SHUTDOWN:
+		stop_vm(s);
+		s->state = API_STATE_SHUTDOWN;
+		reply(req, 204, NULL);
+		return;
+	case API_REBOOT:
+		s->api_reboot = true;
+		vm_request(s->vm, VM_REQ_RESET);
+		reply(req, 204, NULL);
+		return;
+	case API_POWER_BUTTON:
+		fail(req, 501, 0, "this tern has no ACPI power button yet");
+		return;
+	case API_ADD_DISK:
+	case API_ADD_NET:
+		fail(req, 501, 0, "this tern cannot add devices to a running "
+		     "VM yet (PCI hotplug)");
+		return;
+	case API_REMOVE_DEVICE: {
+		const char *id = json_string_value(json_object_get(req->body,
+								   "id"));
+
+		if (!device_known(s, id))
+			reply(req, 404, httpd_error("vm.remove-device: no "
+						    "device '%s'", id));
+		else
+			fail(req, 501, 0, "this tern cannot remove devices "
+			     "from a running VM yet (PCI hotplug)");
+		return;
+	}
+	default:
+		fail(req, 500, 0, "not an operation");
+		return;
+	}
+}
+
+/* On the API thread: the operation runs on the main thread. */
+static void submit(void *opaque, struct api_request *req)
+{
+	struct vmm *s = opaque;
+	struct call c = { s, req };
+
+	if (mailbox_call(&s->mb, execute, &c))
+		reply(req, 503, httpd_error("%s: the VMM is shutting down",
+					    req->route->name));
+}
+
+static void on_mail(struct loop_watch *w, uint32_t events)
+{
+	mailbox_serve(w->opaque);
+}
+
+/* What ended the VM decides what comes next: EXIT_* to end, or -1 to go
+ * on (another VM, or waiting for the API). */
+static int after_vm(struct vmm *s, enum vm_request req)
+{
+	if (req == VM_REQ_RESET &&
+	    (s->cli->vm.on_reboot == ON_REBOOT_RESTART || s->api_reboot) &&
+	    !s->quit) {
+		log_info("vm", "guest reset: restarting");
+		emit(s, "reboot");
+		s->api_reboot = false;
+		if (build(s))
+			return EXIT_ERROR;
+		s->state = API_STATE_RUNNING;
+		return -1;
+	}
+	emit(s, "shutdown");
+	if (s->api_stopped_vm && !s->quit) {
+		s->api_stopped_vm = false;
+		return -1;
+	}
+	switch (req) {
+	case VM_REQ_POWEROFF:
+		log_info("vm", "guest powered off");
+		return EXIT_OK;
+	case VM_REQ_STOP:
+		return EXIT_OK;
+	case VM_REQ_RESET:
+		log_info("vm", "guest reset: exiting (--on-reboot exit)");
+		return EXIT_REBOOT;
+	default:
+		return EXIT_ERROR;
+	}
+}
+
+static int serve(struct vmm *s)
+{
+	int status = -1;
+
+	while (status < 0) {
+		enum vm_request req;
+
+		if (!s->vm) {
+			/* Empty: the API's vm.create and vm.boot. */
+			s->loop->stop = false;
+			while (!s->vm && !s->quit)
+				if (loop_run(s->loop)) {
+					log_err("vm", "main loop: %s",
+						strerror(errno));
+					return EXIT_ERROR;
+				} else {
+					s->loop->stop = false;
+				}
+			if (s->quit)
+				return EXIT_OK;
+		}
+		if (!s->locked && lockdown(s)) {
+			vm_destroy(s->vm);
+			s->vm = NULL;
+			return EXIT_ERROR;
+		}
+		s->run_next = false;
+		s->state = API_STATE_RUNNING;
+		console_attach(s->con, &s->vm->serial, s->vm->kvm.ctl);
+		emit(s, "booted");
+		req = vm_run(s->vm, s->loop);
+		console_detach(s->con);
+		vm_destroy(s->vm);
+		s->vm = NULL;
+		if (s->dropped) {
+			api_config_free(s->dropped);
+			free(s->dropped);
+			s->dropped = NULL;
+		}
+		if (s->state != API_STATE_NONE)
+			s->state = API_STATE_SHUTDOWN;
+		status = after_vm(s, req);
+	}
+	return status;
+}
+
+int vmm_run(const struct cli *cli, struct loop *loop, struct console *con)
+{
+	struct vmm s = { .cli = cli, .loop = loop, .con = con };
+	struct api_backend backend = { submit, &s };
+	struct loop_watch sig_watch;
+	int sfd, status = EXIT_ERROR;
+
+	if (mailbox_init(&s.mb)) {
+		log_err("vm", "mailbox: %s", strerror(errno));
+		return EXIT_ERROR;
+	}
+	sfd = signals_setup();
+	if (sfd < 0 || loop_add(loop, &sig_watch, sfd, EPOLLIN, on_signal, &s)) {
+		log_err("vm", "signal setup failed");
+		goto out_mb;
+	}
+	if (loop_add(loop, &s.mb_watch, mailbox_fd(&s.mb), EPOLLIN, on_mail,
+		     &s.mb))
+		goto out_sig;
+	if (cli->events.given &&
+	    events_open(&s.events, cli->events.path, cli->events.fd))
+		goto out_watch;
+	if (cli->vm.kernel) {
+		s.cfg = &cli->vm;
+		s.state = API_STATE_CREATED;
+		if (build(&s))
+			goto out_events;
+	}
+	if (cli->api.given) {
+		/* The API's VMs are built after its thread exists: lock
+		 * down first, while this is the only thread. */
+		if (lockdown(&s) || api_start(&s.api, &cli->api, &backend,
+					      s.events))
+			goto out_vm;
+		events_emit(s.events, "vmm", "starting", NULL);
+	}
+	status = serve(&s);
+out_vm:
+	mailbox_close(&s.mb);
+	api_stop(s.api);
+	if (s.vm)
+		vm_destroy(s.vm);
+	if (s.created) {
+		api_config_free(s.created);
+		free(s.created);
+	}
+out_events:
+	events_emit(s.events, "vmm", "shutdown", NULL);
+	events_close(s.events);
+out_watch:
+	loop_del(loop, &s.mb_watch);
+out_sig:
+	loop_del(loop, &sig_watch);
+	if (sfd >= 0)
+		close(sfd);
+out_mb:
+	mailbox_destroy(&s.mb);
+	return status;
+}
