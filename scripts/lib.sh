@@ -9,7 +9,8 @@ TERN_PACKAGES="meson ninja-build pkg-config gcc libc6-dev liburing-dev libnuma-d
  fio iperf3 ethtool iproute2 gnuplot-nox python3 clang libclang-rt-14-dev
  procps e2fsprogs util-linux git
  dpdk-dev librte-net-vhost23 librte-net-tap23 librte-mempool-ring23
- librte-net-virtio23 libmicrohttpd-dev libjansson-dev curl openvswitch-switch-dpdk"
+ librte-net-virtio23 libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev curl
+ openvswitch-switch-dpdk"
 
 install_missing() {
 	local missing=() p

@@ -99,7 +99,8 @@ int api_check_state(struct api_request *req, enum api_state state)
 				snprintf(want + strlen(want),
 					 sizeof(want) - strlen(want), "%s%s",
 					 want[0] ? " or " : "",
-					 s == API_STATE_NONE ? "not created" :
+					 s == API_STATE_NONE ?
+						"not created (vm.delete first)" :
 							       state_names[s]);
 		req->status = 409;
 		req->reply = error("%s: the VM is %s; it must be %s", r->name,

@@ -467,7 +467,7 @@ static void test_http(void)
 	CHECK(!strcmp(v.d.kernel, kernel));
 	CHECK_EQ(v.d.ndisks, 1);
 	CHECK_EQ(v.d.nnets, 1);
-	EXPECT("PUT", "vm.create", create, 409, "it must be not created");
+	EXPECT("PUT", "vm.create", create, 409, "must be not created (vm.delete first)");
 	EXPECT("PUT", "vm.pause", NULL, 409, "the VM is Created");
 	EXPECT("PUT", "vm.boot", NULL, 204, NULL);
 	EXPECT("PUT", "vm.boot", NULL, 409, "the VM is Running");
