@@ -1,6 +1,7 @@
 #include "virtio/pci.h"
 
 #include "core/bytes.h"
+#include "core/events.h"
 #include "core/log.h"
 
 #include <errno.h>
@@ -226,6 +227,8 @@ static void device_error(struct loop_watch *w, uint32_t events)
 	if (t->started && atomic_exchange(&t->broken, false) &&
 	    !(t->status & VIRTIO_STATUS_NEEDS_RESET)) {
 		log_warn(t->name, "device needs reset");
+		events_emit(t->host.events, "virtio-device", "needs-reset",
+			    "id", t->name, NULL);
 		needs_reset(t);
 	}
 	pthread_mutex_unlock(&t->lock);

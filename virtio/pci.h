@@ -28,6 +28,7 @@ struct virtio_pci_host {
 	struct loop *loop;		/* serves the device's error eventfd */
 	struct worker *ctl;		/* runs the device's start and stop
 					 * (NULL: the caller, as in tests) */
+	struct events *events;		/* the event monitor, or NULL */
 };
 
 struct vpci_queue {

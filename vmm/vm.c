@@ -203,6 +203,7 @@ static int vu_net_setup(struct vm *vm, unsigned int i,
 	ret = vu_net_create(&n->vun, name, nc->vhost_user, host->loop);
 	if (ret)
 		return ret;
+	n->vun.front.events = vm->cfg->events;
 	/* One pair unless asked: DPDK answers GET_QUEUE_NUM with what it
 	 * could serve (128), not what it polls, so more pairs by default
 	 * would leave the guest's traffic on rings nobody reads. */
@@ -375,6 +376,7 @@ static int devices_setup(struct vm *vm, struct loop *loop)
 		.pci = &vm->pci,
 		.loop = loop,
 		.ctl = &vm->devctl,
+		.events = vm->cfg->events,
 	};
 	int ret;
 
@@ -420,6 +422,7 @@ static int devices_setup(struct vm *vm, struct loop *loop)
 					vm->ncpus, &vm->mem, loop);
 		if (ret)
 			return ret;
+		vd->dev.front.events = vm->cfg->events;
 		ret = virtio_pci_create(&vd->pci, &host, name, &vu_blk_dev_ops,
 					&vd->dev, vd->dev.nq,
 					BLK_DEFAULT_QUEUE_SIZE);
@@ -507,6 +510,7 @@ int vm_create(struct vm **vmp, const struct vm_config *cfg,
 		.set_irq = kvm_set_irq,
 		.set_irq_opaque = &vm->kvm,
 		.ctl = vm->kvm.ctl,
+		.events = cfg->events,
 	};
 	ret = platform_setup(vm, out);
 	if (ret)

@@ -88,6 +88,8 @@ struct vm_config {
 	unsigned int nvudisks;
 	struct vm_vu_disk_config vudisks[VM_MAX_DISKS];
 	enum vm_machine machine;
+	struct events *events;		/* set by the VMM, not an option:
+					 * where devices report, or NULL */
 	unsigned int nide;		/* in order: pri master, pri slave, ... */
 	struct vm_ide_config ide[VM_MAX_IDE];
 };

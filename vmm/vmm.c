@@ -34,6 +34,7 @@ struct vmm {
 	struct console *con;
 	struct vm *vm;			/* built, running or paused */
 	const struct vm_config *cfg;	/* what vm.boot builds; NULL: none */
+	struct vm_config cli_vm;	/* the command line's, with events */
 	struct api_config *created;	/* vm.create's (cfg points in) */
 	struct api_config *dropped;	/* deleted while its VM ran */
 	enum api_state state;
@@ -358,6 +359,7 @@ static void execute(void *arg)
 	case API_CREATE:
 		s->created = req->config;
 		req->config = NULL;
+		s->created->cli.vm.events = s->events;
 		s->cfg = &s->created->cli.vm;
 		s->state = API_STATE_CREATED;
 		reply(req, 204, NULL);
@@ -570,8 +572,10 @@ int vmm_run(const struct cli *cli, struct loop *loop, struct console *con)
 	if (cli->events.given &&
 	    events_open(&s.events, cli->events.path, cli->events.fd))
 		goto out_watch;
+	s.cli_vm = cli->vm;
+	s.cli_vm.events = s.events;
 	if (cli->vm.kernel) {
-		s.cfg = &cli->vm;
+		s.cfg = &s.cli_vm;
 		s.state = API_STATE_CREATED;
 		if (build(&s))
 			goto out_events;
