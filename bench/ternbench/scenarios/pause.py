@@ -145,7 +145,7 @@ class Console:
 
 
 def pause_run(spec, sysd, rdir):
-    params = spec["params"]["pause"]
+    params = spec["pause"]
     tmp = tempfile.mkdtemp(prefix="tbp-")
     sock = os.path.join(tmp, "ctl.sock")
     argv = [a.replace(SOCK, sock) for a in sysd["argv"]]
