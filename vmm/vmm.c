@@ -282,6 +282,60 @@ static json_t *counters(const struct vmm *s)
 		json_object_set_new(out, dev_id(s, 'd', d, vm->blk_pci[d].name),
 				    c);
 	}
+	/* virtio-net on the userspace datapath: per queue pair, and sums
+	 * (vhost-net and vhost-user move packets where tern cannot count). */
+	for (unsigned int d = 0; vm && d < vm->nnets; d++) {
+		const struct vm_net *n = &vm->nets[d];
+		struct net_uspace_stats sum = { 0 };
+		json_t *c;
+
+		if (n->kind != VM_NET_USPACE)
+			continue;
+		c = json_object();
+		for (unsigned int q = 0; q < n->us.npairs; q++) {
+			struct net_uspace_stats v;
+			const struct {
+				const char *name;
+				uint64_t *acc;
+			} f[] = {
+				{ "rx_packets", &sum.rx_packets },
+				{ "rx_bytes", &sum.rx_bytes },
+				{ "rx_dropped", &sum.rx_dropped },
+				{ "rx_errors", &sum.rx_errors },
+				{ "tx_packets", &sum.tx_packets },
+				{ "tx_bytes", &sum.tx_bytes },
+				{ "tx_dropped", &sum.tx_dropped },
+				{ "tx_errors", &sum.tx_errors },
+			};
+			uint64_t vals[8];
+			char key[48];
+
+			net_uspace_stats(&n->us, q, &v);
+			vals[0] = v.rx_packets, vals[1] = v.rx_bytes;
+			vals[2] = v.rx_dropped, vals[3] = v.rx_errors;
+			vals[4] = v.tx_packets, vals[5] = v.tx_bytes;
+			vals[6] = v.tx_dropped, vals[7] = v.tx_errors;
+			for (unsigned int k = 0; k < 8; k++) {
+				snprintf(key, sizeof(key), "pair%u.%s", q,
+					 f[k].name);
+				json_object_set_new(c, key, json_integer(
+					(json_int_t)vals[k]));
+				*f[k].acc += vals[k];
+			}
+		}
+		json_object_set_new(c, "rx_packets",
+				    json_integer((json_int_t)sum.rx_packets));
+		json_object_set_new(c, "rx_bytes",
+				    json_integer((json_int_t)sum.rx_bytes));
+		json_object_set_new(c, "tx_packets",
+				    json_integer((json_int_t)sum.tx_packets));
+		json_object_set_new(c, "tx_bytes",
+				    json_integer((json_int_t)sum.tx_bytes));
+		json_object_set_new(c, "errors", json_integer((json_int_t)(
+			sum.rx_dropped + sum.rx_errors + sum.tx_dropped +
+			sum.tx_errors)));
+		json_object_set_new(out, dev_id(s, 'n', d, n->pci.name), c);
+	}
 	for (unsigned int i = 0; vm && i < vm->ncpus; i++) {
 		struct vcpu_stats st;
 		char key[16];
