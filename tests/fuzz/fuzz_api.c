@@ -110,7 +110,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FZ_ASSERT(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
 	FZ_ASSERT(fcntl(sv[1], F_SETFL, O_NONBLOCK) == 0);
 	FZ_ASSERT(httpd_add_connection(h, sv[0]) == 0);
-	for (int turn = 0; turn < 400; turn++) {
+	/* Until the server closes, or it has had all the input and stays
+	 * quiet (waiting for a body that will not come, say). */
+	for (int turn = 0, idle = 0; turn < 400 && idle < 20; turn++) {
 		ssize_t n;
 
 		if (off < size) {
@@ -125,6 +127,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		httpd_run(h);
 		n = read(sv[1], resp + got, sizeof(resp) - 1 - got);
+		idle = off >= size && n <= 0 ? idle + 1 : 0;
 		if (n > 0) {
 			got += (size_t)n;
 			if (got == sizeof(resp) - 1)
@@ -136,9 +139,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;		/* the server closed */
 		if (off >= size && !httpd_connections(h))
 			break;
-		struct pollfd p = { .fd = sv[1], .events = POLLIN };
+		struct pollfd p[2] = { { .fd = sv[1], .events = POLLIN },
+				       { .fd = httpd_fd(h), .events = POLLIN } };
 
-		poll(&p, 1, 1);
+		poll(p, 2, 1);
 	}
 	resp[got] = '\0';
 	check_response(resp, got);
