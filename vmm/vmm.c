@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 /* What a VM built from the API may need: any device kind, a new VM after
@@ -361,6 +362,15 @@ static json_t *counters(const struct vmm *s)
 	return out;
 }
 
+static unsigned long long now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000000ull +
+	       (unsigned long long)ts.tv_nsec / 1000;
+}
+
 static void reply(struct api_request *req, int status, json_t *body)
 {
 	req->status = status;
@@ -392,6 +402,7 @@ static void execute(void *arg)
 	struct call *c = arg;
 	struct vmm *s = c->s;
 	struct api_request *req = c->req;
+	unsigned long long t0;
 	int ret;
 
 	if (api_check_state(req, s->state))
@@ -454,17 +465,21 @@ static void execute(void *arg)
 		reply(req, 200, counters(s));
 		return;
 	case API_PAUSE:
+		t0 = now_us();
 		ret = vm_pause(s->vm);
 		if (ret) {
 			fail(req, 500, ret, "");
 			return;
 		}
+		log_info("vm", "paused (%llu us)", now_us() - t0);
 		s->state = API_STATE_PAUSED;
 		emit(s, "paused");
 		reply(req, 204, NULL);
 		return;
 	case API_RESUME:
+		t0 = now_us();
 		ret = vm_resume(s->vm);
+		log_info("vm", "resumed (%llu us)", now_us() - t0);
 		s->state = API_STATE_RUNNING;
 		emit(s, "resumed");
 		if (ret)
