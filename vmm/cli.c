@@ -64,7 +64,7 @@ static const char usage_text[] =
 	"                         (default on; log: name a forbidden call, then\n"
 	"                         let it run); --seccomp-list prints the rules\n"
 	"  --seccomp-probe ROLE   ROLE's threads (vcpu, main, devctl, blk-io,\n"
-	"                         net-io, net-ctrl) call a forbidden syscall once\n"
+	"                         net-io, net-ctrl, api) call a forbidden syscall once\n"
 	"                         filtered: a check that the filters stop them\n"
 	"  --user USER|UID:GID    once everything is open, run as this user\n"
 	"                         with no capabilities\n"
@@ -648,8 +648,8 @@ static int apply(struct cli *cli, int opt, const char *arg, FILE *err)
 		if (cli->sandbox.probe < 0 ||
 		    cli->sandbox.probe == SANDBOX_BLKD)
 			ret = bad(err, "seccomp-probe", "'%s' is not "
-				  "vcpu, main, devctl, blk-io, net-io "
-				  "or net-ctrl", arg);
+				  "vcpu, main, devctl, blk-io, net-io, "
+				  "net-ctrl or api", arg);
 		break;
 	case O_USER:
 		ret = parse_user(cli, arg, err);

@@ -78,6 +78,16 @@ else
 	echo "ok   tern exited 0, socket removed"
 fi
 expect gone 1 "$sock" -- ping
+# The API thread runs under its own seccomp filter: probed, it is stopped.
+"$tern" --api-socket "path=$dir/probe.sock" --serial off --seccomp-probe api >"$dir/probe.out" 2>&1 </dev/null
+st=$?
+if [ $st -eq 159 ] && grep -q "thread api called forbidden syscall personality" "$dir/probe.out"; then
+	echo "ok   --seccomp-probe api: exit 159"
+else
+	echo "FAIL --seccomp-probe api: exit $st"
+	sed 's/^/  /' "$dir/probe.out"
+	fail=1
+fi
 for e in '"vmm","event":"starting"' '"vmm","event":"shutdown"'; do
 	grep -q "$e" "$dir/events" || { echo "FAIL events: no $e"; fail=1; }
 done
