@@ -122,7 +122,7 @@ const struct sb_rule sb_rules[] = {
 	{ "sendto", SB_API, 0, .why = "replies" },
 	{ "sendmsg", SB_API, 0, .why = "replies (header and body)" },
 	{ "writev", SB_API, 0, .why = "replies (header and body)" },
-	{ "shutdown", SB_API, 0, .why = "a connection's end" },
+	{ "shutdown", SB_API, 0, .why = "a connection's end, the server's" },
 	{ "setsockopt", SB_API, 0, .why = "libmicrohttpd's socket options" },
 	{ "getsockopt", SB_API, 0, .why = "libmicrohttpd's socket options" },
 	{ "fcntl", SB_API, 0, .nargs = 1, .args = { ARG_EQ(1, F_GETFL) },
@@ -135,8 +135,7 @@ const struct sb_rule sb_rules[] = {
 	  .args_text = "F_SETFD", .why = "a client socket, close-on-exec" },
 	{ "access", SB_API, 0, .why = "vm.create: the kernel and images are "
 				     "there and readable" },
-	{ "unlink", SB_MAIN, T_API, .why = "the API socket, at exit" },
-	{ "epoll_ctl", SB_MAIN, T_API, .why = "the API server, at exit" },
+	{ "unlink", SB_API, 0, .why = "its socket file, at exit" },
 
 	/* vhost-user front-end: requests from devctl (start, stop) and the
 	 * control queue (pairs), reconnects from the main loop. */

@@ -705,11 +705,14 @@ static void *api_main(void *arg)
 		httpd_run(a->h);
 		events_flush(a->events);
 	}
-	/* What was answered last goes out before the socket closes. */
+	/* What was answered last goes out before the socket closes; the
+	 * server is this thread's to close, under this thread's filter. */
 	for (int i = 0; i < 25 && httpd_connections(a->h); i++) {
 		poll(p, 1, 20);
 		httpd_run(a->h);
 	}
+	httpd_close(a->h);
+	a->h = NULL;
 	return NULL;
 }
 
@@ -759,7 +762,6 @@ void api_stop(struct api *a)
 		return;
 	(void)!write(a->stop_fd, &one, sizeof(one));
 	pthread_join(a->thread, NULL);
-	httpd_close(a->h);
 	close(a->stop_fd);
 	free(a);
 }

@@ -125,8 +125,9 @@ int api_check_device(enum api_op op, json_t *json, char *err, size_t errlen);
 struct api;
 int api_start(struct api **out, const struct cli_endpoint *socket,
 	      const struct api_backend *backend, struct events *events);
-/* Answers what is in flight (for at most half a second), then stops the
- * thread and closes the socket. NULL is fine. */
+/* Answers what is in flight (for at most half a second), then the thread
+ * closes the server (its connections, the socket and its file) and ends.
+ * NULL is fine. */
 void api_stop(struct api *a);
 
 #endif
