@@ -38,6 +38,7 @@
 #include <stdint.h>
 
 struct bus;
+struct events;
 struct guest_mem;
 struct irq_ops;
 struct kvm;
@@ -63,6 +64,7 @@ struct machine_host {
 	int (*set_irq)(void *opaque, uint32_t gsi, int level);
 	void *set_irq_opaque;
 	struct vm_control ctl;		/* requests: power off, reset */
+	struct events *events;		/* the event monitor, or NULL */
 };
 
 enum device_state {

@@ -3,6 +3,7 @@
 #include "core/log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <microhttpd.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -239,6 +240,31 @@ fail:
 	return ret;
 }
 
+/* Starts libmicrohttpd on H's listening socket; H's fd is closed on
+ * failure (and the socket file removed if H made it). */
+static int httpd_start(struct httpd *h)
+{
+	h->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+				  MHD_USE_SUPPRESS_DATE_NO_CLOCK, 0,
+				  NULL, NULL, on_request, h,
+				  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
+				  MHD_OPTION_LISTEN_SOCKET, h->listen_fd,
+				  MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+				  MHD_OPTION_CONNECTION_LIMIT,
+				  (unsigned int)HTTPD_MAX_CONNS,
+				  MHD_OPTION_CONNECTION_TIMEOUT, 10u,
+				  MHD_OPTION_END);
+	if (!h->mhd) {
+		log_err(h->name, "control socket %s: libmicrohttpd would not "
+			"start", h->path[0] ? h->path : "(fd)");
+		close(h->listen_fd);
+		if (h->path[0])
+			unlink(h->path);
+		return -EIO;
+	}
+	return 0;
+}
+
 int httpd_open(struct httpd **out, const char *name, const char *path,
 	       httpd_handler handler, void *opaque)
 {
@@ -256,31 +282,63 @@ int httpd_open(struct httpd **out, const char *name, const char *path,
 		ret = h->listen_fd;
 		goto fail_free;
 	}
-	h->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
-				  MHD_USE_SUPPRESS_DATE_NO_CLOCK, 0,
-				  NULL, NULL, on_request, h,
-				  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
-				  MHD_OPTION_LISTEN_SOCKET, h->listen_fd,
-				  MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-				  MHD_OPTION_CONNECTION_LIMIT,
-				  (unsigned int)HTTPD_MAX_CONNS,
-				  MHD_OPTION_CONNECTION_TIMEOUT, 10u,
-				  MHD_OPTION_END);
-	if (!h->mhd) {
-		log_err(h->name, "control socket %s: libmicrohttpd would not "
-			"start", path);
-		ret = -EIO;
-		goto fail_sock;
-	}
+	ret = httpd_start(h);
+	if (ret)
+		goto fail_free;
 	*out = h;
 	return 0;
 
-fail_sock:
-	close(h->listen_fd);
-	unlink(h->path);
 fail_free:
 	free(h);
 	return ret;
+}
+
+int httpd_open_fd(struct httpd **out, const char *name, int fd,
+		  httpd_handler handler, void *opaque)
+{
+	struct httpd *h = calloc(1, sizeof(*h));
+	int flags, ret;
+
+	if (!h)
+		return -ENOMEM;
+	snprintf(h->name, sizeof(h->name), "%s", name);
+	h->handler = handler;
+	h->opaque = opaque;
+	h->listen_fd = fd;
+	/* A socket fd < 0 is not ours to close. */
+	if (fd < 0 || (flags = fcntl(fd, F_GETFL)) < 0 ||
+	    fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+		ret = fd < 0 ? -EBADF : -errno;
+		log_err(h->name, "control socket fd %d: %s", fd,
+			strerror(-ret));
+		free(h);
+		return ret;
+	}
+	ret = httpd_start(h);
+	if (ret) {
+		free(h);
+		return ret;
+	}
+	*out = h;
+	return 0;
+}
+
+int httpd_add_connection(struct httpd *h, int fd)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	return MHD_add_connection(h->mhd, fd, (const struct sockaddr *)&sa,
+				  sizeof(sa)) == MHD_YES ? 0 : -EIO;
+}
+
+unsigned int httpd_connections(const struct httpd *h)
+{
+	const union MHD_DaemonInfo *i =
+		MHD_get_daemon_info(h->mhd,
+				    MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+
+	return i ? i->num_connections : 0;
 }
 
 void httpd_close(struct httpd *h)
@@ -288,7 +346,8 @@ void httpd_close(struct httpd *h)
 	if (!h)
 		return;
 	MHD_stop_daemon(h->mhd);	/* closes the listening socket too */
-	unlink(h->path);
+	if (h->path[0])
+		unlink(h->path);
 	free(h);
 }
 

@@ -33,6 +33,17 @@ typedef int (*httpd_handler)(void *opaque, const char *method,
 /* Listens on PATH. *out is the server; 0 or -errno (logged as NAME). */
 int httpd_open(struct httpd **out, const char *name, const char *path,
 	       httpd_handler handler, void *opaque);
+/* Serves on a listening socket the caller made (fd=N): made
+ * non-blocking and close-on-exec, closed by httpd_close; no file to
+ * remove. */
+int httpd_open_fd(struct httpd **out, const char *name, int fd,
+		  httpd_handler handler, void *opaque);
+/* Takes FD, one end of a connected stream socket, as a client connection
+ * (tests and fuzzing: raw bytes into the real request path). 0 or -EIO
+ * (FD is closed either way). */
+int httpd_add_connection(struct httpd *h, int fd);
+/* Connections open now. */
+unsigned int httpd_connections(const struct httpd *h);
 /* Stops, closes connections, removes the socket file. NULL is fine. */
 void httpd_close(struct httpd *h);
 

@@ -42,6 +42,7 @@ static const char *const role_names[SANDBOX_NROLES] = {
 	[SANDBOX_BLK_IO] = "blk-io",
 	[SANDBOX_NET_IO] = "net-io",
 	[SANDBOX_NET_CTRL] = "net-ctrl",
+	[SANDBOX_API] = "api",
 	[SANDBOX_BLKD] = "tern-blk",
 };
 

@@ -15,6 +15,7 @@ enum sandbox_role {
 				 * queues: io_uring */
 	SANDBOX_NET_IO,		/* userspace datapath pairs, e1000 receive */
 	SANDBOX_NET_CTRL,	/* virtio-net control queue */
+	SANDBOX_API,		/* the control API's HTTP server */
 	SANDBOX_BLKD,		/* tern-blk's main thread */
 	SANDBOX_NROLES
 };
@@ -33,6 +34,7 @@ enum sandbox_role {
 #define SANDBOX_NEED_CONSOLE_SOCKET (1u << 9)	/* console-socket */
 #define SANDBOX_NEED_SANITIZER (1u << 10)	/* sanitizer builds */
 #define SANDBOX_NEED_FIRMWARE (1u << 11)	/* firmware: shadow RAM */
-#define SANDBOX_NEED_ALL ((1u << 12) - 1)
+#define SANDBOX_NEED_API (1u << 12)		/* api: --api-socket */
+#define SANDBOX_NEED_ALL ((1u << 13) - 1)
 
 #endif

@@ -43,6 +43,7 @@
 #define T_CSOCK SANDBOX_NEED_CONSOLE_SOCKET
 #define T_SAN SANDBOX_NEED_SANITIZER
 #define T_FW SANDBOX_NEED_FIRMWARE
+#define T_API SANDBOX_NEED_API
 
 const struct sb_rule sb_rules[] = {
 	/* Every thread. */
@@ -108,6 +109,34 @@ const struct sb_rule sb_rules[] = {
 	{ "newfstatat", SB_MAIN, T_STATS, .why = "--stats FILE (stdio)" },
 	{ "fstat", SB_MAIN, T_STATS, .why = "--stats FILE (stdio)" },
 	{ "rename", SB_MAIN, T_STATS, .why = "--stats FILE, atomically" },
+
+	/* The control API: its thread serves HTTP on a UNIX socket
+	 * (libmicrohttpd over epoll) and hands operations to the main
+	 * loop, which pauses and resumes the VM (the guest's clock stops
+	 * with it) and removes the socket at exit. */
+	{ "epoll_wait", SB_API, 0, .why = "libmicrohttpd's connections" },
+	{ "epoll_pwait", SB_API, 0, .why = "libmicrohttpd's connections" },
+	{ "epoll_ctl", SB_API, 0, .why = "libmicrohttpd's connections" },
+	{ "poll", SB_API, 0, .why = "the server's epoll fd and the stop fd" },
+	{ "accept4", SB_API, 0, .why = "a client" },
+	{ "recvfrom", SB_API, 0, .why = "requests" },
+	{ "sendto", SB_API, 0, .why = "replies" },
+	{ "sendmsg", SB_API, 0, .why = "replies (header and body)" },
+	{ "writev", SB_API, 0, .why = "replies (header and body)" },
+	{ "shutdown", SB_API, 0, .why = "a connection's end, the server's" },
+	{ "setsockopt", SB_API, 0, .why = "libmicrohttpd's socket options" },
+	{ "getsockopt", SB_API, 0, .why = "libmicrohttpd's socket options" },
+	{ "fcntl", SB_API, 0, .nargs = 1, .args = { ARG_EQ(1, F_GETFL) },
+	  .args_text = "F_GETFL", .why = "a client socket made non-blocking" },
+	{ "fcntl", SB_API, 0, .nargs = 1, .args = { ARG_EQ(1, F_SETFL) },
+	  .args_text = "F_SETFL", .why = "a client socket made non-blocking" },
+	{ "fcntl", SB_API, 0, .nargs = 1, .args = { ARG_EQ(1, F_GETFD) },
+	  .args_text = "F_GETFD", .why = "a client socket, close-on-exec" },
+	{ "fcntl", SB_API, 0, .nargs = 1, .args = { ARG_EQ(1, F_SETFD) },
+	  .args_text = "F_SETFD", .why = "a client socket, close-on-exec" },
+	{ "access", SB_API, 0, .why = "vm.create: the kernel and images are "
+				     "there and readable" },
+	{ "unlink", SB_API, 0, .why = "its socket file, at exit" },
 
 	/* vhost-user front-end: requests from devctl (start, stop) and the
 	 * control queue (pairs), reconnects from the main loop. */
@@ -287,6 +316,10 @@ const struct sb_ioctl sb_ioctls[] = {
 	{ IOC(TUNSETOFFLOAD), SB_DEVCTL, T_TAP, "the driver's offloads" },
 	{ IOC(TUNSETVNETHDRSZ), SB_DEVCTL, T_TAP, "the driver's header" },
 
+	/* Pause and resume: the guest's clock stands still while paused. */
+	{ IOC(KVM_GET_CLOCK), SB_MAIN, T_API, "pause: the guest's clock" },
+	{ IOC(KVM_SET_CLOCK), SB_MAIN, T_API, "resume: the guest's clock" },
+
 	/* The terminal tern made raw goes back as it was: at exit, or in
 	 * the SIGSYS handler of whichever thread made a forbidden call. */
 	{ IOC(TCSETS), SB_ALL, T_TTY,
@@ -359,6 +392,7 @@ const char *sb_need_name(uint32_t need)
 	case T_CSOCK: return "console-socket";
 	case T_SAN: return "sanitizer";
 	case T_FW: return "firmware";
+	case T_API: return "api";
 	default: return "?";
 	}
 }

@@ -17,6 +17,7 @@
 #define SB_BLK_IO SB_ROLE(SANDBOX_BLK_IO)
 #define SB_NET_IO SB_ROLE(SANDBOX_NET_IO)
 #define SB_NET_CTRL SB_ROLE(SANDBOX_NET_CTRL)
+#define SB_API SB_ROLE(SANDBOX_API)
 #define SB_BLKD SB_ROLE(SANDBOX_BLKD)
 #define SB_ALL ((1u << SANDBOX_NROLES) - 1)
 /* Roles whose threads create threads: the children start under this

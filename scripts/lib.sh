@@ -10,7 +10,8 @@ TERN_PACKAGES="meson ninja-build pkg-config gcc libc6-dev liburing-dev libnuma-d
  procps e2fsprogs util-linux git
  seabios syslinux syslinux-common isolinux mtools dosfstools xorriso
  dpdk-dev librte-net-vhost23 librte-net-tap23 librte-mempool-ring23
- librte-net-virtio23 libmicrohttpd-dev libjansson-dev curl openvswitch-switch-dpdk"
+ librte-net-virtio23 libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev curl
+ openvswitch-switch-dpdk"
 
 install_missing() {
 	local missing=() p

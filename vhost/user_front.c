@@ -5,6 +5,7 @@
  * shape before use: the backend is another process and may be anything. */
 #include "vhost/user_front.h"
 
+#include "core/events.h"
 #include "core/log.h"
 #include "virtio/queue.h"
 
@@ -197,6 +198,8 @@ static void drop_locked(struct vu_front *f, const char *why)
 	f->sock = -1;
 	log_warn(f->name, "backend %s gone (%s)%s", f->path, why,
 		 f->loop ? ": the guest's I/O waits; reconnecting" : "");
+	events_emit(f->events, "vhost-user", "backend-lost", "id", f->name,
+		    "socket", f->path, "why", why, NULL);
 	timer_arm(f, true);
 }
 
@@ -447,6 +450,8 @@ int vu_front_reconnect(struct vu_front *f)
 	timer_arm(f, false);
 	log_info(f->name, "backend %s is back: %s", f->path,
 		 f->started ? "queues resumed" : "ready");
+	events_emit(f->events, "vhost-user", "backend-reconnected", "id",
+		    f->name, "socket", f->path, NULL);
 out:
 	pthread_mutex_unlock(&f->lock);
 	return ret;

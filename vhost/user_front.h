@@ -42,6 +42,7 @@ struct vu_front {
 	char name[32];			/* the device's, for log lines */
 	char path[108];			/* socket */
 	struct loop *loop;		/* NULL: no reconnect (tests) */
+	struct events *events;		/* backend lost/back, or NULL */
 	pthread_mutex_t lock;		/* everything below */
 	int sock;			/* -1: not connected */
 	uint64_t backend_features;	/* GET_FEATURES */

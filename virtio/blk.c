@@ -60,6 +60,8 @@ struct blk_queue {
 	unsigned int errors_logged;
 	struct blk_io *ios, *free;
 	struct virtq_chain chain;	/* scratch for virtq_pop and push */
+	struct queue_counters ctr;	/* this thread writes, vm.counters
+					 * reads */
 };
 
 /* --- requests ----------------------------------------------------------- */
@@ -74,6 +76,9 @@ static void blk_log_error(struct blk_queue *q, const char *fmt, const char *a,
 static void blk_finish(struct blk_queue *q, struct blk_io *io, uint8_t status,
 		       uint32_t used_len)
 {
+	ctr_add(&q->ctr, CTR_REQUESTS, 1);
+	if (status != VIRTIO_BLK_S_OK)
+		ctr_add(&q->ctr, CTR_ERRORS, 1);
 	*io->status = status;
 	q->chain.head = io->head;
 	q->chain.ndesc = io->ndesc;
@@ -94,6 +99,11 @@ static void blk_done(void *ctx, struct blk_req *req, int res)
 					   "discard", "write-zeroes" };
 
 	if (res == 0) {
+		uint64_t bytes = 0;
+
+		for (unsigned int i = 0; i < req->niov; i++)
+			bytes += req->iov[i].iov_len;
+		ctr_add(&q->ctr, CTR_BYTES, bytes);
 		blk_finish(q, io, VIRTIO_BLK_S_OK, io->used_len);
 	} else if (res == -EOPNOTSUPP) {
 		blk_finish(q, io, VIRTIO_BLK_S_UNSUPP, 1);
@@ -296,6 +306,7 @@ static void blk_kicked(void *ctx)
 {
 	struct blk_queue *q = ctx;
 
+	ctr_add(&q->ctr, CTR_NOTIFICATIONS, 1);
 	/* A poller looks at the ring itself and keeps kicks off. */
 	if (!q->stopping && !q->polling)
 		blk_process(q);
@@ -581,6 +592,13 @@ void virtio_blk_queue_stats(const struct virtio_blk *b, unsigned int i,
 		*s = b->queues[i].eng.stats;
 	else
 		memset(s, 0, sizeof(*s));
+}
+
+void virtio_blk_queue_counters(const struct virtio_blk *b, unsigned int i,
+			       uint64_t out[CTR_N])
+{
+	for (unsigned int k = 0; k < CTR_N; k++)
+		out[k] = i < b->cfg.queues ? ctr_get(&b->queues[i].ctr, k) : 0;
 }
 
 void virtio_blk_queue_stop(struct virtio_blk *b, unsigned int i)

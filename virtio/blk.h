@@ -6,6 +6,7 @@
 
 #include "block/image.h"
 #include "block/uring.h"
+#include "core/counters.h"
 #include "core/memory.h"
 #include "virtio/device.h"
 
@@ -111,6 +112,10 @@ void virtio_blk_queue_stop(struct virtio_blk *b, unsigned int i);
  * virtio_blk_queue_stop (or the device's stop), before the next start. */
 void virtio_blk_queue_stats(const struct virtio_blk *b, unsigned int i,
 			    struct uring_engine_stats *s);
+
+/* Queue I's counters now (core/counters.h), from any thread. */
+void virtio_blk_queue_counters(const struct virtio_blk *b, unsigned int i,
+			       uint64_t out[CTR_N]);
 
 /* Decodes one chain (exposed for tests and fuzzing): 0 = io->req is ready
  * for the engine, 1 = answer at once with io->answer and io->used_len,

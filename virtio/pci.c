@@ -1,6 +1,7 @@
 #include "virtio/pci.h"
 
 #include "core/bytes.h"
+#include "core/events.h"
 #include "core/kvm.h"
 #include "core/log.h"
 #include "core/state.h"
@@ -231,6 +232,8 @@ static void vpci_error(struct loop_watch *w, uint32_t events)
 	if (t->started && atomic_exchange(&t->broken, false) &&
 	    !(t->status & VIRTIO_STATUS_NEEDS_RESET)) {
 		log_warn(t->name, "device needs reset");
+		events_emit(t->host.events, "virtio-device", "needs-reset",
+			    "id", t->name, NULL);
 		needs_reset(t);
 	}
 	pthread_mutex_unlock(&t->lock);
@@ -825,6 +828,7 @@ static int vpci_realize(struct device *d, const struct machine_host *h)
 		.loop = h->loop,
 		.ctl = h->devctl,
 		.mem = h->mem,
+		.events = h->events,
 	};
 	struct device keep = t->device;
 	struct virtio_pci_model m = t->model;

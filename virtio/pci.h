@@ -31,6 +31,7 @@ struct virtio_pci_host {
 					 * (NULL: the caller, as in tests) */
 	const struct guest_mem *mem;	/* a load checks rings against it;
 					 * NULL: they are checked at resume */
+	struct events *events;		/* the event monitor, or NULL */
 };
 
 struct vpci_queue {

@@ -25,6 +25,7 @@
 static const char usage_text[] =
 	"usage: tern --kernel PATH [options]\n"
 	"       tern --machine pc [--firmware PATH] --disk ... [options]\n"
+	"       tern --api-socket path=PATH [options]\n"
 	"  --kernel PATH          Linux bzImage, or its uncompressed ELF vmlinux\n"
 	"  --firmware PATH        a BIOS image (--machine pc) that boots the\n"
 	"                         disks; the default on pc without --kernel:\n"
@@ -71,13 +72,17 @@ static const char usage_text[] =
 	"                         (default on; log: name a forbidden call, then\n"
 	"                         let it run); --seccomp-list prints the rules\n"
 	"  --seccomp-probe ROLE   ROLE's threads (vcpu, main, devctl, blk-io,\n"
-	"                         net-io, net-ctrl) call a forbidden syscall once\n"
+	"                         net-io, net-ctrl, api) call a forbidden syscall once\n"
 	"                         filtered: a check that the filters stop them\n"
 	"  --user USER|UID:GID    once everything is open, run as this user\n"
 	"                         with no capabilities\n"
 	"  --jail DIR             once everything is open, a mount namespace of\n"
 	"                         tern's own whose root is DIR (needs root)\n"
-	"                         (--user and --jail exclude --on-reboot restart)\n"
+	"                         (--user and --jail exclude --on-reboot restart\n"
+	"                         and --api-socket)\n"
+	"  --api-socket path=PATH|fd=N  serve the HTTP API there (mode 0600); with\n"
+	"                         no --kernel, start empty and wait for vm.create\n"
+	"  --event-monitor path=PATH|fd=N  events, one JSON object per line\n"
 	"  --help, --version\n"
 	"exit status: 0 guest powered off or stopped by SIGTERM/SIGINT/Ctrl-A x,\n"
 	"  1 error (bad image, KVM failure, triple fault), 2 bad usage,\n"
@@ -89,6 +94,28 @@ void cli_free(struct cli *cli)
 	free(cli->vm.devs);
 	cli->vm.devs = NULL;
 	cli->vm.ndevs = 0;
+	for (unsigned int i = 0; i < cli->nowned; i++)
+		free(cli->owned[i]);
+	free(cli->owned);
+	cli->owned = NULL;
+	cli->nowned = 0;
+}
+
+/* A copy of S that lives as long as CLI: for strings the API hands over. */
+static char *keep(struct cli *cli, const char *s)
+{
+	char **grown, *copy = strdup(s);
+
+	if (!copy)
+		return NULL;
+	grown = realloc(cli->owned, (cli->nowned + 1) * sizeof(*grown));
+	if (!grown) {
+		free(copy);
+		return NULL;
+	}
+	cli->owned = grown;
+	cli->owned[cli->nowned++] = copy;
+	return copy;
 }
 
 int cli_parse_size(const char *s, uint64_t *bytes)
@@ -289,38 +316,184 @@ static int check_bootindex(const struct vm_config *vm, FILE *err)
 	return 0;
 }
 
-enum cli_result cli_parse(struct cli *cli, int argc, char **argv,
-			  FILE *out, FILE *err)
-{
-	enum { O_KERNEL = 256, O_INITRAMFS, O_CMDLINE, O_CPUS, O_MEMORY,
-	       O_SERIAL, O_ON_REBOOT, O_LOG_LEVEL, O_HELP, O_VERSION, O_DISK,
-	       O_STATS, O_NET, O_MACHINE, O_SECCOMP, O_SECCOMP_LIST,
-	       O_SECCOMP_PROBE, O_USER, O_JAIL, O_FIRMWARE };
-	static const struct option opts[] = {
-		{ "kernel", required_argument, NULL, O_KERNEL },
-		{ "firmware", required_argument, NULL, O_FIRMWARE },
-		{ "initramfs", required_argument, NULL, O_INITRAMFS },
-		{ "cmdline", required_argument, NULL, O_CMDLINE },
-		{ "cpus", required_argument, NULL, O_CPUS },
-		{ "memory", required_argument, NULL, O_MEMORY },
-		{ "serial", required_argument, NULL, O_SERIAL },
-		{ "on-reboot", required_argument, NULL, O_ON_REBOOT },
-		{ "log-level", required_argument, NULL, O_LOG_LEVEL },
-		{ "disk", required_argument, NULL, O_DISK },
-		{ "stats", required_argument, NULL, O_STATS },
-		{ "net", required_argument, NULL, O_NET },
-		{ "machine", required_argument, NULL, O_MACHINE },
-		{ "seccomp", required_argument, NULL, O_SECCOMP },
-		{ "seccomp-list", no_argument, NULL, O_SECCOMP_LIST },
-		{ "seccomp-probe", required_argument, NULL, O_SECCOMP_PROBE },
-		{ "user", required_argument, NULL, O_USER },
-		{ "jail", required_argument, NULL, O_JAIL },
-		{ "help", no_argument, NULL, O_HELP },
-		{ "version", no_argument, NULL, O_VERSION },
-		{ NULL, 0, NULL, 0 },
-	};
-	int opt, ret = 0;
+/* --api-socket, --event-monitor: path=PATH or fd=N. */
+struct endpoint_words {
+	struct cli_endpoint e;
+	struct cli *cli;
+};
 
+static int endpoint_path(void *target, const char *v)
+{
+	struct endpoint_words *w = target;
+
+	if (!*v || strlen(v) > DEV_SOCKET_MAX)
+		return -EINVAL;
+	w->e.path = keep(w->cli, v);
+	return w->e.path ? 0 : -ENOMEM;
+}
+
+static const struct opt_spec endpoint_specs[] = {
+	OPT_F("path", endpoint_path, "give a path (1 to "
+	      STRINGIFY(DEV_SOCKET_MAX) " bytes)"),
+	OPT_U("fd", struct endpoint_words, e.fd, 0, INT_MAX),
+};
+
+static int parse_endpoint(struct cli *cli, struct cli_endpoint *e,
+			  const char *option, const char *arg, FILE *err)
+{
+	struct opts_table t = { option, endpoint_specs,
+				ARRAY_SIZE(endpoint_specs), NULL };
+	struct endpoint_words w = { .e = { .fd = -1 }, .cli = cli };
+	uint64_t seen;
+	int ret;
+
+	ret = opts_parse(&t, arg, &w, &seen, err);
+	if (ret)
+		return ret;
+	if (seen != 1 && seen != 2)
+		return opts_error(err, option, "'%s': give path=PATH or fd=N, "
+				  "one of them", arg);
+	w.e.given = true;
+	*e = w.e;
+	return 0;
+}
+
+enum { O_KERNEL = 256, O_INITRAMFS, O_CMDLINE, O_CPUS, O_MEMORY,
+       O_SERIAL, O_ON_REBOOT, O_LOG_LEVEL, O_HELP, O_VERSION, O_DISK,
+       O_STATS, O_NET, O_MACHINE, O_SECCOMP, O_SECCOMP_LIST,
+       O_SECCOMP_PROBE, O_USER, O_JAIL, O_FIRMWARE, O_API_SOCKET,
+       O_EVENT_MONITOR };
+static const struct option opts[] = {
+	{ "kernel", required_argument, NULL, O_KERNEL },
+	{ "firmware", required_argument, NULL, O_FIRMWARE },
+	{ "initramfs", required_argument, NULL, O_INITRAMFS },
+	{ "cmdline", required_argument, NULL, O_CMDLINE },
+	{ "cpus", required_argument, NULL, O_CPUS },
+	{ "memory", required_argument, NULL, O_MEMORY },
+	{ "serial", required_argument, NULL, O_SERIAL },
+	{ "on-reboot", required_argument, NULL, O_ON_REBOOT },
+	{ "log-level", required_argument, NULL, O_LOG_LEVEL },
+	{ "disk", required_argument, NULL, O_DISK },
+	{ "stats", required_argument, NULL, O_STATS },
+	{ "net", required_argument, NULL, O_NET },
+	{ "machine", required_argument, NULL, O_MACHINE },
+	{ "seccomp", required_argument, NULL, O_SECCOMP },
+	{ "seccomp-list", no_argument, NULL, O_SECCOMP_LIST },
+	{ "seccomp-probe", required_argument, NULL, O_SECCOMP_PROBE },
+	{ "user", required_argument, NULL, O_USER },
+	{ "jail", required_argument, NULL, O_JAIL },
+	{ "api-socket", required_argument, NULL, O_API_SOCKET },
+	{ "event-monitor", required_argument, NULL, O_EVENT_MONITOR },
+	{ "help", no_argument, NULL, O_HELP },
+	{ "version", no_argument, NULL, O_VERSION },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* One option the command line or the API (cli_option) gives; 0 or
+ * -EINVAL after one line on ERR, 1 when OPT is not one of these. */
+static int apply(struct cli *cli, int opt, const char *arg, FILE *err)
+{
+	int ret = 0;
+
+	switch (opt) {
+	case O_KERNEL:
+		cli->vm.kernel = arg;
+		ret = devices_check_file("kernel", arg, err);
+		break;
+	case O_FIRMWARE:
+		cli->vm.firmware = arg;
+		ret = devices_check_file("firmware", arg, err);
+		break;
+	case O_INITRAMFS:
+		cli->vm.initramfs = arg;
+		ret = devices_check_file("initramfs", arg, err);
+		break;
+	case O_CMDLINE:
+		cli->vm.cmdline = arg;
+		break;
+	case O_CPUS:
+		ret = parse_cpus(cli, arg, err);
+		break;
+	case O_MEMORY:
+		ret = parse_memory(cli, arg, err);
+		break;
+	case O_SERIAL:
+		ret = parse_serial(cli, arg, err);
+		break;
+	case O_DISK:
+		ret = parse_device(cli, "disk", arg, err);
+		break;
+	case O_NET:
+		ret = parse_device(cli, "net", arg, err);
+		break;
+	case O_MACHINE:
+		if (!strcmp(arg, "virt"))
+			cli->vm.machine = MACHINE_VIRT;
+		else if (!strcmp(arg, "pc"))
+			cli->vm.machine = MACHINE_PC;
+		else
+			ret = bad(err, "machine", "'%s' is not virt or pc",
+				  arg);
+		break;
+	case O_STATS:
+		if (!*arg)
+			ret = bad(err, "stats", "%s", "empty path");
+		cli->vm.stats_path = arg;
+		break;
+	case O_ON_REBOOT:
+		if (!strcmp(arg, "exit"))
+			cli->vm.on_reboot = ON_REBOOT_EXIT;
+		else if (!strcmp(arg, "restart"))
+			cli->vm.on_reboot = ON_REBOOT_RESTART;
+		else
+			ret = bad(err, "on-reboot", "'%s' is not exit "
+				  "or restart", arg);
+		break;
+	case O_LOG_LEVEL:
+		if (!strcmp(arg, "error"))
+			cli->log_level = LOG_ERR;
+		else if (!strcmp(arg, "warn"))
+			cli->log_level = LOG_WARN;
+		else if (!strcmp(arg, "info"))
+			cli->log_level = LOG_INFO;
+		else if (!strcmp(arg, "debug"))
+			cli->log_level = LOG_DEBUG;
+		else
+			ret = bad(err, "log-level", "'%s' is not error, "
+				  "warn, info or debug", arg);
+		break;
+	case O_SECCOMP:
+		ret = parse_seccomp(cli, arg, err);
+		break;
+	case O_SECCOMP_PROBE:
+		cli->sandbox.probe = sandbox_role_parse(arg);
+		if (cli->sandbox.probe < 0 ||
+		    cli->sandbox.probe == SANDBOX_BLKD)
+			ret = bad(err, "seccomp-probe", "'%s' is not "
+				  "vcpu, main, devctl, blk-io, net-io, "
+				  "net-ctrl or api", arg);
+		break;
+	case O_USER:
+		ret = parse_user(cli, arg, err);
+		break;
+	case O_JAIL:
+		ret = parse_jail(cli, arg, err);
+		break;
+	case O_API_SOCKET:
+		ret = parse_endpoint(cli, &cli->api, "api-socket", arg, err);
+		break;
+	case O_EVENT_MONITOR:
+		ret = parse_endpoint(cli, &cli->events, "event-monitor", arg,
+				     err);
+		break;
+	default:
+		return 1;
+	}
+	return ret;
+}
+
+void cli_defaults(struct cli *cli)
+{
 	cli_free(cli);
 	memset(cli, 0, sizeof(*cli));
 	cli->vm.cpus = 1;
@@ -332,94 +505,108 @@ enum cli_result cli_parse(struct cli *cli, int argc, char **argv,
 	cli->log_level = LOG_INFO;
 	cli->sandbox.seccomp = SANDBOX_SECCOMP_ON;
 	cli->sandbox.probe = -1;
+	cli->api.fd = -1;
+	cli->events.fd = -1;
+}
 
+int cli_option(struct cli *cli, const char *name, const char *value,
+	       FILE *err)
+{
+	static const char *const allowed[] = { "kernel", "initramfs",
+					       "cmdline", "cpus", "memory",
+					       "disk", "net", NULL };
+	const char *copy;
+
+	for (const char *const *a = allowed; *a; a++) {
+		if (strcmp(*a, name))
+			continue;
+		for (const struct option *o = opts; o->name; o++) {
+			if (strcmp(o->name, name))
+				continue;
+			copy = keep(cli, value);
+			if (!copy)
+				return -ENOMEM;
+			return apply(cli, o->val, copy, err);
+		}
+	}
+	fprintf(err, "tern: --%s: not an option the API sets\n", name);
+	return -EINVAL;
+}
+
+int cli_check(struct cli *cli, FILE *err)
+{
+	for (unsigned int i = 0; i < cli->vm.ndevs; i++)
+		if (cli->vm.devs[i].kind == &dev_kind_e1000 &&
+		    cli->vm.machine != MACHINE_PC) {
+			fprintf(err, "tern: --net: model=e1000 needs --machine "
+				"pc\n");
+			return -EINVAL;
+		}
+	/* A restart builds a new VM: it opens /dev/kvm, images and taps
+	 * again, which neither a dropped user nor a jail can be assumed to
+	 * reach. So does a VM the API creates. */
+	if ((cli->vm.on_reboot == ON_REBOOT_RESTART || cli->api.given) &&
+	    (cli->sandbox.drop || cli->sandbox.jail)) {
+		fprintf(err, "tern: --%s: not with --%s (a new VM opens "
+			"its devices and files again)\n",
+			cli->sandbox.drop ? "user" : "jail",
+			cli->api.given ? "api-socket" : "on-reboot restart");
+		return -EINVAL;
+	}
+	if (cli->sandbox.probe >= 0 &&
+	    cli->sandbox.seccomp == SANDBOX_SECCOMP_OFF) {
+		fprintf(err, "tern: --seccomp-probe: needs --seccomp on or "
+			"log\n");
+		return -EINVAL;
+	}
+	for (unsigned int i = 0; i < cli->vm.ndevs; i++)
+		if (cli->vm.devs[i].kind == &dev_kind_ide &&
+		    cli->vm.machine != MACHINE_PC) {
+			fprintf(err, "tern: --disk: if=ide needs --machine "
+				"pc\n");
+			return -EINVAL;
+		}
+	if (cli->vm.firmware && cli->vm.kernel) {
+		fprintf(err, "tern: --firmware: not with --kernel (the firmware "
+			"boots from the disks)\n");
+		return -EINVAL;
+	}
+	if (cli->vm.firmware && cli->vm.machine != MACHINE_PC) {
+		fprintf(err, "tern: --firmware: needs --machine pc\n");
+		return -EINVAL;
+	}
+	if (!cli->vm.kernel && !cli->vm.firmware && !cli->api.given &&
+	    cli->vm.machine == MACHINE_PC)
+		cli->vm.firmware = BIOS_DEFAULT_PATH;
+	if (!cli->vm.kernel && !cli->vm.firmware && !cli->api.given) {
+		fprintf(err, "tern: --kernel: missing; tern needs a kernel to "
+			"boot (see --help), or --api-socket to wait for "
+			"vm.create\n");
+		return -EINVAL;
+	}
+	if (check_bootindex(&cli->vm, err))
+		return -EINVAL;
+	if (cli->vm.firmware && cli->vm.initramfs) {
+		fprintf(err, "tern: --initramfs: only with --kernel\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+enum cli_result cli_parse(struct cli *cli, int argc, char **argv,
+			  FILE *out, FILE *err)
+{
+	int opt, ret = 0;
+
+	cli_defaults(cli);
 	optind = 1;
 	opterr = 0;
 	while (!ret && (opt = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+		ret = apply(cli, opt, optarg, err);
+		if (ret <= 0)
+			continue;
+		ret = 0;
 		switch (opt) {
-		case O_KERNEL:
-			cli->vm.kernel = optarg;
-			ret = devices_check_file("kernel", optarg, err);
-			break;
-		case O_FIRMWARE:
-			cli->vm.firmware = optarg;
-			ret = devices_check_file("firmware", optarg, err);
-			break;
-		case O_INITRAMFS:
-			cli->vm.initramfs = optarg;
-			ret = devices_check_file("initramfs", optarg, err);
-			break;
-		case O_CMDLINE:
-			cli->vm.cmdline = optarg;
-			break;
-		case O_CPUS:
-			ret = parse_cpus(cli, optarg, err);
-			break;
-		case O_MEMORY:
-			ret = parse_memory(cli, optarg, err);
-			break;
-		case O_SERIAL:
-			ret = parse_serial(cli, optarg, err);
-			break;
-		case O_DISK:
-			ret = parse_device(cli, "disk", optarg, err);
-			break;
-		case O_NET:
-			ret = parse_device(cli, "net", optarg, err);
-			break;
-		case O_MACHINE:
-			if (!strcmp(optarg, "virt"))
-				cli->vm.machine = MACHINE_VIRT;
-			else if (!strcmp(optarg, "pc"))
-				cli->vm.machine = MACHINE_PC;
-			else
-				ret = bad(err, "machine", "'%s' is not virt or pc",
-					  optarg);
-			break;
-		case O_STATS:
-			if (!*optarg)
-				ret = bad(err, "stats", "%s", "empty path");
-			cli->vm.stats_path = optarg;
-			break;
-		case O_ON_REBOOT:
-			if (!strcmp(optarg, "exit"))
-				cli->vm.on_reboot = ON_REBOOT_EXIT;
-			else if (!strcmp(optarg, "restart"))
-				cli->vm.on_reboot = ON_REBOOT_RESTART;
-			else
-				ret = bad(err, "on-reboot", "'%s' is not exit "
-					  "or restart", optarg);
-			break;
-		case O_LOG_LEVEL:
-			if (!strcmp(optarg, "error"))
-				cli->log_level = LOG_ERR;
-			else if (!strcmp(optarg, "warn"))
-				cli->log_level = LOG_WARN;
-			else if (!strcmp(optarg, "info"))
-				cli->log_level = LOG_INFO;
-			else if (!strcmp(optarg, "debug"))
-				cli->log_level = LOG_DEBUG;
-			else
-				ret = bad(err, "log-level", "'%s' is not error, "
-					  "warn, info or debug", optarg);
-			break;
-		case O_SECCOMP:
-			ret = parse_seccomp(cli, optarg, err);
-			break;
-		case O_SECCOMP_PROBE:
-			cli->sandbox.probe = sandbox_role_parse(optarg);
-			if (cli->sandbox.probe < 0 ||
-			    cli->sandbox.probe == SANDBOX_BLKD)
-				ret = bad(err, "seccomp-probe", "'%s' is not "
-					  "vcpu, main, devctl, blk-io, net-io "
-					  "or net-ctrl", optarg);
-			break;
-		case O_USER:
-			ret = parse_user(cli, optarg, err);
-			break;
-		case O_JAIL:
-			ret = parse_jail(cli, optarg, err);
-			break;
 		case O_SECCOMP_LIST:
 			sandbox_table_markdown(out);
 			return CLI_EXIT_OK;
@@ -446,58 +633,5 @@ enum cli_result cli_parse(struct cli *cli, int argc, char **argv,
 			argv[optind]);
 		return CLI_USAGE;
 	}
-	for (unsigned int i = 0; i < cli->vm.ndevs; i++)
-		if (cli->vm.devs[i].kind == &dev_kind_e1000 &&
-		    cli->vm.machine != MACHINE_PC) {
-			fprintf(err, "tern: --net: model=e1000 needs --machine "
-				"pc\n");
-			return CLI_USAGE;
-		}
-	/* A restart builds a new VM: it opens /dev/kvm, images and taps
-	 * again, which neither a dropped user nor a jail can be assumed to
-	 * reach. */
-	if (cli->vm.on_reboot == ON_REBOOT_RESTART &&
-	    (cli->sandbox.drop || cli->sandbox.jail)) {
-		fprintf(err, "tern: --%s: not with --on-reboot restart (a "
-			"restart opens the VM's devices and files again)\n",
-			cli->sandbox.drop ? "user" : "jail");
-		return CLI_USAGE;
-	}
-	if (cli->sandbox.probe >= 0 &&
-	    cli->sandbox.seccomp == SANDBOX_SECCOMP_OFF) {
-		fprintf(err, "tern: --seccomp-probe: needs --seccomp on or "
-			"log\n");
-		return CLI_USAGE;
-	}
-	for (unsigned int i = 0; i < cli->vm.ndevs; i++)
-		if (cli->vm.devs[i].kind == &dev_kind_ide &&
-		    cli->vm.machine != MACHINE_PC) {
-			fprintf(err, "tern: --disk: if=ide needs --machine "
-				"pc\n");
-			return CLI_USAGE;
-		}
-	if (cli->vm.firmware && cli->vm.kernel) {
-		fprintf(err, "tern: --firmware: not with --kernel (the firmware "
-			"boots from the disks)\n");
-		return CLI_USAGE;
-	}
-	if (cli->vm.firmware && cli->vm.machine != MACHINE_PC) {
-		fprintf(err, "tern: --firmware: needs --machine pc\n");
-		return CLI_USAGE;
-	}
-	if (!cli->vm.kernel && !cli->vm.firmware &&
-	    cli->vm.machine == MACHINE_PC)
-		cli->vm.firmware = BIOS_DEFAULT_PATH;
-	if (!cli->vm.kernel && !cli->vm.firmware) {
-		fprintf(err, "tern: --kernel: missing; tern needs a kernel to "
-			"boot (see --help)\n");
-		return CLI_USAGE;
-	}
-	if (check_bootindex(&cli->vm, err))
-		return CLI_USAGE;
-	if (cli->vm.firmware && cli->vm.initramfs) {
-		fprintf(err, "tern: --initramfs: only with --kernel\n");
-		return CLI_USAGE;
-	}
-	return CLI_RUN;
+	return cli_check(cli, err) ? CLI_USAGE : CLI_RUN;
 }

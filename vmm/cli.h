@@ -10,12 +10,23 @@
 
 #include <stdio.h>
 
+/* --api-socket, --event-monitor: a path, or an fd tern inherits. */
+struct cli_endpoint {
+	bool given;
+	const char *path;		/* NULL: fd */
+	int fd;				/* -1: path */
+};
+
 struct cli {
 	struct vm_config vm;
 	enum console_mode serial;
 	const char *serial_path;
 	enum log_level log_level;
 	struct sandbox_config sandbox;	/* needs: filled in by main */
+	struct cli_endpoint api;	/* --api-socket */
+	struct cli_endpoint events;	/* --event-monitor */
+	char **owned;			/* strings the API handed over */
+	unsigned int nowned;
 };
 
 enum cli_result {
@@ -26,6 +37,20 @@ enum cli_result {
 
 enum cli_result cli_parse(struct cli *cli, int argc, char **argv,
 			  FILE *out, FILE *err);
+
+/* The defaults cli_parse starts from (frees what CLI held). */
+void cli_defaults(struct cli *cli);
+/* One option by its long name, as the command line would give it
+ * ("disk", "path=x.img,readonly=on"): what the API's vm.create maps its
+ * JSON onto. Only the VM's own options (kernel, initramfs, cmdline, cpus,
+ * memory, disk, net). VALUE is copied. 0, or -EINVAL after one line on
+ * ERR naming the option and the value. */
+int cli_option(struct cli *cli, const char *name, const char *value,
+	       FILE *err);
+/* The checks across options cli_parse makes last (a kernel or firmware,
+ * IDE and e1000 only on pc, ...); on pc with neither a kernel nor an
+ * API, the default firmware. 0 or -EINVAL after one line on ERR. */
+int cli_check(struct cli *cli, FILE *err);
 
 /* Frees what cli_parse allocated. CLI must start zeroed; a parse frees
  * what the previous one on the same struct allocated. */

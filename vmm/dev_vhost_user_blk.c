@@ -80,6 +80,7 @@ static int vublk_create(const struct dev_config *c, const char *id,
 		free(v);
 		return ret;
 	}
+	v->dev.front.events = env->host->events;
 	virtio_pci_device_init(&v->t, id, &(struct virtio_pci_model){
 		.ops = &vu_blk_dev_ops, .dev = &v->dev, .nqueues = v->dev.nq,
 		.queue_size = BLK_DEFAULT_QUEUE_SIZE,

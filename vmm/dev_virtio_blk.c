@@ -2,12 +2,15 @@
  * behind the virtio-pci transport. */
 #include "vmm/devices.h"
 
+#include "core/counters.h"
 #include "core/log.h"
 #include "core/opts.h"
 #include "core/sandbox.h"
 #include "virtio/pci.h"
 
 #include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,6 +95,29 @@ static int vblk_create(const struct dev_config *c, const char *id,
 	return 0;
 }
 
+/* Per queue ("queue0.requests") and the device's sums ("requests"). */
+static void vblk_counters(struct device *d, dev_counter_fn *put, void *ctx)
+{
+	static const char *const names[CTR_N] = CTR_NAMES;
+	const struct vblk *v = (const struct vblk *)((char *)d -
+		offsetof(struct vblk, t.device));
+	uint64_t sum[CTR_N] = { 0 };
+
+	for (unsigned int q = 0; q < v->blk.cfg.queues; q++) {
+		uint64_t val[CTR_N];
+		char key[48];
+
+		virtio_blk_queue_counters(&v->blk, q, val);
+		for (unsigned int k = 0; k < CTR_N; k++) {
+			snprintf(key, sizeof(key), "queue%u.%s", q, names[k]);
+			put(ctx, key, val[k]);
+			sum[k] += val[k];
+		}
+	}
+	for (unsigned int k = 0; k < CTR_N; k++)
+		put(ctx, names[k], sum[k]);
+}
+
 const struct device_kind dev_kind_virtio_blk = {
 	.name = "virtio-blk",
 	.option = "disk",
@@ -101,4 +127,5 @@ const struct device_kind dev_kind_virtio_blk = {
 	.check = vblk_check,
 	.sandbox_needs = vblk_needs,
 	.create = vblk_create,
+	.counters = vblk_counters,
 };

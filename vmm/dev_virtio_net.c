@@ -14,6 +14,8 @@
 #include "virtio/pci.h"
 
 #include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -148,6 +150,7 @@ static int vnet_create(const struct dev_config *c, const char *id,
 		ret = vu_net_create(&v->vun, id, v->socket, env->host->loop);
 		if (ret)
 			goto err_free;
+		v->vun.front.events = env->host->events;
 		v->be = BE_VHOST_USER;
 		/* One pair unless asked: DPDK answers GET_QUEUE_NUM with
 		 * what it could serve (128), not what it polls, so more
@@ -194,6 +197,50 @@ err_free:
 	return ret;
 }
 
+/* The userspace datapath's per pair ("pair0.rx_packets") and sums
+ * ("rx_packets", "errors"); vhost-net and vhost-user move packets where
+ * tern cannot count them. */
+static void vnet_counters(struct device *d, dev_counter_fn *put, void *ctx)
+{
+	const struct vnet *v = (const struct vnet *)((char *)d -
+		offsetof(struct vnet, t.device));
+	struct net_uspace_stats sum = { 0 };
+
+	if (v->be != BE_USPACE)
+		return;
+	for (unsigned int q = 0; q < v->us.npairs; q++) {
+		struct net_uspace_stats st;
+
+		net_uspace_stats(&v->us, q, &st);
+		const struct {
+			const char *name;
+			uint64_t val, *acc;
+		} f[] = {
+			{ "rx_packets", st.rx_packets, &sum.rx_packets },
+			{ "rx_bytes", st.rx_bytes, &sum.rx_bytes },
+			{ "rx_dropped", st.rx_dropped, &sum.rx_dropped },
+			{ "rx_errors", st.rx_errors, &sum.rx_errors },
+			{ "tx_packets", st.tx_packets, &sum.tx_packets },
+			{ "tx_bytes", st.tx_bytes, &sum.tx_bytes },
+			{ "tx_dropped", st.tx_dropped, &sum.tx_dropped },
+			{ "tx_errors", st.tx_errors, &sum.tx_errors },
+		};
+		char key[48];
+
+		for (unsigned int k = 0; k < sizeof(f) / sizeof(f[0]); k++) {
+			snprintf(key, sizeof(key), "pair%u.%s", q, f[k].name);
+			put(ctx, key, f[k].val);
+			*f[k].acc += f[k].val;
+		}
+	}
+	put(ctx, "rx_packets", sum.rx_packets);
+	put(ctx, "rx_bytes", sum.rx_bytes);
+	put(ctx, "tx_packets", sum.tx_packets);
+	put(ctx, "tx_bytes", sum.tx_bytes);
+	put(ctx, "errors", sum.rx_dropped + sum.rx_errors + sum.tx_dropped +
+	    sum.tx_errors);
+}
+
 const struct device_kind dev_kind_virtio_net = {
 	.name = "virtio-net",
 	.option = "net",
@@ -204,4 +251,5 @@ const struct device_kind dev_kind_virtio_net = {
 	.sandbox_needs = vnet_needs,
 	.shared_memory = vnet_shared,
 	.create = vnet_create,
+	.counters = vnet_counters,
 };

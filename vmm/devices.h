@@ -89,6 +89,9 @@ struct dev_env {
 	int numa_node;			/* guest RAM's node, -1 none */
 };
 
+/* One counter of a device for vm.counters: "queue0.requests", 12. */
+typedef void dev_counter_fn(void *ctx, const char *name, uint64_t value);
+
 struct device_kind {
 	const char *name;		/* "virtio-blk": the API's word */
 	const char *option;		/* "disk": --disk, and the id prefix */
@@ -108,6 +111,10 @@ struct device_kind {
 	 * with the id. */
 	int (*create)(const struct dev_config *c, const char *id,
 		      const struct dev_env *env, struct device **d);
+	/* D's counters (core/counters.h), per queue and summed, through
+	 * PUT; from the main thread, while the device runs. NULL: none that
+	 * tern can count (a kernel or another process moves the data). */
+	void (*counters)(struct device *d, dev_counter_fn *put, void *ctx);
 };
 
 /* The registry: every kind, in the order vmm/devices.c lists them. */

@@ -326,6 +326,7 @@ int vm_create(struct vm **vmp, const struct vm_config *cfg,
 		.set_irq = kvm_set_irq,
 		.set_irq_opaque = &vm->kvm,
 		.ctl = vm->kvm.ctl,
+		.events = cfg->events,
 	};
 	ret = machine_platform(vm, out);
 	if (ret)

@@ -240,8 +240,10 @@ enum vm_request vm_run(struct vm *vm, struct loop *loop)
 
 	vm_write_stats(vm);
 	atomic_store(&vm->kvm.stopping, true);
-	for (unsigned int i = 0; i < vm->ncpus; i++)
+	for (unsigned int i = 0; i < vm->ncpus; i++) {
+		vcpu_resume(&vm->vcpus[i]);	/* a paused one waits */
 		vcpu_kick(&vm->vcpus[i]);
+	}
 	for (unsigned int i = 0; i < vm->ncpus; i++)
 		vcpu_join(&vm->vcpus[i]);
 	worker_stop(&vm->devctl);
@@ -256,15 +258,32 @@ int vm_pause(struct vm *vm)
 	for (unsigned int i = 0; i < vm->ncpus; i++)
 		vcpu_pause(&vm->vcpus[i]);
 	ret = device_list_pause(&vm->devices);
-	if (ret)
+	if (ret) {
 		for (unsigned int i = 0; i < vm->ncpus; i++)
 			vcpu_resume(&vm->vcpus[i]);
-	return ret;
+		return ret;
+	}
+	/* kvmclock stands still while paused, as the guest's other clocks
+	 * do: the guest must not see the paused time pass. */
+	vm->clock_held = !ioctl(vm->kvm.vm_fd, KVM_GET_CLOCK, &vm->clock);
+	if (!vm->clock_held)
+		log_warn("vm", "KVM_GET_CLOCK: %s: the guest's clock will jump "
+			 "by the paused time", strerror(errno));
+	return 0;
 }
 
 int vm_resume(struct vm *vm)
 {
-	int ret = device_list_resume(&vm->devices);
+	int ret;
+
+	if (vm->clock_held) {
+		struct kvm_clock_data c = { .clock = vm->clock.clock };
+
+		if (ioctl(vm->kvm.vm_fd, KVM_SET_CLOCK, &c))
+			log_warn("vm", "KVM_SET_CLOCK: %s", strerror(errno));
+		vm->clock_held = false;
+	}
+	ret = device_list_resume(&vm->devices);
 
 	for (unsigned int i = vm->ncpus; i--;)
 		vcpu_resume(&vm->vcpus[i]);

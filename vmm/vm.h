@@ -53,6 +53,8 @@ struct vm_config {
 	 * parsed by devices_parse): ndevs of them, at most VM_MAX_DEVICES. */
 	unsigned int ndevs;
 	struct dev_config *devs;
+	struct events *events;		/* set by the VMM, not an option:
+					 * where devices report, or NULL */
 };
 
 /* ACPI hardware-reduced sleep registers and where the tables go. */
@@ -84,6 +86,9 @@ struct vm {
 	unsigned int ncpus;
 	struct vcpu *vcpus;
 
+	struct kvm_clock_data clock;	/* kvmclock when paused */
+	bool clock_held;
+
 	int request_fd;			/* eventfd: a request is pending */
 	_Atomic int request;		/* enum vm_request, first one wins */
 };
@@ -98,7 +103,9 @@ void vm_request(struct vm *vm, enum vm_request req);
 /* The request sink devices and KVM report to (vm_request). */
 struct vm_control vm_control(struct vm *vm);
 /* Pause: vCPUs out of KVM_RUN, then every device quiesced, first to
- * last; resume in reverse. 0 or -errno (on a failure nothing stays
+ * last, then the guest's kvmclock held (KVM_GET_CLOCK); resume sets it
+ * back (KVM_SET_CLOCK), so the guest's clock does not jump by the paused
+ * time, and resumes in reverse. 0 or -errno (on a failure nothing stays
  * paused). */
 int vm_pause(struct vm *vm);
 int vm_resume(struct vm *vm);

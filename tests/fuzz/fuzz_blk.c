@@ -108,6 +108,8 @@ static int fz_queue(const uint8_t *data, size_t size)
 	uint64_t buf = FZ_BUFS, n;
 	uint16_t num = (uint16_t)(1u << (data[1] % 9)), nd = 0, nch = 0;
 	struct blk_ring r;
+	uint64_t before[CTR_N], after[CTR_N];
+	unsigned int nused = 0, nerr = 0;
 
 	if (size < 2)
 		return 0;
@@ -176,6 +178,7 @@ static int fz_queue(const uint8_t *data, size_t size)
 		;
 	r = (struct blk_ring){ .vq = &vq, .kick_fd = fq.kick,
 			       .call_fd = fq.call, .err_fd = fq.err };
+	virtio_blk_queue_counters(&fq.b, 0, before);
 	if (virtio_blk_queue_start(&fq.b, 0, &r))
 		abort();
 	/* The thread takes what is available when it starts (a budget of
@@ -194,7 +197,15 @@ static int fz_queue(const uint8_t *data, size_t size)
 			abort();
 		ch[c].used = true;
 		fz_stats.used++;
+		nused++;
+		nerr += ram[ch[c].status_gpa] != 0;
 	}
+	/* vm.counters: every request pushed is counted once, and those
+	 * answered with an error status among them. */
+	virtio_blk_queue_counters(&fq.b, 0, after);
+	if (after[CTR_REQUESTS] - before[CTR_REQUESTS] != nused ||
+	    after[CTR_ERRORS] - before[CTR_ERRORS] != nerr)
+		abort();
 	return 0;
 }
 

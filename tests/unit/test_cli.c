@@ -251,6 +251,31 @@ int main(void)
 	CHECK_BAD("--jail", "--kernel", "/dev/null", "--jail", "");
 	CHECK_BAD("--jail", "--kernel", "/dev/null", "--on-reboot", "restart",
 		  "--jail", "/tmp");
+	/* The control API: path= or fd=, one of them; no --kernel needed
+	 * then; not with --user or --jail (its VMs open files later). */
+	CHECK_EQ(parse(&cli, "--api-socket", "path=/tmp/t.sock",
+		       "--event-monitor", "fd=3", NULL), CLI_RUN);
+	CHECK(cli.api.given && !strcmp(cli.api.path, "/tmp/t.sock"));
+	CHECK_EQ(cli.api.fd, -1);
+	CHECK(cli.events.given && cli.events.path == NULL);
+	CHECK_EQ(cli.events.fd, 3);
+	CHECK(cli.vm.kernel == NULL);
+	CHECK_EQ(parse(&cli, "--kernel", "/dev/null", "--api-socket", "fd=7",
+		       NULL), CLI_RUN);
+	CHECK_EQ(cli.api.fd, 7);
+	CHECK(!cli.events.given);
+	CHECK_BAD("--kernel", "--event-monitor", "path=/tmp/e");
+	CHECK_BAD("--api-socket", "--api-socket", "fd=x");
+	CHECK_BAD("--api-socket", "--api-socket", "fd=-1");
+	CHECK_BAD("--api-socket", "--api-socket", "/tmp/t.sock");
+	CHECK_BAD("--api-socket", "--api-socket", "path=/tmp/a,fd=3");
+	CHECK_BAD("--api-socket", "--api-socket", "path=");
+	CHECK_BAD("--event-monitor", "--api-socket", "path=/a",
+		  "--event-monitor", "file=/x");
+	CHECK_BAD("--user", "--api-socket", "path=/tmp/t.sock", "--user",
+		  "1000:1000");
+	CHECK_BAD("--jail", "--api-socket", "path=/tmp/t.sock", "--jail",
+		  "/tmp");
 	{
 		char *list = NULL;
 		size_t len = 0;

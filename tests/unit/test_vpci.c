@@ -2,6 +2,7 @@
  * capabilities, BAR placement and ioeventfds, feature negotiation, queue
  * setup and start, MSI-X routing, masking with pending bits, reset, and
  * DEVICE_NEEDS_RESET through the error eventfd. */
+#include "core/events.h"
 #include "core/loop.h"
 #include "virtio/pci.h"
 
@@ -363,10 +364,16 @@ int main(void)
 					.pci = &pci, .loop = &loop,
 					.ioeventfd_any_len = true };
 	struct virtio_bus vbus;
+	int evp[2];
+	char evbuf[512];
+	ssize_t evn;
 	int common, notify, msix;
 	uint64_t one = 1;
 
 	memset(k.irqfd_gsi, 0xff, sizeof(k.irqfd_gsi));
+	/* The event monitor sees the device break. */
+	CHECK_EQ(pipe(evp), 0);
+	CHECK_EQ(events_open(&host.events, NULL, evp[1]), 0);
 	CHECK_EQ(loop_init(&loop), 0);
 	CHECK_EQ(bus_init(&mmio, "mmio"), 0);
 	CHECK_EQ(pci_bus_init(&pci, (struct vm_control){ 0 }), 0);
@@ -504,6 +511,12 @@ int main(void)
 	CHECK_EQ(k.last_signal_data, 0x40);
 	CHECK_EQ(rd(0x1000, 1) & 2, 2);			/* ISR config bit */
 	CHECK_EQ(rd(0x1000, 1), 0);			/* read clears */
+	evn = read(evp[0], evbuf, sizeof(evbuf) - 1);
+	CHECK(evn > 0);
+	evbuf[evn > 0 ? evn : 0] = '\0';
+	CHECK(strstr(evbuf, "\"source\":\"virtio-device\",\"event\":"
+			    "\"needs-reset\"") != NULL);
+	CHECK(strstr(evbuf, t.name) != NULL);
 
 	/* Reset: the device stops, irqfds go, queues are clean. */
 	wr(0x14, 1, 0);
@@ -529,6 +542,8 @@ int main(void)
 	pci_bus_destroy(&pci);
 	bus_destroy(&mmio);
 	loop_destroy(&loop);
+	events_close(host.events);
+	close(evp[0]);
 
 	test_status_rules();
 	test_vector_move();

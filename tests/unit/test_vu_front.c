@@ -9,6 +9,7 @@
  * never a crash. */
 #include "tests/unit/check.h"
 
+#include "core/events.h"
 #include "core/memory.h"
 #include "vhost/user_blk_dev.h"
 #include "vhost/user_proto.h"
@@ -153,6 +154,9 @@ static void test_daemon(void)
 				     .device = USED_GPA };
 	struct ring r = { 0 };
 	uint8_t data[512], back[512];
+	int evp[2];
+	char evbuf[1024];
+	ssize_t evn;
 	uint64_t cap;
 	uint16_t nq;
 	int status;
@@ -205,7 +209,10 @@ static void test_daemon(void)
 	CHECK_EQ(blk_request(&r, 0, IMG_SECTORS, back), 1);
 
 	/* The backend dies. The front-end sees the hang-up, the guest's
-	 * next request waits; a new backend comes and the ring resumes. */
+	 * next request waits; a new backend comes and the ring resumes. The
+	 * event monitor hears of both. */
+	CHECK_EQ(pipe(evp), 0);
+	CHECK_EQ(events_open(&d.front.events, NULL, evp[1]), 0);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	vu_front_hangup(&d.front);
@@ -218,6 +225,15 @@ static void test_daemon(void)
 		sleep_ms(100);	/* the image lock may linger a moment */
 	CHECK(vu_front_connected(&d.front));
 	CHECK_EQ(d.front.reconnects, 1);
+	evn = read(evp[0], evbuf, sizeof(evbuf) - 1);
+	CHECK(evn > 0);
+	evbuf[evn > 0 ? evn : 0] = '\0';
+	CHECK(strstr(evbuf, "\"source\":\"vhost-user\",\"event\":"
+			    "\"backend-lost\"") != NULL);
+	CHECK(strstr(evbuf, "\"event\":\"backend-reconnected\"") != NULL);
+	events_close(d.front.events);
+	d.front.events = NULL;
+	close(evp[0]);
 	status = blk_request(&r, 1, 16, data);
 	CHECK_EQ(status, 0);
 	CHECK_EQ(pread(img, back, 512, 16 * 512), 512);
