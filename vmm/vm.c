@@ -259,6 +259,7 @@ int vm_pause(struct vm *vm)
 	if (ret)
 		for (unsigned int i = 0; i < vm->ncpus; i++)
 			vcpu_resume(&vm->vcpus[i]);
+	vm->paused = !ret;
 	return ret;
 }
 
@@ -268,6 +269,7 @@ int vm_resume(struct vm *vm)
 
 	for (unsigned int i = vm->ncpus; i--;)
 		vcpu_resume(&vm->vcpus[i]);
+	vm->paused = false;
 	return ret;
 }
 
@@ -283,6 +285,7 @@ void vm_destroy(struct vm *vm)
 		vm->vcpus = NULL;
 	}
 	worker_stop(&vm->devctl);
+	vm_hotplug_teardown(vm);
 	/* Devices after the vCPUs, before the VM fd they use, last to
 	 * first: each takes what it composed (model, backend, tap, images)
 	 * with it. */
