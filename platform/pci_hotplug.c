@@ -135,7 +135,7 @@ int pci_hotplug_plug(struct pci_hotplug *hp, unsigned int slot)
 	if (!slot_ok(slot))
 		return -EINVAL;
 	pthread_mutex_lock(&hp->lock);
-	if (hp->removing & (1u << slot))
+	if ((hp->removing | hp->ejected) & (1u << slot))
 		ret = -EBUSY;
 	else
 		hp->up |= 1u << slot;
@@ -152,7 +152,7 @@ int pci_hotplug_unplug(struct pci_hotplug *hp, unsigned int slot)
 	if (!slot_ok(slot))
 		return -EINVAL;
 	pthread_mutex_lock(&hp->lock);
-	if (hp->removing & (1u << slot)) {
+	if ((hp->removing | hp->ejected) & (1u << slot)) {
 		ret = -EALREADY;
 	} else {
 		hp->removing |= 1u << slot;

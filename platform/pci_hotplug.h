@@ -65,14 +65,18 @@ void pci_hotplug_init(struct pci_hotplug *hp, const char *id, uint16_t base,
 extern const struct device_ops pci_hotplug_ops;
 
 /* A device now sits in SLOT: UP set, then notify. -EINVAL for slot 0 or
- * beyond 31, -EBUSY while the slot's device is being removed. */
+ * beyond 31, -EBUSY while the slot's device is being removed (or its
+ * eject is not yet handed over). */
 int pci_hotplug_plug(struct pci_hotplug *hp, unsigned int slot);
 /* Asks the guest to let go of SLOT's device: DOWN set, then notify. The
  * eject callback follows when the guest writes EJ. -EINVAL as above,
- * -EALREADY if a removal is already in progress. */
+ * -EALREADY if a removal is already in progress or its eject not yet
+ * handed over. */
 int pci_hotplug_unplug(struct pci_hotplug *hp, unsigned int slot);
 /* Gives up a removal (the guest did not eject in time): DOWN and the
- * slot's removal cleared; a later eject of it is ignored. */
+ * slot's removal cleared; a later eject of it is ignored. An eject the
+ * guest already wrote is still handed over: call pci_hotplug_service
+ * first to take it. */
 void pci_hotplug_cancel(struct pci_hotplug *hp, unsigned int slot);
 /* Hands the ejects written so far to the eject callback (the main loop's
  * watch calls it; so may a test). */

@@ -73,6 +73,9 @@ static void timer_ready(struct loop_watch *w, uint32_t events)
 	if (read(w->fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		log_err("pci-hotplug", "reading the eject timer: %s",
 			strerror(errno));
+	/* An eject the guest wrote before the deadline counts, even if the
+	 * loop has not served it yet. */
+	pci_hotplug_service(&hp->ctl);
 	for (unsigned int s = 0; s < PCI_HOTPLUG_SLOTS; s++) {
 		char id[DEV_ID_LEN];
 
