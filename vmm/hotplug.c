@@ -200,6 +200,14 @@ int vm_hotplug_add(struct vm *vm, const struct dev_config *c,
 			vm->hotplug.ready ? "" : " on this machine");
 		return -ENOTSUP;
 	}
+	/* A vhost-user backend maps guest RAM: only a shared memfd. */
+	if (c->kind->shared_memory && c->kind->shared_memory(c) &&
+	    !vm->mem_cfg.shared) {
+		log_err("vm", "a %s backend maps guest RAM, and this VM's is "
+			"not shared: start it with --memory shared=on",
+			c->kind->name);
+		return -ENOTSUP;
+	}
 	ret = vm_device_add_config(vm, c, got);
 	if (ret)
 		return ret;

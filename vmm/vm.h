@@ -175,8 +175,8 @@ void vm_hotplug_teardown(struct vm *vm);
  * guest: its PCI slot's UP bit and the GED's hotplug event, upon which the
  * guest's ACPI sends the slot a device check and Linux scans it. The id
  * goes to ID. 0, vm_device_add_config's errors, or -ENOTSUP (pc, a kind
- * not hotplugged, or one without a PCI function, which is then removed
- * again). Main thread; does not wait for the guest. */
+ * not hotplugged, a vhost-user device on a VM whose RAM is not shared, or
+ * a kind without a PCI function, which is then removed again). Main thread; does not wait for the guest. */
 int vm_hotplug_add(struct vm *vm, const struct dev_config *c,
 		   char id[DEV_ID_LEN]);
 /* Asks the guest to let go of device ID (an eject request for its slot)

@@ -213,6 +213,9 @@ int main(void)
 	CHECK_EQ(vm_hotplug_remove(vm, "host-bridge"), -ENOTSUP);
 	CHECK_EQ(add(vm, "disk", disk(",if=ide"), id), -ENOTSUP);
 	CHECK_EQ(add(vm, "disk", disk(",id=data"), id), -EEXIST);
+	/* vhost-user needs guest RAM it can map: not this VM's. */
+	CHECK_EQ(add(vm, "disk", "vhost-user=/nonexistent.sock", id), -ENOTSUP);
+	CHECK_EQ(add(vm, "net", "vhost-user=/nonexistent.sock", id), -ENOTSUP);
 	CHECK_EQ(vm_device_slot(vm, "nope"), -ENOENT);
 
 	/* Removal: asked, the device stays until the eject. */
