@@ -1,6 +1,7 @@
 #include "core/acpi.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/aml.h"
@@ -119,6 +120,13 @@ static int check_config(uint64_t gpa, const struct acpi_config *cfg)
 			return -EINVAL;
 	if (cfg->pci_slots > 32 || cfg->pci_intx_gsi_base > IOAPIC_PINS - 4)
 		return -EINVAL;
+	if (cfg->ged_port &&
+	    (cfg->pc || cfg->ged_gsi >= IOAPIC_PINS ||
+	     (cfg->ged_gsi >= cfg->pci_intx_gsi_base &&
+	      cfg->ged_gsi < cfg->pci_intx_gsi_base + 4)))
+		return -EINVAL;
+	if (cfg->pci_hotplug_port && !cfg->ged_port)
+		return -EINVAL;
 	if (!cfg->pci_mmio32_size || cfg->pci_mmio32_base >= four_gib ||
 	    cfg->pci_mmio32_size > four_gib - cfg->pci_mmio32_base)
 		return -EINVAL;
@@ -192,6 +200,127 @@ static int pci_prt(struct aml *b, const struct acpi_config *cfg)
 	return aml_close(b, prt);
 }
 
+/* GED event bits (platform/ged.h) and the hotplug registers' offsets
+ * (platform/pci_hotplug.h): the contract between the AML and the
+ * devices, checked by tests/unit/test_acpi.c. */
+#define GED_EVENT_PWRBTN_SHIFT 0
+#define GED_EVENT_BIT_PCI_HOTPLUG (1u << 1)
+#define NOTIFY_DEVICE_CHECK 1
+#define NOTIFY_EJECT_REQUEST 3
+#define NOTIFY_BUTTON_PRESSED 0x80	/* ACPI 6.5 §4.8.3.1.2 */
+
+/* If(And(Local<n>, 1 << slot, Zero)) { Notify(Sxx, code) } */
+static void notify_if_bit(struct aml *b, unsigned int local,
+			  unsigned int slot, const char *dev, uint8_t code)
+{
+	size_t m = aml_if(b);
+
+	aml_byte(b, AML_OP_AND);
+	aml_local(b, local);
+	aml_integer(b, 1ull << slot);
+	aml_byte(b, AML_OP_NULL_NAME);
+	aml_byte(b, AML_OP_NOTIFY);
+	aml_namestring(b, dev);
+	aml_integer(b, code);
+	aml_close(b, m);
+}
+
+/* Inside PCI0: the controller's registers, a device per slot and PCNT. */
+static void pci_hotplug_slots(struct aml *b, const struct acpi_config *cfg)
+{
+	size_t m;
+
+	aml_opregion_io(b, "PHPR", cfg->pci_hotplug_port, 12);
+	m = aml_field_dword(b, "PHPR");
+	aml_field_entry(b, "PCIU", 32);	/* +0 UP, write 1 to clear */
+	aml_field_entry(b, "PCID", 32);	/* +4 DOWN, write 1 to clear */
+	aml_field_entry(b, "PCEJ", 32);	/* +8 eject: a slot number */
+	aml_close(b, m);
+
+	for (unsigned int s = 1; s < cfg->pci_slots; s++) {
+		char name[5];
+		size_t dev, ej;
+
+		snprintf(name, sizeof(name), "S%02X", s & 0xff);
+		dev = aml_device(b, name);
+		aml_name(b, "_ADR");
+		aml_integer(b, (uint64_t)s << 16);
+		aml_name(b, "_SUN");
+		aml_integer(b, s);
+		ej = aml_method(b, "_EJ0", 1, false);
+		aml_byte(b, AML_OP_STORE);
+		aml_integer(b, s);
+		aml_namestring(b, "PCEJ");
+		aml_close(b, ej);
+		aml_close(b, dev);
+	}
+
+	/* Read both bitmaps, clear what was read (a bit set meanwhile stays
+	 * for the next event), then tell the guest about each slot. */
+	m = aml_method(b, "PCNT", 0, true);
+	aml_byte(b, AML_OP_STORE);
+	aml_namestring(b, "PCIU");
+	aml_local(b, 0);
+	aml_byte(b, AML_OP_STORE);
+	aml_namestring(b, "PCID");
+	aml_local(b, 1);
+	aml_byte(b, AML_OP_STORE);
+	aml_local(b, 0);
+	aml_namestring(b, "PCIU");
+	aml_byte(b, AML_OP_STORE);
+	aml_local(b, 1);
+	aml_namestring(b, "PCID");
+	for (unsigned int s = 1; s < cfg->pci_slots; s++) {
+		char name[5];
+
+		snprintf(name, sizeof(name), "S%02X", s & 0xff);
+		notify_if_bit(b, 0, s, name, NOTIFY_DEVICE_CHECK);
+		notify_if_bit(b, 1, s, name, NOTIFY_EJECT_REQUEST);
+	}
+	aml_close(b, m);
+}
+
+/* \_SB.GED0: the Generic Event Device; _EVT reads (and so clears) the
+ * event register and runs what each bit asks. */
+static int ged_device(struct aml *b, const struct acpi_config *cfg)
+{
+	struct aml res;
+	size_t dev, m, evt, cond;
+	int err;
+
+	dev = aml_device(b, "GED0");
+	aml_name(b, "_HID");
+	aml_string(b, "ACPI0013");
+	aml_name(b, "_UID");
+	aml_integer(b, 0);
+	aml_init(&res);
+	aml_res_interrupt(&res, cfg->ged_gsi, false);
+	err = name_template(b, "_CRS", &res);
+	if (err)
+		return err;
+	aml_opregion_io(b, "GEDR", cfg->ged_port, 4);
+	m = aml_field_dword(b, "GEDR");
+	aml_field_entry(b, "GEVT", 32);
+	aml_close(b, m);
+	evt = aml_method(b, "_EVT", 1, true);
+	aml_byte(b, AML_OP_STORE);
+	aml_namestring(b, "GEVT");
+	aml_local(b, 0);
+	notify_if_bit(b, 0, GED_EVENT_PWRBTN_SHIFT, "\\_SB_.PWRB",
+		      NOTIFY_BUTTON_PRESSED);
+	if (cfg->pci_hotplug_port) {
+		cond = aml_if(b);
+		aml_byte(b, AML_OP_AND);
+		aml_local(b, 0);
+		aml_integer(b, GED_EVENT_BIT_PCI_HOTPLUG);
+		aml_byte(b, AML_OP_NULL_NAME);
+		aml_namestring(b, "\\_SB_.PCI0.PCNT");
+		aml_close(b, cond);
+	}
+	aml_close(b, evt);
+	return aml_close(b, dev);
+}
+
 static int dsdt_body(struct aml *b, const struct acpi_config *cfg)
 {
 	struct aml res;
@@ -218,7 +347,24 @@ static int dsdt_body(struct aml *b, const struct acpi_config *cfg)
 	if (err)
 		return err;
 	pci_prt(b, cfg);
+	if (cfg->pci_hotplug_port)
+		pci_hotplug_slots(b, cfg);
 	aml_close(b, dev);
+
+	/* After PCI0: _EVT calls PCI0.PCNT. The power button is a
+	 * control-method one (PNP0C0C), which _EVT notifies: hw-reduced
+	 * ACPI has no fixed one. */
+	if (cfg->ged_port) {
+		dev = aml_device(b, "PWRB");
+		aml_name(b, "_HID");
+		aml_eisaid(b, "PNP0C0C");
+		aml_name(b, "_UID");
+		aml_integer(b, 0);
+		aml_close(b, dev);
+		err = ged_device(b, cfg);
+		if (err)
+			return err;
+	}
 
 	/* In hw-reduced mode Linux maps no ISA IRQs by itself (no legacy
 	 * PIC, nr_legacy_irqs() == 0), so ttyS0 gets IRQ 4 only through
@@ -278,9 +424,10 @@ static void build_fadt(uint8_t *t, uint64_t dsdt_gpa, uint64_t facs_gpa,
 		 * in ACPI mode (SCI_EN reads as 1). No GPE block. */
 		put_le16(t + FADT_IAPC_BOOT_ARCH, IAPC_LEGACY_DEVICES | IAPC_8042 |
 						      IAPC_VGA_NOT_PRESENT);
+		/* The fixed power button: PWRBTN_STS/EN in PM1 (piix). */
 		put_le32(t + FADT_FLAGS, FADT_WBINVD | FADT_TMR_VAL_EXT |
 					      FADT_RESET_REG_SUP |
-					      FADT_PWR_BUTTON | FADT_SLP_BUTTON);
+					      FADT_SLP_BUTTON);
 		put_le32(t + FADT_FIRMWARE_CTRL, (uint32_t)facs_gpa);
 		put_le64(t + FADT_X_FIRMWARE_CTRL, 0); /* one of the two, not both */
 		put_le16(t + FADT_SCI_INT, cfg->sci_irq);

@@ -28,6 +28,16 @@ struct acpi_config {
 	unsigned int pci_slots;        /* _PRT entries for slots 1..pci_slots-1, INTA..INTD */
 	uint32_t pci_intx_gsi_base;    /* _PRT: slot s pin p -> GSI base + ((s + p) % 4), e.g. 16 */
 	uint8_t rtc_century_index;     /* 0x32 */
+	/* virt: a Generic Event Device (ACPI0013) with its event register
+	 * at ged_port (platform/ged.h) and a level, active-high interrupt
+	 * on ged_gsi; 0: none. PCI hotplug (platform/pci_hotplug.h): its
+	 * registers at pci_hotplug_port (0: none; needs the GED), slots
+	 * S01..Snn under PCI0 for slots 1..pci_slots-1, each with _ADR,
+	 * _SUN and an _EJ0 that writes the slot to the eject register, and
+	 * PCI0.PCNT, which the GED's hotplug event runs. */
+	uint16_t ged_port;
+	uint32_t ged_gsi;
+	uint16_t pci_hotplug_port;
 	/* --machine pc: the sleep ports above are unused, these are. */
 	bool pc;
 	uint16_t pm_base;              /* PM1a_EVT at +0 (4), PM1a_CNT +4 (2), PM_TMR +8 (4) */
@@ -68,7 +78,8 @@ ssize_t acpi_build_layout(void *mem, size_t cap, uint64_t gpa,
  * at 16-byte boundaries); ioapic_id below ncpus; IOAPIC above 4 GiB; a zero
  * sleep or reset port (Linux then offers no poweroff / ACPI reset); more
  * than 32 slots; an empty or >4 GiB 32-bit window; a wrapping 64-bit one;
- * INTx GSIs beyond the IOAPIC's 24 pins. -ENOMEM if the DSDT cannot be
+ * INTx GSIs beyond the IOAPIC's 24 pins; a GED GSI beyond them or on an
+ * INTx GSI; a GED or PCI hotplug on pc, or PCI hotplug without a GED. -ENOMEM if the DSDT cannot be
  * built. On error `mem` is left untouched. */
 
 #endif

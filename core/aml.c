@@ -15,14 +15,25 @@ enum {
 	AML_STRING = 0x0D,
 	AML_QWORD = 0x0E,
 	AML_SCOPE = 0x10,
+	AML_METHOD = 0x14,
+	AML_LOCAL0 = 0x60,
+	AML_ARG0 = 0x68,
+	AML_IF = 0xA0,
 	AML_BUFFER = 0x11,
 	AML_PACKAGE = 0x12,
 	AML_DUAL_NAME = 0x2E,
 	AML_MULTI_NAME = 0x2F,
 	AML_EXT = 0x5B,
 	AML_ROOT = 0x5C,
+	AML_EXT_OPREGION = 0x80,
+	AML_EXT_FIELD = 0x81,
 	AML_EXT_DEVICE = 0x82,
 };
+
+#define REGION_SYSTEM_IO 0x01
+/* FieldFlags (20.2.5.2): AccessType DWordAcc (3) in bits 0-3, LockRule
+ * NoLock (bit 4 clear), UpdateRule WriteAsZeros (2) in bits 5-6. */
+#define FIELD_DWORD_NOLOCK_ZEROS 0x43
 
 /* Resource descriptor tags (ACPI 6.x 6.4.2, 6.4.3). */
 enum {
@@ -31,6 +42,7 @@ enum {
 	RES_END = 0x79,		/* small, type 15, 1 data byte */
 	RES_DWORD = 0x87,
 	RES_WORD = 0x88,
+	RES_EXT_IRQ = 0x89,
 	RES_QWORD = 0x8A,
 };
 
@@ -341,6 +353,79 @@ size_t aml_package(struct aml *b, uint8_t nelems)
 	return mark;
 }
 
+size_t aml_method(struct aml *b, const char *name, unsigned int nargs,
+		  bool serialized)
+{
+	size_t mark;
+
+	aml_byte(b, AML_METHOD);
+	mark = b->len;
+	aml_namestring(b, name);
+	if (nargs > 7)
+		fail(b, -EINVAL);
+	/* MethodFlags: ArgCount in bits 0-2, SerializeFlag bit 3, SyncLevel
+	 * 0. */
+	aml_byte(b, (uint8_t)((nargs & 7) | (serialized ? 0x08 : 0)));
+	return mark;
+}
+
+size_t aml_if(struct aml *b)
+{
+	aml_byte(b, AML_IF);
+	return b->len;
+}
+
+int aml_local(struct aml *b, unsigned int n)
+{
+	if (n > 7)
+		return fail(b, -EINVAL);
+	return aml_byte(b, (uint8_t)(AML_LOCAL0 + n));
+}
+
+int aml_arg(struct aml *b, unsigned int n)
+{
+	if (n > 6)
+		return fail(b, -EINVAL);
+	return aml_byte(b, (uint8_t)(AML_ARG0 + n));
+}
+
+int aml_opregion_io(struct aml *b, const char *name, uint16_t port,
+		    uint16_t len)
+{
+	aml_byte(b, AML_EXT);
+	aml_byte(b, AML_EXT_OPREGION);
+	aml_namestring(b, name);
+	aml_byte(b, REGION_SYSTEM_IO);
+	aml_integer(b, port);
+	return aml_integer(b, len);
+}
+
+size_t aml_field_dword(struct aml *b, const char *region)
+{
+	size_t mark;
+
+	aml_byte(b, AML_EXT);
+	aml_byte(b, AML_EXT_FIELD);
+	mark = b->len;
+	aml_namestring(b, region);
+	aml_byte(b, FIELD_DWORD_NOLOCK_ZEROS);
+	return mark;
+}
+
+int aml_field_entry(struct aml *b, const char *name, uint32_t bits)
+{
+	/* NamedField: a NameSeg (exactly 4 characters) then the width as a
+	 * PkgLength; ReservedField: 0x00 then the width. */
+	if (name) {
+		if (strlen(name) != 4 || segment_len(name) != 4)
+			return fail(b, -EINVAL);
+		aml_bytes(b, name, 4);
+	} else {
+		aml_byte(b, 0x00);
+	}
+	return aml_pkglength(b, bits);
+}
+
 int aml_buffer(struct aml *b, const void *data, size_t n)
 {
 	size_t mark;
@@ -420,6 +505,17 @@ int aml_res_irq(struct aml *b, uint8_t irq)
 		return fail(b, -EINVAL);
 	aml_byte(b, RES_IRQ_NOFLAGS);
 	return le(b, 1u << irq, 2);
+}
+
+int aml_res_interrupt(struct aml *b, uint32_t gsi, bool edge)
+{
+	aml_byte(b, RES_EXT_IRQ);
+	le(b, 6, 2);		/* flags, count, one DWORD */
+	/* Consumer (bit 0), edge or level (bit 1), active high (bit 2
+	 * clear), exclusive (bit 3 clear), not a wake source. */
+	aml_byte(b, (uint8_t)(0x01 | (edge ? 0x02 : 0)));
+	aml_byte(b, 1);
+	return le(b, gsi, 4);
 }
 
 int aml_res_end(struct aml *b)

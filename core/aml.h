@@ -9,6 +9,7 @@
 #ifndef TERN_CORE_AML_H
 #define TERN_CORE_AML_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,6 +52,37 @@ size_t aml_device(struct aml *b, const char *name);
 size_t aml_package(struct aml *b, uint8_t nelems);
 int aml_close(struct aml *b, size_t mark);
 
+/* Method(name, nargs, Serialized|NotSerialized){...}: closed with
+ * aml_close. -EINVAL (sticky) above 7 arguments. */
+size_t aml_method(struct aml *b, const char *name, unsigned int nargs,
+		  bool serialized);
+/* If(predicate){...}: the predicate is written right after the opener,
+ * then the body; aml_close ends both. */
+size_t aml_if(struct aml *b);
+
+/* Expression opcodes (20.2.5): AML is prefix notation, so a caller writes
+ * the opcode and then its operands, e.g. Store(FLD0, Local0) is
+ * aml_byte(AML_OP_STORE), aml_namestring("FLD0"), aml_local(0); a Target
+ * left empty is AML_OP_NULL_NAME. */
+enum {
+	AML_OP_NULL_NAME = 0x00,
+	AML_OP_STORE = 0x70,
+	AML_OP_AND = 0x7B,
+	AML_OP_NOTIFY = 0x86,
+};
+/* Local0-7, Arg0-6: -EINVAL (sticky) out of range. */
+int aml_local(struct aml *b, unsigned int n);
+int aml_arg(struct aml *b, unsigned int n);
+
+/* OperationRegion(name, SystemIO, port, len). */
+int aml_opregion_io(struct aml *b, const char *name, uint16_t port,
+		    uint16_t len);
+/* Field(region, DWordAcc, NoLock, WriteAsZeros){...}: each entry a
+ * 4-character name and its width in bits (aml_field_entry; name NULL:
+ * an unnamed gap), closed with aml_close. */
+size_t aml_field_dword(struct aml *b, const char *region);
+int aml_field_entry(struct aml *b, const char *name, uint32_t bits);
+
 /* Buffer(){bytes}: a resource template is built in its own struct aml,
  * then put here whole. */
 int aml_buffer(struct aml *b, const void *data, size_t n);
@@ -67,6 +99,9 @@ int aml_res_qword_mem(struct aml *b, uint64_t min, uint64_t max);
 int aml_res_io(struct aml *b, uint16_t base, uint8_t len);
 /* IRQNoFlags(){irq}: ISA style, edge triggered, active high. */
 int aml_res_irq(struct aml *b, uint8_t irq);
+/* Interrupt(ResourceConsumer, Level|Edge, ActiveHigh, Exclusive){gsi}:
+ * the extended interrupt descriptor (6.4.3.6), any GSI. */
+int aml_res_interrupt(struct aml *b, uint32_t gsi, bool edge);
 /* End tag; checksum 0 tells OSPM not to verify the template. */
 int aml_res_end(struct aml *b);
 

@@ -39,16 +39,22 @@ int pci_bus_free_devfn(const struct pci_bus *bus)
 
 int pci_bus_add(struct pci_bus *bus, struct pci_dev *d, int devfn)
 {
-	if (devfn < 0) {
+	int ret = 0;
+
+	/* Locked: on a running VM (hotplug) vCPUs read config space. */
+	pthread_mutex_lock(&bus->lock);
+	if (devfn < 0)
 		devfn = pci_bus_free_devfn(bus);
-		if (devfn < 0)
-			return devfn;
+	if (devfn < 0)
+		ret = devfn;
+	else if (devfn > 255 || bus->devs[devfn])
+		ret = -EEXIST;
+	if (!ret) {
+		d->devfn = (uint8_t)devfn;
+		bus->devs[devfn] = d;
 	}
-	if (devfn > 255 || bus->devs[devfn])
-		return -EEXIST;
-	d->devfn = (uint8_t)devfn;
-	bus->devs[devfn] = d;
-	return 0;
+	pthread_mutex_unlock(&bus->lock);
+	return ret;
 }
 
 void pci_bus_remove(struct pci_bus *bus, struct pci_dev *d)

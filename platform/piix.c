@@ -28,6 +28,7 @@
 #define PM1_EN 2
 #define PM1_CNT 4
 #define PM_TMR 8
+#define PM1_PWRBTN 0x0100		/* PWRBTN_STS in PM1_STS, _EN in PM1_EN */
 #define PM1_CNT_SCI_EN 0x0001
 #define PM1_CNT_SLP_EN 0x2000
 #define PM1_SLP_TYP(v) (((v) >> 10) & 7)
@@ -58,10 +59,19 @@ static uint64_t now_ns(void)
 /* Drives each PIRQ's ISA IRQ from its sources and PIRQRC: called with the
  * lock held after any change to either. An IRQ shared by two PIRQs is
  * the OR of both. */
+/* The SCI is asserted while an enabled fixed event is pending. */
+static bool sci_pending(const struct piix *p)
+{
+	return p->pm1_sts & p->pm1_en & PM1_PWRBTN;
+}
+
+/* Drives the ISA IRQs from the PIRQ routing and the SCI (IRQ 9, which a
+ * PIRQ may share: the line is their OR). Called with p->lock held. */
 static void route_update(struct piix *p)
 {
 	uint8_t want[4];
 	uint16_t level = 0, before = 0;
+	bool sci = sci_pending(p);
 
 	for (int i = 0; i < 4; i++) {
 		uint8_t rc = p->isa.cfg[PIRQRC + i];
@@ -75,6 +85,10 @@ static void route_update(struct piix *p)
 		if (p->pirq_irq[i])
 			before |= (uint16_t)(1u << p->pirq_irq[i]);
 	}
+	if (sci)
+		level |= 1u << PIIX_SCI_IRQ;
+	if (p->sci_level)
+		before |= 1u << PIIX_SCI_IRQ;
 	for (int irq = 3; irq < 16; irq++) {
 		bool on = level & (1u << irq), was = before & (1u << irq);
 
@@ -86,6 +100,7 @@ static void route_update(struct piix *p)
 	}
 	for (int i = 0; i < 4; i++)
 		p->pirq_irq[i] = want[i] && p->pirq_src[i] ? want[i] : 0;
+	p->sci_level = sci;
 }
 
 /* An INTx line: gsi carries devfn << 2 | pin, the source's identity.
@@ -231,8 +246,8 @@ int piix_attach_ide(struct piix *p, const struct bus_ops *cmd,
 }
 
 /* ACPI PM block. SCI_EN reads as set: with no SMI command port the
- * platform is always in ACPI mode. Nothing raises an SCI: there are no
- * fixed events tern generates (power button, RTC alarm, timer carry). */
+ * platform is always in ACPI mode. The one fixed event tern generates is
+ * the power button (piix_power_button); no RTC alarm, no timer carry. */
 static void pm_read(void *opaque, uint64_t off, uint8_t *data, uint32_t len)
 {
 	struct piix *p = opaque;
@@ -268,8 +283,10 @@ static void pm_write(void *opaque, uint64_t off, const uint8_t *data,
 		p->pm1_sts &= (uint16_t)~v;		/* write 1 to clear */
 		if (len == 4)
 			p->pm1_en = (uint16_t)(v >> 16);
+		route_update(p);
 	} else if (off == PM1_EN && len >= 2) {
 		p->pm1_en = (uint16_t)v;
+		route_update(p);
 	} else if (off == PM1_CNT && len >= 2) {
 		p->pm1_cnt = (uint16_t)(v & ~PM1_CNT_SLP_EN);
 		if (v & PM1_CNT_SLP_EN) {
@@ -287,6 +304,14 @@ static void pm_write(void *opaque, uint64_t off, const uint8_t *data,
 }
 
 static const struct bus_ops pm_ops = { .read = pm_read, .write = pm_write };
+
+void piix_power_button(struct piix *p)
+{
+	pthread_mutex_lock(&p->lock);
+	p->pm1_sts |= PM1_PWRBTN;
+	route_update(p);
+	pthread_mutex_unlock(&p->lock);
+}
 
 int piix_init(struct piix *p, struct pci_bus *pci, struct bus *pio,
 	      struct irq_line isa_irq, struct vm_control ctl)
@@ -448,6 +473,7 @@ static void piix_device_reset(struct device *dev)
 	pci_cfg_write(p->pci_bus, PIIX_DEVFN_IDE, 0x44, 1, 0);
 	pthread_mutex_lock(&p->lock);
 	p->pm1_sts = p->pm1_en = p->pm1_cnt = 0;
+	route_update(p);
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -524,6 +550,7 @@ static int piix_load(struct device *dev, struct state_reader *r)
 	p->pm1_en = en;
 	p->pm1_cnt = cnt;
 	p->tmr_paused_ns = tmr;		/* counts on from it at resume */
+	route_update(p);		/* the SCI as the loaded PM1 says */
 	pthread_mutex_unlock(&p->lock);
 	/* As guest writes: the routing, BAR4's bus-master block. */
 	for (unsigned int i = 0; !ret && i < 4; i++)

@@ -58,6 +58,7 @@ struct piix {
 	uint8_t pirq_irq[4];		/* ISA IRQ driven now, 0 = none */
 
 	uint16_t pm1_sts, pm1_en, pm1_cnt;
+	bool sci_level;			/* the SCI as last driven */
 	uint64_t tmr_origin_ns;		/* PM timer counts from here */
 	uint64_t tmr_paused_ns;		/* paused: what it had counted */
 
@@ -86,6 +87,11 @@ void piix_destroy(struct piix *p);
  * (0 = INTA): it goes through PIRQRC to an ISA IRQ, ORed with the other
  * functions on the same PIRQ; a disabled PIRQ (bit 7) drops it. */
 struct irq_line piix_intx_line(struct piix *p, uint8_t devfn, unsigned int pin);
+
+/* The power button is pressed: PWRBTN_STS is set in PM1_STS, and the
+ * SCI (IRQ 9) is raised while PWRBTN_EN is set, until the guest clears
+ * the status (ACPI 6.5 §4.8.3.1, the fixed power button). Any thread. */
+void piix_power_button(struct piix *p);
 
 /* Calls `fn` with the 7 PAM bytes after each write that touches them
  * (from the vCPU thread, with the PCI bus lock held). */

@@ -521,7 +521,8 @@ void api_config_free(struct api_config *c)
 	c->json = NULL;
 }
 
-int api_check_device(enum api_op op, json_t *json, char *err, size_t errlen)
+int api_device_config(enum api_op op, json_t *json, struct dev_config *out,
+		      char *err, size_t errlen)
 {
 	struct api_config *c = calloc(1, sizeof(*c));
 	int ret;
@@ -531,9 +532,16 @@ int api_check_device(enum api_op op, json_t *json, char *err, size_t errlen)
 	cli_defaults(&c->cli);
 	ret = map_device(c, op == API_ADD_DISK, json,
 			 op == API_ADD_DISK ? "disk" : "net", err, errlen);
+	if (!ret && out)
+		dev_config_copy(out, &c->cli.vm.devs[0]);
 	api_config_free(c);
 	free(c);
 	return ret;
+}
+
+int api_check_device(enum api_op op, json_t *json, char *err, size_t errlen)
+{
+	return api_device_config(op, json, NULL, err, errlen);
 }
 
 int api_handle(void *opaque, const char *method, const char *path,
@@ -576,7 +584,17 @@ int api_handle(void *opaque, const char *method, const char *path,
 		break;
 	case API_ADD_DISK:
 	case API_ADD_NET:
-		if (api_check_device(req.route->op, body, err, sizeof(err))) {
+		/* Parsed here, on the API thread: the words' checks (the
+		 * image there and readable) are system calls the main
+		 * thread's filter need not hold. */
+		req.dev = calloc(1, sizeof(*req.dev));
+		if (!req.dev) {
+			*reply = error("out of memory");
+			return 500;
+		}
+		if (api_device_config(req.route->op, body, req.dev, err,
+				      sizeof(err))) {
+			free(req.dev);
 			*reply = error("%s", err);
 			return 400;
 		}
@@ -602,6 +620,7 @@ int api_handle(void *opaque, const char *method, const char *path,
 		break;
 	}
 	b->submit(b->opaque, &req);
+	free(req.dev);
 	if (req.config) {
 		api_config_free(req.config);
 		free(req.config);

@@ -80,6 +80,7 @@ struct api_request {
 	const struct api_route *route;
 	json_t *body;			/* borrowed; NULL when none */
 	struct api_config *config;	/* API_CREATE: the backend takes it */
+	struct dev_config *dev;		/* API_ADD_*: the device's words */
 	int status;			/* the backend sets these */
 	json_t *reply;
 };
@@ -113,6 +114,10 @@ void api_config_free(struct api_config *cfg);
 /* A DiskConfig or NetConfig (vm.add-disk, vm.add-net) checked the same
  * way: 0 or -EINVAL with the message in ERR. */
 int api_check_device(enum api_op op, json_t *json, char *err, size_t errlen);
+/* As api_check_device, and the device's words into OUT (for
+ * vm_hotplug_add). */
+int api_device_config(enum api_op op, json_t *json, struct dev_config *out,
+		      char *err, size_t errlen);
 
 /* The API thread: serves SOCKET (path or fd) until api_stop; flushes
  * EVENTS (may be NULL) every second. */

@@ -259,6 +259,14 @@ int devices_parse(const char *option, const char *arg, struct dev_config *c,
 	return opts_error(err, option, "no such device option");
 }
 
+void dev_config_copy(struct dev_config *dst, const struct dev_config *src)
+{
+	*dst = *src;
+	if (src->kind && !strcmp(src->kind->option, "disk") &&
+	    src->disk.d.path == src->disk.path)
+		dst->disk.d.path = dst->disk.path;
+}
+
 /* The first of KEYS (NULL-ended) given in C's words, or NULL. */
 const char *devices_first_seen(const struct dev_config *c,
 			       const char *const *keys)

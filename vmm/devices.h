@@ -131,6 +131,10 @@ extern const struct device_kind dev_kind_virtio_blk, dev_kind_vhost_user_blk,
 int devices_parse(const char *option, const char *arg, struct dev_config *c,
 		  FILE *err);
 
+/* *SRC into DST, with the pointers into itself (a disk's d.path) made
+ * to point into DST. */
+void dev_config_copy(struct dev_config *dst, const struct dev_config *src);
+
 /* The first of KEYS (NULL-ended) given in C's words, or NULL: for a
  * kind's check. */
 const char *devices_first_seen(const struct dev_config *c,

@@ -74,6 +74,7 @@ static int machine_platform(struct vm *vm, struct serial_output out)
 	if (!ret && vm->cfg->machine == MACHINE_VIRT) {
 		acpi_sleep_init(&vm->sleep, "acpi-sleep", VM_PORT_SLEEP_CTL);
 		ret = vm_add_device(vm, &vm->sleep.dev);
+		ret = ret ?: vm_hotplug_setup(vm);
 	}
 	for (size_t i = 0; !ret && i < sizeof(quiet_ports) / sizeof(quiet_ports[0]);
 	     i++)
@@ -111,6 +112,11 @@ static void machine_acpi_config(const struct vm *vm,
 		.pm_base = PIIX_PM_BASE,
 		.sci_irq = PIIX_SCI_IRQ,
 	};
+	if (vm->cfg->machine == MACHINE_VIRT) {
+		acfg->ged_port = VM_PORT_GED;
+		acfg->ged_gsi = VM_GSI_GED;
+		acfg->pci_hotplug_port = VM_PORT_PCI_HOTPLUG;
+	}
 	memcpy(acfg->pirq_irq, piix_pirq_default, sizeof(acfg->pirq_irq));
 }
 
@@ -256,6 +262,18 @@ static int devices_setup(struct vm *vm)
 	return vm_firmware_setup(vm, &acfg, &boot);
 }
 
+int vm_power_button(struct vm *vm)
+{
+	if (vm->cfg->machine == MACHINE_PC) {
+		piix_power_button(&vm->piix.piix);
+		return 0;
+	}
+	if (!vm->hotplug.ready)
+		return -ENOTSUP;
+	ged_raise(&vm->hotplug.ged, GED_EVENT_PWRBTN);
+	return 0;
+}
+
 int vm_create(struct vm **vmp, const struct vm_config *cfg,
 	      struct serial_output out, struct loop *loop)
 {
@@ -274,6 +292,7 @@ int vm_create(struct vm **vmp, const struct vm_config *cfg,
 		return -ENOMEM;
 	vm->cfg = cfg;
 	vm->request_fd = -1;
+	vm->hotplug.timer_fd = -1;
 	vm->mem.fd = -1;
 	vm->ncpus = cfg->cpus;
 	kvm_init(&vm->kvm, cfg->cpus, vm_control(vm));

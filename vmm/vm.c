@@ -61,7 +61,7 @@ int vm_device_add_config(struct vm *vm, const struct dev_config *c,
 			 char id[DEV_ID_LEN])
 {
 	const struct device_kind *kind = c->kind;
-	struct dev_config dc = *c;
+	struct dev_config dc;
 	struct dev_env env = {
 		.host = &vm->host,
 		.pc = vm->cfg->machine == MACHINE_PC,
@@ -74,6 +74,7 @@ int vm_device_add_config(struct vm *vm, const struct dev_config *c,
 	unsigned int n = 0;
 	int ret;
 
+	dev_config_copy(&dc, c);
 	if (vm->started && !kind->hotplug) {
 		log_err("vm", "a %s is not added to a running VM", kind->name);
 		return -ENOTSUP;
@@ -269,6 +270,7 @@ int vm_pause(struct vm *vm)
 	if (!vm->clock_held)
 		log_warn("vm", "KVM_GET_CLOCK: %s: the guest's clock will jump "
 			 "by the paused time", strerror(errno));
+	vm->paused = true;
 	return 0;
 }
 
@@ -287,6 +289,7 @@ int vm_resume(struct vm *vm)
 
 	for (unsigned int i = vm->ncpus; i--;)
 		vcpu_resume(&vm->vcpus[i]);
+	vm->paused = false;
 	return ret;
 }
 
@@ -302,6 +305,7 @@ void vm_destroy(struct vm *vm)
 		vm->vcpus = NULL;
 	}
 	worker_stop(&vm->devctl);
+	vm_hotplug_teardown(vm);
 	/* Devices after the vCPUs, before the VM fd they use, last to
 	 * first: each takes what it composed (model, backend, tap, images)
 	 * with it. */

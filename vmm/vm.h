@@ -16,8 +16,10 @@
 #include "platform/acpi_sleep.h"
 #include "platform/bios.h"
 #include "platform/fw_cfg.h"
+#include "platform/ged.h"
 #include "platform/host_bridge.h"
 #include "platform/i8042.h"
+#include "platform/pci_hotplug.h"
 #include "platform/piix.h"
 #include "platform/rtc.h"
 #include "platform/serial.h"
@@ -61,6 +63,36 @@ struct vm_config {
 #define VM_PORT_SLEEP_CTL 0x600
 #define VM_PORT_SLEEP_STS 0x601
 #define VM_IOAPIC_ADDR 0xfec00000ULL
+/* virt: the GED's event register and interrupt, the PCI hotplug
+ * controller's registers (platform/ged.h, platform/pci_hotplug.h). */
+#define VM_PORT_GED 0x610
+#define VM_GSI_GED 20			/* past the INTx GSIs 16-19 */
+#define VM_PORT_PCI_HOTPLUG 0x620
+/* How long the guest has to eject a device vm_hotplug_remove asked out. */
+#define VM_HOTPLUG_TIMEOUT_MS 10000
+
+/* Told when a removal vm_hotplug_remove started ends: RESULT 0 when the
+ * guest ejected device ID and it is gone, -ETIMEDOUT when the guest did
+ * not within the timeout (the device stays, as if never asked). On the
+ * main thread. */
+typedef void vm_removed_fn(void *opaque, const char *id, int result);
+
+/* PCI hotplug's state in the VM (vmm/hotplug.c). */
+struct vm_hotplug {
+	struct ged ged;
+	struct pci_hotplug ctl;
+	bool ready;			/* virt: vm_hotplug_setup ran */
+	struct {
+		char id[DEV_ID_LEN];	/* being removed; "" none */
+		uint64_t deadline_ms;	/* CLOCK_MONOTONIC */
+	} removing[PCI_HOTPLUG_SLOTS];
+	unsigned int timeout_ms;
+	int timer_fd;			/* timerfd: the first deadline */
+	struct loop *loop;
+	struct loop_watch timer_watch;
+	vm_removed_fn *removed;
+	void *removed_opaque;
+};
 
 struct vm {
 	const struct vm_config *cfg;
@@ -72,12 +104,14 @@ struct vm {
 	unsigned int nnets;		/* --net devices added so far: the
 					 * default MAC's last byte */
 	bool started;			/* vm_run started the threads */
+	bool paused;			/* vm_pause holds it */
 	/* The platform's devices (vmm/machine.c), on the list too. */
 	struct serial serial;
 	struct rtc rtc;
 	struct i8042 i8042;
 	struct acpi_sleep sleep;	/* virt */
 	struct host_bridge host_bridge;	/* virt */
+	struct vm_hotplug hotplug;	/* virt */
 	struct piix_device piix;	/* pc */
 	struct bios bios;		/* pc with --firmware (vmm/firmware.c) */
 	struct fw_cfg fw_cfg;		/* firmware: on the list once set up */
@@ -108,6 +142,12 @@ struct vm_control vm_control(struct vm *vm);
  * time, and resumes in reverse. 0 or -errno (on a failure nothing stays
  * paused). */
 int vm_pause(struct vm *vm);
+/* Presses the guest's ACPI power button: on virt the GED's power-button
+ * event (the DSDT's PWRB, PNP0C0C, hears Notify 0x80), on pc the fixed
+ * button's PWRBTN_STS and the SCI (platform/piix.h). What follows is the
+ * guest's: an ACPI guest normally shuts down, and tern sees the poweroff.
+ * 0, or -ENOTSUP when the machine has no button (no GED). Any thread. */
+int vm_power_button(struct vm *vm);
 int vm_resume(struct vm *vm);
 /* Adds a device: the same path at boot (vm_create, for each --disk and
  * --net) and at run time (the control API, hotplug). OPTION is "disk" or
@@ -137,6 +177,35 @@ int vm_device_remove(struct vm *vm, const char *id);
 /* Realizes D (created) on VM and puts it on the list; on failure D is
  * destroyed. For vmm/ (the platform's devices, the kinds' ones). */
 int vm_add_device(struct vm *vm, struct device *d);
+
+/* PCI hotplug (virt; vmm/hotplug.c), through ACPI as Linux's acpiphp
+ * expects: the GED and the hotplug controller on the device list, the
+ * DSDT's slots (core/acpi.h). vm_create calls vm_hotplug_setup on virt;
+ * vm_destroy calls vm_hotplug_teardown. */
+int vm_hotplug_setup(struct vm *vm);
+void vm_hotplug_teardown(struct vm *vm);
+/* Adds a device as vm_device_add_config does and announces it to the
+ * guest: its PCI slot's UP bit and the GED's hotplug event, upon which the
+ * guest's ACPI sends the slot a device check and Linux scans it. The id
+ * goes to ID. 0, vm_device_add_config's errors, or -ENOTSUP (pc, a kind
+ * not hotplugged, a vhost-user device on a VM whose RAM is not shared, or
+ * a kind without a PCI function, which is then removed again). Main thread; does not wait for the guest. */
+int vm_hotplug_add(struct vm *vm, const struct dev_config *c,
+		   char id[DEV_ID_LEN]);
+/* Asks the guest to let go of device ID (an eject request for its slot)
+ * and returns: the device is unrealized and destroyed later, on the main
+ * loop, when the guest's _EJ0 writes the eject register, and the
+ * callback (vm_hotplug_on_removed) hears 0; if the guest has not ejected
+ * within VM_HOTPLUG_TIMEOUT_MS the device stays, the error is logged with
+ * its id and the callback hears -ETIMEDOUT. Before the VM runs the
+ * device goes at once (the callback hears 0). 0, -ENOENT (no such
+ * device), -ENOTSUP (pc, or a device not hotplugged: a platform device,
+ * an IDE disk), -EALREADY (its removal is under way). Main thread. */
+int vm_hotplug_remove(struct vm *vm, const char *id);
+/* Who hears that a removal ended (e.g. the API's device-removed event). */
+void vm_hotplug_on_removed(struct vm *vm, vm_removed_fn *fn, void *opaque);
+/* The PCI slot device ID sits in: 0-31, or -ENOENT. */
+int vm_device_slot(struct vm *vm, const char *id);
 
 /* Writes every vCPU's KVM statistics to cfg->stats_path (if set),
  * atomically: at exit, and on SIGUSR2 for a live sample. */

@@ -127,6 +127,16 @@ static int lockdown(struct vmm *s)
 	return sandbox_lockdown(&sc, "tern");
 }
 
+/* A removal vm_hotplug_remove started has ended: the guest ejected the
+ * device (0), or the deadline passed and it stays (logged there). */
+static void on_removed(void *opaque, const char *id, int result)
+{
+	struct vmm *s = opaque;
+
+	if (!result)
+		events_emit(s->events, "vm", "device-removed", "id", id, NULL);
+}
+
 /* Builds the VM s->cfg describes (not started). */
 static int build(struct vmm *s)
 {
@@ -136,6 +146,7 @@ static int build(struct vmm *s)
 	ret = vm_create(&s->vm, s->cfg, console_output(s->con), s->loop);
 	if (ret)
 		return ret;
+	vm_hotplug_on_removed(s->vm, on_removed, s);
 	s->run_next = true;
 	return 0;
 }
@@ -214,15 +225,6 @@ static json_t *device_tree(const struct vmm *s)
 			"{s:s,s:[],s:[],s:o}", "id", d->id, "resources",
 			"children", "pci_bdf", device_bdf(vm, d->id)));
 	return tree;
-}
-
-static bool device_known(const struct vmm *s, const char *id)
-{
-	json_t *tree = device_tree(s);
-	bool known = json_object_get(tree, id) != NULL;
-
-	json_decref(tree);
-	return known;
 }
 
 static json_t *info(const struct vmm *s)
@@ -308,6 +310,59 @@ static void fail(struct api_request *req, int status, int err,
 {
 	reply(req, status, httpd_error("%s: %s%s", req->route->name, what,
 				       err ? strerror(-err) : ""));
+}
+
+/* The HTTP status for a device operation's -errno: the caller's mistake
+ * (400), a device the VM does not have (404), one on its way out (409),
+ * else 500. */
+static int device_status(int err)
+{
+	switch (err) {
+	case -EINVAL:
+	case -EEXIST:
+	case -ENOSPC:
+	case -ENOTSUP:
+		return 400;
+	case -ENOENT:
+		return 404;
+	case -EALREADY:
+		return 409;
+	default:
+		return 500;
+	}
+}
+
+/* vm.add-disk, vm.add-net: the device through vm_hotplug_add, announced
+ * to the guest; 200 with its id and PCI function (Cloud Hypervisor's
+ * PciDeviceInfo). */
+static void add_device(struct vmm *s, struct api_request *req)
+{
+	char id[DEV_ID_LEN];
+	int ret = vm_hotplug_add(s->vm, req->dev, id);
+
+	if (ret) {
+		fail(req, device_status(ret), ret, "(tern's log says why) ");
+		return;
+	}
+	events_emit(s->events, "vm", "device-added", "id", id, NULL);
+	reply(req, 200, json_pack("{s:s,s:o}", "id", id, "bdf",
+				  device_bdf(s->vm, id)));
+}
+
+/* vm.remove-device: the guest is asked to eject; device-removed follows
+ * when it has. 204 once asked. */
+static void remove_device(struct vmm *s, struct api_request *req)
+{
+	const char *id = json_string_value(json_object_get(req->body, "id"));
+	int ret = vm_hotplug_remove(s->vm, id);
+
+	if (ret == -ENOENT)
+		reply(req, 404, httpd_error("vm.remove-device: no device '%s'",
+					    id));
+	else if (ret)
+		fail(req, device_status(ret), ret, "");
+	else
+		reply(req, 204, NULL);
 }
 
 /* Ends the running VM for the API: vm_run returns, and the VMM waits. */
@@ -424,25 +479,19 @@ static void execute(void *arg)
 		reply(req, 204, NULL);
 		return;
 	case API_POWER_BUTTON:
-		fail(req, 501, 0, "this tern has no ACPI power button yet");
+		ret = vm_power_button(s->vm);
+		if (ret)
+			fail(req, 500, ret, "");
+		else
+			reply(req, 204, NULL);
 		return;
 	case API_ADD_DISK:
 	case API_ADD_NET:
-		fail(req, 501, 0, "this tern cannot add devices to a running "
-		     "VM yet (PCI hotplug)");
+		add_device(s, req);
 		return;
-	case API_REMOVE_DEVICE: {
-		const char *id = json_string_value(json_object_get(req->body,
-								   "id"));
-
-		if (!device_known(s, id))
-			reply(req, 404, httpd_error("vm.remove-device: no "
-						    "device '%s'", id));
-		else
-			fail(req, 501, 0, "this tern cannot remove devices "
-			     "from a running VM yet (PCI hotplug)");
+	case API_REMOVE_DEVICE:
+		remove_device(s, req);
 		return;
-	}
 	default:
 		fail(req, 500, 0, "not an operation");
 		return;

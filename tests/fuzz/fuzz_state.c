@@ -15,8 +15,10 @@
 #include "net/e1000.h"
 #include "platform/acpi_sleep.h"
 #include "platform/fw_cfg.h"
+#include "platform/ged.h"
 #include "platform/host_bridge.h"
 #include "platform/i8042.h"
+#include "platform/pci_hotplug.h"
 #include "platform/piix.h"
 #include "platform/rtc.h"
 #include "platform/serial.h"
@@ -119,6 +121,63 @@ static void poke_sleep(struct machine_host *h)
 
 	bus_read(pio, 0x601, &v, 1);
 	bus_write(pio, 0x601, &v, 1);
+}
+
+static struct ged ged;
+
+static struct device *make_ged(struct machine_host *h)
+{
+	ged_init(&ged, "ged", 0x610, 20);
+	return &ged.dev;
+}
+
+static void poke_ged(struct machine_host *h)
+{
+	uint8_t v[4];
+
+	bus_read(h->pio, 0x610, v, 4);
+	FZ_ASSERT(ged.pending == 0);
+	ged_raise(&ged, GED_EVENT_PCI_HOTPLUG);
+	bus_read(h->pio, 0x610, v, 4);
+	FZ_ASSERT(v[0] == 1u << GED_EVENT_PCI_HOTPLUG);
+}
+
+static struct pci_hotplug hotplug;
+static uint32_t hotplug_ejected;
+
+static void hotplug_notify(void *opaque)
+{
+}
+
+static void hotplug_eject(void *opaque, unsigned int slot)
+{
+	FZ_ASSERT(slot > 0 && slot < PCI_HOTPLUG_SLOTS);
+	hotplug_ejected |= 1u << slot;
+}
+
+static struct device *make_hotplug(struct machine_host *h)
+{
+	pci_hotplug_init(&hotplug, "pci-hotplug", 0x620, hotplug_notify,
+			 hotplug_eject, NULL);
+	return &hotplug.dev;
+}
+
+/* Ejects of every slot: only those being removed are handed over, and
+ * none twice. */
+static void poke_hotplug(struct machine_host *h)
+{
+	uint32_t removing = hotplug.removing, ejected = hotplug.ejected;
+	uint8_t v[4];
+
+	hotplug_ejected = 0;
+	for (uint32_t s = 0; s < 40; s++) {
+		bus_put(v, 4, s);
+		bus_write(h->pio, 0x620 + PCI_HOTPLUG_REG_EJ, v, 4);
+	}
+	pci_hotplug_service(&hotplug);
+	FZ_ASSERT(hotplug_ejected == (removing | ejected));
+	FZ_ASSERT(!hotplug.removing && !hotplug.down);
+	bus_read(h->pio, 0x620, v, 4);
 }
 
 static struct fw_cfg fwc;
@@ -358,6 +417,8 @@ static const struct kind kinds[] = {
 	{ "acpi-sleep", make_sleep, poke_sleep },
 	{ "host-bridge", make_bridge, poke_bridge },
 	{ "fw_cfg", make_fw_cfg, poke_fw_cfg },
+	{ "ged", make_ged, poke_ged },
+	{ "pci-hotplug", make_hotplug, poke_hotplug },
 };
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
 

@@ -9,6 +9,7 @@
 
 #include "core/httpd.h"
 #include "vmm/api.h"
+#include "vmm/devices.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -69,12 +70,13 @@ static void api_double_execute(struct api_double *d, struct api_request *req)
 		req->reply = json_pack("{s:s}", "state",
 				       api_state_name(d->state));
 		break;
-	case API_POWER_BUTTON:
 	case API_ADD_DISK:
 	case API_ADD_NET:
-	case API_REMOVE_DEVICE:
-		req->status = 501;
-		req->reply = httpd_error("not in the double");
+		/* The API thread hands over the device's words. */
+		req->status = req->dev ? 200 : 500;
+		req->reply = json_pack("{s:s}", "id",
+				       req->dev && req->dev->id[0] ?
+					       req->dev->id : "?");
 		break;
 	default:
 		break;

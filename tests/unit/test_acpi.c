@@ -627,6 +627,260 @@ static void test_resources(void)
 	aml_free(&b);
 }
 
+static int method_store(struct aml *b)
+{
+	size_t m = aml_method(b, "_EJ0", 1, false);
+
+	aml_byte(b, AML_OP_STORE);
+	aml_integer(b, 5);
+	aml_namestring(b, "PCEJ");
+	return aml_close(b, m);
+}
+
+static int if_and_notify(struct aml *b)
+{
+	size_t m = aml_if(b);
+
+	aml_byte(b, AML_OP_AND);
+	aml_local(b, 1);
+	aml_integer(b, 1u << 5);
+	aml_byte(b, AML_OP_NULL_NAME);
+	aml_byte(b, AML_OP_NOTIFY);
+	aml_namestring(b, "S05");
+	aml_integer(b, 3);
+	return aml_close(b, m);
+}
+
+static int field3(struct aml *b)
+{
+	size_t m = aml_field_dword(b, "PHPR");
+
+	aml_field_entry(b, "PCIU", 32);
+	aml_field_entry(b, NULL, 64);
+	aml_field_entry(b, "PCEJ", 32);
+	return aml_close(b, m);
+}
+
+/* The control-flow and register objects the hotplug AML is made of,
+ * byte for byte from ACPI 6.5 20.2.5. */
+static void test_methods(void)
+{
+	struct aml b;
+
+	/* Method(_EJ0, 1, NotSerialized) { Store(5, PCEJ) } */
+	CHECK_AML(method_store(&enc), 0x14, 0x0D, '_', 'E', 'J', '0', 0x01,
+		  0x70, 0x0A, 0x05, 'P', 'C', 'E', 'J');
+	/* If(And(Local1, 0x20, Zero)) { Notify(S05, 3) } */
+	CHECK_AML(if_and_notify(&enc), 0xA0, 0x0D, 0x7B, 0x61, 0x0A, 0x20,
+		  0x00, 0x86, 'S', '0', '5', '_', 0x0A, 0x03);
+	/* OperationRegion(PHPR, SystemIO, 0x620, 12) */
+	CHECK_AML(aml_opregion_io(&enc, "PHPR", 0x620, 12), 0x5B, 0x80, 'P',
+		  'H', 'P', 'R', 0x01, 0x0B, 0x20, 0x06, 0x0A, 0x0C);
+	/* Field(PHPR, DWordAcc, NoLock, WriteAsZeros) { PCIU, 32,
+	 * Offset(12), PCEJ, 32 } */
+	CHECK_AML(field3(&enc), 0x5B, 0x81, 0x13, 'P', 'H', 'P', 'R', 0x43,
+		  'P', 'C', 'I', 'U', 0x20, 0x00, 0x40, 0x04, 'P', 'C', 'E',
+		  'J', 0x20);
+	/* Interrupt(ResourceConsumer, Level, ActiveHigh, Exclusive){20};
+	 * and Edge. */
+	CHECK_AML(aml_res_interrupt(&enc, 20, false), 0x89, 0x06, 0x00, 0x01,
+		  0x01, 0x14, 0x00, 0x00, 0x00);
+	CHECK_AML(aml_res_interrupt(&enc, 300, true), 0x89, 0x06, 0x00, 0x03,
+		  0x01, 0x2C, 0x01, 0x00, 0x00);
+	CHECK_AML(aml_local(&enc, 7), 0x67);
+	CHECK_AML(aml_arg(&enc, 6), 0x6E);
+
+	aml_init(&b);
+	CHECK_EQ(aml_local(&b, 8), -EINVAL);
+	aml_free(&b);
+	aml_init(&b);
+	CHECK_EQ(aml_arg(&b, 7), -EINVAL);
+	aml_free(&b);
+	aml_init(&b);
+	aml_method(&b, "M", 8, false);
+	CHECK_EQ(b.err, -EINVAL);
+	aml_free(&b);
+	aml_init(&b);
+	CHECK_EQ(aml_field_entry(&b, "AB", 8), -EINVAL);	/* not a NameSeg */
+	aml_free(&b);
+}
+
+/* The slot S<slot> in DSDT: Device(Sxx) { Name(_ADR, slot << 16),
+ * Name(_SUN, slot), Method(_EJ0, 1) { Store(slot, PCEJ) } }, checked as
+ * bytes; 1 if it is there. */
+static int has_slot(const uint8_t *dsdt, uint32_t len, unsigned int slot)
+{
+	uint8_t want[64];
+	struct aml b;
+	char name[5];
+	size_t n;
+	int found;
+
+	snprintf(name, sizeof(name), "S%02X", slot & 0xff);
+	aml_init(&b);
+	aml_name(&b, "_ADR");
+	aml_integer(&b, (uint64_t)slot << 16);
+	if (b.err || b.len > 16) {
+		aml_free(&b);
+		return 0;
+	}
+	n = b.len;
+	memcpy(want, name, 3);
+	want[3] = '_';
+	memcpy(want + 4, b.data, n);
+	aml_free(&b);
+	n += 4;
+	/* Name(_SUN, slot) */
+	want[n++] = 0x08;
+	memcpy(want + n, "_SUN", 4);
+	n += 4;
+	want[n++] = slot == 1 ? 0x01 : 0x0A;
+	if (slot != 1)
+		want[n++] = (uint8_t)slot;
+	/* Method(_EJ0, 1) { Store(slot, PCEJ) } */
+	want[n++] = 0x14;
+	want[n++] = slot == 1 ? 0x0C : 0x0D;
+	memcpy(want + n, "_EJ0", 4);
+	n += 4;
+	want[n++] = 0x01;
+	want[n++] = 0x70;
+	want[n++] = slot == 1 ? 0x01 : 0x0A;
+	if (slot != 1)
+		want[n++] = (uint8_t)slot;
+	memcpy(want + n, "PCEJ", 4);
+	n += 4;
+	found = find(dsdt, len, want, n) != NULL;
+	/* DeviceOp and a one-byte PkgLength right before the name. */
+	if (found) {
+		const uint8_t *p = find(dsdt, len, want, n);
+
+		found = p - dsdt >= 3 && p[-3] == 0x5B && p[-2] == 0x82 &&
+			p[-1] == n + 1;
+	}
+	return found;
+}
+
+/* virt with a GED and PCI hotplug: the GED device, its interrupt and
+ * event register, _EVT calling PCI0.PCNT on bit 1, the hotplug registers,
+ * a slot device per slot and PCNT's notifications. */
+static void test_hotplug_dsdt(void)
+{
+	static const uint8_t ged_hid[] = { 0x08, '_', 'H', 'I', 'D', 0x0D,
+					   'A', 'C', 'P', 'I', '0', '0', '1',
+					   '3', 0x00 };
+	/* Name(_CRS, Buffer(){Interrupt(..., Level, ActiveHigh,
+	 * Exclusive){20}, EndTag}) */
+	static const uint8_t ged_crs[] = { 0x08, '_', 'C', 'R', 'S', 0x11,
+					   0x0E, 0x0A, 0x0B, 0x89, 0x06, 0x00,
+					   0x01, 0x01, 0x14, 0x00, 0x00, 0x00,
+					   0x79, 0x00 };
+	static const uint8_t ged_reg[] = { 0x5B, 0x80, 'G', 'E', 'D', 'R',
+					   0x01, 0x0B, 0x10, 0x06, 0x0A, 0x04 };
+	/* Store(GEVT, Local0)
+	 * If(And(Local0, 1, Zero)) { Notify(\_SB.PWRB, 0x80) }
+	 * If(And(Local0, 2, Zero)) { \_SB.PCI0.PCNT } */
+	static const uint8_t evt[] = { 0x70, 'G', 'E', 'V', 'T', 0x60, 0xA0,
+				       0x12, 0x7B, 0x60, 0x01, 0x00, 0x86,
+				       0x5C, 0x2E, '_', 'S', 'B', '_', 'P',
+				       'W', 'R', 'B', 0x0A, 0x80, 0xA0,
+				       0x15, 0x7B, 0x60, 0x0A, 0x02, 0x00,
+				       0x5C, 0x2F, 0x03, '_', 'S', 'B', '_',
+				       'P', 'C', 'I', '0', 'P', 'C', 'N',
+				       'T' };
+	/* Device(PWRB) { Name(_HID, EisaId("PNP0C0C")) Name(_UID, 0) } */
+	static const uint8_t pwrb[] = { 0x5B, 0x82, 0x15, 'P', 'W', 'R', 'B',
+					0x08, '_', 'H', 'I', 'D', 0x0C, 0x41,
+					0xD0, 0x0C, 0x0C, 0x08, '_', 'U', 'I',
+					'D', 0x00 };
+	static const uint8_t hp_reg[] = { 0x5B, 0x80, 'P', 'H', 'P', 'R', 0x01,
+					  0x0B, 0x20, 0x06, 0x0A, 0x0C };
+	static const uint8_t hp_field[] = { 'P', 'H', 'P', 'R', 0x43, 'P', 'C',
+					    'I', 'U', 0x20, 'P', 'C', 'I', 'D',
+					    0x20, 'P', 'C', 'E', 'J', 0x20 };
+	/* PCNT: both registers read into Local0/1 and written back. */
+	static const uint8_t pcnt[] = { 'P', 'C', 'N', 'T', 0x08, 0x70, 'P',
+					'C', 'I', 'U', 0x60, 0x70, 'P', 'C',
+					'I', 'D', 0x61, 0x70, 0x60, 'P', 'C',
+					'I', 'U', 0x70, 0x61, 'P', 'C', 'I',
+					'D' };
+	/* Slot 0x1F: If(And(Local0, 0x80000000, Zero)) { Notify(S1F, 1) } */
+	static const uint8_t check31[] = { 0xA0, 0x0F, 0x7B, 0x60, 0x0C, 0x00,
+					   0x00, 0x00, 0x80, 0x00, 0x86, 'S',
+					   '1', 'F', '_', 0x01 };
+	static const uint8_t eject2[] = { 0xA0, 0x0D, 0x7B, 0x61, 0x0A, 0x04,
+					  0x00, 0x86, 'S', '0', '2', '_', 0x0A,
+					  0x03 };
+	struct acpi_config cfg = default_config();
+	struct tables t;
+	uint32_t len;
+	unsigned int slots = 0;
+
+	cfg.ged_port = 0x610;
+	cfg.ged_gsi = 20;
+	cfg.pci_hotplug_port = 0x620;
+	t = build(&cfg);
+	if (!t.dsdt) {
+		CHECK(!"missing DSDT");
+		return;
+	}
+	len = (uint32_t)get(t.dsdt + 4, 4);
+	CHECK_EQ(sum(t.dsdt, len), 0);
+	CHECK(find(t.dsdt, len, ged_hid, sizeof(ged_hid)));
+	CHECK(find(t.dsdt, len, ged_crs, sizeof(ged_crs)));
+	CHECK(find(t.dsdt, len, ged_reg, sizeof(ged_reg)));
+	CHECK(find(t.dsdt, len, evt, sizeof(evt)));
+	CHECK(find(t.dsdt, len, pwrb, sizeof(pwrb)));
+	CHECK(find(t.dsdt, len, hp_reg, sizeof(hp_reg)));
+	CHECK(find(t.dsdt, len, hp_field, sizeof(hp_field)));
+	CHECK(find(t.dsdt, len, pcnt, sizeof(pcnt)));
+	CHECK(find(t.dsdt, len, check31, sizeof(check31)));
+	CHECK(find(t.dsdt, len, eject2, sizeof(eject2)));
+	for (unsigned int s = 0; s < 32; s++)
+		slots += has_slot(t.dsdt, len, s);
+	CHECK_EQ(slots, 31);
+	CHECK(!has_slot(t.dsdt, len, 0));
+	CHECK_EQ(check_prt(t.dsdt, &cfg), 4 * 31);
+	/* PCNT is defined before GED0's _EVT names it. */
+	CHECK(find(t.dsdt, len, pcnt, sizeof(pcnt)) <
+	      find(t.dsdt, len, ged_hid, sizeof(ged_hid)));
+
+	/* A GED with no hotplug: _EVT only takes the events. */
+	cfg.pci_hotplug_port = 0;
+	t = build(&cfg);
+	if (t.dsdt) {
+		len = (uint32_t)get(t.dsdt + 4, 4);
+		CHECK(find(t.dsdt, len, ged_hid, sizeof(ged_hid)));
+		CHECK(find(t.dsdt, len, pwrb, sizeof(pwrb)));
+		CHECK(!find(t.dsdt, len, "PCNT", 4));
+		CHECK(!find(t.dsdt, len, "PHPR", 4));
+		CHECK_EQ(has_slot(t.dsdt, len, 1), 0);
+	}
+	/* Neither: no GED0 (the default machine's DSDT above). */
+	cfg.ged_port = 0;
+	t = build(&cfg);
+	if (t.dsdt) {
+		len = (uint32_t)get(t.dsdt + 4, 4);
+		CHECK(!find(t.dsdt, len, "GED0", 4));
+		CHECK(!find(t.dsdt, len, "PWRB", 4));
+	}
+
+	/* Refused: hotplug without a GED, a GED on pc, its GSI on an INTx
+	 * GSI or past the IOAPIC. */
+	cfg = default_config();
+	cfg.pci_hotplug_port = 0x620;
+	CHECK_EQ(acpi_build(mem, sizeof(mem), GPA, &cfg), -EINVAL);
+	cfg.ged_port = 0x610;
+	cfg.ged_gsi = 17;
+	CHECK_EQ(acpi_build(mem, sizeof(mem), GPA, &cfg), -EINVAL);
+	cfg.ged_gsi = 24;
+	CHECK_EQ(acpi_build(mem, sizeof(mem), GPA, &cfg), -EINVAL);
+	cfg.ged_gsi = 20;
+	CHECK(acpi_build(mem, sizeof(mem), GPA, &cfg) > 0);
+	cfg.pc = true;
+	cfg.pm_base = 0x600;
+	CHECK_EQ(acpi_build(mem, sizeof(mem), GPA, &cfg), -EINVAL);
+}
+
 /* --machine pc: fixed hardware (PM1a blocks, PM timer, SCI, FACS), an
  * 8259 and ISA devices, PCI INTx on the PIRQ-routed ISA IRQs. */
 static void test_pc(void)
@@ -651,6 +905,7 @@ static void test_pc(void)
 	check_header(f, "FACP", 6);
 	CHECK_EQ(get(f + 112, 4) & (1u << 20), 0);	/* not hw-reduced */
 	CHECK(get(f + 112, 4) & (1u << 8));		/* 32-bit PM timer */
+	CHECK_EQ(get(f + 112, 4) & (1u << 4), 0);	/* fixed power button */
 	CHECK_EQ(get(f + 46, 2), 9);			/* SCI_INT */
 	CHECK_EQ(get(f + 48, 4), 0);			/* no SMI_CMD */
 	CHECK_EQ(get(f + 56, 4), 0xB000);		/* PM1a_EVT_BLK */
@@ -718,5 +973,7 @@ int main(void)
 	test_names();
 	test_objects();
 	test_resources();
+	test_methods();
+	test_hotplug_dsdt();
 	return check_done("test_acpi");
 }

@@ -486,7 +486,19 @@ static void test_http(void)
 	EXPECT("PUT", "vm.remove-device", "{\"id\":\"x\",\"y\":1}", 400,
 	       "y: unknown field");
 	EXPECT("PUT", "vm.resume", NULL, 204, NULL);
-	EXPECT("PUT", "vm.power-button", NULL, 501, NULL);
+	EXPECT("PUT", "vm.power-button", NULL, 204, NULL);
+	{
+		char body[160];
+		json_t *r;
+
+		snprintf(body, sizeof(body), "{\"path\":\"%s\",\"id\":\"hp\"}",
+			 image);
+		CHECK_EQ(req("PUT", "vm.add-disk", body, &r), 200);
+		CHECK(!strcmp(json_string_value(json_object_get(r, "id")) ?:
+			      "", "hp"));
+		json_decref(r);
+	}
+	EXPECT("PUT", "vm.remove-device", "{\"id\":\"hp\"}", 204, NULL);
 	{
 		json_t *r;
 

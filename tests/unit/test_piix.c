@@ -202,6 +202,45 @@ static void test_pm(void)
 	teardown(&r);
 }
 
+/* The fixed power button: PWRBTN_STS latches; the SCI (IRQ 9) is up
+ * while the status and PWRBTN_EN are both set, and goes when the guest
+ * clears either; a PIRQ routed to IRQ 9 shares the line (an OR). */
+static void test_power_button(void)
+{
+	struct rig r;
+	struct irq_line s4 = piix_intx_line(&r.p, 0x20, 0);	/* PIRQA */
+
+	setup(&r);
+	piix_power_button(&r.p);
+	CHECK_EQ(pio_read(&r.pio, PIIX_PM_BASE, 2) & 0x0100, 0x0100);
+	CHECK_EQ(irq_level[PIIX_SCI_IRQ], 0);		/* not enabled */
+	pio_write(&r.pio, PIIX_PM_BASE + 2, 2, 0x0100);	/* PWRBTN_EN */
+	CHECK_EQ(irq_level[PIIX_SCI_IRQ], 1);
+	pio_write(&r.pio, PIIX_PM_BASE, 2, 0x0100);	/* clear the status */
+	CHECK_EQ(pio_read(&r.pio, PIIX_PM_BASE, 2) & 0x0100, 0);
+	CHECK_EQ(irq_level[PIIX_SCI_IRQ], 0);
+	piix_power_button(&r.p);
+	CHECK_EQ(irq_level[PIIX_SCI_IRQ], 1);
+	pio_write(&r.pio, PIIX_PM_BASE + 2, 2, 0);	/* disabled: down */
+	CHECK_EQ(irq_level[PIIX_SCI_IRQ], 0);
+	pio_write(&r.pio, PIIX_PM_BASE + 2, 2, 0x0100);
+	CHECK_EQ(irq_level[PIIX_SCI_IRQ], 1);
+
+	/* PIRQA on IRQ 9 with the SCI: the line stays up until both go. */
+	pci_cfg_write(&r.pci, 0x08, 0x60, 1, PIIX_SCI_IRQ);
+	irq_line_set(&s4, 1);
+	pio_write(&r.pio, PIIX_PM_BASE, 2, 0x0100);
+	CHECK_EQ(irq_level[PIIX_SCI_IRQ], 1);		/* the PIRQ holds it */
+	irq_line_set(&s4, 0);
+	CHECK_EQ(irq_level[PIIX_SCI_IRQ], 0);
+	piix_power_button(&r.p);
+	irq_line_set(&s4, 1);
+	irq_line_set(&s4, 0);
+	CHECK_EQ(irq_level[PIIX_SCI_IRQ], 1);		/* the SCI holds it */
+
+	teardown(&r);
+}
+
 static void test_ide_bar(void)
 {
 	struct rig r;
@@ -290,6 +329,7 @@ int main(void)
 	test_intx_routing();
 	test_firmware_route();
 	test_pm();
+	test_power_button();
 	test_ide_bar();
 	test_guest_bounds();
 	return check_done("test_piix");
