@@ -12,6 +12,7 @@
 #include "core/mailbox.h"
 #include "tests/unit/api_double.h"
 #include "tests/unit/check.h"
+#include "tests/unit/unix_client.h"
 #include "vmm/api.h"
 
 #include <fcntl.h>
@@ -292,33 +293,6 @@ static void *owner_main(void *arg)
 			((struct loop_watch *)e.data.ptr)->cb(e.data.ptr,
 							       e.events);
 	return NULL;
-}
-
-static int connect_to(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static bool write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w <= 0)
-			return false;
-		p += w;
-		n -= (size_t)w;
-	}
-	return true;
 }
 
 /* Sends RAW as is and reads to the end: the status (or -1), the reply's

@@ -7,6 +7,7 @@
  * and closing the server removes it. */
 #include "core/httpd.h"
 #include "tests/unit/check.h"
+#include "tests/unit/unix_client.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -48,33 +49,6 @@ static void *serve(void *arg)
 		httpd_run(h);
 	}
 	return NULL;
-}
-
-static int connect_to(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static bool write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w <= 0)
-			return false;
-		p += w;
-		n -= (size_t)w;
-	}
-	return true;
 }
 
 /* One request (BODY of LEN bytes, or none): the status, or -1; the reply
