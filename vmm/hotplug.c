@@ -189,23 +189,30 @@ void vm_hotplug_on_removed(struct vm *vm, vm_removed_fn *fn, void *opaque)
 	vm->hotplug.removed_opaque = opaque;
 }
 
+const char *vm_hotplug_refusal(const struct vm *vm,
+			       const struct dev_config *c)
+{
+	if (!vm->hotplug.ready)
+		return "this machine has no PCI hotplug (virt has it, pc not)";
+	if (!c->kind->hotplug)
+		return "this device kind is not hotplugged";
+	/* A vhost-user backend maps guest RAM: only a shared memfd. */
+	if (c->kind->shared_memory && c->kind->shared_memory(c) &&
+	    !vm->mem_cfg.shared)
+		return "its backend maps guest RAM, and this VM's is not "
+		       "shared (--memory shared=on)";
+	return NULL;
+}
+
 int vm_hotplug_add(struct vm *vm, const struct dev_config *c,
 		   char id[DEV_ID_LEN])
 {
+	const char *why = vm_hotplug_refusal(vm, c);
 	char got[DEV_ID_LEN];
 	int ret, slot;
 
-	if (!vm->hotplug.ready || !c->kind->hotplug) {
-		log_err("vm", "a %s is not hotplugged%s", c->kind->name,
-			vm->hotplug.ready ? "" : " on this machine");
-		return -ENOTSUP;
-	}
-	/* A vhost-user backend maps guest RAM: only a shared memfd. */
-	if (c->kind->shared_memory && c->kind->shared_memory(c) &&
-	    !vm->mem_cfg.shared) {
-		log_err("vm", "a %s backend maps guest RAM, and this VM's is "
-			"not shared: start it with --memory shared=on",
-			c->kind->name);
+	if (why) {
+		log_err("vm", "a %s is not added: %s", c->kind->name, why);
 		return -ENOTSUP;
 	}
 	ret = vm_device_add_config(vm, c, got);

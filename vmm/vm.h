@@ -192,6 +192,11 @@ void vm_hotplug_teardown(struct vm *vm);
  * a kind without a PCI function, which is then removed again). Main thread; does not wait for the guest. */
 int vm_hotplug_add(struct vm *vm, const struct dev_config *c,
 		   char id[DEV_ID_LEN]);
+/* Why vm_hotplug_add would refuse C with -ENOTSUP (no hotplug on this
+ * machine, a kind that is not hotplugged, a vhost-user backend on RAM
+ * that is not shared), or NULL. */
+const char *vm_hotplug_refusal(const struct vm *vm,
+			       const struct dev_config *c);
 /* Asks the guest to let go of device ID (an eject request for its slot)
  * and returns: the device is unrealized and destroyed later, on the main
  * loop, when the guest's _EJ0 writes the eject register, and the

@@ -337,9 +337,15 @@ static int device_status(int err)
  * PciDeviceInfo). */
 static void add_device(struct vmm *s, struct api_request *req)
 {
+	const char *why = vm_hotplug_refusal(s->vm, req->dev);
 	char id[DEV_ID_LEN];
-	int ret = vm_hotplug_add(s->vm, req->dev, id);
+	int ret;
 
+	if (why) {
+		reply(req, 400, httpd_error("%s: %s", req->route->name, why));
+		return;
+	}
+	ret = vm_hotplug_add(s->vm, req->dev, id);
 	if (ret) {
 		fail(req, device_status(ret), ret, "(tern's log says why) ");
 		return;
@@ -480,10 +486,12 @@ static void execute(void *arg)
 		return;
 	case API_POWER_BUTTON:
 		ret = vm_power_button(s->vm);
-		if (ret)
+		if (ret) {
 			fail(req, 500, ret, "");
-		else
-			reply(req, 204, NULL);
+			return;
+		}
+		emit(s, "power-button");
+		reply(req, 204, NULL);
 		return;
 	case API_ADD_DISK:
 	case API_ADD_NET:
@@ -601,6 +609,10 @@ int vmm_run(const struct cli *cli, struct loop *loop, struct console *con)
 	struct loop_watch sig_watch;
 	int sfd, status = EXIT_ERROR;
 
+	/* jansson seeds its hash tables from /dev/urandom when it makes its
+	 * first object; that open must happen here, before any seccomp
+	 * filter, not on the API thread parsing a client's first body. */
+	json_object_seed(0);
 	if (mailbox_init(&s.mb)) {
 		log_err("vm", "mailbox: %s", strerror(errno));
 		return EXIT_ERROR;

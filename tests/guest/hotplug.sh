@@ -11,18 +11,18 @@
 #   ping         the newest NIC up with the guest's address, three pings
 #                to the host: "TERN-HP-PING ok|fail"
 #   quit         ends the guest (it powers off)
-# Beside them it waits for the ACPI power button (the input device Linux
-# names "Power Button": a GED event on virt, the fixed button on pc); on a
-# press it says "TERN-HP-POWER-BUTTON" and powers off, as a distribution's
-# logind would.
+# Beside them acpid (busybox's) listens for the ACPI power button (the
+# input device Linux's button driver makes: a GED event on virt, the
+# fixed button on pc) and runs its power-button action, which says
+# "TERN-HP-POWER-BUTTON" and powers off.
 . /lib.sh
 ip link set lo up
+mkdir -p /etc/acpi/PWRF
+printf '#!/bin/sh\necho TERN-HP-POWER-BUTTON >/dev/console\npoweroff -f\n' >/etc/acpi/PWRF/00000080
+chmod +x /etc/acpi/PWRF/00000080
+acpid -c /etc/acpi -l /dev/null -p /acpid.pid
 for e in /sys/class/input/event*; do
-	[ "$(cat "$e/device/name" 2>/dev/null)" = "Power Button" ] || continue
-	(dd if="/dev/input/${e##*/}" bs=24 count=1 of=/dev/null 2>/dev/null &&
-		echo TERN-HP-POWER-BUTTON && poweroff -f) &
-	echo "TERN-HP-BUTTON-WATCHED ${e##*/}"
-	break
+	[ "$(cat "$e/device/name" 2>/dev/null)" = "Power Button" ] && echo "TERN-HP-BUTTON ${e##*/}"
 done
 disks() { ls /sys/block | grep '^vd' | tr '\n' ' '; }
 nets() { ls /sys/class/net | grep -v '^lo$' | tr '\n' ' '; }
