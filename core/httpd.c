@@ -361,5 +361,16 @@ int httpd_fd(const struct httpd *h)
 
 void httpd_run(struct httpd *h)
 {
-	MHD_run(h->mhd);
+	MHD_UNSIGNED_LONG_LONG ms;
+
+	/* With an external epoll, libmicrohttpd sees each socket's readiness
+	 * once (edge-triggered): work it left (the rest of a body already
+	 * received, a reply to send) shows only as a timeout of 0, not on
+	 * httpd_fd(). Run until none is left, or a bounded number of times
+	 * so one client streaming a body cannot keep the thread. */
+	for (unsigned int i = 0; i < 64; i++) {
+		MHD_run(h->mhd);
+		if (MHD_get_timeout(h->mhd, &ms) != MHD_YES || ms)
+			break;
+	}
 }

@@ -49,7 +49,9 @@ void httpd_close(struct httpd *h);
 
 /* An fd that polls readable when httpd_run() has work. */
 int httpd_fd(const struct httpd *h);
-/* Serves whatever is ready without blocking. */
+/* Serves whatever is ready without blocking, and what that leaves ready
+ * (up to a bound: call again when httpd_fd() is readable, or within a
+ * second). */
 void httpd_run(struct httpd *h);
 
 /* {"error": "<printf>"}, for handlers' replies. */
