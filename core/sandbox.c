@@ -136,10 +136,14 @@ void sandbox_table_markdown(FILE *out)
 	for (size_t i = 0; i < sb_nrules; i++) {
 		const struct sb_rule *r = &sb_rules[i];
 
-		fprintf(out, "| %s | %s | %s |", r->name,
-			r->err ? "fails with ENOSYS"
-			       : r->args_text ? r->args_text : "",
-			sb_need_name(r->when));
+		if (r->err)
+			fprintf(out, "| %s | fails with %s | %s |", r->name,
+				strerrorname_np(r->err) ?: "an error",
+				sb_need_name(r->when));
+		else
+			fprintf(out, "| %s | %s | %s |", r->name,
+				r->args_text ? r->args_text : "",
+				sb_need_name(r->when));
 		md_roles(out, r->roles);
 		fprintf(out, " %s |\n", r->why);
 	}
@@ -452,6 +456,22 @@ static int prepend_reissue(struct sock_filter **bpf, unsigned short *len)
 	return 0;
 }
 
+/* Whether a rule other than an error one allows NAME to BIT's roles under
+ * NEEDS: then the call is allowed there, and a rule that makes it fail
+ * elsewhere stands aside. */
+static bool allowed_by_rule(const char *name, uint32_t bit,
+			    unsigned int needs)
+{
+	for (size_t i = 0; i < sb_nrules; i++) {
+		const struct sb_rule *r = &sb_rules[i];
+
+		if (!r->err && (r->roles & bit) &&
+		    (!r->when || (r->when & needs)) && !strcmp(r->name, name))
+			return true;
+	}
+	return false;
+}
+
 static int add_rules(scmp_filter_ctx ctx, enum sandbox_role role,
 		     unsigned int needs)
 {
@@ -464,6 +484,8 @@ static int add_rules(scmp_filter_ctx ctx, enum sandbox_role role,
 		int nr;
 
 		if (!(r->roles & bit) || (r->when && !(r->when & needs)))
+			continue;
+		if (r->err && allowed_by_rule(r->name, bit, needs))
 			continue;
 		nr = seccomp_syscall_resolve_name(r->name);
 		if (nr == __NR_SCMP_ERROR) {
