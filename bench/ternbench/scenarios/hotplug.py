@@ -307,11 +307,8 @@ class Hotplug(Scenario):
         for n in ctx.systems:
             if n == "tern":
                 # tern's default machine, virt: PCI hotplug is there (not on pc)
-                # --event-monitor to /dev/null: its events are JSON objects made before the seccomp filter, so
-                # jansson seeds its hash tables there (from /dev/urandom); without it the first object is
-                # vm.add-disk's body, parsed on the API thread, whose filter forbids the open and stops tern
                 argv = tern_argv(ctx.tern, k, i, 1, self.guest.memory_mib, GUEST_CMDLINE) + [
-                    "--api-socket", "path=" + SOCK, "--event-monitor", "path=/dev/null"]
+                    "--api-socket", "path=" + SOCK]
                 systems.append({"name": n, "kind": "vm", "argv": argv, "ctl": "tern"})
             else:
                 argv = qemu_argv("pc", k, i, 1, self.guest.memory_mib, GUEST_CMDLINE) + [
