@@ -6,22 +6,14 @@ guest (bench/guests/hotplug.sh) says on its console each time its set of /sys/bl
 from sending the call to that line's arrival, on its own clock. Each run boots the guest and makes CYCLES add/remove
 cycles over one persistent connection; a run's figures are the medians of its cycles."""
 
-import http.client
-import json
 import os
 import shutil
 import socket
-import statistics
-import subprocess
-import tempfile
-import threading
 import time
 
+from .. import ctl as cp
 from ..scenario import Guest, Options, Plan, Scenario
-from ..util import now_iso
-from ..vm import GUEST_CMDLINE, qemu_argv, stderr_tail, tern_argv
 
-SOCK = "@SOCK@"  # replaced by the run's socket path (in the driver's /tmp: it must be short)
 MARK = b"TERN-BENCH-DISKS "
 SEEN_S = 15  # how long the guest has to see a disk come or go; longer is a failure, not a figure
 GONE_S = 15  # how long the VMM has to let go of a removed device before the next cycle
@@ -34,28 +26,7 @@ OPTIONS = Options(
 )
 
 
-class TernApi:
-    """tern's control API over its UNIX socket, one keep-alive HTTP/1.1 connection."""
-
-    def __init__(self, path):
-        self.conn = http.client.HTTPConnection("localhost", timeout=30)
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(30)
-        s.connect(path)
-        self.conn.sock = s
-
-    def call(self, method, name, body=None, want=204):
-        data = None if body is None else json.dumps(body).encode()
-        headers = {"Host": "localhost"}
-        if data is not None:
-            headers["Content-Type"] = "application/json"
-        self.conn.request(method, "/api/v1/" + name, body=data, headers=headers)
-        r = self.conn.getresponse()
-        answer = r.read()
-        if r.status != want:
-            raise RuntimeError("%s: %d %s" % (name, r.status, answer[:200].decode(errors="replace")))
-        return answer
-
+class TernApi(cp.TernApi):
     def add(self, n, image):
         self.call("PUT", "vm.add-disk", {"path": image, "id": n}, want=200)
 
@@ -71,44 +42,8 @@ class TernApi:
                 raise RuntimeError("%s still in vm.info %d s after the guest let go of it" % (n, GONE_S))
             time.sleep(0.02)
 
-    def quit(self):
-        self.call("PUT", "vmm.shutdown")
 
-
-class Qmp:
-    """QEMU's QMP over its UNIX socket: one session, keeping the events that come between answers."""
-
-    def __init__(self, path):
-        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.s.settimeout(30)
-        self.s.connect(path)
-        self.f = self.s.makefile("rwb")
-        self.events = []
-        json.loads(self.f.readline())  # the greeting
-        self.cmd("qmp_capabilities")
-
-    def read(self):
-        line = self.f.readline()
-        if not line:
-            raise RuntimeError("QMP closed")
-        o = json.loads(line)
-        if "event" in o:
-            self.events.append(o)
-        return o
-
-    def cmd(self, name, args=None):
-        msg = {"execute": name}
-        if args is not None:
-            msg["arguments"] = args
-        self.f.write(json.dumps(msg).encode() + b"\n")
-        self.f.flush()
-        while True:
-            o = self.read()
-            if "return" in o:
-                return o["return"]
-            if "error" in o:
-                raise RuntimeError("%s: %s" % (name, o["error"]))
-
+class Qmp(cp.Qmp):
     def add(self, n, image):
         # the image is already open: blockdev_add() went first, untimed (raw's blockdev_ms), since device_add is
         # the call that puts the disk on the bus; tern's vm.add-disk opens the image within its timed call
@@ -136,148 +71,59 @@ class Qmp:
         self.events = []
         self.cmd("blockdev-del", {"node-name": n})
 
-    def quit(self):
-        try:
-            self.cmd("quit")
-        except (RuntimeError, OSError):
-            pass  # QEMU may close before it answers
 
-
-def connect(kind, path, deadline):
-    """The control connection, once the VMM listens."""
-    while True:
-        try:
-            return TernApi(path) if kind == "tern" else Qmp(path)
-        except (OSError, ValueError):
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
-
-
-class Console:
-    """Reads the VMM's console (stdout) on a thread into SERIAL, timestamping each TERN-BENCH-DISKS line's
-    arrival with the disk count it says."""
-
-    def __init__(self, stream, serial):
-        self.stream, self.serial = stream, serial
-        self.seen = []  # (arrival time (time.monotonic()), disks)
-        self.cond = threading.Condition()
-        self.thread = threading.Thread(target=self.pump, daemon=True)
-        self.thread.start()
-
-    def pump(self):
-        buf = b""
-        fd = self.stream.fileno()
-        while True:
-            chunk = os.read(fd, 65536)
-            now = time.monotonic()
-            if not chunk:
-                break
-            self.serial.write(chunk)
-            buf += chunk
-            *lines, buf = buf.split(b"\n")
-            got = []
-            for ln in lines:
-                i = ln.find(MARK)  # the kernel may share the line
-                if i >= 0:
-                    try:
-                        got.append((now, int(ln[i + len(MARK):].split()[0])))
-                    except (IndexError, ValueError):
-                        pass
-            if got:
-                with self.cond:
-                    self.seen.extend(got)
-                    self.cond.notify_all()
-
-    def disks_after(self, t, n, deadline):
-        """The arrival time of the first line after T saying N disks, waiting until DEADLINE; None if none came."""
-        with self.cond:
-            while True:
-                hits = [x for x, k in self.seen[-64:] if x > t and k == n]
-                if hits:
-                    return min(hits)
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return None
-                self.cond.wait(left)
+def disks(line):
+    """The disk count a TERN-BENCH-DISKS line says (the kernel may share the line), else None."""
+    i = line.find(MARK)
+    if i < 0:
+        return None
+    try:
+        return int(line[i + len(MARK):].split()[0])
+    except (IndexError, ValueError):
+        return None
 
 
 def hotplug_run(spec, sysd, rdir):
     params = spec["hotplug"]
     image = params["image"]
-    tmp = tempfile.mkdtemp(prefix="tbh-")
-    sock = os.path.join(tmp, "ctl.sock")
-    argv = [a.replace(SOCK, sock) for a in sysd["argv"]]
-    serial_path, stderr_path = rdir + ".serial", rdir + ".stderr"
-    rec = {"started": now_iso(), "serial_log": serial_path, "stderr_log": stderr_path, "argv": argv}
+    what = {"tern": ("vm.add-disk", "vm.remove-device"), "qmp": ("device_add", "device_del")}[sysd["ctl"]]
+
+    def cycles(ctl, con, deadline, raw):
+        for c in range(params["cycles"]):
+            n = "hp%d" % c
+            time.sleep(0.2)
+            if sysd["ctl"] == "qmp":
+                tb = time.monotonic()
+                ctl.blockdev_add(n, image)
+                raw["blockdev_ms"].append((time.monotonic() - tb) * 1000)
+            t0 = time.monotonic()
+            ctl.add(n, image)
+            t1 = time.monotonic()
+            t2 = con.after(t0, min(deadline, t1 + SEEN_S), lambda k: k == 1)
+            if t2 is None:
+                raise RuntimeError("cycle %d: the guest did not see the disk within %d s of %s"
+                                   % (c + 1, SEEN_S, what[0]))
+            time.sleep(0.2)
+            t3 = time.monotonic()
+            ctl.remove(n)
+            t4 = time.monotonic()
+            t5 = con.after(t3, min(deadline, t4 + SEEN_S), lambda k: k == 0)
+            if t5 is None:
+                raise RuntimeError("cycle %d: the disk was still in the guest %d s after %s"
+                                   % (c + 1, SEEN_S, what[1]))
+            ctl.wait_gone(n, min(deadline, t5 + GONE_S))
+            t6 = time.monotonic()
+            raw["add_ms"].append((t2 - t0) * 1000)
+            raw["add_answer_ms"].append((t1 - t0) * 1000)
+            raw["remove_ms"].append((t5 - t3) * 1000)
+            raw["remove_answer_ms"].append((t4 - t3) * 1000)
+            raw["gone_ms"].append((t6 - t3) * 1000)
+
     raw = {"add_ms": [], "remove_ms": [], "add_answer_ms": [], "remove_answer_ms": [], "gone_ms": []}
     if sysd["ctl"] == "qmp":
         raw["blockdev_ms"] = []
-    errors = []
-    deadline = time.monotonic() + spec["run_timeout"]
-    what = {"tern": ("vm.add-disk", "vm.remove-device"), "qmp": ("device_add", "device_del")}[sysd["ctl"]]
-    with open(serial_path, "wb") as serial, open(stderr_path, "wb") as err:
-        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err, close_fds=True)
-        con = Console(p.stdout, serial)
-        ctl = None
-        try:
-            if con.disks_after(0, 0, deadline) is None:
-                raise RuntimeError("the guest never said it had no disks (TERN-BENCH-DISKS 0)")
-            ctl = connect(sysd["ctl"], sock, deadline)
-            for c in range(params["cycles"]):
-                n = "hp%d" % c
-                time.sleep(0.2)
-                if sysd["ctl"] == "qmp":
-                    tb = time.monotonic()
-                    ctl.blockdev_add(n, image)
-                    raw["blockdev_ms"].append((time.monotonic() - tb) * 1000)
-                t0 = time.monotonic()
-                ctl.add(n, image)
-                t1 = time.monotonic()
-                t2 = con.disks_after(t0, 1, min(deadline, t1 + SEEN_S))
-                if t2 is None:
-                    raise RuntimeError("cycle %d: the guest did not see the disk within %d s of %s"
-                                       % (c + 1, SEEN_S, what[0]))
-                time.sleep(0.2)
-                t3 = time.monotonic()
-                ctl.remove(n)
-                t4 = time.monotonic()
-                t5 = con.disks_after(t3, 0, min(deadline, t4 + SEEN_S))
-                if t5 is None:
-                    raise RuntimeError("cycle %d: the disk was still in the guest %d s after %s"
-                                       % (c + 1, SEEN_S, what[1]))
-                ctl.wait_gone(n, min(deadline, t5 + GONE_S))
-                t6 = time.monotonic()
-                raw["add_ms"].append((t2 - t0) * 1000)
-                raw["add_answer_ms"].append((t1 - t0) * 1000)
-                raw["remove_ms"].append((t5 - t3) * 1000)
-                raw["remove_answer_ms"].append((t4 - t3) * 1000)
-                raw["gone_ms"].append((t6 - t3) * 1000)
-        except (OSError, RuntimeError, ValueError, http.client.HTTPException) as e:
-            errors.append("%s" % e)
-        finally:
-            if ctl:
-                try:
-                    ctl.quit()
-                except (OSError, RuntimeError, http.client.HTTPException):
-                    pass
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-                errors.append("the VMM did not exit after its quit command")
-            con.thread.join(5)
-    shutil.rmtree(tmp, ignore_errors=True)
-    raw["exit_status"] = p.returncode
-    figures = {}
-    if not errors:
-        for k in ("add_ms", "remove_ms"):
-            figures[k] = statistics.median(raw[k])
-    else:
-        stderr_tail(stderr_path, raw, errors)
-    rec.update(ok=not errors, errors=errors, figures=figures, raw=raw)
-    return rec
+    return cp.vmm_run(spec, sysd, rdir, raw, disks, (lambda k: k == 0, "it had no disks (TERN-BENCH-DISKS 0)"),
+                      {"tern": TernApi, "qmp": Qmp}, cycles, ("add_ms", "remove_ms"))
 
 
 class Hotplug(Scenario):
@@ -302,18 +148,8 @@ class Hotplug(Scenario):
     }
 
     def setup(self, ctx):
-        k, i = ctx.guest["kernel"], ctx.guest["initramfs"]
-        systems = []
-        for n in ctx.systems:
-            if n == "tern":
-                # tern's default machine, virt: PCI hotplug is there (not on pc)
-                argv = tern_argv(ctx.tern, k, i, 1, self.guest.memory_mib, GUEST_CMDLINE) + [
-                    "--api-socket", "path=" + SOCK]
-                systems.append({"name": n, "kind": "vm", "argv": argv, "ctl": "tern"})
-            else:
-                argv = qemu_argv("pc", k, i, 1, self.guest.memory_mib, GUEST_CMDLINE) + [
-                    "-qmp", "unix:%s,server=on,wait=off" % SOCK]
-                systems.append({"name": n, "kind": "vm", "argv": argv, "ctl": "qmp"})
+        # tern's default machine, virt: PCI hotplug is there (not on pc)
+        systems = cp.systems(ctx, self.guest)
         cycles = ctx.args.hotplug_cycles
         image = "/tmp/tern-bench-hotplug-%d/disk.img" % os.getpid()
         return Plan(systems, params={"hotplug": {"cycles": cycles, "image": image}},
