@@ -347,7 +347,10 @@ static void add_device(struct vmm *s, struct api_request *req)
 	}
 	ret = vm_hotplug_add(s->vm, req->dev, id);
 	if (ret) {
-		fail(req, device_status(ret), ret, "(tern's log says why) ");
+		/* Not found here is the device's file or socket: the
+		 * request's mistake, not an unknown id. */
+		fail(req, ret == -ENOENT ? 400 : device_status(ret), ret,
+		     "(tern's log says why) ");
 		return;
 	}
 	events_emit(s->events, "vm", "device-added", "id", id, NULL);
