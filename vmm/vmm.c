@@ -633,7 +633,9 @@ int vmm_run(const struct cli *cli, struct loop *loop, struct console *con)
 		goto out_watch;
 	s.cli_vm = cli->vm;
 	s.cli_vm.events = s.events;
-	if (cli->vm.kernel) {
+	/* A VM on the command line (a kernel, or firmware boot on pc)
+	 * boots at once; without one, the API's vm.create brings it. */
+	if (cli->vm.kernel || cli->vm.firmware) {
 		s.cfg = &s.cli_vm;
 		s.state = API_STATE_CREATED;
 		if (build(&s))
