@@ -251,7 +251,7 @@ static void fw_cfg_read(void *opaque, uint64_t off, uint8_t *data,
 	} else if (off >= 4 && off + len <= 12) {
 		put_be32(sig, (uint32_t)(FW_CFG_DMA_SIGNATURE >> 32));
 		put_be32(sig + 4, (uint32_t)FW_CFG_DMA_SIGNATURE);
-		memcpy(data, sig + off - 4, len);
+		memcpy(data, sig + (off - 4), len);
 	}
 	pthread_mutex_unlock(&f->lock);
 }
