@@ -157,8 +157,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			uint8_t *d = guest_mem_ptr(&fz_mem, at, 16);
 			int ret;
 
+			/* The descriptor may overlap the template it is
+			 * copied from. */
 			if (d)
-				memcpy(d, (uint8_t *)fz_mem.base + 0x3000, 16);
+				memmove(d, (uint8_t *)fz_mem.base + 0x3000, 16);
 			ret = fw_cfg_dma(&fz_fw, at);
 			if (d) {
 				uint32_t ctl = get_be32(d);
