@@ -5,49 +5,8 @@
  * unique; a kind's limit holds; a kind the machine lacks is refused; the
  * device is realized (its PCI function answers) and on the list, where
  * vm_pause reaches it; removed, it is gone and its id free again. */
-#include "core/bus.h"
 #include "core/log.h"
-#include "core/loop.h"
-#include "core/memory.h"
-#include "core/pci.h"
-#include "tests/unit/check.h"
-#include "tests/unit/fake_irq.h"
-#include "vmm/vm.h"
-
-#include <stdlib.h>
-#include <unistd.h>
-
-static struct guest_mem mem;
-static struct loop loop;
-static struct vm_config cfg;
-static char image[64], words[128];
-
-static struct vm *vm_fake(void)
-{
-	struct vm *vm = calloc(1, sizeof(*vm));
-
-	cfg = (struct vm_config){ .machine = MACHINE_VIRT,
-				  .mem = { .numa_node = -1 } };
-	vm->cfg = &cfg;
-	vm->ncpus = 0;		/* no vCPU threads to pause */
-	bus_init(&vm->kvm.pio, "pio");
-	bus_init(&vm->kvm.mmio, "mmio");
-	pci_bus_init(&vm->pci, (struct vm_control){ 0 });
-	vm->host = (struct machine_host){
-		.pio = &vm->kvm.pio, .mmio = &vm->kvm.mmio, .pci = &vm->pci,
-		.mem = &mem, .loop = &loop, .irq = &fake_irq_ops,
-	};
-	return vm;
-}
-
-static void vm_fake_free(struct vm *vm)
-{
-	device_list_destroy(&vm->devices);
-	pci_bus_destroy(&vm->pci);
-	bus_destroy(&vm->kvm.pio);
-	bus_destroy(&vm->kvm.mmio);
-	free(vm);
-}
+#include "tests/unit/fake_vm.h"
 
 /* The virtio functions on the bus. */
 static unsigned int virtio_functions(struct vm *vm)
@@ -59,28 +18,15 @@ static unsigned int virtio_functions(struct vm *vm)
 	return n;
 }
 
-static const char *disk(const char *more)
-{
-	snprintf(words, sizeof(words), "path=%s,readonly=on%s", image, more);
-	return words;
-}
-
 int main(void)
 {
-	struct mem_config mc = { .size = 4 << 20, .numa_node = -1 };
 	struct vm *vm;
 	char id[DEV_ID_LEN];
 	struct device *d;
-	int fd;
 
 	log_set_level(LOG_ERR);
-	CHECK_EQ(guest_mem_create(&mem, &mc), 0);
-	CHECK_EQ(loop_init(&loop), 0);
-	snprintf(image, sizeof(image), "/tmp/tern-devices-XXXXXX");
-	fd = mkstemp(image);
-	CHECK(fd >= 0 && ftruncate(fd, 1 << 20) == 0);
-	close(fd);
-	vm = vm_fake();
+	fake_env_init("devices");
+	vm = vm_fake_new(NULL);
 
 	/* Assigned ids, the option and the first free index. */
 	CHECK_EQ(vm_device_add(vm, "disk", disk(""), id), 0);
@@ -131,9 +77,7 @@ int main(void)
 	CHECK_EQ(vm_device_add(vm, "disk", disk(",if=ide"), id), -ENOTSUP);
 	vm->started = false;
 
-	vm_fake_free(vm);
-	unlink(image);
-	loop_destroy(&loop);
-	guest_mem_destroy(&mem);
+	vm_fake_delete(vm);
+	fake_env_destroy();
 	return check_done("test_devices");
 }

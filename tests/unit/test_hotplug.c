@@ -7,14 +7,8 @@
  * the deadline passes (-ETIMEDOUT); the refusals; and ten add/remove
  * cycles of a disk (and of a NIC on a tap, where /dev/net/tun opens)
  * leave the process's fds and threads as they were. */
-#include "core/bus.h"
 #include "core/log.h"
-#include "core/loop.h"
-#include "core/memory.h"
-#include "core/pci.h"
-#include "tests/unit/check.h"
-#include "tests/unit/fake_irq.h"
-#include "vmm/vm.h"
+#include "tests/unit/fake_vm.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -22,10 +16,6 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-static struct guest_mem mem;
-static struct loop loop;
-static struct vm_config cfg;
-static char image[64], words[160];
 static int level[32];
 
 static int set_irq(void *opaque, uint32_t gsi, int lvl)
@@ -35,22 +25,12 @@ static int set_irq(void *opaque, uint32_t gsi, int lvl)
 	return 0;
 }
 
+/* The fake VM with the virt platform's host bridge, GED and hotplug
+ * controller. */
 static struct vm *vm_fake(void)
 {
-	struct vm *vm = calloc(1, sizeof(*vm));
+	struct vm *vm = vm_fake_new(set_irq);
 
-	cfg = (struct vm_config){ .machine = MACHINE_VIRT,
-				  .mem = { .numa_node = -1 } };
-	vm->cfg = &cfg;
-	vm->hotplug.timer_fd = -1;
-	bus_init(&vm->kvm.pio, "pio");
-	bus_init(&vm->kvm.mmio, "mmio");
-	pci_bus_init(&vm->pci, (struct vm_control){ 0 });
-	vm->host = (struct machine_host){
-		.pio = &vm->kvm.pio, .mmio = &vm->kvm.mmio, .pci = &vm->pci,
-		.mem = &mem, .loop = &loop, .irq = &fake_irq_ops,
-		.set_irq = set_irq,
-	};
 	host_bridge_init(&vm->host_bridge, "host-bridge");
 	CHECK_EQ(vm_add_device(vm, &vm->host_bridge.dev), 0);
 	CHECK_EQ(vm_hotplug_setup(vm), 0);
@@ -60,11 +40,7 @@ static struct vm *vm_fake(void)
 static void vm_fake_free(struct vm *vm)
 {
 	vm_hotplug_teardown(vm);
-	device_list_destroy(&vm->devices);
-	pci_bus_destroy(&vm->pci);
-	bus_destroy(&vm->kvm.pio);
-	bus_destroy(&vm->kvm.mmio);
-	free(vm);
+	vm_fake_delete(vm);
 }
 
 static uint32_t rd32(struct vm *vm, uint64_t port)
@@ -128,12 +104,6 @@ static int add(struct vm *vm, const char *option, const char *w,
 	return ret ?: vm_hotplug_add(vm, &c, id);
 }
 
-static const char *disk(const char *more)
-{
-	snprintf(words, sizeof(words), "path=%s,readonly=on%s", image, more);
-	return words;
-}
-
 static unsigned int count_dir(const char *path)
 {
 	DIR *d = opendir(path);
@@ -172,20 +142,14 @@ static void cycles(struct vm *vm, const char *option, const char *w,
 
 int main(void)
 {
-	struct mem_config mc = { .size = 4 << 20, .numa_node = -1 };
 	unsigned int fds, threads, removed_before;
 	uint32_t up, down;
 	char id[DEV_ID_LEN];
 	struct vm *vm;
-	int fd, slot, tap;
+	int slot, tap;
 
 	log_set_level(LOG_ERR);
-	CHECK_EQ(guest_mem_create(&mem, &mc), 0);
-	CHECK_EQ(loop_init(&loop), 0);
-	snprintf(image, sizeof(image), "/tmp/tern-hotplug-XXXXXX");
-	fd = mkstemp(image);
-	CHECK(fd >= 0 && ftruncate(fd, 1 << 20) == 0);
-	close(fd);
+	fake_env_init("hotplug");
 	vm = vm_fake();
 	vm->started = true;		/* a guest to ask */
 	vm_hotplug_on_removed(vm, on_removed, NULL);
@@ -298,8 +262,6 @@ int main(void)
 	CHECK_STR(last_id, "disk0");
 
 	vm_fake_free(vm);
-	unlink(image);
-	loop_destroy(&loop);
-	guest_mem_destroy(&mem);
+	fake_env_destroy();
 	return check_done("test_hotplug");
 }
