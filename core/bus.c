@@ -40,7 +40,8 @@ int bus_register(struct bus *bus, uint64_t base, uint64_t len,
 	}
 	memmove(&bus->ranges[i + 1], &bus->ranges[i],
 		(bus->n - i) * sizeof(bus->ranges[0]));
-	bus->ranges[i] = (struct bus_range){ base, len, ops, opaque, name };
+	bus->ranges[i] = (struct bus_range){ base, len, ops, opaque, name,
+					     false };
 	bus->n++;
 out:
 	pthread_rwlock_unlock(&bus->lock);
@@ -53,14 +54,40 @@ int bus_unregister(struct bus *bus, uint64_t base)
 
 	pthread_rwlock_wrlock(&bus->lock);
 	for (unsigned int i = 0; i < bus->n; i++) {
-		if (bus->ranges[i].base != base)
+		const struct bus_range *r = &bus->ranges[i];
+
+		if (r->base != base)
 			continue;
+		if (r->posted && bus->poster.unpost)
+			bus->poster.unpost(bus->poster.opaque, r->base, r->len);
 		memmove(&bus->ranges[i], &bus->ranges[i + 1],
 			(bus->n - i - 1) * sizeof(bus->ranges[0]));
 		bus->n--;
 		ret = 0;
 		break;
 	}
+	pthread_rwlock_unlock(&bus->lock);
+	return ret;
+}
+
+static const struct bus_range *bus_find(const struct bus *bus, uint64_t addr,
+					uint32_t len);
+
+int bus_post_writes(struct bus *bus, uint64_t base, uint64_t len)
+{
+	struct bus_range *r;
+	int ret = 0;
+
+	if (!len || len > UINT32_MAX || base + len < base)
+		return -EINVAL;
+	pthread_rwlock_wrlock(&bus->lock);
+	r = (struct bus_range *)bus_find(bus, base, (uint32_t)len);
+	if (!r)
+		ret = -ENOENT;
+	else if (bus->poster.post)
+		ret = bus->poster.post(bus->poster.opaque, base, len);
+	if (!ret && r && bus->poster.post)
+		r->posted = true;
 	pthread_rwlock_unlock(&bus->lock);
 	return ret;
 }

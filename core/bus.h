@@ -24,6 +24,21 @@ struct bus_range {
 	const struct bus_ops *ops;
 	void *opaque;
 	const char *name;
+	bool posted;			/* some of its writes are posted */
+};
+
+/* Posted writes. The owner of a bus that can hold writes back (KVM's
+ * coalesced MMIO: the guest's write is queued in a ring shared with us,
+ * with no exit) sets `post`. A device may then name spans of its range
+ * whose writes it can take late: they reach its handler in the order the
+ * guest made them, on a vCPU thread, before that vCPU handles its next
+ * exit. A read of any register therefore sees every write made before it;
+ * what a posted write starts (a receive ring refilled, say) starts only at
+ * the vCPU's next exit. Only for registers no other thread waits on. */
+struct bus_poster {
+	int (*post)(void *opaque, uint64_t base, uint64_t len);
+	void (*unpost)(void *opaque, uint64_t base, uint64_t len);
+	void *opaque;
 };
 
 #define BUS_MAX_RANGES 64
@@ -33,6 +48,7 @@ struct bus {
 	pthread_rwlock_t lock;		/* writers: registration, BAR moves */
 	unsigned int n;
 	struct bus_range ranges[BUS_MAX_RANGES];	/* sorted by base */
+	struct bus_poster poster;	/* .post NULL: every write exits */
 };
 
 int bus_init(struct bus *bus, const char *name);
@@ -40,7 +56,12 @@ void bus_destroy(struct bus *bus);
 /* -EEXIST on overlap, -ENOSPC when full, -EINVAL on an empty range. */
 int bus_register(struct bus *bus, uint64_t base, uint64_t len,
 		 const struct bus_ops *ops, void *opaque, const char *name);
+/* Also withdraws the range's posted spans. */
 int bus_unregister(struct bus *bus, uint64_t base);
+/* Writes to [base, base + len) may be posted. The span must lie inside one
+ * registered range: -ENOENT otherwise. 0 when the bus cannot post (the
+ * writes then exit as before); -errno from the poster. */
+int bus_post_writes(struct bus *bus, uint64_t base, uint64_t len);
 /* Returns false when nothing claims the address (reads then give all ones). */
 bool bus_read(struct bus *bus, uint64_t addr, uint8_t *data, uint32_t len);
 bool bus_write(struct bus *bus, uint64_t addr, const uint8_t *data,

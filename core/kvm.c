@@ -22,6 +22,7 @@ void kvm_init(struct kvm *k, unsigned int ncpus, struct vm_control ctl)
 	k->ctl = ctl;
 	atomic_init(&k->stopping, false);
 	pthread_mutex_init(&k->unknown_lock, NULL);
+	pthread_mutex_init(&k->posted_lock, NULL);
 	bus_init(&k->pio, "pio");
 	bus_init(&k->mmio, "mmio");
 }
@@ -63,6 +64,80 @@ static int get_cpuid(struct kvm *k)
 	}
 }
 
+static int zone_ioctl(struct kvm *k, unsigned long req, uint64_t base,
+		      uint64_t len)
+{
+	struct kvm_coalesced_mmio_zone z = { .addr = base,
+					     .size = (uint32_t)len };
+
+	return ioctl(k->vm_fd, req, &z) < 0 ? -errno : 0;
+}
+
+static int post_zone(void *opaque, uint64_t base, uint64_t len)
+{
+	int ret = zone_ioctl(opaque, KVM_REGISTER_COALESCED_MMIO, base, len);
+
+	if (ret)
+		log_warn("kvm", "posting writes to 0x%llx+0x%llx: %s",
+			 (unsigned long long)base, (unsigned long long)len,
+			 strerror(-ret));
+	return ret;
+}
+
+/* KVM drops every zone that lies inside the range. */
+static void unpost_range(void *opaque, uint64_t base, uint64_t len)
+{
+	int ret = zone_ioctl(opaque, KVM_UNREGISTER_COALESCED_MMIO, base, len);
+
+	if (ret)
+		log_warn("kvm", "withdrawing posted writes at 0x%llx: %s",
+			 (unsigned long long)base, strerror(-ret));
+}
+
+/* The ring is one page of the vCPU mapping: a header, then entries. */
+static void posted_init(struct kvm *k)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	int off = ioctl(k->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_MMIO);
+
+	if (off <= 0 || page <= 0)
+		return;
+	k->posted_page = (unsigned int)off;
+	k->posted_max = (unsigned int)(((size_t)page -
+					sizeof(struct kvm_coalesced_mmio_ring)) /
+				       sizeof(struct kvm_coalesced_mmio));
+	k->mmio.poster = (struct bus_poster){ post_zone, unpost_range, k };
+}
+
+void kvm_posted_drain(struct kvm *k, struct kvm_coalesced_mmio_ring *ring)
+{
+	pthread_mutex_lock(&k->posted_lock);
+	for (;;) {
+		uint32_t first = ring->first;
+		/* KVM fills an entry before it moves `last` past it. */
+		uint32_t last = __atomic_load_n(&ring->last, __ATOMIC_ACQUIRE);
+		struct kvm_coalesced_mmio e;
+
+		if (first == last)
+			break;
+		if (first >= k->posted_max || last >= k->posted_max) {
+			log_err("kvm", "posted-write ring at %u/%u of %u: "
+				"not draining it", first, last, k->posted_max);
+			break;
+		}
+		e = ring->coalesced_mmio[first];
+		if (e.len > sizeof(e.data))
+			e.len = sizeof(e.data);
+		if (!bus_write(e.pio ? &k->pio : &k->mmio, e.phys_addr, e.data,
+			       e.len))
+			kvm_unknown_access(k, e.pio ? "pio" : "mmio",
+					   e.phys_addr, e.len, true);
+		__atomic_store_n(&ring->first, (first + 1) % k->posted_max,
+				 __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&k->posted_lock);
+}
+
 int kvm_open(struct kvm *k)
 {
 	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
@@ -89,6 +164,7 @@ int kvm_open(struct kvm *k)
 	}
 	k->ioeventfd_any_len = ioctl(k->kvm_fd, KVM_CHECK_EXTENSION,
 				     KVM_CAP_IOEVENTFD_ANY_LENGTH) > 0;
+	posted_init(k);
 	ret = vm_ioctl(k, "KVM_SET_TSS_ADDR", KVM_SET_TSS_ADDR, KVM_TSS_ADDR);
 	if (ret)
 		return ret;
@@ -142,6 +218,7 @@ void kvm_destroy(struct kvm *k)
 	bus_destroy(&k->pio);
 	bus_destroy(&k->mmio);
 	pthread_mutex_destroy(&k->unknown_lock);
+	pthread_mutex_destroy(&k->posted_lock);
 }
 
 int kvm_set_irq(void *opaque, uint32_t gsi, int level)

@@ -26,6 +26,11 @@ struct kvm {
 	struct kvm_cpuid2 *cpuid;	/* what KVM supports, patched per vCPU */
 	unsigned int ncpus;		/* vCPUs the guest is told of */
 	bool ioeventfd_any_len;		/* KVM_CAP_IOEVENTFD_ANY_LENGTH */
+	/* Posted MMIO writes (KVM_CAP_COALESCED_MMIO): the ring's page in
+	 * each vCPU's mapping (0: none), its entries, who drains it. */
+	unsigned int posted_page;
+	unsigned int posted_max;
+	pthread_mutex_t posted_lock;
 	struct bus pio;
 	struct bus mmio;
 	struct irq_router irq;		/* set up by kvm_irq_init */
@@ -47,6 +52,11 @@ int kvm_map_memory(struct kvm *k, const struct guest_mem *mem);
 /* The GSI routing table (after kvm_open). */
 int kvm_irq_init(struct kvm *k);
 void kvm_destroy(struct kvm *k);
+
+/* Delivers the writes KVM posted in RING (a vCPU's view of the VM's one
+ * ring) to the buses, oldest first, and frees their entries. Any vCPU
+ * thread, after every return from KVM_RUN; serialised by posted_lock. */
+void kvm_posted_drain(struct kvm *k, struct kvm_coalesced_mmio_ring *ring);
 
 /* irq_line.set for a struct kvm opaque: KVM_IRQ_LINE. */
 int kvm_set_irq(void *opaque, uint32_t gsi, int level);

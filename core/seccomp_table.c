@@ -332,6 +332,12 @@ const struct sb_ioctl sb_ioctls[] = {
 	{ IOC(TCSETS), SB_ALL, T_TTY,
 	  "restore the terminal at exit or after a forbidden call" },
 
+	/* The e1000's posted register writes follow its BAR. */
+	{ IOC(KVM_REGISTER_COALESCED_MMIO), SB_VCPU, T_PC,
+	  "e1000: posted register writes where the guest puts its BAR" },
+	{ IOC(KVM_UNREGISTER_COALESCED_MMIO), SB_MAIN | SB_VCPU, T_PC,
+	  "e1000: BAR moves, teardown" },
+
 	/* Firmware boot: the BIOS's PAM writes remap shadow RAM. */
 	{ IOC(KVM_SET_USER_MEMORY_REGION), SB_VCPU, T_FW,
 	  "shadow RAM (i440FX PAM writes)" },

@@ -28,7 +28,7 @@ int vcpu_create(struct vcpu *v, struct kvm *kvm, unsigned int id)
 			     sizeof(struct kvm_msr_entry)];
 	} msrs = { .hdr.nmsrs = 1 };
 	struct kvm_fpu fpu = { .fcw = 0x37f, .mxcsr = 0x1f80 };
-	size_t cpuid_size;
+	size_t cpuid_size, page;
 	struct kvm_cpuid2 *cpuid = NULL;
 	int ret, mmap_size;
 
@@ -58,6 +58,11 @@ int vcpu_create(struct vcpu *v, struct kvm *kvm, unsigned int id)
 		v->run = NULL;
 		goto err_fd;
 	}
+	page = (size_t)sysconf(_SC_PAGESIZE);
+	if (kvm->posted_page &&
+	    (kvm->posted_page + 1) * page <= v->run_size)
+		v->posted = (struct kvm_coalesced_mmio_ring *)
+			((uint8_t *)v->run + kvm->posted_page * page);
 
 	cpuid_size = sizeof(*cpuid) +
 		     kvm->cpuid->nent * sizeof(cpuid->entries[0]);
@@ -242,12 +247,19 @@ static void *vcpu_thread(void *arg)
 	while (!atomic_load(&v->kvm->stopping)) {
 		enum vm_request req;
 
+		int ret;
+
 		if (atomic_load(&v->pause_req))
 			vcpu_wait_resume(v);
-		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
-			if (errno == EINTR || errno == EAGAIN)
+		ret = ioctl(v->fd, KVM_RUN, 0) < 0 ? errno : 0;
+		/* Every way out of KVM_RUN first delivers the posted writes:
+		 * what the exit reads, and a pause, come after them. */
+		if (v->posted)
+			kvm_posted_drain(v->kvm, v->posted);
+		if (ret) {
+			if (ret == EINTR || ret == EAGAIN)
 				continue;
-			log_err(v->name, "KVM_RUN: %s", strerror(errno));
+			log_err(v->name, "KVM_RUN: %s", strerror(ret));
 			vm_control_request(&v->kvm->ctl, VM_REQ_ERROR);
 			break;
 		}
@@ -325,6 +337,7 @@ void vcpu_destroy(struct vcpu *v)
 	if (v->fd >= 0)
 		close(v->fd);
 	v->run = NULL;
+	v->posted = NULL;
 	v->fd = -1;
 }
 

@@ -21,6 +21,7 @@ struct vcpu {
 	int stats_fd;			/* KVM_GET_STATS_FD, -1 if none */
 	struct kvm_run *run;
 	size_t run_size;
+	struct kvm_coalesced_mmio_ring *posted;	/* in run's mapping, or NULL */
 	pthread_t thread;
 	bool started;
 	pthread_mutex_t lock;		/* pause handshake */

@@ -1675,6 +1675,35 @@ const struct bus_ops e1000_io_ops = {
 
 /* --- PCI glue and life cycle ------------------------------------------- */
 
+/* Registers whose writes must act at once: the interrupt lines (a cause
+ * acknowledged, set, unmasked or masked), transmit (a packet to send now)
+ * and the PHY. Writes to every other register may be posted (core/bus.h):
+ * the guest's receive-ring refills (RDT) then cost no exit to userspace;
+ * a driver always follows them with an IMS write or a read. Ascending. */
+static const uint32_t immediate_regs[] = {
+	REG_MDIC, REG_ICR, REG_ICS, REG_IMS, REG_IMC, REG_TCTL, REG_TDT,
+};
+#define N_IMMEDIATE (sizeof(immediate_regs) / sizeof(immediate_regs[0]))
+
+static void post_writes(struct e1000 *e, struct bus *bus, uint64_t base)
+{
+	uint32_t from = 0;
+	int ret = 0;
+
+	for (size_t i = 0; i <= N_IMMEDIATE; i++) {
+		uint32_t to = i < N_IMMEDIATE ? immediate_regs[i]
+					      : E1000_MMIO_SIZE;
+
+		if (to > from)
+			ret = ret ?: bus_post_writes(bus, base + from,
+						     to - from);
+		from = to + 4;
+	}
+	if (ret)
+		log_debug(e->name, "registers at 0x%llx: writes not posted "
+			  "(%s)", (unsigned long long)base, strerror(-ret));
+}
+
 static void pci_bar_update(struct pci_dev *d, int bar, uint64_t old_addr,
 			   uint64_t new_addr)
 {
@@ -1702,6 +1731,8 @@ static void pci_bar_update(struct pci_dev *d, int bar, uint64_t old_addr,
 		pthread_mutex_unlock(&e->lock);
 		return;
 	}
+	if (bar == 0)
+		post_writes(e, bus, new_addr);
 	*at = new_addr;
 }
 

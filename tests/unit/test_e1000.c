@@ -1528,6 +1528,82 @@ static void test_rx_csum(void)
 	teardown();
 }
 
+/* The spans the device asked to have posted, and what was withdrawn. */
+static struct {
+	int n, unposts;
+	uint64_t base[16], len[16], unpost_base, unpost_len;
+} posts;
+
+static int rec_post(void *opaque, uint64_t base, uint64_t len)
+{
+	if (posts.n < 16) {
+		posts.base[posts.n] = base;
+		posts.len[posts.n] = len;
+	}
+	posts.n++;
+	return 0;
+}
+
+static void rec_unpost(void *opaque, uint64_t base, uint64_t len)
+{
+	posts.unposts++;
+	posts.unpost_base = base;
+	posts.unpost_len = len;
+}
+
+static bool posted_at(uint64_t bar, uint32_t off)
+{
+	for (int i = 0; i < posts.n && i < 16; i++)
+		if (bar + off >= posts.base[i] &&
+		    bar + off + 4 <= posts.base[i] + posts.len[i])
+			return true;
+	return false;
+}
+
+/* Posted register writes: every register but the interrupt, transmit and
+ * PHY ones, wherever the BAR goes; a move or teardown withdraws them. The
+ * register list is the spec's (82540EM) offsets, written here again. */
+static void test_posted_writes(void)
+{
+	static const uint32_t now[] = { 0x20, 0xc0, 0xc8, 0xd0, 0xd8, 0x400,
+					0x3818 };
+	uint64_t covered = 0;
+	const uint32_t bar = BAR0 + 0x100000;
+
+	setup(0);
+	memset(&posts, 0, sizeof(posts));
+	mmio.poster = (struct bus_poster){ rec_post, rec_unpost, NULL };
+	cfgw(0x10, 4, bar);
+	CHECK_EQ(posts.unposts, 0);	/* nothing was posted before */
+	CHECK(posts.n > 0 && posts.n <= 16);
+	for (int i = 0; i < posts.n; i++)
+		covered += posts.len[i];
+	CHECK_EQ(covered, E1000_MMIO_SIZE - 4 * sizeof(now) / sizeof(now[0]));
+	for (size_t i = 0; i < sizeof(now) / sizeof(now[0]); i++)
+		CHECK(!posted_at(bar, now[i]));
+	CHECK(posted_at(bar, 0x2818));		/* RDT */
+	CHECK(posted_at(bar, 0x0000));		/* CTRL */
+	CHECK(posted_at(bar, 0x00c4));		/* ITR */
+	CHECK(posted_at(bar, 0x2820));		/* RDTR */
+	CHECK(posted_at(bar, E1000_MMIO_SIZE - 4));
+	CHECK(!posted_at(bar, E1000_MMIO_SIZE));
+
+	/* A move withdraws the old spans and posts the new ones. */
+	posts.n = 0;
+	cfgw(0x10, 4, BAR0);
+	CHECK_EQ(posts.unposts, 1);
+	CHECK_EQ(posts.unpost_base, bar);
+	CHECK_EQ(posts.unpost_len, E1000_MMIO_SIZE);
+	CHECK(posted_at(BAR0, 0x2818));
+	CHECK(!posted_at(BAR0, 0x3818));
+	/* Decoding off, then teardown: withdrawn once, not twice. */
+	cfgw(0x04, 2, 0x5);
+	CHECK_EQ(posts.unposts, 2);
+	CHECK_EQ(posts.unpost_base, BAR0);
+	teardown();
+	CHECK_EQ(posts.unposts, 2);
+}
+
 int main(void)
 {
 	ram = calloc(1, RAM_SIZE);
@@ -1552,6 +1628,7 @@ int main(void)
 	test_malformed();
 	test_moderation();
 	test_rx_csum();
+	test_posted_writes();
 	free(ram);
 	return check_done("test_e1000");
 }
