@@ -22,6 +22,7 @@
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 /* Registers (manual, table 13-2). */
 #define REG_CTRL 0x0000
@@ -331,24 +332,11 @@ static bool csum_insert(uint8_t *buf, size_t len, size_t css, size_t cso,
 	return true;
 }
 
-/* Ethernet FCS: CRC-32 of IEEE 802.3 (reflected polynomial 0xEDB88320),
- * four bits per step. */
+/* Ethernet FCS: IEEE 802.3's CRC-32 (reflected polynomial 0xEDB88320,
+ * preset and final complement), which is zlib's crc32. */
 static uint32_t crc32_eth(const uint8_t *p, size_t len)
 {
-	static const uint32_t t[16] = {
-		0x00000000, 0x1db71064, 0x3b6e20c8, 0x26d930ac,
-		0x76dc4190, 0x6b6b51f4, 0x4db26158, 0x5005713c,
-		0xedb88320, 0xf00f9344, 0xd6d6a3e8, 0xcb61b38c,
-		0x9b64c2b0, 0x86d3d2d4, 0xa00ae278, 0xbdbdf21c,
-	};
-	uint32_t c = 0xffffffff;
-
-	while (len--) {
-		c ^= *p++;
-		c = (c >> 4) ^ t[c & 15];
-		c = (c >> 4) ^ t[c & 15];
-	}
-	return ~c;
+	return (uint32_t)crc32(0, p, (uInt)len);
 }
 
 static bool is_broadcast(const uint8_t *a)

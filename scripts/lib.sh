@@ -4,7 +4,7 @@ export TERN_BUILD=${TERN_BUILD:-$top/build}
 
 # Debian packages tern builds and tests with. Only the missing ones are
 # installed, quietly; `apt-get update` runs once, and only if needed.
-TERN_PACKAGES="meson ninja-build pkg-config gcc libc6-dev liburing-dev libnuma-dev libseccomp-dev
+TERN_PACKAGES="meson ninja-build pkg-config gcc libc6-dev liburing-dev libnuma-dev libseccomp-dev zlib1g-dev
  qemu-system-x86 qemu-utils busybox-static kmod cpio xz-utils gzip
  fio iperf3 ethtool iproute2 gnuplot-nox python3 clang libclang-rt-14-dev
  procps e2fsprogs util-linux git
