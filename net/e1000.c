@@ -13,7 +13,6 @@
 #include "core/state.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -186,8 +185,6 @@
 
 /* The backend hands over at most a 64 KiB frame (plus its header). */
 #define RX_READ_MAX (12 + 65536)
-/* Frames read per wake-up of the receive thread, at most. */
-#define RX_BURST 32
 #define LOG_ERRORS 16
 /* Work of one tx_run, in descriptors plus frames sent: a TDT write costs
  * its vCPU (and holds the lock) for at most this and the frames of the
@@ -1308,32 +1305,6 @@ static void rx_backend(struct e1000 *e, uint8_t *buf, size_t n)
 	rx_frame(e, buf + h, n - h, l4_ok);
 }
 
-/* The backend is readable: takes what it holds while the ring has room,
- * up to RX_BURST frames, before the next poll. Non-zero when the backend
- * is gone. */
-static int rx_burst(struct e1000 *e, short revents)
-{
-	bool room = true;
-	ssize_t n;
-
-	for (int i = 0; i < RX_BURST && room; i++) {
-		n = (revents & POLLIN) ? read(e->fd, e->rx_buf, RX_READ_MAX)
-				       : 0;
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			return 0;
-		if (n <= 0) {
-			log_err(e->name, "receive stopped: backend %s",
-				n ? strerror(errno) : "hung up");
-			return -EPIPE;
-		}
-		pthread_mutex_lock(&e->lock);
-		rx_backend(e, e->rx_buf, (size_t)n);
-		room = rx_room(e);
-		pthread_mutex_unlock(&e->lock);
-	}
-	return 0;
-}
-
 static void *rx_main(void *arg)
 {
 	struct e1000 *e = arg;
@@ -1347,6 +1318,7 @@ static void *rx_main(void *arg)
 				       { -1, POLLIN, 0 } };
 		struct timespec ts, *tmo = NULL;
 		uint64_t now, next;
+		ssize_t n;
 
 		/* rx_blocked and sleep_until are set under the lock the
 		 * guest's register writes take: a write after this sees
@@ -1390,8 +1362,20 @@ static void *rx_main(void *arg)
 				tx_run(e);
 			pthread_mutex_unlock(&e->lock);
 		}
-		if (p[1].revents && rx_burst(e, p[1].revents))
+		if (!p[1].revents)
+			continue;
+		n = (p[1].revents & POLLIN) ? read(e->fd, e->rx_buf,
+						   RX_READ_MAX) : 0;
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (n <= 0) {
+			log_err(e->name, "receive stopped: backend %s",
+				n ? strerror(errno) : "hung up");
 			break;
+		}
+		pthread_mutex_lock(&e->lock);
+		rx_backend(e, e->rx_buf, (size_t)n);
+		pthread_mutex_unlock(&e->lock);
 	}
 	return NULL;
 }
@@ -1749,7 +1733,7 @@ int e1000_create(struct e1000 *e, const char *name,
 		 int vnet_hdr_len, int devfn)
 {
 	struct pci_dev *d = &e->pci;
-	int ret, flags;
+	int ret;
 
 	memset(e, 0, sizeof(*e));
 	snprintf(e->name, sizeof(e->name), "%s", name);
@@ -1767,13 +1751,6 @@ int e1000_create(struct e1000 *e, const char *name,
 	ret = -pthread_mutex_init(&e->lock, NULL);
 	if (ret)
 		return ret;
-	/* The receive thread reads until the backend is empty. */
-	flags = fcntl(fd, F_GETFL);
-	if (flags < 0 || (!(flags & O_NONBLOCK) &&
-			  fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)) {
-		ret = -errno;
-		goto err;
-	}
 	e->tx_buf = malloc(E1000_TX_MAX);
 	e->tx_seg = malloc(E1000_FRAME_MAX);
 	e->rx_buf = malloc(RX_READ_MAX);
