@@ -46,7 +46,7 @@ struct fq {
 	struct pvirtq_event_suppress *drv_evt, *dev_evt;
 	uint16_t pnext, pused;
 	bool avail_wrap, used_wrap;
-	uint16_t sgs[VIRTQ_MAX_SIZE];	/* by buffer id: descriptors in flight */
+	uint16_t sgs[VIRTQ_MAX_SIZE];	/* by buffer id: its descriptors */
 };
 
 /* The driver's state for num entries over rings at host addresses desc,
