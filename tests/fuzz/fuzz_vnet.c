@@ -25,6 +25,7 @@
 #include "net/uspace.h"
 #include "virtio/net.h"
 #include "virtio/queue.h"
+#include "tests/fake_ring_core.h"
 
 #include <poll.h>
 #include <stdatomic.h>
@@ -314,33 +315,18 @@ static void fz_hdr(bool tx, const uint8_t *data, size_t size)
 #define DP_Q 3			/* receiveq1, transmitq1, controlq */
 #define DP_MAX_OPS 64
 
-/* The guest's side of one queue, split or packed: a well-behaved driver
- * that never offers more descriptors than are free. */
+/* The guest's side of one queue, split or packed (the shared fake ring,
+ * tests/fake_ring_core.h, with a free list): a well-behaved driver that
+ * never offers more descriptors than are free. */
 struct dp_q {
-	uint16_t num;
-	bool packed;
-	uint64_t desc_gpa, drv_gpa, dev_gpa;
-	int kick_fd, call_fd;
-	struct virtq_desc *desc;
-	struct virtq_avail *avail;
-	struct virtq_used *used;
-	struct pvirtq_desc *pdesc;
-	uint16_t avail_idx, last_used, pnext, pused;
-	bool avail_wrap, used_wrap;
+	struct fq r;			/* r.sgs: by id, descriptors in flight */
 	bool hostile;			/* entries name descriptors in use:
 					 * used ones are no longer checked */
 	unsigned int free;		/* descriptors not in flight */
 	unsigned int nids;		/* split: free descriptors; packed:
 					 * free buffer ids */
 	uint16_t ids[VIRTQ_MAX_SIZE];
-	uint16_t sgs[VIRTQ_MAX_SIZE];	/* by id: descriptors */
 	uint32_t in_bytes[VIRTQ_MAX_SIZE]; /* by id: writable bytes */
-};
-
-struct dp_seg {
-	uint64_t gpa;
-	uint32_t len;
-	bool write;
 };
 
 static struct {
@@ -379,153 +365,84 @@ static void dp_q_init(struct dp_q *q, unsigned int i, uint16_t num,
 	uint64_t base = DP_RING + i * 0x8000;
 
 	memset(dp_gp(base, 0x8000), 0, 0x8000);
-	q->num = num;
-	q->packed = packed;
-	q->desc_gpa = base;
-	q->drv_gpa = base + 0x4000;
-	q->dev_gpa = base + 0x5000;
-	q->desc = (void *)dp_gp(q->desc_gpa, 16);
-	q->pdesc = (void *)q->desc;
-	q->avail = (void *)dp_gp(q->drv_gpa, 4);
-	q->used = (void *)dp_gp(q->dev_gpa, 4);
-	q->avail_idx = q->last_used = q->pnext = q->pused = 0;
-	q->avail_wrap = q->used_wrap = true;
+	q->r.desc_gpa = base;
+	q->r.drv_gpa = base + 0x4000;
+	q->r.dev_gpa = base + 0x5000;
+	if (fq_attach(&q->r, num, packed, dp_gp(q->r.desc_gpa, 16),
+		      dp_gp(q->r.drv_gpa, 4), dp_gp(q->r.dev_gpa, 4), 0))
+		abort();
 	q->free = num;
 	q->hostile = false;
 	q->nids = num;
 	for (unsigned int k = 0; k < num; k++)
 		q->ids[k] = (uint16_t)(num - 1 - k);
-	memset(q->sgs, 0, sizeof(q->sgs));
 	memset(q->in_bytes, 0, sizeof(q->in_bytes));
-	for (uint64_t v; read(q->kick_fd, &v, 8) > 0 || read(q->call_fd, &v, 8) > 0;)
-		;
-}
-
-static struct virtio_queue_io dp_q_io(const struct dp_q *q)
-{
-	return (struct virtio_queue_io){
-		.enabled = true, .size = q->num, .desc = q->desc_gpa,
-		.driver = q->drv_gpa, .device = q->dev_gpa,
-		.kick_fd = q->kick_fd, .call_fd = q->call_fd,
-	};
+	fq_fds_drain(&q->r);
 }
 
 /* Offers a chain and kicks; false when the ring has no room. */
-static bool dp_offer(struct dp_q *q, const struct dp_seg *s, unsigned int n)
+static bool dp_offer(struct dp_q *q, const struct seg *s, unsigned int n)
 {
-	uint64_t one = 1;
+	uint16_t d[VIRTQ_MAX_SIZE];
 	uint32_t in = 0;
-	uint16_t head;
+	int head;
 
 	if (!n || n > q->free || q->hostile)
 		return false;
 	q->free -= n;
 	for (unsigned int i = 0; i < n; i++)
 		in += s[i].write ? s[i].len : 0;
-	if (q->packed) {
-		uint16_t first = q->pnext, first_flags = 0;
-
+	if (q->r.packed) {
 		/* Slots go in ring order; the buffer id is any free one. */
-		head = q->ids[--q->nids];
-		for (unsigned int i = 0; i < n; i++) {
-			struct pvirtq_desc *e = &q->pdesc[q->pnext];
-			uint16_t f = (s[i].write ? VIRTQ_DESC_F_WRITE : 0) |
-				     (i + 1 < n ? VIRTQ_DESC_F_NEXT : 0) |
-				     (q->avail_wrap ? VIRTQ_DESC_F_AVAIL
-						    : VIRTQ_DESC_F_USED);
-
-			e->addr = s[i].gpa;
-			e->len = s[i].len;
-			e->id = head;
-			if (i)
-				e->flags = f;
-			else
-				first_flags = f;
-			if (++q->pnext == q->num) {
-				q->pnext = 0;
-				q->avail_wrap = !q->avail_wrap;
-			}
-		}
-		q->sgs[head] = (uint16_t)n;
-		q->in_bytes[head] = in;
-		__atomic_store_n(&q->pdesc[first].flags, first_flags,
-				 __ATOMIC_RELEASE);
+		head = fq_packed(&q->r, s, n, q->ids[--q->nids], 0);
 	} else {
 		/* Descriptors from the free list, linked in order. */
-		uint16_t d[VIRTQ_MAX_SIZE];
-
 		for (unsigned int i = 0; i < n; i++)
 			d[i] = q->ids[--q->nids];
-		head = d[0];
-		for (unsigned int i = 0; i < n; i++)
-			q->desc[d[i]] = (struct virtq_desc){
-				s[i].gpa, s[i].len,
-				(uint16_t)((s[i].write ? VIRTQ_DESC_F_WRITE : 0) |
-					   (i + 1 < n ? VIRTQ_DESC_F_NEXT : 0)),
-				i + 1 < n ? d[i + 1] : 0 };
-		q->sgs[head] = (uint16_t)n;
-		q->in_bytes[head] = in;
-		q->avail->ring[q->avail_idx % q->num] = head;
-		q->avail_idx++;
-		__atomic_store_n(&q->avail->idx, q->avail_idx,
-				 __ATOMIC_RELEASE);
+		head = fq_chain(&q->r, s, n, d);
+		if (head >= 0)
+			fq_publish(&q->r, (uint16_t)head);
 	}
-	if (write(q->kick_fd, &one, 8) != 8)
+	if (head < 0 || fq_kick(&q->r))
 		abort();
+	q->in_bytes[head] = in;
 	return true;
 }
 
 /* One used entry, checked against what was offered under its id. */
 static bool dp_used(struct dp_q *q, uint32_t *id, uint32_t *len)
 {
-	if (q->packed) {
-		struct pvirtq_desc *e = &q->pdesc[q->pused];
-		uint16_t f = __atomic_load_n(&e->flags, __ATOMIC_ACQUIRE);
+	struct fq *r = &q->r;
 
-		if (!!(f & VIRTQ_DESC_F_USED) != q->used_wrap ||
-		    !!(f & VIRTQ_DESC_F_AVAIL) != q->used_wrap)
-			return false;
-		*id = e->id;
-		*len = e->len;
-	} else {
-		if (q->last_used ==
-		    __atomic_load_n(&q->used->idx, __ATOMIC_ACQUIRE))
-			return false;
-		*id = q->used->ring[q->last_used % q->num].id;
-		*len = q->used->ring[q->last_used % q->num].len;
-	}
+	if (!fq_peek_used(r, id, len, NULL))
+		return false;
 	if (q->hostile) {
 		/* The device still names only heads below the ring size. */
-		if (*id >= q->num)
+		if (*id >= r->num)
 			abort();
-		q->last_used++;
+		fq_next_used(r, *id);
 		return true;
 	}
-	if (*id >= q->num || !q->sgs[*id] || *len > q->in_bytes[*id]) {
-		fprintf(stderr, "fuzz_vnet: q%d used id %u len %u (last_used %u avail %u): %s\n", (int)(q - dp.q), *id, *len, q->last_used, q->avail_idx,
-			*id >= q->num ? "id past the ring" :
-			!q->sgs[*id] ? "not in flight" : "more than its buffers");
+	if (*id >= r->num || !r->sgs[*id] || *len > q->in_bytes[*id]) {
+		fprintf(stderr, "fuzz_vnet: q%d used id %u len %u (last_used %u avail %u): %s\n", (int)(q - dp.q), *id, *len, r->last_used, r->avail_idx,
+			*id >= r->num ? "id past the ring" :
+			!r->sgs[*id] ? "not in flight" : "more than its buffers");
 		abort();
 	}
-	q->free += q->sgs[*id];
-	if (q->packed) {
+	q->free += r->sgs[*id];
+	if (r->packed) {
 		q->ids[q->nids++] = (uint16_t)*id;
-		q->pused += q->sgs[*id];
-		if (q->pused >= q->num) {
-			q->pused -= q->num;
-			q->used_wrap = !q->used_wrap;
-		}
 	} else {
 		/* The chain's descriptors back on the free list. */
 		uint16_t d = (uint16_t)*id;
 
-		for (unsigned int i = 0; i < q->sgs[*id]; i++) {
+		for (unsigned int i = 0; i < r->sgs[*id]; i++) {
 			q->ids[q->nids++] = d;
-			d = q->desc[d].next;
+			d = r->desc[d].next;
 		}
-		q->last_used++;
 	}
-	q->sgs[*id] = 0;
+	if (fq_next_used(r, *id))
+		abort();
 	return true;
 }
 
@@ -545,9 +462,9 @@ static void dp_reap(void)
 
 static void dp_settle(void)
 {
-	struct pollfd p[4] = { { dp.q[0].call_fd, POLLIN, 0 },
-			       { dp.q[1].call_fd, POLLIN, 0 },
-			       { dp.q[2].call_fd, POLLIN, 0 },
+	struct pollfd p[4] = { { dp.q[0].r.call_fd, POLLIN, 0 },
+			       { dp.q[1].r.call_fd, POLLIN, 0 },
+			       { dp.q[2].r.call_fd, POLLIN, 0 },
 			       { dp.sv[1], POLLIN, 0 } };
 	uint64_t v;
 
@@ -577,12 +494,9 @@ static void dp_setup(void)
 
 	if (guest_mem_create(&dp.mem, &mc))
 		abort();
-	for (int i = 0; i < DP_Q; i++) {
-		dp.q[i].kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		dp.q[i].call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (dp.q[i].kick_fd < 0 || dp.q[i].call_fd < 0)
+	for (int i = 0; i < DP_Q; i++)
+		if (fq_fds_open(&dp.q[i].r))
 			abort();
-	}
 	dp.next = DP_DATA;
 	dp.ready = true;
 }
@@ -642,7 +556,7 @@ static void dp_run(const uint8_t *data, size_t size)
 	dp_q_init(&dp.q[1], 1, (uint16_t)(1u << (data[3] % 9)), sel & 2);
 	dp_q_init(&dp.q[2], 2, (uint16_t)(1u << (data[3] >> 4) % 9), sel & 2);
 	for (int i = 0; i < DP_Q; i++)
-		io[i] = dp_q_io(&dp.q[i]);
+		io[i] = fq_io(&dp.q[i].r);
 	io[2].enabled = f & F(VIRTIO_NET_F_CTRL_VQ);
 	dp.runs++;
 	if (virtio_net_ops.start(&n, f, io, DP_Q))
@@ -665,13 +579,13 @@ static void dp_run(const uint8_t *data, size_t size)
 			len = (uint32_t)(p[1] | p[2] << 8) % 4097;
 			p += 3;
 			for (uint32_t i = 0; i < cnt; i++) {
-				struct dp_seg s[3];
+				struct seg s[3];
 
 				for (unsigned int k = 0; k < nseg; k++) {
 					uint32_t l = k + 1 < nseg ? len / nseg
 								  : len - (nseg - 1) * (len / nseg);
 
-					s[k] = (struct dp_seg){ dp_alloc(l), l, true };
+					s[k] = (struct seg){ dp_alloc(l), l, true };
 				}
 				if (!dp_offer(&dp.q[0], s, nseg))
 					break;
@@ -698,7 +612,7 @@ static void dp_run(const uint8_t *data, size_t size)
 			/* A transmit chain: segments (1 + o/8 % 8), each a
 			 * length byte, the header first from the input;
 			 * bit 7: one writable segment too. */
-			struct dp_seg s[9];
+			struct seg s[9];
 			unsigned int nseg = 1 + (o >> 3) % 8, k;
 			size_t at = 0;
 
@@ -709,7 +623,7 @@ static void dp_run(const uint8_t *data, size_t size)
 				uint32_t l = o & 0x40 ? p[k] :
 					     (uint32_t)p[k] * 64 + (k ? 0 : 12);
 
-				s[k] = (struct dp_seg){ dp_alloc(l), l, false };
+				s[k] = (struct seg){ dp_alloc(l), l, false };
 				memset(dp_gp(s[k].gpa, l), 0x33, l);
 			}
 			for (k = 0; k < nseg && at < VIRTIO_NET_HDR_LEN; k++) {
@@ -721,14 +635,14 @@ static void dp_run(const uint8_t *data, size_t size)
 			}
 			p += nseg + VIRTIO_NET_HDR_LEN;
 			if (o & 0x80)
-				s[nseg++] = (struct dp_seg){ dp_alloc(64), 64, true };
+				s[nseg++] = (struct seg){ dp_alloc(64), 64, true };
 			if (dp_offer(&dp.q[1], s, nseg))
 				dp.tx_sent++;
 			break;
 		}
 		case 3: {
 			/* A control command: length, bytes, a 1-byte ack. */
-			struct dp_seg s[2];
+			struct seg s[2];
 			size_t len;
 
 			if (left < 1 || !io[2].enabled)
@@ -736,10 +650,10 @@ static void dp_run(const uint8_t *data, size_t size)
 			len = p[0];
 			if (len > left - 1)
 				len = left - 1;
-			s[0] = (struct dp_seg){ dp_alloc((uint32_t)len),
+			s[0] = (struct seg){ dp_alloc((uint32_t)len),
 						(uint32_t)len, false };
 			memcpy(dp_gp(s[0].gpa, len), p + 1, len);
-			s[1] = (struct dp_seg){ dp_alloc(1), 1, true };
+			s[1] = (struct seg){ dp_alloc(1), 1, true };
 			p += 1 + len;
 			dp_offer(&dp.q[2], s, 2);
 			break;
@@ -761,28 +675,25 @@ static void dp_run(const uint8_t *data, size_t size)
 			unsigned int cnt = 1 + ((o >> 3) & 15) * 8;
 			struct dp_q *q = &dp.q[0];
 
-			if ((o & 0x80) && !q->packed && q->nids) {
+			if ((o & 0x80) && !q->r.packed && q->nids) {
 				uint16_t d = q->ids[q->nids - 1];
 				/* A full ring's worth, whatever is still in
-				 * flight. */
-				uint16_t room = q->num;
-				uint64_t one = 1;
+				 * flight, made available at once. */
+				uint16_t room = q->r.num;
 
-				q->desc[d] = (struct virtq_desc){
-					dp_alloc(1), 1, VIRTQ_DESC_F_WRITE, 0 };
+				fq_put_desc(q->r.desc, d, dp_alloc(1), 1,
+					    VIRTQ_DESC_F_WRITE, 0);
 				for (uint16_t i = 0; i < room; i++)
-					q->avail->ring[(uint16_t)(q->avail_idx + i) % q->num] = d;
-				q->avail_idx = (uint16_t)(q->avail_idx + room);
-				__atomic_store_n(&q->avail->idx, q->avail_idx,
-						 __ATOMIC_RELEASE);
+					fq_avail_put(&q->r, d);
+				fq_avail_flush(&q->r);
 				q->hostile = true;
 				dp.rx_posted += room;
-				if (write(q->kick_fd, &one, 8) != 8)
+				if (fq_kick(&q->r))
 					abort();
 				break;
 			}
 			for (unsigned int i = 0; i < cnt; i++) {
-				struct dp_seg s = { dp_alloc(1), 1, true };
+				struct seg s = { dp_alloc(1), 1, true };
 
 				if (!dp_offer(q, &s, 1))
 					break;

@@ -1,21 +1,21 @@
 /* The unit tests' fake guest and virtio driver: guest RAM (core/memory.c),
- * a bump allocator for buffers in it, and a driver's view of one split or
- * packed queue: lay out the rings, offer chains of descriptors, kick, and
- * take back what the device used. One copy for every test that drives a
- * device through its rings; a test includes it once. */
+ * a bump allocator for buffers in it, and queues laid out there for the
+ * driver of tests/fake_ring_core.h: lay out the rings, offer chains of
+ * descriptors, kick, and take back what the device used, each step
+ * checked. One copy for every test that drives a device through its
+ * rings; a test includes it once. */
 #ifndef TERN_TESTS_FAKE_RING_H
 #define TERN_TESTS_FAKE_RING_H
 
+#include "check.h"
 #include "core/memory.h"
-#include "virtio/device.h"
-#include "virtio/queue.h"
+#include "tests/fake_ring_core.h"
 
 #include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,74 +53,22 @@ static inline uint64_t galloc(uint32_t len)
 	return g;
 }
 
-struct seg {
-	uint64_t gpa;
-	uint32_t len;
-	bool write;
-};
-
-/* The driver's view of one queue, split or packed. */
-struct fq {
-	unsigned int index;
-	uint16_t num;
-	bool packed;
-	uint64_t desc_gpa, drv_gpa, dev_gpa;
-	int kick_fd, call_fd;
-	/* split */
-	struct virtq_desc *desc;
-	struct virtq_avail *avail;
-	struct virtq_used *used;
-	uint16_t avail_idx, last_used, next_desc;
-	/* packed */
-	struct pvirtq_desc *pdesc;
-	uint16_t pnext, pused;
-	bool avail_wrap, used_wrap;
-	uint16_t sgs[VIRTQ_MAX_SIZE];
-};
-
+/* Queue `index`, fresh, at its place in the ring area; its eventfds are
+ * made on first use and emptied after. */
 static inline void fq_init(struct fq *q, unsigned int index, uint16_t num,
 			   bool packed)
 {
 	uint64_t base = RING_GPA + index * RING_STRIDE;
 
-	if (q->kick_fd <= 0) {
-		q->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		q->call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	}
+	if (q->kick_fd <= 0)
+		CHECK_EQ(fq_fds_open(q), 0);
 	memset(gp(base), 0, RING_STRIDE);
-	q->index = index;
-	q->num = num;
-	q->packed = packed;
 	q->desc_gpa = base;
 	q->drv_gpa = base + 0x2000;
 	q->dev_gpa = base + 0x4000;
-	q->desc = gp(q->desc_gpa);
-	q->avail = gp(q->drv_gpa);
-	q->used = gp(q->dev_gpa);
-	q->pdesc = gp(q->desc_gpa);
-	q->avail_idx = q->last_used = q->next_desc = 0;
-	q->pnext = q->pused = 0;
-	q->avail_wrap = q->used_wrap = true;
-	for (uint64_t v; read(q->kick_fd, &v, 8) > 0 || read(q->call_fd, &v, 8) > 0;)
-		;
-}
-
-static inline struct virtio_queue_io fq_io(const struct fq *q)
-{
-	return (struct virtio_queue_io){
-		.enabled = true, .size = q->num, .desc = q->desc_gpa,
-		.driver = q->drv_gpa, .device = q->dev_gpa,
-		.kick_fd = q->kick_fd, .call_fd = q->call_fd,
-	};
-}
-
-static inline void fq_close(struct fq *q)
-{
-	if (q->kick_fd > 0) {
-		close(q->kick_fd);
-		close(q->call_fd);
-	}
-	q->kick_fd = q->call_fd = 0;
+	CHECK_EQ(fq_attach(q, num, packed, gp(q->desc_gpa), gp(q->drv_gpa),
+			   gp(q->dev_gpa), 0), 0);
+	fq_fds_drain(q);
 }
 
 static inline void kick(int fd)
@@ -140,92 +88,24 @@ static inline uint64_t ev_take(int fd)
 	return v;
 }
 
-/* Offers a chain of fresh descriptors; returns its id. */
-static inline uint16_t fq_offer(struct fq *q, const struct seg *s,
-				 unsigned int n)
-{
-	uint16_t head;
-
-	if (q->packed) {
-		uint16_t first = q->pnext, first_flags = 0;
-
-		head = first;
-		for (unsigned int i = 0; i < n; i++) {
-			struct pvirtq_desc *e = &q->pdesc[q->pnext];
-			uint16_t f = (s[i].write ? VIRTQ_DESC_F_WRITE : 0) |
-				     (i + 1 < n ? VIRTQ_DESC_F_NEXT : 0) |
-				     (q->avail_wrap ? VIRTQ_DESC_F_AVAIL
-						    : VIRTQ_DESC_F_USED);
-
-			e->addr = s[i].gpa;
-			e->len = s[i].len;
-			e->id = head;
-			if (i)
-				e->flags = f;
-			else
-				first_flags = f;
-			if (++q->pnext == q->num) {
-				q->pnext = 0;
-				q->avail_wrap = !q->avail_wrap;
-			}
-		}
-		q->sgs[head] = (uint16_t)n;
-		__atomic_store_n(&q->pdesc[first].flags, first_flags,
-				 __ATOMIC_RELEASE);
-	} else {
-		head = q->next_desc;
-		for (unsigned int i = 0; i < n; i++) {
-			uint16_t me = q->next_desc;
-
-			q->next_desc = (uint16_t)((q->next_desc + 1) % q->num);
-			q->desc[me] = (struct virtq_desc){
-				s[i].gpa, s[i].len,
-				(uint16_t)((s[i].write ? VIRTQ_DESC_F_WRITE : 0) |
-					   (i + 1 < n ? VIRTQ_DESC_F_NEXT : 0)),
-				q->next_desc };
-		}
-		q->avail->ring[q->avail_idx % q->num] = head;
-		q->avail_idx++;
-		__atomic_store_n(&q->avail->idx, q->avail_idx,
-				 __ATOMIC_RELEASE);
-	}
-	return head;
-}
-
-/* The same, then kicks (whether the device asked for kicks or not). */
+/* fq_offer, then a kick (whether the device asked for kicks or not). */
 static inline uint16_t fq_add(struct fq *q, const struct seg *s,
 			       unsigned int n)
 {
-	uint16_t head = fq_offer(q, s, n);
+	int head = fq_offer(q, s, n);
 
+	CHECK(head >= 0);
 	kick(q->kick_fd);
-	return head;
+	return (uint16_t)head;
 }
 
+/* Takes a used entry: false when there is none. */
 static inline bool fq_used(struct fq *q, uint32_t *id, uint32_t *len)
 {
-	if (q->packed) {
-		struct pvirtq_desc *e = &q->pdesc[q->pused];
-		uint16_t f = __atomic_load_n(&e->flags, __ATOMIC_ACQUIRE);
+	int ret = fq_take_used(q, id, len, NULL);
 
-		if (!!(f & VIRTQ_DESC_F_USED) != q->used_wrap ||
-		    !!(f & VIRTQ_DESC_F_AVAIL) != q->used_wrap)
-			return false;
-		*id = e->id;
-		*len = e->len;
-		q->pused += q->sgs[*id];
-		if (q->pused >= q->num) {
-			q->pused -= q->num;
-			q->used_wrap = !q->used_wrap;
-		}
-		return true;
-	}
-	if (q->last_used == __atomic_load_n(&q->used->idx, __ATOMIC_ACQUIRE))
-		return false;
-	*id = q->used->ring[q->last_used % q->num].id;
-	*len = q->used->ring[q->last_used % q->num].len;
-	q->last_used++;
-	return true;
+	CHECK(ret >= 0);
+	return ret == 1;
 }
 
 static inline void sleep_ms(int ms)

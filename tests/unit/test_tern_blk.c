@@ -6,6 +6,7 @@
  * (its marked chains are served again first), hostile messages (an error
  * reply or a closed connection, and the device takes the next front-end),
  * and the daemon's command line (argv[1] is the tern-blk executable). */
+#include "tests/fake_ring_core.h"
 #include "tests/unit/check.h"
 #include "tests/unit/vu_fe.h"
 
@@ -47,8 +48,7 @@ struct fe {
 	int sock;			/* the front-end's end */
 	int memfd;
 	uint8_t *mem;
-	int kick, call;
-	uint16_t avail_idx;
+	struct fq q;			/* ring 0, its kick and call */
 };
 
 static void *gpa(struct fe *f, uint64_t a)
@@ -124,17 +124,24 @@ static int64_t state(struct fe *f, uint32_t req, uint32_t idx, uint32_t num)
 	return call_ack(f, req, &s, sizeof(s), NULL, 0);
 }
 
-static int fe_open(struct fe *f, struct vu_blk *vb, int memfd, uint8_t *mem)
+/* The driver's side of ring 0, fresh; no fd or socket yet. */
+static void fe_init(struct fe *f, struct vu_blk *vb, int memfd, uint8_t *mem)
 {
-	int sv[2];
-
 	memset(f, 0, sizeof(*f));
 	f->vb = vb;
 	f->memfd = memfd;
 	f->mem = mem;
-	f->kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	f->call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+	fq_attach(&f->q, QSIZE, false, gpa(f, DESC_GPA), gpa(f, AVAIL_GPA),
+		  gpa(f, USED_GPA), 0);
+}
+
+static int fe_open(struct fe *f, struct vu_blk *vb, int memfd, uint8_t *mem)
+{
+	int sv[2];
+
+	fe_init(f, vb, memfd, mem);
+	if (fq_fds_open(&f->q) ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
 		return -errno;
 	f->sock = sv[1];
 	fcntl(sv[0], F_SETFL, O_NONBLOCK);
@@ -144,8 +151,7 @@ static int fe_open(struct fe *f, struct vu_blk *vb, int memfd, uint8_t *mem)
 static void fe_close(struct fe *f)
 {
 	close(f->sock);
-	close(f->kick);
-	close(f->call);
+	fq_close(&f->q);
 }
 
 /* Features, protocol features, memory. */
@@ -186,22 +192,13 @@ static void fe_start_ring(struct fe *f, uint16_t base)
 	CHECK_EQ(state(f, VU_SET_VRING_NUM, 0, QSIZE), 0);
 	CHECK_EQ(state(f, VU_SET_VRING_BASE, 0, base), 0);
 	CHECK_EQ(call_ack(f, VU_SET_VRING_ADDR, &a, sizeof(a), NULL, 0), 0);
-	CHECK_EQ(call_ack(f, VU_SET_VRING_CALL, &(uint64_t){ 0 }, 8, &f->call,
-			  1), 0);
-	CHECK_EQ(call_ack(f, VU_SET_VRING_KICK, &(uint64_t){ 0 }, 8, &f->kick,
-			  1), 0);
+	CHECK_EQ(call_ack(f, VU_SET_VRING_CALL, &(uint64_t){ 0 }, 8,
+			  &f->q.call_fd, 1), 0);
+	CHECK_EQ(call_ack(f, VU_SET_VRING_KICK, &(uint64_t){ 0 }, 8,
+			  &f->q.kick_fd, 1), 0);
 	CHECK_EQ(state(f, VU_SET_VRING_ENABLE, 0, 1), 0);
 	if (f->vb)
 		CHECK(f->vb->vu.queues[0].started);
-}
-
-static void set_desc(struct fe *f, unsigned int i, uint64_t addr, uint32_t len,
-		     uint16_t flags, uint16_t next)
-{
-	struct virtq_desc *d = gpa(f, DESC_GPA);
-
-	d[i] = (struct virtq_desc){ htole64(addr), htole32(len),
-				    htole16(flags), htole16(next) };
 }
 
 /* Lays out request k (head 3k: header, data, status) without making it
@@ -213,58 +210,33 @@ static uint16_t build(struct fe *f, unsigned int k, uint32_t type,
 	uint16_t h = (uint16_t)(3 * k);
 	uint8_t *hdr = gpa(f, base);
 	bool dev_writes = type == T_IN || type == T_GET_ID;
+	struct seg s[3] = { { base, 16, false },
+			    { base + 0x100, data_len, dev_writes },
+			    { base + 0x1f00, 1, true } };
 
 	memset(hdr, 0, 16);
 	memcpy(hdr, &(uint32_t){ htole32(type) }, 4);
 	memcpy(hdr + 8, &(uint64_t){ htole64(sector) }, 8);
 	*(uint8_t *)gpa(f, base + 0x1f00) = 0xff;
-	if (data_len) {
-		set_desc(f, h, base, 16, VIRTQ_DESC_F_NEXT, h + 1);
-		set_desc(f, h + 1, base + 0x100, data_len,
-			 VIRTQ_DESC_F_NEXT | (dev_writes ? VIRTQ_DESC_F_WRITE : 0),
-			 h + 2);
-	} else {
-		set_desc(f, h, base, 16, VIRTQ_DESC_F_NEXT, h + 2);
-	}
-	set_desc(f, h + 2, base + 0x1f00, 1, VIRTQ_DESC_F_WRITE, 0);
-	return h;
-}
-
-static void publish(struct fe *f, uint16_t head)
-{
-	struct virtq_avail *av = gpa(f, AVAIL_GPA);
-
-	av->ring[f->avail_idx % QSIZE] = htole16(head);
-	f->avail_idx++;
-	__atomic_store_n(&av->idx, htole16(f->avail_idx), __ATOMIC_RELEASE);
-}
-
-static void kick(struct fe *f)
-{
-	uint64_t one = 1;
-
-	CHECK_EQ(write(f->kick, &one, 8), 8);
-}
-
-static uint16_t used_idx(struct fe *f)
-{
-	struct virtq_used *u = gpa(f, USED_GPA);
-
-	return le16toh(__atomic_load_n(&u->idx, __ATOMIC_ACQUIRE));
+	if (data_len)
+		return (uint16_t)fq_chain(&f->q, s, 3, (uint16_t[]){ h, h + 1,
+								   h + 2 });
+	s[1] = s[2];
+	return (uint16_t)fq_chain(&f->q, s, 2, (uint16_t[]){ h, h + 2 });
 }
 
 /* Waits on the call eventfd until used->idx reaches want (a bound so a
  * broken device fails the test instead of hanging it). */
 static bool wait_used(struct fe *f, uint16_t want)
 {
-	for (int i = 0; i < 100 && used_idx(f) != want; i++) {
-		struct pollfd p = { .fd = f->call, .events = POLLIN };
+	for (int i = 0; i < 100 && fq_used_idx(&f->q) != want; i++) {
+		struct pollfd p = { .fd = f->q.call_fd, .events = POLLIN };
 		uint64_t n;
 
-		if (poll(&p, 1, 100) > 0 && read(f->call, &n, 8) != 8)
+		if (poll(&p, 1, 100) > 0 && read(f->q.call_fd, &n, 8) != 8)
 			break;
 	}
-	return used_idx(f) == want;
+	return fq_used_idx(&f->q) == want;
 }
 
 static uint8_t status(struct fe *f, unsigned int k)
@@ -276,9 +248,9 @@ static uint8_t status(struct fe *f, unsigned int k)
 static uint8_t run_req(struct fe *f, unsigned int k, uint32_t type,
 		       uint64_t sector, uint32_t len)
 {
-	publish(f, build(f, k, type, sector, len));
-	kick(f);
-	if (!wait_used(f, f->avail_idx))
+	fq_publish(&f->q, build(f, k, type, sector, len));
+	CHECK_EQ(fq_kick(&f->q), 0);
+	if (!wait_used(f, f->q.avail_idx))
 		return 0xff;
 	return status(f, k);
 }
@@ -378,13 +350,13 @@ static void test_io_and_reconnect(struct vu_blk *vb, int img, int memfd,
 	CHECK(!vb->connected);
 
 	CHECK_EQ(fe_open(&f, vb, memfd, mem), 0);
-	f.avail_idx = 7;
+	f.q.avail_idx = 7;
 	fe_negotiate(&f, (1ULL << VU_PF_MQ) | (1ULL << VU_PF_REPLY_ACK));
 	fe_start_ring(&f, 7);
 	memset(mem + SLOT_GPA(2) + 0x100, 0xc3, 512);
 	head = build(&f, 2, T_OUT, 0, 512);
-	publish(&f, head);
-	kick(&f);
+	fq_publish(&f.q, head);
+	CHECK_EQ(fq_kick(&f.q), 0);
 	CHECK(wait_used(&f, 8));
 	CHECK_EQ(le32toh(u->ring[7].id), head);
 	CHECK_EQ(status(&f, 2), S_OK);
@@ -436,10 +408,10 @@ static void test_inflight(struct vu_blk *vb, int img, int memfd, uint8_t *mem)
 	memset(mem + SLOT_GPA(1) + 0x100, 0x31, 512);
 	memset(mem + SLOT_GPA(2) + 0x100, 0x62, 512);
 	memset(mem + SLOT_GPA(3) + 0x100, 0x93, 512);
-	publish(&f, build(&f, 0, T_FLUSH, 0, 0));
-	publish(&f, build(&f, 1, T_OUT, 1, 512));
-	publish(&f, build(&f, 2, T_OUT, 2, 512));
-	publish(&f, build(&f, 3, T_OUT, 3, 512));
+	fq_publish(&f.q, build(&f, 0, T_FLUSH, 0, 0));
+	fq_publish(&f.q, build(&f, 1, T_OUT, 1, 512));
+	fq_publish(&f.q, build(&f, 2, T_OUT, 2, 512));
+	fq_publish(&f.q, build(&f, 3, T_OUT, 3, 512));
 	u->ring[0] = (struct virtq_used_elem){ 0, 1 };
 	u->idx = htole16(1);
 	r->desc[0] = (struct vu_desc_state){ .inflight = 1, .counter = 1,
@@ -454,7 +426,7 @@ static void test_inflight(struct vu_blk *vb, int img, int memfd, uint8_t *mem)
 	fe_close(&f);
 	CHECK_EQ(vu_blk_dispatch(vb), -ECONNRESET);
 	CHECK_EQ(fe_open(&f, vb, memfd, mem), 0);
-	f.avail_idx = 4;
+	f.q.avail_idx = 4;
 	fe_negotiate(&f, (1ULL << VU_PF_REPLY_ACK) |
 				 (1ULL << VU_PF_INFLIGHT_SHMFD));
 	m.p.inflight = (struct vu_inflight){ len, 0, 2, QSIZE };
@@ -476,7 +448,7 @@ static void test_inflight(struct vu_blk *vb, int img, int memfd, uint8_t *mem)
 		CHECK_EQ(vb->vu.queues[0].resubmit[0], 6);
 		CHECK_EQ(vb->vu.queues[0].resubmit[1], 3);
 	}
-	kick(&f);
+	CHECK_EQ(fq_kick(&f.q), 0);
 	CHECK(wait_used(&f, 4));
 	CHECK_EQ(status(&f, 1), S_OK);
 	CHECK_EQ(status(&f, 2), S_OK);
@@ -515,8 +487,8 @@ static void test_broken_ring(struct vu_blk *vb, int memfd, uint8_t *mem)
 	CHECK_EQ(call_ack(&f, VU_SET_VRING_ERR, &(uint64_t){ 0 }, 8, &err, 1),
 		 0);
 	fe_start_ring(&f, 0);
-	publish(&f, 200);		/* head beyond the queue */
-	kick(&f);
+	fq_publish(&f.q, 200);		/* head beyond the queue */
+	CHECK_EQ(fq_kick(&f.q), 0);
 	for (int i = 0; i < 100; i++) {
 		struct pollfd p = { .fd = err, .events = POLLIN };
 
@@ -525,7 +497,7 @@ static void test_broken_ring(struct vu_blk *vb, int memfd, uint8_t *mem)
 	}
 	CHECK_EQ(read(err, &n, 8), 8);
 	CHECK_EQ(n, 1);
-	CHECK_EQ(used_idx(&f), 0);
+	CHECK_EQ(fq_used_idx(&f.q), 0);
 	fe_close(&f);
 	CHECK_EQ(vu_blk_dispatch(vb), -ECONNRESET);
 	close(err);
@@ -763,12 +735,9 @@ static void test_user(const char *exe, const char *img, int img_fd,
 		usleep(20000);
 	CHECK_EQ(access(path, F_OK), 0);
 
-	memset(&f, 0, sizeof(f));
-	f.memfd = memfd;
-	f.mem = mem;
+	fe_init(&f, NULL, memfd, mem);
 	memset(mem, 0, SLOT_GPA(0));		/* fresh rings */
-	f.kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	f.call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	CHECK_EQ(fq_fds_open(&f.q), 0);
 	f.sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	CHECK_EQ(connect(f.sock, (struct sockaddr *)&sa, sizeof(sa)), 0);

@@ -2,6 +2,7 @@
  * a full handshake with a memfd-backed guest memory and a ring the
  * front-end fills, then one hostile message per case, each checked to end
  * in an error reply or a clean close with no fd left open. */
+#include "tests/fake_ring_core.h"
 #include "tests/unit/check.h"
 #include "tests/unit/vu_fe.h"
 
@@ -272,18 +273,16 @@ static void negotiate(struct conn *c)
 	CHECK_EQ(vu_dispatch(c->d), 0);
 }
 
+/* One chain on a fresh ring: 16 bytes out, 32 in (in region 1). */
 static void place_chain(struct conn *c)
 {
-	struct virtq_desc *desc = gpa_ptr(c, DESC_GPA);
-	struct virtq_avail *avail = gpa_ptr(c, AVAIL_GPA);
+	const struct seg s[] = { { OUT_GPA, 16, false }, { IN_GPA, 32, true } };
+	struct fq q;
 
-	desc[0] = (struct virtq_desc){ htole64(OUT_GPA), htole32(16),
-				       htole16(VIRTQ_DESC_F_NEXT), htole16(1) };
-	desc[1] = (struct virtq_desc){ htole64(IN_GPA), htole32(32),
-				       htole16(VIRTQ_DESC_F_WRITE), 0 };
 	memcpy(gpa_ptr(c, OUT_GPA), "hello, backend!", 16);
-	avail->ring[0] = 0;
-	avail->idx = htole16(1);
+	CHECK_EQ(fq_attach(&q, QSIZE, false, gpa_ptr(c, DESC_GPA),
+			   gpa_ptr(c, AVAIL_GPA), gpa_ptr(c, USED_GPA), 0), 0);
+	CHECK_EQ(fq_offer(&q, s, 2), 0);
 }
 
 static void test_handshake(void)

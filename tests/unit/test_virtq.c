@@ -11,6 +11,7 @@
 
 #include "core/memory.h"
 #include "virtio/queue.h"
+#include "tests/fake_ring_core.h"
 #include "tests/unit/check.h"
 
 #define RAM_SIZE (64ULL << 20)
@@ -21,40 +22,20 @@
 #define IND2_GPA 0x48000ULL
 #define DATA_GPA 0x100000ULL
 #define DATA_END 0x800000ULL
+#define MAX_CHAIN 8		/* segments of a chain built from a list */
 
 #define F_IND (1ULL << VIRTIO_F_INDIRECT_DESC)
 #define F_EVT (1ULL << VIRTIO_F_EVENT_IDX)
 #define F_PACKED (1ULL << VIRTIO_F_RING_PACKED)
 
-/* The fake driver's view of one queue. */
+/* The fake driver: guest RAM and one queue in it. A segment's gpa 0
+ * asks for a fresh buffer. */
 struct drv {
 	struct guest_mem mem;
-	uint16_t num, start;
+	struct fq q;
+	uint16_t start;
 	uint64_t features;
 	uint64_t next_data;
-	/* split */
-	struct virtq_desc *desc;
-	struct virtq_avail *avail;
-	struct virtq_used *used;
-	uint16_t avail_idx, next_desc, last_used;
-	/* packed */
-	struct pvirtq_desc *pdesc;
-	struct pvirtq_event_suppress *drv_evt, *dev_evt;
-	uint16_t pnext, pused;
-	bool avail_wrap, used_wrap;
-	uint16_t sgs[VIRTQ_MAX_SIZE];	/* slots per buffer id */
-};
-
-struct seg {
-	uint32_t len;
-	bool write;
-};
-
-/* Packed list element for the fake driver. */
-struct pseg {
-	uint64_t addr;		/* 0: a fresh buffer */
-	uint32_t len;
-	uint16_t flags;		/* WRITE / INDIRECT */
 };
 
 static void *gp(struct drv *d, uint64_t gpa)
@@ -66,42 +47,23 @@ static void *gp(struct drv *d, uint64_t gpa)
 	return p;
 }
 
-static uint16_t *used_event(struct drv *d)
-{
-	return &d->avail->ring[d->num];
-}
-
-static uint16_t *avail_event(struct drv *d)
-{
-	return (uint16_t *)&d->used->ring[d->num];
-}
-
 /* Fresh rings: what a driver sets up before DRIVER_OK. */
 static void drv_reset(struct drv *d, uint16_t num, uint64_t features,
 		      uint16_t start)
 {
 	memset(gp(d, DESC_GPA), 0, DATA_GPA - DESC_GPA);
-	d->num = num;
 	d->start = start;
 	d->features = features;
 	d->next_data = DATA_GPA;
-	d->desc = gp(d, DESC_GPA);
-	d->avail = gp(d, AVAIL_GPA);
-	d->used = gp(d, USED_GPA);
-	d->avail_idx = d->last_used = start;
-	d->avail->idx = start;
-	d->used->idx = start;
-	d->next_desc = 0;
-	d->pdesc = gp(d, DESC_GPA);
-	d->drv_evt = gp(d, AVAIL_GPA);
-	d->dev_evt = gp(d, USED_GPA);
-	d->pnext = d->pused = start & 0x7fff;
-	d->avail_wrap = d->used_wrap = !(start & 0x8000);
+	CHECK_EQ(fq_attach(&d->q, num, features & F_PACKED, gp(d, DESC_GPA),
+			   gp(d, AVAIL_GPA), gp(d, USED_GPA), start), 0);
+	d->q.avail->idx = start;
+	d->q.used->idx = start;
 }
 
 static int q_init(struct drv *d, struct virtq *q)
 {
-	return virtq_init(q, "test q0", &d->mem, d->num, DESC_GPA, AVAIL_GPA,
+	return virtq_init(q, "test q0", &d->mem, d->q.num, DESC_GPA, AVAIL_GPA,
 			  USED_GPA, d->features, d->start);
 }
 
@@ -130,78 +92,68 @@ static uint64_t buf(struct drv *d, uint32_t len)
 static void sdesc(struct drv *d, uint16_t i, uint64_t addr, uint32_t len,
 		  uint16_t flags, uint16_t next)
 {
-	d->desc[i] = (struct virtq_desc){ addr, len, flags, next };
+	fq_put_desc(d->q.desc, i, addr, len, flags, next);
 }
 
 /* Descriptor i of an indirect table at gpa t. */
 static void idesc(struct drv *d, uint64_t t, unsigned int i, uint64_t addr,
 		  uint32_t len, uint16_t flags, uint16_t next)
 {
-	struct virtq_desc e = { addr, len, flags, next };
-
-	memcpy(gp(d, t + 16ULL * i), &e, sizeof(e));
+	fq_put_desc(gp(d, t), i, addr, len, flags, next);
 }
 
-/* Offers descriptor `head`: ring entry, then write barrier, then idx. */
-static void publish(struct drv *d, uint16_t head)
+/* s copied to out, with a fresh buffer for each segment at gpa 0; every
+ * segment's gpa to gpas too (when not NULL). */
+static struct seg *fresh(struct drv *d, const struct seg *s, unsigned int n,
+			 struct seg *out, uint64_t *gpas)
 {
-	d->avail->ring[d->avail_idx % d->num] = head;
-	d->avail_idx++;
-	__atomic_store_n(&d->avail->idx, d->avail_idx, __ATOMIC_RELEASE);
+	if (n > MAX_CHAIN)
+		abort();
+	for (unsigned int i = 0; i < n; i++) {
+		out[i] = s[i];
+		if (!out[i].gpa)
+			out[i].gpa = buf(d, s[i].len);
+		if (gpas)
+			gpas[i] = out[i].gpa;
+	}
+	return out;
 }
 
 /* Lays out n segments as a chain of fresh descriptors and offers it. */
 static uint16_t add_chain(struct drv *d, const struct seg *s, unsigned int n,
 			  uint64_t *gpas)
 {
-	uint16_t head = d->next_desc;
+	struct seg f[MAX_CHAIN];
+	int head = fq_offer(&d->q, fresh(d, s, n, f, gpas), n);
 
-	for (unsigned int i = 0; i < n; i++) {
-		uint16_t me = d->next_desc;
-		uint64_t g = buf(d, s[i].len);
-
-		d->next_desc = (d->next_desc + 1) % d->num;
-		if (gpas)
-			gpas[i] = g;
-		sdesc(d, me, g, s[i].len,
-		      (s[i].write ? VIRTQ_DESC_F_WRITE : 0) |
-		      (i + 1 < n ? VIRTQ_DESC_F_NEXT : 0), d->next_desc);
-	}
-	publish(d, head);
-	return head;
+	CHECK(head >= 0);
+	return (uint16_t)head;
 }
 
-static bool get_used(struct drv *d, uint32_t *id, uint32_t *len)
+/* Packed: offers n segments as buffer id, with head_flags on the first. */
+static void padd(struct drv *d, const struct seg *s, unsigned int n,
+		 uint16_t id, uint16_t head_flags)
 {
-	struct virtq_used_elem *e;
+	struct seg f[MAX_CHAIN];
 
-	if (d->last_used == __atomic_load_n(&d->used->idx, __ATOMIC_ACQUIRE))
-		return false;
-	e = &d->used->ring[d->last_used % d->num];
-	*id = e->id;
-	*len = e->len;
-	d->last_used++;
-	return true;
+	CHECK_EQ(fq_packed(&d->q, fresh(d, s, n, f, NULL), n, id, head_flags),
+		 id);
 }
 
-/* The driver's side of EVENT_IDX: did idx step over event in (old, now]? */
-static bool need_event(uint16_t event, uint16_t now, uint16_t old)
+/* Takes the next used entry, either format: true when there was one. */
+static bool get_used(struct drv *d, uint32_t *id, uint32_t *len,
+		     uint16_t *flags)
 {
-	return (uint16_t)(now - event - 1) < (uint16_t)(now - old);
+	return fq_take_used(&d->q, id, len, flags) == 1;
 }
 
-static const struct seg out_in[] = { { 16, false }, { 8, true } };
-
-static void padd(struct drv *d, const struct pseg *s, unsigned int n,
-		 uint16_t id);
+static const struct seg out_in[] = { { 0, 16, false }, { 0, 8, true } };
 
 /* One out+in chain in whichever format the queue uses. */
 static void offer_simple(struct drv *d)
 {
-	const struct pseg ps[] = { { 0, 16, 0 }, { 0, 8, VIRTQ_DESC_F_WRITE } };
-
 	if (d->features & F_PACKED)
-		padd(d, ps, 2, 0);
+		padd(d, out_in, 2, 0, 0);
 	else
 		add_chain(d, out_in, 2, NULL);
 }
@@ -219,13 +171,13 @@ static void expect_broken(struct drv *d, struct virtq *q, const char *rule,
 			      "expected \"%s\": pop %d broken %d why \"%s\"",
 			      rule, ret, q->broken, q->why ? q->why : "");
 	/* Stays broken, whatever the driver does next. */
-	drv_reset(d, d->num, d->features, d->start);
+	drv_reset(d, d->q.num, d->features, d->start);
 	offer_simple(d);
 	if (virtq_pop(q, c) != -EINVAL || virtq_enable_kicks(q))
 		CHECK_FAIL_AT(__FILE__, line, "\"%s\": queue recovered by itself",
 			      rule);
 	/* Device reset, driver sets up again. */
-	drv_reset(d, d->num, d->features, d->start);
+	drv_reset(d, d->q.num, d->features, d->start);
 	offer_simple(d);
 	if (q_init(d, q) || virtq_pop(q, c) != 1 || c->nr_out != 1 ||
 	    c->nr_in != 1)
@@ -258,23 +210,23 @@ static void test_simple(struct drv *d, struct virtq_chain *c)
 	CHECK_EQ(c->iov[1].iov_len, 8);
 	CHECK_EQ(((uint8_t *)c->iov[0].iov_base)[3], (uint8_t)(g[0] + 21));
 	memcpy(c->iov[1].iov_base, "written", 8);
-	CHECK_EQ(get_used(d, &id, &len), false);
+	CHECK_EQ(get_used(d, &id, &len, NULL), false);
 	virtq_push(&q, c, 8);
-	CHECK_EQ(get_used(d, &id, &len), true);
+	CHECK_EQ(get_used(d, &id, &len, NULL), true);
 	CHECK_EQ(id, head);
 	CHECK_EQ(len, 8);
 	CHECK_STR((char *)gp(d, g[1]), "written");
-	CHECK_EQ(d->used->idx, 1);
+	CHECK_EQ(d->q.used->idx, 1);
 	CHECK_EQ(virtq_pop(&q, c), 0);
 	CHECK_EQ(virtq_last_avail(&q), 1);
 }
 
 static void test_several(struct drv *d, struct virtq_chain *c)
 {
-	static const struct seg a[] = { { 4, false } };
-	static const struct seg b[] = { { 32, true } };
-	static const struct seg e[] = {
-		{ 2, false }, { 3, false }, { 1, true }, { 5, true } };
+	static const struct seg a[] = { { 0, 4, false } };
+	static const struct seg b[] = { { 0, 32, true } };
+	static const struct seg e[] = { { 0, 2, false }, { 0, 3, false },
+					{ 0, 1, true }, { 0, 5, true } };
 	struct virtq_chain *cs = malloc(3 * sizeof(*cs));
 	struct virtq q;
 	uint16_t h[3];
@@ -313,16 +265,16 @@ static void test_several(struct drv *d, struct virtq_chain *c)
 		virtq_push(&q, k, 32);
 		free(k);
 	}
-	CHECK(get_used(d, &id, &len));
+	CHECK(get_used(d, &id, &len, NULL));
 	CHECK_EQ(id, h[2]);
 	CHECK_EQ(len, 6);
-	CHECK(get_used(d, &id, &len));
+	CHECK(get_used(d, &id, &len, NULL));
 	CHECK_EQ(id, h[0]);
 	CHECK_EQ(len, 0);
-	CHECK(get_used(d, &id, &len));
+	CHECK(get_used(d, &id, &len, NULL));
 	CHECK_EQ(id, h[1]);
 	CHECK_EQ(len, 32);
-	CHECK(!get_used(d, &id, &len));
+	CHECK(!get_used(d, &id, &len, NULL));
 	free(cs);
 }
 
@@ -341,7 +293,7 @@ static void test_indirect(struct drv *d, struct virtq_chain *c)
 	idesc(d, IND_GPA, 1, b2, 30, VIRTQ_DESC_F_WRITE, 0);
 	/* WRITE on the indirect descriptor itself must be ignored. */
 	sdesc(d, 5, IND_GPA, 48, VIRTQ_DESC_F_INDIRECT | VIRTQ_DESC_F_WRITE, 0);
-	publish(d, 5);
+	fq_publish(&d->q, 5);
 	CHECK_EQ(virtq_pop(&q, c), 1);
 	CHECK_EQ(c->head, 5);
 	CHECK_EQ(c->ndesc, 1);
@@ -360,7 +312,7 @@ static void test_indirect(struct drv *d, struct virtq_chain *c)
 	sdesc(d, 1, b0, 0, VIRTQ_DESC_F_NEXT, 2);
 	sdesc(d, 2, b1, 3, VIRTQ_DESC_F_NEXT, 3);
 	sdesc(d, 3, IND2_GPA + 1, 16, VIRTQ_DESC_F_INDIRECT, 0);
-	publish(d, 1);
+	fq_publish(&d->q, 1);
 	CHECK_EQ(virtq_pop(&q, c), 1);
 	CHECK_EQ(c->head, 1);
 	CHECK_EQ(c->ndesc, 3);
@@ -381,7 +333,7 @@ static void test_limits(struct drv *d, struct virtq_chain *c)
 		idesc(d, IND_GPA, i, DATA_GPA, 1,
 		      i + 1 < VIRTQ_MAX_SEGS ? VIRTQ_DESC_F_NEXT : 0, i + 1);
 	sdesc(d, 0, IND_GPA, 16 * VIRTQ_MAX_SEGS, VIRTQ_DESC_F_INDIRECT, 0);
-	publish(d, 0);
+	fq_publish(&d->q, 0);
 	CHECK_EQ(virtq_pop(&q, c), 1);
 	CHECK_EQ(c->nr_out, VIRTQ_MAX_SEGS);
 
@@ -391,7 +343,7 @@ static void test_limits(struct drv *d, struct virtq_chain *c)
 		      i == 63 ? RAM_SIZE - 1 : RAM_SIZE,
 		      i < 63 ? VIRTQ_DESC_F_NEXT : 0, i + 1);
 	sdesc(d, 0, IND_GPA, 16 * 64, VIRTQ_DESC_F_INDIRECT, 0);
-	publish(d, 0);
+	fq_publish(&d->q, 0);
 	CHECK_EQ(virtq_pop(&q, c), 1);
 	CHECK_EQ(c->out_len, UINT32_MAX);
 }
@@ -402,51 +354,51 @@ static void test_rules(struct drv *d)
 	struct virtq q;
 
 	setup(d, &q, 8, 0, 0);
-	d->avail->idx = 9;
+	d->q.avail->idx = 9;
 	EXPECT_BROKEN(d, &q, "avail idx jumped");
 
 	/* Going backwards is a jump of almost 2^16. */
 	setup(d, &q, 8, 0, 0);
-	d->avail->idx = 0xffff;
+	d->q.avail->idx = 0xffff;
 	EXPECT_BROKEN(d, &q, "avail idx jumped");
 
 	setup(d, &q, 8, 0, 0);
-	publish(d, 8);
+	fq_publish(&d->q, 8);
 	EXPECT_BROKEN(d, &q, "head index out of range");
 
 	setup(d, &q, 8, 0, 0);
 	sdesc(d, 0, DATA_GPA, 4, VIRTQ_DESC_F_NEXT, 8);
-	publish(d, 0);
+	fq_publish(&d->q, 0);
 	EXPECT_BROKEN(d, &q, "next index out of range");
 
 	setup(d, &q, 8, 0, 0);
 	sdesc(d, 0, DATA_GPA, 4, VIRTQ_DESC_F_NEXT, 1);
 	sdesc(d, 1, DATA_GPA, 4, VIRTQ_DESC_F_NEXT, 0);
-	publish(d, 0);
+	fq_publish(&d->q, 0);
 	EXPECT_BROKEN(d, &q, "descriptor chain loops");
 
 	setup(d, &q, 2, 0, 0);
 	sdesc(d, 0, DATA_GPA, 4, VIRTQ_DESC_F_NEXT, 0);	/* itself */
-	publish(d, 0);
+	fq_publish(&d->q, 0);
 	EXPECT_BROKEN(d, &q, "descriptor chain loops");
 
 	/* Crosses the end of RAM; starts past it; addr+len wraps 2^64. */
 	setup(d, &q, 8, 0, 0);
 	sdesc(d, 0, RAM_SIZE - 4, 8, 0, 0);
-	publish(d, 0);
+	fq_publish(&d->q, 0);
 	EXPECT_BROKEN(d, &q, "buffer outside guest RAM");
 	setup(d, &q, 8, 0, 0);
 	sdesc(d, 0, RAM_SIZE, 1, 0, 0);
-	publish(d, 0);
+	fq_publish(&d->q, 0);
 	EXPECT_BROKEN(d, &q, "buffer outside guest RAM");
 	setup(d, &q, 8, 0, 0);
 	sdesc(d, 0, ~0ULL - 3, 8, VIRTQ_DESC_F_WRITE, 0);
-	publish(d, 0);
+	fq_publish(&d->q, 0);
 	EXPECT_BROKEN(d, &q, "buffer outside guest RAM");
 	/* The last byte of RAM is fine. */
 	setup(d, &q, 8, 0, 0);
 	sdesc(d, 0, RAM_SIZE - 1, 1, 0, 0);
-	publish(d, 0);
+	fq_publish(&d->q, 0);
 	{
 		struct virtq_chain *c = malloc(sizeof(*c));
 
@@ -457,33 +409,33 @@ static void test_rules(struct drv *d)
 	setup(d, &q, 8, 0, 0);
 	sdesc(d, 0, DATA_GPA, 4, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 1);
 	sdesc(d, 1, DATA_GPA, 4, 0, 0);
-	publish(d, 0);
+	fq_publish(&d->q, 0);
 	EXPECT_BROKEN(d, &q, "readable after writable");
 
 	setup(d, &q, 8, 0, 0);
 	idesc(d, IND_GPA, 0, DATA_GPA, 4, 0, 0);
 	sdesc(d, 0, IND_GPA, 16, VIRTQ_DESC_F_INDIRECT, 0);
-	publish(d, 0);
+	fq_publish(&d->q, 0);
 	EXPECT_BROKEN(d, &q, "indirect not negotiated");
 
 	setup(d, &q, 8, F_IND, 0);
 	idesc(d, IND_GPA, 0, DATA_GPA, 4, 0, 0);
 	sdesc(d, 0, IND_GPA, 16, VIRTQ_DESC_F_INDIRECT | VIRTQ_DESC_F_NEXT, 1);
 	sdesc(d, 1, DATA_GPA, 4, 0, 0);
-	publish(d, 0);
+	fq_publish(&d->q, 0);
 	EXPECT_BROKEN(d, &q, "indirect with next");
 
 	static const uint32_t bad_len[] = { 0, 24, 8, 16 * (VIRTQ_MAX_SEGS + 1) };
 	for (unsigned int i = 0; i < 4; i++) {
 		setup(d, &q, 8, F_IND, 0);
 		sdesc(d, 0, IND_GPA, bad_len[i], VIRTQ_DESC_F_INDIRECT, 0);
-		publish(d, 0);
+		fq_publish(&d->q, 0);
 		EXPECT_BROKEN(d, &q, "bad indirect table length");
 	}
 
 	setup(d, &q, 8, F_IND, 0);
 	sdesc(d, 0, RAM_SIZE - 16, 32, VIRTQ_DESC_F_INDIRECT, 0);
-	publish(d, 0);
+	fq_publish(&d->q, 0);
 	EXPECT_BROKEN(d, &q, "indirect table outside guest RAM");
 
 	setup(d, &q, 8, F_IND, 0);
@@ -491,20 +443,20 @@ static void test_rules(struct drv *d)
 	idesc(d, IND_GPA, 1, IND2_GPA, 16, VIRTQ_DESC_F_INDIRECT, 0);
 	idesc(d, IND2_GPA, 0, DATA_GPA, 4, 0, 0);
 	sdesc(d, 0, IND_GPA, 32, VIRTQ_DESC_F_INDIRECT, 0);
-	publish(d, 0);
+	fq_publish(&d->q, 0);
 	EXPECT_BROKEN(d, &q, "nested indirect");
 
 	/* next and loops are checked against the indirect table's size. */
 	setup(d, &q, 8, F_IND, 0);
 	idesc(d, IND_GPA, 0, DATA_GPA, 4, VIRTQ_DESC_F_NEXT, 2);
 	sdesc(d, 0, IND_GPA, 32, VIRTQ_DESC_F_INDIRECT, 0);
-	publish(d, 0);
+	fq_publish(&d->q, 0);
 	EXPECT_BROKEN(d, &q, "next index out of range");
 	setup(d, &q, 8, F_IND, 0);
 	idesc(d, IND_GPA, 0, DATA_GPA, 4, VIRTQ_DESC_F_NEXT, 1);
 	idesc(d, IND_GPA, 1, DATA_GPA, 4, VIRTQ_DESC_F_NEXT, 0);
 	sdesc(d, 0, IND_GPA, 32, VIRTQ_DESC_F_INDIRECT, 0);
-	publish(d, 0);
+	fq_publish(&d->q, 0);
 	EXPECT_BROKEN(d, &q, "descriptor chain loops");
 
 	/* One direct segment plus a full indirect table: one too many. */
@@ -514,7 +466,7 @@ static void test_rules(struct drv *d)
 		      i + 1 < VIRTQ_MAX_SEGS ? VIRTQ_DESC_F_NEXT : 0, i + 1);
 	sdesc(d, 0, DATA_GPA, 1, VIRTQ_DESC_F_NEXT, 1);
 	sdesc(d, 1, IND_GPA, 16 * VIRTQ_MAX_SEGS, VIRTQ_DESC_F_INDIRECT, 0);
-	publish(d, 0);
+	fq_publish(&d->q, 0);
 	EXPECT_BROKEN(d, &q, "too many segments");
 
 	/* 64 buffers of all RAM each: 2^32 bytes, one too many. */
@@ -523,7 +475,7 @@ static void test_rules(struct drv *d)
 		idesc(d, IND_GPA, i, 0, RAM_SIZE,
 		      i < 63 ? VIRTQ_DESC_F_NEXT : VIRTQ_DESC_F_WRITE, i + 1);
 	sdesc(d, 0, IND_GPA, 16 * 64, VIRTQ_DESC_F_INDIRECT, 0);
-	publish(d, 0);
+	fq_publish(&d->q, 0);
 	EXPECT_BROKEN(d, &q, "chain length overflows 32 bits");
 
 	/* A violation after good chains: those stay popped, the rest is
@@ -533,7 +485,7 @@ static void test_rules(struct drv *d)
 		struct virtq_chain *c = malloc(sizeof(*c));
 
 		add_chain(d, out_in, 2, NULL);
-		publish(d, 9);
+		fq_publish(&d->q, 9);
 		CHECK_EQ(virtq_pop(&q, c), 1);
 		virtq_push(&q, c, 8);
 		CHECK_EQ(virtq_pop(&q, c), -EINVAL);
@@ -635,14 +587,14 @@ static void test_no_interrupt(struct drv *d, struct virtq_chain *c)
 	virtq_push(&q, c, 0);
 	CHECK(virtq_need_notify(&q));
 	CHECK(!virtq_need_notify(&q));	/* already told */
-	d->avail->flags = VIRTQ_AVAIL_F_NO_INTERRUPT;
+	d->q.avail->flags = VIRTQ_AVAIL_F_NO_INTERRUPT;
 	add_chain(d, out_in, 2, NULL);
 	CHECK_EQ(virtq_pop(&q, c), 1);
 	virtq_push(&q, c, 0);
 	CHECK(!virtq_need_notify(&q));
 	/* used_event means nothing without EVENT_IDX. */
-	d->avail->flags = 0;
-	*used_event(d) = 100;
+	d->q.avail->flags = 0;
+	*fq_used_event(&d->q) = 100;
 	add_chain(d, out_in, 2, NULL);
 	CHECK_EQ(virtq_pop(&q, c), 1);
 	virtq_push(&q, c, 0);
@@ -656,8 +608,8 @@ static void test_event_idx(struct drv *d, struct virtq_chain *c)
 
 	setup(d, &q, 8, F_EVT, 0);
 	/* NO_INTERRUPT is ignored with EVENT_IDX. */
-	d->avail->flags = VIRTQ_AVAIL_F_NO_INTERRUPT;
-	*used_event(d) = 0;
+	d->q.avail->flags = VIRTQ_AVAIL_F_NO_INTERRUPT;
+	*fq_used_event(&d->q) = 0;
 	add_chain(d, out_in, 2, NULL);
 	CHECK_EQ(virtq_pop(&q, c), 1);
 	virtq_push(&q, c, 0);		/* used idx 0 -> 1 */
@@ -666,20 +618,20 @@ static void test_event_idx(struct drv *d, struct virtq_chain *c)
 	CHECK_EQ(virtq_pop(&q, c), 1);
 	virtq_push(&q, c, 0);		/* 1 -> 2, used_event 0 passed */
 	CHECK(!virtq_need_notify(&q));
-	*used_event(d) = 2;
+	*fq_used_event(&d->q) = 2;
 	add_chain(d, out_in, 2, NULL);
 	CHECK_EQ(virtq_pop(&q, c), 1);
 	virtq_push(&q, c, 0);		/* 2 -> 3 */
 	CHECK(virtq_need_notify(&q));
 	/* A batch of three (3 -> 6) covers used_event 4 but not 10. */
-	*used_event(d) = 4;
+	*fq_used_event(&d->q) = 4;
 	for (int i = 0; i < 3; i++) {
 		add_chain(d, out_in, 2, NULL);
 		CHECK_EQ(virtq_pop(&q, c), 1);
 		virtq_push(&q, c, 0);
 	}
 	CHECK(virtq_need_notify(&q));
-	*used_event(d) = 10;
+	*fq_used_event(&d->q) = 10;
 	for (int i = 0; i < 3; i++) {
 		add_chain(d, out_in, 2, NULL);
 		CHECK_EQ(virtq_pop(&q, c), 1);
@@ -702,13 +654,13 @@ static void test_kicks_flags(struct drv *d, struct virtq_chain *c)
 	struct virtq q;
 
 	setup(d, &q, 8, 0, 0);
-	d->used->flags = 0xffff;
+	d->q.used->flags = 0xffff;
 	CHECK_EQ(q_init(d, &q), 0);
-	CHECK_EQ(d->used->flags, 0);
+	CHECK_EQ(d->q.used->flags, 0);
 	virtq_disable_kicks(&q);
-	CHECK_EQ(d->used->flags, VIRTQ_USED_F_NO_NOTIFY);
+	CHECK_EQ(d->q.used->flags, VIRTQ_USED_F_NO_NOTIFY);
 	CHECK(!virtq_enable_kicks(&q));
-	CHECK_EQ(d->used->flags, 0);
+	CHECK_EQ(d->q.used->flags, 0);
 	virtq_disable_kicks(&q);
 	add_chain(d, out_in, 2, NULL);	/* arrives while kicks are off */
 	CHECK(virtq_enable_kicks(&q));	/* so the caller pops again */
@@ -727,36 +679,39 @@ static void test_kicks_flags(struct drv *d, struct virtq_chain *c)
 static void test_kicks_event_idx(struct drv *d, struct virtq_chain *c)
 {
 	struct virtq q;
-	uint16_t old;
+	uint16_t old, *avail_event;
 
 	setup(d, &q, 8, F_EVT, 0);
-	CHECK_EQ(*avail_event(d), 0);
+	avail_event = fq_avail_event(&d->q);
+	CHECK_EQ(*avail_event, 0);
 	add_chain(d, out_in, 2, NULL);
 	CHECK_EQ(virtq_pop(&q, c), 1);
 	CHECK_EQ(virtq_pop(&q, c), 0);
 	/* Found the ring empty: asks for a kick at the next buffer. */
-	CHECK_EQ(*avail_event(d), 1);
-	CHECK_EQ(d->used->flags, 0);
+	CHECK_EQ(*avail_event, 1);
+	CHECK_EQ(d->q.used->flags, 0);
 
 	virtq_disable_kicks(&q);
-	old = d->avail_idx;
+	old = d->q.avail_idx;
 	add_chain(d, out_in, 2, NULL);
 	/* The driver still kicks this once: avail_event was armed. */
-	CHECK(need_event(*avail_event(d), d->avail_idx, old));
+	CHECK(fq_need_event(*avail_event, d->q.avail_idx, old));
 	CHECK_EQ(virtq_pop(&q, c), 1);
 	CHECK_EQ(virtq_pop(&q, c), 0);
-	CHECK_EQ(*avail_event(d), 1);	/* not moved while disabled */
-	old = d->avail_idx;
+	CHECK_EQ(*avail_event, 1);	/* not moved while disabled */
+	old = d->q.avail_idx;
 	add_chain(d, out_in, 2, NULL);
-	CHECK(!need_event(*avail_event(d), d->avail_idx, old));	/* no kick */
+	/* No kick. */
+	CHECK(!fq_need_event(*avail_event, d->q.avail_idx, old));
 	CHECK(virtq_enable_kicks(&q));	/* and no lost wakeup */
-	CHECK_EQ(*avail_event(d), 2);
+	CHECK_EQ(*avail_event, 2);
 	CHECK_EQ(virtq_pop(&q, c), 1);
 	CHECK(!virtq_enable_kicks(&q));
-	CHECK_EQ(*avail_event(d), 3);
-	old = d->avail_idx;
+	CHECK_EQ(*avail_event, 3);
+	old = d->q.avail_idx;
 	add_chain(d, out_in, 2, NULL);
-	CHECK(need_event(*avail_event(d), d->avail_idx, old));	/* kick */
+	/* A kick. */
+	CHECK(fq_need_event(*avail_event, d->q.avail_idx, old));
 }
 
 /* Indices wrap at 2^16: start near the top and run across it. */
@@ -775,109 +730,55 @@ static void test_wrap(struct drv *d)
 		CHECK_EQ(virtq_pop(&q, &c[1]), 1);
 		CHECK_EQ(virtq_pop(&q, &c[2]), 0);
 		/* Odd rounds want an interrupt at the second push. */
-		*used_event(d) = (uint16_t)(idx + (round & 1 ? 1 : 5));
+		*fq_used_event(&d->q) = (uint16_t)(idx + (round & 1 ? 1 : 5));
 		virtq_push(&q, &c[0], 3);
 		virtq_push(&q, &c[1], 4);
 		CHECK_EQ(virtq_need_notify(&q), round & 1);
 		idx += 2;
-		CHECK_EQ(d->used->idx, idx);
+		CHECK_EQ(d->q.used->idx, idx);
 		CHECK_EQ(virtq_last_avail(&q), idx);
-		CHECK(get_used(d, &id, &len));
+		CHECK(get_used(d, &id, &len, NULL));
 		CHECK_EQ(id, h[0]);
 		CHECK_EQ(len, 3);
-		CHECK(get_used(d, &id, &len));
+		CHECK(get_used(d, &id, &len, NULL));
 		CHECK_EQ(id, h[1]);
 		CHECK_EQ(len, 4);
 	}
 	CHECK_EQ(idx, 17);
 	/* Near the wrap a jump is still a jump. */
 	setup(d, &q, 4, 0, 65534);
-	d->avail->idx = 3;	/* 5 ahead of 65534 */
+	d->q.avail->idx = 3;	/* 5 ahead of 65534 */
 	EXPECT_BROKEN(d, &q, "avail idx jumped");
 	setup(d, &q, 4, 0, 65534);
-	d->avail->idx = 2;	/* 4 ahead: fine */
+	d->q.avail->idx = 2;	/* 4 ahead: fine */
 	CHECK_EQ(virtq_pop(&q, &c[0]), 1);
 	free(c);
 }
 
 /* ---- packed ring ---- */
 
-static uint16_t pflags_avail(struct drv *d)
-{
-	return d->avail_wrap ? VIRTQ_DESC_F_AVAIL : VIRTQ_DESC_F_USED;
-}
-
-/* Offers a list the spec's way: the first descriptor's flags last. */
-static void padd(struct drv *d, const struct pseg *s, unsigned int n,
-		 uint16_t id)
-{
-	uint16_t first = d->pnext, first_flags = 0;
-
-	for (unsigned int i = 0; i < n; i++) {
-		struct pvirtq_desc *e = &d->pdesc[d->pnext];
-		uint16_t f = s[i].flags | pflags_avail(d) |
-			     (i + 1 < n ? VIRTQ_DESC_F_NEXT : 0);
-
-		e->addr = s[i].addr ? s[i].addr : buf(d, s[i].len);
-		e->len = s[i].len;
-		e->id = id;
-		if (i)
-			e->flags = f;
-		else
-			first_flags = f;
-		if (++d->pnext == d->num) {
-			d->pnext = 0;
-			d->avail_wrap = !d->avail_wrap;
-		}
-	}
-	d->sgs[id] = n;
-	__atomic_store_n(&d->pdesc[first].flags, first_flags,
-			 __ATOMIC_RELEASE);
-}
-
-static bool pget_used(struct drv *d, uint16_t *id, uint32_t *len,
-		      uint16_t *flags)
-{
-	struct pvirtq_desc *e = &d->pdesc[d->pused];
-	uint16_t f = __atomic_load_n(&e->flags, __ATOMIC_ACQUIRE);
-
-	if (!!(f & VIRTQ_DESC_F_USED) != d->used_wrap ||
-	    !!(f & VIRTQ_DESC_F_AVAIL) != d->used_wrap)
-		return false;
-	*id = e->id;
-	*len = e->len;
-	if (flags)
-		*flags = f;
-	d->pused += d->sgs[*id];
-	if (d->pused >= d->num) {
-		d->pused -= d->num;
-		d->used_wrap = !d->used_wrap;
-	}
-	return true;
-}
-
 static void test_packed_basic(struct drv *d, struct virtq_chain *c)
 {
-	const struct pseg two[] = { { 0, 8, 0 }, { 0, 8, VIRTQ_DESC_F_WRITE } };
+	const struct seg two[] = { { 0, 8, false }, { 0, 8, true } };
 	struct virtq q;
-	uint16_t id, flags;
-	uint32_t len;
+	uint16_t flags;
+	uint32_t id, len;
 
 	setup(d, &q, 5, F_PACKED, 0);
-	CHECK_EQ(d->dev_evt->flags, RING_EVENT_FLAGS_ENABLE);
+	CHECK_EQ(d->q.dev_evt->flags, RING_EVENT_FLAGS_ENABLE);
 	CHECK_EQ(virtq_pop(&q, c), 0);
-	padd(d, two, 2, 3);
+	padd(d, two, 2, 3, 0);
 	CHECK_EQ(virtq_pop(&q, c), 1);
 	CHECK_EQ(c->head, 3);
 	CHECK_EQ(c->ndesc, 2);
 	CHECK_EQ(c->nr_out, 1);
 	CHECK_EQ(c->nr_in, 1);
-	CHECK(c->iov[0].iov_base == gp(d, d->pdesc[0].addr));
-	CHECK(c->iov[1].iov_base == gp(d, d->pdesc[1].addr));
+	CHECK(c->iov[0].iov_base == gp(d, d->q.pdesc[0].addr));
+	CHECK(c->iov[1].iov_base == gp(d, d->q.pdesc[1].addr));
 	CHECK_EQ(virtq_pop(&q, c), 0);
-	CHECK(!pget_used(d, &id, &len, &flags));
+	CHECK(!get_used(d, &id, &len, &flags));
 	virtq_push(&q, c, 8);
-	CHECK(pget_used(d, &id, &len, &flags));
+	CHECK(get_used(d, &id, &len, &flags));
 	CHECK_EQ(id, 3);
 	CHECK_EQ(len, 8);
 	CHECK_EQ(flags, VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED |
@@ -893,11 +794,11 @@ static void test_packed_basic(struct drv *d, struct virtq_chain *c)
 
 	for (int round = 0; round < 40; round++) {
 		unsigned int n0 = 1 + round % 3, n1 = 1 + (round + 1) % 2;
-		struct pseg s[3] = { { 0, 4, 0 }, { 0, 5, 0 },
-				     { 0, 6, VIRTQ_DESC_F_WRITE } };
+		struct seg s[3] = { { 0, 4, false }, { 0, 5, false },
+				    { 0, 6, true } };
 
-		padd(d, s + 3 - n0, n0, (uint16_t)(2 * round % 5));
-		padd(d, s + 3 - n1, n1, (uint16_t)((2 * round + 1) % 5));
+		padd(d, s + 3 - n0, n0, (uint16_t)(2 * round % 5), 0);
+		padd(d, s + 3 - n1, n1, (uint16_t)((2 * round + 1) % 5), 0);
 		CHECK_EQ(virtq_pop(&q, &cs[0]), 1);
 		CHECK_EQ(virtq_pop(&q, &cs[1]), 1);
 		CHECK_EQ(virtq_pop(&q, c), 0);
@@ -908,16 +809,16 @@ static void test_packed_basic(struct drv *d, struct virtq_chain *c)
 		popped += n0 + n1;
 		virtq_push(&q, &cs[1], 1);
 		virtq_push(&q, &cs[0], 6);
-		CHECK(pget_used(d, &id, &len, NULL));
+		CHECK(get_used(d, &id, &len, NULL));
 		CHECK_EQ(id, (2 * round + 1) % 5);
 		CHECK_EQ(len, 1);
-		CHECK(pget_used(d, &id, &len, NULL));
+		CHECK(get_used(d, &id, &len, NULL));
 		CHECK_EQ(id, 2 * round % 5);
 		CHECK_EQ(len, 6);
-		CHECK(!pget_used(d, &id, &len, NULL));
+		CHECK(!get_used(d, &id, &len, NULL));
 	}
-	CHECK_EQ(d->pused, d->pnext);
-	CHECK_EQ(d->used_wrap, d->avail_wrap);
+	CHECK_EQ(d->q.pused, d->q.pnext);
+	CHECK_EQ(d->q.used_wrap, d->q.avail_wrap);
 	CHECK_EQ(virtq_last_avail(&q),
 		 ((2 + popped) % 5) | (((2 + popped) / 5) % 2 ? 0x8000 : 0));
 	free(cs);
@@ -937,8 +838,8 @@ static void test_packed_indirect(struct drv *d, struct virtq_chain *c)
 		{ b + 30, 30, 0, VIRTQ_DESC_F_WRITE },
 	};
 	memcpy(gp(d, IND_GPA + 3), t, sizeof(t));
-	padd(d, (struct pseg[]){ { IND_GPA + 3, 48, VIRTQ_DESC_F_INDIRECT } },
-	     1, 2);
+	padd(d, (struct seg[]){ { IND_GPA + 3, 48, false } }, 1, 2,
+	     VIRTQ_DESC_F_INDIRECT);
 	CHECK_EQ(virtq_pop(&q, c), 1);
 	CHECK_EQ(c->head, 2);
 	CHECK_EQ(c->ndesc, 1);
@@ -950,45 +851,46 @@ static void test_packed_indirect(struct drv *d, struct virtq_chain *c)
 
 static void test_packed_rules(struct drv *d)
 {
-	const struct pseg one = { 0, 4, 0 };
+	const struct seg one = { 0, 4, false };
+	const struct seg table[] = { { IND_GPA, 16, false }, one };
 	struct virtq q;
 
 	setup(d, &q, 4, F_PACKED, 0);
-	padd(d, (struct pseg[]){ { IND_GPA, 16, VIRTQ_DESC_F_INDIRECT } }, 1, 0);
+	padd(d, table, 1, 0, VIRTQ_DESC_F_INDIRECT);
 	EXPECT_BROKEN(d, &q, "indirect not negotiated");
 
 	setup(d, &q, 4, F_PACKED | F_IND, 0);
-	padd(d, (struct pseg[]){ { IND_GPA, 16,
-				   VIRTQ_DESC_F_INDIRECT | VIRTQ_DESC_F_NEXT },
-				 one }, 2, 0);
+	padd(d, table, 2, 0, VIRTQ_DESC_F_INDIRECT | VIRTQ_DESC_F_NEXT);
 	EXPECT_BROKEN(d, &q, "indirect with next");
 
 	setup(d, &q, 4, F_PACKED | F_IND, 0);
-	padd(d, (struct pseg[]){ { IND_GPA, 40, VIRTQ_DESC_F_INDIRECT } }, 1, 0);
+	padd(d, (struct seg[]){ { IND_GPA, 40, false } }, 1, 0,
+	     VIRTQ_DESC_F_INDIRECT);
 	EXPECT_BROKEN(d, &q, "bad indirect table length");
 
 	setup(d, &q, 4, F_PACKED | F_IND, 0);
 	((struct pvirtq_desc *)gp(d, IND_GPA))[1].flags = VIRTQ_DESC_F_INDIRECT;
-	padd(d, (struct pseg[]){ { IND_GPA, 32, VIRTQ_DESC_F_INDIRECT } }, 1, 0);
+	padd(d, (struct seg[]){ { IND_GPA, 32, false } }, 1, 0,
+	     VIRTQ_DESC_F_INDIRECT);
 	EXPECT_BROKEN(d, &q, "nested indirect");
 
 	setup(d, &q, 4, F_PACKED, 0);
-	padd(d, (struct pseg[]){ { 0, 4, VIRTQ_DESC_F_WRITE }, one }, 2, 0);
+	padd(d, (struct seg[]){ { 0, 4, true }, one }, 2, 0, 0);
 	EXPECT_BROKEN(d, &q, "readable after writable");
 
 	setup(d, &q, 4, F_PACKED, 0);
-	padd(d, (struct pseg[]){ { RAM_SIZE - 2, 4, 0 } }, 1, 0);
+	padd(d, (struct seg[]){ { RAM_SIZE - 2, 4, false } }, 1, 0, 0);
 	EXPECT_BROKEN(d, &q, "buffer outside guest RAM");
 
 	/* All four slots say NEXT: the list never ends. */
 	setup(d, &q, 4, F_PACKED, 0);
-	padd(d, (struct pseg[]){ one, one, one, one }, 4, 0);
-	d->pdesc[3].flags |= VIRTQ_DESC_F_NEXT;
+	padd(d, (struct seg[]){ one, one, one, one }, 4, 0, 0);
+	d->q.pdesc[3].flags |= VIRTQ_DESC_F_NEXT;
 	EXPECT_BROKEN(d, &q, "chain longer than queue");
 
 	/* A list of exactly num descriptors is fine. */
 	setup(d, &q, 4, F_PACKED, 0);
-	padd(d, (struct pseg[]){ one, one, one, one }, 4, 0);
+	padd(d, (struct seg[]){ one, one, one, one }, 4, 0, 0);
 	{
 		struct virtq_chain *c = malloc(sizeof(*c));
 
@@ -999,74 +901,73 @@ static void test_packed_rules(struct drv *d)
 
 	/* The first slot is available, the second is not. */
 	setup(d, &q, 4, F_PACKED, 0);
-	padd(d, (struct pseg[]){ one, one }, 2, 0);
-	d->pdesc[1].flags &= ~VIRTQ_DESC_F_AVAIL;
+	padd(d, (struct seg[]){ one, one }, 2, 0, 0);
+	d->q.pdesc[1].flags &= ~VIRTQ_DESC_F_AVAIL;
 	EXPECT_BROKEN(d, &q, "chain runs into unavailable descriptor");
 }
 
 static void test_packed_notify(struct drv *d, struct virtq_chain *c)
 {
-	const struct pseg one = { 0, 4, VIRTQ_DESC_F_WRITE };
+	const struct seg one = { 0, 4, true };
 	struct virtq q;
-	uint16_t id;
-	uint32_t len;
+	uint32_t id, len;
 
 	setup(d, &q, 4, F_PACKED | F_EVT, 0);
-	d->drv_evt->flags = RING_EVENT_FLAGS_DISABLE;
-	padd(d, &one, 1, 0);
+	d->q.drv_evt->flags = RING_EVENT_FLAGS_DISABLE;
+	padd(d, &one, 1, 0, 0);
 	CHECK_EQ(virtq_pop(&q, c), 1);
 	virtq_push(&q, c, 4);			/* slot 0 */
 	CHECK(!virtq_need_notify(&q));
-	d->drv_evt->flags = RING_EVENT_FLAGS_ENABLE;
+	d->q.drv_evt->flags = RING_EVENT_FLAGS_ENABLE;
 	CHECK(!virtq_need_notify(&q));		/* nothing new */
-	padd(d, &one, 1, 1);
+	padd(d, &one, 1, 1, 0);
 	CHECK_EQ(virtq_pop(&q, c), 1);
 	virtq_push(&q, c, 4);			/* slot 1 */
 	CHECK(virtq_need_notify(&q));
 
 	/* DESC: interrupt when slot 3 of this lap (wrap 1) is used. */
-	d->drv_evt->off_wrap = 3 | 0x8000;
-	d->drv_evt->flags = RING_EVENT_FLAGS_DESC;
-	padd(d, &one, 1, 2);
+	d->q.drv_evt->off_wrap = 3 | 0x8000;
+	d->q.drv_evt->flags = RING_EVENT_FLAGS_DESC;
+	padd(d, &one, 1, 2, 0);
 	CHECK_EQ(virtq_pop(&q, c), 1);
 	virtq_push(&q, c, 4);			/* slot 2 */
 	CHECK(!virtq_need_notify(&q));
-	padd(d, &one, 1, 3);
-	padd(d, &one, 1, 0);
+	padd(d, &one, 1, 3, 0);
+	padd(d, &one, 1, 0, 0);
 	CHECK_EQ(virtq_pop(&q, c), 1);
 	virtq_push(&q, c, 4);			/* slot 3 */
 	CHECK_EQ(virtq_pop(&q, c), 1);
 	virtq_push(&q, c, 4);			/* slot 0, next lap */
 	CHECK(virtq_need_notify(&q));
 	/* Slot 3 of the previous lap is behind us now. */
-	padd(d, &one, 1, 1);
+	padd(d, &one, 1, 1, 0);
 	CHECK_EQ(virtq_pop(&q, c), 1);
 	virtq_push(&q, c, 4);			/* slot 1, wrap 0 */
 	CHECK(!virtq_need_notify(&q));
 	/* Slot 2 on wrap 0 is the next one. */
-	d->drv_evt->off_wrap = 2;
-	padd(d, &one, 1, 2);
+	d->q.drv_evt->off_wrap = 2;
+	padd(d, &one, 1, 2, 0);
 	CHECK_EQ(virtq_pop(&q, c), 1);
 	virtq_push(&q, c, 4);
 	CHECK(virtq_need_notify(&q));
 	/* DESC without EVENT_IDX negotiated: we notify rather than guess. */
 	setup(d, &q, 4, F_PACKED, 0);
-	d->drv_evt->off_wrap = 3 | 0x8000;
-	d->drv_evt->flags = RING_EVENT_FLAGS_DESC;
-	padd(d, &one, 1, 0);
+	d->q.drv_evt->off_wrap = 3 | 0x8000;
+	d->q.drv_evt->flags = RING_EVENT_FLAGS_DESC;
+	padd(d, &one, 1, 0, 0);
 	CHECK_EQ(virtq_pop(&q, c), 1);
 	virtq_push(&q, c, 4);
 	CHECK(virtq_need_notify(&q));
-	while (pget_used(d, &id, &len, NULL))
+	while (get_used(d, &id, &len, NULL))
 		;
 
 	/* Kick suppression and its re-arm race. */
 	virtq_disable_kicks(&q);
-	CHECK_EQ(d->dev_evt->flags, RING_EVENT_FLAGS_DISABLE);
+	CHECK_EQ(d->q.dev_evt->flags, RING_EVENT_FLAGS_DISABLE);
 	CHECK(!virtq_enable_kicks(&q));
-	CHECK_EQ(d->dev_evt->flags, RING_EVENT_FLAGS_ENABLE);
+	CHECK_EQ(d->q.dev_evt->flags, RING_EVENT_FLAGS_ENABLE);
 	virtq_disable_kicks(&q);
-	padd(d, &one, 1, 1);
+	padd(d, &one, 1, 1, 0);
 	CHECK(virtq_enable_kicks(&q));
 	CHECK_EQ(virtq_pop(&q, c), 1);
 	CHECK(!virtq_enable_kicks(&q));
@@ -1079,7 +980,7 @@ static void test_packed_not_avail(struct drv *d, struct virtq_chain *c)
 	struct virtq q;
 
 	setup(d, &q, 4, F_PACKED, 0);
-	d->pdesc[0] = (struct pvirtq_desc){ DATA_GPA, 4, 0,
+	d->q.pdesc[0] = (struct pvirtq_desc){ DATA_GPA, 4, 0,
 		VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED };
 	CHECK_EQ(virtq_pop(&q, c), 0);
 	CHECK(!virtq_enable_kicks(&q));
@@ -1087,7 +988,7 @@ static void test_packed_not_avail(struct drv *d, struct virtq_chain *c)
 	setup(d, &q, 4, F_PACKED, 0x8000);
 	CHECK_EQ(virtq_pop(&q, c), 0);
 	CHECK(!virtq_enable_kicks(&q));
-	d->pdesc[0].flags = VIRTQ_DESC_F_USED;	/* AVAIL 0, USED 1 */
+	d->q.pdesc[0].flags = VIRTQ_DESC_F_USED;	/* AVAIL 0, USED 1 */
 	CHECK(virtq_enable_kicks(&q));
 	CHECK_EQ(virtq_pop(&q, c), 1);
 }
@@ -1095,18 +996,18 @@ static void test_packed_not_avail(struct drv *d, struct virtq_chain *c)
 /* Resuming from a saved index, packed: odd lap, slot 2. */
 static void test_packed_start(struct drv *d, struct virtq_chain *c)
 {
-	const struct pseg one = { 0, 4, 0 };
+	const struct seg one = { 0, 4, false };
 	struct virtq q;
-	uint16_t id, flags;
-	uint32_t len;
+	uint16_t flags;
+	uint32_t id, len;
 
 	setup(d, &q, 3, F_PACKED, 0x8002);
-	CHECK(!d->avail_wrap);
-	padd(d, &one, 1, 7);
+	CHECK(!d->q.avail_wrap);
+	padd(d, &one, 1, 7, 0);
 	CHECK_EQ(virtq_pop(&q, c), 1);
 	CHECK_EQ(virtq_last_avail(&q), 0);	/* slot 0, even lap */
 	virtq_push(&q, c, 0);
-	CHECK(pget_used(d, &id, &len, &flags));
+	CHECK(get_used(d, &id, &len, &flags));
 	CHECK_EQ(flags, 0);			/* wrap 0: AVAIL=USED=0 */
 	CHECK_EQ(virtq_base_to_vhost(true, 0x8002), 0x0002);
 	CHECK_EQ(virtq_base_from_vhost(true, 0x8000), 0);
@@ -1203,16 +1104,11 @@ static bool stress_reap(struct stress *s, uint32_t *done)
 	struct drv *d = s->d;
 	bool any = false;
 	uint32_t id, len, v;
-	uint16_t pid, pflags;
+	int ret;
 
-	for (;;) {
-		if (s->packed) {
-			if (!pget_used(d, &pid, &len, &pflags))
-				break;
-			id = pid * 2;
-		} else if (!get_used(d, &id, &len)) {
-			break;
-		}
+	while ((ret = fq_take_used(&d->q, &id, &len, NULL)) == 1) {
+		if (s->packed)
+			id *= 2;
 		memcpy(&v, gp(d, DATA_GPA + 8 * id + 4), 4);
 		if (len != 4 || v != ~*done) {
 			set_fail(s, "driver: wrong completion");
@@ -1221,6 +1117,10 @@ static bool stress_reap(struct stress *s, uint32_t *done)
 		++*done;
 		any = true;
 	}
+	if (ret < 0) {
+		set_fail(s, "driver: used id not in flight");
+		return false;
+	}
 	return any;
 }
 
@@ -1228,7 +1128,8 @@ static void *stress_driver(void *arg)
 {
 	struct stress *s = arg;
 	struct drv *d = s->d;
-	uint16_t inflight_max = d->num / 2;
+	uint16_t inflight_max = d->q.num / 2;
+	uint16_t *avail_event = fq_avail_event(&d->q);
 	uint32_t sent = 0, done = 0;
 
 	while (done < STRESS_N && !failed(s)) {
@@ -1239,36 +1140,34 @@ static void *stress_driver(void *arg)
 		while (sent < STRESS_N && sent - done < inflight_max) {
 			uint16_t pair = (uint16_t)(sent % inflight_max);
 			uint64_t g = DATA_GPA + 16ULL * pair;
+			const struct seg io[] = { { g, 4, false },
+						  { g + 4, 4, true } };
 
 			memcpy(gp(d, g), &sent, 4);
 			if (s->packed) {
-				padd(d, (struct pseg[]){ { g, 4, 0 },
-					 { g + 4, 4, VIRTQ_DESC_F_WRITE } },
-				     2, pair);
+				fq_packed(&d->q, io, 2, pair, 0);
 			} else {
-				uint16_t old = d->avail_idx;
+				uint16_t old = d->q.avail_idx;
 
-				sdesc(d, 2 * pair, g, 4, VIRTQ_DESC_F_NEXT,
-				      2 * pair + 1);
-				sdesc(d, 2 * pair + 1, g + 4, 4,
-				      VIRTQ_DESC_F_WRITE, 0);
-				publish(d, 2 * pair);
+				fq_chain(&d->q, io, 2, (uint16_t[]){
+					 2 * pair, 2 * pair + 1 });
+				fq_publish(&d->q, 2 * pair);
 				/* Full barrier between publishing idx and
 				 * reading avail_event / flags. */
 				__atomic_thread_fence(__ATOMIC_SEQ_CST);
 				if (s->event_idx)
-					kick |= need_event(__atomic_load_n(
-						avail_event(d), __ATOMIC_RELAXED),
-						d->avail_idx, old);
+					kick |= fq_need_event(__atomic_load_n(
+						avail_event, __ATOMIC_RELAXED),
+						d->q.avail_idx, old);
 				else
 					kick |= !(__atomic_load_n(
-						&d->used->flags,
+						&d->q.used->flags,
 						__ATOMIC_RELAXED) &
 						VIRTQ_USED_F_NO_NOTIFY);
 			}
 			if (s->packed) {
 				__atomic_thread_fence(__ATOMIC_SEQ_CST);
-				kick |= __atomic_load_n(&d->dev_evt->flags,
+				kick |= __atomic_load_n(&d->q.dev_evt->flags,
 							__ATOMIC_RELAXED) !=
 					RING_EVENT_FLAGS_DISABLE;
 			}
@@ -1282,14 +1181,14 @@ static void *stress_driver(void *arg)
 			continue;
 		/* Ask for an interrupt, then look again before sleeping. */
 		if (s->packed)
-			__atomic_store_n(&d->drv_evt->flags,
+			__atomic_store_n(&d->q.drv_evt->flags,
 					 RING_EVENT_FLAGS_ENABLE,
 					 __ATOMIC_RELAXED);
 		else if (s->event_idx)
-			__atomic_store_n(used_event(d), d->last_used,
+			__atomic_store_n(fq_used_event(&d->q), d->q.last_used,
 					 __ATOMIC_RELAXED);
 		else
-			__atomic_store_n(&d->avail->flags, 0,
+			__atomic_store_n(&d->q.avail->flags, 0,
 					 __ATOMIC_RELAXED);
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		if (!stress_reap(s, &done) && !failed(s)) {
@@ -1300,11 +1199,11 @@ static void *stress_driver(void *arg)
 			s->calls++;
 		}
 		if (s->packed)
-			__atomic_store_n(&d->drv_evt->flags,
+			__atomic_store_n(&d->q.drv_evt->flags,
 					 RING_EVENT_FLAGS_DISABLE,
 					 __ATOMIC_RELAXED);
 		else if (!s->event_idx)
-			__atomic_store_n(&d->avail->flags,
+			__atomic_store_n(&d->q.avail->flags,
 					 VIRTQ_AVAIL_F_NO_INTERRUPT,
 					 __ATOMIC_RELAXED);
 	}
