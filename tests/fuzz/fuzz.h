@@ -7,11 +7,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+/* Said on stdout too: the suite's runs close the target's stderr (the
+ * devices' logs) and keep its stdout. */
 #define FZ_ASSERT(cond)                                                        \
 	do {                                                                   \
 		if (!(cond)) {                                                 \
 			fprintf(stderr, "%s:%d: invariant broken: %s\n",       \
 				__FILE__, __LINE__, #cond);                    \
+			printf("%s:%d: invariant broken: %s\n", __FILE__,      \
+			       __LINE__, #cond);                               \
+			fflush(stdout);                                        \
 			abort();                                               \
 		}                                                              \
 	} while (0)
