@@ -711,7 +711,7 @@ static void test_user(const char *exe, const char *img, int img_fd,
 	uint8_t back[512];
 	struct fe f;
 	pid_t pid;
-	int st = -1;
+	int st = -1, ret = -1;
 
 	if (geteuid() != 0) {
 		fprintf(stderr, "test_tern_blk: not root: --user skipped\n");
@@ -731,16 +731,20 @@ static void test_user(const char *exe, const char *img, int img_fd,
 		      "nobody", NULL);
 		_exit(127);
 	}
-	for (int i = 0; i < 100 && access(path, F_OK); i++)
-		usleep(20000);
-	CHECK_EQ(access(path, F_OK), 0);
-
 	fe_init(&f, NULL, memfd, mem);
 	memset(mem, 0, SLOT_GPA(0));		/* fresh rings */
 	CHECK_EQ(fq_fds_open(&f.q), 0);
 	f.sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	CHECK_EQ(connect(f.sock, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	/* The socket's file appears at bind, before listen: a connect in
+	 * between is refused. Wait for the daemon to take it (2 s). */
+	for (int i = 0; i < 100; i++) {
+		ret = connect(f.sock, (struct sockaddr *)&sa, sizeof(sa));
+		if (!ret || (errno != ENOENT && errno != ECONNREFUSED))
+			break;
+		usleep(20000);
+	}
+	CHECK_EQ(ret, 0);
 	fe_negotiate(&f, (1ULL << VU_PF_REPLY_ACK));
 	fe_start_ring(&f, 0);
 	CHECK(proc_status_is(pid, "Uid:", "65534\t65534\t65534\t65534"));
