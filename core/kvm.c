@@ -111,8 +111,15 @@ static void posted_init(struct kvm *k)
 
 void kvm_posted_drain(struct kvm *k, struct kvm_coalesced_mmio_ring *ring)
 {
+	/* Most exits find the ring empty: no lock for them. An entry KVM
+	 * adds after this look is delivered at the next exit, or by a vCPU
+	 * already draining. */
+	if (ring->first == __atomic_load_n(&ring->last, __ATOMIC_ACQUIRE))
+		return;
 	pthread_mutex_lock(&k->posted_lock);
-	for (;;) {
+	/* At most one ring's worth: a guest writing on another vCPU cannot
+	 * keep this one here. */
+	for (unsigned int n = 0; n < k->posted_max; n++) {
 		uint32_t first = ring->first;
 		/* KVM fills an entry before it moves `last` past it. */
 		uint32_t last = __atomic_load_n(&ring->last, __ATOMIC_ACQUIRE);

@@ -54,8 +54,10 @@ int kvm_irq_init(struct kvm *k);
 void kvm_destroy(struct kvm *k);
 
 /* Delivers the writes KVM posted in RING (a vCPU's view of the VM's one
- * ring) to the buses, oldest first, and frees their entries. Any vCPU
- * thread, after every return from KVM_RUN; serialised by posted_lock. */
+ * ring) to the buses, oldest first, and frees their entries: at most one
+ * ring's worth per call. Any vCPU thread, after every return from
+ * KVM_RUN; serialised by posted_lock, taken only when the ring holds
+ * something. */
 void kvm_posted_drain(struct kvm *k, struct kvm_coalesced_mmio_ring *ring);
 
 /* irq_line.set for a struct kvm opaque: KVM_IRQ_LINE. */
