@@ -11,6 +11,7 @@
 #define STATUS_OBF 0x01		/* a byte waits at port 0x60 */
 #define STATUS_SYS 0x04		/* self test passed (warm boot) */
 #define STATUS_UNLOCKED 0x10	/* keyboard not inhibited by the keylock */
+#define STATUS_TIMEOUT 0x40	/* the last byte sent to a device got no answer */
 
 #define CTR_KBD_INT 0x01
 #define CTR_SYS 0x04
@@ -34,11 +35,13 @@
 #define KBD_TEST_OK 0x00
 #define AUX_TEST_CLOCK_LOW 0x01	/* "clock line stuck low": no mouse port */
 #define OUTPORT_RESET 0x01	/* CPU reset line, active low */
+#define KBD_NAK 0xfe		/* "resend": what a byte to no keyboard gets */
 
 static void put_out(struct i8042 *k, uint8_t v)
 {
 	k->out = v;
 	k->obf = true;
+	k->timeout = false;
 }
 
 /* Returns true when the command resets the machine. */
@@ -108,7 +111,14 @@ static bool data(struct i8042 *k, uint8_t v)
 		put_out(k, v);
 		return false;
 	default:
-		return false;	/* for the keyboard: there is none */
+		/* For the keyboard: there is none. The byte times out, as on
+		 * an 8042 with nothing on its keyboard port, and the answer
+		 * is a NAK at once, so a firmware waiting for the keyboard's
+		 * ACK gives up now instead of at its timeout (SeaBIOS polled
+		 * for 1 s of every firmware boot). */
+		put_out(k, KBD_NAK);
+		k->timeout = true;
+		return false;
 	}
 }
 
@@ -128,6 +138,7 @@ static void data_read(void *opaque, uint64_t off, uint8_t *d, uint32_t len)
 	if (k->obf) {
 		v = k->out;
 		k->obf = false;
+		k->timeout = false;
 	}
 	pthread_mutex_unlock(&k->lock);
 	memset(d, 0xff, len);
@@ -155,6 +166,8 @@ static void cmd_read(void *opaque, uint64_t off, uint8_t *d, uint32_t len)
 	pthread_mutex_lock(&k->lock);
 	if (k->obf)
 		v |= STATUS_OBF;
+	if (k->timeout)
+		v |= STATUS_TIMEOUT;
 	pthread_mutex_unlock(&k->lock);
 	memset(d, 0xff, len);
 	d[0] = v;
@@ -211,7 +224,7 @@ void i8042_destroy(struct i8042 *k)
 #define I8042_PORT_DATA 0x60
 #define I8042_PORT_CMD 0x64
 
-enum { TAG_CTR = 1, TAG_OUT, TAG_OBF, TAG_PENDING };
+enum { TAG_CTR = 1, TAG_OUT, TAG_OBF, TAG_PENDING, TAG_TIMEOUT };
 
 static struct i8042 *to_i8042(struct device *d)
 {
@@ -267,6 +280,7 @@ static void i8042_reset(struct device *d)
 	k->ctr = CTR_KBD_INT | CTR_SYS | CTR_XLATE;
 	k->out = 0;
 	k->obf = false;
+	k->timeout = false;
 	k->pending = 0;
 	pthread_mutex_unlock(&k->lock);
 }
@@ -280,6 +294,7 @@ static int i8042_save(struct device *d, struct state_writer *w)
 	state_put_u8(w, TAG_OUT, k->out);
 	state_put_u8(w, TAG_OBF, k->obf);
 	state_put_u8(w, TAG_PENDING, k->pending);
+	state_put_u8(w, TAG_TIMEOUT, k->timeout);
 	pthread_mutex_unlock(&k->lock);
 	return 0;
 }
@@ -287,7 +302,7 @@ static int i8042_save(struct device *d, struct state_writer *w)
 static int i8042_load(struct device *d, struct state_reader *r)
 {
 	struct i8042 *k = to_i8042(d);
-	uint8_t ctr, out, obf, pending;
+	uint8_t ctr, out, obf, pending, timeout;
 	int ret;
 
 	ret = state_get_u8(r, TAG_CTR, &ctr);
@@ -297,8 +312,16 @@ static int i8042_load(struct device *d, struct state_reader *r)
 	if (ret)
 		return ret == -ENOENT ? state_bad(d->id, "ctr/out/obf/pending",
 						  0, "missing") : ret;
+	ret = state_get_u8(r, TAG_TIMEOUT, &timeout);
+	if (ret == -ENOENT)
+		timeout = 0;	/* saved before the flag existed */
+	else if (ret)
+		return ret;
 	if (obf > 1)
 		return state_bad(d->id, "obf", obf, "not a flag");
+	if (timeout > 1 || (timeout && !obf))
+		return state_bad(d->id, "timeout", timeout,
+				 "not a flag, or set with no byte to read");
 	/* Only commands that wait for a data byte leave one pending. */
 	if (pending && pending != CMD_WRITE_CTR &&
 	    pending != CMD_WRITE_OUTPORT && pending != CMD_AUX_LOOP)
@@ -308,6 +331,7 @@ static int i8042_load(struct device *d, struct state_reader *r)
 	k->ctr = ctr;
 	k->out = out;
 	k->obf = obf;
+	k->timeout = timeout;
 	k->pending = pending;
 	pthread_mutex_unlock(&k->lock);
 	return 0;

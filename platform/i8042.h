@@ -1,5 +1,6 @@
 /* Just enough of the 8042 keyboard controller for the CPU reset line and
- * for a guest's probe to behave: no keyboard, no mouse, no interrupts.
+ * for a guest's probe to behave: no keyboard (a byte sent to it is
+ * answered with a NAK and the timeout bit), no mouse, no interrupts.
  * The machine registers i8042_data_ops at port 0x60 and i8042_cmd_ops at
  * port 0x64, one byte each. */
 #ifndef TERN_PLATFORM_I8042_H
@@ -21,6 +22,7 @@ struct i8042 {
 	uint8_t ctr;		/* controller command byte */
 	uint8_t out;		/* output buffer, valid while obf */
 	bool obf;
+	bool timeout;		/* status bit 6: out is a NAK for no device */
 	uint8_t pending;	/* command awaiting its data byte, or 0 */
 };
 

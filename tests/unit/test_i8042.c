@@ -86,6 +86,7 @@ static void test_reset(void)
 	cmd(&k, 0xae);
 	wr_data(&k, 0x00);
 	CHECK_EQ(c.resets, 2);
+	CHECK_EQ(rd_data(&k), 0xfe);	/* both went to the keyboard */
 
 	/* Pulsing other lines (bit 0 set) is not a reset. */
 	cmd(&k, 0xff);
@@ -148,9 +149,40 @@ static void test_replies_and_status(void)
 	i8042_destroy(&k);
 }
 
+/* Bytes for the keyboard (port 0x60 with no command waiting for one):
+ * there is no keyboard, so each is answered at once with a NAK and the
+ * timeout bit, which the next read or controller reply clears. */
+static void test_no_keyboard(void)
+{
+	struct i8042 k;
+	struct fake_ctl c;
+
+	setup(&k, &c);
+	wr_data(&k, 0xff);			/* keyboard reset */
+	CHECK_EQ(status(&k), 0x55);		/* timeout, SYS, unlocked, OBF */
+	CHECK_EQ(rd_data(&k), 0xfe);
+	CHECK_EQ(status(&k), 0x14);
+	CHECK_EQ(rd_data(&k), 0x00);
+
+	/* A controller reply replaces an unread NAK, and its bit. */
+	wr_data(&k, 0xf2);
+	cmd(&k, 0x20);
+	CHECK_EQ(status(&k), 0x15);
+	CHECK_EQ(rd_data(&k), 0x45);
+
+	/* A data byte a command waits for is the command's, not the
+	 * keyboard's. */
+	cmd(&k, 0x60);
+	wr_data(&k, 0x45);
+	CHECK_EQ(status(&k), 0x14);
+	CHECK_EQ(c.resets, 0);
+	i8042_destroy(&k);
+}
+
 int main(void)
 {
 	test_reset();
 	test_replies_and_status();
+	test_no_keyboard();
 	return check_done("test_i8042");
 }

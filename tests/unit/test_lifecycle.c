@@ -229,6 +229,7 @@ static void test_i8042(void)
 {
 	struct fake_machine m1, m2;
 	struct i8042 k1, k2;
+	struct state_writer w;
 
 	machine_init(&m1, NULL);
 	machine_init(&m2, NULL);
@@ -253,9 +254,24 @@ static void test_i8042(void)
 	last_req = VM_REQ_NONE;
 	outb(&m2, 0x60, 0xfe);
 	CHECK_EQ(last_req, VM_REQ_RESET);
-	/* Hostile: OBF = 2. */
+	/* Hostile: OBF = 2; the timeout bit with no byte to read. */
 	refuse(&k2.dev, &m2, 2 * (STATE_FIELD_HDR_LEN + 1) +
 	       STATE_FIELD_HDR_LEN, 2, 0x64);
+	refuse(&k2.dev, &m2, 4 * (STATE_FIELD_HDR_LEN + 1) +
+	       STATE_FIELD_HDR_LEN, 1, 0x64);
+	/* A NAK waiting for the guest, with its timeout bit, carries over. */
+	outb(&m1, 0x64, 0xae);			/* ends k1's pending 0xd1 */
+	outb(&m1, 0x60, 0xff);
+	CHECK_EQ(device_pause(&k1.dev), 0);
+	save(&k1.dev, &w);
+	CHECK_EQ(device_pause(&k2.dev), 0);
+	load_and_compare(&k2.dev, &w);
+	CHECK_EQ(device_resume(&k1.dev), 0);
+	CHECK_EQ(device_resume(&k2.dev), 0);
+	state_writer_free(&w);
+	CHECK_EQ(inb(&m2, 0x64), 0x55);
+	CHECK_EQ(inb(&m2, 0x60), 0xfe);
+	CHECK_EQ(inb(&m2, 0x64), 0x14);
 	device_destroy(&k1.dev);
 	device_destroy(&k2.dev);
 	machine_destroy(&m1);
