@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <linux/memfd.h>
 #include <string.h>
@@ -92,6 +93,46 @@ static void *mmap_2m_aligned(size_t size, int flags, int fd)
  * back-end that reconnects from mapping it writable). */
 #define RAM_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
 
+#define SHMEM_THP_PATH "/sys/kernel/mm/transparent_hugepage/shmem_enabled"
+
+bool shmem_thp_allowed(const char *text)
+{
+	const char *open_br = strchr(text, '['), *close_br;
+	size_t n;
+
+	if (!open_br || !(close_br = strchr(open_br, ']')))
+		return false;
+	n = (size_t)(close_br - open_br - 1);
+	if ((n == 5 && !strncmp(open_br + 1, "never", 5)) ||
+	    (n == 4 && !strncmp(open_br + 1, "deny", 4)))
+		return false;
+	return n > 0;
+}
+
+/* Says when shared guest RAM without hugetlbfs will be in 4 KiB pages.
+ * A host without the file (no THP at all) is told the same. */
+static void shmem_thp_hint(void)
+{
+	char text[128] = "", *word = NULL;
+	FILE *f = fopen(SHMEM_THP_PATH, "re");
+
+	if (f) {
+		if (!fgets(text, sizeof(text), f))
+			text[0] = '\0';
+		fclose(f);
+	}
+	if (shmem_thp_allowed(text))
+		return;
+	if ((word = strchr(text, '[')) != NULL) {
+		word++;
+		word[strcspn(word, "]")] = '\0';
+	}
+	log_info("memory", "shared guest RAM will be in 4 KiB pages (%s: %s): "
+		 "a vhost-user back-end's large requests run slower on them; "
+		 "set it to advise, or use hugepages=on", SHMEM_THP_PATH,
+		 !f ? "absent" : word ? word : "unreadable");
+}
+
 static int mem_map_shared(struct guest_mem *mem, const struct mem_config *cfg)
 {
 	unsigned int flags = MFD_CLOEXEC | MFD_ALLOW_SEALING;
@@ -127,6 +168,8 @@ static int mem_map_shared(struct guest_mem *mem, const struct mem_config *cfg)
 			(unsigned long long)cfg->size, strerror(-ret));
 		return ret;
 	}
+	if (!cfg->hugepages)
+		shmem_thp_hint();
 	return 0;
 }
 

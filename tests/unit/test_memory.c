@@ -55,9 +55,29 @@ static void test_private(void)
 	guest_mem_destroy(&m);
 }
 
+/* The host's shmem THP setting, as sysfs words it: the bracketed word. */
+static void test_shmem_thp_allowed(void)
+{
+	CHECK(!shmem_thp_allowed("always within_size advise [never] deny force\n"));
+	CHECK(!shmem_thp_allowed("always within_size advise never [deny] force"));
+	CHECK(shmem_thp_allowed("always within_size [advise] never deny force"));
+	CHECK(shmem_thp_allowed("[always] within_size advise never deny force"));
+	CHECK(shmem_thp_allowed("always [within_size] advise never deny force"));
+	CHECK(shmem_thp_allowed("always within_size advise never deny [force]"));
+	/* Older kernels' list, without within_size and deny. */
+	CHECK(shmem_thp_allowed("always [advise] never"));
+	CHECK(!shmem_thp_allowed("always advise [never]"));
+	/* No setting in it: a missing or unreadable file, or garbage. */
+	CHECK(!shmem_thp_allowed(""));
+	CHECK(!shmem_thp_allowed("advise"));
+	CHECK(!shmem_thp_allowed("[advise"));
+	CHECK(!shmem_thp_allowed("[]"));
+}
+
 int main(void)
 {
 	test_sealed();
 	test_private();
+	test_shmem_thp_allowed();
 	return check_done("test_memory");
 }
