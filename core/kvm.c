@@ -114,7 +114,8 @@ void kvm_posted_drain(struct kvm *k, struct kvm_coalesced_mmio_ring *ring)
 	/* Most exits find the ring empty: no lock for them. An entry KVM
 	 * adds after this look is delivered at the next exit, or by a vCPU
 	 * already draining. */
-	if (ring->first == __atomic_load_n(&ring->last, __ATOMIC_ACQUIRE))
+	if (__atomic_load_n(&ring->first, __ATOMIC_RELAXED) ==
+	    __atomic_load_n(&ring->last, __ATOMIC_ACQUIRE))
 		return;
 	pthread_mutex_lock(&k->posted_lock);
 	/* At most one ring's worth: a guest writing on another vCPU cannot
