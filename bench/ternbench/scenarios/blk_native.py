@@ -327,11 +327,7 @@ class BlkNative(Scenario):
         rec = info["blk_native"] = {"fs_type": fs, "file": bn["image"]}
         # Whether the vhost-user systems' shared guest RAM (a memfd) can get huge pages: 128k reads differ by
         # 1.4-1.7x between 4 KiB and 2 MiB pages (bench/README.md). Recorded, never changed.
-        try:
-            with open(SHMEM_THP) as f:
-                rec["shmem_thp"] = f.read().strip()
-        except OSError as e:
-            rec["shmem_thp"] = "unreadable: %s" % e.strerror
+        rec["shmem_thp"] = read_text(SHMEM_THP) or "unreadable"
         if fs in ("tmpfs", "ramfs") and "direct" in bn["modes"]:
             raise Unavailable("%s is on %s, which is no disk and has no O_DIRECT: give --blk-native-dir"
                               % (bn["image"], fs))
