@@ -159,13 +159,20 @@ static int mem_map_shared(struct guest_mem *mem, const struct mem_config *cfg)
 		log_err("memory", "sealing guest RAM: %s", strerror(-ret));
 		return ret;
 	}
-	mem->base = mmap_2m_aligned(cfg->size, MAP_SHARED | MAP_NORESERVE,
+	/* Huge pages are reserved at the mapping, so that too few of them
+	 * fail here, with ENOMEM, rather than as a SIGBUS at the guest's
+	 * first touch of a page the pool no longer has. */
+	mem->base = mmap_2m_aligned(cfg->size, MAP_SHARED |
+				    (cfg->hugepages ? 0 : MAP_NORESERVE),
 				    mem->fd);
 	if (mem->base == MAP_FAILED) {
 		ret = -errno;
 		mem->base = NULL;
-		log_err("memory", "mapping %llu bytes of guest RAM: %s",
-			(unsigned long long)cfg->size, strerror(-ret));
+		log_err("memory", "mapping %llu bytes of guest RAM%s: %s",
+			(unsigned long long)cfg->size,
+			cfg->hugepages ? " on huge pages (are that many free? "
+					 "/proc/sys/vm/nr_hugepages)" : "",
+			strerror(-ret));
 		return ret;
 	}
 	if (!cfg->hugepages)

@@ -1,13 +1,15 @@
 /* Guest RAM (core/memory.c): a shared guest RAM memfd is sealed against
  * shrinking and growing, so a vhost-user back-end that holds it (it gets
  * the fd with SET_MEM_TABLE) cannot truncate it under tern, whose next
- * touch of guest RAM would die of SIGBUS; and guest_mem_ptr takes only
- * ranges wholly inside one region. */
+ * touch of guest RAM would die of SIGBUS; guest RAM on huge pages is
+ * refused at creation when the pool cannot hold it, not a SIGBUS later;
+ * and guest_mem_ptr takes only ranges wholly inside one region. */
 #include "core/memory.h"
 
 #include "check.h"
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #define SIZE (4ULL << 20)
@@ -55,6 +57,52 @@ static void test_private(void)
 	guest_mem_destroy(&m);
 }
 
+/* A number from /proc/meminfo or /proc/sys, -1 when unreadable. */
+static long read_number(const char *path, const char *key)
+{
+	char line[128];
+	long v = -1;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (!key) {
+			sscanf(line, "%ld", &v);
+			break;
+		}
+		if (!strncmp(line, key, strlen(key))) {
+			sscanf(line + strlen(key), "%ld", &v);
+			break;
+		}
+	}
+	fclose(f);
+	return v;
+}
+
+/* More 2 MiB pages than the pool has free: refused at once, never
+ * handed out to die of SIGBUS at the page the pool lacks. (With surplus
+ * pages allowed the kernel may grow the pool, so nothing is asserted.) */
+static void test_hugepages_short(void)
+{
+	long free_pages = read_number("/proc/meminfo", "HugePages_Free:");
+	long overcommit = read_number("/proc/sys/vm/nr_overcommit_hugepages",
+				      NULL);
+	struct mem_config mc = { .hugepages = true, .numa_node = -1 };
+	struct guest_mem m;
+
+	if (free_pages < 0 || overcommit != 0) {
+		printf("test_memory: huge page pool unreadable or may grow "
+		       "(free %ld, overcommit %ld): short pool not checked\n",
+		       free_pages, overcommit);
+		return;
+	}
+	/* 1 GiB past what is free, so that pages another test frees
+	 * meanwhile cannot make up the difference. */
+	mc.size = (uint64_t)(free_pages + 512) << 21;
+	CHECK_EQ(guest_mem_create(&m, &mc), -ENOMEM);
+}
+
 /* The host's shmem THP setting, as sysfs words it: the bracketed word. */
 static void test_shmem_thp_allowed(void)
 {
@@ -78,6 +126,7 @@ int main(void)
 {
 	test_sealed();
 	test_private();
+	test_hugepages_short();
 	test_shmem_thp_allowed();
 	return check_done("test_memory");
 }
