@@ -1278,6 +1278,12 @@ class BlkNative(unittest.TestCase):
         self.assertEqual(v[-5:], ["--image", "/d/f.img", "--direct", "--poll-us", "50"])
         v = bn_scenario.system_argv("tern-blk", bn, "seqread", "buffered", 2, backend_pid=42)
         self.assertEqual(v[-4:], ["--vhost-user", "/d/vu.sock", "--backend-pid", "42"])
+        self.assertNotIn("--hugepages", v)
+        for system in ("tern-blk", "tern-inproc", "qsd"):
+            self.assertIn("--hugepages", bn_scenario.system_argv(system, dict(bn, hugepages=True), "seqread",
+                                                                 "direct", 1, backend_pid=42))
+        self.assertNotIn("--hugepages", bn_scenario.system_argv("fio", dict(bn, hugepages=True), "seqread",
+                                                                "direct", 1))
         f = bn_scenario.system_argv("fio", bn, "seqread", "direct", 2)
         self.assertIn("--numjobs=2", f)
         self.assertIn("--direct=1", f)

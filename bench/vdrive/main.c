@@ -7,6 +7,7 @@
  *	       [--queues N] [--queue-size N] [--size N] [--ramp S]
  *	       [--runtime S] [--ios N] [--complete call|poll]
  *	       [--no-event-idx] [--verify] [--seed N] [--mem N] [--shared-mem]
+ *	       [--hugepages]
  *
  * Prints one JSON object with the figures on stdout and one summary line
  * on stderr. Exit 0: the run completed without an error of the device
@@ -32,7 +33,7 @@ static const char usage_text[] =
 	"              [--rw randread|randwrite|read|write] [--bs N] [--qd N] [--queues N]\n"
 	"              [--queue-size N] [--size N] [--ramp S] [--runtime S] [--ios N]\n"
 	"              [--complete call|poll] [--no-event-idx] [--verify] [--seed N]\n"
-	"              [--mem N] [--shared-mem] [--verbose]\n"
+	"              [--mem N] [--shared-mem] [--hugepages] [--verbose]\n"
 	"  --vhost-user SOCK  a vhost-user-blk backend's socket (tern-blk, qemu-storage-daemon)\n"
 	"  --backend-pid PID  its process, whose CPU time is reported\n"
 	"  --image FILE       tern's in-process virtio-blk engine on FILE instead\n"
@@ -54,7 +55,9 @@ static const char usage_text[] =
 	"  --verify           fill, check every byte read, read everything back\n"
 	"  --seed N           pattern and offsets seed (default from the clock)\n"
 	"  --mem N            guest RAM (default what the queues need)\n"
-	"  --shared-mem       guest RAM in a memfd also for the in-process engine\n";
+	"  --shared-mem       guest RAM in a memfd also for the in-process engine\n"
+	"  --hugepages        guest RAM on 2 MiB hugetlbfs pages, shared (reserve them first:\n"
+	"                     /proc/sys/vm/nr_hugepages)\n";
 
 static int usage_error(const char *what, const char *arg)
 {
@@ -119,12 +122,14 @@ static void print_json(const struct vd_config *cfg, const char *backend,
 
 	printf("{\"tool\": \"vdrive\", \"backend\": \"%s\", \"rw\": \"%s\", "
 	       "\"bs\": %u, \"qd\": %u, \"queues\": %u, \"queue_size\": %u, "
-	       "\"complete\": \"%s\", \"event_idx\": %s, \"verify\": %s, ",
+	       "\"complete\": \"%s\", \"event_idx\": %s, \"verify\": %s, "
+	       "\"hugepages\": %s, ",
 	       backend, vd_rw_name(cfg->rw), cfg->bs, cfg->qd, cfg->queues,
 	       cfg->queue_size,
 	       cfg->complete == VD_COMPLETE_POLL ? "poll" : "call",
 	       r->features & (1ULL << VIRTIO_F_EVENT_IDX) ? "true" : "false",
-	       cfg->verify ? "true" : "false");
+	       cfg->verify ? "true" : "false",
+	       cfg->hugepages ? "true" : "false");
 	json_escape(err, sizeof(err), r->error);
 	printf("\"ok\": %s, \"error\": \"%s\", \"features\": %" PRIu64 ", "
 	       "\"disk_bytes\": %" PRIu64 ", \"seed\": %" PRIu64 ", ",
@@ -188,6 +193,7 @@ int main(int argc, char **argv)
 		{ "seed", required_argument, NULL, 'S' },
 		{ "mem", required_argument, NULL, 'm' },
 		{ "shared-mem", no_argument, NULL, 'M' },
+		{ "hugepages", no_argument, NULL, 'H' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -301,6 +307,9 @@ int main(int argc, char **argv)
 			break;
 		case 'M':
 			cfg.shared_mem = true;
+			break;
+		case 'H':
+			cfg.hugepages = true;
 			break;
 		case 'v':
 			log_set_level(LOG_DEBUG);

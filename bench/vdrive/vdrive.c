@@ -991,7 +991,8 @@ int vd_run(const struct vd_config *cfg, const struct vd_backend_ops *ops,
 {
 	struct run run = { .cfg = cfg, .done_fd = -1 };
 	struct virtio_queue_io io[VD_MAX_QUEUES];
-	struct mem_config mc = { .numa_node = -1, .shared = cfg->shared_mem };
+	struct mem_config mc = { .numa_node = -1, .shared = cfg->shared_mem,
+				 .hugepages = cfg->hugepages };
 	bool started = false;
 	uint64_t per_queue;
 	int ret;
@@ -1020,8 +1021,10 @@ int vd_run(const struct vd_config *cfg, const struct vd_backend_ops *ops,
 	}
 	ret = guest_mem_create(&run.mem, &mc);
 	if (ret) {
-		set_error(r->error, sizeof(r->error), "guest RAM: %s",
-			  strerror(-ret));
+		set_error(r->error, sizeof(r->error), "guest RAM: %s%s",
+			  strerror(-ret), cfg->hugepages ?
+			  " (are 2 MiB huge pages reserved and free? "
+			  "/proc/sys/vm/nr_hugepages)" : "");
 		return ret;
 	}
 	run.mem_live = true;

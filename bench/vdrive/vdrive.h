@@ -92,6 +92,7 @@ struct vd_config {
 	uint64_t seed;			/* 0: from the clock */
 	uint64_t mem_bytes;		/* guest RAM, 0: what the run needs */
 	bool shared_mem;		/* memfd (vhost-user needs it) */
+	bool hugepages;			/* hugetlbfs memfd (implies shared) */
 	bool quiet;
 	double stall_s;			/* no completion for this long with
 					 * requests out: give up, 0: 5 s */

@@ -131,6 +131,9 @@ OPTIONS = Options(
     (("--blk-native-poll-us",), dict(type=int, default=0,
                                      help="blk-native: tern-blk's and the in-process engine's --poll-us (default 0: "
                                           "off, as tern ships)")),
+    (("--blk-native-hugepages",), dict(action="store_true",
+                                       help="blk-native: vdrive's guest RAM on 2 MiB hugetlbfs pages, for every "
+                                            "vdrive system (reserve them first in /proc/sys/vm/nr_hugepages)")),
     check=_check_options)
 
 
@@ -155,7 +158,8 @@ def vdrive_argv(bn, job, queues):
     """vdrive's workload words for JOB on QUEUES queues over the whole file."""
     jd = JOBS[job]
     return [bn["vdrive"], "--rw", jd["rw"], "--bs", jd["bs"], "--qd", str(jd["qd"]), "--queues", str(queues),
-            "--size", str(bn["size"]), "--runtime", "%g" % bn["runtime_s"], "--ramp", "%g" % bn["ramp_s"]]
+            "--size", str(bn["size"]), "--runtime", "%g" % bn["runtime_s"], "--ramp", "%g" % bn["ramp_s"]] + \
+        (["--hugepages"] if bn.get("hugepages") else [])
 
 
 def system_argv(name, bn, job, mode, queues, backend_pid=None):
@@ -281,6 +285,7 @@ class BlkNative(Scenario):
               "size": a.blk_native_size_mib << 20, "runtime_s": a.blk_native_runtime, "ramp_s": a.blk_native_ramp,
               "jobs": a.blk_native_jobs.split(","), "modes": a.blk_native_modes.split(","),
               "queues": [int(q) for q in a.blk_native_queues.split(",")], "poll_us": a.blk_native_poll_us,
+              "hugepages": a.blk_native_hugepages,
               "vdrive": ctx.binaries["vdrive"], "tern_blk": ctx.binaries["tern-blk"],
               "qsd": shutil.which(QSD) or "/usr/bin/" + QSD, "fio": shutil.which(FIO) or "/usr/bin/" + FIO}
         if len(bn["socket"]) >= 108:
@@ -301,11 +306,13 @@ class BlkNative(Scenario):
             "backends": {k: {s: shlex.join(backend_argv(s, bn, m, q, bn["socket"])) for s in (SUBJECT, QSD_PEER)}
                          for k, j, m, q in configs(bn["jobs"], bn["modes"], bn["queues"])},
             "tern_polling_us": bn["poll_us"],
+            "vdrive_hugepages": bn["hugepages"],
             # The plot's subtitle: no machine's paths in it ("file" has the path).
             "summary": "%d configurations x %g s (after %g s ramp) per system run; one %d MiB file; backends "
-                       "started per configuration; tern-blk and the in-process engine %s"
+                       "started per configuration; tern-blk and the in-process engine %s%s"
                        % (n, bn["runtime_s"], bn["ramp_s"], a.blk_native_size_mib,
-                          "--poll-us %d" % bn["poll_us"] if bn["poll_us"] else "as shipped (no polling)"),
+                          "--poll-us %d" % bn["poll_us"] if bn["poll_us"] else "as shipped (no polling)",
+                          "; guest RAM on 2 MiB hugetlbfs pages" if bn["hugepages"] else ""),
         }
         return Plan(systems, {"bn": bn}, setup, run_timeout=int(n * (bn["ramp_s"] + bn["runtime_s"] + 30) + 60))
 
