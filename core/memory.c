@@ -161,7 +161,9 @@ static int mem_map_shared(struct guest_mem *mem, const struct mem_config *cfg)
 	}
 	/* Huge pages are reserved at the mapping, so that too few of them
 	 * fail here, with ENOMEM, rather than as a SIGBUS at the guest's
-	 * first touch of a page the pool no longer has. */
+	 * first touch of a page the pool no longer has. (The reservation
+	 * is host-wide: a numa_node binding still needs the pages on that
+	 * node.) */
 	mem->base = mmap_2m_aligned(cfg->size, MAP_SHARED |
 				    (cfg->hugepages ? 0 : MAP_NORESERVE),
 				    mem->fd);
