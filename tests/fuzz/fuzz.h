@@ -1,6 +1,7 @@
 /* What every fuzz target shares: FZ_ASSERT, an invariant that must hold
- * whatever the input; a broken one aborts so libFuzzer (or the replay in
- * the test suite) reports the input that broke it. */
+ * whatever the input, and FZ_NEVER, a condition that must never hold. A
+ * broken one aborts so libFuzzer (or the replay in the test suite) reports
+ * the input that broke it, after saying which check it was and where. */
 #ifndef TERN_FUZZ_FUZZ_H
 #define TERN_FUZZ_FUZZ_H
 
@@ -9,16 +10,27 @@
 
 /* Said on stdout too: the suite's runs close the target's stderr (the
  * devices' logs) and keep its stdout. */
+static inline __attribute__((noreturn, unused)) void
+fz_broken(const char *file, int line, const char *kind, const char *what)
+{
+	fprintf(stderr, "%s:%d: %s: %s\n", file, line, kind, what);
+	printf("%s:%d: %s: %s\n", file, line, kind, what);
+	fflush(stdout);
+	abort();
+}
+
 #define FZ_ASSERT(cond)                                                        \
 	do {                                                                   \
-		if (!(cond)) {                                                 \
-			fprintf(stderr, "%s:%d: invariant broken: %s\n",       \
-				__FILE__, __LINE__, #cond);                    \
-			printf("%s:%d: invariant broken: %s\n", __FILE__,      \
-			       __LINE__, #cond);                               \
-			fflush(stdout);                                        \
-			abort();                                               \
-		}                                                              \
+		if (!(cond))                                                   \
+			fz_broken(__FILE__, __LINE__, "invariant broken",      \
+				  #cond);                                      \
+	} while (0)
+
+#define FZ_NEVER(cond)                                                         \
+	do {                                                                   \
+		if (cond)                                                      \
+			fz_broken(__FILE__, __LINE__, "must never hold",       \
+				  #cond);                                      \
 	} while (0)
 
 #endif

@@ -27,6 +27,7 @@
 #include "virtio/queue.h"
 
 #include "core/memory.h"
+#include "tests/fuzz/fuzz.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -71,20 +72,17 @@ static void fz_queue_setup(void)
 	int fd;
 
 	fd = memfd_create("fuzz-blk-image", MFD_CLOEXEC);
-	if (fd < 0 || ftruncate(fd, FZ_IMAGE_SIZE))
-		abort();
+	FZ_NEVER(fd < 0 || ftruncate(fd, FZ_IMAGE_SIZE));
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	bc.path = path;
 	strcpy(bc.serial, "fuzz-serial");
-	if (guest_mem_create(&fq.mem, &mc) ||
-	    virtio_blk_create(&fq.b, "virtio-blk-fuzz", &bc, &fq.mem))
-		abort();
+	FZ_NEVER(guest_mem_create(&fq.mem, &mc) ||
+		 virtio_blk_create(&fq.b, "virtio-blk-fuzz", &bc, &fq.mem));
 	close(fd);
 	fq.kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	fq.call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	fq.err = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (fq.kick < 0 || fq.call < 0 || fq.err < 0)
-		abort();
+	FZ_NEVER(fq.kick < 0 || fq.call < 0 || fq.err < 0);
 	fq.ready = true;
 }
 
@@ -171,16 +169,14 @@ static int fz_queue(const uint8_t *data, size_t size)
 		fz_stats.queued++;
 	}
 	avail->idx = htole16(nch);
-	if (virtq_init(&vq, "virtio-blk-fuzz q0", &fq.mem, num, FZ_DESC,
-		       FZ_AVAIL, FZ_USED, 1ULL << VIRTIO_F_VERSION_1, 0))
-		abort();
+	FZ_NEVER(virtq_init(&vq, "virtio-blk-fuzz q0", &fq.mem, num, FZ_DESC,
+			    FZ_AVAIL, FZ_USED, 1ULL << VIRTIO_F_VERSION_1, 0));
 	while (read(fq.kick, &n, sizeof(n)) > 0 || read(fq.err, &n, sizeof(n)) > 0)
 		;
 	r = (struct blk_ring){ .vq = &vq, .kick_fd = fq.kick,
 			       .call_fd = fq.call, .err_fd = fq.err };
 	virtio_blk_queue_counters(&fq.b, 0, before);
-	if (virtio_blk_queue_start(&fq.b, 0, &r))
-		abort();
+	FZ_NEVER(virtio_blk_queue_start(&fq.b, 0, &r));
 	/* The thread takes what is available when it starts (a budget of
 	 * it, the rest after a kick it gives itself); the stop waits for
 	 * whatever reached the engine. */
@@ -192,9 +188,8 @@ static int fz_queue(const uint8_t *data, size_t size)
 
 		for (c = 0; c < nch && ch[c].head != id; c++)
 			;
-		if (c == nch || ch[c].used || len > ch[c].in_len ||
-		    !ch[c].status_gpa || ram[ch[c].status_gpa] > 2)
-			abort();
+		FZ_NEVER(c == nch || ch[c].used || len > ch[c].in_len ||
+			 !ch[c].status_gpa || ram[ch[c].status_gpa] > 2);
 		ch[c].used = true;
 		fz_stats.used++;
 		nused++;
@@ -203,9 +198,8 @@ static int fz_queue(const uint8_t *data, size_t size)
 	/* vm.counters: every request pushed is counted once, and those
 	 * answered with an error status among them. */
 	virtio_blk_queue_counters(&fq.b, 0, after);
-	if (after[CTR_REQUESTS] - before[CTR_REQUESTS] != nused ||
-	    after[CTR_ERRORS] - before[CTR_ERRORS] != nerr)
-		abort();
+	FZ_NEVER(after[CTR_REQUESTS] - before[CTR_REQUESTS] != nused ||
+		 after[CTR_ERRORS] - before[CTR_ERRORS] != nerr);
 	return 0;
 }
 
@@ -268,8 +262,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else if (ret == 1) {
 		fz_stats.answered++;
 		fz_stats.too_many += nseg > BLK_IOV_MAX;
-		if (!io.status || io.used_len > c.in_len)
-			abort();
+		FZ_NEVER(!io.status || io.used_len > c.in_len);
 	} else {
 		fz_stats.submitted++;
 		for (unsigned int i = 0; i < io.req.niov; i++)
@@ -277,15 +270,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		switch (io.req.op) {
 		case BLK_READ:
 		case BLK_WRITE:
-			if (io.req.offset + total > FZ_IMAGE_SIZE ||
-			    total % 512 || io.used_len > c.in_len)
-				abort();
+			FZ_NEVER(io.req.offset + total > FZ_IMAGE_SIZE ||
+				 total % 512 || io.used_len > c.in_len);
 			break;
 		case BLK_DISCARD:
 		case BLK_WRITE_ZEROES:
-			if (io.req.offset + io.req.len > FZ_IMAGE_SIZE ||
-			    b.cfg.readonly)
-				abort();
+			FZ_NEVER(io.req.offset + io.req.len > FZ_IMAGE_SIZE ||
+				 b.cfg.readonly);
 			break;
 		case BLK_FLUSH:
 			break;

@@ -29,6 +29,7 @@
 #include "core/bytes.h"
 #include "platform/fw_cfg.h"
 #include "core/memory.h"
+#include "tests/fuzz/fuzz.h"
 
 #define RAM_SIZE (64u << 10)
 #define RAM_FILL (16u << 10)
@@ -42,15 +43,6 @@ static uint8_t *fz_snapshot[FW_CFG_MAX_ITEMS];
 static struct {
 	unsigned long inputs, steps, dma_ok, dma_error;
 } fz_stats;
-
-#define FZ_ASSERT(cond)                                                        \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			fprintf(stderr, "fuzz_fw_cfg: %s:%d: %s\n", __FILE__,  \
-				__LINE__, #cond);                              \
-			abort();                                               \
-		}                                                              \
-	} while (0)
 
 /* Guest RAM between two PROT_NONE pages, as in fuzz_virtq.c; the items a
  * firmware boot carries, kept for the whole run (a fresh selection per

@@ -190,12 +190,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(fz_mem.base, 0, RAM_FILL);
 	memcpy(fz_mem.base, data + HDR, n);
 
-	if (ide_create(&ide, "fuzz", &host, drives))
-		abort();
-	if (b != a && (data[0] & 0x10) && ide_set_atapi(&ide, b))
-		abort();
-	if (ide_start(&ide))
-		abort();
+	FZ_NEVER(ide_create(&ide, "fuzz", &host, drives));
+	FZ_NEVER(b != a && (data[0] & 0x10) && ide_set_atapi(&ide, b));
+	FZ_NEVER(ide_start(&ide));
 	fz_stats.inputs++;
 	for (pos = HDR + n; pos + STEP <= size && steps < MAX_STEPS;
 	     pos += STEP, steps++) {

@@ -25,6 +25,7 @@
 #include "net/switch/frame.h"
 #include "net/switch/mactable.h"
 #include "net/switch/spec.h"
+#include "tests/fuzz/fuzz.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -57,18 +58,16 @@ static void fz_frame(const uint8_t *data, size_t size)
 	r = sw_classify(copy, seg, len, mtu, vlan, &f);
 	if (r == SW_FRAME_OK) {
 		fz_stats.frames_ok++;
-		if (seg < SW_ETH_HLEN || len < SW_ETH_HLEN ||
-		    len > (uint32_t)mtu + SW_ETH_HLEN + 2 * SW_VLAN_HLEN)
-			abort();
-		if ((copy[6] & 1) || f.dst != mt_key(copy, vlan) ||
-		    f.src != mt_key(copy + 6, vlan) || f.group != (copy[0] & 1))
-			abort();
-		if (vlan && sw_is_tag((uint16_t)(copy[12] << 8 | copy[13])))
-			abort();
+		FZ_NEVER(seg < SW_ETH_HLEN || len < SW_ETH_HLEN ||
+			 len > (uint32_t)mtu + SW_ETH_HLEN + 2 * SW_VLAN_HLEN);
+		FZ_NEVER((copy[6] & 1) || f.dst != mt_key(copy, vlan) ||
+			 f.src != mt_key(copy + 6, vlan) ||
+			 f.group != (copy[0] & 1));
+		FZ_NEVER(vlan &&
+			 sw_is_tag((uint16_t)(copy[12] << 8 | copy[13])));
 	} else {
 		fz_stats.frames_dropped++;
-		if (r < 0 || r > SW_DROP_VLAN)
-			abort();
+		FZ_NEVER(r < 0 || r > SW_DROP_VLAN);
 	}
 	free(copy);
 }
@@ -77,18 +76,16 @@ static void check_spec(const struct sw_port_spec *s)
 {
 	size_t n = strnlen(s->name, sizeof(s->name));
 
-	if (!n || n == sizeof(s->name) || s->queues < 1 ||
-	    s->queues > SW_MAX_QUEUES || s->vlan > 4094 ||
-	    s->nlcores > SW_MAX_QUEUES || s->numa < -1)
-		abort();
-	if (s->type == SW_PORT_VHOST &&
-	    (!s->path[0] || strnlen(s->path, sizeof(s->path)) ==
-				    sizeof(s->path)))
-		abort();
-	if (s->type == SW_PORT_ETH &&
-	    (!s->devargs[0] || s->client ||
-	     strnlen(s->devargs, sizeof(s->devargs)) == sizeof(s->devargs)))
-		abort();
+	FZ_NEVER(!n || n == sizeof(s->name) || s->queues < 1 ||
+		 s->queues > SW_MAX_QUEUES || s->vlan > 4094 ||
+		 s->nlcores > SW_MAX_QUEUES || s->numa < -1);
+	FZ_NEVER(s->type == SW_PORT_VHOST &&
+		 (!s->path[0] || strnlen(s->path, sizeof(s->path)) ==
+					 sizeof(s->path)));
+	FZ_NEVER(s->type == SW_PORT_ETH &&
+		 (!s->devargs[0] || s->client ||
+		  strnlen(s->devargs, sizeof(s->devargs)) ==
+			  sizeof(s->devargs)));
 }
 
 /* A spec that parsed goes to JSON and back unchanged. */
@@ -100,9 +97,8 @@ static void round_trip(const struct sw_port_spec *s)
 
 	if (!j)
 		return;
-	if (spec_from_json(j, &back, err, sizeof(err)) ||
-	    memcmp(&back, s, sizeof(back)))
-		abort();
+	FZ_NEVER(spec_from_json(j, &back, err, sizeof(err)) ||
+		 memcmp(&back, s, sizeof(back)));
 	json_decref(j);
 }
 
@@ -126,8 +122,7 @@ static void fz_arg(const uint8_t *data, size_t size)
 		round_trip(&s);
 	} else {
 		fz_stats.specs_refused++;
-		if (!err[0])
-			abort();	/* a refusal names what was wrong */
+		FZ_NEVER(!err[0]);	/* a refusal names what was wrong */
 	}
 	free(arg);
 }
@@ -151,8 +146,7 @@ static void fz_json(const uint8_t *data, size_t size)
 		round_trip(&s);
 	} else {
 		fz_stats.json_refused++;
-		if (!err[0])
-			abort();
+		FZ_NEVER(!err[0]);
 	}
 	json_decref(j);
 }
@@ -166,8 +160,7 @@ static void fz_table(const uint8_t *data, size_t size)
 	uint16_t seen[FZ_KEYS], now = 0;
 	uint64_t keys[FZ_KEYS];
 
-	if (mt_init(&t, 32, 8, 0x5eed, NULL))
-		abort();
+	FZ_NEVER(mt_init(&t, 32, 8, 0x5eed, NULL));
 	for (int k = 0; k < FZ_KEYS; k++) {
 		uint8_t mac[6] = { 2, 0, 0, 0, 0, (uint8_t)(k % 8) };
 
@@ -190,17 +183,17 @@ static void fz_table(const uint8_t *data, size_t size)
 				seen[k] = now;
 				break;
 			case MT_FULL:
-				if (model[k] >= 0)
-					abort(); /* a known key is updated */
+				/* A known key is updated. */
+				FZ_NEVER(model[k] >= 0);
 				break;
 			case MT_BUSY:
-				abort();	/* no other writer here */
+				fz_broken(__FILE__, __LINE__, "must never hold",
+					  "MT_BUSY with no other writer");
 			}
 			break;
 		case 1:
 			got = mt_lookup(&t, keys[k], now, data[i + 2] & 1);
-			if (got != model[k])
-				abort();
+			FZ_NEVER(got != model[k]);
 			if (got >= 0 && (data[i + 2] & 1))
 				seen[k] = now;
 			break;
@@ -225,8 +218,7 @@ static void fz_table(const uint8_t *data, size_t size)
 		}
 	}
 	for (int k = 0; k < FZ_KEYS; k++)
-		if (mt_lookup(&t, keys[k], now, false) != model[k])
-			abort();
+		FZ_NEVER(mt_lookup(&t, keys[k], now, false) != model[k]);
 	mt_destroy(&t);
 }
 

@@ -57,16 +57,13 @@ static void fz_setup(void)
 	uint8_t *win;
 	void *p;
 
-	if (guest_mem_create(&fz_mem, &cfg))
-		abort();
+	FZ_NEVER(guest_mem_create(&fz_mem, &cfg));
 	win = mmap(NULL, RAM_SIZE + 2 * 4096, PROT_NONE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (win == MAP_FAILED)
-		abort();
+	FZ_NEVER(win == MAP_FAILED);
 	p = mremap(fz_mem.base, RAM_SIZE, RAM_SIZE,
 		   MREMAP_MAYMOVE | MREMAP_FIXED, win + 4096);
-	if (p != win + 4096)
-		abort();
+	FZ_NEVER(p != win + 4096);
 	fz_mem.base = p;
 	fz_mem.regions[0].hva = p;
 }

@@ -26,6 +26,7 @@
 #include "virtio/net.h"
 #include "virtio/queue.h"
 #include "tests/fake_ring_core.h"
+#include "tests/fuzz/fuzz.h"
 
 #include <poll.h>
 #include <stdatomic.h>
@@ -73,8 +74,7 @@ static int fz_set_pairs(void *be, unsigned int n)
 {
 	struct fz_be *b = be;
 
-	if (n < 1 || n > FZ_PAIRS)
-		abort();
+	FZ_NEVER(n < 1 || n > FZ_PAIRS);
 	/* A backend may refuse: pairs that end in 3, say. */
 	if (n == 3)
 		return -EIO;
@@ -172,12 +172,10 @@ static bool fz_cmd(struct virtio_net *n, struct fz_be *be, const uint8_t **p,
 	fz_stats.cmds++;
 	if (ret == -EINVAL) {
 		fz_stats.no_ack++;
-		if (ackp)
-			abort();
+		FZ_NEVER(ackp);
 	} else {
-		if (ret || !ackp || *ackp != ack ||
-		    (ack != VIRTIO_NET_OK && ack != VIRTIO_NET_ERR))
-			abort();
+		FZ_NEVER(ret || !ackp || *ackp != ack ||
+			 (ack != VIRTIO_NET_OK && ack != VIRTIO_NET_ERR));
 		if (ack == VIRTIO_NET_OK)
 			fz_stats.ok++;
 		else
@@ -188,23 +186,19 @@ static bool fz_cmd(struct virtio_net *n, struct fz_be *be, const uint8_t **p,
 		const uint8_t *b = c.iov[i].iov_base;
 
 		for (size_t k = 0; k < c.iov[i].iov_len; k++)
-			if (b + k != ackp && b[k] != 0xaa)
-				abort();
+			FZ_NEVER(b + k != ackp && b[k] != 0xaa);
 	}
 	/* The device's rules. */
 	virtio_net_get_mac(n, mac);
-	if (memcmp(mac, mac_before, 6) &&
-	    (ack != VIRTIO_NET_OK || (mac[0] & 1) ||
-	     !(n->negotiated & F(VIRTIO_NET_F_CTRL_MAC_ADDR))))
-		abort();
-	if (n->pairs_active < 1 || n->pairs_active > n->pairs_started ||
-	    (n->pairs_active != 1 && n->pairs_active != be->pairs))
-		abort();
-	if (n->rx.n_kept > NET_MAC_TABLE_MAX ||
-	    n->rx.n_kept > (uint64_t)n->rx.n_uni + n->rx.n_multi)
-		abort();
-	if (n->guest_offloads & ~(n->negotiated & VIRTIO_NET_GUEST_OFFLOADS))
-		abort();
+	FZ_NEVER(memcmp(mac, mac_before, 6) &&
+		 (ack != VIRTIO_NET_OK || (mac[0] & 1) ||
+		  !(n->negotiated & F(VIRTIO_NET_F_CTRL_MAC_ADDR))));
+	FZ_NEVER(n->pairs_active < 1 || n->pairs_active > n->pairs_started ||
+		 (n->pairs_active != 1 && n->pairs_active != be->pairs));
+	FZ_NEVER(n->rx.n_kept > NET_MAC_TABLE_MAX ||
+		 n->rx.n_kept > (uint64_t)n->rx.n_uni + n->rx.n_multi);
+	FZ_NEVER(n->guest_offloads &
+		 ~(n->negotiated & VIRTIO_NET_GUEST_OFFLOADS));
 	for (unsigned int i = 0; i < nseg; i++)
 		free(c.iov[i].iov_base);
 	return true;
@@ -253,34 +247,31 @@ static void fz_hdr(bool tx, const uint8_t *data, size_t size)
 			return;
 		}
 		fz_stats.tx_ok++;
-		if (h[0] > VIRTIO_NET_HDR_F_NEEDS_CSUM || h[10] || h[11] ||
-		    memcmp(h + 1, before + 1, 9))
-			abort();
-		if (h[0] && (!(f & F(VIRTIO_NET_F_CSUM)) ||
-			     ld(h + 6, 2) + ld(h + 8, 2) + 2 > payload))
-			abort();
-		if ((type == 1 && !(f & F(VIRTIO_NET_F_HOST_TSO4))) ||
-		    (type == 4 && !(f & F(VIRTIO_NET_F_HOST_TSO6))) ||
-		    (type != 0 && type != 1 && type != 4) ||
-		    (type && (!h[0] || !ld(h + 4, 2))) ||
-		    ((h[1] & 0x80) && (!type || !(f & F(VIRTIO_NET_F_HOST_ECN)))))
-			abort();
+		FZ_NEVER(h[0] > VIRTIO_NET_HDR_F_NEEDS_CSUM || h[10] || h[11] ||
+			 memcmp(h + 1, before + 1, 9));
+		FZ_NEVER(h[0] && (!(f & F(VIRTIO_NET_F_CSUM)) ||
+				  ld(h + 6, 2) + ld(h + 8, 2) + 2 > payload));
+		FZ_NEVER((type == 1 && !(f & F(VIRTIO_NET_F_HOST_TSO4))) ||
+			 (type == 4 && !(f & F(VIRTIO_NET_F_HOST_TSO6))) ||
+			 (type != 0 && type != 1 && type != 4) ||
+			 (type && (!h[0] || !ld(h + 4, 2))) ||
+			 ((h[1] & 0x80) &&
+			  (!type || !(f & F(VIRTIO_NET_F_HOST_ECN)))));
 	} else {
 		if (virtio_net_rx_hdr_fix(h, f) < 0) {
 			fz_stats.rx_refused++;
 			return;
 		}
 		fz_stats.rx_ok++;
-		if (h[0] & ~3 || (!(f & F(VIRTIO_NET_F_GUEST_CSUM)) && h[0]) ||
-		    memcmp(h + 2, before + 2, 10))
-			abort();
-		if ((type == 1 && !(f & F(VIRTIO_NET_F_GUEST_TSO4))) ||
-		    (type == 4 && !(f & F(VIRTIO_NET_F_GUEST_TSO6))) ||
-		    (type == 3 && !(f & F(VIRTIO_NET_F_GUEST_UFO))) ||
-		    (type != 0 && type != 1 && type != 3 && type != 4) ||
-		    (type && !(h[0] & 1)) || (!type && h[1]) ||
-		    ((h[1] & 0x80) && !(f & F(VIRTIO_NET_F_GUEST_ECN))))
-			abort();
+		FZ_NEVER(h[0] & ~3 ||
+			 (!(f & F(VIRTIO_NET_F_GUEST_CSUM)) && h[0]) ||
+			 memcmp(h + 2, before + 2, 10));
+		FZ_NEVER((type == 1 && !(f & F(VIRTIO_NET_F_GUEST_TSO4))) ||
+			 (type == 4 && !(f & F(VIRTIO_NET_F_GUEST_TSO6))) ||
+			 (type == 3 && !(f & F(VIRTIO_NET_F_GUEST_UFO))) ||
+			 (type != 0 && type != 1 && type != 3 && type != 4) ||
+			 (type && !(h[0] & 1)) || (!type && h[1]) ||
+			 ((h[1] & 0x80) && !(f & F(VIRTIO_NET_F_GUEST_ECN))));
 	}
 }
 
@@ -343,8 +334,7 @@ static uint8_t *dp_gp(uint64_t gpa, uint64_t len)
 {
 	uint8_t *p = guest_mem_ptr(&dp.mem, gpa, len ? len : 1);
 
-	if (!p)
-		abort();
+	FZ_NEVER(!p);
 	return p;
 }
 
@@ -368,9 +358,8 @@ static void dp_q_init(struct dp_q *q, unsigned int i, uint16_t num,
 	q->r.desc_gpa = base;
 	q->r.drv_gpa = base + 0x4000;
 	q->r.dev_gpa = base + 0x5000;
-	if (fq_attach(&q->r, num, packed, dp_gp(q->r.desc_gpa, 16),
-		      dp_gp(q->r.drv_gpa, 4), dp_gp(q->r.dev_gpa, 4), 0))
-		abort();
+	FZ_NEVER(fq_attach(&q->r, num, packed, dp_gp(q->r.desc_gpa, 16),
+			   dp_gp(q->r.drv_gpa, 4), dp_gp(q->r.dev_gpa, 4), 0));
 	q->free = num;
 	q->hostile = false;
 	q->nids = num;
@@ -403,8 +392,7 @@ static bool dp_offer(struct dp_q *q, const struct seg *s, unsigned int n)
 		if (head >= 0)
 			fq_publish(&q->r, (uint16_t)head);
 	}
-	if (head < 0 || fq_kick(&q->r))
-		abort();
+	FZ_NEVER(head < 0 || fq_kick(&q->r));
 	q->in_bytes[head] = in;
 	return true;
 }
@@ -418,16 +406,21 @@ static bool dp_used(struct dp_q *q, uint32_t *id, uint32_t *len)
 		return false;
 	if (q->hostile) {
 		/* The device still names only heads below the ring size. */
-		if (*id >= r->num)
-			abort();
+		FZ_NEVER(*id >= r->num);
 		fq_next_used(r, *id);
 		return true;
 	}
 	if (*id >= r->num || !r->sgs[*id] || *len > q->in_bytes[*id]) {
-		fprintf(stderr, "fuzz_vnet: q%d used id %u len %u (last_used %u avail %u): %s\n", (int)(q - dp.q), *id, *len, r->last_used, r->avail_idx,
-			*id >= r->num ? "id past the ring" :
-			!r->sgs[*id] ? "not in flight" : "more than its buffers");
-		abort();
+		char why[128];
+
+		snprintf(why, sizeof(why),
+			 "queue %d: used id %u len %u (last used %u, "
+			 "avail %u): %s",
+			 (int)(q - dp.q), *id, *len, r->last_used, r->avail_idx,
+			 *id >= r->num ? "id past the ring" :
+			 !r->sgs[*id]  ? "not in flight" :
+					 "more than its writable bytes");
+		fz_broken(__FILE__, __LINE__, "bad used entry", why);
 	}
 	q->free += r->sgs[*id];
 	if (r->packed) {
@@ -441,8 +434,7 @@ static bool dp_used(struct dp_q *q, uint32_t *id, uint32_t *len)
 			d = r->desc[d].next;
 		}
 	}
-	if (fq_next_used(r, *id))
-		abort();
+	FZ_NEVER(fq_next_used(r, *id));
 	return true;
 }
 
@@ -454,8 +446,7 @@ static void dp_reap(void)
 	while (dp_used(&dp.q[0], &id, &len))
 		dp.rx_used++;
 	while (dp_used(&dp.q[1], &id, &len))
-		if (len)
-			abort();	/* transmit writes nothing */
+		FZ_NEVER(len);	/* transmit writes nothing */
 	while (dp_used(&dp.q[2], &id, &len))
 		dp.ctrl_used++;
 }
@@ -482,8 +473,7 @@ static void dp_tap_drain(void)
 	ssize_t n;
 
 	while ((n = recv(dp.sv[1], buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
-		if (n < VIRTIO_NET_HDR_LEN || n > NET_USPACE_BOUNCE)
-			abort();
+		FZ_NEVER(n < VIRTIO_NET_HDR_LEN || n > NET_USPACE_BOUNCE);
 		dp.tx_seen++;
 	}
 }
@@ -492,11 +482,9 @@ static void dp_setup(void)
 {
 	struct mem_config mc = { .size = DP_RAM, .numa_node = -1 };
 
-	if (guest_mem_create(&dp.mem, &mc))
-		abort();
+	FZ_NEVER(guest_mem_create(&dp.mem, &mc));
 	for (int i = 0; i < DP_Q; i++)
-		if (fq_fds_open(&dp.q[i].r))
-			abort();
+		FZ_NEVER(fq_fds_open(&dp.q[i].r));
 	dp.next = DP_DATA;
 	dp.ready = true;
 }
@@ -539,14 +527,13 @@ static void dp_run(const uint8_t *data, size_t size)
 		     F(VIRTIO_NET_F_CTRL_GUEST_OFFLOADS);
 	if (sel & 64)
 		f |= F(VIRTIO_F_INDIRECT_DESC);
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, dp.sv))
-		abort();
+	FZ_NEVER(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, dp.sv));
 	err_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	atomic_init(&broken, false);
-	if (err_fd < 0 || net_uspace_create(&u, "virtio-net-fuzz", dp.sv, 1) ||
-	    virtio_net_create(&n, "virtio-net-fuzz", &cfg, &dp.mem,
-			      &net_uspace_ops, &u))
-		abort();
+	FZ_NEVER(err_fd < 0 ||
+		 net_uspace_create(&u, "virtio-net-fuzz", dp.sv, 1) ||
+		 virtio_net_create(&n, "virtio-net-fuzz", &cfg, &dp.mem,
+				   &net_uspace_ops, &u));
 	net_uspace_set_bus(&u, (struct virtio_bus){ &broken, err_fd });
 	virtio_net_set_bus(&n, (struct virtio_bus){ &broken, err_fd });
 	f &= virtio_net_ops.features(&n);
@@ -688,8 +675,7 @@ static void dp_run(const uint8_t *data, size_t size)
 				fq_avail_flush(&q->r);
 				q->hostile = true;
 				dp.rx_posted += room;
-				if (fq_kick(&q->r))
-					abort();
+				FZ_NEVER(fq_kick(&q->r));
 				break;
 			}
 			for (unsigned int i = 0; i < cnt; i++) {

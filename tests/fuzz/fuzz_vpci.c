@@ -341,14 +341,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	k.refuse_start = data[0] & 0x80;
 	f.p = data + 1;
 	f.end = data + size;
-	if (loop_init(&f.loop))
-		abort();
-	if (bus_init(&f.mmio, "mmio") ||
-	    pci_bus_init(&f.pci, (struct vm_control){ 0 }) ||
-	    bus_register(&f.mmio, FZ_NEIGHBOUR, 0x1000, &nb_ops, NULL, "nb") ||
-	    virtio_pci_create(&f.t, &host, "virtio-fuzz", &fz_dev, NULL,
-			      1 + data[0] % 4, FZ_QUEUE_SIZE))
-		abort();
+	FZ_NEVER(loop_init(&f.loop));
+	FZ_NEVER(bus_init(&f.mmio, "mmio") ||
+		 pci_bus_init(&f.pci, (struct vm_control){ 0 }) ||
+		 bus_register(&f.mmio, FZ_NEIGHBOUR, 0x1000, &nb_ops, NULL,
+			      "nb") ||
+		 virtio_pci_create(&f.t, &host, "virtio-fuzz", &fz_dev, NULL,
+				   1 + data[0] % 4, FZ_QUEUE_SIZE));
 	f.devfn = f.t.pci.devfn;
 	/* The firmware's part: BAR 0 placed, memory decoding on. Every input
 	 * starts with a transport the guest can reach. */

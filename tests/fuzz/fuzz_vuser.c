@@ -40,6 +40,7 @@
 #include "vhost/user_backend.h"
 #include "vhost/user_proto.h"
 #include "virtio/queue.h"
+#include "tests/fuzz/fuzz.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -86,7 +87,8 @@ static void fz_check_iov(const struct vu_dev *d, const struct iovec *v)
 		    v->iov_len <= r->size - (uint64_t)(p - r->hva))
 			return;
 	}
-	abort();
+	fz_broken(__FILE__, __LINE__, "invariant broken",
+		  "an iovec within one region");
 }
 
 /* Up to max chains from queue q, each checked; pushed back unless held
@@ -197,8 +199,7 @@ static int fz_memfd(struct fz_dev *f, unsigned int kind, uint64_t size,
 	kind %= 6;
 	if (kind == 5) {
 		fd = eventfd(0, EFD_CLOEXEC);
-		if (fd < 0)
-			abort();
+		FZ_NEVER(fd < 0);
 		f->seals[f->nfds] = -1;
 		f->fds[f->nfds++] = fd;
 		return fd;
@@ -207,14 +208,11 @@ static int fz_memfd(struct fz_dev *f, unsigned int kind, uint64_t size,
 			  (kind == 1 ? 0 : MFD_ALLOW_SEALING));
 	if (kind == 2)
 		size /= 2;
-	if (fd < 0 || ftruncate(fd, (off_t)size))
-		abort();
+	FZ_NEVER(fd < 0 || ftruncate(fd, (off_t)size));
 	if (mlen > size)
 		mlen = (size_t)size;
-	if (mlen && pwrite(fd, mem, mlen, 0) != (ssize_t)mlen)
-		abort();
-	if (kind != 1 && fcntl(fd, F_ADD_SEALS, seals[kind]))
-		abort();
+	FZ_NEVER(mlen && pwrite(fd, mem, mlen, 0) != (ssize_t)mlen);
+	FZ_NEVER(kind != 1 && fcntl(fd, F_ADD_SEALS, seals[kind]));
 	f->seals[f->nfds] = kind == 1 ? 0 : seals[kind];
 	f->fds[f->nfds++] = fd;
 	return fd;
@@ -357,8 +355,7 @@ static void fz_inflight(struct fz_dev *f, int fe, const uint8_t *a,
 		fdsize = 1u << 20;
 	/* The area's contents: the input's bytes at the region start. */
 	area = calloc(1, fdsize ? fdsize : 1);
-	if (!area)
-		abort();
+	FZ_NEVER(!area);
 	if (m.p.inflight.mmap_offset == 0x1000) {
 		if (flen > fdsize - 0x1000)
 			flen = (size_t)(fdsize - 0x1000);
@@ -394,8 +391,7 @@ static void fz_resize(struct fz_dev *f, const uint8_t *a)
 	if (!ret)
 		fz_stats.resized++;
 	/* The seals hold: what the backend maps can never shrink. */
-	if (to < st.st_size && (f->seals[i] & F_SEAL_SHRINK) && ret == 0)
-		abort();
+	FZ_NEVER(to < st.st_size && (f->seals[i] & F_SEAL_SHRINK) && ret == 0);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -419,13 +415,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (mlen > FZ_MEM_SIZE)
 		mlen = FZ_MEM_SIZE;
 	open_before = fz_open_fds();
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
-		abort();
+	FZ_NEVER(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
 	memset(&f, 0, sizeof(f));
 	f.d = &d;
 	f.lazy = data[0] & 2;
-	if (vu_dev_init(&d, "fuzz-vuser", sv[0], &fz_ops, &f))
-		abort();
+	FZ_NEVER(vu_dev_init(&d, "fuzz-vuser", sv[0], &fz_ops, &f));
 	fz_stats.inputs++;
 	if (data[0] & 1) {
 		static const uint8_t whole[3] = { 0, 0, 0 };
@@ -508,8 +502,7 @@ out:
 	for (int i = 0; i < f.nfds; i++)
 		close(f.fds[i]);
 	/* Every fd the connection brought in is gone again. */
-	if (fz_open_fds() != open_before)
-		abort();
+	FZ_NEVER(fz_open_fds() != open_before);
 	return 0;
 }
 
