@@ -281,6 +281,17 @@ static uint32_t cylinders(uint64_t sectors, unsigned int heads,
 	return cyl < max ? (uint32_t)cyl : max;
 }
 
+/* The IDENTIFY data in c->buf: one PIO-in block, with its interrupt. */
+static void identify_show(struct ide_chan *c)
+{
+	c->xfer = IDE_XFER_PIO;
+	c->write = false;
+	c->left = 0;
+	c->len = IDE_SECTOR;
+	c->status = ST_READY | ST_DRQ;
+	c->intrq = true;
+}
+
 static void identify(struct ide_chan *c, struct ide_drive *d)
 {
 	uint64_t lba28 = d->sectors < LBA28_MAX ? d->sectors : LBA28_MAX;
@@ -853,12 +864,7 @@ static void command(struct ide_chan *c, uint8_t cmd)
 			return;
 		case CMD_IDENTIFY_PACKET:
 			identify_packet(c, d);
-			c->xfer = IDE_XFER_PIO;
-			c->write = false;
-			c->left = 0;
-			c->len = IDE_SECTOR;
-			c->status = ST_READY | ST_DRQ;
-			c->intrq = true;
+			identify_show(c);
 			return;
 		case CMD_DEVICE_RESET:
 			set_signature(c);
@@ -893,12 +899,7 @@ static void command(struct ide_chan *c, uint8_t cmd)
 	switch (cmd) {
 	case CMD_IDENTIFY:
 		identify(c, d);
-		c->xfer = IDE_XFER_PIO;
-		c->write = false;
-		c->left = 0;
-		c->len = IDE_SECTOR;
-		c->status = ST_READY | ST_DRQ;
-		c->intrq = true;
+		identify_show(c);
 		break;
 	case CMD_FLUSH:
 	case CMD_FLUSH_EXT:
