@@ -15,6 +15,7 @@
 #define BOOT_FLAG_MAGIC 0xaa55
 #define HDRS_MAGIC 0x53726448	/* "HdrS" */
 #define SETUP_HDR_OFF 0x1f1
+#define BOOT_ENTRY_64 0x200	/* into the protected-mode part */
 
 /* A message for the caller's buffer, and -ENOEXEC. */
 #define fail(err, errlen, ...) errbuf_fail(-ENOEXEC, err, errlen, __VA_ARGS__)
@@ -68,6 +69,16 @@ int bzimage_parse(const uint8_t *img, size_t len, struct bzimage *bz,
 	if (bz->load_addr < BOOT_HIGH_START)
 		return fail(err, errlen, "load address 0x%llx is below 1 MiB",
 			    (unsigned long long)bz->load_addr);
+	/* tern loads below 4 GiB, where the header asks; the sum is
+	 * checked before it is formed (pref_address is any 64-bit value). */
+	if (bz->load_addr > MEM_4G || bz->init_size > MEM_4G - bz->load_addr)
+		return fail(err, errlen, "load address 0x%llx with init_size "
+			    "0x%x reaches past 4 GiB",
+			    (unsigned long long)bz->load_addr, bz->init_size);
+	if (bz->kernel_len <= BOOT_ENTRY_64)
+		return fail(err, errlen, "the kernel's %zu bytes end before "
+			    "its 64-bit entry point at 0x%x", bz->kernel_len,
+			    BOOT_ENTRY_64);
 	return 0;
 }
 
@@ -309,7 +320,7 @@ static int load_bzimage(struct guest_mem *mem, const char *path,
 	if (hdr_len > sizeof(zp->hdr))
 		hdr_len = sizeof(zp->hdr);
 	memcpy(&zp->hdr, img + SETUP_HDR_OFF, hdr_len);
-	k->entry = bz.load_addr + 0x200;
+	k->entry = bz.load_addr + BOOT_ENTRY_64;
 	k->end = bz.load_addr + bz.init_size;
 	k->initrd_addr_max = bz.initrd_addr_max;
 	k->cmdline_size = bz.cmdline_size;

@@ -82,6 +82,20 @@ static void test_parse(void)
 	make_image(img);
 	((struct setup_header *)(img + 0x1f1))->pref_address = 0x1000;
 	CHECK_EQ(parse(img, IMG_LEN, &bz), -ENOEXEC);	/* below 1 MiB */
+	/* An address whose sum with init_size wraps past 2^64 (it used to
+	 * pass the RAM check and crash the load), or just reaches 4 GiB. */
+	make_image(img);
+	((struct setup_header *)(img + 0x1f1))->pref_address =
+		0xffffffff01000000ULL;
+	((struct setup_header *)(img + 0x1f1))->init_size = 0xffffffff;
+	CHECK_EQ(parse(img, IMG_LEN, &bz), -ENOEXEC);
+	make_image(img);
+	((struct setup_header *)(img + 0x1f1))->pref_address = 0xfff00000;
+	CHECK_EQ(parse(img, IMG_LEN, &bz), -ENOEXEC);
+	/* A protected-mode part too short to hold the 64-bit entry. */
+	make_image(img);
+	((struct setup_header *)(img + 0x1f1))->syssize = 0x200 / 16;
+	CHECK_EQ(parse(img, 1024 + 0x200, &bz), -ENOEXEC);
 }
 
 /* A vmlinux-shaped ELF: text at 16 MiB (entry there), data with a bss
