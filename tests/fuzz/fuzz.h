@@ -5,6 +5,8 @@
 #ifndef TERN_FUZZ_FUZZ_H
 #define TERN_FUZZ_FUZZ_H
 
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -32,5 +34,18 @@ fz_broken(const char *file, int line, const char *kind, const char *what)
 			fz_broken(__FILE__, __LINE__, "must never hold",       \
 				  #cond);                                      \
 	} while (0)
+
+/* The open descriptors among 0..63, as a bit set: a target compares the
+ * set before and after an input to see that every descriptor the input
+ * brought in was closed again. */
+static inline __attribute__((unused)) uint64_t fz_open_fds(void)
+{
+	uint64_t open = 0;
+
+	for (int fd = 0; fd < 64; fd++)
+		if (fcntl(fd, F_GETFD) >= 0)
+			open |= 1ULL << fd;
+	return open;
+}
 
 #endif

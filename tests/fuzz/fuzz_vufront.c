@@ -85,16 +85,6 @@ static uint64_t take64(struct script *s)
 	return v;
 }
 
-static uint64_t fz_open_fds(void)
-{
-	uint64_t open = 0;
-
-	for (int fd = 0; fd < 64; fd++)
-		if (fcntl(fd, F_GETFD) >= 0)
-			open |= 1ULL << fd;
-	return open;
-}
-
 static void fz_cleanup(void)
 {
 	char dir[sizeof(fz.path)];

@@ -170,17 +170,6 @@ static void fz_drain(int fe)
 		;
 }
 
-/* Which of fds 0..63 are open: a leak shows as a new bit. */
-static uint64_t fz_open_fds(void)
-{
-	uint64_t open = 0;
-
-	for (int fd = 0; fd < 64; fd++)
-		if (fcntl(fd, F_GETFD) >= 0)
-			open |= 1ULL << fd;
-	return open;
-}
-
 /* A memfd of one of six kinds for the front-end to pass: 0 sealed
  * against shrinking and growing, 1 not sealable, 2 sealed but half the
  * size asked, 3 sealed against shrinking only, 4 sealed against growing
