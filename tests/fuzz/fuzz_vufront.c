@@ -204,8 +204,7 @@ static void serve(struct script *s, int c)
 			b = take8(s);
 			for (unsigned int i = 0; i < b; i++)
 				raw[i] = take8(s);
-			if (send(c, raw, b, MSG_NOSIGNAL) < 0)
-				return;
+			send(c, raw, b, MSG_NOSIGNAL);	/* then a hang-up */
 			return;
 		}
 		b = kind == 1 || kind == 2 || kind == 4 ? take8(s) : 0;
@@ -220,7 +219,10 @@ static void serve(struct script *s, int c)
 			r.hdr.flags = b;
 			break;
 		case 3:
-			r.hdr.size = take8(s) | take8(s) << 8;
+			/* Two reads in order: the same input means the same
+			 * size whichever compiler built the target. */
+			r.hdr.size = take8(s);
+			r.hdr.size |= (uint32_t)take8(s) << 8;
 			break;
 		case 4:
 			for (unsigned int i = 0; i <= b % 8 && nextra < VU_MAX_FDS;
