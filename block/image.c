@@ -195,10 +195,22 @@ err:
 
 void blk_image_close(struct blk_image *img)
 {
+	struct flock fl = {
+		.l_type = F_UNLCK,
+		.l_whence = SEEK_SET,
+		.l_start = 0,
+		.l_len = 0,
+	};
+
+	if (img->fd >= 0 && img->locked && !img->io_left &&
+	    fcntl(img->fd, F_OFD_SETLK, &fl) < 0)
+		log_warn(img->path, "cannot release the lock (%s): it goes "
+			 "when the kernel lets go of the file", strerror(errno));
 	if (img->fd >= 0)
 		close(img->fd);
 	img->fd = -1;
 	img->locked = false;
+	img->io_left = false;
 	free(img->path);
 	img->path = NULL;
 }

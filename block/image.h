@@ -28,6 +28,9 @@ struct blk_image {
 				 * direct-I/O offset alignment when direct */
 	uint32_t mem_align;	/* buffer alignment direct I/O needs; 1 when
 				 * not direct */
+	bool io_left;		/* an io_uring ring was torn down with
+				 * requests on this file still out (set by
+				 * block/uring.c) */
 	char *path;		/* owned copy, for log lines */
 };
 
@@ -41,7 +44,13 @@ struct blk_image {
 int blk_image_open(struct blk_image *img, const char *path, bool readonly,
 		   bool direct);
 
-/* Closes the descriptor, which releases the lock. Safe on a closed image. */
+/* Releases the lock, then closes the descriptor. The lock is dropped
+ * explicitly because an io_uring ring that registered the descriptor lets
+ * go of the file only some time after its teardown (about 24 ms on Linux
+ * 6.18), and the lock would go with it: a tern-blk restarted at once, or the
+ * same disk added back, would find its own image "in use". When io_left
+ * says the kernel may still work on requests, the lock stays until it lets
+ * go of the file. Safe on a closed image. */
 void blk_image_close(struct blk_image *img);
 
 #endif

@@ -708,8 +708,12 @@ void uring_engine_destroy(struct uring_engine *e)
 	if (e->ring.ring_fd < 0)
 		return;
 	n = uring_engine_pending(e);
-	if (n)
+	if (n) {
 		log_warn(e->name, "destroyed with %u request(s) pending", n);
+		/* The kernel may still write the file: its lock must last
+		 * until the ring's teardown lets go of it. */
+		e->img->io_left = true;
+	}
 	log_debug(e->name, "%llu request SQEs (%llu fixed, %llu chunks "
 		  "registered), %llu resubmitted, %llu kicks, %llu enters "
 		  "(%llu early submissions)",

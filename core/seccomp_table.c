@@ -164,6 +164,9 @@ const struct sb_rule sb_rules[] = {
 	/* Device control: queues start and stop here. */
 	{ "io_uring_setup", SB_DEVCTL | SB_BLKD, T_DISK,
 	  .why = "a block queue's ring" },
+	{ "fcntl", SB_MAIN | SB_BLKD, T_DISK, .nargs = 1,
+	  .args = { ARG_EQ(1, F_OFD_SETLK) }, .args_text = "F_OFD_SETLK",
+	  .why = "an image's lock, released as the image closes" },
 	{ "io_uring_register", SB_DEVCTL | SB_BLKD, T_DISK, .nargs = 1,
 	  .args = { ARG_EQ(1, IORING_REGISTER_FILES) },
 	  .args_text = "IORING_REGISTER_FILES", .why = "the image fd" },

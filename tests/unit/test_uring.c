@@ -747,6 +747,48 @@ static void test_init_args(void)
 	fx_close(&f);
 }
 
+/* Closing an image hands its lock on at once, though the ring that
+ * registered its descriptor lets go of the file only later: the same image
+ * opens again straight away (a restarted tern-blk, a disk added back). An
+ * engine torn down with a request out marks the image, whose lock then
+ * stays until the kernel lets go. */
+static void test_reopen(void)
+{
+	struct fixture f;
+	struct blk_image again;
+	static uint8_t buf[4096];	/* the kernel may fill it after return */
+	struct blk_req req = { .op = BLK_READ };
+	struct iovec iov = { buf, sizeof(buf) };
+
+	req.iov = &iov;
+	req.niov = 1;
+	CHECK_EQ(fx_open(&f, tmpdir(), 65536, 8, false), 0);
+	if (!f.open)
+		return;
+	CHECK_EQ(f.e.sqe_flags, IOSQE_FIXED_FILE);
+	CHECK_EQ(do_one(&f, &req), 0);
+	uring_engine_destroy(&f.e);
+	CHECK(!f.img.io_left);
+	blk_image_close(&f.img);
+	CHECK_EQ(blk_image_open(&again, f.path, false, false), 0);
+	blk_image_close(&again);
+	unlink(f.path);
+	f.open = false;
+
+	CHECK_EQ(fx_open(&f, tmpdir(), 65536, 8, false), 0);
+	if (!f.open)
+		return;
+	t_reset(&f);
+	uring_engine_queue(&f.e, &req);
+	CHECK_EQ(uring_engine_flush(&f.e), 0);
+	uring_engine_destroy(&f.e);
+	CHECK(f.img.io_left);
+	blk_image_close(&f.img);
+	CHECK(!f.img.io_left);
+	unlink(f.path);
+	f.open = false;
+}
+
 /* The ring takes only the engine's operations (io_uring work bypasses
  * seccomp): an OPENAT on it fails with EACCES, as does a register call
  * once the ring is enabled. */
@@ -1296,6 +1338,7 @@ int main(void)
 	test_efbig();
 	test_readonly();
 	test_bad_op_and_idle();
+	test_reopen();
 	test_restricted();
 	test_no_unrestricted();
 	test_watch();
