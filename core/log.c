@@ -33,10 +33,38 @@ void log_limited(unsigned int *count, unsigned int max, const char *who,
 		log_msg(LOG_WARN, who, "%s", msg);
 }
 
+/* Copies SRC to DST (CAP bytes, at least 1), a control byte written as
+ * \xNN: names and values from outside (a path, an API client's device
+ * id) then cannot end a log line early, forge the next one or drive the
+ * reader's terminal. Stops short rather than splitting an escape. */
+static void log_escape(char *dst, size_t cap, const char *src)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t at = 0;
+
+	for (; *src; src++) {
+		unsigned char c = (unsigned char)*src;
+
+		if (c >= 0x20 && c != 0x7f) {
+			if (at + 1 >= cap)
+				break;
+			dst[at++] = (char)c;
+			continue;
+		}
+		if (at + 4 >= cap)
+			break;
+		dst[at++] = '\\';
+		dst[at++] = 'x';
+		dst[at++] = hex[c >> 4];
+		dst[at++] = hex[c & 15];
+	}
+	dst[at] = '\0';
+}
+
 void log_msg(enum log_level level, const char *who, const char *fmt, ...)
 {
 	static const char *const names[] = { "error", "warn", "info", "debug" };
-	char line[512];
+	char line[512], shown[4 * sizeof(line)];
 	va_list ap;
 	int n;
 
@@ -47,6 +75,7 @@ void log_msg(enum log_level level, const char *who, const char *fmt, ...)
 	if (n > 0 && (size_t)n < sizeof(line))
 		vsnprintf(line + n, sizeof(line) - n, fmt, ap);
 	va_end(ap);
+	log_escape(shown, sizeof(shown), line);
 	/* One write per line so threads do not interleave inside a line. */
-	fprintf(stderr, "%s\n", line);
+	fprintf(stderr, "%s\n", shown);
 }

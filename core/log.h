@@ -1,5 +1,7 @@
 /* Logging: every line names who speaks ("virtio-blk0 q1: ..."). No global
- * state beyond the level, which main() sets once before any thread starts. */
+ * state beyond the level, which main() sets once before any thread starts.
+ * A line is one line: control bytes in it (a newline in a path, an escape
+ * sequence in a device id) are written as \xNN. */
 #ifndef TERN_CORE_LOG_H
 #define TERN_CORE_LOG_H
 
