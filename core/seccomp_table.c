@@ -219,6 +219,8 @@ const struct sb_rule sb_rules[] = {
 	{ "fcntl", SB_BLKD, 0, .nargs = 1, .args = { ARG_EQ(1, F_ADD_SEALS) },
 	  .args_text = "F_ADD_SEALS", .why = "the inflight area, sealed" },
 	{ "unlink", SB_BLKD, 0, .why = "its socket, at exit" },
+	{ "dup3", SB_BLKD, 0,
+	  .why = "a new call fd in place of a running queue's" },
 
 	/* --on-reboot restart: a fresh VM is built from the main loop. */
 	{ "openat", SB_MAIN, T_RESTART, .why = "kernel, images, devices" },

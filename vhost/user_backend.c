@@ -555,7 +555,27 @@ static int set_vring_fd(struct vu_dev *d, const struct vu_msg *m, int *fds)
 	q = &d->queues[i];
 	if (fd >= 0)
 		fds[0] = -1;	/* ours now */
-	/* The device may hold any of the three while the queue runs. */
+	/* A front-end may replace a running queue's call fd: the new
+	 * eventfd takes the old one's number, which the device keeps
+	 * writing, with no stop. One interrupt on it covers a completion
+	 * signalled to the old eventfd just before; a spurious one is
+	 * harmless. */
+	if (m->hdr.request == VU_SET_VRING_CALL && q->started && fd >= 0 &&
+	    q->call_fd >= 0) {
+		uint64_t one = 1;
+
+		ret = dup3(fd, q->call_fd, O_CLOEXEC) < 0 ? -errno : 0;
+		close(fd);
+		if (ret) {
+			log_err(q->name, "new call fd: %s", strerror(-ret));
+			return ret;
+		}
+		if (write(q->call_fd, &one, sizeof(one)) < 0)
+			log_warn(q->name, "interrupt on the new call fd: %s",
+				 strerror(errno));
+		return 0;
+	}
+	/* The device holds the three fds while the queue runs. */
 	q_stop(d, i);
 	switch (m->hdr.request) {
 	case VU_SET_VRING_ERR:

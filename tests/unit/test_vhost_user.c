@@ -296,6 +296,7 @@ static void test_handshake(void)
 	struct vu_msg m;
 	struct conn c;
 	int kick = eventfd(0, EFD_CLOEXEC), call = eventfd(0, EFD_CLOEXEC);
+	int call2 = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	uint8_t want[32];
 	uint64_t cnt = 0;
 
@@ -354,6 +355,32 @@ static void test_handshake(void)
 	CHECK_EQ(read(call, &cnt, sizeof(cnt)), 8);
 	CHECK_EQ(cnt, 1);
 
+	/* A new call fd for the running queue: no stop, the device's fd
+	 * number now reaches the new eventfd (and one interrupt on it
+	 * covers a signal that went to the old one), the old hears no
+	 * more. */
+	CHECK_NE(call2, -1);
+	CHECK_EQ(fe_u64(&c, VU_SET_VRING_CALL, VU_FLAG_NEED_REPLY, 0, &call2,
+			1), 0);
+	CHECK_EQ(ack(&c), 0);
+	CHECK_EQ(c.f.stops, 0);
+	CHECK_EQ(c.f.starts, 1);
+	cnt = 0;
+	CHECK_EQ(read(call2, &cnt, sizeof(cnt)), 8);
+	CHECK_EQ(cnt, 1);
+	cnt = 5;
+	CHECK_EQ(write(c.f.call_fd, &cnt, sizeof(cnt)), 8);
+	CHECK_EQ(read(call2, &cnt, sizeof(cnt)), 8);
+	CHECK_EQ(cnt, 5);
+	{
+		int fl = fcntl(call, F_GETFL);
+
+		CHECK_EQ(fcntl(call, F_SETFL, fl | O_NONBLOCK), 0);
+		CHECK_EQ(read(call, &cnt, sizeof(cnt)), -1);
+		CHECK_EQ(errno, EAGAIN);
+		CHECK_EQ(fcntl(c.f.call_fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+	}
+
 	CHECK_EQ(fe_send(&c, VU_GET_CONFIG, 0, &cfg, VU_CONFIG_HDR_SIZE + 8,
 			 NULL, 0), 0);
 	CHECK_EQ(vu_dispatch(c.d), 0);
@@ -407,6 +434,7 @@ static void test_handshake(void)
 	conn_close(&c);
 	close(kick);
 	close(call);
+	close(call2);
 	CHECK_EQ(fd_count(), base);
 }
 
@@ -449,8 +477,8 @@ static void test_legacy_enable(void)
 }
 
 /* GET_INFLIGHT_FD answers with a memfd laid out as the spec says;
- * SET_VRING_ERR, like KICK and CALL, restarts a running queue so the
- * device never holds a closed fd. */
+ * SET_VRING_ERR, like KICK (and a CALL that adds or drops the fd),
+ * restarts a running queue so the device never holds a closed fd. */
 static void test_inflight_and_err(void)
 {
 	int base = fd_count();
