@@ -405,8 +405,11 @@ static int start_locked(struct vu_front *f, bool resume)
 				       ring_base(f, i, resume));
 		ret = ret ?: ring_addr(f, i, &m.p.addr);
 		ret = ret ?: request(f, &m, NULL, 0, &r, NULL, NULL);
-		ret = ret ?: req_fd(f, VU_SET_VRING_KICK, i, f->q[i].kick_fd);
+		/* The call fd before the kick fd: a ring that was enabled
+		 * before a pause starts at its kick fd, and a call fd sent
+		 * after it would reach a running ring. */
 		ret = ret ?: req_fd(f, VU_SET_VRING_CALL, i, f->q[i].call_fd);
+		ret = ret ?: req_fd(f, VU_SET_VRING_KICK, i, f->q[i].kick_fd);
 		/* With protocol features rings start disabled (spec). */
 		if (!ret && (feat & F(VU_F_PROTOCOL_FEATURES)))
 			ret = req_state(f, VU_SET_VRING_ENABLE, i, f->enabled[i]);
