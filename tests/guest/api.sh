@@ -1,6 +1,6 @@
 # Guest side of the control API tests (tests/host/l1-suite, section api):
 # the host pauses and resumes this guest through tern's API while it
-# writes a pattern to its disk and streams one to the host over TCP, and
+# writes a pattern to its two disks and streams one to the host over TCP, and
 # prints a tick line with its clocks every 0.2 s. The host checks that the
 # ticks stop while paused, that the guest's clocks did not jump by the
 # paused time, and that both patterns arrived whole.
@@ -21,13 +21,16 @@ exec 3<&0
 	read -r stop <&3
 	touch /tmp/stop
 ) &
-# The disk: one 64k direct write at a time, paced, so writes are in
-# flight when the host pauses.
+# The disks: one 64k direct write at a time to each, paced, so writes are
+# in flight when the host pauses. Both get the same pattern: vda is tern's
+# own virtio-blk, vdb a vhost-user-blk disk that tern-blk serves.
 (
 	i=0
 	while [ $i -lt 128 ]; do
-		dd if=/tmp/blk of=/dev/vda bs=64k skip=$i seek=$i count=1 oflag=direct conv=notrunc 2>/dev/null ||
-			echo "TERN-BLK-ERROR at $i"
+		for d in vda vdb; do
+			dd if=/tmp/blk of=/dev/$d bs=64k skip=$i seek=$i count=1 oflag=direct conv=notrunc 2>/dev/null ||
+				echo "TERN-BLK-ERROR $d at $i"
+		done
 		i=$((i + 1))
 		sleep 0.05
 	done
