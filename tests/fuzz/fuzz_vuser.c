@@ -28,7 +28,9 @@
  *            start resubmits them), else they are pushed back
  *  6 memory  off (2), len (1), then len bytes written into every memfd
  *            (the guest changes its rings)
- *  7 sync, as 3
+ *  7 vring fd a (1 byte): SET_VRING_KICK, CALL or ERR (a % 3) for queue
+ *            (a >> 2) % 8 (4 and up: no such queue), with a fresh
+ *            eventfd, or with the no-fd flag when bit 7 is set
  * After the script the socket's write side is shut and vu_dispatch runs
  * until it fails. Checked: no crash (a SIGBUS is a region the backend
  * mapped that could shrink), no fd left open, every segment of every
@@ -317,6 +319,25 @@ static void fz_mem_table(struct fz_dev *f, int fe, uint8_t op,
 	fz_msg(f, fe, &m, fds, n);
 }
 
+static void fz_vring_fd(struct fz_dev *f, int fe, uint8_t a)
+{
+	static const uint32_t req[] = { VU_SET_VRING_KICK, VU_SET_VRING_CALL,
+					VU_SET_VRING_ERR };
+	struct vu_msg m;
+	int fd = -1;
+
+	memset(&m, 0, sizeof(m));
+	m.hdr.request = req[a % 3];
+	m.hdr.flags = VU_FLAG_VERSION;
+	m.hdr.size = sizeof(m.p.u64);
+	m.p.u64 = (a >> 2) % 8;
+	if (a & 0x80)
+		m.p.u64 |= VU_VRING_NOFD;
+	else if ((fd = fz_memfd(f, 5, 0, NULL, 0)) < 0)
+		return;
+	fz_msg(f, fe, &m, &fd, fd < 0 ? 0 : 1);
+}
+
 static void fz_inflight(struct fz_dev *f, int fe, const uint8_t *a,
 			const uint8_t *fill, size_t flen)
 {
@@ -477,6 +498,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					   (off_t)(p[0] | p[1] << 8)) < 0)
 					continue;
 			p += 3 + n;
+			break;
+		case 7:
+			if (left < 1)
+				goto out;
+			fz_vring_fd(&f, sv[1], p[0]);
+			p++;
 			break;
 		default:
 			fz_sync(&f, sv[1]);
