@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1005,9 +1006,47 @@ out:
 	numa_free_cpumask(cpus);
 	return ret;
 }
+
+/* libnuma reports through numa_warn, a weak symbol its manual lets a
+ * program replace: its own line on stderr would come beside the caller's
+ * error, which names the option. Kept at debug level. */
+void numa_warn(int num, char *fmt, ...)
+{
+	char text[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	log_debug("libnuma", "%s", text);
+}
+
+int blk_cpu_list(const char *text, uint16_t *cpu, unsigned int max,
+		 unsigned int *n)
+{
+	struct bitmask *set;
+
+	*n = 0;
+	set = numa_parse_cpustring_all(text);
+	if (!set)
+		return -EINVAL;
+	for (unsigned int c = 0; c < set->size && c <= UINT16_MAX && *n < max;
+	     c++)
+		if (numa_bitmask_isbitset(set, c))
+			cpu[(*n)++] = (uint16_t)c;
+	numa_bitmask_free(set);
+	return *n ? 0 : -EINVAL;
+}
 #else
 int blk_node_cpus(int node, cpu_set_t *set)
 {
+	return -ENOSYS;
+}
+
+int blk_cpu_list(const char *text, uint16_t *cpu, unsigned int max,
+		 unsigned int *n)
+{
+	*n = 0;
 	return -ENOSYS;
 }
 #endif

@@ -196,7 +196,7 @@ const struct sb_rule sb_rules[] = {
 	  .why = "guest RAM registered as fixed buffers on first use" },
 	{ "sched_setaffinity", SB_BLK_IO, T_NUMA, .nargs = 1,
 	  .args = { ARG_EQ(0, 0) }, .args_text = "itself only",
-	  .why = "an I/O thread moves to its NUMA node" },
+	  .why = "an I/O thread moves to its NUMA node or CPU" },
 	{ "poll", SB_NET_IO | SB_NET_CTRL, 0, .why = "tap, kicks, stop" },
 	{ "ppoll", SB_NET_IO, T_PC,
 	  .why = "e1000: sleep until an interrupt delay timer is due" },

@@ -2,7 +2,8 @@
  *
  *	tern-blk --socket PATH --image FILE [--queues N] [--readonly]
  *		 [--direct] [--serial STR] [--no-fixed-buffers] [--poll-us N]
- *		 [--sqpoll MS] [--seccomp on|off|log] [--user USER] [--verbose]
+ *		 [--sqpoll MS] [--cpus LIST] [--seccomp on|off|log]
+ *		 [--user USER] [--verbose]
  *
  * Listens on a UNIX socket, serves one front-end at a time (the next one
  * waits in the listen backlog) and goes back to listening when it leaves,
@@ -16,6 +17,7 @@
  * SIGTERM/SIGINT stop the queues (requests in flight finish first) and
  * exit 0. Exit 1: the image or the socket cannot be set up; exit 2: a bad
  * command line, one line on stderr naming the option. */
+#include "block/uring.h"
 #include "core/daemon.h"
 #include "core/log.h"
 #include "core/memory.h"
@@ -59,8 +61,8 @@ struct daemon {
 static const char usage_text[] =
 	"usage: " NAME " --socket PATH --image FILE [--queues N] [--readonly]\n"
 	"                [--direct] [--serial STR] [--no-fixed-buffers]\n"
-	"                [--poll-us N] [--sqpoll MS] [--seccomp on|off|log]\n"
-	"                [--user USER] [--verbose]\n"
+	"                [--poll-us N] [--sqpoll MS] [--cpus LIST]\n"
+	"                [--seccomp on|off|log] [--user USER] [--verbose]\n"
 	"  --socket PATH   UNIX socket to listen on for a vhost-user front-end\n"
 	"  --image FILE    raw image (file or block device), locked exclusively\n"
 	"  --queues N      request queues, 1..64 (default 1)\n"
@@ -73,6 +75,8 @@ static const char usage_text[] =
 	"                  before it sleeps (0, the default: off; costs CPU)\n"
 	"  --sqpoll MS     io_uring SQPOLL: a kernel thread per queue submits,\n"
 	"                  spinning MS ms after the last request (costs a CPU)\n"
+	"  --cpus LIST     queue i's thread runs on the i-th CPU of LIST (e.g.\n"
+	"                  0,2-3; ascending, round robin when fewer than queues)\n"
 	"  --seccomp MODE  system-call filters: on (default), off, or log\n"
 	"                  (name a forbidden call, then let it run)\n"
 	"  --user USER     run as USER (a name, or UID:GID) once the image\n"
@@ -95,6 +99,7 @@ static int parse(struct daemon *dm, int argc, char **argv, bool *help)
 		{ "no-fixed-buffers", no_argument, NULL, 'F' },
 		{ "poll-us", required_argument, NULL, 'P' },
 		{ "sqpoll", required_argument, NULL, 'Q' },
+		{ "cpus", required_argument, NULL, 'c' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "seccomp", required_argument, NULL, 'C' },
 		{ "user", required_argument, NULL, 'u' },
@@ -106,6 +111,7 @@ static int parse(struct daemon *dm, int argc, char **argv, bool *help)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		unsigned long long n;
+		int ret;
 
 		switch (c) {
 		case 's':
@@ -154,6 +160,17 @@ static int parse(struct daemon *dm, int argc, char **argv, bool *help)
 				dm->cfg.sqpoll = true;
 				dm->cfg.sqpoll_idle_ms = (unsigned int)n;
 			}
+			break;
+		case 'c':
+			ret = blk_cpu_list(optarg, dm->cfg.cpu, BLK_MAX_CPUS,
+					   &dm->cfg.ncpus);
+			if (ret == -ENOSYS)
+				return usage_error("--cpus %s: built without "
+						   "libnuma", optarg);
+			if (ret)
+				return usage_error("--cpus %s: not a list of "
+						   "this machine's CPUs (e.g. "
+						   "0,2-3)", optarg);
 			break;
 		case 'v':
 			dm->verbose = true;
@@ -352,7 +369,10 @@ int main(int argc, char **argv)
 	/* One thread so far (queue threads start with a front-end), as
 	 * the user change needs. */
 	sc = (struct sandbox_config){ .seccomp = dm->seccomp,
-				      .needs = SANDBOX_NEED_DISK, .probe = -1,
+				      .needs = SANDBOX_NEED_DISK |
+					       (dm->cfg.ncpus ?
+						SANDBOX_NEED_NUMA : 0),
+				      .probe = -1,
 				      .drop = dm->drop, .uid = dm->uid,
 				      .gid = dm->gid };
 	if (sandbox_lockdown(&sc, NAME))

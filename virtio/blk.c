@@ -408,6 +408,28 @@ static int blk_poll(struct blk_queue *q)
 	return ret;
 }
 
+/* Onto the queue's CPU when the device has a CPU list, else onto its NUMA
+ * node's CPUs when it has one. */
+static void blk_thread_place(struct blk_queue *q)
+{
+	const struct blk_config *cfg = &q->blk->cfg;
+	cpu_set_t one;
+
+	if (cfg->ncpus) {
+		CPU_ZERO(&one);
+		CPU_SET(cfg->cpu[q->index % cfg->ncpus], &one);
+		if (sched_setaffinity(0, sizeof(one), &one))
+			log_warn(q->name, "cannot move to CPU %u: %s",
+				 cfg->cpu[q->index % cfg->ncpus],
+				 strerror(errno));
+		return;
+	}
+	if (q->blk->cpus_set &&
+	    sched_setaffinity(0, sizeof(q->blk->cpus), &q->blk->cpus))
+		log_warn(q->name, "cannot move to NUMA node %d: %s",
+			 cfg->numa_node, strerror(errno));
+}
+
 static void *blk_thread(void *arg)
 {
 	struct blk_queue *q = arg;
@@ -415,10 +437,7 @@ static void *blk_thread(void *arg)
 
 	pthread_setname_np(pthread_self(), "tern-blk");
 	sandbox_enter(SANDBOX_BLK_IO);
-	if (q->blk->cpus_set &&
-	    sched_setaffinity(0, sizeof(q->blk->cpus), &q->blk->cpus))
-		log_warn(q->name, "cannot move to NUMA node %d: %s",
-			 q->blk->cfg.numa_node, strerror(errno));
+	blk_thread_place(q);
 	/* Chains may have been made available before the thread ran. */
 	blk_process(q);
 	while ((ret = uring_engine_run_once(&q->eng)) == 0) {
@@ -680,7 +699,8 @@ int virtio_blk_create(struct virtio_blk *b, const char *name,
 	b->mem = mem;
 	if (!cfg->queues || cfg->queues > VIRTIO_MAX_QUEUES ||
 	    !cfg->queue_size || cfg->queue_size > VIRTQ_MAX_SIZE ||
-	    (cfg->queue_size & (cfg->queue_size - 1)))
+	    (cfg->queue_size & (cfg->queue_size - 1)) ||
+	    cfg->ncpus > BLK_MAX_CPUS)
 		return -EINVAL;
 	ret = blk_image_open(&b->img, cfg->path, cfg->readonly, cfg->direct);
 	if (ret)
@@ -696,7 +716,7 @@ int virtio_blk_create(struct virtio_blk *b, const char *name,
 			       1ULL << VIRTIO_BLK_F_WRITE_ZEROES;
 	if (cfg->packed)
 		b->features |= 1ULL << VIRTIO_F_RING_PACKED;
-	if (cfg->numa_node >= 0) {
+	if (cfg->numa_node >= 0 && !cfg->ncpus) {
 		ret = blk_node_cpus(cfg->numa_node, &b->cpus);
 		b->cpus_set = !ret;
 		if (ret == -EINVAL)

@@ -14,8 +14,10 @@
 #include "vhost/user_proto.h"
 #include "virtio/queue.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <sys/eventfd.h>
@@ -591,11 +593,14 @@ static void test_cli(const char *exe, const char *img)
 		{ "--socket", "/tmp/x.sock", "--image", "x", "--user", "root" },
 		{ "--socket", "/tmp/x.sock", "--image", "x", "--user",
 		  "no-such-user-here" },
+		{ "--socket", "/tmp/x.sock", "--image", "x", "--cpus", "x" },
+		{ "--socket", "/tmp/x.sock", "--image", "x", "--cpus",
+		  "65535" },
 	};
 	static const char *const named[] = {
 		"--image", "--socket", "--queues", "--queues", "--queues",
 		"--serial", "--bogus", "extra", "--socket", "--seccomp",
-		"--user", "--user",
+		"--user", "--user", "--cpus", "--cpus",
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -686,6 +691,56 @@ static bool proc_status_is(pid_t pid, const char *key, const char *want)
 	return ok;
 }
 
+/* Every thread of PID named tern-blk but its main one (the queue
+ * threads) allowed on CPU alone: how many, or -1 when one is allowed on
+ * more or other CPUs. */
+static int queue_threads_on(pid_t pid, unsigned int cpu)
+{
+	char path[64], comm[32], want[16];
+	struct dirent *e;
+	int n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	snprintf(want, sizeof(want), "%u\n", cpu);
+	d = opendir(path);
+	while (d && (e = readdir(d))) {
+		pid_t tid = (pid_t)atoi(e->d_name);
+		char line[256] = "";
+		FILE *f;
+
+		if (tid <= 0 || tid == pid)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", (int)pid,
+			 (int)tid);
+		f = fopen(path, "r");
+		if (!f || !fgets(comm, sizeof(comm), f) ||
+		    strcmp(comm, "tern-blk\n")) {
+			if (f)
+				fclose(f);
+			continue;
+		}
+		fclose(f);
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/status",
+			 (int)pid, (int)tid);
+		f = fopen(path, "r");
+		while (f && fgets(line, sizeof(line), f))
+			if (!strncmp(line, "Cpus_allowed_list:", 18))
+				break;
+		if (f)
+			fclose(f);
+		if (strncmp(line, "Cpus_allowed_list:", 18) ||
+		    strcmp(line + 18 + strspn(line + 18, " \t"), want)) {
+			n = -1;
+			break;
+		}
+		n++;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
 /* The waiting lock: see test_cli. */
 static void wait_image_free(const char *img)
 {
@@ -702,13 +757,16 @@ static void wait_image_free(const char *img)
 
 /* tern-blk --user nobody: it runs as 65534 with no capabilities, and a
  * front-end on its socket writes and reads the image (opened before the
- * drop). Root only: dropping needs the privilege to drop. */
+ * drop). Root only: dropping needs the privilege to drop. With --cpus
+ * the last CPU this test may use: the queue's thread runs there alone. */
 static void test_user(const char *exe, const char *img, int img_fd,
 		      int memfd, uint8_t *mem)
 {
-	char dir[] = "/tmp/tern-blk-user-XXXXXX", path[64];
+	char dir[] = "/tmp/tern-blk-user-XXXXXX", path[64], cpus[16];
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	uint8_t back[512];
+	unsigned int cpu = 0;
+	cpu_set_t mine;
 	struct fe f;
 	pid_t pid;
 	int st = -1, ret = -1;
@@ -720,6 +778,11 @@ static void test_user(const char *exe, const char *img, int img_fd,
 	if (!mkdtemp(dir))
 		return;
 	snprintf(path, sizeof(path), "%s/s", dir);
+	if (!sched_getaffinity(0, sizeof(mine), &mine))
+		for (unsigned int c = 0; c < CPU_SETSIZE; c++)
+			if (CPU_ISSET(c, &mine))
+				cpu = c;
+	snprintf(cpus, sizeof(cpus), "%u", cpu);
 	wait_image_free(img);
 	pid = fork();
 	if (pid == 0) {
@@ -728,7 +791,7 @@ static void test_user(const char *exe, const char *img, int img_fd,
 		if (getenv("TEST_VERBOSE") == NULL)
 			dup2(null, 2);
 		execl(exe, exe, "--socket", path, "--image", img, "--user",
-		      "nobody", NULL);
+		      "nobody", "--cpus", cpus, NULL);
 		_exit(127);
 	}
 	fe_init(&f, NULL, memfd, mem);
@@ -760,6 +823,7 @@ static void test_user(const char *exe, const char *img, int img_fd,
 	memset(gpa(&f, SLOT_GPA(1) + 0x100), 0, 512);
 	CHECK_EQ(run_req(&f, 1, T_IN, 3, 512), S_OK);
 	CHECK(!memcmp(gpa(&f, SLOT_GPA(1) + 0x100), back, 512));
+	CHECK_EQ(queue_threads_on(pid, cpu), 1);
 
 	fe_close(&f);
 	kill(pid, SIGTERM);
