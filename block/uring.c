@@ -1013,11 +1013,15 @@ out:
 void numa_warn(int num, char *fmt, ...)
 {
 	char text[256];
+	size_t len;
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
+	len = strlen(text);
+	while (len && text[len - 1] == '\n')
+		text[--len] = '\0';
 	log_debug("libnuma", "%s", text);
 }
 
@@ -1030,7 +1034,8 @@ int blk_cpu_list(const char *text, uint16_t *cpu, unsigned int max,
 	set = numa_parse_cpustring_all(text);
 	if (!set)
 		return -EINVAL;
-	for (unsigned int c = 0; c < set->size && c <= UINT16_MAX && *n < max;
+	/* cpu_set_t holds CPU_SETSIZE CPUs: a larger one could not be set. */
+	for (unsigned int c = 0; c < set->size && c < CPU_SETSIZE && *n < max;
 	     c++)
 		if (numa_bitmask_isbitset(set, c))
 			cpu[(*n)++] = (uint16_t)c;
