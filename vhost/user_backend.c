@@ -542,6 +542,18 @@ static int ring_index(struct vu_dev *d, uint32_t idx, const char *req)
 	return 0;
 }
 
+/* Kick, call and error fds are eventfds (the specification's word). An
+ * eventfd is an anonymous inode, whose mode has no file type; a pipe, a
+ * socket, a terminal or a file has one, and a write to it (the queue
+ * thread writes the call fd per completion) could block the thread that
+ * makes it, or reach whatever the front-end opened. */
+static bool is_eventfd_like(int fd)
+{
+	struct stat st;
+
+	return !fstat(fd, &st) && !(st.st_mode & S_IFMT);
+}
+
 static int set_vring_fd(struct vu_dev *d, const struct vu_msg *m, int *fds)
 {
 	unsigned int i = m->p.u64 & VU_VRING_IDX_MASK;
@@ -552,6 +564,11 @@ static int set_vring_fd(struct vu_dev *d, const struct vu_msg *m, int *fds)
 	ret = ring_index(d, i, vu_req_name(m->hdr.request));
 	if (ret)
 		return ret;
+	if (fd >= 0 && !is_eventfd_like(fd)) {
+		log_err(d->name, "%s: queue %u: the fd is not an eventfd",
+			vu_req_name(m->hdr.request), i);
+		return -EINVAL;
+	}
 	q = &d->queues[i];
 	if (fd >= 0)
 		fds[0] = -1;	/* ours now */

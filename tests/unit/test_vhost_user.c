@@ -1073,6 +1073,26 @@ static int vring_kick_nofd_with_fd(struct conn *c)
 	return ret;
 }
 
+/* A pipe for a call fd: a write to it could block the queue thread. */
+static int vring_call_pipe(struct conn *c)
+{
+	int p[2], ret;
+
+	if (pipe2(p, O_CLOEXEC))
+		return -errno;
+	ret = fe_u64(c, VU_SET_VRING_CALL, VU_FLAG_NEED_REPLY, 0, &p[1], 1);
+	close(p[0]);
+	close(p[1]);
+	return ret;
+}
+
+/* A memory fd for a kick fd. */
+static int vring_kick_memfd(struct conn *c)
+{
+	return fe_u64(c, VU_SET_VRING_KICK, VU_FLAG_NEED_REPLY, 0, &c->memfd,
+		      1);
+}
+
 static int vring_kick_high_bits(struct conn *c)
 {
 	return fe_u64(c, VU_SET_VRING_KICK, VU_FLAG_NEED_REPLY,
@@ -1202,6 +1222,9 @@ int main(void)
 	bad_case("SET_VRING_CALL NOFD with fd", vring_kick_nofd_with_fd, true,
 		 EINVAL);
 	bad_case("SET_VRING_KICK high bits", vring_kick_high_bits, true,
+		 EINVAL);
+	bad_case("SET_VRING_CALL with a pipe", vring_call_pipe, true, EINVAL);
+	bad_case("SET_VRING_KICK with a memfd", vring_kick_memfd, true,
 		 EINVAL);
 	bad_case("SET_VRING_ADDR outside regions", vring_addr_outside, true,
 		 EFAULT);
