@@ -702,11 +702,10 @@ static int queue_threads_on(pid_t pid, unsigned int cpu)
 	DIR *d;
 
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-	snprintf(want, sizeof(want), "%u\n", cpu);
+	snprintf(want, sizeof(want), "\t%u\n", cpu);	/* the whole list */
 	d = opendir(path);
 	while (d && (e = readdir(d))) {
 		pid_t tid = (pid_t)atoi(e->d_name);
-		char line[256] = "";
 		FILE *f;
 
 		if (tid <= 0 || tid == pid)
@@ -714,23 +713,14 @@ static int queue_threads_on(pid_t pid, unsigned int cpu)
 		snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", (int)pid,
 			 (int)tid);
 		f = fopen(path, "r");
-		if (!f || !fgets(comm, sizeof(comm), f) ||
-		    strcmp(comm, "tern-blk\n")) {
-			if (f)
-				fclose(f);
-			continue;
-		}
-		fclose(f);
-		snprintf(path, sizeof(path), "/proc/%d/task/%d/status",
-			 (int)pid, (int)tid);
-		f = fopen(path, "r");
-		while (f && fgets(line, sizeof(line), f))
-			if (!strncmp(line, "Cpus_allowed_list:", 18))
-				break;
+		comm[0] = '\0';
+		if (f && !fgets(comm, sizeof(comm), f))
+			comm[0] = '\0';
 		if (f)
 			fclose(f);
-		if (strncmp(line, "Cpus_allowed_list:", 18) ||
-		    strcmp(line + 18 + strspn(line + 18, " \t"), want)) {
+		if (strcmp(comm, "tern-blk\n"))
+			continue;
+		if (!proc_status_is(tid, "Cpus_allowed_list:", want)) {
 			n = -1;
 			break;
 		}
