@@ -17,6 +17,7 @@
 #include <linux/seccomp.h>
 #include <linux/vhost.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -110,6 +111,10 @@ const struct sb_rule sb_rules[] = {
 	{ "epoll_ctl", SB_MAIN | SB_VCPU, 0,
 	  .why = "watches: console, vhost-user sockets, device errors" },
 	{ "tgkill", SB_MAIN, 0, .why = "kicking vCPUs out of KVM_RUN" },
+	/* SIGUSR1: virtio/blk.h's BLK_STOP_SIGNAL. */
+	{ "tgkill", SB_BLKD, 0, .nargs = 1,
+	  .args = { ARG_EQ(2, SIGUSR1) }, .args_text = "SIGUSR1",
+	  .why = "a queue's stop ends a write to a front-end's full eventfd" },
 	{ "pread64", SB_MAIN, 0, .why = "KVM statistics (SIGUSR2, exit)" },
 	{ "accept4", SB_MAIN, T_CSOCK, .why = "a console client" },
 	{ "openat", SB_MAIN, T_STATS, .why = "--stats FILE" },

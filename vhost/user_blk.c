@@ -39,6 +39,7 @@ static int vu_blk_queue_start(void *opaque, unsigned int i, struct virtq *vq,
 		.err_fd = q->err_fd,
 		.ops = &vu_blk_ring_ops,
 		.ctx = q,
+		.peer_fds = true,	/* the front-end's eventfds */
 	};
 	int ret;
 
@@ -92,6 +93,13 @@ int vu_blk_create(struct vu_blk *vb, const char *name,
 	}
 	c.queue_size = VIRTQ_MAX_SIZE;
 	c.packed = true;
+	/* The rings' fds are the front-end's: their queues stop by signal
+	 * if need be. */
+	ret = virtio_blk_stop_signal_init();
+	if (ret) {
+		log_err(vb->name, "stop signal: %s", strerror(-ret));
+		return ret;
+	}
 	ret = virtio_blk_create(&vb->blk, vb->name, &c, NULL);
 	if (ret) {
 		log_err(vb->name, "%s: %s", c.path, strerror(-ret));

@@ -24,8 +24,9 @@ struct vu_blk {
 
 /* Opens cfg->path (exclusive lock, see block/image.h) and prepares
  * cfg->queues queues (1..VU_MAX_QUEUES). cfg->queue_size is ignored: a
- * front-end may ask for any ring up to VIRTQ_MAX_SIZE. 0 or -errno, with
- * a log line. */
+ * front-end may ask for any ring up to VIRTQ_MAX_SIZE. Installs the
+ * process's BLK_STOP_SIGNAL handler (virtio/blk.h): call it before
+ * seccomp. 0 or -errno, with a log line. */
 int vu_blk_create(struct vu_blk *vb, const char *name,
 		  const struct blk_config *cfg);
 

@@ -433,9 +433,15 @@ static void blk_thread_place(struct blk_queue *q)
 static void *blk_thread(void *arg)
 {
 	struct blk_queue *q = arg;
+	sigset_t stop;
 	int ret;
 
 	pthread_setname_np(pthread_self(), "tern-blk");
+	if (q->ring.peer_fds) {
+		sigemptyset(&stop);
+		sigaddset(&stop, BLK_STOP_SIGNAL);
+		pthread_sigmask(SIG_UNBLOCK, &stop, NULL);
+	}
 	sandbox_enter(SANDBOX_BLK_IO);
 	blk_thread_place(q);
 	/* Chains may have been made available before the thread ran. */
@@ -495,6 +501,50 @@ static void blk_config_read(void *dev, uint32_t off, uint8_t *data,
 		memcpy(data, cfg + off, len);
 }
 
+static void blk_stop_handler(int sig)
+{
+	(void)sig;	/* only ends a blocked write */
+}
+
+int virtio_blk_stop_signal_init(void)
+{
+	struct sigaction sa = { .sa_handler = blk_stop_handler };
+	sigset_t stop;
+
+	sigemptyset(&stop);
+	sigaddset(&stop, BLK_STOP_SIGNAL);
+	if (sigaction(BLK_STOP_SIGNAL, &sa, NULL))
+		return -errno;
+	return -pthread_sigmask(SIG_BLOCK, &stop, NULL);
+}
+
+/* Joins the I/O thread of a ring whose fds a peer holds: while it has not
+ * ended, each BLK_STOP_WAIT_MS the signal ends a write it is blocked in (a
+ * wait in io_uring_enter that it interrupts is simply retried). */
+static void blk_join_peer(struct blk_queue *q)
+{
+	bool told = false;
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	for (;;) {
+		t.tv_nsec += BLK_STOP_WAIT_MS * 1000000L;
+		if (t.tv_nsec >= 1000000000L) {
+			t.tv_sec++;
+			t.tv_nsec -= 1000000000L;
+		}
+		if (pthread_clockjoin_np(q->thread, NULL, CLOCK_MONOTONIC,
+					 &t) != ETIMEDOUT)
+			return;
+		if (!told)
+			log_warn(q->name, "not stopped after %u ms: "
+				 "interrupting it (is an eventfd of the "
+				 "front-end's full?)", BLK_STOP_WAIT_MS);
+		told = true;
+		pthread_kill(q->thread, BLK_STOP_SIGNAL);
+	}
+}
+
 static void blk_queue_stop(struct blk_queue *q)
 {
 	uint64_t one = 1;
@@ -503,7 +553,10 @@ static void blk_queue_stop(struct blk_queue *q)
 		return;
 	if (write(q->stop_fd, &one, sizeof(one)) < 0)
 		log_err(q->name, "stopping: %s", strerror(errno));
-	pthread_join(q->thread, NULL);
+	if (q->ring.peer_fds)
+		blk_join_peer(q);
+	else
+		pthread_join(q->thread, NULL);
 	uring_engine_destroy(&q->eng);
 	q->running = false;
 	q->blk->nrunning--;

@@ -11,6 +11,7 @@
 #include "virtio/device.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 
 #define BLK_DEFAULT_QUEUE_SIZE 256
@@ -99,7 +100,23 @@ struct blk_ring {
 					 * -1 none (then the bus, if set) */
 	const struct blk_ring_ops *ops;	/* NULL: virtq_pop/virtq_push */
 	void *ctx;			/* for ops */
+	bool peer_fds;			/* the fds are another process's:
+					 * see BLK_STOP_SIGNAL */
 };
+
+/* A ring's call, error and kick fds may belong to another process (a
+ * vhost-user front-end), which owns their flags and can fill an eventfd's
+ * counter so that the I/O thread's write to it blocks. The stop of a
+ * peer_fds ring that does not end within BLK_STOP_WAIT_MS interrupts the
+ * thread with BLK_STOP_SIGNAL: the write fails (EINTR) and the thread sees
+ * the stop. virtio_blk_stop_signal_init gives the signal a handler that
+ * does nothing and does not restart system calls, and blocks it in the
+ * calling thread (threads it starts inherit that; the I/O threads of
+ * peer_fds rings unblock it). Call it before any such ring starts and
+ * before seccomp. 0 or -errno. */
+#define BLK_STOP_SIGNAL SIGUSR1
+#define BLK_STOP_WAIT_MS 100
+int virtio_blk_stop_signal_init(void);
 
 /* Serves queue I of B on ring R with an I/O thread of its own. R's vq
  * may hold at most cfg.queue_size entries. The fds stay the caller's and

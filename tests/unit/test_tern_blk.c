@@ -505,6 +505,53 @@ static void test_broken_ring(struct vu_blk *vb, int memfd, uint8_t *mem)
 	close(err);
 }
 
+/* A front-end that fills its call eventfd's counter (a blocking eventfd:
+ * the flags are the front-end's) blocks the I/O thread's interrupt write.
+ * The disconnect still stops the queue, and the next front-end is
+ * served. Unfixed, vu_blk_dispatch never returns and the alarm ends the
+ * test. */
+static void test_full_call_counter(struct vu_blk *vb, int img, int memfd,
+				   uint8_t *mem)
+{
+	uint64_t full = 0xfffffffffffffffeULL, n = 0;
+	int call = eventfd(0, EFD_CLOEXEC);
+	struct fe f;
+
+	memset(mem, 0, MEM_SIZE);
+	CHECK_EQ(fe_open(&f, vb, memfd, mem), 0);
+	CHECK_NE(call, -1);
+	close(f.q.call_fd);
+	f.q.call_fd = dup(call);	/* fe_close closes it */
+	CHECK_EQ(write(call, &full, 8), 8);
+	fe_negotiate(&f, 1ULL << VU_PF_REPLY_ACK);
+	fe_start_ring(&f, 0);
+	fq_publish(&f.q, build(&f, 0, T_IN, 0, 512));
+	CHECK_EQ(fq_kick(&f.q), 0);
+	for (int i = 0; i < 200 && fq_used_idx(&f.q) != 1; i++)
+		usleep(10000);
+	CHECK_EQ(fq_used_idx(&f.q), 1);
+	CHECK_EQ(status(&f, 0), S_OK);
+	alarm(20);
+	fe_close(&f);
+	CHECK_EQ(vu_blk_dispatch(vb), -ECONNRESET);
+	alarm(0);
+	CHECK(!vb->vu.queues[0].started);
+
+	/* The counter is as the front-end left it: nothing was added. */
+	memset(mem, 0, MEM_SIZE);
+	CHECK_EQ(fe_open(&f, vb, memfd, mem), 0);
+	fe_negotiate(&f, 1ULL << VU_PF_REPLY_ACK);
+	fe_start_ring(&f, 0);
+	CHECK_EQ(pwrite(img, "tern", 4, 0), 4);
+	CHECK_EQ(run_req(&f, 0, T_IN, 0, 512), S_OK);
+	CHECK_EQ(memcmp(gpa(&f, SLOT_GPA(0) + 0x100), "tern", 4), 0);
+	fe_close(&f);
+	CHECK_EQ(vu_blk_dispatch(vb), -ECONNRESET);
+	CHECK_EQ(read(call, &n, 8), 8);
+	CHECK_EQ(n, full);
+	close(call);
+}
+
 /* Hostile messages: each ends in an error ack or a closed connection,
  * never a crash, and the device serves the next front-end. */
 static void test_hostile(struct vu_blk *vb, int memfd, uint8_t *mem)
@@ -799,6 +846,9 @@ static void test_user(const char *exe, const char *img, int img_fd,
 	}
 	CHECK_EQ(ret, 0);
 	fe_negotiate(&f, (1ULL << VU_PF_REPLY_ACK));
+	/* A blocking call eventfd (below, the front-end fills it). */
+	close(f.q.call_fd);
+	f.q.call_fd = eventfd(0, EFD_CLOEXEC);
 	fe_start_ring(&f, 0);
 	CHECK(proc_status_is(pid, "Uid:", "65534\t65534\t65534\t65534"));
 	CHECK(proc_status_is(pid, "Gid:", "65534\t65534\t65534\t65534"));
@@ -815,9 +865,25 @@ static void test_user(const char *exe, const char *img, int img_fd,
 	CHECK(!memcmp(gpa(&f, SLOT_GPA(1) + 0x100), back, 512));
 	CHECK_EQ(queue_threads_on(pid, cpu), 1);
 
+	/* The front-end fills its call eventfd's counter: the interrupt
+	 * write blocks the queue thread. The stop at the disconnect ends
+	 * it, under seccomp, and the daemon still exits on SIGTERM. */
+	CHECK_EQ(write(f.q.call_fd, &(uint64_t){ 0xfffffffffffffffeULL }, 8),
+		 8);
+	fq_publish(&f.q, build(&f, 2, T_IN, 3, 512));
+	CHECK_EQ(fq_kick(&f.q), 0);
+	for (int i = 0; i < 200 && fq_used_idx(&f.q) != f.q.avail_idx; i++)
+		usleep(10000);
+	CHECK_EQ(status(&f, 2), S_OK);
 	fe_close(&f);
 	kill(pid, SIGTERM);
-	waitpid(pid, &st, 0);
+	for (int i = 0; i < 1000 && waitpid(pid, &st, WNOHANG) == 0; i++)
+		usleep(10000);
+	if (kill(pid, 0) == 0) {
+		CHECK(!"tern-blk ended by SIGTERM within 10 s");
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+	}
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	unlink(path);		/* nobody may not remove it from our dir */
 	rmdir(dir);
@@ -856,6 +922,7 @@ int main(int argc, char **argv)
 		test_io_and_reconnect(vb, img, memfd, mem);
 		test_inflight(vb, img, memfd, mem);
 		test_broken_ring(vb, memfd, mem);
+		test_full_call_counter(vb, img, memfd, mem);
 		test_hostile(vb, memfd, mem);
 		vu_blk_destroy(vb);
 	}
