@@ -380,6 +380,27 @@ static void test_handshake(void)
 		CHECK_EQ(errno, EAGAIN);
 		CHECK_EQ(fcntl(c.f.call_fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
 	}
+	/* A third, blocking, with its counter full: the interrupt that would
+	 * block the dispatching thread is left out, the swap is made. */
+	{
+		uint64_t full = 0xfffffffffffffffeULL;
+		int call3 = eventfd(0, EFD_CLOEXEC);
+
+		CHECK_EQ(write(call3, &full, sizeof(full)), 8);
+		alarm(10);
+		CHECK_EQ(fe_u64(&c, VU_SET_VRING_CALL, VU_FLAG_NEED_REPLY, 0,
+				&call3, 1), 0);
+		CHECK_EQ(ack(&c), 0);
+		alarm(0);
+		CHECK_EQ(c.f.stops, 0);
+		CHECK_EQ(read(call3, &cnt, sizeof(cnt)), 8);
+		CHECK_EQ(cnt, full);
+		cnt = 2;
+		CHECK_EQ(write(c.f.call_fd, &cnt, sizeof(cnt)), 8);
+		CHECK_EQ(read(call3, &cnt, sizeof(cnt)), 8);
+		CHECK_EQ(cnt, 2);
+		close(call3);
+	}
 
 	CHECK_EQ(fe_send(&c, VU_GET_CONFIG, 0, &cfg, VU_CONFIG_HDR_SIZE + 8,
 			 NULL, 0), 0);
