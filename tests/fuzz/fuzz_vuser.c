@@ -30,8 +30,10 @@
  *            (the guest changes its rings)
  *  7 vring fd a (1 byte): SET_VRING_KICK, CALL or ERR (a % 3) for queue
  *            (a >> 2) % 8 (4 and up: no such queue), with a fresh
- *            eventfd, or a memfd when bit 6 is set (not an eventfd: to
- *            be refused), or with the no-fd flag when bit 7 is set
+ *            eventfd (its counter filled, so that a write to it would
+ *            block, when bit 5 is set), or a memfd when bit 6 is set
+ *            (not an eventfd: to be refused), or with the no-fd flag
+ *            when bit 7 is set
  * After the script the socket's write side is shut and vu_dispatch runs
  * until it fails. Checked: no crash (a SIGBUS is a region the backend
  * mapped that could shrink), no fd left open, every segment of every
@@ -336,6 +338,9 @@ static void fz_vring_fd(struct fz_dev *f, int fe, uint8_t a)
 		m.p.u64 |= VU_VRING_NOFD;
 	else if ((fd = fz_memfd(f, a & 0x40 ? 0 : 5, 0x1000, NULL, 0)) < 0)
 		return;
+	else if ((a & 0x60) == 0x20)
+		FZ_NEVER(write(fd, &(uint64_t){ 0xfffffffffffffffeULL }, 8) !=
+			 8);
 	fz_msg(f, fe, &m, &fd, fd < 0 ? 0 : 1);
 }
 
