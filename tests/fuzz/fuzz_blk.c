@@ -17,7 +17,10 @@
  * length byte per segment (scaled by 8), then the bytes of the readable
  * segments (the header, data) while the input lasts. The I/O thread of
  * virtio_blk_queue_start takes them (decode, io_uring on a 1 MiB memfd
- * image, completion) and is stopped; every used entry is checked: a head
+ * image, completion) and is stopped. Byte 0 bit 6: the thread polls the
+ * ring after work (as --poll-us makes it), and the second half of the
+ * chains is made available 100 us after the start, while it may poll.
+ * Every used entry is checked: a head
  * that was made available, once, with a length within its chain's
  * writable bytes, and the status byte written.
  *
@@ -105,6 +108,7 @@ static int fz_queue(const uint8_t *data, size_t size)
 	const uint8_t *src;
 	uint64_t buf = FZ_BUFS, n;
 	uint16_t num = (uint16_t)(1u << (data[1] % 9)), nd = 0, nch = 0;
+	bool poll = data[0] & 0x40;
 	struct blk_ring r;
 	uint64_t before[CTR_N], after[CTR_N];
 	unsigned int nused = 0, nerr = 0;
@@ -168,7 +172,7 @@ static int fz_queue(const uint8_t *data, size_t size)
 		nch++;
 		fz_stats.queued++;
 	}
-	avail->idx = htole16(nch);
+	avail->idx = htole16(poll ? nch / 2 : nch);
 	FZ_NEVER(virtq_init(&vq, "virtio-blk-fuzz q0", &fq.mem, num, FZ_DESC,
 			    FZ_AVAIL, FZ_USED, 1ULL << VIRTIO_F_VERSION_1, 0));
 	while (read(fq.kick, &n, sizeof(n)) > 0 || read(fq.err, &n, sizeof(n)) > 0)
@@ -176,7 +180,14 @@ static int fz_queue(const uint8_t *data, size_t size)
 	r = (struct blk_ring){ .vq = &vq, .kick_fd = fq.kick,
 			       .call_fd = fq.call, .err_fd = fq.err };
 	virtio_blk_queue_counters(&fq.b, 0, before);
+	fq.b.cfg.poll_us = poll ? 50 : 0;
 	FZ_NEVER(virtio_blk_queue_start(&fq.b, 0, &r));
+	if (poll) {
+		usleep(100);
+		__atomic_store_n(&avail->idx, htole16(nch), __ATOMIC_RELEASE);
+		FZ_NEVER(write(fq.kick, &(uint64_t){ 1 }, 8) != 8);
+		usleep(100);
+	}
 	/* The thread takes what is available when it starts (a budget of
 	 * it, the rest after a kick it gives itself); the stop waits for
 	 * whatever reached the engine. */
