@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -575,29 +574,18 @@ static int set_vring_fd(struct vu_dev *d, const struct vu_msg *m, int *fds)
 		fds[0] = -1;	/* ours now */
 	/* A front-end may replace a running queue's call fd: the new
 	 * eventfd takes the old one's number, which the device keeps
-	 * writing, with no stop. One interrupt on it covers a completion
-	 * signalled to the old eventfd just before; a spurious one is
-	 * harmless. The front-end owns the eventfd's flags and may have
-	 * filled its counter, which would block the write and this thread:
-	 * it is written only when poll says a write would not block. */
+	 * writing, with no stop; the device interrupts once on it (see
+	 * call_replaced). */
 	if (m->hdr.request == VU_SET_VRING_CALL && q->started && fd >= 0 &&
 	    q->call_fd >= 0) {
-		struct pollfd p = { .events = POLLOUT };
-		uint64_t one = 1;
-
 		ret = dup3(fd, q->call_fd, O_CLOEXEC) < 0 ? -errno : 0;
 		close(fd);
 		if (ret) {
 			log_err(q->name, "new call fd: %s", strerror(-ret));
 			return ret;
 		}
-		p.fd = q->call_fd;
-		if (poll(&p, 1, 0) != 1 || !(p.revents & POLLOUT))
-			log_warn(q->name, "the new call fd's counter is full: "
-				 "no interrupt on it");
-		else if (write(q->call_fd, &one, sizeof(one)) < 0)
-			log_warn(q->name, "interrupt on the new call fd: %s",
-				 strerror(errno));
+		if (d->ops->call_replaced)
+			d->ops->call_replaced(d->opaque, i);
 		return 0;
 	}
 	/* The device holds the three fds while the queue runs. */

@@ -98,6 +98,13 @@ struct vu_backend_ops {
 	int (*set_features)(void *opaque, uint64_t features);
 	/* Optional: RESET_OWNER/RESET_DEVICE, after every queue stopped. */
 	void (*reset)(void *opaque);
+	/* Optional: running queue q's call fd was replaced in place (the
+	 * number given to queue_start now reaches the front-end's new
+	 * eventfd). The device interrupts once on it, to cover a completion
+	 * signalled to the old eventfd just before, from a thread of its
+	 * own: the front-end may have filled the new eventfd, and a write
+	 * that blocks must not block the thread serving the socket. */
+	void (*call_replaced)(void *opaque, unsigned int q);
 };
 
 /* One mapped region from SET_MEM_TABLE. */

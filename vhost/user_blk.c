@@ -60,6 +60,13 @@ static void vu_blk_queue_stop(void *opaque, unsigned int i)
 	virtio_blk_queue_stop(&vb->blk, i);
 }
 
+static void vu_blk_call_replaced(void *opaque, unsigned int i)
+{
+	struct vu_blk *vb = opaque;
+
+	virtio_blk_queue_call_replaced(&vb->blk, i);
+}
+
 /* Reads past the model's config space (a front-end built with newer
  * headers asks for more) read as zero: the fields of features not
  * offered. */
@@ -112,6 +119,7 @@ int vu_blk_create(struct vu_blk *vb, const char *name,
 		.queue_start = vu_blk_queue_start,
 		.queue_stop = vu_blk_queue_stop,
 		.get_config = vu_blk_get_config,
+		.call_replaced = vu_blk_call_replaced,
 	};
 	return 0;
 }

@@ -51,7 +51,10 @@ struct blk_queue {
 	struct virtq own;		/* the PCI transport's ring */
 	struct blk_ring ring;		/* what is served: own or another's */
 	struct uring_engine eng;
-	int stop_fd;
+	int stop_fd;			/* wakes the thread: a stop when
+					 * stop_asked, else a look at
+					 * call_replaced */
+	bool stop_asked, call_replaced;	/* set by others, atomically */
 	pthread_t thread;
 	bool running, starved, signal, broken, stopping;
 	bool polling;			/* in blk_poll: kicks are off */
@@ -312,17 +315,32 @@ static void blk_kicked(void *ctx)
 		blk_process(q);
 }
 
-/* Interrupts the driver if a push since the last call asks for it. */
+/* Interrupts the driver if a push since the last call asks for it, or
+ * once after its call eventfd was replaced. */
 static void blk_notify(struct blk_queue *q)
 {
+	bool replaced = false, need;
 	uint64_t one = 1;
 
-	if (!q->signal)
+	if (__atomic_load_n(&q->call_replaced, __ATOMIC_RELAXED))
+		replaced = __atomic_exchange_n(&q->call_replaced, false,
+					       __ATOMIC_ACQUIRE);
+	if (!q->signal && !replaced)
 		return;
+	need = q->signal && virtq_need_notify(q->ring.vq);
 	q->signal = false;
-	if (virtq_need_notify(q->ring.vq) && q->ring.call_fd >= 0 &&
+	if ((need || replaced) && q->ring.call_fd >= 0 &&
 	    write(q->ring.call_fd, &one, sizeof(one)) < 0)
 		log_warn(q->name, "interrupt: %s", strerror(errno));
+}
+
+/* The engine's 1 (the stop fd fired) is a stop only when one was asked
+ * for; otherwise the wake was for blk_notify's look at call_replaced. */
+static int blk_stop_asked(struct blk_queue *q, int ret)
+{
+	if (ret == 1 && !__atomic_load_n(&q->stop_asked, __ATOMIC_ACQUIRE))
+		return 0;
+	return ret;
 }
 
 /* Takes what the driver made available while polling, up to the budget,
@@ -384,7 +402,7 @@ static int blk_poll(struct blk_queue *q)
 	virtq_disable_kicks(q->ring.vq);
 	end = mono_ns() + span;
 	for (;;) {
-		ret = uring_engine_poll(&q->eng, &events);
+		ret = blk_stop_asked(q, uring_engine_poll(&q->eng, &events));
 		if (ret)
 			break;
 		if (q->starved && q->free)
@@ -446,7 +464,8 @@ static void *blk_thread(void *arg)
 	blk_thread_place(q);
 	/* Chains may have been made available before the thread ran. */
 	blk_process(q);
-	while ((ret = uring_engine_run_once(&q->eng)) == 0) {
+	while ((ret = blk_stop_asked(q, uring_engine_run_once(&q->eng))) ==
+	       0) {
 		if (q->starved && q->free) {
 			q->starved = false;
 			blk_process(q);
@@ -551,6 +570,7 @@ static void blk_queue_stop(struct blk_queue *q)
 
 	if (!q->running)
 		return;
+	__atomic_store_n(&q->stop_asked, true, __ATOMIC_RELEASE);
 	if (write(q->stop_fd, &one, sizeof(one)) < 0)
 		log_err(q->name, "stopping: %s", strerror(errno));
 	if (q->ring.peer_fds)
@@ -593,6 +613,7 @@ static int blk_queue_run(struct virtio_blk *b, struct blk_queue *q)
 	int ret;
 
 	q->broken = q->starved = q->signal = q->stopping = false;
+	q->stop_asked = q->call_replaced = false;
 	q->errors_logged = 0;
 	q->free = NULL;
 	for (unsigned int i = size; i-- > 0;) {
@@ -671,6 +692,20 @@ void virtio_blk_queue_counters(const struct virtio_blk *b, unsigned int i,
 {
 	for (unsigned int k = 0; k < CTR_N; k++)
 		out[k] = i < b->cfg.queues ? ctr_get(&b->queues[i].ctr, k) : 0;
+}
+
+void virtio_blk_queue_call_replaced(struct virtio_blk *b, unsigned int i)
+{
+	struct blk_queue *q;
+	uint64_t one = 1;
+
+	if (i >= b->cfg.queues || !b->queues[i].running)
+		return;
+	q = &b->queues[i];
+	__atomic_store_n(&q->call_replaced, true, __ATOMIC_RELEASE);
+	if (write(q->stop_fd, &one, sizeof(one)) < 0)
+		log_warn(q->name, "waking for the new call fd: %s",
+			 strerror(errno));
 }
 
 void virtio_blk_queue_stop(struct virtio_blk *b, unsigned int i)

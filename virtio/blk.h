@@ -130,6 +130,13 @@ int virtio_blk_queue_start(struct virtio_blk *b, unsigned int i,
  * the ring or its fds afterwards. Harmless on a queue not running. */
 void virtio_blk_queue_stop(struct virtio_blk *b, unsigned int i);
 
+/* Queue I's call eventfd was replaced in place (the same fd number now
+ * reaches another eventfd): its I/O thread interrupts once on it, which
+ * covers a completion signalled to the old eventfd just before. The write
+ * is the thread's, so a blocking one is one its stop can end (see
+ * BLK_STOP_SIGNAL). Harmless on a queue not running. */
+void virtio_blk_queue_call_replaced(struct virtio_blk *b, unsigned int i);
+
 /* The engine counters of queue I as its thread left them: call after
  * virtio_blk_queue_stop (or the device's stop), before the next start. */
 void virtio_blk_queue_stats(const struct virtio_blk *b, unsigned int i,

@@ -505,6 +505,44 @@ static void test_broken_ring(struct vu_blk *vb, int memfd, uint8_t *mem)
 	close(err);
 }
 
+/* A new call fd for a running queue: no restart, the queue thread
+ * interrupts once on it; one whose counter the front-end filled (a
+ * blocking eventfd) is taken without blocking the thread serving the
+ * socket, and the queue still stops at the disconnect. */
+static void test_call_replaced(struct vu_blk *vb, int memfd, uint8_t *mem)
+{
+	uint64_t full = 0xfffffffffffffffeULL, n = 0;
+	int call2 = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	int call3 = eventfd(0, EFD_CLOEXEC);
+	struct pollfd p = { .fd = call2, .events = POLLIN };
+	struct fe f;
+
+	memset(mem, 0, MEM_SIZE);
+	CHECK_EQ(fe_open(&f, vb, memfd, mem), 0);
+	fe_negotiate(&f, 1ULL << VU_PF_REPLY_ACK);
+	fe_start_ring(&f, 0);
+	CHECK_EQ(run_req(&f, 0, T_IN, 0, 512), S_OK);
+	CHECK_EQ(call_ack(&f, VU_SET_VRING_CALL, &(uint64_t){ 0 }, 8, &call2,
+			  1), 0);
+	CHECK_EQ(poll(&p, 1, 2000), 1);
+	CHECK_EQ(read(call2, &n, 8), 8);
+	CHECK_EQ(n, 1);
+	CHECK(vb->vu.queues[0].started);
+
+	CHECK_EQ(write(call3, &full, 8), 8);
+	alarm(20);
+	CHECK_EQ(call_ack(&f, VU_SET_VRING_CALL, &(uint64_t){ 0 }, 8, &call3,
+			  1), 0);
+	fe_close(&f);
+	CHECK_EQ(vu_blk_dispatch(vb), -ECONNRESET);
+	alarm(0);
+	CHECK(!vb->vu.queues[0].started);
+	CHECK_EQ(read(call3, &n, 8), 8);
+	CHECK_EQ(n, full);
+	close(call2);
+	close(call3);
+}
+
 /* A front-end that fills its call eventfd's counter (a blocking eventfd:
  * the flags are the front-end's) blocks the I/O thread's interrupt write.
  * The disconnect still stops the queue, and the next front-end is
@@ -923,6 +961,7 @@ int main(int argc, char **argv)
 		test_inflight(vb, img, memfd, mem);
 		test_broken_ring(vb, memfd, mem);
 		test_full_call_counter(vb, img, memfd, mem);
+		test_call_replaced(vb, memfd, mem);
 		test_hostile(vb, memfd, mem);
 		vu_blk_destroy(vb);
 	}
