@@ -513,7 +513,9 @@ static int watch_arm(struct uring_engine *e, struct uring_watch *w)
 	sqe = io_uring_get_sqe(&e->ring);
 	if (!sqe) {
 		e->stats.enters++;
-		ret = io_uring_submit(&e->ring);
+		do
+			ret = io_uring_submit(&e->ring);
+		while (ret == -EINTR);	/* a queue's wake signal */
 		if (ret < 0)
 			goto out;
 		ret = 0;

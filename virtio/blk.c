@@ -544,6 +544,7 @@ static void blk_join_peer(struct blk_queue *q)
 {
 	bool told = false;
 	struct timespec t;
+	int ret;
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	for (;;) {
@@ -552,9 +553,14 @@ static void blk_join_peer(struct blk_queue *q)
 			t.tv_sec++;
 			t.tv_nsec -= 1000000000L;
 		}
-		if (pthread_clockjoin_np(q->thread, NULL, CLOCK_MONOTONIC,
-					 &t) != ETIMEDOUT)
+		ret = pthread_clockjoin_np(q->thread, NULL, CLOCK_MONOTONIC,
+					   &t);
+		if (!ret)
 			return;
+		if (ret != ETIMEDOUT) {
+			pthread_join(q->thread, NULL);
+			return;
+		}
 		if (!told)
 			log_warn(q->name, "not stopped after %u ms: "
 				 "interrupting it (is an eventfd of the "
