@@ -18,6 +18,7 @@
 #define BLK_SEG_MAX 126			/* data segments per request */
 #define BLK_SERIAL_LEN 20		/* VIRTIO_BLK_ID_BYTES */
 #define BLK_MAX_CPUS 64			/* CPUs a device's queues are spread on */
+#define BLK_POLL_US_MAX 1000000		/* the longest poll_us asked for */
 
 struct blk_config {
 	const char *path;

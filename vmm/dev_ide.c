@@ -20,7 +20,8 @@ static bool ided_selects(const struct dev_config *c)
 static int ided_check(const struct dev_config *c, const char *arg, FILE *err)
 {
 	static const char *const virtio_only[] = { "queues", "queue-size",
-						   "packed", "serial", NULL };
+						   "packed", "serial", "poll-us",
+						   NULL };
 	const char *word = devices_first_seen(c, virtio_only);
 
 	if (word)

@@ -29,7 +29,7 @@ static int vublk_check(const struct dev_config *c, const char *arg, FILE *err)
 	static const char *const path[] = { "path", NULL };
 	static const char *const local_only[] = { "if", "direct", "readonly",
 						  "packed", "serial", "media",
-						  "bootindex", NULL };
+						  "bootindex", "poll-us", NULL };
 	const char *word;
 
 	if (devices_first_seen(c, path))

@@ -122,6 +122,7 @@ static const struct opt_spec disk_specs[] = {
 	OPT_B("direct", struct dev_config, disk.d.direct),
 	OPT_B("readonly", struct dev_config, disk.d.readonly),
 	OPT_B("packed", struct dev_config, disk.d.packed),
+	OPT_U("poll-us", struct dev_config, disk.d.poll_us, 0, BLK_POLL_US_MAX),
 	OPT_F("serial", disk_serial,
 	      "at most " STRINGIFY(BLK_SERIAL_LEN) " characters"),
 	OPT_C("if", struct dev_config, disk.iface, disk_ifaces),

@@ -189,6 +189,16 @@ int main(void)
 		  "--disk", "path=/dev/null,if=scsi");
 	CHECK_BAD("--disk", "--kernel", "/dev/null", "--machine", "pc",
 		  "--disk", "path=/dev/null,if=ide,queues=2");
+	/* poll-us=: the I/O threads of tern's own virtio disks. */
+	CHECK_EQ(parse(&cli, "--kernel", "/dev/null", "--disk",
+		       "path=/dev/null,poll-us=50", NULL), CLI_RUN);
+	CHECK_EQ(cli.vm.devs[0].disk.d.poll_us, 50);
+	CHECK_BAD("poll-us", "--kernel", "/dev/null", "--disk",
+		  "path=/dev/null,poll-us=1000001");
+	CHECK_BAD("poll-us", "--kernel", "/dev/null", "--machine", "pc",
+		  "--disk", "path=/dev/null,if=ide,poll-us=5");
+	CHECK_BAD("poll-us", "--kernel", "/dev/null", "--disk",
+		  "vhost-user=/tmp/none.sock,poll-us=5");
 	CHECK_BAD("--disk", "--kernel", "/dev/null", "--machine", "pc",
 		  "--disk", "path=/dev/null,if=ide", "--disk",
 		  "path=/dev/null,if=ide", "--disk", "path=/dev/null,if=ide",
