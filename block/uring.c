@@ -515,7 +515,7 @@ static int watch_arm(struct uring_engine *e, struct uring_watch *w)
 		e->stats.enters++;
 		do
 			ret = io_uring_submit(&e->ring);
-		while (ret == -EINTR);	/* a queue's wake signal */
+		while (ret == -EINTR);	/* a signal to this thread */
 		if (ret < 0)
 			goto out;
 		ret = 0;
