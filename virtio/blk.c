@@ -55,6 +55,9 @@ struct blk_queue {
 					 * stop_asked, else a look at
 					 * call_replaced */
 	bool stop_asked, call_replaced;	/* set by others, atomically */
+	bool in_ring_write;		/* in (or entering) a write to one of
+					 * the ring's fds, which a stop may
+					 * have to interrupt (blk_join_peer) */
 	pthread_t thread;
 	bool running, starved, signal, broken, stopping;
 	bool polling;			/* in blk_poll: kicks are off */
@@ -251,15 +254,29 @@ static int blk_pop(struct blk_queue *q)
 	return virtq_pop(q->ring.vq, &q->chain);
 }
 
+/* Adds 1 to FD, one of the ring's eventfds, which another process may
+ * hold full (peer_fds): 0 or -errno. */
+static int blk_ring_write(struct blk_queue *q, int fd)
+{
+	uint64_t one = 1;
+	ssize_t n;
+
+	__atomic_store_n(&q->in_ring_write, true, __ATOMIC_RELAXED);
+	n = write(fd, &one, sizeof(one));
+	__atomic_store_n(&q->in_ring_write, false, __ATOMIC_RELAXED);
+	return n < 0 ? -errno : 0;
+}
+
 /* The ring is broken: tell whoever resets it. */
 static void blk_broken(struct blk_queue *q)
 {
-	uint64_t one = 1;
+	int ret;
 
 	if (q->ring.err_fd >= 0) {
-		if (write(q->ring.err_fd, &one, sizeof(one)) < 0)
+		ret = blk_ring_write(q, q->ring.err_fd);
+		if (ret)
 			log_warn(q->name, "error notification: %s",
-				 strerror(errno));
+				 strerror(-ret));
 	} else if (q->blk->bus.broken) {
 		virtio_bus_needs_reset(&q->blk->bus);
 	}
@@ -269,7 +286,6 @@ static void blk_broken(struct blk_queue *q)
 static void blk_process(struct blk_queue *q)
 {
 	unsigned int budget = BLK_KICK_BUDGET;
-	uint64_t one = 1;
 
 	if (q->broken)
 		return;
@@ -296,7 +312,7 @@ static void blk_process(struct blk_queue *q)
 		}
 		if (!budget) {
 			/* More may wait: come back after the completions. */
-			if (write(q->ring.kick_fd, &one, sizeof(one)) < 0)
+			if (blk_ring_write(q, q->ring.kick_fd))
 				q->starved = true;
 			return;
 		}
@@ -320,7 +336,7 @@ static void blk_kicked(void *ctx)
 static void blk_notify(struct blk_queue *q)
 {
 	bool replaced = false, need;
-	uint64_t one = 1;
+	int ret;
 
 	if (__atomic_load_n(&q->call_replaced, __ATOMIC_RELAXED))
 		replaced = __atomic_exchange_n(&q->call_replaced, false,
@@ -330,8 +346,8 @@ static void blk_notify(struct blk_queue *q)
 	need = q->signal && virtq_need_notify(q->ring.vq);
 	q->signal = false;
 	if ((need || replaced) && q->ring.call_fd >= 0 &&
-	    write(q->ring.call_fd, &one, sizeof(one)) < 0)
-		log_warn(q->name, "interrupt: %s", strerror(errno));
+	    (ret = blk_ring_write(q, q->ring.call_fd)))
+		log_warn(q->name, "interrupt: %s", strerror(-ret));
 }
 
 /* The engine's 1 (the stop fd fired) is a stop only when one was asked
@@ -537,9 +553,9 @@ int virtio_blk_stop_signal_init(void)
 	return -pthread_sigmask(SIG_BLOCK, &stop, NULL);
 }
 
-/* Joins the I/O thread of a ring whose fds a peer holds: while it has not
- * ended, each BLK_STOP_WAIT_MS the signal ends a write it is blocked in (a
- * wait in io_uring_enter that it interrupts is simply retried). */
+/* Joins the I/O thread of a ring whose fds a peer holds: each
+ * BLK_STOP_WAIT_MS that it has not ended while it writes one of them, the
+ * signal ends that write. A thread still draining requests is left to. */
 static void blk_join_peer(struct blk_queue *q)
 {
 	bool told = false;
@@ -561,10 +577,12 @@ static void blk_join_peer(struct blk_queue *q)
 			pthread_join(q->thread, NULL);
 			return;
 		}
+		if (!__atomic_load_n(&q->in_ring_write, __ATOMIC_RELAXED))
+			continue;
 		if (!told)
-			log_warn(q->name, "not stopped after %u ms: "
-				 "interrupting it (is an eventfd of the "
-				 "front-end's full?)", BLK_STOP_WAIT_MS);
+			log_warn(q->name, "stop: a write to an eventfd of the "
+				 "front-end's blocks (its counter full): "
+				 "interrupting it");
 		told = true;
 		pthread_kill(q->thread, BLK_STOP_SIGNAL);
 	}

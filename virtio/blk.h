@@ -108,9 +108,9 @@ struct blk_ring {
 /* A ring's call, error and kick fds may belong to another process (a
  * vhost-user front-end), which owns their flags and can fill an eventfd's
  * counter so that the I/O thread's write to it blocks. The stop of a
- * peer_fds ring that does not end within BLK_STOP_WAIT_MS interrupts the
- * thread with BLK_STOP_SIGNAL: the write fails (EINTR) and the thread sees
- * the stop. virtio_blk_stop_signal_init gives the signal a handler that
+ * peer_fds ring whose thread is still in such a write after
+ * BLK_STOP_WAIT_MS interrupts it with BLK_STOP_SIGNAL: the write fails
+ * (EINTR) and the thread sees the stop. virtio_blk_stop_signal_init gives the signal a handler that
  * does nothing and does not restart system calls, and blocks it in the
  * calling thread (threads it starts inherit that; the I/O threads of
  * peer_fds rings unblock it). Call it before any such ring starts and
