@@ -125,18 +125,47 @@ static int set(const struct opts_table *t, const struct opt_spec *s,
 	return -EINVAL;
 }
 
+/* The next word of *S, cut at the first ',' outside a bracketed value
+ * (KEY=[...]: a '[' right after the word's first '=' opens it, and it may
+ * hold commas and brackets of its own); *S moves
+ * past it. NULL when no word is left; empty words are skipped, as
+ * strtok's. An unclosed bracket runs to the end: the word's parser
+ * rejects it. */
+static char *next_word(char **s)
+{
+	char *w = *s, *p, *eq = NULL;
+	int depth = 0;
+
+	while (*w == ',')
+		w++;
+	if (!*w)
+		return NULL;
+	for (p = w; *p && (*p != ',' || depth); p++) {
+		if (*p == '=' && !eq)
+			eq = p;
+		if (*p == '[' && (depth || (eq && p == eq + 1)))
+			depth++;
+		else if (*p == ']' && depth)
+			depth--;
+	}
+	if (*p)
+		*p++ = '\0';
+	*s = p;
+	return w;
+}
+
 int opts_parse(const struct opts_table *t, const char *arg, void *target,
 	       uint64_t *seen, FILE *err)
 {
-	char *copy = strdup(arg), *tok, *save = NULL;
+	char *copy = strdup(arg), *tok, *rest = copy;
 	bool first = true;
 	int ret = 0;
 
 	*seen = 0;
 	if (!copy)
 		return -ENOMEM;
-	for (tok = strtok_r(copy, ",", &save); tok && !ret;
-	     tok = strtok_r(NULL, ",", &save), first = false) {
+	for (tok = next_word(&rest); tok && !ret;
+	     tok = next_word(&rest), first = false) {
 		char *value = strchr(tok, '=');
 		const char *key = tok;
 		int i;

@@ -3,8 +3,9 @@
  * table. Each entry names its key, its type and the range or choices it
  * takes; the error messages are made from the same entries, so a limit is
  * written once (the constant the table names) and the message can't drift
- * from the check. Every rejection is one line on `err`:
- * "tern: --OPTION: KEY=VALUE: what it takes". */
+ * from the check. A value that opens with '[' runs to its matching ']'
+ * and may hold commas (queue-affinity=[0@[0,1],1@[2]]). Every rejection
+ * is one line on `err`: "tern: --OPTION: KEY=VALUE: what it takes". */
 #ifndef TERN_CORE_OPTS_H
 #define TERN_CORE_OPTS_H
 

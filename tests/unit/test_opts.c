@@ -75,6 +75,15 @@ int main(void)
 	CHECK_EQ(opts_index(&table, "colour"), 3);
 	CHECK_EQ(opts_index(&table, "nope"), -1);
 	CHECK_EQ(parse("word=nomem", &t, &seen), -ENOMEM);
+	/* A bracketed value keeps its commas; a '[' later in a value is a
+	 * letter like any other. */
+	CHECK_EQ(parse("word=[,],n=5", &t, &seen), 0);
+	CHECK_EQ(t.u16, 5);
+	CHECK_EQ(seen, (1 << 0) | (1 << 4));
+	CHECK_EQ(parse("word=a[,n=6", &t, &seen), 0);
+	CHECK_EQ(t.u16, 6);
+	CHECK_EQ(parse(",,n=7,,", &t, &seen), 0);
+	CHECK_EQ(t.u16, 7);
 
 	CHECK_REJECT("n=301", "tern: --thing: n=301: give 2 to 300\n");
 	CHECK_REJECT("n=1", "tern: --thing: n=1: give 2 to 300\n");
@@ -93,5 +102,12 @@ int main(void)
 	CHECK_REJECT("what=1", "tern: --thing: unknown parameter 'what' (n=, "
 		     "size=, on=, colour=, word=)\n");
 	CHECK_REJECT("n=3,bare", "tern: --thing: 'bare' is not KEY=VALUE\n");
+	CHECK_REJECT("word=[a,b]", "tern: --thing: word=[a,b]: at most 3 "
+		     "letters\n");
+	/* Unclosed: the rest of the string is the value. */
+	CHECK_REJECT("word=[a,n=3", "tern: --thing: word=[a,n=3: at most 3 "
+		     "letters\n");
+	CHECK_REJECT("word=[[]],n=3", "tern: --thing: word=[[]]: at most 3 "
+		     "letters\n");
 	return check_done("test_opts");
 }
