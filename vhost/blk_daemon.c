@@ -48,6 +48,8 @@ enum {
 struct daemon {
 	const char *socket_path;
 	struct blk_config cfg;
+	uint16_t cpus[BLK_MAX_AFFINITY];	/* --cpus */
+	unsigned int ncpus;
 	bool verbose;
 	enum sandbox_seccomp seccomp;
 	bool drop;			/* --user given */
@@ -162,8 +164,8 @@ static int parse(struct daemon *dm, int argc, char **argv, bool *help)
 			}
 			break;
 		case 'c':
-			ret = blk_cpu_list(optarg, dm->cfg.cpu, BLK_MAX_CPUS,
-					   &dm->cfg.ncpus);
+			ret = blk_cpu_list(optarg, dm->cpus, BLK_MAX_AFFINITY,
+					   &dm->ncpus);
 			if (ret == -ENOSYS)
 				return usage_error("--cpus %s: built without "
 						   "libnuma", optarg);
@@ -211,6 +213,11 @@ static int parse(struct daemon *dm, int argc, char **argv, bool *help)
 		return usage_error("--socket: missing");
 	if (!dm->cfg.path)
 		return usage_error("--image: missing");
+	/* Queue i on the i-th CPU of --cpus, round robin. */
+	_Static_assert(VU_MAX_QUEUES <= BLK_MAX_AFFINITY, "a pair per queue");
+	for (unsigned int i = 0; dm->ncpus && i < dm->cfg.queues; i++)
+		dm->cfg.affinity[dm->cfg.naffinity++] = (struct blk_affinity){
+			(uint16_t)i, dm->cpus[i % dm->ncpus] };
 	return 0;
 }
 
@@ -370,7 +377,7 @@ int main(int argc, char **argv)
 	 * the user change needs. */
 	sc = (struct sandbox_config){ .seccomp = dm->seccomp,
 				      .needs = SANDBOX_NEED_DISK |
-					       (dm->cfg.ncpus ?
+					       (dm->cfg.naffinity ?
 						SANDBOX_NEED_NUMA : 0),
 				      .probe = -1,
 				      .drop = dm->drop, .uid = dm->uid,

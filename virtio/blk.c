@@ -442,20 +442,24 @@ static int blk_poll(struct blk_queue *q)
 	return ret;
 }
 
-/* Onto the queue's CPU when the device has a CPU list, else onto its NUMA
- * node's CPUs when it has one. */
+/* Onto the CPUs the device's affinity pairs give the queue, else onto its
+ * NUMA node's CPUs when it has one. */
 static void blk_thread_place(struct blk_queue *q)
 {
 	const struct blk_config *cfg = &q->blk->cfg;
-	cpu_set_t one;
+	unsigned int n = 0;
+	cpu_set_t set;
 
-	if (cfg->ncpus) {
-		CPU_ZERO(&one);
-		CPU_SET(cfg->cpu[q->index % cfg->ncpus], &one);
-		if (sched_setaffinity(0, sizeof(one), &one))
-			log_warn(q->name, "cannot move to CPU %u: %s",
-				 cfg->cpu[q->index % cfg->ncpus],
-				 strerror(errno));
+	CPU_ZERO(&set);
+	for (unsigned int i = 0; i < cfg->naffinity; i++)
+		if (cfg->affinity[i].queue == q->index) {
+			CPU_SET(cfg->affinity[i].cpu, &set);
+			n++;
+		}
+	if (n) {
+		if (sched_setaffinity(0, sizeof(set), &set))
+			log_warn(q->name, "cannot move to its %u CPU(s): %s",
+				 n, strerror(errno));
 		return;
 	}
 	if (q->blk->cpus_set &&
@@ -812,8 +816,17 @@ int virtio_blk_create(struct virtio_blk *b, const char *name,
 	if (!cfg->queues || cfg->queues > VIRTIO_MAX_QUEUES ||
 	    !cfg->queue_size || cfg->queue_size > VIRTQ_MAX_SIZE ||
 	    (cfg->queue_size & (cfg->queue_size - 1)) ||
-	    cfg->ncpus > BLK_MAX_CPUS)
+	    cfg->naffinity > BLK_MAX_AFFINITY)
 		return -EINVAL;
+	for (unsigned int i = 0; i < cfg->naffinity; i++)
+		if (cfg->affinity[i].queue >= cfg->queues ||
+		    cfg->affinity[i].cpu >= CPU_SETSIZE) {
+			log_err(name, "affinity: queue %u on CPU %u: the "
+				"device has %u queues, a CPU set %d CPUs",
+				cfg->affinity[i].queue, cfg->affinity[i].cpu,
+				cfg->queues, CPU_SETSIZE);
+			return -EINVAL;
+		}
 	ret = blk_image_open(&b->img, cfg->path, cfg->readonly, cfg->direct);
 	if (ret)
 		return ret;
@@ -828,7 +841,7 @@ int virtio_blk_create(struct virtio_blk *b, const char *name,
 			       1ULL << VIRTIO_BLK_F_WRITE_ZEROES;
 	if (cfg->packed)
 		b->features |= 1ULL << VIRTIO_F_RING_PACKED;
-	if (cfg->numa_node >= 0 && !cfg->ncpus) {
+	if (cfg->numa_node >= 0) {
 		ret = blk_node_cpus(cfg->numa_node, &b->cpus);
 		b->cpus_set = !ret;
 		if (ret == -EINVAL)

@@ -17,8 +17,13 @@
 #define BLK_DEFAULT_QUEUE_SIZE 256
 #define BLK_SEG_MAX 126			/* data segments per request */
 #define BLK_SERIAL_LEN 20		/* VIRTIO_BLK_ID_BYTES */
-#define BLK_MAX_CPUS 64			/* CPUs a device's queues are spread on */
+#define BLK_MAX_AFFINITY 256		/* (queue, CPU) pairs of a device */
 #define BLK_POLL_US_MAX 1000000		/* the longest poll_us asked for */
+
+/* Queue QUEUE's I/O thread may run on CPU CPU (one pair per CPU). */
+struct blk_affinity {
+	uint16_t queue, cpu;
+};
 
 struct blk_config {
 	const char *path;
@@ -27,10 +32,10 @@ struct blk_config {
 	uint16_t queue_size;
 	char serial[BLK_SERIAL_LEN + 1];
 	int numa_node;			/* pin I/O threads near it; -1 none */
-	uint16_t cpu[BLK_MAX_CPUS];	/* queue i's thread runs on CPU
-					 * cpu[i % ncpus]; ncpus 0: none
-					 * (then numa_node applies) */
-	unsigned int ncpus;
+	/* Where the queues' threads run: queue q on the CPUs of the pairs
+	 * that name q; a queue that none names near numa_node, if set. */
+	struct blk_affinity affinity[BLK_MAX_AFFINITY];
+	unsigned int naffinity;
 	bool no_fixed_buffers;		/* never register guest RAM with
 					 * io_uring (uring_engine_use_memory) */
 	unsigned int poll_us;		/* adaptive polling: after work, the

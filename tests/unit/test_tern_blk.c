@@ -8,6 +8,7 @@
  * and the daemon's command line (argv[1] is the tern-blk executable). */
 #include "tests/fake_ring_core.h"
 #include "tests/unit/check.h"
+#include "tests/unit/proc_threads.h"
 #include "tests/unit/vu_fe.h"
 
 #include "vhost/user_blk.h"
@@ -757,64 +758,6 @@ static void test_cli(const char *exe, const char *img)
 		CHECK(access(path, F_OK) != 0);
 		rmdir(sock);
 	}
-}
-
-/* A line of /proc/PID/status: does KEY's value contain WANT? */
-static bool proc_status_is(pid_t pid, const char *key, const char *want)
-{
-	char path[64], line[256];
-	bool ok = false;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "r");
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, strlen(key)))
-			ok = strstr(line + strlen(key), want) != NULL;
-	if (f)
-		fclose(f);
-	return ok;
-}
-
-/* Every thread of PID named tern-blk but its main one (the queue
- * threads) allowed on CPU alone: how many, or -1 when one is allowed on
- * more or other CPUs. CPU -1: how many, wherever they run. */
-static int queue_threads_on(pid_t pid, int cpu)
-{
-	char path[64], comm[32], want[16];
-	struct dirent *e;
-	int n = 0;
-	DIR *d;
-
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-	snprintf(want, sizeof(want), "\t%d\n", cpu);	/* the whole list */
-	d = opendir(path);
-	while (d && (e = readdir(d))) {
-		pid_t tid = (pid_t)atoi(e->d_name);
-		FILE *f;
-
-		if (tid <= 0 || tid == pid)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", (int)pid,
-			 (int)tid);
-		f = fopen(path, "r");
-		comm[0] = '\0';
-		if (f && !fgets(comm, sizeof(comm), f))
-			comm[0] = '\0';
-		if (f)
-			fclose(f);
-		if (strcmp(comm, "tern-blk\n"))
-			continue;
-		if (cpu >= 0 &&
-		    !proc_status_is(tid, "Cpus_allowed_list:", want)) {
-			n = -1;
-			break;
-		}
-		n++;
-	}
-	if (d)
-		closedir(d);
-	return n;
 }
 
 /* Fills blocking eventfd FD's counter to its maximum, whatever it held

@@ -27,6 +27,7 @@
 #include "tests/unit/check.h"
 #include "tests/unit/fake_machine.h"
 #include "tests/unit/fake_ring.h"
+#include "tests/unit/proc_threads.h"
 #include "tests/unit/state_check.h"
 
 #include <fcntl.h>
@@ -165,6 +166,19 @@ static void disk_release(void *owner)
 	virtio_blk_destroy(&((struct disk *)owner)->blk);
 }
 
+/* The last CPU this process may run on: where the disk's queue goes. */
+static int last_cpu(void)
+{
+	cpu_set_t s;
+	int last = -1;
+
+	if (!sched_getaffinity(0, sizeof(s), &s))
+		for (int c = 0; c < CPU_SETSIZE; c++)
+			if (CPU_ISSET(c, &s))
+				last = c;
+	return last;
+}
+
 static void disk_init(struct disk *d, bool packed)
 {
 	struct blk_config cfg = {
@@ -172,6 +186,7 @@ static void disk_init(struct disk *d, bool packed)
 		 * lock is shared then), as source and destination would. */
 		.path = image, .queues = 1, .queue_size = QSIZE, .readonly = true,
 		.packed = packed, .numa_node = -1,
+		.affinity = { { 0, (uint16_t)last_cpu() } }, .naffinity = 1,
 	};
 
 	CHECK_EQ(virtio_blk_create(&d->blk, "disk0", &cfg, &mem), 0);
@@ -235,6 +250,8 @@ static void test_blk(bool packed)
 	data = offer_read(&q, 3);
 	notify(&m1, 0);
 	check_read(&q, data, 3);
+	/* The queue's thread answered from the CPU its affinity names. */
+	CHECK_EQ(queue_threads_on(getpid(), last_cpu()), 1);
 
 	/* Reset: the driver finds a device at status 0 and starts over. */
 	CHECK_EQ(device_reset(&d1->t.device), 0);
