@@ -117,6 +117,8 @@ enum field_type {
 	F_PAIRS,	/* Cloud Hypervisor counts a NIC's queues, tern its
 			 * pairs: an even count, halved */
 	F_VHOST_USER,	/* true: vhost_socket names the backend */
+	F_AFFINITY,	/* [{queue_index, host_cpus: [...]}] ->
+			 * [Q@[C,C],...] */
 };
 
 struct field_map {
@@ -133,6 +135,7 @@ static const struct field_map disk_fields[] = {
 	{ "num_queues", "queues", F_UINT },
 	{ "queue_size", "queue-size", F_UINT },
 	{ "serial", "serial", F_STR },
+	{ "queue_affinity", "queue-affinity", F_AFFINITY },
 	{ "vhost_user", NULL, F_VHOST_USER },
 	{ "vhost_socket", "vhost-user", F_STR },
 	{ "id", "id", F_STR },
@@ -166,7 +169,7 @@ static const struct field_map payload_fields[] = {
 };
 
 struct mapped {
-	char words[1024];		/* "path=x,readonly=on" */
+	char words[2048];		/* "path=x,readonly=on" */
 	bool vhost_user;		/* vhost_user: true */
 	bool socket;			/* vhost_socket given */
 };
@@ -193,9 +196,71 @@ static const char *type_name(enum field_type t)
 	case F_UINT:
 	case F_PAIRS:
 		return "a non-negative integer";
+	case F_AFFINITY:
+		return "a list of {\"queue_index\": N, \"host_cpus\": [N, ...]}";
 	default:
 		return "a string";
 	}
+}
+
+/* VAL += the formatted text, or -ENOSPC. */
+static int append(char *val, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int append(char *val, size_t len, const char *fmt, ...)
+{
+	size_t used = strlen(val);
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(val + used, len - used, fmt, ap);
+	va_end(ap);
+	return n < 0 || (size_t)n >= len - used ? -ENOSPC : 0;
+}
+
+/* Cloud Hypervisor's queue_affinity as the word's [Q@[C,C],...]: the
+ * shape is checked here, the numbers by the option's parser. */
+static int affinity_value(json_t *v, const char *where, char *val, size_t len,
+			  char *err, size_t errlen)
+{
+	size_t i, j;
+	json_t *e, *c;
+	int ret;
+
+	if (!json_is_array(v))
+		return fail(err, errlen, "%s.queue_affinity: give a list of "
+			    "{\"queue_index\": N, \"host_cpus\": [N, ...]}",
+			    where);
+	val[0] = '\0';
+	ret = append(val, len, "[");
+	json_array_foreach(v, i, e) {
+		json_t *q = json_object_get(e, "queue_index");
+		json_t *cpus = json_object_get(e, "host_cpus");
+
+		if (!json_is_object(e) || json_object_size(e) != 2 ||
+		    !json_is_integer(q) || json_integer_value(q) < 0 ||
+		    !json_is_array(cpus) || !json_array_size(cpus))
+			return fail(err, errlen, "%s.queue_affinity[%zu]: give "
+				    "{\"queue_index\": N, \"host_cpus\": [N, "
+				    "...]} and nothing else", where, i);
+		ret = ret ?: append(val, len, "%s%lld@[", i ? "," : "",
+				    (long long)json_integer_value(q));
+		json_array_foreach(cpus, j, c) {
+			if (!json_is_integer(c) || json_integer_value(c) < 0)
+				return fail(err, errlen, "%s.queue_affinity"
+					    "[%zu].host_cpus[%zu]: give a "
+					    "non-negative integer", where, i,
+					    j);
+			ret = ret ?: append(val, len, "%s%lld", j ? "," : "",
+					    (long long)json_integer_value(c));
+		}
+		ret = ret ?: append(val, len, "]");
+	}
+	ret = ret ?: append(val, len, "]");
+	if (ret)
+		return fail(err, errlen, "%s.queue_affinity: too long", where);
+	return 0;
 }
 
 /* One member's value as an option value, into VAL. */
@@ -224,6 +289,8 @@ static int member_value(const struct field_map *f, json_t *v, const char *where,
 			break;
 		snprintf(val, len, "%s", json_is_true(v) ? "on" : "off");
 		return 0;
+	case F_AFFINITY:
+		return affinity_value(v, where, val, len, err, errlen);
 	case F_UINT:
 	case F_PAIRS:
 		if (!json_is_integer(v) || (n = json_integer_value(v)) < 0)
@@ -257,7 +324,7 @@ static int map_object(json_t *obj, const struct field_map *fields, size_t n,
 		return fail(err, errlen, "%s: give an object", where);
 	json_object_foreach(obj, key, v) {
 		const struct field_map *f = NULL;
-		char val[512];
+		char val[1024];
 		int ret;
 
 		for (size_t i = 0; i < n && !f; i++)
@@ -284,9 +351,9 @@ static int map_object(json_t *obj, const struct field_map *fields, size_t n,
 		}
 		if (f->word && !strcmp(f->word, "vhost-user"))
 			m->socket = true;
-		snprintf(m->words + strlen(m->words),
-			 sizeof(m->words) - strlen(m->words), "%s%s=%s",
-			 m->words[0] ? "," : "", f->word, val);
+		if (append(m->words, sizeof(m->words), "%s%s=%s",
+			   m->words[0] ? "," : "", f->word, val))
+			return fail(err, errlen, "%s: too long in all", where);
 	}
 	if (m->socket && !m->vhost_user)
 		return fail(err, errlen, "%s.vhost_socket: only with "

@@ -21,7 +21,7 @@ static int ided_check(const struct dev_config *c, const char *arg, FILE *err)
 {
 	static const char *const virtio_only[] = { "queues", "queue-size",
 						   "packed", "serial", "poll-us",
-						   NULL };
+						   "queue-affinity", NULL };
 	const char *word = devices_first_seen(c, virtio_only);
 
 	if (word)

@@ -29,7 +29,8 @@ static int vublk_check(const struct dev_config *c, const char *arg, FILE *err)
 	static const char *const path[] = { "path", NULL };
 	static const char *const local_only[] = { "if", "direct", "readonly",
 						  "packed", "serial", "media",
-						  "bootindex", "poll-us", NULL };
+						  "bootindex", "poll-us",
+						  "queue-affinity", NULL };
 	const char *word;
 
 	if (devices_first_seen(c, path))

@@ -44,15 +44,23 @@ static int vblk_check(const struct dev_config *c, const char *arg, FILE *err)
 	if (c->disk.media == DISK_MEDIA_CDROM)
 		return opts_error(err, "disk", "media=cdrom is an IDE (ATAPI) "
 				  "device: add if=ide");
+	for (unsigned int i = 0; i < c->disk.d.naffinity; i++)
+		if (c->disk.d.affinity[i].queue >= c->disk.d.queues)
+			return opts_error(err, "disk", "queue-affinity: no "
+					  "queue %u: the disk's are 0 to %u "
+					  "(queues=%u)",
+					  c->disk.d.affinity[i].queue,
+					  c->disk.d.queues - 1,
+					  c->disk.d.queues);
 	return dev_disk_check_path(c, arg, err);
 }
 
 static unsigned int vblk_needs(const struct dev_config *c, int numa_node)
 {
-	/* I/O threads follow guest RAM's node unless told. */
+	/* I/O threads follow guest RAM's node or their queue-affinity. */
 	return SANDBOX_NEED_DISK |
-	       (c->disk.d.numa_node >= 0 || numa_node >= 0 ? SANDBOX_NEED_NUMA
-							    : 0);
+	       (c->disk.d.numa_node >= 0 || numa_node >= 0 ||
+			c->disk.d.naffinity ? SANDBOX_NEED_NUMA : 0);
 }
 
 static void vblk_set_bus(void *owner, struct virtio_bus bus)

@@ -2,6 +2,7 @@
  * vmm/devices.h. */
 #include "vmm/devices.h"
 
+#include "block/uring.h"
 #include "core/opts.h"
 #include "virtio/queue.h"
 
@@ -109,6 +110,58 @@ static int disk_bootindex(void *target, const char *v)
 	return 0;
 }
 
+/* queue-affinity=[Q@[CPUS],...]: queue Q's I/O thread runs on CPUS, a
+ * list of this machine's CPUs in libnuma's syntax (0,2-3). Queues it does
+ * not name run where the rest of tern runs. vblk_check holds Q below the
+ * disk's queues, which may come later in the words. */
+static int disk_affinity(void *target, const char *v)
+{
+	struct blk_config *d = &((struct dev_config *)target)->disk.d;
+	uint16_t cpu[BLK_MAX_AFFINITY + 1];
+	const char *p = v;
+
+	d->naffinity = 0;
+	if (*p++ != '[')
+		return -EINVAL;
+	if (!strcmp(p, "]"))
+		return 0;
+	for (;;) {
+		char list[1024], *end;
+		const char *close;
+		unsigned long q;
+		unsigned int n;
+
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		errno = 0;
+		q = strtoul(p, &end, 10);
+		if (errno || q >= VIRTIO_MAX_QUEUES || strncmp(end, "@[", 2))
+			return -EINVAL;
+		p = end + 2;
+		close = strchr(p, ']');
+		if (!close || close == p || (size_t)(close - p) >= sizeof(list))
+			return -EINVAL;
+		memcpy(list, p, (size_t)(close - p));
+		list[close - p] = '\0';
+		/* One more than room: a list too long is refused, not cut. */
+		if (blk_cpu_list(list, cpu, BLK_MAX_AFFINITY - d->naffinity + 1,
+				 &n) || n > BLK_MAX_AFFINITY - d->naffinity)
+			return -EINVAL;
+		for (unsigned int i = 0; i < n; i++)
+			d->affinity[d->naffinity++] =
+				(struct blk_affinity){ (uint16_t)q, cpu[i] };
+		p = close + 1;
+		if (*p == ']' && !p[1])
+			return 0;
+		if (*p++ != ',')
+			return -EINVAL;
+	}
+}
+
+#define AFFINITY_HELP                                                          \
+	"give [QUEUE@[CPUS],...], CPUS of this machine like 0,2-3 (at most "   \
+	STRINGIFY(BLK_MAX_AFFINITY) " CPUs in all)"
+
 static int dev_id(void *target, const char *v)
 {
 	return word_id(((struct dev_config *)target)->id, v);
@@ -123,6 +176,7 @@ static const struct opt_spec disk_specs[] = {
 	OPT_B("readonly", struct dev_config, disk.d.readonly),
 	OPT_B("packed", struct dev_config, disk.d.packed),
 	OPT_U("poll-us", struct dev_config, disk.d.poll_us, 0, BLK_POLL_US_MAX),
+	OPT_F("queue-affinity", disk_affinity, AFFINITY_HELP),
 	OPT_F("serial", disk_serial,
 	      "at most " STRINGIFY(BLK_SERIAL_LEN) " characters"),
 	OPT_C("if", struct dev_config, disk.iface, disk_ifaces),

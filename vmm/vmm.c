@@ -158,21 +158,50 @@ static void mac_string(const uint8_t mac[6], char out[18])
 		 mac[2], mac[3], mac[4], mac[5]);
 }
 
+/* queue-affinity as DiskConfig's queue_affinity: [{queue_index,
+ * host_cpus}], a queue's CPUs ascending as the option's list gave them. */
+static json_t *affinity_json(const struct blk_config *b)
+{
+	json_t *all = json_array();
+
+	for (unsigned int q = 0; all && q < b->queues; q++) {
+		json_t *cpus = json_array();
+
+		for (unsigned int i = 0; cpus && i < b->naffinity; i++)
+			if (b->affinity[i].queue == q)
+				json_array_append_new(
+					cpus, json_integer(b->affinity[i].cpu));
+		if (json_array_size(cpus))
+			json_array_append_new(all, json_pack("{s:i,s:o}",
+				"queue_index", (int)q, "host_cpus", cpus));
+		else
+			json_decref(cpus);
+	}
+	return all;
+}
+
 /* One --disk or --net as a DiskConfig or NetConfig. */
 static json_t *device_config_json(const struct dev_config *d)
 {
 	const char *id = d->id[0] ? d->id : NULL;
 	char mac[18];
+	json_t *o;
 
-	if (!strcmp(d->kind->option, "disk"))
-		return d->disk.socket[0] ?
-			json_pack("{s:b,s:s,s:s?}", "vhost_user", 1,
-				  "vhost_socket", d->disk.socket, "id", id) :
-			json_pack("{s:s,s:b,s:b,s:i,s:i,s:s?}", "path",
-				  d->disk.path, "readonly", d->disk.d.readonly,
-				  "direct", d->disk.d.direct, "num_queues",
-				  d->disk.d.queues, "queue_size",
-				  d->disk.d.queue_size, "id", id);
+	if (!strcmp(d->kind->option, "disk")) {
+		if (d->disk.socket[0])
+			return json_pack("{s:b,s:s,s:s?}", "vhost_user", 1,
+					 "vhost_socket", d->disk.socket, "id",
+					 id);
+		o = json_pack("{s:s,s:b,s:b,s:i,s:i,s:s?}", "path",
+			      d->disk.path, "readonly", d->disk.d.readonly,
+			      "direct", d->disk.d.direct, "num_queues",
+			      d->disk.d.queues, "queue_size",
+			      d->disk.d.queue_size, "id", id);
+		if (o && d->disk.d.naffinity)
+			json_object_set_new(o, "queue_affinity",
+					    affinity_json(&d->disk.d));
+		return o;
+	}
 	mac_string(d->net.dev.mac, mac);
 	return d->net.socket[0] ?
 		json_pack("{s:s,s:b,s:s,s:s?}", "mac", mac, "vhost_user", 1,

@@ -103,7 +103,9 @@ static void test_config_good(void)
 		 "quiet\"},\"cpus\":{\"boot_vcpus\":2,\"max_vcpus\":2},"
 		 "\"memory\":{\"size\":268435456,\"shared\":true},"
 		 "\"disks\":[{\"path\":\"%s\",\"readonly\":true,"
-		 "\"num_queues\":2,\"queue_size\":128,\"id\":\"root\"},"
+		 "\"num_queues\":2,\"queue_size\":128,\"id\":\"root\","
+		 "\"queue_affinity\":[{\"queue_index\":1,\"host_cpus\":[0]},"
+		 "{\"queue_index\":0,\"host_cpus\":[0]}]},"
 		 "{\"path\":\"%s\"},{\"vhost_user\":true,\"vhost_socket\":"
 		 "\"/run/vu.sock\",\"num_queues\":1}],"
 		 "\"net\":[{\"tap\":\"tap7\",\"mac\":\"02:00:00:00:00:07\","
@@ -129,6 +131,11 @@ static void test_config_good(void)
 	CHECK_EQ(d[0].disk.d.queues, 2);
 	CHECK_EQ(d[0].disk.d.queue_size, 128);
 	CHECK(!strcmp(d[0].id, "root"));
+	CHECK_EQ(d[0].disk.d.naffinity, 2);
+	CHECK_EQ(d[0].disk.d.affinity[0].queue, 1);
+	CHECK_EQ(d[0].disk.d.affinity[1].queue, 0);
+	CHECK_EQ(d[0].disk.d.affinity[1].cpu, 0);
+	CHECK_EQ(d[1].disk.d.naffinity, 0);
 	CHECK(d[1].kind == &dev_kind_virtio_blk);
 	CHECK(!d[1].disk.d.readonly);
 	CHECK(!d[1].id[0]);
@@ -205,6 +212,27 @@ static void test_config_bad(void)
 		  "true}]}", "disks[0].vhost_user: needs vhost_socket" },
 		{ "{\"payload\":{\"kernel\":\"K\"},\"disks\":[{}]}",
 		  "disks[0]: --disk" },
+		{ "{\"payload\":{\"kernel\":\"K\"},\"disks\":[{\"path\":\"I\","
+		  "\"queue_affinity\":{}}]}", "disks[0].queue_affinity: give a "
+		  "list" },
+		{ "{\"payload\":{\"kernel\":\"K\"},\"disks\":[{\"path\":\"I\","
+		  "\"queue_affinity\":[{\"queue_index\":0}]}]}",
+		  "disks[0].queue_affinity[0]: give" },
+		{ "{\"payload\":{\"kernel\":\"K\"},\"disks\":[{\"path\":\"I\","
+		  "\"queue_affinity\":[{\"queue_index\":0,\"host_cpus\":[]}]}]}",
+		  "disks[0].queue_affinity[0]: give" },
+		{ "{\"payload\":{\"kernel\":\"K\"},\"disks\":[{\"path\":\"I\","
+		  "\"queue_affinity\":[{\"queue_index\":0,\"host_cpus\":[0],"
+		  "\"x\":1}]}]}", "disks[0].queue_affinity[0]: give" },
+		{ "{\"payload\":{\"kernel\":\"K\"},\"disks\":[{\"path\":\"I\","
+		  "\"queue_affinity\":[{\"queue_index\":0,\"host_cpus\":[-1]}]}]}",
+		  "disks[0].queue_affinity[0].host_cpus[0]: give a non-negative" },
+		{ "{\"payload\":{\"kernel\":\"K\"},\"disks\":[{\"path\":\"I\","
+		  "\"queue_affinity\":[{\"queue_index\":1,\"host_cpus\":[0]}]}]}",
+		  "disks[0]: --disk: queue-affinity: no queue 1" },
+		{ "{\"payload\":{\"kernel\":\"K\"},\"disks\":[{\"path\":\"I\","
+		  "\"queue_affinity\":[{\"queue_index\":0,\"host_cpus\":"
+		  "[99999]}]}]}", "disks[0]: --disk: queue-affinity=[0@[99999]]" },
 		{ "{\"payload\":{\"kernel\":\"K\"},\"net\":[{\"num_queues\":3}]}",
 		  "net[0].num_queues: 3" },
 		{ "{\"payload\":{\"kernel\":\"K\"},\"net\":[{\"mac\":\"01:00:00:"

@@ -199,6 +199,44 @@ int main(void)
 		  "--disk", "path=/dev/null,if=ide,poll-us=5");
 	CHECK_BAD("poll-us", "--kernel", "/dev/null", "--disk",
 		  "vhost-user=/tmp/none.sock,poll-us=5");
+	/* queue-affinity=: each queue's CPUs, its commas inside brackets;
+	 * the queues may come after it. CPU 0 is on every machine. */
+	CHECK_EQ(parse(&cli, "--kernel", "/dev/null", "--disk",
+		       "path=/dev/null,queue-affinity=[0@[0],2@[0-0]],queues=3,"
+		       "readonly=on", NULL), CLI_RUN);
+	CHECK_EQ(cli.vm.devs[0].disk.d.naffinity, 2);
+	CHECK_EQ(cli.vm.devs[0].disk.d.affinity[0].queue, 0);
+	CHECK_EQ(cli.vm.devs[0].disk.d.affinity[1].queue, 2);
+	CHECK_EQ(cli.vm.devs[0].disk.d.affinity[1].cpu, 0);
+	CHECK(cli.vm.devs[0].disk.d.readonly);
+	CHECK_EQ(parse(&cli, "--kernel", "/dev/null", "--disk",
+		       "path=/dev/null,queue-affinity=[]", NULL), CLI_RUN);
+	CHECK_EQ(cli.vm.devs[0].disk.d.naffinity, 0);
+	{
+		static const char *const bad[] = {
+			"path=/dev/null,queue-affinity=[0@[0]],queues=0",
+			"path=/dev/null,queue-affinity=[1@[0]]",
+			"path=/dev/null,queue-affinity=[64@[0]],queues=64",
+			"path=/dev/null,queue-affinity=[0@[99999]]",
+			"path=/dev/null,queue-affinity=[0@[]]",
+			"path=/dev/null,queue-affinity=[0@0]",
+			"path=/dev/null,queue-affinity=0@[0]",
+			"path=/dev/null,queue-affinity=[0@[0]",
+			"path=/dev/null,queue-affinity=[0@[0]]x",
+			"path=/dev/null,queue-affinity=[0@[0],]",
+			"path=/dev/null,queue-affinity=[-1@[0]]",
+			"path=/dev/null,queue-affinity=[0@[x]]",
+			"vhost-user=/tmp/none.sock,queue-affinity=[0@[0]]",
+		};
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+			CHECK_BAD("--disk", "--kernel", "/dev/null", "--disk",
+				  bad[i]);
+	}
+	CHECK_BAD("queue-affinity", "--kernel", "/dev/null", "--machine", "pc",
+		  "--disk", "path=/dev/null,if=ide,queue-affinity=[0@[0]]");
+	CHECK_BAD("no queue 1: the disk's are 0 to 0", "--kernel", "/dev/null", "--disk",
+		  "path=/dev/null,queue-affinity=[1@[0]]");
 	CHECK_BAD("--disk", "--kernel", "/dev/null", "--machine", "pc",
 		  "--disk", "path=/dev/null,if=ide", "--disk",
 		  "path=/dev/null,if=ide", "--disk", "path=/dev/null,if=ide",
