@@ -11,6 +11,7 @@
 #include "platform/console.h"
 
 #include "check.h"
+#include "proc_threads.h"
 
 #include <fcntl.h>
 #include <linux/kvm.h>
@@ -532,21 +533,6 @@ static void test_user_parse(void)
 	CHECK(sandbox_role_name(SANDBOX_NROLES) == NULL);
 }
 
-/* Status lines of /proc/self/status, e.g. "CapEff:". */
-static bool status_is(const char *key, const char *want)
-{
-	char line[256];
-	bool ok = false;
-	FILE *f = fopen("/proc/self/status", "r");
-
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, strlen(key)))
-			ok = strstr(line + strlen(key), want) != NULL;
-	if (f)
-		fclose(f);
-	return ok;
-}
-
 /* --user and --jail: root only (the test host and CI run as root). */
 static void test_user_jail(void)
 {
@@ -622,12 +608,12 @@ static void test_user_jail(void)
 
 		if (sandbox_lockdown(&sc, "tern"))
 			_exit(BAD_INIT);
-		_exit(status_is("CapEff:", "0000000000000000") &&
-		      status_is("CapPrm:", "0000000000000000") &&
-		      status_is("CapInh:", "0000000000000000") &&
-		      status_is("CapBnd:", "0000000000000000") &&
-		      status_is("CapAmb:", "0000000000000000") &&
-		      status_is("NoNewPrivs:", "1") ? 0 : 50);
+		_exit(proc_status_is(getpid(), "CapEff:", "0000000000000000") &&
+		      proc_status_is(getpid(), "CapPrm:", "0000000000000000") &&
+		      proc_status_is(getpid(), "CapInh:", "0000000000000000") &&
+		      proc_status_is(getpid(), "CapBnd:", "0000000000000000") &&
+		      proc_status_is(getpid(), "CapAmb:", "0000000000000000") &&
+		      proc_status_is(getpid(), "NoNewPrivs:", "1") ? 0 : 50);
 	}
 	waitpid(pid, &r.status, 0);
 	CHECK(exited(&r, 0));
