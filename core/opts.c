@@ -127,10 +127,9 @@ static int set(const struct opts_table *t, const struct opt_spec *s,
 
 /* The next word of *S, cut at the first ',' outside a bracketed value
  * (KEY=[...]: a '[' right after the word's first '=' opens it, and it may
- * hold commas and brackets of its own); *S moves
- * past it. NULL when no word is left; empty words are skipped, as
- * strtok's. An unclosed bracket runs to the end: the word's parser
- * rejects it. */
+ * hold commas and brackets of its own); *S moves past it. NULL when no
+ * word is left; empty words are skipped, as strtok's. An unclosed bracket
+ * runs to the end: the word's parser rejects it. */
 static char *next_word(char **s)
 {
 	char *w = *s, *p, *eq = NULL;
