@@ -1027,12 +1027,42 @@ void numa_warn(int num, char *fmt, ...)
 	log_debug("libnuma", "%s", text);
 }
 
+/* Only N and N-M (N <= M < CPU_SETSIZE), comma-separated: libnuma's own
+ * parser also takes "all", '!', '+', hexadecimal, and numbers past 32
+ * bits wrapped round to small ones. */
+static bool cpu_list_plain(const char *t)
+{
+	for (;;) {
+		unsigned long lo, hi;
+		char *end;
+
+		if (*t < '0' || *t > '9')
+			return false;
+		lo = hi = strtoul(t, &end, 10);	/* ULONG_MAX past range */
+		t = end;
+		if (*t == '-') {
+			if (t[1] < '0' || t[1] > '9')
+				return false;
+			hi = strtoul(t + 1, &end, 10);
+			t = end;
+		}
+		if (lo > hi || hi >= CPU_SETSIZE)
+			return false;
+		if (!*t)
+			return true;
+		if (*t++ != ',')
+			return false;
+	}
+}
+
 int blk_cpu_list(const char *text, uint16_t *cpu, unsigned int max,
 		 unsigned int *n)
 {
 	struct bitmask *set;
 
 	*n = 0;
+	if (!cpu_list_plain(text))
+		return -EINVAL;
 	set = numa_parse_cpustring_all(text);
 	if (!set)
 		return -EINVAL;

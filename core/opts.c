@@ -125,27 +125,45 @@ static int set(const struct opts_table *t, const struct opt_spec *s,
 	return -EINVAL;
 }
 
-/* The next word of *S, cut at the first ',' outside a bracketed value
- * (KEY=[...]: a '[' right after the word's first '=' opens it, and it may
- * hold commas and brackets of its own); *S moves past it. NULL when no
- * word is left; empty words are skipped, as strtok's. An unclosed bracket
- * runs to the end: the word's parser rejects it. */
-static char *next_word(char **s)
+/* The index of the spec whose key is the LEN bytes at KEY, or -1. */
+static int key_index(const struct opts_table *t, const char *key, size_t len)
 {
-	char *w = *s, *p, *eq = NULL;
-	int depth = 0;
+	for (unsigned int i = 0; i < t->nspecs; i++)
+		if (strlen(t->specs[i].key) == len &&
+		    !strncmp(t->specs[i].key, key, len))
+			return (int)i;
+	return -1;
+}
 
+/* The next word of *S, cut at the next ','; a list word's value that
+ * opens with '[' (KEY=[...]) runs to its matching ']' and may hold commas
+ * and brackets of its own. *S moves past the word. NULL when no word is
+ * left; empty words are skipped, as strtok's. *UNCLOSED: a list value
+ * whose '[' nothing closes (it took the rest of the string). */
+static char *next_word(const struct opts_table *t, char **s, bool *unclosed)
+{
+	char *w = *s, *p;
+	size_t klen;
+	int depth = 0, i;
+
+	*unclosed = false;
 	while (*w == ',')
 		w++;
 	if (!*w)
 		return NULL;
-	for (p = w; *p && (*p != ',' || depth); p++) {
-		if (*p == '=' && !eq)
-			eq = p;
-		if (*p == '[' && (depth || (eq && p == eq + 1)))
-			depth++;
-		else if (*p == ']' && depth)
-			depth--;
+	klen = strcspn(w, "=,");
+	p = w + klen;
+	if (*p == '=' && p[1] == '[' && (i = key_index(t, w, klen)) >= 0 &&
+	    t->specs[i].list) {
+		for (p++; *p && (*p != ',' || depth > 0); p++) {
+			if (*p == '[')
+				depth++;
+			else if (*p == ']' && depth > 0)
+				depth--;
+		}
+		*unclosed = depth > 0;
+	} else {
+		p = w + strcspn(w, ",");
 	}
 	if (*p)
 		*p++ = '\0';
@@ -157,18 +175,23 @@ int opts_parse(const struct opts_table *t, const char *arg, void *target,
 	       uint64_t *seen, FILE *err)
 {
 	char *copy = strdup(arg), *tok, *rest = copy;
-	bool first = true;
+	bool first = true, unclosed;
 	int ret = 0;
 
 	*seen = 0;
 	if (!copy)
 		return -ENOMEM;
-	for (tok = next_word(&rest); tok && !ret;
-	     tok = next_word(&rest), first = false) {
+	for (tok = next_word(t, &rest, &unclosed); tok && !ret;
+	     tok = next_word(t, &rest, &unclosed), first = false) {
 		char *value = strchr(tok, '=');
 		const char *key = tok;
 		int i;
 
+		if (unclosed) {
+			ret = opts_error(err, t->option, "%s: no ']' closes "
+					 "its '['", tok);
+			break;
+		}
 		if (value) {
 			*value++ = 0;
 		} else if (first && t->bare_key) {

@@ -3,12 +3,14 @@
  * table. Each entry names its key, its type and the range or choices it
  * takes; the error messages are made from the same entries, so a limit is
  * written once (the constant the table names) and the message can't drift
- * from the check. A value that opens with '[' runs to its matching ']'
- * and may hold commas (queue-affinity=[0@[0,1],1@[2]]). Every rejection
- * is one line on `err`: "tern: --OPTION: KEY=VALUE: what it takes". */
+ * from the check. A list word's value (OPT_FL) that opens with '[' runs
+ * to its matching ']' and may hold commas (queue-affinity=[0@[0,1],1@[2]]);
+ * in any other word '[' is a letter. Every rejection is one line on `err`:
+ * "tern: --OPTION: KEY=VALUE: what it takes". */
 #ifndef TERN_CORE_OPTS_H
 #define TERN_CORE_OPTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -32,6 +34,9 @@ struct opt_spec {
 	 * (returned as is, e.g. -ENOMEM). */
 	int (*parse)(void *target, const char *value);
 	const char *help;		/* OPT_FUNC: "give ..." */
+	bool list;			/* OPT_FUNC: a value that opens with
+					 * '[' runs to its matching ']' and
+					 * may hold commas */
 };
 
 /* Table entries: field F of struct T, its size taken from the field. */
@@ -48,6 +53,9 @@ struct opt_spec {
 	  .choices = (names) }
 #define OPT_F(k, fn, why)                                                      \
 	{ .key = (k), .type = OPT_FUNC, .parse = (fn), .help = (why) }
+#define OPT_FL(k, fn, why)                                                     \
+	{ .key = (k), .type = OPT_FUNC, .parse = (fn), .help = (why),          \
+	  .list = true }
 
 struct opts_table {
 	const char *option;		/* "disk": messages say --disk */

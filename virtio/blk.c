@@ -447,19 +447,17 @@ static int blk_poll(struct blk_queue *q)
 static void blk_thread_place(struct blk_queue *q)
 {
 	const struct blk_config *cfg = &q->blk->cfg;
-	unsigned int n = 0;
 	cpu_set_t set;
 
 	CPU_ZERO(&set);
 	for (unsigned int i = 0; i < cfg->naffinity; i++)
-		if (cfg->affinity[i].queue == q->index) {
+		if (cfg->affinity[i].queue == q->index)
 			CPU_SET(cfg->affinity[i].cpu, &set);
-			n++;
-		}
-	if (n) {
+	if (CPU_COUNT(&set)) {
 		if (sched_setaffinity(0, sizeof(set), &set))
-			log_warn(q->name, "cannot move to its %u CPU(s): %s",
-				 n, strerror(errno));
+			log_warn(q->name, "cannot move to its %d CPU(s) (outside "
+				 "tern's cpuset?): %s; it runs unpinned",
+				 CPU_COUNT(&set), strerror(errno));
 		return;
 	}
 	if (q->blk->cpus_set &&

@@ -111,9 +111,10 @@ static int disk_bootindex(void *target, const char *v)
 }
 
 /* queue-affinity=[Q@[CPUS],...]: queue Q's I/O thread runs on CPUS, a
- * list of this machine's CPUs in libnuma's syntax (0,2-3). Queues it does
- * not name run where the rest of tern runs. vblk_check holds Q below the
- * disk's queues, which may come later in the words. */
+ * list of this machine's CPUs (0,2-3); a queue named twice runs on both
+ * lists. Queues it does not name go near the disk's NUMA node, or run
+ * anywhere. vblk_check holds Q below the disk's queues, which may come
+ * later in the words. */
 static int disk_affinity(void *target, const char *v)
 {
 	struct blk_config *d = &((struct dev_config *)target)->disk.d;
@@ -147,9 +148,17 @@ static int disk_affinity(void *target, const char *v)
 		if (blk_cpu_list(list, cpu, BLK_MAX_AFFINITY - d->naffinity + 1,
 				 &n) || n > BLK_MAX_AFFINITY - d->naffinity)
 			return -EINVAL;
-		for (unsigned int i = 0; i < n; i++)
-			d->affinity[d->naffinity++] =
-				(struct blk_affinity){ (uint16_t)q, cpu[i] };
+		for (unsigned int i = 0; i < n; i++) {
+			struct blk_affinity a = { (uint16_t)q, cpu[i] };
+			unsigned int k = 0;
+
+			while (k < d->naffinity &&
+			       (d->affinity[k].queue != a.queue ||
+				d->affinity[k].cpu != a.cpu))
+				k++;
+			if (k == d->naffinity)
+				d->affinity[d->naffinity++] = a;
+		}
 		p = close + 1;
 		if (*p == ']' && !p[1])
 			return 0;
@@ -176,7 +185,7 @@ static const struct opt_spec disk_specs[] = {
 	OPT_B("readonly", struct dev_config, disk.d.readonly),
 	OPT_B("packed", struct dev_config, disk.d.packed),
 	OPT_U("poll-us", struct dev_config, disk.d.poll_us, 0, BLK_POLL_US_MAX),
-	OPT_F("queue-affinity", disk_affinity, AFFINITY_HELP),
+	OPT_FL("queue-affinity", disk_affinity, AFFINITY_HELP),
 	OPT_F("serial", disk_serial,
 	      "at most " STRINGIFY(BLK_SERIAL_LEN) " characters"),
 	OPT_C("if", struct dev_config, disk.iface, disk_ifaces),

@@ -14,6 +14,7 @@
 #include "vmm/vm.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,18 +160,22 @@ static void mac_string(const uint8_t mac[6], char out[18])
 }
 
 /* queue-affinity as DiskConfig's queue_affinity: [{queue_index,
- * host_cpus}], a queue's CPUs ascending as the option's list gave them. */
+ * host_cpus}], each queue once, its CPUs ascending. */
 static json_t *affinity_json(const struct blk_config *b)
 {
 	json_t *all = json_array();
 
 	for (unsigned int q = 0; all && q < b->queues; q++) {
 		json_t *cpus = json_array();
+		cpu_set_t set;
 
-		for (unsigned int i = 0; cpus && i < b->naffinity; i++)
+		CPU_ZERO(&set);
+		for (unsigned int i = 0; i < b->naffinity; i++)
 			if (b->affinity[i].queue == q)
-				json_array_append_new(
-					cpus, json_integer(b->affinity[i].cpu));
+				CPU_SET(b->affinity[i].cpu, &set);
+		for (int c = 0; cpus && c < CPU_SETSIZE; c++)
+			if (CPU_ISSET(c, &set))
+				json_array_append_new(cpus, json_integer(c));
 		if (json_array_size(cpus))
 			json_array_append_new(all, json_pack("{s:i,s:o}",
 				"queue_index", (int)q, "host_cpus", cpus));

@@ -1,4 +1,5 @@
 /* Every bad value: CLI_USAGE and one line naming the option. */
+#include "config.h"
 #include "vmm/cli.h"
 #include "platform/bios.h"
 
@@ -200,21 +201,28 @@ int main(void)
 	CHECK_BAD("poll-us", "--kernel", "/dev/null", "--disk",
 		  "vhost-user=/tmp/none.sock,poll-us=5");
 	/* queue-affinity=: each queue's CPUs, its commas inside brackets;
-	 * the queues may come after it. CPU 0 is on every machine. */
+	 * the queues may come after it; a pair given twice is kept once.
+	 * CPU 0 is on every machine. */
+#if HAVE_NUMA
 	CHECK_EQ(parse(&cli, "--kernel", "/dev/null", "--disk",
-		       "path=/dev/null,queue-affinity=[0@[0],2@[0-0]],queues=3,"
-		       "readonly=on", NULL), CLI_RUN);
+		       "path=/dev/null,queue-affinity=[0@[0],2@[0-0],0@[0]],"
+		       "queues=3,readonly=on", NULL), CLI_RUN);
 	CHECK_EQ(cli.vm.devs[0].disk.d.naffinity, 2);
 	CHECK_EQ(cli.vm.devs[0].disk.d.affinity[0].queue, 0);
 	CHECK_EQ(cli.vm.devs[0].disk.d.affinity[1].queue, 2);
 	CHECK_EQ(cli.vm.devs[0].disk.d.affinity[1].cpu, 0);
 	CHECK(cli.vm.devs[0].disk.d.readonly);
+#endif
 	CHECK_EQ(parse(&cli, "--kernel", "/dev/null", "--disk",
 		       "path=/dev/null,queue-affinity=[]", NULL), CLI_RUN);
 	CHECK_EQ(cli.vm.devs[0].disk.d.naffinity, 0);
+	/* A '[' in another word is a letter: it takes no later word in. */
+	CHECK_EQ(parse(&cli, "--kernel", "/dev/null", "--disk",
+		       "path=/dev/null,serial=[,readonly=on", NULL), CLI_RUN);
+	CHECK(cli.vm.devs[0].disk.d.readonly);
+	CHECK_STR(cli.vm.devs[0].disk.d.serial, "[");
 	{
 		static const char *const bad[] = {
-			"path=/dev/null,queue-affinity=[0@[0]],queues=0",
 			"path=/dev/null,queue-affinity=[1@[0]]",
 			"path=/dev/null,queue-affinity=[64@[0]],queues=64",
 			"path=/dev/null,queue-affinity=[0@[99999]]",
@@ -226,12 +234,19 @@ int main(void)
 			"path=/dev/null,queue-affinity=[0@[0],]",
 			"path=/dev/null,queue-affinity=[-1@[0]]",
 			"path=/dev/null,queue-affinity=[0@[x]]",
+			/* What libnuma's own parser would take. */
+			"path=/dev/null,queue-affinity=[0@[4294967296]]",
+			"path=/dev/null,queue-affinity=[0@[0x0]]",
+			"path=/dev/null,queue-affinity=[0@[1-0]]",
+			"path=/dev/null,queue-affinity=[0@[all]]",
+			"path=/dev/null,queue-affinity=[0@[!1]]",
+			"path=/dev/null,queue-affinity=[0@[ 0]]",
 			"vhost-user=/tmp/none.sock,queue-affinity=[0@[0]]",
 		};
 
 		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-			CHECK_BAD("--disk", "--kernel", "/dev/null", "--disk",
-				  bad[i]);
+			CHECK_BAD("queue-affinity", "--kernel", "/dev/null",
+				  "--disk", bad[i]);
 	}
 	CHECK_BAD("queue-affinity", "--kernel", "/dev/null", "--machine", "pc",
 		  "--disk", "path=/dev/null,if=ide,queue-affinity=[0@[0]]");

@@ -12,6 +12,7 @@ struct target {
 	bool on;
 	int choice;
 	const char *word;
+	const char *list;
 };
 
 static const char *const colours[] = { "red", "green", "blue", NULL };
@@ -26,14 +27,24 @@ static int take_word(void *t, const char *v)
 	return 0;
 }
 
+/* A list word: whatever is bracketed, kept. */
+static int take_list(void *t, const char *v)
+{
+	if (v[0] != '[' || v[strlen(v) - 1] != ']')
+		return -EINVAL;
+	((struct target *)t)->list = "kept";
+	return 0;
+}
+
 static const struct opt_spec specs[] = {
 	OPT_U("n", struct target, u16, 2, 300),
 	OPT_P2("size", struct target, pow2, 4, 64),
 	OPT_B("on", struct target, on),
 	OPT_C("colour", struct target, choice, colours),
 	OPT_F("word", take_word, "at most 3 letters"),
+	OPT_FL("list", take_list, "a bracketed list"),
 };
-static const struct opts_table table = { "thing", specs, 5, "n" };
+static const struct opts_table table = { "thing", specs, 6, "n" };
 
 static char errbuf[512];
 
@@ -75,11 +86,17 @@ int main(void)
 	CHECK_EQ(opts_index(&table, "colour"), 3);
 	CHECK_EQ(opts_index(&table, "nope"), -1);
 	CHECK_EQ(parse("word=nomem", &t, &seen), -ENOMEM);
-	/* A bracketed value keeps its commas; a '[' later in a value is a
-	 * letter like any other. */
-	CHECK_EQ(parse("word=[,],n=5", &t, &seen), 0);
+	/* A list word's bracketed value keeps its commas; in any other
+	 * word '[' is a letter, and a ',' ends the word as always. */
+	CHECK_EQ(parse("list=[a,[b]],n=5", &t, &seen), 0);
+	CHECK_STR(t.list, "kept");
 	CHECK_EQ(t.u16, 5);
-	CHECK_EQ(seen, (1 << 0) | (1 << 4));
+	CHECK_EQ(seen, (1 << 0) | (1 << 5));
+	CHECK_EQ(parse("list=[[]],n=4", &t, &seen), 0);
+	CHECK_EQ(t.u16, 4);
+	CHECK_EQ(parse("word=[,on=on", &t, &seen), 0);
+	CHECK(t.on);
+	CHECK_EQ(seen, (1 << 2) | (1 << 4));
 	CHECK_EQ(parse("word=a[,n=6", &t, &seen), 0);
 	CHECK_EQ(t.u16, 6);
 	CHECK_EQ(parse(",,n=7,,", &t, &seen), 0);
@@ -100,14 +117,14 @@ int main(void)
 	CHECK_REJECT("word=abcd", "tern: --thing: word=abcd: at most 3 "
 		     "letters\n");
 	CHECK_REJECT("what=1", "tern: --thing: unknown parameter 'what' (n=, "
-		     "size=, on=, colour=, word=)\n");
+		     "size=, on=, colour=, word=, list=)\n");
 	CHECK_REJECT("n=3,bare", "tern: --thing: 'bare' is not KEY=VALUE\n");
-	CHECK_REJECT("word=[a,b]", "tern: --thing: word=[a,b]: at most 3 "
-		     "letters\n");
-	/* Unclosed: the rest of the string is the value. */
-	CHECK_REJECT("word=[a,n=3", "tern: --thing: word=[a,n=3: at most 3 "
-		     "letters\n");
-	CHECK_REJECT("word=[[]],n=3", "tern: --thing: word=[[]]: at most 3 "
-		     "letters\n");
+	CHECK_REJECT("word=[a,b]", "tern: --thing: 'b]' is not KEY=VALUE\n");
+	/* Unclosed: an error, not a value that swallows later words. */
+	CHECK_REJECT("list=[a,n=3", "tern: --thing: list=[a,n=3: no ']' closes "
+		     "its '['\n");
+	CHECK_REJECT("n=3,list=[[a],on=on", "tern: --thing: list=[[a],on=on: "
+		     "no ']' closes its '['\n");
+	CHECK_REJECT("list=a,b", "tern: --thing: list=a: a bracketed list\n");
 	return check_done("test_opts");
 }
