@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1009,83 +1008,12 @@ out:
 	return ret;
 }
 
-/* libnuma reports through numa_warn, a weak symbol its manual lets a
- * program replace: its own line on stderr would come beside the caller's
- * error, which names the option. Kept at debug level. */
-void numa_warn(int num, char *fmt, ...)
-{
-	char text[256];
-	size_t len;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	len = strlen(text);
-	while (len && text[len - 1] == '\n')
-		text[--len] = '\0';
-	log_debug("libnuma", "%s", text);
-}
-
-/* Only N and N-M (N <= M < CPU_SETSIZE), comma-separated: libnuma's own
- * parser also takes "all", '!', '+', hexadecimal, and numbers past 32
- * bits wrapped round to small ones. */
-static bool cpu_list_plain(const char *t)
-{
-	for (;;) {
-		unsigned long lo, hi;
-		char *end;
-
-		if (*t < '0' || *t > '9')
-			return false;
-		lo = hi = strtoul(t, &end, 10);	/* ULONG_MAX past range */
-		t = end;
-		if (*t == '-') {
-			if (t[1] < '0' || t[1] > '9')
-				return false;
-			hi = strtoul(t + 1, &end, 10);
-			t = end;
-		}
-		if (lo > hi || hi >= CPU_SETSIZE)
-			return false;
-		if (!*t)
-			return true;
-		if (*t++ != ',')
-			return false;
-	}
-}
-
-int blk_cpu_list(const char *text, uint16_t *cpu, unsigned int max,
-		 unsigned int *n)
-{
-	struct bitmask *set;
-
-	*n = 0;
-	if (!cpu_list_plain(text))
-		return -EINVAL;
-	set = numa_parse_cpustring_all(text);
-	if (!set)
-		return -EINVAL;
-	/* cpu_set_t holds CPU_SETSIZE CPUs: a larger one could not be set. */
-	for (unsigned int c = 0; c < set->size && c < CPU_SETSIZE && *n < max;
-	     c++)
-		if (numa_bitmask_isbitset(set, c))
-			cpu[(*n)++] = (uint16_t)c;
-	numa_bitmask_free(set);
-	return *n ? 0 : -EINVAL;
-}
 #else
 int blk_node_cpus(int node, cpu_set_t *set)
 {
 	return -ENOSYS;
 }
 
-int blk_cpu_list(const char *text, uint16_t *cpu, unsigned int max,
-		 unsigned int *n)
-{
-	*n = 0;
-	return -ENOSYS;
-}
 #endif
 
 int blk_thread_pin_node(int node)

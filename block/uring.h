@@ -279,12 +279,5 @@ int blk_thread_pin_node(int node);
  * with sched_setaffinity (libnuma reads sysfs, which a sandboxed thread
  * cannot). Errors as blk_thread_pin_node. */
 int blk_node_cpus(int node, cpu_set_t *set);
-/* The CPUs a list such as "0,2-3" names (N and N-M only; CPUs this
- * machine has, libnuma's check), ascending, each once, into CPU: at most
- * MAX of them, their number in *N. Returns 0, -EINVAL for text that is not
- * such a list or names a CPU this machine lacks, or -ENOSYS when built
- * without libnuma. */
-int blk_cpu_list(const char *text, uint16_t *cpu, unsigned int max,
-		 unsigned int *n);
 
 #endif

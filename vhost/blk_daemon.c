@@ -19,6 +19,7 @@
  * command line, one line on stderr naming the option. */
 #include "block/uring.h"
 #include "core/daemon.h"
+#include "core/hostcpu.h"
 #include "core/log.h"
 #include "core/memory.h"
 #include "core/sandbox.h"
@@ -164,7 +165,7 @@ static int parse(struct daemon *dm, int argc, char **argv, bool *help)
 			}
 			break;
 		case 'c':
-			ret = blk_cpu_list(optarg, dm->cpus, BLK_MAX_AFFINITY,
+			ret = hostcpu_list(optarg, dm->cpus, BLK_MAX_AFFINITY,
 					   &dm->ncpus);
 			if (ret == -ENOSYS)
 				return usage_error("--cpus %s: built without "
@@ -216,7 +217,7 @@ static int parse(struct daemon *dm, int argc, char **argv, bool *help)
 	/* Queue i on the i-th CPU of --cpus, round robin. */
 	_Static_assert(VU_MAX_QUEUES <= BLK_MAX_AFFINITY, "a pair per queue");
 	for (unsigned int i = 0; dm->ncpus && i < dm->cfg.queues; i++)
-		dm->cfg.affinity[dm->cfg.naffinity++] = (struct blk_affinity){
+		dm->cfg.affinity[dm->cfg.naffinity++] = (struct cpu_affinity){
 			(uint16_t)i, dm->cpus[i % dm->ncpus] };
 	return 0;
 }

@@ -449,15 +449,9 @@ static void blk_thread_place(struct blk_queue *q)
 	const struct blk_config *cfg = &q->blk->cfg;
 	cpu_set_t set;
 
-	CPU_ZERO(&set);
-	for (unsigned int i = 0; i < cfg->naffinity; i++)
-		if (cfg->affinity[i].queue == q->index)
-			CPU_SET(cfg->affinity[i].cpu, &set);
-	if (CPU_COUNT(&set)) {
-		if (sched_setaffinity(0, sizeof(set), &set))
-			log_warn(q->name, "cannot move to its %d CPU(s) (outside "
-				 "tern's cpuset?): %s; it runs unpinned",
-				 CPU_COUNT(&set), strerror(errno));
+	if (hostcpu_affinity_set(cfg->affinity, cfg->naffinity, q->index,
+				 &set)) {
+		hostcpu_move(q->name, &set);
 		return;
 	}
 	if (q->blk->cpus_set &&
@@ -817,11 +811,11 @@ int virtio_blk_create(struct virtio_blk *b, const char *name,
 	    cfg->naffinity > BLK_MAX_AFFINITY)
 		return -EINVAL;
 	for (unsigned int i = 0; i < cfg->naffinity; i++)
-		if (cfg->affinity[i].queue >= cfg->queues ||
+		if (cfg->affinity[i].index >= cfg->queues ||
 		    cfg->affinity[i].cpu >= CPU_SETSIZE) {
 			log_err(name, "affinity: queue %u on CPU %u: the "
 				"device has %u queues, a CPU set %d CPUs",
-				cfg->affinity[i].queue, cfg->affinity[i].cpu,
+				cfg->affinity[i].index, cfg->affinity[i].cpu,
 				cfg->queues, CPU_SETSIZE);
 			return -EINVAL;
 		}

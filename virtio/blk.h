@@ -7,6 +7,7 @@
 #include "block/image.h"
 #include "block/uring.h"
 #include "core/counters.h"
+#include "core/hostcpu.h"
 #include "core/memory.h"
 #include "virtio/device.h"
 
@@ -20,11 +21,6 @@
 #define BLK_MAX_AFFINITY 256		/* (queue, CPU) pairs of a device */
 #define BLK_POLL_US_MAX 1000000		/* the longest poll_us asked for */
 
-/* Queue QUEUE's I/O thread may run on CPU CPU (one pair per CPU). */
-struct blk_affinity {
-	uint16_t queue, cpu;
-};
-
 struct blk_config {
 	const char *path;
 	unsigned int queues;
@@ -34,7 +30,7 @@ struct blk_config {
 	int numa_node;			/* pin I/O threads near it; -1 none */
 	/* Where the queues' threads run: queue q on the CPUs of the pairs
 	 * that name q; a queue that none names near numa_node, if set. */
-	struct blk_affinity affinity[BLK_MAX_AFFINITY];
+	struct cpu_affinity affinity[BLK_MAX_AFFINITY]; /* (queue, CPU) */
 	unsigned int naffinity;
 	bool no_fixed_buffers;		/* never register guest RAM with
 					 * io_uring (uring_engine_use_memory) */

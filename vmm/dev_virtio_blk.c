@@ -45,11 +45,11 @@ static int vblk_check(const struct dev_config *c, const char *arg, FILE *err)
 		return opts_error(err, "disk", "media=cdrom is an IDE (ATAPI) "
 				  "device: add if=ide");
 	for (unsigned int i = 0; i < c->disk.d.naffinity; i++)
-		if (c->disk.d.affinity[i].queue >= c->disk.d.queues)
+		if (c->disk.d.affinity[i].index >= c->disk.d.queues)
 			return opts_error(err, "disk", "queue-affinity: no "
 					  "queue %u: the disk's are 0 to %u "
 					  "(queues=%u)",
-					  c->disk.d.affinity[i].queue,
+					  c->disk.d.affinity[i].index,
 					  c->disk.d.queues - 1,
 					  c->disk.d.queues);
 	return dev_disk_check_path(c, arg, err);

@@ -2,7 +2,7 @@
  * vmm/devices.h. */
 #include "vmm/devices.h"
 
-#include "block/uring.h"
+#include "core/hostcpu.h"
 #include "core/opts.h"
 #include "virtio/queue.h"
 
@@ -118,53 +118,9 @@ static int disk_bootindex(void *target, const char *v)
 static int disk_affinity(void *target, const char *v)
 {
 	struct blk_config *d = &((struct dev_config *)target)->disk.d;
-	uint16_t cpu[BLK_MAX_AFFINITY + 1];
-	const char *p = v;
 
-	d->naffinity = 0;
-	if (*p++ != '[')
-		return -EINVAL;
-	if (!strcmp(p, "]"))
-		return 0;
-	for (;;) {
-		char list[1024], *end;
-		const char *close;
-		unsigned long q;
-		unsigned int n;
-
-		if (*p < '0' || *p > '9')
-			return -EINVAL;
-		errno = 0;
-		q = strtoul(p, &end, 10);
-		if (errno || q >= VIRTIO_MAX_QUEUES || strncmp(end, "@[", 2))
-			return -EINVAL;
-		p = end + 2;
-		close = strchr(p, ']');
-		if (!close || close == p || (size_t)(close - p) >= sizeof(list))
-			return -EINVAL;
-		memcpy(list, p, (size_t)(close - p));
-		list[close - p] = '\0';
-		/* One more than room: a list too long is refused, not cut. */
-		if (blk_cpu_list(list, cpu, BLK_MAX_AFFINITY - d->naffinity + 1,
-				 &n) || n > BLK_MAX_AFFINITY - d->naffinity)
-			return -EINVAL;
-		for (unsigned int i = 0; i < n; i++) {
-			struct blk_affinity a = { (uint16_t)q, cpu[i] };
-			unsigned int k = 0;
-
-			while (k < d->naffinity &&
-			       (d->affinity[k].queue != a.queue ||
-				d->affinity[k].cpu != a.cpu))
-				k++;
-			if (k == d->naffinity)
-				d->affinity[d->naffinity++] = a;
-		}
-		p = close + 1;
-		if (*p == ']' && !p[1])
-			return 0;
-		if (*p++ != ',')
-			return -EINVAL;
-	}
+	return hostcpu_affinity_parse(v, VIRTIO_MAX_QUEUES, d->affinity,
+				      BLK_MAX_AFFINITY, &d->naffinity);
 }
 
 #define AFFINITY_HELP                                                          \

@@ -159,26 +159,25 @@ static void mac_string(const uint8_t mac[6], char out[18])
 		 mac[2], mac[3], mac[4], mac[5]);
 }
 
-/* queue-affinity as DiskConfig's queue_affinity: [{queue_index,
- * host_cpus}], each queue once, its CPUs ascending. */
-static json_t *affinity_json(const struct blk_config *b)
+/* Affinity pairs as Cloud Hypervisor lists them: [{KEY: i, host_cpus}]
+ * for i below COUNT (DiskConfig's queue_affinity, KEY "queue_index";
+ * CpusConfig's affinity, KEY "vcpu"), each once, its CPUs ascending. */
+static json_t *affinity_json(const struct cpu_affinity *a, unsigned int n,
+			     unsigned int count, const char *key)
 {
 	json_t *all = json_array();
 
-	for (unsigned int q = 0; all && q < b->queues; q++) {
+	for (unsigned int i = 0; all && i < count; i++) {
 		json_t *cpus = json_array();
 		cpu_set_t set;
 
-		CPU_ZERO(&set);
-		for (unsigned int i = 0; i < b->naffinity; i++)
-			if (b->affinity[i].queue == q)
-				CPU_SET(b->affinity[i].cpu, &set);
+		hostcpu_affinity_set(a, n, i, &set);
 		for (int c = 0; cpus && c < CPU_SETSIZE; c++)
 			if (CPU_ISSET(c, &set))
 				json_array_append_new(cpus, json_integer(c));
 		if (json_array_size(cpus))
-			json_array_append_new(all, json_pack("{s:i,s:o}",
-				"queue_index", (int)q, "host_cpus", cpus));
+			json_array_append_new(all, json_pack("{s:i,s:o}", key,
+				(int)i, "host_cpus", cpus));
 		else
 			json_decref(cpus);
 	}
@@ -204,7 +203,10 @@ static json_t *device_config_json(const struct dev_config *d)
 			      d->disk.d.queue_size, "id", id);
 		if (o && d->disk.d.naffinity)
 			json_object_set_new(o, "queue_affinity",
-					    affinity_json(&d->disk.d));
+					    affinity_json(d->disk.d.affinity,
+							  d->disk.d.naffinity,
+							  d->disk.d.queues,
+							  "queue_index"));
 		return o;
 	}
 	mac_string(d->net.dev.mac, mac);

@@ -132,8 +132,8 @@ static void test_config_good(void)
 	CHECK_EQ(d[0].disk.d.queue_size, 128);
 	CHECK(!strcmp(d[0].id, "root"));
 	CHECK_EQ(d[0].disk.d.naffinity, 2);
-	CHECK_EQ(d[0].disk.d.affinity[0].queue, 1);
-	CHECK_EQ(d[0].disk.d.affinity[1].queue, 0);
+	CHECK_EQ(d[0].disk.d.affinity[0].index, 1);
+	CHECK_EQ(d[0].disk.d.affinity[1].index, 0);
 	CHECK_EQ(d[0].disk.d.affinity[1].cpu, 0);
 	CHECK_EQ(d[1].disk.d.naffinity, 0);
 	CHECK(d[1].kind == &dev_kind_virtio_blk);

@@ -208,8 +208,8 @@ int main(void)
 		       "path=/dev/null,queue-affinity=[0@[0],2@[0-0],0@[0]],"
 		       "queues=3,readonly=on", NULL), CLI_RUN);
 	CHECK_EQ(cli.vm.devs[0].disk.d.naffinity, 2);
-	CHECK_EQ(cli.vm.devs[0].disk.d.affinity[0].queue, 0);
-	CHECK_EQ(cli.vm.devs[0].disk.d.affinity[1].queue, 2);
+	CHECK_EQ(cli.vm.devs[0].disk.d.affinity[0].index, 0);
+	CHECK_EQ(cli.vm.devs[0].disk.d.affinity[1].index, 2);
 	CHECK_EQ(cli.vm.devs[0].disk.d.affinity[1].cpu, 0);
 	CHECK(cli.vm.devs[0].disk.d.readonly);
 #endif
