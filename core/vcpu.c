@@ -2,6 +2,7 @@
 
 #include "core/boot.h"
 #include "core/cpuid.h"
+#include "core/hostcpu.h"
 #include "core/log.h"
 #include "core/sandbox.h"
 #include "core/stats.h"
@@ -239,6 +240,12 @@ static void *vcpu_thread(void *arg)
 
 	pthread_setname_np(pthread_self(), v->name);
 	sandbox_enter(SANDBOX_VCPU);
+	if (v->pinned && !hostcpu_move(v->name, &v->cpus)) {
+		char text[64];
+
+		log_info(v->name, "runs on host CPUs %s",
+			 hostcpu_text(&v->cpus, text, sizeof(text)));
+	}
 
 	sigemptyset(&set);
 	sigaddset(&set, VCPU_KICK_SIGNAL);

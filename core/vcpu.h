@@ -8,6 +8,7 @@
 
 #include <linux/kvm.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -24,6 +25,8 @@ struct vcpu {
 	struct kvm_coalesced_mmio_ring *posted;	/* in run's mapping, or NULL */
 	pthread_t thread;
 	bool started;
+	bool pinned;			/* set before vcpu_start: the thread */
+	cpu_set_t cpus;			/* moves onto cpus first */
 	pthread_mutex_t lock;		/* pause handshake */
 	pthread_cond_t cond;
 	atomic_bool pause_req;

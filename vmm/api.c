@@ -219,39 +219,40 @@ static int append(char *val, size_t len, const char *fmt, ...)
 	return n < 0 || (size_t)n >= len - used ? -ENOSPC : 0;
 }
 
-/* Cloud Hypervisor's queue_affinity as the word's [Q@[C,C],...]: the
- * shape is checked here, the numbers by the option's parser. */
-static int affinity_value(json_t *v, const char *where, char *val, size_t len,
-			  char *err, size_t errlen)
+/* Cloud Hypervisor's queue_affinity (KEY "queue_index") and CpusConfig's
+ * affinity (KEY "vcpu") as the word's [I@[C,C],...]: the shape is checked
+ * here, the numbers by the option's parser. */
+static int affinity_value(json_t *v, const char *where, const char *field,
+			  const char *key, char *val, size_t len, char *err,
+			  size_t errlen)
 {
 	size_t i, j;
 	json_t *e, *c;
 	int ret;
 
 	if (!json_is_array(v))
-		return fail(err, errlen, "%s.queue_affinity: give a list of "
-			    "{\"queue_index\": N, \"host_cpus\": [N, ...]}",
-			    where);
+		return fail(err, errlen, "%s.%s: give a list of {\"%s\": N, "
+			    "\"host_cpus\": [N, ...]}", where, field, key);
 	val[0] = '\0';
 	ret = append(val, len, "[");
 	json_array_foreach(v, i, e) {
-		json_t *q = json_object_get(e, "queue_index");
+		json_t *q = json_object_get(e, key);
 		json_t *cpus = json_object_get(e, "host_cpus");
 
 		if (!json_is_object(e) || json_object_size(e) != 2 ||
 		    !json_is_integer(q) || json_integer_value(q) < 0 ||
 		    !json_is_array(cpus) || !json_array_size(cpus))
-			return fail(err, errlen, "%s.queue_affinity[%zu]: give "
-				    "{\"queue_index\": N, \"host_cpus\": [N, "
-				    "...]} and nothing else", where, i);
+			return fail(err, errlen, "%s.%s[%zu]: give {\"%s\": "
+				    "N, \"host_cpus\": [N, ...]} and nothing "
+				    "else", where, field, i, key);
 		ret = ret ?: append(val, len, "%s%lld@[", i ? "," : "",
 				    (long long)json_integer_value(q));
 		json_array_foreach(cpus, j, c) {
 			if (!json_is_integer(c) || json_integer_value(c) < 0)
-				return fail(err, errlen, "%s.queue_affinity"
-					    "[%zu].host_cpus[%zu]: give a "
-					    "non-negative integer", where, i,
-					    j);
+				return fail(err, errlen, "%s.%s[%zu]."
+					    "host_cpus[%zu]: give a "
+					    "non-negative integer", where,
+					    field, i, j);
 			ret = ret ?: append(val, len, "%s%lld", j ? "," : "",
 					    (long long)json_integer_value(c));
 		}
@@ -259,7 +260,7 @@ static int affinity_value(json_t *v, const char *where, char *val, size_t len,
 	}
 	ret = ret ?: append(val, len, "]");
 	if (ret)
-		return fail(err, errlen, "%s.queue_affinity: too long", where);
+		return fail(err, errlen, "%s.%s: too long", where, field);
 	return 0;
 }
 
@@ -290,7 +291,8 @@ static int member_value(const struct field_map *f, json_t *v, const char *where,
 		snprintf(val, len, "%s", json_is_true(v) ? "on" : "off");
 		return 0;
 	case F_AFFINITY:
-		return affinity_value(v, where, val, len, err, errlen);
+		return affinity_value(v, where, f->json, "queue_index", val,
+				      len, err, errlen);
 	case F_UINT:
 	case F_PAIRS:
 		if (!json_is_integer(v) || (n = json_integer_value(v)) < 0)
@@ -445,9 +447,10 @@ static int map_cpus(struct api_config *c, json_t *o, char *err,
 		    size_t errlen)
 {
 	json_int_t boot = -1, max = -1;
+	json_t *v, *affinity = NULL;
+	char val[2048], pairs[2048];
 	const char *key;
-	char val[24];
-	json_t *v;
+	int ret;
 
 	if (!json_is_object(o))
 		return fail(err, errlen, "cpus: give an object");
@@ -455,9 +458,14 @@ static int map_cpus(struct api_config *c, json_t *o, char *err,
 		json_int_t *dst = !strcmp(key, "boot_vcpus") ? &boot :
 				  !strcmp(key, "max_vcpus")  ? &max : NULL;
 
+		if (!strcmp(key, "affinity")) {
+			affinity = v;
+			continue;
+		}
 		if (!dst)
 			return fail(err, errlen, "cpus.%s: unknown field (tern "
-				    "takes boot_vcpus, max_vcpus)", key);
+				    "takes boot_vcpus, max_vcpus, affinity)",
+				    key);
 		if (!json_is_integer(v) || json_integer_value(v) < 1)
 			return fail(err, errlen, "cpus.%s: give a positive "
 				    "integer", key);
@@ -470,7 +478,15 @@ static int map_cpus(struct api_config *c, json_t *o, char *err,
 			    "add vCPUs at run time; give boot_vcpus (%lld)",
 			    (long long)max, (long long)boot);
 	snprintf(val, sizeof(val), "%lld", (long long)boot);
-	return option(&c->cli, "cpus", val, "cpus.boot_vcpus", err, errlen);
+	if (affinity && !json_is_null(affinity)) {
+		ret = affinity_value(affinity, "cpus", "affinity", "vcpu",
+				     pairs, sizeof(pairs), err, errlen);
+		if (ret)
+			return ret;
+		if (append(val, sizeof(val), ",affinity=%s", pairs))
+			return fail(err, errlen, "cpus.affinity: too long");
+	}
+	return option(&c->cli, "cpus", val, "cpus", err, errlen);
 }
 
 /* serial: the process's console (--serial) is the VM's; console: tern

@@ -1,6 +1,7 @@
 #include "vmm/cli.h"
 
 #include "config.h"
+#include "core/hostcpu.h"
 #include "core/opts.h"
 #include "platform/bios.h"
 #include "virtio/queue.h"
@@ -32,7 +33,9 @@ static const char usage_text[] =
 	"                         " BIOS_DEFAULT_PATH "\n"
 	"  --initramfs PATH       initial ramdisk\n"
 	"  --cmdline STR          kernel command line (default: \"" DEFAULT_CMDLINE "\")\n"
-	"  --cpus N               vCPUs, 1.." STRINGIFY(VM_MAX_CPUS) " (default 1)\n"
+	"  --cpus N[,affinity=[V@[CPUS],...]]\n"
+	"                         vCPUs, 1.." STRINGIFY(VM_MAX_CPUS) " (default 1); affinity: vCPU\n"
+	"                         V runs on host CPUS (0,2-3), the others anywhere\n"
 	"  --memory SIZE[,shared=on|off][,hugepages=on|off][,numa-node=N]\n"
 	"                         guest RAM, e.g. 512M, 4G (default 512M);\n"
 	"                         shared=on: a memfd other processes can map;\n"
@@ -154,15 +157,45 @@ static int bad(FILE *err, const char *opt, const char *fmt, const char *val)
 	return opts_error(err, opt, fmt, val);
 }
 
+/* affinity=[V@[CPUS],...]: vCPU V runs on CPUS, a list of this machine's
+ * CPUs; parse_cpus holds V below the VM's vCPUs. */
+static int cpus_affinity(void *target, const char *v)
+{
+	struct vm_config *vm = target;
+
+	return hostcpu_affinity_parse(v, VM_MAX_CPUS, vm->cpu_affinity,
+				      VM_MAX_AFFINITY, &vm->ncpu_affinity);
+}
+
+static const struct opt_spec cpus_specs[] = {
+	OPT_U("boot", struct vm_config, cpus, 1, VM_MAX_CPUS),
+	OPT_FL("affinity", cpus_affinity,
+	       "give [VCPU@[CPUS],...], CPUS of this machine like 0,2-3 (at "
+	       "most " STRINGIFY(VM_MAX_AFFINITY) " CPUs in all)"),
+};
+
+static const struct opts_table cpus_table = {
+	"cpus", cpus_specs, ARRAY_SIZE(cpus_specs), "boot",
+};
+
+/* A later --cpus replaces an earlier one whole. */
 static int parse_cpus(struct cli *cli, const char *arg, FILE *err)
 {
-	unsigned long long n;
-	const char *v = strncmp(arg, "boot=", 5) ? arg : arg + 5;
+	struct vm_config *vm = &cli->vm;
+	uint64_t seen;
+	int ret;
 
-	if (opts_uint(v, 1, VM_MAX_CPUS, &n))
-		return opts_error(err, "cpus", "'%s' is not a CPU count from 1 "
-				  "to %u", arg, VM_MAX_CPUS);
-	cli->vm.cpus = (unsigned int)n;
+	vm->cpus = 1;
+	vm->ncpu_affinity = 0;
+	ret = opts_parse(&cpus_table, arg, vm, &seen, err);
+	if (ret)
+		return ret;
+	for (unsigned int i = 0; i < vm->ncpu_affinity; i++)
+		if (vm->cpu_affinity[i].index >= vm->cpus)
+			return opts_error(err, "cpus", "affinity: no vCPU %u: "
+					  "the VM's are 0 to %u (boot=%u)",
+					  vm->cpu_affinity[i].index,
+					  vm->cpus - 1, vm->cpus);
 	return 0;
 }
 

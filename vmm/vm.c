@@ -177,7 +177,12 @@ static int vm_start_threads(struct vm *vm)
 		return ret;
 	vm->started = true;
 	for (unsigned int i = 0; i < vm->ncpus; i++) {
-		ret = vcpu_start(&vm->vcpus[i]);
+		struct vcpu *v = &vm->vcpus[i];
+
+		v->pinned = hostcpu_affinity_set(vm->cfg->cpu_affinity,
+						 vm->cfg->ncpu_affinity, i,
+						 &v->cpus) > 0;
+		ret = vcpu_start(v);
 		if (ret)
 			return ret;
 	}
@@ -196,6 +201,8 @@ unsigned int vm_sandbox_needs(const struct vm_config *cfg)
 		needs |= SANDBOX_NEED_RESTART;
 	if (cfg->stats_path)
 		needs |= SANDBOX_NEED_STATS;
+	if (cfg->ncpu_affinity)
+		needs |= SANDBOX_NEED_NUMA;	/* vCPUs move themselves */
 	for (unsigned int i = 0; i < cfg->ndevs; i++)
 		needs |= cfg->devs[i].kind->sandbox_needs(&cfg->devs[i],
 							  cfg->mem.numa_node);

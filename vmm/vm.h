@@ -6,6 +6,7 @@
 #define TERN_VMM_VM_H
 
 #include "core/device.h"
+#include "core/hostcpu.h"
 #include "core/kvm.h"
 #include "core/lifecycle.h"
 #include "core/loop.h"
@@ -30,6 +31,7 @@
 #include <stdbool.h>
 
 #define VM_MAX_CPUS 254		/* APIC ids 0..253, IOAPIC takes one */
+#define VM_MAX_AFFINITY 512	/* (vCPU, host CPU) pairs */
 /* Devices of all kinds (VM_MAX_DISKS, VM_MAX_NETS, VM_MAX_IDE: vmm/devices.h,
  * each kind's own limit). */
 #define VM_MAX_DEVICES (2 * VM_MAX_DISKS + VM_MAX_IDE + VM_MAX_NETS)
@@ -47,6 +49,10 @@ struct vm_config {
 	const char *initramfs;
 	const char *cmdline;
 	unsigned int cpus;
+	/* Where the vCPUs run: vCPU v on the host CPUs of the pairs that
+	 * name v; a vCPU that none names runs anywhere. */
+	struct cpu_affinity cpu_affinity[VM_MAX_AFFINITY];
+	unsigned int ncpu_affinity;
 	struct mem_config mem;
 	enum on_reboot on_reboot;
 	const char *stats_path;		/* KVM statistics as JSON, or NULL */

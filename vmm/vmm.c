@@ -220,13 +220,13 @@ static json_t *device_config_json(const struct dev_config *d)
 /* vm.info's "config" for a VM from the command line: its VmConfig. */
 static json_t *config_json(const struct vm_config *c)
 {
-	json_t *disks = json_array(), *net = json_array();
+	json_t *disks = json_array(), *net = json_array(), *o;
 
 	for (unsigned int i = 0; i < c->ndevs; i++)
 		json_array_append_new(strcmp(c->devs[i].kind->option, "disk") ?
 				      net : disks,
 				      device_config_json(&c->devs[i]));
-	return json_pack("{s:{s:s?,s:s?,s:s},s:{s:i,s:i},s:{s:I,s:b,s:b},"
+	o = json_pack("{s:{s:s?,s:s?,s:s},s:{s:i,s:i},s:{s:I,s:b,s:b},"
 			 "s:o,s:o}",
 			 "payload", "kernel", c->kernel, "initramfs",
 			 c->initramfs, "cmdline", c->cmdline,
@@ -234,6 +234,12 @@ static json_t *config_json(const struct vm_config *c)
 			 "memory", "size", (json_int_t)c->mem.size, "shared",
 			 c->mem.shared, "hugepages", c->mem.hugepages,
 			 "disks", disks, "net", net);
+	if (o && c->ncpu_affinity)
+		json_object_set_new(json_object_get(o, "cpus"), "affinity",
+				    affinity_json(c->cpu_affinity,
+						  c->ncpu_affinity, c->cpus,
+						  "vcpu"));
+	return o;
 }
 
 /* The PCI function of device ID ("0000:00:03.0"), or NULL: a PCI

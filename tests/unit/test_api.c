@@ -100,7 +100,9 @@ static void test_config_good(void)
 
 	snprintf(text, sizeof(text),
 		 "{\"payload\":{\"kernel\":\"%s\",\"cmdline\":\"console=ttyS0 "
-		 "quiet\"},\"cpus\":{\"boot_vcpus\":2,\"max_vcpus\":2},"
+		 "quiet\"},\"cpus\":{\"boot_vcpus\":2,\"max_vcpus\":2,"
+		 "\"affinity\":[{\"vcpu\":1,\"host_cpus\":[0]},"
+		 "{\"vcpu\":0,\"host_cpus\":[0]}]},"
 		 "\"memory\":{\"size\":268435456,\"shared\":true},"
 		 "\"disks\":[{\"path\":\"%s\",\"readonly\":true,"
 		 "\"num_queues\":2,\"queue_size\":128,\"id\":\"root\","
@@ -120,6 +122,10 @@ static void test_config_good(void)
 	CHECK(c.cli.vm.kernel && !strcmp(c.cli.vm.kernel, kernel));
 	CHECK(!strcmp(c.cli.vm.cmdline, "console=ttyS0 quiet"));
 	CHECK_EQ(c.cli.vm.cpus, 2);
+	CHECK_EQ(c.cli.vm.ncpu_affinity, 2);
+	CHECK_EQ(c.cli.vm.cpu_affinity[0].index, 1);
+	CHECK_EQ(c.cli.vm.cpu_affinity[1].index, 0);
+	CHECK_EQ(c.cli.vm.cpu_affinity[1].cpu, 0);
 	CHECK_EQ(c.cli.vm.mem.size, 256ull << 20);
 	CHECK(c.cli.vm.mem.shared);
 	/* In the VmConfig's order, disks then nets; ids as given, or
@@ -176,7 +182,21 @@ static void test_config_bad(void)
 		{ "{\"payload\":{\"kernel\":\"K\"},\"cpus\":{\"boot_vcpus\":0}}",
 		  "cpus.boot_vcpus: give a positive integer" },
 		{ "{\"payload\":{\"kernel\":\"K\"},\"cpus\":{\"boot_vcpus\":999}}",
-		  "cpus.boot_vcpus: --cpus" },
+		  "cpus: --cpus: boot=999: give 1 to 254" },
+		{ "{\"payload\":{\"kernel\":\"K\"},\"cpus\":{\"affinity\":1}}",
+		  "cpus.affinity: give a list of {\"vcpu\": N" },
+		{ "{\"payload\":{\"kernel\":\"K\"},\"cpus\":{\"affinity\":"
+		  "[{\"queue_index\":0,\"host_cpus\":[0]}]}}",
+		  "cpus.affinity[0]: give {\"vcpu\": N" },
+		{ "{\"payload\":{\"kernel\":\"K\"},\"cpus\":{\"affinity\":"
+		  "[{\"vcpu\":0,\"host_cpus\":[\"0\"]}]}}",
+		  "cpus.affinity[0].host_cpus[0]: give a non-negative" },
+		{ "{\"payload\":{\"kernel\":\"K\"},\"cpus\":{\"boot_vcpus\":2,"
+		  "\"affinity\":[{\"vcpu\":2,\"host_cpus\":[0]}]}}",
+		  "cpus: --cpus: affinity: no vCPU 2: the VM's are 0 to 1" },
+		{ "{\"payload\":{\"kernel\":\"K\"},\"cpus\":{\"affinity\":"
+		  "[{\"vcpu\":0,\"host_cpus\":[99999]}]}}",
+		  "cpus: --cpus: affinity=[0@[99999]]" },
 		{ "{\"payload\":{\"kernel\":\"K\"},\"cpus\":{\"boot_vcpus\":1,"
 		  "\"max_vcpus\":4}}", "cpus.max_vcpus: 4" },
 		{ "{\"payload\":{\"kernel\":\"K\"},\"cpus\":{\"topology\":{}}}",

@@ -88,6 +88,42 @@ int main(void)
 	CHECK_BAD("--cpus", "--kernel", "/dev/null", "--cpus", "255");
 	CHECK_BAD("--cpus", "--kernel", "/dev/null", "--cpus", "two");
 	CHECK_BAD("--cpus", "--kernel", "/dev/null", "--cpus", "2x");
+	/* --cpus affinity=: each vCPU's host CPUs; a later --cpus replaces
+	 * an earlier one whole. CPU 0 is on every machine. */
+#if HAVE_NUMA
+	CHECK_EQ(parse(&cli, "--kernel", "/dev/null", "--cpus",
+		       "affinity=[1@[0],0@[0-0],1@[0]],boot=2", NULL), CLI_RUN);
+	CHECK_EQ(cli.vm.cpus, 2);
+	CHECK_EQ(cli.vm.ncpu_affinity, 2);
+	CHECK_EQ(cli.vm.cpu_affinity[0].index, 1);
+	CHECK_EQ(cli.vm.cpu_affinity[1].index, 0);
+	CHECK_EQ(cli.vm.cpu_affinity[1].cpu, 0);
+	CHECK_EQ(parse(&cli, "--kernel", "/dev/null", "--cpus",
+		       "2,affinity=[0@[0]]", "--cpus", "3", NULL), CLI_RUN);
+	CHECK_EQ(cli.vm.cpus, 3);
+	CHECK_EQ(cli.vm.ncpu_affinity, 0);
+#endif
+	CHECK_EQ(parse(&cli, "--kernel", "/dev/null", "--cpus",
+		       "2,affinity=[]", NULL), CLI_RUN);
+	CHECK_EQ(cli.vm.ncpu_affinity, 0);
+	CHECK_BAD("affinity: no vCPU 1: the VM's are 0 to 0 (boot=1)",
+		  "--kernel", "/dev/null", "--cpus", "affinity=[1@[0]]");
+	CHECK_BAD("affinity: no vCPU 2: the VM's are 0 to 1 (boot=2)",
+		  "--kernel", "/dev/null", "--cpus", "affinity=[2@[0]],boot=2");
+	{
+		static const char *const bad[] = {
+			"2,affinity=[0@[99999]]", "2,affinity=[0@[]]",
+			"2,affinity=[0@0]", "2,affinity=0@[0]",
+			"2,affinity=[0@[0]", "2,affinity=[0@[0]]x",
+			"2,affinity=[0@[0],]", "2,affinity=[-1@[0]]",
+			"2,affinity=[254@[0]]", "2,affinity=[0@[0x0]]",
+			"2,affinity=[0@[all]]", "2,affinity=[0@[1-0]]",
+		};
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+			CHECK_BAD("affinity", "--kernel", "/dev/null", "--cpus",
+				  bad[i]);
+	}
 	CHECK_BAD("--memory", "--kernel", "/dev/null", "--memory", "12X");
 	CHECK_BAD("--memory", "--kernel", "/dev/null", "--memory", "1M");
 	CHECK_BAD("--memory", "--kernel", "/dev/null", "--memory", "2T");
