@@ -7,7 +7,8 @@
  * lines only when a value quoted in it has a newline); what
  * it accepts is a VM tern can start (1 or more vCPUs, some memory, a
  * kernel, a firmware or an API socket, the device count within its
- * bound); nothing leaks (LeakSanitizer, under libFuzzer). */
+ * bound, each vCPU affinity pair naming one of its vCPUs); nothing
+ * leaks (LeakSanitizer, under libFuzzer). */
 #include "vmm/cli.h"
 #include "tests/fuzz/fuzz.h"
 
@@ -54,6 +55,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FZ_ASSERT(cli.vm.cpus >= 1 && cli.vm.mem.size > 0);
 		FZ_ASSERT(cli.vm.kernel || cli.vm.firmware || cli.api.given);
 		FZ_ASSERT(cli.vm.ndevs <= VM_MAX_DEVICES);
+		FZ_ASSERT(cli.vm.ncpu_affinity <= VM_MAX_AFFINITY);
+		for (unsigned int i = 0; i < cli.vm.ncpu_affinity; i++)
+			FZ_ASSERT(cli.vm.cpu_affinity[i].index < cli.vm.cpus);
 		break;
 	case CLI_EXIT_OK:
 		fz_exit++;
