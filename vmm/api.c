@@ -1,6 +1,7 @@
 /* The control API's request side (see api.h). */
 #include "vmm/api.h"
 
+#include "core/errbuf.h"
 #include "core/httpd.h"
 #include "core/log.h"
 #include "core/sandbox.h"
@@ -174,18 +175,8 @@ struct mapped {
 	bool socket;			/* vhost_socket given */
 };
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
+/* A refusal: the message into ERR, -EINVAL. */
+#define fail(err, errlen, ...) errbuf_fail(-EINVAL, err, errlen, __VA_ARGS__)
 
 static const char *type_name(enum field_type t)
 {
