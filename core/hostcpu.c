@@ -87,9 +87,8 @@ int hostcpu_list(const char *text, uint16_t *cpu, unsigned int max,
 }
 #endif
 
-int hostcpu_affinity_parse(const char *v, unsigned int nindex,
-			   struct cpu_affinity *a, unsigned int max,
-			   unsigned int *n)
+int hostcpu_affinity_parse(const char *v, struct cpu_affinity *a,
+			   unsigned int max, unsigned int *n)
 {
 	const char *p = v;
 
@@ -109,7 +108,7 @@ int hostcpu_affinity_parse(const char *v, unsigned int nindex,
 			return -EINVAL;
 		errno = 0;
 		idx = strtoul(p, &end, 10);
-		if (errno || idx >= nindex || strncmp(end, "@[", 2))
+		if (errno || idx >= HOSTCPU_INDEX_LIMIT || strncmp(end, "@[", 2))
 			return -EINVAL;
 		p = end + 2;
 		close = strchr(p, ']');
@@ -154,36 +153,50 @@ const char *hostcpu_text(const cpu_set_t *set, char *buf, size_t len)
 {
 	size_t used = 0;
 
+	if (!len)
+		return buf;
 	buf[0] = '\0';
 	for (int c = 0; c < CPU_SETSIZE; c++) {
-		int last = c;
-		int n;
+		char item[32];
+		int last = c, more = 0;
+		size_t need;
 
 		if (!CPU_ISSET(c, set))
 			continue;
 		while (last + 1 < CPU_SETSIZE && CPU_ISSET(last + 1, set))
 			last++;
-		n = last == c ? snprintf(buf + used, len - used, "%s%d",
-					 used ? "," : "", c) :
-				snprintf(buf + used, len - used, "%s%d-%d",
-					 used ? "," : "", c, last);
-		if (n < 0 || (size_t)n >= len - used) {
-			if (len >= 4)
-				memcpy(buf + len - 4, "...", 4);
+		for (int k = last + 1; k < CPU_SETSIZE && !more; k++)
+			more = CPU_ISSET(k, set);
+		if (last == c)
+			snprintf(item, sizeof(item), "%s%d", used ? "," : "", c);
+		else
+			snprintf(item, sizeof(item), "%s%d-%d", used ? "," : "",
+				 c, last);
+		/* Room for ",..." after it unless it is the last. */
+		need = strlen(item) + (more ? 4 : 0);
+		if (used + need >= len) {
+			const char *mark = used ? ",..." : "...";
+
+			if (len - used > strlen(mark))
+				memcpy(buf + used, mark, strlen(mark) + 1);
 			break;
 		}
-		used += (size_t)n;
+		memcpy(buf + used, item, strlen(item) + 1);
+		used += strlen(item);
 		c = last;
 	}
 	return buf;
 }
 
-int hostcpu_move(const char *who, const cpu_set_t *set)
+int hostcpu_move(const char *who, const cpu_set_t *set, cpu_set_t *landed)
 {
 	int ret;
 
-	if (!sched_setaffinity(0, sizeof(*set), set))
+	if (!sched_setaffinity(0, sizeof(*set), set)) {
+		if (landed && sched_getaffinity(0, sizeof(*landed), landed))
+			*landed = *set;
 		return 0;
+	}
 	ret = -errno;
 	log_warn(who, "cannot move to its %d CPU(s) (outside tern's "
 		 "cpuset?): %s; it runs unpinned", CPU_COUNT(set),

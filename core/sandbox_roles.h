@@ -35,6 +35,7 @@ enum sandbox_role {
 #define SANDBOX_NEED_SANITIZER (1u << 10)	/* sanitizer builds */
 #define SANDBOX_NEED_FIRMWARE (1u << 11)	/* firmware: shadow RAM */
 #define SANDBOX_NEED_API (1u << 12)		/* api: --api-socket */
-#define SANDBOX_NEED_ALL ((1u << 13) - 1)
+#define SANDBOX_NEED_VCPU_PIN (1u << 13)	/* vcpu-affinity */
+#define SANDBOX_NEED_ALL ((1u << 14) - 1)
 
 #endif

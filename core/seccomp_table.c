@@ -45,6 +45,7 @@
 #define T_SAN SANDBOX_NEED_SANITIZER
 #define T_FW SANDBOX_NEED_FIRMWARE
 #define T_API SANDBOX_NEED_API
+#define T_PIN SANDBOX_NEED_VCPU_PIN
 
 const struct sb_rule sb_rules[] = {
 	/* Every thread. */
@@ -199,9 +200,15 @@ const struct sb_rule sb_rules[] = {
 	  .args = { ARG_EQ(1, IORING_REGISTER_BUFFERS_UPDATE) },
 	  .args_text = "IORING_REGISTER_BUFFERS_UPDATE",
 	  .why = "guest RAM registered as fixed buffers on first use" },
-	{ "sched_setaffinity", SB_BLK_IO | SB_VCPU, T_NUMA, .nargs = 1,
+	{ "sched_setaffinity", SB_BLK_IO, T_NUMA, .nargs = 1,
 	  .args = { ARG_EQ(0, 0) }, .args_text = "itself only",
-	  .why = "an I/O thread or a vCPU moves to its NUMA node or CPUs" },
+	  .why = "an I/O thread moves to its NUMA node or CPU" },
+	{ "sched_setaffinity", SB_VCPU, T_PIN, .nargs = 1,
+	  .args = { ARG_EQ(0, 0) }, .args_text = "itself only",
+	  .why = "a vCPU moves to its CPUs (--cpus affinity=)" },
+	{ "sched_getaffinity", SB_VCPU, T_PIN, .nargs = 1,
+	  .args = { ARG_EQ(0, 0) }, .args_text = "itself only",
+	  .why = "a vCPU reads back the CPUs it landed on, for its log" },
 	{ "poll", SB_NET_IO | SB_NET_CTRL, 0, .why = "tap, kicks, stop" },
 	{ "ppoll", SB_NET_IO, T_PC,
 	  .why = "e1000: sleep until an interrupt delay timer is due" },
@@ -416,6 +423,7 @@ const char *sb_need_name(uint32_t need)
 	case T_SAN: return "sanitizer";
 	case T_FW: return "firmware";
 	case T_API: return "api";
+	case T_PIN: return "vcpu-affinity";
 	default: return "?";
 	}
 }

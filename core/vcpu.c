@@ -236,16 +236,15 @@ static void vcpu_wait_resume(struct vcpu *v)
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
+	cpu_set_t landed;
+	char text[64];
 	sigset_t set;
 
 	pthread_setname_np(pthread_self(), v->name);
 	sandbox_enter(SANDBOX_VCPU);
-	if (v->pinned && !hostcpu_move(v->name, &v->cpus)) {
-		char text[64];
-
+	if (v->pinned && !hostcpu_move(v->name, &v->cpus, &landed))
 		log_info(v->name, "runs on host CPUs %s",
-			 hostcpu_text(&v->cpus, text, sizeof(text)));
-	}
+			 hostcpu_text(&landed, text, sizeof(text)));
 
 	sigemptyset(&set);
 	sigaddset(&set, VCPU_KICK_SIGNAL);

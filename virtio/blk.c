@@ -451,7 +451,7 @@ static void blk_thread_place(struct blk_queue *q)
 
 	if (hostcpu_affinity_set(cfg->affinity, cfg->naffinity, q->index,
 				 &set)) {
-		hostcpu_move(q->name, &set);
+		hostcpu_move(q->name, &set, NULL);
 		return;
 	}
 	if (q->blk->cpus_set &&

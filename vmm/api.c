@@ -7,6 +7,7 @@
 #include "core/sandbox.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -238,14 +239,30 @@ static int affinity_value(json_t *v, const char *where, const char *field,
 				    "else", where, field, i, key);
 		ret = ret ?: append(val, len, "%s%lld@[", i ? "," : "",
 				    (long long)json_integer_value(q));
+		/* A run of CPUs, each one more than the last, goes as N-M:
+		 * a vCPU per CPU of a large host stays within the word. */
 		json_array_foreach(cpus, j, c) {
+			json_int_t first, last;
+			json_t *next;
+
 			if (!json_is_integer(c) || json_integer_value(c) < 0)
 				return fail(err, errlen, "%s.%s[%zu]."
 					    "host_cpus[%zu]: give a "
 					    "non-negative integer", where,
 					    field, i, j);
-			ret = ret ?: append(val, len, "%s%lld", j ? "," : "",
+			ret = ret ?: append(val, len, "%s%lld",
+					    val[strlen(val) - 1] == '[' ? "" : ",",
 					    (long long)json_integer_value(c));
+			first = last = json_integer_value(c);
+			while ((next = json_array_get(cpus, j + 1)) &&
+			       json_is_integer(next) && last < LLONG_MAX &&
+			       json_integer_value(next) == last + 1) {
+				last++;
+				j++;
+			}
+			if (last != first)
+				ret = ret ?: append(val, len, "-%lld",
+						    (long long)last);
 		}
 		ret = ret ?: append(val, len, "]");
 	}
@@ -439,7 +456,7 @@ static int map_cpus(struct api_config *c, json_t *o, char *err,
 {
 	json_int_t boot = -1, max = -1;
 	json_t *v, *affinity = NULL;
-	char val[2048], pairs[2048];
+	char val[8192], pairs[8192];
 	const char *key;
 	int ret;
 

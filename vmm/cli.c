@@ -163,15 +163,16 @@ static int cpus_affinity(void *target, const char *v)
 {
 	struct vm_config *vm = target;
 
-	return hostcpu_affinity_parse(v, VM_MAX_CPUS, vm->cpu_affinity,
-				      VM_MAX_AFFINITY, &vm->ncpu_affinity);
+	return hostcpu_affinity_parse(v, vm->cpu_affinity, VM_MAX_AFFINITY,
+				      &vm->ncpu_affinity);
 }
 
 static const struct opt_spec cpus_specs[] = {
 	OPT_U("boot", struct vm_config, cpus, 1, VM_MAX_CPUS),
 	OPT_FL("affinity", cpus_affinity,
 	       "give [VCPU@[CPUS],...], CPUS of this machine like 0,2-3 (at "
-	       "most " STRINGIFY(VM_MAX_AFFINITY) " CPUs in all)"),
+	       "most " STRINGIFY(VM_MAX_AFFINITY) " (vCPU, CPU) pairs in "
+	       "all)"),
 };
 
 static const struct opts_table cpus_table = {
@@ -187,6 +188,9 @@ static int parse_cpus(struct cli *cli, const char *arg, FILE *err)
 
 	vm->cpus = 1;
 	vm->ncpu_affinity = 0;
+	if (!*arg)
+		return opts_error(err, "cpus", "'': give the vCPU count, N or "
+				  "boot=N[,affinity=[V@[CPUS],...]]");
 	ret = opts_parse(&cpus_table, arg, vm, &seen, err);
 	if (ret)
 		return ret;

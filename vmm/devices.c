@@ -119,13 +119,13 @@ static int disk_affinity(void *target, const char *v)
 {
 	struct blk_config *d = &((struct dev_config *)target)->disk.d;
 
-	return hostcpu_affinity_parse(v, VIRTIO_MAX_QUEUES, d->affinity,
-				      BLK_MAX_AFFINITY, &d->naffinity);
+	return hostcpu_affinity_parse(v, d->affinity, BLK_MAX_AFFINITY,
+				      &d->naffinity);
 }
 
 #define AFFINITY_HELP                                                          \
 	"give [QUEUE@[CPUS],...], CPUS of this machine like 0,2-3 (at most "   \
-	STRINGIFY(BLK_MAX_AFFINITY) " CPUs in all)"
+	STRINGIFY(BLK_MAX_AFFINITY) " (queue, CPU) pairs in all)"
 
 static int dev_id(void *target, const char *v)
 {

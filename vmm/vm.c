@@ -202,7 +202,7 @@ unsigned int vm_sandbox_needs(const struct vm_config *cfg)
 	if (cfg->stats_path)
 		needs |= SANDBOX_NEED_STATS;
 	if (cfg->ncpu_affinity)
-		needs |= SANDBOX_NEED_NUMA;	/* vCPUs move themselves */
+		needs |= SANDBOX_NEED_VCPU_PIN;
 	for (unsigned int i = 0; i < cfg->ndevs; i++)
 		needs |= cfg->devs[i].kind->sandbox_needs(&cfg->devs[i],
 							  cfg->mem.numa_node);

@@ -29,7 +29,8 @@
 #define API_NEEDS (SANDBOX_NEED_TAP | SANDBOX_NEED_VHOST_NET |                 \
 		   SANDBOX_NEED_VHOST_USER | SANDBOX_NEED_DISK |               \
 		   SANDBOX_NEED_PC | SANDBOX_NEED_RESTART |                    \
-		   SANDBOX_NEED_NUMA | SANDBOX_NEED_API)
+		   SANDBOX_NEED_NUMA | SANDBOX_NEED_API |                      \
+		   SANDBOX_NEED_VCPU_PIN)
 
 struct vmm {
 	const struct cli *cli;

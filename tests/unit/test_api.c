@@ -7,6 +7,7 @@
  * (404), wrong methods (405), bodies over the limit (413), the wrong
  * state (404 before vm.create, 409 after), clients that go away mid-
  * request, and many clients at once. */
+#include "config.h"
 #include "core/httpd.h"
 #include "core/loop.h"
 #include "core/mailbox.h"
@@ -92,6 +93,20 @@ static int map(const char *text, struct api_config *c, char *err,
 	return ret;
 }
 
+/* CPU 0 is on every machine; a build without libnuma takes no CPU
+ * list. */
+#if HAVE_NUMA
+#define CPUS_AFFINITY                                                          \
+	",\"affinity\":[{\"vcpu\":1,\"host_cpus\":[0]},"                       \
+	"{\"vcpu\":0,\"host_cpus\":[0]}]"
+#define DISK_AFFINITY                                                          \
+	",\"queue_affinity\":[{\"queue_index\":1,\"host_cpus\":[0]},"          \
+	"{\"queue_index\":0,\"host_cpus\":[0]}]"
+#else
+#define CPUS_AFFINITY ""
+#define DISK_AFFINITY ""
+#endif
+
 static void test_config_good(void)
 {
 	struct api_config c;
@@ -100,14 +115,12 @@ static void test_config_good(void)
 
 	snprintf(text, sizeof(text),
 		 "{\"payload\":{\"kernel\":\"%s\",\"cmdline\":\"console=ttyS0 "
-		 "quiet\"},\"cpus\":{\"boot_vcpus\":2,\"max_vcpus\":2,"
-		 "\"affinity\":[{\"vcpu\":1,\"host_cpus\":[0]},"
-		 "{\"vcpu\":0,\"host_cpus\":[0]}]},"
+		 "quiet\"},\"cpus\":{\"boot_vcpus\":2,\"max_vcpus\":2"
+		 CPUS_AFFINITY "},"
 		 "\"memory\":{\"size\":268435456,\"shared\":true},"
 		 "\"disks\":[{\"path\":\"%s\",\"readonly\":true,"
-		 "\"num_queues\":2,\"queue_size\":128,\"id\":\"root\","
-		 "\"queue_affinity\":[{\"queue_index\":1,\"host_cpus\":[0]},"
-		 "{\"queue_index\":0,\"host_cpus\":[0]}]},"
+		 "\"num_queues\":2,\"queue_size\":128,\"id\":\"root\""
+		 DISK_AFFINITY "},"
 		 "{\"path\":\"%s\"},{\"vhost_user\":true,\"vhost_socket\":"
 		 "\"/run/vu.sock\",\"num_queues\":1}],"
 		 "\"net\":[{\"tap\":\"tap7\",\"mac\":\"02:00:00:00:00:07\","
@@ -122,10 +135,12 @@ static void test_config_good(void)
 	CHECK(c.cli.vm.kernel && !strcmp(c.cli.vm.kernel, kernel));
 	CHECK(!strcmp(c.cli.vm.cmdline, "console=ttyS0 quiet"));
 	CHECK_EQ(c.cli.vm.cpus, 2);
+#if HAVE_NUMA
 	CHECK_EQ(c.cli.vm.ncpu_affinity, 2);
 	CHECK_EQ(c.cli.vm.cpu_affinity[0].index, 1);
 	CHECK_EQ(c.cli.vm.cpu_affinity[1].index, 0);
 	CHECK_EQ(c.cli.vm.cpu_affinity[1].cpu, 0);
+#endif
 	CHECK_EQ(c.cli.vm.mem.size, 256ull << 20);
 	CHECK(c.cli.vm.mem.shared);
 	/* In the VmConfig's order, disks then nets; ids as given, or
@@ -137,10 +152,12 @@ static void test_config_good(void)
 	CHECK_EQ(d[0].disk.d.queues, 2);
 	CHECK_EQ(d[0].disk.d.queue_size, 128);
 	CHECK(!strcmp(d[0].id, "root"));
+#if HAVE_NUMA
 	CHECK_EQ(d[0].disk.d.naffinity, 2);
 	CHECK_EQ(d[0].disk.d.affinity[0].index, 1);
 	CHECK_EQ(d[0].disk.d.affinity[1].index, 0);
 	CHECK_EQ(d[0].disk.d.affinity[1].cpu, 0);
+#endif
 	CHECK_EQ(d[1].disk.d.naffinity, 0);
 	CHECK(d[1].kind == &dev_kind_virtio_blk);
 	CHECK(!d[1].disk.d.readonly);
@@ -191,12 +208,15 @@ static void test_config_bad(void)
 		{ "{\"payload\":{\"kernel\":\"K\"},\"cpus\":{\"affinity\":"
 		  "[{\"vcpu\":0,\"host_cpus\":[\"0\"]}]}}",
 		  "cpus.affinity[0].host_cpus[0]: give a non-negative" },
+#if HAVE_NUMA
 		{ "{\"payload\":{\"kernel\":\"K\"},\"cpus\":{\"boot_vcpus\":2,"
 		  "\"affinity\":[{\"vcpu\":2,\"host_cpus\":[0]}]}}",
 		  "cpus: --cpus: affinity: no vCPU 2: the VM's are 0 to 1" },
+#endif
+		/* Runs of CPUs go as ranges. */
 		{ "{\"payload\":{\"kernel\":\"K\"},\"cpus\":{\"affinity\":"
-		  "[{\"vcpu\":0,\"host_cpus\":[99999]}]}}",
-		  "cpus: --cpus: affinity=[0@[99999]]" },
+		  "[{\"vcpu\":0,\"host_cpus\":[99990,99991,99992,7,5,6]}]}}",
+		  "cpus: --cpus: affinity=[0@[99990-99992,7,5-6]]" },
 		{ "{\"payload\":{\"kernel\":\"K\"},\"cpus\":{\"boot_vcpus\":1,"
 		  "\"max_vcpus\":4}}", "cpus.max_vcpus: 4" },
 		{ "{\"payload\":{\"kernel\":\"K\"},\"cpus\":{\"topology\":{}}}",
@@ -247,9 +267,11 @@ static void test_config_bad(void)
 		{ "{\"payload\":{\"kernel\":\"K\"},\"disks\":[{\"path\":\"I\","
 		  "\"queue_affinity\":[{\"queue_index\":0,\"host_cpus\":[-1]}]}]}",
 		  "disks[0].queue_affinity[0].host_cpus[0]: give a non-negative" },
+#if HAVE_NUMA
 		{ "{\"payload\":{\"kernel\":\"K\"},\"disks\":[{\"path\":\"I\","
 		  "\"queue_affinity\":[{\"queue_index\":1,\"host_cpus\":[0]}]}]}",
 		  "disks[0]: --disk: queue-affinity: no queue 1" },
+#endif
 		{ "{\"payload\":{\"kernel\":\"K\"},\"disks\":[{\"path\":\"I\","
 		  "\"queue_affinity\":[{\"queue_index\":0,\"host_cpus\":"
 		  "[99999]}]}]}", "disks[0]: --disk: queue-affinity=[0@[99999]]" },

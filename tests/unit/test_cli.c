@@ -106,17 +106,23 @@ int main(void)
 	CHECK_EQ(parse(&cli, "--kernel", "/dev/null", "--cpus",
 		       "2,affinity=[]", NULL), CLI_RUN);
 	CHECK_EQ(cli.vm.ncpu_affinity, 0);
+	CHECK_BAD("--cpus: '': give the vCPU count", "--kernel", "/dev/null",
+		  "--cpus", "");
+#if HAVE_NUMA
 	CHECK_BAD("affinity: no vCPU 1: the VM's are 0 to 0 (boot=1)",
 		  "--kernel", "/dev/null", "--cpus", "affinity=[1@[0]]");
 	CHECK_BAD("affinity: no vCPU 2: the VM's are 0 to 1 (boot=2)",
 		  "--kernel", "/dev/null", "--cpus", "affinity=[2@[0]],boot=2");
+	CHECK_BAD("affinity: no vCPU 254: the VM's are 0 to 1 (boot=2)",
+		  "--kernel", "/dev/null", "--cpus", "2,affinity=[254@[0]]");
+#endif
 	{
 		static const char *const bad[] = {
 			"2,affinity=[0@[99999]]", "2,affinity=[0@[]]",
 			"2,affinity=[0@0]", "2,affinity=0@[0]",
 			"2,affinity=[0@[0]", "2,affinity=[0@[0]]x",
 			"2,affinity=[0@[0],]", "2,affinity=[-1@[0]]",
-			"2,affinity=[254@[0]]", "2,affinity=[0@[0x0]]",
+			"2,affinity=[65536@[0]]", "2,affinity=[0@[0x0]]",
 			"2,affinity=[0@[all]]", "2,affinity=[0@[1-0]]",
 		};
 

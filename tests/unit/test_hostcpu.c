@@ -20,8 +20,15 @@ static void test_text(void)
 	CHECK_STR(hostcpu_text(&set, buf, sizeof(buf)), "0,2-4,9");
 	CPU_SET(1000, &set);
 	CPU_SET(1002, &set);
-	/* Cut to fit, the cut marked. */
-	CHECK_STR(hostcpu_text(&set, small, sizeof(small)), "0,2-...");
+	CHECK_STR(hostcpu_text(&set, buf, sizeof(buf)), "0,2-4,9,1000,1002");
+	/* Cut after a whole item, the cut marked. */
+	CHECK_STR(hostcpu_text(&set, small, sizeof(small)), "0,...");
+	CHECK_STR(hostcpu_text(&set, small, 4), "...");
+	CHECK_STR(hostcpu_text(&set, small, 2), "");
+	CPU_ZERO(&set);
+	CPU_SET(1, &set);
+	CPU_SET(2, &set);
+	CHECK_STR(hostcpu_text(&set, small, 4), "1-2");
 }
 
 static void test_pairs(void)
@@ -30,13 +37,12 @@ static void test_pairs(void)
 	unsigned int n = 99;
 	cpu_set_t set;
 
-	CHECK_EQ(hostcpu_affinity_parse("[]", 4, a, 4, &n), 0);
+	CHECK_EQ(hostcpu_affinity_parse("[]", a, 4, &n), 0);
 	CHECK_EQ(n, 0);
 	CHECK_EQ(hostcpu_affinity_set(a, n, 0, &set), 0);
 #if HAVE_NUMA
 	/* CPU 0 is on every machine. */
-	CHECK_EQ(hostcpu_affinity_parse("[3@[0],1@[0-0],3@[0]]", 4, a, 4, &n),
-		 0);
+	CHECK_EQ(hostcpu_affinity_parse("[3@[0],1@[0-0],3@[0]]", a, 4, &n), 0);
 	CHECK_EQ(n, 2);
 	CHECK_EQ(a[0].index, 3);
 	CHECK_EQ(a[1].index, 1);
@@ -44,11 +50,14 @@ static void test_pairs(void)
 	CHECK(CPU_ISSET(0, &set));
 	CHECK_EQ(hostcpu_affinity_set(a, n, 2, &set), 0);
 	/* More pairs than room: refused, not cut. */
-	CHECK_EQ(hostcpu_affinity_parse("[0@[0],1@[0],2@[0]]", 4, a, 2, &n),
+	CHECK_EQ(hostcpu_affinity_parse("[0@[0],1@[0],2@[0]]", a, 2, &n),
 		 -EINVAL);
-	CHECK_EQ(hostcpu_affinity_parse("[0@[0],1@[0]]", 4, a, 2, &n), 0);
-	CHECK_EQ(hostcpu_affinity_parse("[4@[0]]", 4, a, 4, &n), -EINVAL);
-	CHECK_EQ(hostcpu_affinity_parse("[0@[0]]]", 4, a, 4, &n), -EINVAL);
+	CHECK_EQ(hostcpu_affinity_parse("[0@[0],1@[0]]", a, 2, &n), 0);
+	/* Indexes up to 65535; the caller names one past its own count. */
+	CHECK_EQ(hostcpu_affinity_parse("[65535@[0]]", a, 4, &n), 0);
+	CHECK_EQ(a[0].index, 65535);
+	CHECK_EQ(hostcpu_affinity_parse("[65536@[0]]", a, 4, &n), -EINVAL);
+	CHECK_EQ(hostcpu_affinity_parse("[0@[0]]]", a, 4, &n), -EINVAL);
 	{
 		uint16_t cpu[4];
 
@@ -60,26 +69,26 @@ static void test_pairs(void)
 		CHECK_EQ(hostcpu_list("99999", cpu, 4, &n), -EINVAL);
 	}
 #else
-	CHECK_EQ(hostcpu_affinity_parse("[0@[0]]", 4, a, 4, &n), -EINVAL);
+	CHECK_EQ(hostcpu_affinity_parse("[0@[0]]", a, 4, &n), -EINVAL);
 #endif
 }
 
-/* A thread moves onto the set; one outside what it may use says so and
- * stays where it was. */
+/* A thread moves onto the set and says where it landed; one outside
+ * what it may use says so and stays where it was. */
 static void *mover(void *arg)
 {
-	cpu_set_t *want = arg, got, before;
+	cpu_set_t *want = arg, got, landed;
 	intptr_t bad = 0;
 
-	sched_getaffinity(0, sizeof(before), &before);
-	if (hostcpu_move("test", want))
+	CPU_ZERO(&landed);
+	if (hostcpu_move("test", want, &landed) || !CPU_EQUAL(&landed, want))
 		bad |= 1;
 	sched_getaffinity(0, sizeof(got), &got);
 	if (!CPU_EQUAL(&got, want))
 		bad |= 2;
 	CPU_ZERO(&got);
 	CPU_SET(CPU_SETSIZE - 1, &got);	/* no machine here has it */
-	if (hostcpu_move("test", &got) != -EINVAL)
+	if (hostcpu_move("test", &got, NULL) != -EINVAL)
 		bad |= 4;
 	sched_getaffinity(0, sizeof(got), &got);
 	if (!CPU_EQUAL(&got, want))
