@@ -183,10 +183,11 @@ static void vhost_tx_map(struct sw *sw, struct sw_port *p)
 /* The NUMA node of the guest's RAM (libnuma), -1 if unknown. */
 static int vhost_node(int vid)
 {
-	struct rte_vhost_memory *mem = NULL;
 	int node = rte_vhost_get_numa_node(vid);
 
 #if HAVE_NUMA
+	struct rte_vhost_memory *mem = NULL;
+
 	if (node >= 0 || numa_available() < 0)
 		return node;
 	if (rte_vhost_get_mem_table(vid, &mem) || !mem || !mem->nregions) {

@@ -292,8 +292,10 @@ int main(void)
 	}
 	CHECK_BAD("queue-affinity", "--kernel", "/dev/null", "--machine", "pc",
 		  "--disk", "path=/dev/null,if=ide,queue-affinity=[0@[0]]");
+#if HAVE_NUMA
 	CHECK_BAD("no queue 1: the disk's are 0 to 0", "--kernel", "/dev/null", "--disk",
 		  "path=/dev/null,queue-affinity=[1@[0]]");
+#endif
 	CHECK_BAD("--disk", "--kernel", "/dev/null", "--machine", "pc",
 		  "--disk", "path=/dev/null,if=ide", "--disk",
 		  "path=/dev/null,if=ide", "--disk", "path=/dev/null,if=ide",
