@@ -105,8 +105,9 @@ static void put_gas_io8(uint8_t *p, uint16_t port)
 static int check_config(uint64_t gpa, const struct acpi_config *cfg)
 {
 	const uint64_t four_gib = 1ull << 32;
+	unsigned int last;
 
-	if (!cfg->ncpus || cfg->ncpus > 255 || cfg->ioapic_id < cfg->ncpus)
+	if (!topology_valid(&cfg->cpus, &last) || cfg->ioapic_id <= last)
 		return -EINVAL;
 	if (gpa % 16 || cfg->ioapic_addr >= four_gib)
 		return -EINVAL;
@@ -458,15 +459,16 @@ static void build_fadt(uint8_t *t, uint64_t dsdt_gpa, uint64_t facs_gpa,
 static void build_madt(uint8_t *t, size_t len, const struct acpi_config *cfg)
 {
 	uint8_t *e = t + HDR_LEN + 8;
+	unsigned int ncpus = topology_count(&cfg->cpus);
 
 	put_le32(t + 36, 0xFEE00000);	/* local APIC address */
 	/* PCAT_COMPAT for pc: KVM's 8259 is there for such guests. */
 	put_le32(t + 40, cfg->pc ? 1 : 0);
-	for (unsigned int i = 0; i < cfg->ncpus; i++, e += MADT_LAPIC_LEN) {
+	for (unsigned int i = 0; i < ncpus; i++, e += MADT_LAPIC_LEN) {
 		e[0] = 0;		/* Processor Local APIC */
 		e[1] = MADT_LAPIC_LEN;
 		e[2] = (uint8_t)i;	/* ACPI processor UID */
-		e[3] = (uint8_t)i;	/* APIC ID */
+		e[3] = (uint8_t)topology_apic_id(&cfg->cpus, i);
 		put_le32(e + 4, 1);	/* Enabled */
 	}
 	e[0] = 1;			/* I/O APIC */
@@ -543,7 +545,7 @@ ssize_t acpi_build_layout(void *mem, size_t cap, uint64_t gpa,
 	xsdt = ALIGN16(RSDP_LEN);
 	fadt = ALIGN16(xsdt + XSDT_LEN);
 	madt = ALIGN16(fadt + FADT_LEN);
-	madt_len = HDR_LEN + 8 + cfg->ncpus * MADT_LAPIC_LEN + MADT_IOAPIC_LEN +
+	madt_len = HDR_LEN + 8 + topology_count(&cfg->cpus) * MADT_LAPIC_LEN + MADT_IOAPIC_LEN +
 		   (cfg->pc ? MADT_ISO_LEN : 0);
 	dsdt = ALIGN16(madt + madt_len);
 	total = dsdt + aml.len;

@@ -10,15 +10,17 @@
 #ifndef TERN_CORE_ACPI_H
 #define TERN_CORE_ACPI_H
 
+#include "core/topology.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 struct acpi_config {
-	unsigned int ncpus;            /* LAPIC ids 0..ncpus-1, all enabled */
+	struct cpu_topology cpus;      /* a LAPIC per vCPU, enabled, its id by topology_apic_id */
 	uint64_t ioapic_addr;          /* 0xFEC00000 */
-	uint8_t ioapic_id;             /* e.g. ncpus (must not clash with LAPIC ids) */
+	uint8_t ioapic_id;             /* above the last LAPIC id */
 	uint16_t sleep_ctl_port;       /* hw-reduced SLEEP_CONTROL_REG, 1 byte, I/O */
 	uint16_t sleep_sts_port;       /* SLEEP_STATUS_REG, 1 byte, I/O */
 	uint16_t reset_port;           /* 0xCF9 */
@@ -75,7 +77,8 @@ ssize_t acpi_build_layout(void *mem, size_t cap, uint64_t gpa,
 #define ACPI_FADT_X_DSDT 140
 
 /* Other -EINVAL cases: `gpa` not 16-byte aligned (the RSDP scan only looks
- * at 16-byte boundaries); ioapic_id below ncpus; IOAPIC above 4 GiB; a zero
+ * at 16-byte boundaries); a topology with a level of 0 or LAPIC ids past
+ * TOPOLOGY_APIC_ID_MAX; ioapic_id not above them; IOAPIC above 4 GiB; a zero
  * sleep or reset port (Linux then offers no poweroff / ACPI reset); more
  * than 32 slots; an empty or >4 GiB 32-bit window; a wrapping 64-bit one;
  * INTx GSIs beyond the IOAPIC's 24 pins; a GED GSI beyond them or on an

@@ -14,11 +14,12 @@
 #define KVM_TSS_ADDR 0xfffbd000
 #define KVM_IDENTITY_MAP_ADDR 0xfffbc000
 
-void kvm_init(struct kvm *k, unsigned int ncpus, struct vm_control ctl)
+void kvm_init(struct kvm *k, struct cpu_topology topo,
+	      struct vm_control ctl)
 {
 	memset(k, 0, sizeof(*k));
 	k->kvm_fd = k->vm_fd = -1;
-	k->ncpus = ncpus;
+	k->topo = topo;
 	k->ctl = ctl;
 	atomic_init(&k->stopping, false);
 	pthread_mutex_init(&k->unknown_lock, NULL);

@@ -11,6 +11,7 @@
 #include "core/irq.h"
 #include "core/lifecycle.h"
 #include "core/memory.h"
+#include "core/topology.h"
 
 #include <linux/kvm.h>
 #include <pthread.h>
@@ -24,7 +25,7 @@ struct kvm {
 	int kvm_fd;			/* /dev/kvm */
 	int vm_fd;
 	struct kvm_cpuid2 *cpuid;	/* what KVM supports, patched per vCPU */
-	unsigned int ncpus;		/* vCPUs the guest is told of */
+	struct cpu_topology topo;	/* the vCPUs the guest is told of */
 	bool ioeventfd_any_len;		/* KVM_CAP_IOEVENTFD_ANY_LENGTH */
 	/* Posted MMIO writes (KVM_CAP_COALESCED_MMIO): the ring's page in
 	 * each vCPU's mapping (0: none), its entries, who drains it. */
@@ -43,7 +44,8 @@ struct kvm {
 };
 
 /* Fds at -1, empty buses: kvm_destroy is safe from here on. */
-void kvm_init(struct kvm *k, unsigned int ncpus, struct vm_control ctl);
+void kvm_init(struct kvm *k, struct cpu_topology topo,
+	      struct vm_control ctl);
 /* Opens /dev/kvm, checks the API version and creates the VM with its
  * irqchip and PIT; reads the supported CPUID. 0 or -errno (logged). */
 int kvm_open(struct kvm *k);

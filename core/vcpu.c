@@ -40,7 +40,9 @@ int vcpu_create(struct vcpu *v, struct kvm *kvm, unsigned int id)
 	v->id = id;
 	v->stats_fd = -1;
 	snprintf(v->name, sizeof(v->name), "vcpu%u", id);
-	v->fd = ioctl(kvm->vm_fd, KVM_CREATE_VCPU, (unsigned long)id);
+	/* KVM's vCPU id is the APIC id the vCPU starts with. */
+	v->fd = ioctl(kvm->vm_fd, KVM_CREATE_VCPU,
+		      (unsigned long)topology_apic_id(&kvm->topo, id));
 	if (v->fd < 0) {
 		ret = -errno;
 		log_err(v->name, "KVM_CREATE_VCPU: %s", strerror(-ret));
@@ -73,7 +75,7 @@ int vcpu_create(struct vcpu *v, struct kvm *kvm, unsigned int id)
 		goto err_map;
 	}
 	memcpy(cpuid, kvm->cpuid, cpuid_size);
-	cpuid_patch(cpuid, id, kvm->ncpus,
+	cpuid_patch(cpuid, &kvm->topo, id,
 		    ioctl(kvm->kvm_fd, KVM_CHECK_EXTENSION,
 			  KVM_CAP_TSC_DEADLINE_TIMER) > 0);
 	if (ioctl(v->fd, KVM_SET_CPUID2, cpuid) < 0) {

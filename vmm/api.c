@@ -451,11 +451,54 @@ static int map_payload(struct api_config *c, json_t *p, char *err,
 	return 0;
 }
 
+/* CpuTopology: all four levels, as ",topology=T:C:D:P" onto VAL. */
+static int map_topology(json_t *o, char *val, size_t len, char *err,
+			size_t errlen)
+{
+	static const char *const names[] = { "threads_per_core",
+		"cores_per_die", "dies_per_package", "packages" };
+	json_int_t level[4];
+	const char *key;
+	json_t *v;
+
+	if (!json_is_object(o))
+		return fail(err, errlen, "cpus.topology: give an object with "
+			    "threads_per_core, cores_per_die, "
+			    "dies_per_package and packages");
+	json_object_foreach(o, key, v) {
+		unsigned int i = 0;
+
+		while (i < 4 && strcmp(key, names[i]))
+			i++;
+		if (i == 4)
+			return fail(err, errlen, "cpus.topology.%s: unknown "
+				    "field (tern takes threads_per_core, "
+				    "cores_per_die, dies_per_package, "
+				    "packages)", key);
+	}
+	for (unsigned int i = 0; i < 4; i++) {
+		v = json_object_get(o, names[i]);
+		if (!v)
+			return fail(err, errlen, "cpus.topology.%s: missing",
+				    names[i]);
+		if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+		    json_integer_value(v) > 255)
+			return fail(err, errlen, "cpus.topology.%s: give an "
+				    "integer from 1 to 255", names[i]);
+		level[i] = json_integer_value(v);
+	}
+	if (append(val, len, ",topology=%lld:%lld:%lld:%lld",
+		   (long long)level[0], (long long)level[1],
+		   (long long)level[2], (long long)level[3]))
+		return fail(err, errlen, "cpus.topology: too long");
+	return 0;
+}
+
 static int map_cpus(struct api_config *c, json_t *o, char *err,
 		    size_t errlen)
 {
 	json_int_t boot = -1, max = -1;
-	json_t *v, *affinity = NULL;
+	json_t *v, *affinity = NULL, *topology = NULL;
 	char val[8192], pairs[8192];
 	const char *key;
 	int ret;
@@ -470,10 +513,14 @@ static int map_cpus(struct api_config *c, json_t *o, char *err,
 			affinity = v;
 			continue;
 		}
+		if (!strcmp(key, "topology")) {
+			topology = v;
+			continue;
+		}
 		if (!dst)
 			return fail(err, errlen, "cpus.%s: unknown field (tern "
-				    "takes boot_vcpus, max_vcpus, affinity)",
-				    key);
+				    "takes boot_vcpus, max_vcpus, topology, "
+				    "affinity)", key);
 		if (!json_is_integer(v) || json_integer_value(v) < 1)
 			return fail(err, errlen, "cpus.%s: give a positive "
 				    "integer", key);
@@ -486,6 +533,11 @@ static int map_cpus(struct api_config *c, json_t *o, char *err,
 			    "add vCPUs at run time; give boot_vcpus (%lld)",
 			    (long long)max, (long long)boot);
 	snprintf(val, sizeof(val), "%lld", (long long)boot);
+	if (topology && !json_is_null(topology)) {
+		ret = map_topology(topology, val, sizeof(val), err, errlen);
+		if (ret)
+			return ret;
+	}
 	if (affinity && !json_is_null(affinity)) {
 		ret = affinity_value(affinity, "cpus", "affinity", "vcpu",
 				     pairs, sizeof(pairs), err, errlen);

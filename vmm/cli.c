@@ -3,6 +3,7 @@
 #include "config.h"
 #include "core/hostcpu.h"
 #include "core/opts.h"
+#include "core/topology.h"
 #include "platform/bios.h"
 #include "virtio/queue.h"
 
@@ -33,9 +34,12 @@ static const char usage_text[] =
 	"                         " BIOS_DEFAULT_PATH "\n"
 	"  --initramfs PATH       initial ramdisk\n"
 	"  --cmdline STR          kernel command line (default: \"" DEFAULT_CMDLINE "\")\n"
-	"  --cpus N[,affinity=[V@[CPUS],...]]\n"
-	"                         vCPUs, 1.." STRINGIFY(VM_MAX_CPUS) " (default 1); affinity: vCPU\n"
-	"                         V runs on host CPUS (0,2-3), the others anywhere\n"
+	"  --cpus N[,topology=T:C:D:P][,affinity=[V@[CPUS],...]]\n"
+	"                         vCPUs, 1.." STRINGIFY(VM_MAX_CPUS) " (default 1); topology: T threads\n"
+	"                         per core, C cores per die, D dies per package,\n"
+	"                         P packages (default 1:N:1:1; N may then be left\n"
+	"                         out); affinity: vCPU V runs on host CPUS (0,2-3),\n"
+	"                         the others anywhere\n"
 	"  --memory SIZE[,shared=on|off][,hugepages=on|off][,numa-node=N]\n"
 	"                         guest RAM, e.g. 512M, 4G (default 512M);\n"
 	"                         shared=on: a memfd other processes can map;\n"
@@ -167,8 +171,34 @@ static int cpus_affinity(void *target, const char *v)
 				      &vm->ncpu_affinity);
 }
 
+/* topology=T:C:D:P, each level 1..255; parse_cpus checks the whole. */
+static int cpus_topology(void *target, const char *v)
+{
+	struct vm_config *vm = target;
+	unsigned int *level[] = { &vm->topology.threads, &vm->topology.cores,
+				  &vm->topology.dies, &vm->topology.packages };
+	char word[16];
+
+	for (unsigned int i = 0; i < ARRAY_SIZE(level); i++) {
+		size_t len = strcspn(v, ":");
+		unsigned long long n;
+
+		if (!len || len >= sizeof(word) || !v[len] != (i == 3))
+			return -EINVAL;
+		memcpy(word, v, len);
+		word[len] = '\0';
+		if (opts_uint(word, 1, 255, &n))
+			return -EINVAL;
+		*level[i] = (unsigned int)n;
+		v += len + (i < 3);
+	}
+	return 0;
+}
+
 static const struct opt_spec cpus_specs[] = {
 	OPT_U("boot", struct vm_config, cpus, 1, VM_MAX_CPUS),
+	OPT_F("topology", cpus_topology,
+	      "give THREADS:CORES:DIES:PACKAGES, each 1 to 255, e.g. 2:4:1:1"),
 	OPT_FL("affinity", cpus_affinity,
 	       "give [VCPU@[CPUS],...], CPUS of this machine like 0,2-3 (at "
 	       "most " STRINGIFY(VM_MAX_AFFINITY) " (vCPU, CPU) pairs in "
@@ -179,6 +209,31 @@ static const struct opts_table cpus_table = {
 	"cpus", cpus_specs, ARRAY_SIZE(cpus_specs), "boot",
 };
 
+/* The topology's vCPUs are the VM's (boot= may be left out), and their
+ * APIC ids fit in 8 bits with the I/O APIC's above them. */
+static int check_topology(struct vm_config *vm, bool boot_given, FILE *err)
+{
+	const struct cpu_topology *t = &vm->topology;
+	unsigned int n = topology_count(t), last;
+	char name[64];
+
+	snprintf(name, sizeof(name), "topology=%u:%u:%u:%u", t->threads,
+		 t->cores, t->dies, t->packages);
+	if (!n || n > VM_MAX_CPUS)
+		return opts_error(err, "cpus", "%s: more than %u vCPUs", name,
+				  VM_MAX_CPUS);
+	if (boot_given && n != vm->cpus)
+		return opts_error(err, "cpus", "%s: makes %u vCPUs, boot=%u",
+				  name, n, vm->cpus);
+	if (!topology_valid(t, &last))
+		return opts_error(err, "cpus", "%s: the last vCPU's APIC id "
+				  "would be %u; tern's end at %u (each level "
+				  "takes whole bits of the id)", name, last,
+				  TOPOLOGY_APIC_ID_MAX);
+	vm->cpus = n;
+	return 0;
+}
+
 /* A later --cpus replaces an earlier one whole. */
 static int parse_cpus(struct cli *cli, const char *arg, FILE *err)
 {
@@ -187,13 +242,20 @@ static int parse_cpus(struct cli *cli, const char *arg, FILE *err)
 	int ret;
 
 	vm->cpus = 1;
+	vm->topology = (struct cpu_topology){ 0 };
 	vm->ncpu_affinity = 0;
 	if (!*arg)
 		return opts_error(err, "cpus", "'': give the vCPU count, N or "
-				  "boot=N[,affinity=[V@[CPUS],...]]");
+				  "boot=N[,topology=T:C:D:P]"
+				  "[,affinity=[V@[CPUS],...]]");
 	ret = opts_parse(&cpus_table, arg, vm, &seen, err);
 	if (ret)
 		return ret;
+	if (vm->topology.threads) {
+		ret = check_topology(vm, seen & 1, err);
+		if (ret)
+			return ret;
+	}
 	for (unsigned int i = 0; i < vm->ncpu_affinity; i++)
 		if (vm->cpu_affinity[i].index >= vm->cpus)
 			return opts_error(err, "cpus", "affinity: no vCPU %u: "

@@ -233,6 +233,8 @@ int vm_firmware_setup(struct vm *vm, const struct acpi_config *acfg,
 	ret = ret ?: acpi_loader_install(f, acfg);
 	put_le16(v16, (uint16_t)vm->ncpus);
 	ret = ret ?: fw_cfg_add_item(f, FW_CFG_NB_CPUS, v16, 2);
+	/* Not a count: one past the highest APIC id. */
+	put_le16(v16, (uint16_t)topology_apic_limit(&vm->kvm.topo));
 	ret = ret ?: fw_cfg_add_item(f, FW_CFG_MAX_CPUS, v16, 2);
 	put_le32(v32, BOOT_FAIL_WAIT_MS);
 	ret = ret ?: fw_cfg_add_file(f, "etc/boot-fail-wait", v32, 4);

@@ -92,9 +92,9 @@ static void machine_acpi_config(const struct vm *vm,
 	uint64_t low = guest_mem_low_size(&vm->mem);
 
 	*acfg = (struct acpi_config){
-		.ncpus = vm->ncpus,
+		.cpus = vm->kvm.topo,
 		.ioapic_addr = VM_IOAPIC_ADDR,
-		.ioapic_id = (uint8_t)vm->ncpus,
+		.ioapic_id = (uint8_t)topology_apic_limit(&vm->kvm.topo),
 		.sleep_ctl_port = VM_PORT_SLEEP_CTL,
 		.sleep_sts_port = VM_PORT_SLEEP_STS,
 		.reset_port = PCI_PORT_CONFIG + 1,
@@ -295,7 +295,8 @@ int vm_create(struct vm **vmp, const struct vm_config *cfg,
 	vm->hotplug.timer_fd = -1;
 	vm->mem.fd = -1;
 	vm->ncpus = cfg->cpus;
-	kvm_init(&vm->kvm, cfg->cpus, vm_control(vm));
+	kvm_init(&vm->kvm, cfg->topology.threads ? cfg->topology :
+			   topology_flat(cfg->cpus), vm_control(vm));
 	atomic_init(&vm->request, VM_REQ_NONE);
 
 	vm->request_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

@@ -49,6 +49,9 @@ struct vm_config {
 	const char *initramfs;
 	const char *cmdline;
 	unsigned int cpus;
+	/* How the vCPUs group into cores, dies and packages (its count is
+	 * `cpus`); threads 0: one package of `cpus` single-thread cores. */
+	struct cpu_topology topology;
 	/* Where the vCPUs run: vCPU v on the host CPUs of the pairs that
 	 * name v; a vCPU that none names runs anywhere. */
 	struct cpu_affinity cpu_affinity[VM_MAX_AFFINITY];

@@ -235,6 +235,15 @@ static json_t *config_json(const struct vm_config *c)
 			 "memory", "size", (json_int_t)c->mem.size, "shared",
 			 c->mem.shared, "hugepages", c->mem.hugepages,
 			 "disks", disks, "net", net);
+	if (o && c->topology.threads)
+		json_object_set_new(json_object_get(o, "cpus"), "topology",
+				    json_pack("{s:i,s:i,s:i,s:i}",
+					      "threads_per_core",
+					      c->topology.threads,
+					      "cores_per_die", c->topology.cores,
+					      "dies_per_package",
+					      c->topology.dies, "packages",
+					      c->topology.packages));
 	if (o && c->ncpu_affinity)
 		json_object_set_new(json_object_get(o, "cpus"), "affinity",
 				    affinity_json(c->cpu_affinity,

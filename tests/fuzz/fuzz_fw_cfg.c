@@ -51,7 +51,7 @@ static void fz_setup(void)
 {
 	struct mem_config cfg = { .size = RAM_SIZE, .numa_node = -1 };
 	struct acpi_config acfg = {
-		.ncpus = 2, .ioapic_addr = 0xfec00000, .ioapic_id = 2,
+		.cpus = { 1, 2, 1, 1 }, .ioapic_addr = 0xfec00000, .ioapic_id = 2,
 		.sleep_ctl_port = 0x600, .sleep_sts_port = 0x601,
 		.reset_port = 0xcf9, .reset_value = 6,
 		.pci_mmio32_base = 0xc0000000, .pci_mmio32_size = 0x3ec00000,

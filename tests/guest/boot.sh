@@ -24,6 +24,20 @@ boot)
 		check "serial input" false
 	fi
 	;;
+topology)
+	# Each CPU's APIC id and package as the host computed them
+	# (tern.apicids, tern.packages: comma lists in CPU order), read
+	# from what the guest's kernel made of the CPUID and the MADT.
+	ids= pkgs=
+	for c in $(seq 0 $(($(arg cpus) - 1))); do
+		id=$(awk -v c="$c" '$1 == "processor" { p = $3 }
+			p == c && /^apicid/ { print $3 }' /proc/cpuinfo)
+		pkg=$(cat /sys/devices/system/cpu/cpu$c/topology/physical_package_id)
+		ids=$ids${ids:+,}$id pkgs=$pkgs${pkgs:+,}$pkg
+	done
+	check "apicids: $ids, want $(arg apicids)" [ "$ids" = "$(arg apicids)" ]
+	check "packages: $pkgs, want $(arg packages)" [ "$pkgs" = "$(arg packages)" ]
+	;;
 reboot)
 	reboot -f
 	;;

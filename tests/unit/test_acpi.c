@@ -17,7 +17,7 @@ static uint8_t mem[CAP];
 static struct acpi_config default_config(void)
 {
 	return (struct acpi_config){
-		.ncpus = 4,
+		.cpus = { 1, 4, 1, 1 },
 		.ioapic_addr = 0xFEC00000,
 		.ioapic_id = 4,
 		.sleep_ctl_port = 0x3C0,
@@ -229,15 +229,18 @@ static void test_fadt(void)
 	CHECK_MEM(f + 268, "TERN", 4);		/* hypervisor vendor */
 }
 
-static void check_madt(unsigned int ncpus)
+/* The MADT of NCPUS vCPUs laid out as TOPO: LAPIC i has APIC id ID(i),
+ * the I/O APIC the id after the last. */
+static void check_madt(struct cpu_topology topo, unsigned int ncpus,
+		       unsigned int (*id)(unsigned int))
 {
 	struct acpi_config cfg = default_config();
 	unsigned int lapics = 0, ioapics = 0;
 	const uint8_t *m, *e, *end;
 	struct tables t;
 
-	cfg.ncpus = ncpus;
-	cfg.ioapic_id = (uint8_t)ncpus;
+	cfg.cpus = topo;
+	cfg.ioapic_id = (uint8_t)(id(ncpus - 1) + 1);
 	t = build(&cfg);
 	m = t.madt;
 	if (!m) {
@@ -252,12 +255,12 @@ static void check_madt(unsigned int ncpus)
 		if (e[0] == 0) {
 			CHECK_EQ(e[1], 8);
 			CHECK_EQ(e[2], lapics);	/* processor UID */
-			CHECK_EQ(e[3], lapics);	/* APIC ID */
+			CHECK_EQ(e[3], id(lapics));	/* APIC ID */
 			CHECK_EQ(get(e + 4, 4), 1);	/* Enabled */
 			lapics++;
 		} else if (e[0] == 1) {
 			CHECK_EQ(e[1], 12);
-			CHECK_EQ(e[2], ncpus);
+			CHECK_EQ(e[2], id(ncpus - 1) + 1);
 			CHECK_EQ(get(e + 4, 4), 0xFEC00000);
 			CHECK_EQ(get(e + 8, 4), 0);	/* GSI base */
 			ioapics++;
@@ -270,11 +273,32 @@ static void check_madt(unsigned int ncpus)
 	CHECK_EQ(ioapics, 1);
 }
 
+static unsigned int same(unsigned int i)
+{
+	return i;
+}
+
+/* Two packages of three single-thread cores: a core takes two bits, so
+ * the second package starts at APIC id 4. */
+static unsigned int two_by_three(unsigned int i)
+{
+	return i < 3 ? i : i + 1;
+}
+
+/* Two threads per core, three cores per die, two dies: thread bit 0,
+ * core bits 1-2, die bit 3. */
+static unsigned int smt_dies(unsigned int i)
+{
+	return (i / 6) << 3 | (i / 2 % 3) << 1 | i % 2;
+}
+
 static void test_madt(void)
 {
-	check_madt(1);
-	check_madt(4);
-	check_madt(255);
+	check_madt(topology_flat(1), 1, same);
+	check_madt(topology_flat(4), 4, same);
+	check_madt(topology_flat(254), 254, same);
+	check_madt((struct cpu_topology){ 1, 3, 1, 2 }, 6, two_by_three);
+	check_madt((struct cpu_topology){ 2, 3, 2, 1 }, 12, smt_dies);
 }
 
 /* Name(_PRT, Package(n){Package(4){addr, pin, Zero, gsi}...}): decodes
@@ -437,10 +461,16 @@ static void test_errors(void)
 		CHECK_EQ(acpi_build(mem, (size_t)n, GPA, &cfg), n);
 	}
 
-	cfg.ncpus = 0;
+	cfg.cpus = topology_flat(0);
 	CHECK_EQ(acpi_build(mem, sizeof(mem), GPA, &cfg), -EINVAL);
-	cfg.ncpus = 256;
+	cfg.cpus = topology_flat(255);		/* APIC id 254 */
+	cfg.ioapic_id = 255;
 	CHECK_EQ(acpi_build(mem, sizeof(mem), GPA, &cfg), -EINVAL);
+	cfg.cpus = (struct cpu_topology){ 1, 3, 1, 2 };	/* ids to 6 */
+	cfg.ioapic_id = 6;
+	CHECK_EQ(acpi_build(mem, sizeof(mem), GPA, &cfg), -EINVAL);
+	cfg.ioapic_id = 7;
+	CHECK(acpi_build(mem, sizeof(mem), GPA, &cfg) > 0);
 	cfg = default_config();
 	cfg.ioapic_id = 2;			/* clashes with a LAPIC id */
 	CHECK_EQ(acpi_build(mem, sizeof(mem), GPA, &cfg), -EINVAL);

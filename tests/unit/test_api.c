@@ -115,7 +115,9 @@ static void test_config_good(void)
 
 	snprintf(text, sizeof(text),
 		 "{\"payload\":{\"kernel\":\"%s\",\"cmdline\":\"console=ttyS0 "
-		 "quiet\"},\"cpus\":{\"boot_vcpus\":2,\"max_vcpus\":2"
+		 "quiet\"},\"cpus\":{\"boot_vcpus\":2,\"max_vcpus\":2,"
+		 "\"topology\":{\"packages\":1,\"threads_per_core\":2,"
+		 "\"cores_per_die\":1,\"dies_per_package\":1}"
 		 CPUS_AFFINITY "},"
 		 "\"memory\":{\"size\":268435456,\"shared\":true},"
 		 "\"disks\":[{\"path\":\"%s\",\"readonly\":true,"
@@ -135,6 +137,10 @@ static void test_config_good(void)
 	CHECK(c.cli.vm.kernel && !strcmp(c.cli.vm.kernel, kernel));
 	CHECK(!strcmp(c.cli.vm.cmdline, "console=ttyS0 quiet"));
 	CHECK_EQ(c.cli.vm.cpus, 2);
+	CHECK_EQ(c.cli.vm.topology.threads, 2);
+	CHECK_EQ(c.cli.vm.topology.cores, 1);
+	CHECK_EQ(c.cli.vm.topology.dies, 1);
+	CHECK_EQ(c.cli.vm.topology.packages, 1);
 #if HAVE_NUMA
 	CHECK_EQ(c.cli.vm.ncpu_affinity, 2);
 	CHECK_EQ(c.cli.vm.cpu_affinity[0].index, 1);
@@ -220,7 +226,30 @@ static void test_config_bad(void)
 		{ "{\"payload\":{\"kernel\":\"K\"},\"cpus\":{\"boot_vcpus\":1,"
 		  "\"max_vcpus\":4}}", "cpus.max_vcpus: 4" },
 		{ "{\"payload\":{\"kernel\":\"K\"},\"cpus\":{\"topology\":{}}}",
-		  "cpus.topology: unknown field" },
+		  "cpus.topology.threads_per_core: missing" },
+		{ "{\"payload\":{\"kernel\":\"K\"},\"cpus\":{\"topology\":[]}}",
+		  "cpus.topology: give an object" },
+		{ "{\"payload\":{\"kernel\":\"K\"},\"cpus\":{\"topology\":"
+		  "{\"threads_per_core\":1,\"cores_per_die\":1,"
+		  "\"dies_per_package\":1}}}",
+		  "cpus.topology.packages: missing" },
+		{ "{\"payload\":{\"kernel\":\"K\"},\"cpus\":{\"topology\":"
+		  "{\"threads_per_core\":1,\"cores_per_die\":256,"
+		  "\"dies_per_package\":1,\"packages\":1}}}",
+		  "cpus.topology.cores_per_die: give an integer from 1 to 255" },
+		{ "{\"payload\":{\"kernel\":\"K\"},\"cpus\":{\"topology\":"
+		  "{\"threads_per_core\":1,\"sockets\":1}}}",
+		  "cpus.topology.sockets: unknown field" },
+		/* The count and the APIC ids: the command line's checks. */
+		{ "{\"payload\":{\"kernel\":\"K\"},\"cpus\":{\"boot_vcpus\":4,"
+		  "\"topology\":{\"threads_per_core\":1,\"cores_per_die\":2,"
+		  "\"dies_per_package\":1,\"packages\":1}}}",
+		  "cpus: --cpus: topology=1:2:1:1: makes 2 vCPUs, boot=4" },
+		{ "{\"payload\":{\"kernel\":\"K\"},\"cpus\":{\"boot_vcpus\":192,"
+		  "\"topology\":{\"threads_per_core\":1,\"cores_per_die\":3,"
+		  "\"dies_per_package\":1,\"packages\":64}}}",
+		  "cpus: --cpus: topology=1:3:1:64: the last vCPU's APIC id "
+		  "would be 254" },
 		{ "{\"payload\":{\"kernel\":\"K\"},\"memory\":{\"size\":12345}}",
 		  "memory: --memory: size=12345" },
 		{ "{\"payload\":{\"kernel\":\"K\"},\"memory\":{\"size\":-1}}",

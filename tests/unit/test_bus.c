@@ -1,7 +1,6 @@
 /* Bus registration and dispatch, posted writes and the ring KVM posts
  * them in; guest_mem_ptr bounds; per-vCPU CPUID. */
 #include "core/bus.h"
-#include "core/cpuid.h"
 #include "core/kvm.h"
 #include "core/memory.h"
 
@@ -163,7 +162,7 @@ static void test_posted_drain(void)
 	struct kvm_coalesced_mmio_ring *r = calloc(1, 4096);
 
 	CHECK(r != NULL);
-	kvm_init(&k, 1, (struct vm_control){ 0 });
+	kvm_init(&k, topology_flat(1), (struct vm_control){ 0 });
 	k.posted_max = (4096 - sizeof(*r)) / sizeof(r->coalesced_mmio[0]);
 	CHECK_EQ(bus_register(&k.mmio, 0xfe000000, 0x1000, &rec_ops, NULL,
 			      "dev"), 0);
@@ -261,49 +260,6 @@ static void test_mem(void)
 	CHECK_EQ(guest_mem_create(&mem, &cfg), -EINVAL);	/* not 2M */
 }
 
-static void test_cpuid(void)
-{
-	union {
-		struct kvm_cpuid2 h;
-		uint8_t room[sizeof(struct kvm_cpuid2) +
-			     6 * sizeof(struct kvm_cpuid_entry2)];
-	} u = { .h.nent = 6 };
-	struct kvm_cpuid_entry2 *e = u.h.entries;
-
-	e[0] = (struct kvm_cpuid_entry2){ .function = 0, .eax = 0xd,
-					    .ebx = 0x68747541 };
-	e[1] = (struct kvm_cpuid_entry2){ .function = 1, .ebx = 0xff0800,
-					    .edx = 1 << 28 };
-	e[2] = (struct kvm_cpuid_entry2){ .function = 0xb, .index = 0 };
-	e[3] = (struct kvm_cpuid_entry2){ .function = 0xb, .index = 1 };
-	e[4] = (struct kvm_cpuid_entry2){ .function = 0x80000008,
-					    .ecx = 0xff };
-	e[5] = (struct kvm_cpuid_entry2){ .function = 4, .eax = 0x121 };
-
-	cpuid_patch(&u.h, 3, 4, true);
-	CHECK_EQ(e[1].ebx >> 24, 3);
-	CHECK_EQ((e[1].ebx >> 16) & 0xff, 4);
-	CHECK_EQ(e[1].ebx & 0xffff, 0x0800);
-	CHECK(e[1].ecx & (1U << 31));
-	CHECK(e[1].ecx & (1U << 24));
-	CHECK(e[1].edx & (1U << 28));
-	CHECK_EQ(e[2].edx, 3);
-	CHECK_EQ(e[2].ebx, 1);
-	CHECK_EQ(e[3].eax, 2);
-	CHECK_EQ(e[3].ebx, 4);
-	CHECK_EQ((e[3].ecx >> 8) & 0xff, 2);
-	CHECK_EQ(e[4].ecx, (2 << 12) | 3);
-	CHECK_EQ(e[5].eax, 0x121);		/* AMD: leaf 4 untouched */
-
-	e[0].ebx = 0x756e6547;		/* "Genu" */
-	cpuid_patch(&u.h, 0, 1, false);
-	CHECK_EQ(e[1].ebx >> 24, 0);
-	CHECK(!(e[1].edx & (1U << 28)));
-	CHECK_EQ(e[5].eax >> 26, 0);
-	cpuid_patch(&u.h, 0, 8, false);
-	CHECK_EQ(e[5].eax >> 26, 7);
-}
-
 /* A handler that moves a range on the bus it was reached through, as a
  * PCI config write does for an I/O BAR: must not deadlock. */
 static struct bus *reentrant_bus;
@@ -350,6 +306,5 @@ int main(void)
 	test_post();
 	test_posted_drain();
 	test_mem();
-	test_cpuid();
 	return check_done("test_bus");
 }

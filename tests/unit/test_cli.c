@@ -130,6 +130,54 @@ int main(void)
 			CHECK_BAD("affinity", "--kernel", "/dev/null", "--cpus",
 				  bad[i]);
 	}
+	/* --cpus topology=: the count follows from it, or must match;
+	 * whole bits per level bound the APIC ids; a later --cpus drops
+	 * it. */
+	CHECK_EQ(parse(&cli, "--kernel", "/dev/null", "--cpus",
+		       "topology=2:3:1:2", NULL), CLI_RUN);
+	CHECK_EQ(cli.vm.cpus, 12);
+	CHECK_EQ(cli.vm.topology.threads, 2);
+	CHECK_EQ(cli.vm.topology.cores, 3);
+	CHECK_EQ(cli.vm.topology.dies, 1);
+	CHECK_EQ(cli.vm.topology.packages, 2);
+	CHECK_EQ(parse(&cli, "--kernel", "/dev/null", "--cpus",
+		       "topology=1:2:2:1,boot=4", NULL), CLI_RUN);
+	CHECK_EQ(cli.vm.cpus, 4);
+	CHECK_EQ(cli.vm.topology.dies, 2);
+	CHECK_EQ(parse(&cli, "--kernel", "/dev/null", "--cpus",
+		       "topology=1:2:2:1", "--cpus", "2", NULL), CLI_RUN);
+	CHECK_EQ(cli.vm.cpus, 2);
+	CHECK_EQ(cli.vm.topology.threads, 0);
+	CHECK_EQ(parse(&cli, "--kernel", "/dev/null", "--cpus",
+		       "topology=1:254:1:1", NULL), CLI_RUN);
+	CHECK_BAD("topology=1:2:1:1: makes 2 vCPUs, boot=3", "--kernel",
+		  "/dev/null", "--cpus", "3,topology=1:2:1:1");
+	CHECK_BAD("topology=1:3:1:64: the last vCPU's APIC id would be 254",
+		  "--kernel", "/dev/null", "--cpus", "topology=1:3:1:64");
+	CHECK_BAD("topology=1:255:1:1: more than 254 vCPUs", "--kernel",
+		  "/dev/null", "--cpus", "topology=1:255:1:1");
+	CHECK_BAD("topology=255:255:255:255: more than 254 vCPUs", "--kernel",
+		  "/dev/null", "--cpus", "topology=255:255:255:255");
+#if HAVE_NUMA
+	CHECK_BAD("affinity: no vCPU 4: the VM's are 0 to 3 (boot=4)",
+		  "--kernel", "/dev/null", "--cpus",
+		  "affinity=[4@[0]],topology=2:2:1:1");
+#endif
+	{
+		static const char *const bad[] = {
+			"topology=", "topology=2", "topology=2:2:1",
+			"topology=2:2:1:1:1", "topology=0:2:1:1",
+			"topology=2:2:1:256", "topology=a:2:1:1",
+			"topology=2::1:1", "topology=2:2:1:1:",
+			"topology=:2:1:1", "topology=2:2:1:-1",
+			"topology=2:2:1:0x1",
+			"topology=99999999999999999999:1:1:1",
+		};
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+			CHECK_BAD("topology=", "--kernel", "/dev/null",
+				  "--cpus", bad[i]);
+	}
 	CHECK_BAD("--memory", "--kernel", "/dev/null", "--memory", "12X");
 	CHECK_BAD("--memory", "--kernel", "/dev/null", "--memory", "1M");
 	CHECK_BAD("--memory", "--kernel", "/dev/null", "--memory", "2T");

@@ -211,7 +211,7 @@ static struct placed *find(struct placed *p, int n, const char *name)
 static void test_table_loader(int pc)
 {
 	struct acpi_config cfg = {
-		.ncpus = 2, .ioapic_addr = 0xfec00000, .ioapic_id = 2,
+		.cpus = { 1, 2, 1, 1 }, .ioapic_addr = 0xfec00000, .ioapic_id = 2,
 		.sleep_ctl_port = 0x600, .sleep_sts_port = 0x601,
 		.reset_port = 0xcf9, .reset_value = 6,
 		.pci_mmio32_base = 0xc0000000, .pci_mmio32_size = 0x3ec00000,
