@@ -7,7 +7,8 @@
  * lines only when a value quoted in it has a newline); what
  * it accepts is a VM tern can start (1 or more vCPUs, some memory, a
  * kernel, a firmware or an API socket, the device count within its
- * bound, each vCPU affinity pair naming one of its vCPUs); nothing
+ * bound, each vCPU affinity pair naming one of its vCPUs, a topology
+ * that makes exactly its vCPUs with APIC ids tern can give); nothing
  * leaks (LeakSanitizer, under libFuzzer). */
 #include "vmm/cli.h"
 #include "tests/fuzz/fuzz.h"
@@ -58,6 +59,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FZ_ASSERT(cli.vm.ncpu_affinity <= VM_MAX_AFFINITY);
 		for (unsigned int i = 0; i < cli.vm.ncpu_affinity; i++)
 			FZ_ASSERT(cli.vm.cpu_affinity[i].index < cli.vm.cpus);
+		if (cli.vm.topology.threads) {
+			unsigned int last;
+
+			FZ_ASSERT(topology_count(&cli.vm.topology) ==
+				  cli.vm.cpus);
+			FZ_ASSERT(topology_valid(&cli.vm.topology, &last));
+		}
 		break;
 	case CLI_EXIT_OK:
 		fz_exit++;
