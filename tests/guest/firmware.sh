@@ -15,6 +15,8 @@ check "SMBIOS from the firmware: $(cat /sys/class/dmi/id/bios_vendor 2>/dev/null
 	[ -s /sys/class/dmi/id/bios_vendor ]
 check "ACPI tables" [ -e /sys/firmware/acpi/tables/DSDT ]
 echo "TERN-ACPI-OEM $(dd if=/sys/firmware/acpi/tables/DSDT bs=1 skip=10 count=4 2>/dev/null)"
+# The CPUs the firmware woke and the kernel brought up, by APIC id.
+echo "TERN-CPUS $(awk '/^apicid/ { s = s (s == "" ? "" : ",") $3 } END { print s }' /proc/cpuinfo)"
 # The boot disk: the one holding this image's tag (disk names follow the
 # order the drivers' probes finish, not the bus order).
 boot=''
