@@ -69,7 +69,8 @@ int vcpu_create(struct vcpu *v, struct kvm *kvm, unsigned int id)
 
 	cpuid_size = sizeof(*cpuid) +
 		     kvm->cpuid->nent * sizeof(cpuid->entries[0]);
-	cpuid = malloc(cpuid_size);
+	cpuid = malloc(cpuid_size +
+		       CPUID_PATCH_EXTRA * sizeof(cpuid->entries[0]));
 	if (!cpuid) {
 		ret = -ENOMEM;
 		goto err_map;

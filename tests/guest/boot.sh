@@ -28,15 +28,32 @@ topology)
 	# Each CPU's APIC id and package as the host computed them
 	# (tern.apicids, tern.packages: comma lists in CPU order), read
 	# from what the guest's kernel made of the CPUID and the MADT.
-	ids= pkgs=
+	# "apicid" is the LAPIC's (KVM's vCPU id), "initial apicid" what
+	# CPUID leaf 1 says.
+	ids= initial= pkgs=
 	for c in $(seq 0 $(($(arg cpus) - 1))); do
 		id=$(awk -v c="$c" '$1 == "processor" { p = $3 }
 			p == c && /^apicid/ { print $3 }' /proc/cpuinfo)
+		first=$(awk -v c="$c" '$1 == "processor" { p = $3 }
+			p == c && /^initial apicid/ { print $4 }' /proc/cpuinfo)
 		pkg=$(cat /sys/devices/system/cpu/cpu$c/topology/physical_package_id)
-		ids=$ids${ids:+,}$id pkgs=$pkgs${pkgs:+,}$pkg
+		ids=$ids${ids:+,}$id initial=$initial${initial:+,}$first
+		pkgs=$pkgs${pkgs:+,}$pkg
 	done
 	check "apicids: $ids, want $(arg apicids)" [ "$ids" = "$(arg apicids)" ]
+	check "initial apicids (CPUID): $initial" [ "$initial" = "$(arg apicids)" ]
 	check "packages: $pkgs, want $(arg packages)" [ "$pkgs" = "$(arg packages)" ]
+	# Leaf 0xB as the last CPU reads it (the cpuid module: a 16-byte
+	# read at offset subleaf << 32 | leaf gives EAX EBX ECX EDX), its
+	# subleaves joined by '/': what Intel guests, and AMD guests with
+	# TOPOEXT, take their topology from.
+	last=$(($(arg cpus) - 1)) leafb=
+	for s in 0 1 2; do
+		r=$(dd if=/dev/cpu/$last/cpuid bs=16 count=1 iflag=skip_bytes \
+			skip=$(((s << 32) | 0xb)) 2>/dev/null | od -An -tu4 | tr -s ' ' | sed 's/^ //; s/ $//; s/ /:/g')
+		leafb=$leafb${leafb:+/}$r
+	done
+	check "leaf 0xB: $leafb, want $(arg leafb)" [ "$leafb" = "$(arg leafb)" ]
 	;;
 reboot)
 	reboot -f
