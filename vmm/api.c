@@ -451,7 +451,7 @@ static int map_payload(struct api_config *c, json_t *p, char *err,
 	return 0;
 }
 
-/* CpuTopology: all four levels, as ",topology=T:C:D:P" onto VAL. */
+/* CpuTopology: all four levels, as "topology=T:C:D:P" onto VAL's words. */
 static int map_topology(json_t *o, char *val, size_t len, char *err,
 			size_t errlen)
 {
@@ -487,8 +487,8 @@ static int map_topology(json_t *o, char *val, size_t len, char *err,
 				    "integer from 1 to 255", names[i]);
 		level[i] = json_integer_value(v);
 	}
-	if (append(val, len, ",topology=%lld:%lld:%lld:%lld",
-		   (long long)level[0], (long long)level[1],
+	if (append(val, len, "%stopology=%lld:%lld:%lld:%lld",
+		   val[0] ? "," : "", (long long)level[0], (long long)level[1],
 		   (long long)level[2], (long long)level[3]))
 		return fail(err, errlen, "cpus.topology: too long");
 	return 0;
@@ -526,14 +526,20 @@ static int map_cpus(struct api_config *c, json_t *o, char *err,
 				    "integer", key);
 		*dst = json_integer_value(v);
 	}
+	if (topology && json_is_null(topology))
+		topology = NULL;
 	if (boot < 0)
-		boot = max < 0 ? 1 : max;
+		boot = max;
 	if (max >= 0 && max != boot)
 		return fail(err, errlen, "cpus.max_vcpus: %lld: tern does not "
 			    "add vCPUs at run time; give boot_vcpus (%lld)",
 			    (long long)max, (long long)boot);
-	snprintf(val, sizeof(val), "%lld", (long long)boot);
-	if (topology && !json_is_null(topology)) {
+	/* With a topology and no count, the count is the topology's. */
+	snprintf(val, sizeof(val), "boot=%lld",
+		 boot < 0 ? 1 : (long long)boot);
+	if (topology) {
+		if (boot < 0)
+			val[0] = '\0';
 		ret = map_topology(topology, val, sizeof(val), err, errlen);
 		if (ret)
 			return ret;

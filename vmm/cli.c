@@ -227,9 +227,10 @@ static int check_topology(struct vm_config *vm, bool boot_given, FILE *err)
 				  name, n, vm->cpus);
 	if (!topology_valid(t, &last))
 		return opts_error(err, "cpus", "%s: the last vCPU's APIC id "
-				  "would be %u; tern's end at %u (each level "
-				  "takes whole bits of the id)", name, last,
-				  TOPOLOGY_APIC_ID_MAX);
+				  "would be %u, and they end at %u: each level "
+				  "takes whole bits of the id, so give fewer "
+				  "packages or counts nearer a power of two",
+				  name, last, TOPOLOGY_APIC_ID_MAX);
 	vm->cpus = n;
 	return 0;
 }

@@ -5,6 +5,7 @@
 # ticks stop while paused, that the guest's clocks did not jump by the
 # paused time, and that both patterns arrived whole.
 . /lib.sh
+echo "TERN-PACKAGES $(cat /sys/devices/system/cpu/cpu[0-9]*/topology/physical_package_id | tr '\n' , | sed 's/,$//')"
 net_up
 dd if=/dev/urandom of=/tmp/blk bs=64k count=128 2>/dev/null
 dd if=/dev/urandom of=/tmp/net bs=64k count=64 2>/dev/null

@@ -186,6 +186,23 @@ static void test_config_good(void)
 	api_config_free(&c);
 }
 
+/* A topology without boot_vcpus gives the count. */
+static void test_config_topology(void)
+{
+	struct api_config c;
+	char err[512];
+
+	CHECK_EQ(map("{\"payload\":{\"kernel\":\"/dev/null\"},\"cpus\":"
+		     "{\"topology\":{\"threads_per_core\":2,\"cores_per_die\":2,"
+		     "\"dies_per_package\":1,\"packages\":2}}}",
+		     &c, err, sizeof(err)), 0);
+	if (err[0])
+		fprintf(stderr, "unexpected: %s\n", err);
+	CHECK_EQ(c.cli.vm.cpus, 8);
+	CHECK_EQ(c.cli.vm.topology.packages, 2);
+	api_config_free(&c);
+}
+
 static void test_config_bad(void)
 {
 	/* %s: the kernel; what the error must contain. */
@@ -240,7 +257,16 @@ static void test_config_bad(void)
 		{ "{\"payload\":{\"kernel\":\"K\"},\"cpus\":{\"topology\":"
 		  "{\"threads_per_core\":1,\"sockets\":1}}}",
 		  "cpus.topology.sockets: unknown field" },
-		/* The count and the APIC ids: the command line's checks. */
+		/* The count and the APIC ids: the command line's checks;
+		 * with no count given, the topology's is taken. */
+		{ "{\"payload\":{\"kernel\":\"K\"},\"cpus\":{\"topology\":"
+		  "{\"threads_per_core\":1,\"cores_per_die\":3,"
+		  "\"dies_per_package\":1,\"packages\":64}}}",
+		  "cpus: --cpus: topology=1:3:1:64: the last vCPU's APIC id" },
+		{ "{\"payload\":{\"kernel\":\"K\"},\"cpus\":{\"max_vcpus\":3,"
+		  "\"topology\":{\"threads_per_core\":1,\"cores_per_die\":2,"
+		  "\"dies_per_package\":1,\"packages\":1}}}",
+		  "cpus: --cpus: topology=1:2:1:1: makes 2 vCPUs, boot=3" },
 		{ "{\"payload\":{\"kernel\":\"K\"},\"cpus\":{\"boot_vcpus\":4,"
 		  "\"topology\":{\"threads_per_core\":1,\"cores_per_die\":2,"
 		  "\"dies_per_package\":1,\"packages\":1}}}",
@@ -651,6 +677,7 @@ int main(void)
 
 	test_routes();
 	test_config_good();
+	test_config_topology();
 	test_config_bad();
 	test_http();
 
