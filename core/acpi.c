@@ -545,8 +545,8 @@ ssize_t acpi_build_layout(void *mem, size_t cap, uint64_t gpa,
 	xsdt = ALIGN16(RSDP_LEN);
 	fadt = ALIGN16(xsdt + XSDT_LEN);
 	madt = ALIGN16(fadt + FADT_LEN);
-	madt_len = HDR_LEN + 8 + topology_count(&cfg->cpus) * MADT_LAPIC_LEN + MADT_IOAPIC_LEN +
-		   (cfg->pc ? MADT_ISO_LEN : 0);
+	madt_len = HDR_LEN + 8 + topology_count(&cfg->cpus) * MADT_LAPIC_LEN +
+		   MADT_IOAPIC_LEN + (cfg->pc ? MADT_ISO_LEN : 0);
 	dsdt = ALIGN16(madt + madt_len);
 	total = dsdt + aml.len;
 	if (cfg->pc) {			/* the FACS is 64-byte aligned */

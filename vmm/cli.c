@@ -181,16 +181,18 @@ static int cpus_topology(void *target, const char *v)
 
 	for (unsigned int i = 0; i < ARRAY_SIZE(level); i++) {
 		size_t len = strcspn(v, ":");
+		bool last = i + 1 == ARRAY_SIZE(level);
 		unsigned long long n;
 
-		if (!len || len >= sizeof(word) || !v[len] != (i == 3))
+		/* A number, then ':' before every level but the last. */
+		if (!len || len >= sizeof(word) || (v[len] == '\0') != last)
 			return -EINVAL;
 		memcpy(word, v, len);
 		word[len] = '\0';
 		if (opts_uint(word, 1, 255, &n))
 			return -EINVAL;
 		*level[i] = (unsigned int)n;
-		v += len + (i < 3);
+		v += len + !last;
 	}
 	return 0;
 }
