@@ -12,6 +12,7 @@
 #include "core/loop.h"
 #include "core/memory.h"
 #include "core/pci.h"
+#include "core/topology.h"
 #include "core/vcpu.h"
 #include "core/worker.h"
 #include "platform/acpi_sleep.h"
@@ -31,6 +32,8 @@
 #include <stdbool.h>
 
 #define VM_MAX_CPUS 254		/* APIC ids 0..253, IOAPIC takes one */
+_Static_assert(VM_MAX_CPUS == TOPOLOGY_APIC_ID_MAX + 1,
+	       "a flat VM's vCPUs fill the APIC ids core/topology.h allows");
 #define VM_MAX_AFFINITY 512	/* (vCPU, host CPU) pairs */
 /* Devices of all kinds (VM_MAX_DISKS, VM_MAX_NETS, VM_MAX_IDE: vmm/devices.h,
  * each kind's own limit). */
