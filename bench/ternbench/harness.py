@@ -192,10 +192,11 @@ def run_scenario(scen, args, doc, t0, tern, binaries, out):
                   [scen.subject] + peers)
     plan = scen.setup(ctx)
     systems, setup = plan.systems, plan.setup
+    figures = plan.figures or scen.figures
     run_timeout = args.run_timeout or plan.run_timeout
     host = where(scen, args)
     spec = {"scenario": sname, "dir": sdir, "runs": args.runs, "warmup": args.warmup, "run_timeout": run_timeout,
-            "memory_mib": scen.guest.memory_mib if scen.guest else None, "figures": scen.figures,
+            "memory_mib": scen.guest.memory_mib if scen.guest else None, "figures": figures,
             "systems": systems, "kernel": guest["kernel"] if guest else None,
             "initramfs": guest["initramfs"] if guest else None}
     spec.update(plan.params)
@@ -220,7 +221,7 @@ def run_scenario(scen, args, doc, t0, tern, binaries, out):
         print("tern-bench: %s: no driver results (%s)" % (sname, e), flush=True)
     if setup is not None and raw:
         scen.finish(setup, raw)
-    sd = {"description": scen.description, "figures": scen.figures, "guest": guest, "setup": setup,
+    sd = {"description": scen.description, "figures": figures, "guest": guest, "setup": setup,
           "subject": scen.subject,
           "host_kind": raw["driver"]["host_kind"] if raw else host,
           "driver": {"command": argv, "exit_status": rc, "elapsed_s": time.monotonic() - ts,

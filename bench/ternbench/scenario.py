@@ -59,10 +59,12 @@ class Plan:
     "socket"} is started around each run). params: the scenario's own part of the spec (JSON), e.g. {"blk": {...}},
     which prepare(), run() and teardown() read from the spec. setup: the results' record of how the systems were
     set up (its "summary" line is printed under the table); run_timeout: seconds before one run is killed, unless
-    --run-timeout says otherwise."""
+    --run-timeout says otherwise; figures: the part of the scenario's figures this run measures, when its options
+    chose fewer (the results, their table and plot then hold only those), else None: all of them."""
 
-    def __init__(self, systems, params=None, setup=None, run_timeout=90):
+    def __init__(self, systems, params=None, setup=None, run_timeout=90, figures=None):
         self.systems, self.params, self.setup, self.run_timeout = systems, params or {}, setup, run_timeout
+        self.figures = figures
 
 
 class Unavailable(Exception):

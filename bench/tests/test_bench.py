@@ -1229,6 +1229,30 @@ class BlkNative(unittest.TestCase):
         self.assertIn("seqread_buffered_2q_mbps", rows[5])
         self.assertNotIn("randread-qd32_direct_1q_mbps", figs)
 
+    def test_a_run_of_some_configurations_holds_only_their_figures(self):
+        from ternbench import cli
+        from ternbench.scenario import Context
+        captured, real = {}, cli.cmd_run
+        cli.cmd_run = lambda a: captured.setdefault("args", a) and 0
+        try:
+            cli.main(["run", "blk-native", "--blk-native-jobs", "randread-qd1,seqread", "--blk-native-modes",
+                      "direct", "--blk-native-queues", "1", "--blk-native-complete", "poll"])
+        finally:
+            cli.cmd_run = real
+        args = captured["args"]
+        with tempfile.TemporaryDirectory() as d:
+            plan = scenarios.get("blk-native").setup(Context(args, "blk-native", d, "/x/tern",
+                                                             {"tern-blk": "/x/tern-blk", "vdrive": "/x/vdrive"},
+                                                             None, ["tern-blk", "tern-inproc", "qsd", "fio"]))
+        keys = ("randread-qd1_direct_1q_", "seqread_direct_1q_")
+        self.assertTrue(all(f.startswith(keys) for f in plan.figures), list(plan.figures))
+        self.assertIn("randread-qd1_direct_1q_p99_us", plan.figures)
+        self.assertIn("seqread_direct_1q_mbps", plan.figures)
+        self.assertEqual(len(plan.figures), 6 + 7)
+        self.assertEqual(plan.figures["seqread_direct_1q_mbps"], bn_scenario.figures_def()["seqread_direct_1q_mbps"])
+        self.assertIn("--complete poll", plan.setup["commands"]["randread-qd1_direct_1q"]["tern-blk"])
+        self.assertEqual(plan.setup["vdrive_complete"], "poll")
+
     def test_vdrive_figures(self):
         doc = json.loads(data("blk-native-vdrive.json"))
         f, errs = bn_scenario.vdrive_figures(doc, "randread-qd32")
@@ -1272,6 +1296,9 @@ class BlkNative(unittest.TestCase):
         q = " ".join(bn_scenario.backend_argv("qsd", bn, "buffered", 2, bn["socket"]))
         self.assertIn("cache.direct=off", q)
         self.assertIn("num-queues=2,iothread=io0", q)
+        self.assertIn("iothread,id=io0 ", q)
+        q = bn_scenario.backend_argv("qsd", dict(bn, poll_us=50), "direct", 1, bn["socket"])
+        self.assertEqual(q[q.index("--object") + 1], "iothread,id=io0,poll-max-ns=50000")
         v = bn_scenario.system_argv("tern-inproc", dict(bn, poll_us=50), "randwrite-qd1", "direct", 1)
         self.assertEqual(v[v.index("--rw") + 1], "randwrite")
         self.assertEqual(v[v.index("--qd") + 1], "1")
@@ -1279,6 +1306,13 @@ class BlkNative(unittest.TestCase):
         v = bn_scenario.system_argv("tern-blk", bn, "seqread", "buffered", 2, backend_pid=42)
         self.assertEqual(v[-4:], ["--vhost-user", "/d/vu.sock", "--backend-pid", "42"])
         self.assertNotIn("--hugepages", v)
+        self.assertNotIn("--complete", v)
+        for system in ("tern-blk", "tern-inproc", "qsd"):
+            v = bn_scenario.system_argv(system, dict(bn, complete="poll"), "randread-qd1", "direct", 1,
+                                        backend_pid=42)
+            self.assertEqual(v[v.index("--complete") + 1], "poll")
+        self.assertFalse(any(x.startswith("--complete") for x in
+                             bn_scenario.system_argv("fio", dict(bn, complete="poll"), "randread-qd1", "direct", 1)))
         for system in ("tern-blk", "tern-inproc", "qsd"):
             self.assertIn("--hugepages", bn_scenario.system_argv(system, dict(bn, hugepages=True), "seqread",
                                                                  "direct", 1, backend_pid=42))

@@ -73,11 +73,12 @@ def configs(jobs=None, modes=None, queues=None):
             for j in (jobs or JOBS)]
 
 
-def figures_def():
-    """Every configuration's figures. All are optional: `run` options choose which configurations run (a run that
-    was asked for one and could not measure it fails instead)."""
+def figures_def(chosen=None):
+    """Every configuration's figures, or those of the CHOSEN configurations ([(key, job, mode, queues)]). All are
+    optional: `run` options choose which configurations run (a run that was asked for one and could not measure it
+    fails instead)."""
     figs = {}
-    for key, job, mode, q in configs():
+    for key, job, mode, q in chosen or configs():
         for metric, unit, better, what in METRICS:
             if metric == "mbps" and job != "seqread":
                 continue
@@ -129,8 +130,13 @@ OPTIONS = Options(
     (("--blk-native-queues",), dict(default=",".join(map(str, QUEUES)),
                                     help="blk-native: queue counts (default %(default)s)")),
     (("--blk-native-poll-us",), dict(type=int, default=0,
-                                     help="blk-native: tern-blk's and the in-process engine's --poll-us (default 0: "
-                                          "off, as tern ships)")),
+                                     help="blk-native: tern-blk's and the in-process engine's --poll-us, and "
+                                          "qemu-storage-daemon's iothread poll-max-ns to match (default 0: tern "
+                                          "off, as it ships; qsd as QEMU ships, 32 us)")),
+    (("--blk-native-complete",), dict(choices=("call", "poll"), default="call",
+                                      help="blk-native: how vdrive takes completions, for every vdrive system: "
+                                           "sleeping on the call eventfd (default, a guest's interrupt) or "
+                                           "spinning on the used ring (a guest's poll queues)")),
     (("--blk-native-hugepages",), dict(action="store_true",
                                        help="blk-native: vdrive's guest RAM on 2 MiB hugetlbfs pages, for every "
                                             "vdrive system (reserve them first in /proc/sys/vm/nr_hugepages)")),
@@ -146,7 +152,10 @@ def backend_argv(name, bn, mode, queues, sock):
         argv += ["--poll-us", str(bn["poll_us"])] if bn["poll_us"] else []
         return argv
     if name == QSD_PEER:
-        return [bn["qsd"], "--object", "iothread,id=io0",
+        # QEMU's iothreads poll 32 us by default; given a budget for tern's,
+        # qsd gets the same one, so that neither polls longer.
+        poll = ",poll-max-ns=%d" % (bn["poll_us"] * 1000) if bn["poll_us"] else ""
+        return [bn["qsd"], "--object", "iothread,id=io0" + poll,
                 "--blockdev", "driver=file,node-name=f,filename=%s,cache.direct=%s,aio=io_uring"
                 % (bn["image"], "on" if direct else "off"),
                 "--export", "type=vhost-user-blk,id=e,node-name=f,addr.type=unix,addr.path=%s,writable=on,"
@@ -159,7 +168,8 @@ def vdrive_argv(bn, job, queues):
     jd = JOBS[job]
     return [bn["vdrive"], "--rw", jd["rw"], "--bs", jd["bs"], "--qd", str(jd["qd"]), "--queues", str(queues),
             "--size", str(bn["size"]), "--runtime", "%g" % bn["runtime_s"], "--ramp", "%g" % bn["ramp_s"]] + \
-        (["--hugepages"] if bn.get("hugepages") else [])
+        (["--hugepages"] if bn.get("hugepages") else []) + \
+        (["--complete", "poll"] if bn.get("complete") == "poll" else [])
 
 
 def system_argv(name, bn, job, mode, queues, backend_pid=None):
@@ -285,7 +295,7 @@ class BlkNative(Scenario):
               "size": a.blk_native_size_mib << 20, "runtime_s": a.blk_native_runtime, "ramp_s": a.blk_native_ramp,
               "jobs": a.blk_native_jobs.split(","), "modes": a.blk_native_modes.split(","),
               "queues": [int(q) for q in a.blk_native_queues.split(",")], "poll_us": a.blk_native_poll_us,
-              "hugepages": a.blk_native_hugepages,
+              "hugepages": a.blk_native_hugepages, "complete": a.blk_native_complete,
               "vdrive": ctx.binaries["vdrive"], "tern_blk": ctx.binaries["tern-blk"],
               "qsd": shutil.which(QSD) or "/usr/bin/" + QSD, "fio": shutil.which(FIO) or "/usr/bin/" + FIO}
         if len(bn["socket"]) >= 108:
@@ -306,15 +316,19 @@ class BlkNative(Scenario):
             "backends": {k: {s: shlex.join(backend_argv(s, bn, m, q, bn["socket"])) for s in (SUBJECT, QSD_PEER)}
                          for k, j, m, q in configs(bn["jobs"], bn["modes"], bn["queues"])},
             "tern_polling_us": bn["poll_us"],
+            "vdrive_complete": bn["complete"],
             "vdrive_hugepages": bn["hugepages"],
             # The plot's subtitle: no machine's paths in it ("file" has the path).
             "summary": "%d configurations x %g s (after %g s ramp) per system run; one %d MiB file; backends "
-                       "started per configuration; tern-blk and the in-process engine %s%s"
+                       "started per configuration; tern-blk and the in-process engine %s%s%s"
                        % (n, bn["runtime_s"], bn["ramp_s"], a.blk_native_size_mib,
-                          "--poll-us %d" % bn["poll_us"] if bn["poll_us"] else "as shipped (no polling)",
+                          "--poll-us %d, qsd poll-max-ns to match" % bn["poll_us"] if bn["poll_us"]
+                          else "as shipped (no polling)",
+                          "; vdrive polls the used ring" if bn["complete"] == "poll" else "",
                           "; guest RAM on 2 MiB hugetlbfs pages" if bn["hugepages"] else ""),
         }
-        return Plan(systems, {"bn": bn}, setup, run_timeout=int(n * (bn["ramp_s"] + bn["runtime_s"] + 30) + 60))
+        return Plan(systems, {"bn": bn}, setup, run_timeout=int(n * (bn["ramp_s"] + bn["runtime_s"] + 30) + 60),
+                    figures=figures_def(configs(bn["jobs"], bn["modes"], bn["queues"])))
 
     def finish(self, setup, raw):
         info = (raw.get("driver") or {}).get("blk_native") or {}
