@@ -69,7 +69,7 @@ def plot_script(doc, sname, png, workdir):
     # A panel holds its bars at 140 px each (five systems in boot), at least 440 px.
     width = max(440, 140 * len(scen["systems"]) + 60) * ncols + 60
     # and at least the title's longest line (a run of one configuration is a single column).
-    width = max(width, 60 + 8 * max(len(line) for line in title.split("\n")))
+    width = max(width, 60 + 9 * max(len(line) for line in title.split("\n")))
     height = 640 if len(grid) == 1 else 120 + 500 * len(grid)
     g = ["set terminal pngcairo enhanced size %d,%d font 'DejaVu Sans,11' linewidth 1.2" % (width, height),
          "set output %s" % gp_str(png),

@@ -132,7 +132,7 @@ OPTIONS = Options(
     (("--blk-native-poll-us",), dict(type=int, default=0,
                                      help="blk-native: tern-blk's and the in-process engine's --poll-us, and "
                                           "qemu-storage-daemon's iothread poll-max-ns to match (default 0: tern "
-                                          "off, as it ships; qsd as QEMU ships, 32 us)")),
+                                          "off, as it ships; qsd at QEMU's default)")),
     (("--blk-native-complete",), dict(choices=("call", "poll"), default="call",
                                       help="blk-native: how vdrive takes completions, for every vdrive system: "
                                            "sleeping on the call eventfd (default, a guest's interrupt) or "
