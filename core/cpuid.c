@@ -73,7 +73,7 @@ static void extended_topology(struct kvm_cpuid2 *c, unsigned int function,
 }
 
 void cpuid_patch(struct kvm_cpuid2 *c, const struct cpu_topology *t,
-		 unsigned int index, bool tsc_deadline)
+		 unsigned int index, bool tsc_deadline, unsigned int phys_bits)
 {
 	struct topology_bits b = topology_bits(t);
 	unsigned int apic_id = topology_apic_id(t, index);
@@ -117,6 +117,13 @@ void cpuid_patch(struct kvm_cpuid2 *c, const struct cpu_topology *t,
 		case 0x1f:
 			continue;		/* written whole below */
 		case 0x80000008:
+			/* The physical address width (EAX bits 7:0), and
+			 * AMD's width for nested guests (23:16, 0: the
+			 * same), down to PHYS_BITS. */
+			if (phys_bits && phys_bits < (e->eax & 0xff))
+				e->eax = (e->eax & ~0xffU) | phys_bits;
+			if (phys_bits && phys_bits < ((e->eax >> 16) & 0xff))
+				e->eax = (e->eax & ~0xff0000U) | phys_bits << 16;
 			/* AMD: the APIC id bits below the package, and
 			 * the threads in it less one. */
 			if (amd)
@@ -166,4 +173,13 @@ void cpuid_patch(struct kvm_cpuid2 *c, const struct cpu_topology *t,
 		extended_topology(c, 0xb, t, &b, apic_id);
 	if (max_basic >= 0x1f)
 		extended_topology(c, 0x1f, t, &b, apic_id);
+}
+
+unsigned int cpuid_phys_bits(const struct kvm_cpuid2 *c)
+{
+	for (unsigned int i = 0; i < c->nent; i++)
+		if (c->entries[i].function == 0x80000008 &&
+		    (c->entries[i].eax & 0xff))
+			return c->entries[i].eax & 0xff;
+	return 36;
 }

@@ -15,8 +15,13 @@
 
 /* Patches C for vCPU INDEX of topology T. C must have room for
  * CPUID_PATCH_EXTRA entries past c->nent; c->nent grows by what was
- * added. */
+ * added. PHYS_BITS, when not 0 and below the host's, is the physical
+ * address width the guest is told (leaf 0x80000008). */
 void cpuid_patch(struct kvm_cpuid2 *c, const struct cpu_topology *t,
-		 unsigned int index, bool tsc_deadline);
+		 unsigned int index, bool tsc_deadline, unsigned int phys_bits);
+
+/* The physical address width C (KVM's supported leaves) gives guests:
+ * leaf 0x80000008's, or 36 without that leaf. */
+unsigned int cpuid_phys_bits(const struct kvm_cpuid2 *c);
 
 #endif

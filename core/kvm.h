@@ -26,6 +26,7 @@ struct kvm {
 	int vm_fd;
 	struct kvm_cpuid2 *cpuid;	/* what KVM supports, patched per vCPU */
 	struct cpu_topology topo;	/* the vCPUs the guest is told of */
+	unsigned int phys_bits;		/* address bits it is told; 0: host's */
 	bool ioeventfd_any_len;		/* KVM_CAP_IOEVENTFD_ANY_LENGTH */
 	/* Posted MMIO writes (KVM_CAP_COALESCED_MMIO): the ring's page in
 	 * each vCPU's mapping (0: none), its entries, who drains it. */

@@ -264,3 +264,20 @@ uint64_t guest_mem_low_size(const struct guest_mem *mem)
 {
 	return mem->regions[0].size;
 }
+
+uint64_t mem_pci64_base(uint64_t ram_size)
+{
+	uint64_t low = ram_size < MEM_HOLE_START ? ram_size : MEM_HOLE_START;
+
+	return (MEM_4G + ram_size - low + (1ULL << 30)) & ~((1ULL << 30) - 1);
+}
+
+uint64_t mem_phys_top(uint64_t ram_size)
+{
+	return mem_pci64_base(ram_size) + MEM_PCI64_SIZE;
+}
+
+unsigned int mem_phys_bits(uint64_t top)
+{
+	return top > 1 ? 64 - (unsigned int)__builtin_clzll(top - 1) : 1;
+}

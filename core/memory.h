@@ -13,6 +13,8 @@
 
 #define MEM_4G (1ULL << 32)
 #define MEM_HOLE_START 0xC0000000ULL	/* 32-bit PCI MMIO, IOAPIC, LAPIC */
+/* 64-bit PCI BARs go above RAM, 1 GiB aligned, in a window this long. */
+#define MEM_PCI64_SIZE (64ULL << 30)
 /* tern's own RAM uses 2 (below the hole, above 4 GiB); a vhost-user
  * backend maps what its frontend sends: up to 8 (the protocol's limit). */
 #define GUEST_MEM_MAX_REGIONS 8
@@ -65,5 +67,13 @@ void *guest_mem_ptr(const struct guest_mem *mem, uint64_t gpa, uint64_t len);
 
 /* RAM below the hole and above 4 GiB. */
 uint64_t guest_mem_low_size(const struct guest_mem *mem);
+
+/* Where the 64-bit PCI window of a VM with RAM_SIZE bytes of RAM starts,
+ * and one past the highest guest-physical address the VM uses (the
+ * window's end). */
+uint64_t mem_pci64_base(uint64_t ram_size);
+uint64_t mem_phys_top(uint64_t ram_size);
+/* Physical address bits that reach every address below TOP. */
+unsigned int mem_phys_bits(uint64_t top);
 
 #endif

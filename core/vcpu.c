@@ -78,7 +78,7 @@ int vcpu_create(struct vcpu *v, struct kvm *kvm, unsigned int id)
 	memcpy(cpuid, kvm->cpuid, cpuid_size);
 	cpuid_patch(cpuid, &kvm->topo, id,
 		    ioctl(kvm->kvm_fd, KVM_CHECK_EXTENSION,
-			  KVM_CAP_TSC_DEADLINE_TIMER) > 0);
+			  KVM_CAP_TSC_DEADLINE_TIMER) > 0, kvm->phys_bits);
 	if (ioctl(v->fd, KVM_SET_CPUID2, cpuid) < 0) {
 		ret = -errno;
 		log_err(v->name, "KVM_SET_CPUID2: %s", strerror(-ret));

@@ -497,7 +497,7 @@ static int map_topology(json_t *o, char *val, size_t len, char *err,
 static int map_cpus(struct api_config *c, json_t *o, char *err,
 		    size_t errlen)
 {
-	json_int_t boot = -1, max = -1;
+	json_int_t boot = -1, max = -1, phys = -1;
 	json_t *v, *affinity = NULL, *topology = NULL;
 	char val[8192], pairs[8192];
 	const char *key;
@@ -507,7 +507,8 @@ static int map_cpus(struct api_config *c, json_t *o, char *err,
 		return fail(err, errlen, "cpus: give an object");
 	json_object_foreach(o, key, v) {
 		json_int_t *dst = !strcmp(key, "boot_vcpus") ? &boot :
-				  !strcmp(key, "max_vcpus")  ? &max : NULL;
+				  !strcmp(key, "max_vcpus")  ? &max :
+				  !strcmp(key, "max_phys_bits") ? &phys : NULL;
 
 		if (!strcmp(key, "affinity")) {
 			affinity = v;
@@ -520,7 +521,7 @@ static int map_cpus(struct api_config *c, json_t *o, char *err,
 		if (!dst)
 			return fail(err, errlen, "cpus.%s: unknown field (tern "
 				    "takes boot_vcpus, max_vcpus, topology, "
-				    "affinity)", key);
+				    "max_phys_bits, affinity)", key);
 		if (!json_is_integer(v) || json_integer_value(v) < 1)
 			return fail(err, errlen, "cpus.%s: give a positive "
 				    "integer", key);
@@ -544,6 +545,9 @@ static int map_cpus(struct api_config *c, json_t *o, char *err,
 		if (ret)
 			return ret;
 	}
+	if (phys >= 0 && append(val, sizeof(val), "%smax-phys-bits=%lld",
+				*val ? "," : "", (long long)phys))
+		return fail(err, errlen, "cpus.max_phys_bits: too long");
 	if (affinity && !json_is_null(affinity)) {
 		ret = affinity_value(affinity, "cpus", "affinity", "vcpu",
 				     pairs, sizeof(pairs), err, errlen);

@@ -34,12 +34,15 @@ static const char usage_text[] =
 	"                         " BIOS_DEFAULT_PATH "\n"
 	"  --initramfs PATH       initial ramdisk\n"
 	"  --cmdline STR          kernel command line (default: \"" DEFAULT_CMDLINE "\")\n"
-	"  --cpus N[,topology=T:C:D:P][,affinity=[V@[CPUS],...]]\n"
+	"  --cpus N[,topology=T:C:D:P][,max-phys-bits=B]\n"
+	"         [,affinity=[V@[CPUS],...]]\n"
 	"                         vCPUs, 1.." STRINGIFY(VM_MAX_CPUS) " (default 1); topology: T threads\n"
 	"                         per core, C cores per die, D dies per package,\n"
 	"                         P packages (default 1:N:1:1; N may then be left\n"
-	"                         out); affinity: vCPU V runs on host CPUS (0,2-3),\n"
-	"                         the others anywhere\n"
+	"                         out); max-phys-bits: the guest's physical\n"
+	"                         address width, " STRINGIFY(VM_PHYS_BITS_MIN) ".." STRINGIFY(VM_PHYS_BITS_MAX) ", at most the host's\n"
+	"                         (default the host's); affinity: vCPU V runs on\n"
+	"                         host CPUS (0,2-3), the others anywhere\n"
 	"  --memory SIZE[,shared=on|off][,hugepages=on|off][,numa-node=N]\n"
 	"                         guest RAM, e.g. 512M, 4G (default 512M);\n"
 	"                         shared=on: a memfd other processes can map;\n"
@@ -201,6 +204,8 @@ static const struct opt_spec cpus_specs[] = {
 	OPT_U("boot", struct vm_config, cpus, 1, VM_MAX_CPUS),
 	OPT_F("topology", cpus_topology,
 	      "give THREADS:CORES:DIES:PACKAGES, each 1 to 255, e.g. 2:4:1:1"),
+	OPT_U("max-phys-bits", struct vm_config, max_phys_bits,
+	      VM_PHYS_BITS_MIN, VM_PHYS_BITS_MAX),
 	OPT_FL("affinity", cpus_affinity,
 	       "give [VCPU@[CPUS],...], CPUS of this machine like 0,2-3 (at "
 	       "most " STRINGIFY(VM_MAX_AFFINITY) " (vCPU, CPU) pairs in "
@@ -246,10 +251,11 @@ static int parse_cpus(struct cli *cli, const char *arg, FILE *err)
 
 	vm->cpus = 1;
 	vm->topology = (struct cpu_topology){ 0 };
+	vm->max_phys_bits = 0;
 	vm->ncpu_affinity = 0;
 	if (!*arg)
 		return opts_error(err, "cpus", "'': give the vCPU count, N or "
-				  "boot=N[,topology=T:C:D:P]"
+				  "boot=N[,topology=T:C:D:P][,max-phys-bits=B]"
 				  "[,affinity=[V@[CPUS],...]]");
 	ret = opts_parse(&cpus_table, arg, vm, &seen, err);
 	if (ret)
@@ -403,6 +409,22 @@ static int parse_serial(struct cli *cli, const char *arg, FILE *err)
 	return 0;
 }
 
+
+/* RAM and the 64-bit PCI window above it lie below max-phys-bits. */
+static int check_phys_bits(const struct vm_config *vm, FILE *err)
+{
+	uint64_t top = mem_phys_top(vm->mem.size);
+	unsigned int need = mem_phys_bits(top);
+
+	if (!vm->max_phys_bits || vm->max_phys_bits >= need)
+		return 0;
+	fprintf(err, "tern: --cpus: max-phys-bits=%u: the guest's addresses "
+		"reach 0x%llx (%llu MiB of RAM, then 64 GiB of 64-bit PCI "
+		"window), which takes %u bits\n", vm->max_phys_bits,
+		(unsigned long long)top - 1,
+		(unsigned long long)(vm->mem.size >> 20), need);
+	return -EINVAL;
+}
 
 /* bootindex= is the firmware's: none without one, no two alike. */
 static int check_bootindex(const struct vm_config *vm, FILE *err)
@@ -693,6 +715,8 @@ int cli_check(struct cli *cli, FILE *err)
 		return -EINVAL;
 	}
 	if (check_bootindex(&cli->vm, err))
+		return -EINVAL;
+	if (check_phys_bits(&cli->vm, err))
 		return -EINVAL;
 	if (cli->vm.firmware && cli->vm.initramfs) {
 		fprintf(err, "tern: --initramfs: only with --kernel\n");

@@ -3,6 +3,7 @@
 
 #include "core/acpi.h"
 #include "core/boot.h"
+#include "core/cpuid.h"
 #include "core/log.h"
 #include "vmm/firmware.h"
 
@@ -89,8 +90,6 @@ static int machine_platform(struct vm *vm, struct serial_output out)
 static void machine_acpi_config(const struct vm *vm,
 				struct acpi_config *acfg)
 {
-	uint64_t low = guest_mem_low_size(&vm->mem);
-
 	*acfg = (struct acpi_config){
 		.cpus = vm->kvm.topo,
 		.ioapic_addr = VM_IOAPIC_ADDR,
@@ -101,10 +100,8 @@ static void machine_acpi_config(const struct vm *vm,
 		.reset_value = 0x06,
 		.pci_mmio32_base = MEM_HOLE_START,
 		.pci_mmio32_size = VM_IOAPIC_ADDR - MEM_HOLE_START,
-		/* 64-bit BARs go above RAM, 1 GiB aligned, 64 GiB of room. */
-		.pci_mmio64_base = (MEM_4G + vm->mem.size - low + (1ULL << 30)) &
-				   ~((1ULL << 30) - 1),
-		.pci_mmio64_size = 64ULL << 30,
+		.pci_mmio64_base = mem_pci64_base(vm->mem.size),
+		.pci_mmio64_size = MEM_PCI64_SIZE,
 		.pci_slots = VM_PCI_SLOTS,
 		.pci_intx_gsi_base = VM_PCI_INTX_GSI,
 		.rtc_century_index = 0x32,
@@ -274,6 +271,38 @@ int vm_power_button(struct vm *vm)
 	return 0;
 }
 
+int machine_phys_bits(uint64_t ram_size, unsigned int host,
+		      unsigned int want, unsigned int *told)
+{
+	unsigned int bits = want && want < host ? want : host;
+
+	*told = want && want < host ? want : 0;
+	return mem_phys_bits(mem_phys_top(ram_size)) > bits ? -ERANGE : 0;
+}
+
+/* The width the vCPUs are told (the command line checked max-phys-bits
+ * against RAM and the window; the host's width is known only here). */
+static int machine_set_phys_bits(struct vm *vm)
+{
+	unsigned int host = cpuid_phys_bits(vm->kvm.cpuid);
+	unsigned int want = vm->cfg->max_phys_bits;
+
+	if (machine_phys_bits(vm->mem.size, host, want, &vm->kvm.phys_bits)) {
+		log_err("vm", "--memory %llu MiB: the guest's addresses reach "
+			"0x%llx (RAM, then 64 GiB of 64-bit PCI window), past "
+			"the %u bits %s", (unsigned long long)(vm->mem.size >> 20),
+			(unsigned long long)mem_phys_top(vm->mem.size) - 1,
+			want && want < host ? want : host,
+			want && want < host ? "of max-phys-bits" :
+					      "this host's CPUs give guests");
+		return -EINVAL;
+	}
+	if (want > host)
+		log_info("vm", "max-phys-bits=%u: this host gives guests %u "
+			 "bits, and the guest is told %u", want, host, host);
+	return 0;
+}
+
 int vm_create(struct vm **vmp, const struct vm_config *cfg,
 	      struct serial_output out, struct loop *loop)
 {
@@ -326,6 +355,9 @@ int vm_create(struct vm **vmp, const struct vm_config *cfg,
 	if (ret)
 		goto err;
 	ret = kvm_open(&vm->kvm);
+	if (ret)
+		goto err;
+	ret = machine_set_phys_bits(vm);
 	if (ret)
 		goto err;
 	ret = kvm_map_memory(&vm->kvm, &vm->mem);

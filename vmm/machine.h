@@ -19,4 +19,11 @@
 int vm_create(struct vm **vmp, const struct vm_config *cfg,
 	      struct serial_output out, struct loop *loop);
 
+/* The physical address width a VM with RAM_SIZE bytes of RAM is told on a
+ * host whose CPUs give guests HOST bits, when WANT is asked (0: the
+ * host's): *told, 0 meaning the host's (a WANT above it is the host's).
+ * -ERANGE when RAM and the 64-bit PCI window do not lie below it. */
+int machine_phys_bits(uint64_t ram_size, unsigned int host,
+		      unsigned int want, unsigned int *told);
+
 #endif

@@ -42,6 +42,10 @@ _Static_assert(VM_MAX_CPUS == TOPOLOGY_APIC_ID_MAX + 1,
 /* virt: tern's own machine, hardware-reduced ACPI and virtio only.
  * pc: i440FX + PIIX3 (platform/piix.c) for guests that need a 1996 PC and
  * its slow-path devices (IDE disks, e1000). */
+/* --cpus max-phys-bits: x86's MAXPHYADDR runs from 36 (PAE) to 52. */
+#define VM_PHYS_BITS_MIN 36
+#define VM_PHYS_BITS_MAX 52
+
 enum vm_machine { MACHINE_VIRT, MACHINE_PC };
 
 enum on_reboot { ON_REBOOT_EXIT, ON_REBOOT_RESTART };
@@ -55,6 +59,9 @@ struct vm_config {
 	/* How the vCPUs group into cores, dies and packages (its count is
 	 * `cpus`); threads 0: one package of `cpus` single-thread cores. */
 	struct cpu_topology topology;
+	/* The physical address width the guest is told, at most the host's
+	 * (VM_PHYS_BITS_MIN..VM_PHYS_BITS_MAX); 0: the host's. */
+	unsigned int max_phys_bits;
 	/* Where the vCPUs run: vCPU v on the host CPUs of the pairs that
 	 * name v; a vCPU that none names runs anywhere. */
 	struct cpu_affinity cpu_affinity[VM_MAX_AFFINITY];

@@ -244,6 +244,9 @@ static json_t *config_json(const struct vm_config *c)
 					      "dies_per_package",
 					      c->topology.dies, "packages",
 					      c->topology.packages));
+	if (o && c->max_phys_bits)
+		json_object_set_new(json_object_get(o, "cpus"), "max_phys_bits",
+				    json_integer(c->max_phys_bits));
 	if (o && c->ncpu_affinity)
 		json_object_set_new(json_object_get(o, "cpus"), "affinity",
 				    affinity_json(c->cpu_affinity,

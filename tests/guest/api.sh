@@ -6,6 +6,7 @@
 # paused time, and that both patterns arrived whole.
 . /lib.sh
 echo "TERN-PACKAGES $(cat /sys/devices/system/cpu/cpu[0-9]*/topology/physical_package_id | tr '\n' , | sed 's/,$//')"
+echo "TERN-PHYSBITS $(awk '/^address sizes/ { print $4; exit }' /proc/cpuinfo)"
 net_up
 dd if=/dev/urandom of=/tmp/blk bs=64k count=128 2>/dev/null
 dd if=/dev/urandom of=/tmp/net bs=64k count=64 2>/dev/null

@@ -54,6 +54,9 @@ topology)
 		leafb=$leafb${leafb:+/}$r
 	done
 	check "leaf 0xB: $leafb, want $(arg leafb)" [ "$leafb" = "$(arg leafb)" ]
+	# The physical address width the kernel took from leaf 0x80000008.
+	pb=$(awk '/^address sizes/ { print $4; exit }' /proc/cpuinfo)
+	check "physical address bits: $pb, want $(arg physbits)" [ "$pb" = "$(arg physbits)" ]
 	;;
 reboot)
 	reboot -f

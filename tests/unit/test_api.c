@@ -201,6 +201,20 @@ static void test_config_topology(void)
 	CHECK_EQ(c.cli.vm.cpus, 8);
 	CHECK_EQ(c.cli.vm.topology.packages, 2);
 	api_config_free(&c);
+	/* max_phys_bits beside a topology, and alone. */
+	CHECK_EQ(map("{\"payload\":{\"kernel\":\"/dev/null\"},\"cpus\":"
+		     "{\"max_phys_bits\":40,\"topology\":{\"threads_per_core\":1,"
+		     "\"cores_per_die\":2,\"dies_per_package\":1,\"packages\":1}}}",
+		     &c, err, sizeof(err)), 0);
+	CHECK_EQ(c.cli.vm.cpus, 2);
+	CHECK_EQ(c.cli.vm.max_phys_bits, 40);
+	api_config_free(&c);
+	CHECK_EQ(map("{\"payload\":{\"kernel\":\"/dev/null\"},\"cpus\":"
+		     "{\"boot_vcpus\":3,\"max_phys_bits\":46}}",
+		     &c, err, sizeof(err)), 0);
+	CHECK_EQ(c.cli.vm.cpus, 3);
+	CHECK_EQ(c.cli.vm.max_phys_bits, 46);
+	api_config_free(&c);
 }
 
 static void test_config_bad(void)
@@ -276,6 +290,16 @@ static void test_config_bad(void)
 		  "\"dies_per_package\":1,\"packages\":64}}}",
 		  "cpus: --cpus: topology=1:3:1:64: the last vCPU's APIC id "
 		  "would be 254" },
+		{ "{\"payload\":{\"kernel\":\"K\"},\"cpus\":"
+		  "{\"max_phys_bits\":53}}",
+		  "cpus: --cpus: max-phys-bits=53: give 36 to 52" },
+		{ "{\"payload\":{\"kernel\":\"K\"},\"cpus\":"
+		  "{\"max_phys_bits\":\"40\"}}",
+		  "cpus.max_phys_bits: give a positive integer" },
+		{ "{\"payload\":{\"kernel\":\"K\"},\"cpus\":"
+		  "{\"max_phys_bits\":37},\"memory\":{\"size\":68719476736}}",
+		  "--cpus: max-phys-bits=37: the guest's addresses reach "
+		  "0x207fffffff" },
 		{ "{\"payload\":{\"kernel\":\"K\"},\"memory\":{\"size\":12345}}",
 		  "memory: --memory: size=12345" },
 		{ "{\"payload\":{\"kernel\":\"K\"},\"memory\":{\"size\":-1}}",

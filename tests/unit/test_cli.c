@@ -1,6 +1,7 @@
 /* Every bad value: CLI_USAGE and one line naming the option. */
 #include "config.h"
 #include "vmm/cli.h"
+#include "vmm/machine.h"
 #include "platform/bios.h"
 
 #include "check.h"
@@ -176,6 +177,57 @@ int main(void)
 
 		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 			CHECK_BAD("topology=", "--kernel", "/dev/null",
+				  "--cpus", bad[i]);
+	}
+	/* --cpus max-phys-bits=: 36 to 52, and RAM with the 64 GiB 64-bit
+	 * PCI window above it must lie below; a later --cpus drops it. */
+	CHECK_EQ(parse(&cli, "--kernel", "/dev/null", "--cpus",
+		       "2,max-phys-bits=39", NULL), CLI_RUN);
+	CHECK_EQ(cli.vm.max_phys_bits, 39);
+	CHECK_EQ(cli.vm.cpus, 2);
+	CHECK_EQ(parse(&cli, "--kernel", "/dev/null", "--cpus",
+		       "topology=1:2:1:2,max-phys-bits=37", NULL), CLI_RUN);
+	CHECK_EQ(cli.vm.max_phys_bits, 37);
+	CHECK_EQ(cli.vm.cpus, 4);
+	CHECK_EQ(parse(&cli, "--kernel", "/dev/null", "--cpus",
+		       "max-phys-bits=40", "--cpus", "2", NULL), CLI_RUN);
+	CHECK_EQ(cli.vm.max_phys_bits, 0);
+	CHECK_BAD("max-phys-bits=36: the guest's addresses reach 0x113fffffff "
+		  "(512 MiB of RAM, then 64 GiB of 64-bit PCI window), which "
+		  "takes 37 bits", "--kernel", "/dev/null", "--cpus",
+		  "max-phys-bits=36");
+	CHECK_BAD("max-phys-bits=37: the guest's addresses reach 0x207fffffff "
+		  "(65536 MiB of RAM", "--kernel", "/dev/null", "--memory",
+		  "64G", "--cpus", "1,max-phys-bits=37");
+	CHECK_EQ(parse(&cli, "--kernel", "/dev/null", "--memory", "64G",
+		       "--cpus", "1,max-phys-bits=38", NULL), CLI_RUN);
+	/* vm_create's half, where the host's width is known. */
+	{
+		unsigned int told = 99;
+
+		CHECK_EQ(machine_phys_bits(512ULL << 20, 48, 0, &told), 0);
+		CHECK_EQ(told, 0);
+		CHECK_EQ(machine_phys_bits(512ULL << 20, 48, 39, &told), 0);
+		CHECK_EQ(told, 39);
+		CHECK_EQ(machine_phys_bits(512ULL << 20, 40, 46, &told), 0);
+		CHECK_EQ(told, 0);		/* never above the host's */
+		CHECK_EQ(machine_phys_bits(512ULL << 20, 36, 0, &told),
+			 -ERANGE);		/* 69 GiB take 37 bits */
+		CHECK_EQ(machine_phys_bits(960ULL << 30, 40, 0, &told),
+			 -ERANGE);		/* 1026 GiB take 41 */
+		CHECK_EQ(machine_phys_bits(960ULL << 30, 41, 0, &told), 0);
+		CHECK_EQ(machine_phys_bits(64ULL << 30, 48, 37, &told),
+			 -ERANGE);
+	}
+	{
+		static const char *const bad[] = {
+			"max-phys-bits=35", "max-phys-bits=53",
+			"max-phys-bits=", "max-phys-bits=x",
+			"max-phys-bits=-1", "max-phys-bits=0",
+		};
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+			CHECK_BAD("max-phys-bits", "--kernel", "/dev/null",
 				  "--cpus", bad[i]);
 	}
 	CHECK_BAD("--memory", "--kernel", "/dev/null", "--memory", "12X");

@@ -122,8 +122,29 @@ static void test_shmem_thp_allowed(void)
 	CHECK(!shmem_thp_allowed("[]"));
 }
 
+/* The top of the guest-physical layout: RAM below the hole, the rest
+ * above 4 GiB, then the 64-bit PCI window, 1 GiB aligned, 64 GiB long. */
+static void test_phys_top(void)
+{
+	/* 512 MiB: all below the hole; the window at 5 GiB, to 69 GiB. */
+	CHECK_EQ(mem_pci64_base(512ULL << 20), 5ULL << 30);
+	CHECK_EQ(mem_phys_top(512ULL << 20), 69ULL << 30);
+	CHECK_EQ(mem_phys_bits(69ULL << 30), 37);
+	/* 3 GiB fill the low part; 4 GiB put 1 GiB above 4 GiB. */
+	CHECK_EQ(mem_pci64_base(3ULL << 30), 5ULL << 30);
+	CHECK_EQ(mem_pci64_base(4ULL << 30), 6ULL << 30);
+	CHECK_EQ(mem_pci64_base((4ULL << 30) + 1), 6ULL << 30);
+	/* 960 GiB: RAM to 961 GiB, the window from 962 to 1026 GiB: 41 bits. */
+	CHECK_EQ(mem_phys_top(960ULL << 30), 1026ULL << 30);
+	CHECK_EQ(mem_phys_bits(1026ULL << 30), 41);
+	/* Exactly a power of two needs no extra bit. */
+	CHECK_EQ(mem_phys_bits(1ULL << 40), 40);
+	CHECK_EQ(mem_phys_bits((1ULL << 40) + 1), 41);
+}
+
 int main(void)
 {
+	test_phys_top();
 	test_sealed();
 	test_private();
 	test_hugepages_short();

@@ -133,7 +133,7 @@ static void test_flat(void)
 	union table u;
 
 	fill(&u, AMD, 0xd, false);
-	cpuid_patch(&u.h, &t, 3, true);
+	cpuid_patch(&u.h, &t, 3, true, 0);
 	CHECK_EQ(get(&u, 1, 0).ebx >> 24, 3);
 	CHECK_EQ((get(&u, 1, 0).ebx >> 16) & 0xff, 4);
 	CHECK_EQ(get(&u, 1, 0).ebx & 0xffff, 0x0800);
@@ -153,7 +153,7 @@ static void test_flat(void)
 
 	fill(&u, INTEL, 0x1f, false);
 	t = topology_flat(1);
-	cpuid_patch(&u.h, &t, 0, false);
+	cpuid_patch(&u.h, &t, 0, false, 0);
 	CHECK_EQ(get(&u, 1, 0).ebx >> 24, 0);
 	CHECK_EQ((get(&u, 1, 0).ebx >> 16) & 0xff, 1);
 	CHECK(!(get(&u, 1, 0).edx & (1U << 28)));
@@ -202,27 +202,27 @@ static void test_intel(void)
 
 	CHECK_EQ(id, topology_apic_id(&big, 21));
 	fill(&u, INTEL, 0x1f, false);
-	cpuid_patch(&u.h, &big, 21, false);
+	cpuid_patch(&u.h, &big, 21, false, 0);
 	check_intel_big(&u, id);
 	/* An older KVM's host levels are replaced, not added to. */
 	fill(&u, INTEL, 0x1f, true);
-	cpuid_patch(&u.h, &big, 21, false);
+	cpuid_patch(&u.h, &big, 21, false, 0);
 	check_intel_big(&u, id);
 	/* A table that ends below 0x1F grows to it for the dies... */
 	fill(&u, INTEL, 0xd, false);
-	cpuid_patch(&u.h, &big, 21, false);
+	cpuid_patch(&u.h, &big, 21, false, 0);
 	CHECK_EQ(get(&u, 0, 0).eax, 0x1f);
 	check_intel_big(&u, id);
 	/* ...and only for them. */
 	fill(&u, INTEL, 0xd, false);
-	cpuid_patch(&u.h, &two, 3, false);
+	cpuid_patch(&u.h, &two, 3, false, 0);
 	CHECK_EQ(get(&u, 0, 0).eax, 0xd);
 	check_level(&u, 0xb, 1, 1, 2, 2, 3);
 	CHECK_EQ(get(&u, 0x1f, 0).ecx, 0);
 	/* 254 cores: leaf 1 says 255 for 256 ids; leaf 4 stops at 63. */
 	two = (struct cpu_topology){ 1, 254, 1, 1 };
 	fill(&u, INTEL, 0x1f, false);
-	cpuid_patch(&u.h, &two, 253, false);
+	cpuid_patch(&u.h, &two, 253, false, 0);
 	CHECK_EQ((get(&u, 1, 0).ebx >> 16) & 0xff, 255);
 	CHECK_EQ(get(&u, 1, 0).ebx >> 24, 253);
 	CHECK_EQ(get(&u, 4, 0).eax >> 26, 63);
@@ -230,7 +230,7 @@ static void test_intel(void)
 	/* One vCPU per package: no HTT. */
 	two = (struct cpu_topology){ 1, 1, 1, 2 };
 	fill(&u, INTEL, 0x1f, false);
-	cpuid_patch(&u.h, &two, 1, false);
+	cpuid_patch(&u.h, &two, 1, false, 0);
 	CHECK(!(get(&u, 1, 0).edx & (1U << 28)));
 	check_level(&u, 0xb, 1, 0, 1, 2, 1);
 }
@@ -242,7 +242,7 @@ static void test_amd(void)
 	struct cpu_topology odd = { 3, 5, 1, 1 };	/* 2 + 3 bits */
 
 	fill(&u, AMD, 0xd, false);
-	cpuid_patch(&u.h, &big, 21, false);
+	cpuid_patch(&u.h, &big, 21, false, 0);
 	/* 0x80000008: 4 id bits below the package, 12 threads in it. */
 	CHECK_EQ(get(&u, 0x80000008, 0).ecx, 0x30000 | 4 << 12 | 11);
 	/* 0x8000001D: L1 shared by a core's 2 ids, L3 by a die's 8 (3
@@ -264,17 +264,47 @@ static void test_amd(void)
 	/* Sharing counts ids, as the layout does: 3 threads take 2 bits,
 	 * 5 cores 3, so a die's L3 spans 32 ids. */
 	fill(&u, AMD, 0xd, false);
-	cpuid_patch(&u.h, &odd, 14, false);
+	cpuid_patch(&u.h, &odd, 14, false, 0);
 	CHECK_EQ((get(&u, 0x8000001d, 0).eax >> 14) & 0xfff, 3);
 	CHECK_EQ((get(&u, 0x8000001d, 3).eax >> 14) & 0xfff, 31);
 	/* Hygon is AMD's. */
 	fill(&u, HYGON, 0xd, false);
-	cpuid_patch(&u.h, &big, 21, false);
+	cpuid_patch(&u.h, &big, 21, false, 0);
 	CHECK_EQ(get(&u, 0x8000001e, 0).eax, id);
+}
+
+/* The physical address width: leaf 0x80000008's EAX bits 7:0 and AMD's
+ * nested-guest width (23:16) come down to max-phys-bits, never up. */
+static void test_phys_bits(void)
+{
+	struct cpu_topology t = topology_flat(1);
+	union table u;
+
+	fill(&u, AMD, 0xd, false);
+	CHECK_EQ(cpuid_phys_bits(&u.h), 36);		/* no width given */
+	for (unsigned int i = 0; i < u.h.nent; i++)
+		if (u.h.entries[i].function == 0x80000008)
+			u.h.entries[i].eax = 48 | 48 << 8 | 48 << 16;
+	CHECK_EQ(cpuid_phys_bits(&u.h), 48);
+	cpuid_patch(&u.h, &t, 0, false, 39);
+	CHECK_EQ(get(&u, 0x80000008, 0).eax, 39 | 48 << 8 | 39 << 16);
+	CHECK_EQ(get(&u, 0x80000008, 0).ecx, 0x30000);	/* topology kept */
+
+	fill(&u, INTEL, 0xd, false);
+	for (unsigned int i = 0; i < u.h.nent; i++)
+		if (u.h.entries[i].function == 0x80000008)
+			u.h.entries[i].eax = 46 | 57 << 8;
+	cpuid_patch(&u.h, &t, 0, false, 0);		/* 0: the host's */
+	CHECK_EQ(get(&u, 0x80000008, 0).eax, 46 | 57 << 8);
+	cpuid_patch(&u.h, &t, 0, false, 52);		/* never up */
+	CHECK_EQ(get(&u, 0x80000008, 0).eax, 46 | 57 << 8);
+	cpuid_patch(&u.h, &t, 0, false, 40);		/* 23:16 stays 0 */
+	CHECK_EQ(get(&u, 0x80000008, 0).eax, 40 | 57 << 8);
 }
 
 int main(void)
 {
+	test_phys_bits();
 	test_apic_ids();
 	test_flat();
 	test_intel();
