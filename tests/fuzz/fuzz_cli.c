@@ -8,7 +8,8 @@
  * it accepts is a VM tern can start (1 or more vCPUs, some memory, a
  * kernel, a firmware or an API socket, the device count within its
  * bound, each vCPU affinity pair naming one of its vCPUs, a topology
- * that makes exactly its vCPUs with APIC ids tern can give); nothing
+ * that makes exactly its vCPUs with APIC ids tern can give, a physical
+ * address width that reaches its RAM and PCI window); nothing
  * leaks (LeakSanitizer, under libFuzzer). */
 #include "vmm/cli.h"
 #include "tests/fuzz/fuzz.h"
@@ -65,6 +66,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FZ_ASSERT(topology_count(&cli.vm.topology) ==
 				  cli.vm.cpus);
 			FZ_ASSERT(topology_valid(&cli.vm.topology, &last));
+		}
+		if (cli.vm.max_phys_bits) {
+			FZ_ASSERT(cli.vm.max_phys_bits >= VM_PHYS_BITS_MIN &&
+				  cli.vm.max_phys_bits <= VM_PHYS_BITS_MAX);
+			FZ_ASSERT(mem_phys_bits(mem_phys_top(
+					  cli.vm.mem.size)) <=
+				  cli.vm.max_phys_bits);
 		}
 		break;
 	case CLI_EXIT_OK:
