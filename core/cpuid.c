@@ -118,8 +118,9 @@ void cpuid_patch(struct kvm_cpuid2 *c, const struct cpu_topology *t,
 			continue;		/* written whole below */
 		case 0x80000008:
 			/* The physical address width (EAX bits 7:0), and
-			 * AMD's width for nested guests (23:16, 0: the
-			 * same), down to PHYS_BITS. */
+			 * the guest-physical width (23:16: what KVM can
+			 * map, on Intel too; 0: the same), down to
+			 * PHYS_BITS. */
 			if (phys_bits && phys_bits < (e->eax & 0xff))
 				e->eax = (e->eax & ~0xffU) | phys_bits;
 			if (phys_bits && phys_bits < ((e->eax >> 16) & 0xff))
@@ -177,9 +178,12 @@ void cpuid_patch(struct kvm_cpuid2 *c, const struct cpu_topology *t,
 
 unsigned int cpuid_phys_bits(const struct kvm_cpuid2 *c)
 {
-	for (unsigned int i = 0; i < c->nent; i++)
-		if (c->entries[i].function == 0x80000008 &&
-		    (c->entries[i].eax & 0xff))
-			return c->entries[i].eax & 0xff;
+	for (unsigned int i = 0; i < c->nent; i++) {
+		unsigned int eax = c->entries[i].eax;
+		unsigned int phys = eax & 0xff, gpa = (eax >> 16) & 0xff;
+
+		if (c->entries[i].function == 0x80000008 && phys)
+			return gpa && gpa < phys ? gpa : phys;
+	}
 	return 36;
 }

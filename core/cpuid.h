@@ -21,7 +21,8 @@ void cpuid_patch(struct kvm_cpuid2 *c, const struct cpu_topology *t,
 		 unsigned int index, bool tsc_deadline, unsigned int phys_bits);
 
 /* The physical address width C (KVM's supported leaves) gives guests:
- * leaf 0x80000008's, or 36 without that leaf. */
+ * leaf 0x80000008's (EAX bits 7:0, or 23:16 where KVM says it maps less),
+ * or 36 without that leaf. */
 unsigned int cpuid_phys_bits(const struct kvm_cpuid2 *c);
 
 #endif

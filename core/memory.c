@@ -281,3 +281,15 @@ unsigned int mem_phys_bits(uint64_t top)
 {
 	return top > 1 ? 64 - (unsigned int)__builtin_clzll(top - 1) : 1;
 }
+
+void mem_phys_describe(uint64_t ram_size, char *buf, size_t len)
+{
+	uint64_t top = mem_phys_top(ram_size);
+
+	snprintf(buf, len, "the guest's addresses reach 0x%llx (%llu MiB of "
+		 "RAM, then %llu GiB of 64-bit PCI window), which takes %u "
+		 "bits", (unsigned long long)top - 1,
+		 (unsigned long long)(ram_size >> 20),
+		 (unsigned long long)(MEM_PCI64_SIZE >> 30),
+		 mem_phys_bits(top));
+}

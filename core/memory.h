@@ -75,5 +75,10 @@ uint64_t mem_pci64_base(uint64_t ram_size);
 uint64_t mem_phys_top(uint64_t ram_size);
 /* Physical address bits that reach every address below TOP. */
 unsigned int mem_phys_bits(uint64_t top);
+/* Into BUF: where RAM_SIZE bytes of RAM and the 64-bit PCI window reach
+ * and the bits that takes, for a refusal ("the guest's addresses reach
+ * 0x113fffffff (512 MiB of RAM, then 64 GiB of 64-bit PCI window), which
+ * takes 37 bits"). */
+void mem_phys_describe(uint64_t ram_size, char *buf, size_t len);
 
 #endif

@@ -653,10 +653,12 @@ int api_config_from_json(struct api_config *c, json_t *json, char *err,
 			return -ENOMEM;
 		ret = cli_check(&c->cli, f);
 		fclose(f);
-		if (ret)
-			fail(err, errlen, "%.*s", (int)strcspn(msg, "\n"),
-			     msg && !strncmp(msg, "tern: ", 6) ? msg + 6 :
-								 msg ? msg : "");
+		if (ret) {
+			const char *m = msg && !strncmp(msg, "tern: ", 6) ?
+					msg + 6 : msg ? msg : "";
+
+			fail(err, errlen, "%.*s", (int)strcspn(m, "\n"), m);
+		}
 		free(msg);
 	}
 	if (ret) {

@@ -413,16 +413,14 @@ static int parse_serial(struct cli *cli, const char *arg, FILE *err)
 /* RAM and the 64-bit PCI window above it lie below max-phys-bits. */
 static int check_phys_bits(const struct vm_config *vm, FILE *err)
 {
-	uint64_t top = mem_phys_top(vm->mem.size);
-	unsigned int need = mem_phys_bits(top);
+	char what[160];
 
-	if (!vm->max_phys_bits || vm->max_phys_bits >= need)
+	if (!vm->max_phys_bits ||
+	    vm->max_phys_bits >= mem_phys_bits(mem_phys_top(vm->mem.size)))
 		return 0;
-	fprintf(err, "tern: --cpus: max-phys-bits=%u: the guest's addresses "
-		"reach 0x%llx (%llu MiB of RAM, then 64 GiB of 64-bit PCI "
-		"window), which takes %u bits\n", vm->max_phys_bits,
-		(unsigned long long)top - 1,
-		(unsigned long long)(vm->mem.size >> 20), need);
+	mem_phys_describe(vm->mem.size, what, sizeof(what));
+	fprintf(err, "tern: --cpus: max-phys-bits=%u: %s\n", vm->max_phys_bits,
+		what);
 	return -EINVAL;
 }
 

@@ -286,15 +286,12 @@ static int machine_set_phys_bits(struct vm *vm)
 {
 	unsigned int host = cpuid_phys_bits(vm->kvm.cpuid);
 	unsigned int want = vm->cfg->max_phys_bits;
+	char what[160];
 
 	if (machine_phys_bits(vm->mem.size, host, want, &vm->kvm.phys_bits)) {
-		log_err("vm", "--memory %llu MiB: the guest's addresses reach "
-			"0x%llx (RAM, then 64 GiB of 64-bit PCI window), past "
-			"the %u bits %s", (unsigned long long)(vm->mem.size >> 20),
-			(unsigned long long)mem_phys_top(vm->mem.size) - 1,
-			want && want < host ? want : host,
-			want && want < host ? "of max-phys-bits" :
-					      "this host's CPUs give guests");
+		mem_phys_describe(vm->mem.size, what, sizeof(what));
+		log_err("vm", "--memory: %s; this host's CPUs give guests %u",
+			what, host);
 		return -EINVAL;
 	}
 	if (want > host)

@@ -42,8 +42,10 @@ _Static_assert(VM_MAX_CPUS == TOPOLOGY_APIC_ID_MAX + 1,
 /* virt: tern's own machine, hardware-reduced ACPI and virtio only.
  * pc: i440FX + PIIX3 (platform/piix.c) for guests that need a 1996 PC and
  * its slow-path devices (IDE disks, e1000). */
-/* --cpus max-phys-bits: x86's MAXPHYADDR runs from 36 (PAE) to 52. */
-#define VM_PHYS_BITS_MIN 36
+/* --cpus max-phys-bits: x86's MAXPHYADDR runs to 52, and from 36 (PAE);
+ * but the 64-bit PCI window (core/memory.h) starts at 5 GiB at the least
+ * and ends past 64 GiB, so a tern guest takes 37 bits at the least. */
+#define VM_PHYS_BITS_MIN 37
 #define VM_PHYS_BITS_MAX 52
 
 enum vm_machine { MACHINE_VIRT, MACHINE_PC };

@@ -215,6 +215,12 @@ static void test_config_topology(void)
 	CHECK_EQ(c.cli.vm.cpus, 3);
 	CHECK_EQ(c.cli.vm.max_phys_bits, 46);
 	api_config_free(&c);
+	/* The command line's whole-config refusal, as one line. */
+	CHECK(map("{\"payload\":{\"kernel\":\"/dev/null\"},\"cpus\":"
+		  "{\"max_phys_bits\":37},\"memory\":{\"size\":68719476736}}",
+		  &c, err, sizeof(err)) < 0);
+	CHECK(strstr(err, "which takes 38 bits") != NULL);
+	CHECK(err[0] && err[strlen(err) - 1] != '\n');
 }
 
 static void test_config_bad(void)
@@ -292,7 +298,7 @@ static void test_config_bad(void)
 		  "would be 254" },
 		{ "{\"payload\":{\"kernel\":\"K\"},\"cpus\":"
 		  "{\"max_phys_bits\":53}}",
-		  "cpus: --cpus: max-phys-bits=53: give 36 to 52" },
+		  "cpus: --cpus: max-phys-bits=53: give 37 to 52" },
 		{ "{\"payload\":{\"kernel\":\"K\"},\"cpus\":"
 		  "{\"max_phys_bits\":\"40\"}}",
 		  "cpus.max_phys_bits: give a positive integer" },

@@ -179,7 +179,7 @@ int main(void)
 			CHECK_BAD("topology=", "--kernel", "/dev/null",
 				  "--cpus", bad[i]);
 	}
-	/* --cpus max-phys-bits=: 36 to 52, and RAM with the 64 GiB 64-bit
+	/* --cpus max-phys-bits=: 37 to 52, and RAM with the 64 GiB 64-bit
 	 * PCI window above it must lie below; a later --cpus drops it. */
 	CHECK_EQ(parse(&cli, "--kernel", "/dev/null", "--cpus",
 		       "2,max-phys-bits=39", NULL), CLI_RUN);
@@ -192,13 +192,14 @@ int main(void)
 	CHECK_EQ(parse(&cli, "--kernel", "/dev/null", "--cpus",
 		       "max-phys-bits=40", "--cpus", "2", NULL), CLI_RUN);
 	CHECK_EQ(cli.vm.max_phys_bits, 0);
-	CHECK_BAD("max-phys-bits=36: the guest's addresses reach 0x113fffffff "
-		  "(512 MiB of RAM, then 64 GiB of 64-bit PCI window), which "
-		  "takes 37 bits", "--kernel", "/dev/null", "--cpus",
-		  "max-phys-bits=36");
+	CHECK_BAD("max-phys-bits=36: give 37 to 52", "--kernel", "/dev/null",
+		  "--cpus", "max-phys-bits=36");
 	CHECK_BAD("max-phys-bits=37: the guest's addresses reach 0x207fffffff "
-		  "(65536 MiB of RAM", "--kernel", "/dev/null", "--memory",
-		  "64G", "--cpus", "1,max-phys-bits=37");
+		  "(65536 MiB of RAM, then 64 GiB of 64-bit PCI window), which "
+		  "takes 38 bits", "--kernel", "/dev/null", "--memory", "64G",
+		  "--cpus", "1,max-phys-bits=37");
+	CHECK_EQ(parse(&cli, "--kernel", "/dev/null", "--cpus",
+		       "max-phys-bits=37", NULL), CLI_RUN);
 	CHECK_EQ(parse(&cli, "--kernel", "/dev/null", "--memory", "64G",
 		       "--cpus", "1,max-phys-bits=38", NULL), CLI_RUN);
 	/* vm_create's half, where the host's width is known. */

@@ -300,6 +300,12 @@ static void test_phys_bits(void)
 	CHECK_EQ(get(&u, 0x80000008, 0).eax, 46 | 57 << 8);
 	cpuid_patch(&u.h, &t, 0, false, 40);		/* 23:16 stays 0 */
 	CHECK_EQ(get(&u, 0x80000008, 0).eax, 40 | 57 << 8);
+	/* KVM says in 23:16 when it maps less than 7:0 (a 52-bit host
+	 * without 5-level paging): that is the host's width for guests. */
+	for (unsigned int i = 0; i < u.h.nent; i++)
+		if (u.h.entries[i].function == 0x80000008)
+			u.h.entries[i].eax = 52 | 57 << 8 | 48 << 16;
+	CHECK_EQ(cpuid_phys_bits(&u.h), 48);
 }
 
 int main(void)
