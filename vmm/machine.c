@@ -274,10 +274,9 @@ int vm_power_button(struct vm *vm)
 int machine_phys_bits(uint64_t ram_size, unsigned int host,
 		      unsigned int want, unsigned int *told)
 {
-	unsigned int bits = want && want < host ? want : host;
-
 	*told = want && want < host ? want : 0;
-	return mem_phys_bits(mem_phys_top(ram_size)) > bits ? -ERANGE : 0;
+	return mem_phys_bits(mem_phys_top(ram_size)) > (*told ? *told : host) ?
+		       -ERANGE : 0;
 }
 
 /* The width the vCPUs are told (the command line checked max-phys-bits

@@ -39,15 +39,15 @@ _Static_assert(VM_MAX_CPUS == TOPOLOGY_APIC_ID_MAX + 1,
  * each kind's own limit). */
 #define VM_MAX_DEVICES (2 * VM_MAX_DISKS + VM_MAX_IDE + VM_MAX_NETS)
 
-/* virt: tern's own machine, hardware-reduced ACPI and virtio only.
- * pc: i440FX + PIIX3 (platform/piix.c) for guests that need a 1996 PC and
- * its slow-path devices (IDE disks, e1000). */
 /* --cpus max-phys-bits: x86's MAXPHYADDR runs to 52, and from 36 (PAE);
  * but the 64-bit PCI window (core/memory.h) starts at 5 GiB at the least
  * and ends past 64 GiB, so a tern guest takes 37 bits at the least. */
 #define VM_PHYS_BITS_MIN 37
 #define VM_PHYS_BITS_MAX 52
 
+/* virt: tern's own machine, hardware-reduced ACPI and virtio only.
+ * pc: i440FX + PIIX3 (platform/piix.c) for guests that need a 1996 PC and
+ * its slow-path devices (IDE disks, e1000). */
 enum vm_machine { MACHINE_VIRT, MACHINE_PC };
 
 enum on_reboot { ON_REBOOT_EXIT, ON_REBOOT_RESTART };
