@@ -1341,6 +1341,13 @@ class FirmwareSystems(unittest.TestCase):
             self.assertNotIn("--kernel", t)
             self.assertNotIn("-kernel", q)
             self.assertTrue(os.path.isabs(q[0]) and os.access(q[0], os.X_OK))  # the driver's rule
+        # The floor: the virtio-blk image's own kernel, initramfs and disk, no firmware.
+        k = fw_scenario.fw_argv("tern-kernel", "/b/tern", "/img", ("/k/bzImage", "/k/initrd", "tern.boot=kernel"))
+        self.assertEqual(k[k.index("--kernel") + 1], "/k/bzImage")
+        self.assertEqual(k[k.index("--initramfs") + 1], "/k/initrd")
+        self.assertEqual(k[k.index("--cmdline") + 1], "tern.boot=kernel")
+        self.assertIn("path=/img/v.img,readonly=on", k)
+        self.assertNotIn("--firmware", k)
         scen = scenarios.get("firmware")
         self.assertTrue(set(scen.peers) <= set(scen.known_peers))
         # Each QEMU peer meets the tern system on the same medium.
@@ -1365,6 +1372,43 @@ class FirmwareSystems(unittest.TestCase):
         self.assertTrue(rec["ok"], rec["errors"])
         self.assertGreaterEqual(rec["figures"]["init_s"], 0.2)
         self.assertGreaterEqual(rec["figures"]["exit_s"], rec["figures"]["init_s"])
+
+    def test_phases(self):
+        self.assertEqual(fw_scenario.fw_phases(1.0, 3.5), {"loaded_s": 1.0, "kernel_s": 2.5})
+        # What the console did not show is no figure.
+        self.assertEqual(fw_scenario.fw_phases(None, 3.5), {})
+        self.assertEqual(fw_scenario.fw_phases(1.0, None), {"loaded_s": 1.0})
+
+    def test_run_phases_from_the_console(self):
+        # The loader's line as tern's console shows it (syslinux and SeaBIOS's serial console both write it),
+        # its "ok" late.
+        d, sysd = self.fake_vmm("printf 'Loading /vmlinuz... ok\\r\\nLoading /initrd..Loading ./initrd...o'; "
+                                "sleep 0.3; echo ok; sleep 0.2; echo TERN-GUEST-INIT; echo TERN-GUEST-EXIT 0\n")
+        rec = fw_scenario.fw_run({"run_timeout": 20}, sysd, os.path.join(d, "r"))
+        self.assertTrue(rec["ok"], rec["errors"])
+        f = rec["figures"]
+        self.assertGreaterEqual(f["loaded_s"], 0.3)  # not before the "ok"
+        self.assertGreaterEqual(f["kernel_s"], 0.2)
+        self.assertAlmostEqual(f["loaded_s"] + f["kernel_s"], f["init_s"])
+        self.assertEqual(rec["raw"]["t_loaded"], f["loaded_s"])
+
+    def test_the_floor_has_no_loader_figures(self):
+        # tern-kernel's runs give no loaded_s or kernel_s: the results are still valid, the plot says "not
+        # measured" rather than "no successful run".
+        fw = dict(init_s=5.0, exit_s=6.0, loaded_s=0.8, kernel_s=4.2)
+        scen = {"description": "", "figures": scenarios.get("firmware").figures, "host_kind": "test-host",
+                "guest": {}, "driver": {},
+                "systems": {
+                    "tern": {"available": True, "command": ["tern"], "runs": [run(1, **fw)]},
+                    "tern-kernel": {"available": True, "command": ["tern"], "runs": [run(1, init_s=4.5, exit_s=5.5)]}}}
+        d = results_doc("firmware", scen)
+        self.assertEqual(results.validate(d), [])
+        with tempfile.TemporaryDirectory() as work:
+            plot.plot_script(d, "firmware", os.path.join(work, "f.png"), work)
+            with open(os.path.join(work, "firmware-loaded_s.dat")) as f:
+                self.assertIn("not measured", f.read())
+            with open(os.path.join(work, "firmware-init_s.dat")) as f:
+                self.assertNotIn("not measured", f.read())
 
     def test_failed_runs_have_no_figures(self):
         d, sysd = self.fake_vmm("echo TERN-GUEST-INIT; echo TERN-GUEST-EXIT 1; exit 3\n")

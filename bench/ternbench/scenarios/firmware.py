@@ -1,9 +1,11 @@
 """The firmware scenario: SeaBIOS boots a disk or a CD to the guest's init (tests/guest/firmware.sh), on tern
 --machine pc and on QEMU -M pc with the same bios.bin and the same images (tests/host/mkfwimages: syslinux on a raw
 MBR disk, isolinux on an ISO). Each path is a pair: tern (IDE) / qemu-pc, tern-virtio / qemu-pc-virtio, tern-cd /
-qemu-pc-cd. Figures: start to the guest's init, start to the VMM's exit after power-off."""
+qemu-pc-cd; tern-kernel, no firmware, is the floor. Figures: start to the guest's init, start to the VMM's exit
+after power-off, and the boot to init cut in two where the boot loader has read the kernel and the initramfs."""
 
 import os
+import re
 import select
 import shutil
 import subprocess
@@ -19,6 +21,7 @@ MEMORY_MIB = 256
 # system -> (VMM, what it boots from)
 FW_SYSTEMS = {
     "tern": ("tern", "ide"),
+    "tern-kernel": ("tern", "kernel"),
     "tern-virtio": ("tern", "virtio"),
     "tern-cd": ("tern", "cd"),
     "qemu-pc": ("qemu", "ide"),
@@ -40,9 +43,33 @@ TERN_DISKS = {
 }
 
 
-def fw_argv(system, tern, images):
-    """The exact command line of SYSTEM booting from the images in IMAGES (a mkfwimages directory)."""
+# syslinux's and isolinux's own serial line once they have read the initramfs, "Loading /initrd... ok" (through
+# SeaBIOS's serial console as well on tern, so the words may come twice and run into each other). It is the one
+# point both VMMs' consoles show between the VMM's start and the guest's init; the kernel's own clock is not one
+# (its zero is where its timer starts ticking, which follows the machine's timer hardware).
+LOADED = re.compile(rb"Loading [^\r\n]*initrd[^\r\n]*ok")
+
+
+def fw_phases(t_loaded, t_init):
+    """The boot to init cut where the boot loader has read the kernel and initramfs: -> figures. Times in seconds
+    from the VMM's start; None where the console did not show it."""
+    if t_loaded is None:
+        return {}
+    figures = {"loaded_s": t_loaded}
+    if t_init is not None and t_init >= t_loaded:
+        figures["kernel_s"] = t_init - t_loaded
+    return figures
+
+
+def fw_argv(system, tern, images, direct=None):
+    """The exact command line of SYSTEM booting from the images in IMAGES (a mkfwimages directory). tern-kernel is
+    no firmware boot: tern boots the kernel and initramfs of the virtio-blk image itself (DIRECT: their paths and
+    the command line, kernel.cmdline), with that disk attached, the floor a firmware boot adds to."""
     vmm, medium = FW_SYSTEMS[system]
+    if medium == "kernel":
+        kernel, initramfs, cmdline = direct
+        return [tern, "--machine", "pc", "--kernel", kernel, "--initramfs", initramfs, "--cmdline", cmdline,
+                "--memory", "%dM" % MEMORY_MIB, "--serial", "stdio", "--disk", TERN_DISKS["virtio"] % {"dir": images}]
     if vmm == "tern":
         return [tern, "--machine", "pc", "--firmware", BIOS, "--memory", "%dM" % MEMORY_MIB, "--serial", "stdio",
                 "--disk", TERN_DISKS[medium] % {"dir": images}]
@@ -66,6 +93,7 @@ def fw_run(spec, sysd, rdir):
             return rec
         clock = MarkerClock([MARK_INIT], t0)
         fd, deadline, killed = p.stdout.fileno(), t0 + spec["run_timeout"], False
+        t_loaded = None
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -79,7 +107,11 @@ def fw_run(spec, sysd, rdir):
             if not chunk:
                 break
             serial.write(chunk)
-            clock.feed(chunk, time.monotonic())
+            now = time.monotonic()
+            clock.feed(chunk, now)
+            # The line is short: look at this chunk and what came just before it.
+            if t_loaded is None and LOADED.search(clock.buf, max(0, len(clock.buf) - len(chunk) - 512)):
+                t_loaded = now - t0
         p.wait()
         t_exit = time.monotonic() - t0
     status = None if killed else p.returncode
@@ -90,7 +122,8 @@ def fw_run(spec, sysd, rdir):
         errors.append("no %s on the console" % MARK_INIT)
     if status == 0:
         figures["exit_s"] = t_exit
-    raw.update(t_init=clock.seen.get(MARK_INIT), t_exit=t_exit, exit_status=status)
+    figures.update(fw_phases(t_loaded, clock.seen.get(MARK_INIT)))
+    raw.update(t_init=clock.seen.get(MARK_INIT), t_exit=t_exit, exit_status=status, t_loaded=t_loaded)
     if errors:
         stderr_tail(stderr_path, raw, errors)
     rec.update(ok=not errors, errors=errors, figures=figures, raw=raw)
@@ -103,10 +136,11 @@ class Firmware(Scenario):
     description = ("SeaBIOS (Debian's bios.bin) boots syslinux from a raw disk over IDE or virtio-blk, or isolinux "
                    "from an ISO over ATAPI, to the guest's init, on tern --machine pc and on QEMU -M pc (KVM) with "
                    "the same firmware and images. Pairs: tern / qemu-pc (IDE), tern-virtio / qemu-pc-virtio, "
-                   "tern-cd / qemu-pc-cd.")
+                   "tern-cd / qemu-pc-cd; tern-kernel boots the virtio-blk image's kernel and initramfs without "
+                   "firmware, the floor under a firmware boot of the same guest.")
     guest = Guest("tests/guest/firmware.sh", modules="ata_piix sd_mod e1000 virtio_pci virtio_blk cdrom sr_mod isofs",
                   cpus=1, memory_mib=MEMORY_MIB)
-    peers = ["qemu-pc", "tern-virtio", "qemu-pc-virtio", "tern-cd", "qemu-pc-cd"]
+    peers = ["qemu-pc", "tern-virtio", "qemu-pc-virtio", "tern-cd", "qemu-pc-cd", "tern-kernel"]
     known_peers = [s for s in FW_SYSTEMS if s != "tern"]
     figures = {
         "init_s": {"unit": "s", "better": "lower", "label": "start to TERN-GUEST-INIT",
@@ -115,8 +149,17 @@ class Firmware(Scenario):
         "exit_s": {"unit": "s", "better": "lower", "label": "start to VMM exit",
                    "what": "wall time from the VMM process start to its exit after the guest's checks and "
                            "power-off"},
+        # Both optional: tern-kernel has no boot loader.
+        "loaded_s": {"unit": "s", "better": "lower", "label": "start to boot loader done", "optional": True,
+                     "what": "wall time from the VMM process start, through the firmware, to the boot loader's "
+                             "'Loading /initrd... ok' on the serial console: the VMM's start, the firmware and the "
+                             "boot loader's reads through the BIOS"},
+        "kernel_s": {"unit": "s", "better": "lower", "label": "boot loader done to TERN-GUEST-INIT", "optional": True,
+                     "what": "the kernel's setup code, its decompressing itself and its boot to init: the guest's "
+                             "own work, with the exits it makes"},
     }
-    colors = {"tern-virtio": 0x6BAED6, "tern-cd": 0x9ECAE1, "qemu-pc-virtio": 0xFD8D3C, "qemu-pc-cd": 0xFDAE6B}
+    colors = {"tern-virtio": 0x6BAED6, "tern-cd": 0x9ECAE1, "tern-kernel": 0xC6DBEF, "qemu-pc-virtio": 0xFD8D3C,
+              "qemu-pc-cd": 0xFDAE6B}
 
     def setup(self, ctx):
         p = subprocess.run([os.path.join(TOP, "tests/host/mkfwimages"), ctx.guest["kernel"],
@@ -125,10 +168,12 @@ class Firmware(Scenario):
             raise SystemExit("tern-bench: tests/host/mkfwimages failed (exit %d)" % p.returncode)
         images = p.stdout.strip()
         ctx.guest["fw_images"] = images
+        with open(os.path.join(images, "kernel.cmdline")) as f:
+            direct = (ctx.guest["kernel"], ctx.guest["initramfs"], f.read().strip())
         setup = {"images": images, "bios": BIOS, "systems": FW_SYSTEMS,
                  "summary": "SeaBIOS %s; 1 vCPU, %d MiB; images from tests/host/mkfwimages (read-only for tern; "
                             "QEMU boots copies of the disks and the ISO itself)" % (BIOS, MEMORY_MIB)}
-        return Plan([{"name": n, "kind": "vm", "argv": fw_argv(n, ctx.tern, images)} for n in ctx.systems],
+        return Plan([{"name": n, "kind": "vm", "argv": fw_argv(n, ctx.tern, images, direct)} for n in ctx.systems],
                     {"fw_images": images}, setup, run_timeout=300)
 
     def prepare(self, spec, info):
