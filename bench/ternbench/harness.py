@@ -222,7 +222,7 @@ def run_scenario(scen, args, doc, t0, tern, binaries, out):
     if setup is not None and raw:
         scen.finish(setup, raw)
     sd = {"description": scen.description, "figures": figures, "guest": guest, "setup": setup,
-          "subject": scen.subject,
+          "subject": scen.subject, "unpaired": list(scen.unpaired),
           "host_kind": raw["driver"]["host_kind"] if raw else host,
           "driver": {"command": argv, "exit_status": rc, "elapsed_s": time.monotonic() - ts,
                      "spec": spec_path, "raw": raw_path,

@@ -60,9 +60,14 @@ def plot_script(doc, sname, png, workdir):
     subject = scen.get("subject", "tern")
     title = ("tern-bench %s   —   %s\nbar: median of n successful runs, whisker: min–max;  "
              "%s/peer: %s's median ÷ that peer's median (< 1: %s lower)" % (sname, where, subject, subject, subject))
-    paired = sorted({b for b in (scen.get("ratio_base") or {}).values() if b != subject})
-    if paired:
+    paired = {p: b for p, b in (scen.get("ratio_base") or {}).items() if b != subject}
+    if paired and all(b == subject + NOVHOST for b in paired.values()):
         title += "\npeers marked (no vhost) are compared with tern (no vhost), the others with tern"
+    elif paired:
+        title += "\npeers are compared with %s, but %s" % (
+            subject, ", ".join("%s with %s" % (p, b) for p, b in sorted(paired.items())))
+    if scen.get("unpaired"):
+        title += "\nno ratio for %s (shown for reference)" % ", ".join(scen["unpaired"])
     if (scen.get("setup") or {}).get("summary"):
         title += "\n" + scen["setup"]["summary"]
     title = title.replace("_", "\\_")  # literal underscores in gnuplot's enhanced text

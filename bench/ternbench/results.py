@@ -87,7 +87,7 @@ def table(doc):
         subject = scen.get("subject", "tern")
         bases = scen.get("ratio_base")
         if bases is None:
-            bases = {n: b for n in systems for b in [ratio_base(n, systems, subject)] if b}
+            bases = {n: b for n in systems for b in [ratio_base(n, systems, subject, scen.get("unpaired", ()))] if b}
         peers = [n for n in systems if n in bases]
         lines.append("")
         lines.append("%s  (%s; median of the successful runs; ratio = %s median / peer median, < 1: %s lower)"

@@ -79,6 +79,7 @@ class Scenario:
     name = None  # as on the command line (`tern-bench run NAME`) and in DIR/NAME/: lower case, digits, '-'
     description = ""  # one paragraph, printed by `tern-bench list` and kept in the results
     subject = "tern"  # the system whose median is divided by each peer's
+    unpaired = ()  # systems shown beside the others with no ratio (a reference, such as a floor)
     peers = ()  # the peers that run unless --peers names others
     known_peers = ()  # every peer --peers accepts
     # figure -> {"unit", "better": "lower" | "higher", "label" (the plot's panel), "what" (how it is measured);

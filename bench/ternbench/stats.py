@@ -52,12 +52,13 @@ def ratio(tern_median, peer_median, zero_ok=False):
     return tern_median / peer_median
 
 
-def ratio_base(name, systems, subject="tern"):
+def ratio_base(name, systems, subject="tern", unpaired=()):
     """The system a peer's figures are compared with (the ratio's numerator): SUBJECT (the scenario's, "tern" unless
     it says otherwise), or the subject's variant with the same suffix when that system is in SYSTEMS: SUBJECT +
     "-novhost" for a peer named "...-novhost" (QEMU with vhost=off beside tern's userspace datapath), tern-cd for
-    qemu-pc-cd (firmware); None for the subject and its -novhost variant themselves."""
-    if name == subject or name == subject + NOVHOST:
+    qemu-pc-cd (firmware); None for the subject and its -novhost variant themselves, and for UNPAIRED (the
+    scenario's references, compared with nothing)."""
+    if name == subject or name == subject + NOVHOST or name in unpaired:
         return None
     for s in sorted(systems, key=len, reverse=True):
         if s.startswith(subject + "-") and s != name and name.endswith(s[len(subject):]):
@@ -79,7 +80,7 @@ def scenario_stats(scen):
     scen["ratios"] = {}
     scen["ratio_base"] = {}
     for name, sysd in scen["systems"].items():
-        base = ratio_base(name, scen["systems"], scen.get("subject", "tern"))
+        base = ratio_base(name, scen["systems"], scen.get("subject", "tern"), scen.get("unpaired", ()))
         if base is None:
             continue
         scen["ratio_base"][name] = base

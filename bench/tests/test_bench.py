@@ -1341,15 +1341,23 @@ class FirmwareSystems(unittest.TestCase):
             self.assertNotIn("--kernel", t)
             self.assertNotIn("-kernel", q)
             self.assertTrue(os.path.isabs(q[0]) and os.access(q[0], os.X_OK))  # the driver's rule
-        # The floor: the virtio-blk image's own kernel, initramfs and disk, no firmware.
+        # The floor: tern-virtio's machine, memory, console and disk, with the image's own kernel, initramfs and
+        # command line in place of the firmware.
         k = fw_scenario.fw_argv("tern-kernel", "/b/tern", "/img", ("/k/bzImage", "/k/initrd", "tern.boot=kernel"))
+        v = fw_scenario.fw_argv("tern-virtio", "/b/tern", "/img")
+        i = v.index("--firmware")
+        self.assertEqual(sorted(k), sorted(v[:i] + v[i + 2:] + ["--kernel", "/k/bzImage", "--initramfs", "/k/initrd",
+                                                               "--cmdline", "tern.boot=kernel"]))
         self.assertEqual(k[k.index("--kernel") + 1], "/k/bzImage")
         self.assertEqual(k[k.index("--initramfs") + 1], "/k/initrd")
         self.assertEqual(k[k.index("--cmdline") + 1], "tern.boot=kernel")
-        self.assertIn("path=/img/v.img,readonly=on", k)
-        self.assertNotIn("--firmware", k)
         scen = scenarios.get("firmware")
         self.assertTrue(set(scen.peers) <= set(scen.known_peers))
+        self.assertIn("tern-kernel", scen.peers)
+        # The floor is compared with nothing; the pairs stay as they were.
+        systems = ["tern"] + scen.peers
+        self.assertIsNone(stats.ratio_base("tern-kernel", systems, "tern", scen.unpaired))
+        self.assertEqual(stats.ratio_base("qemu-pc-virtio", systems, "tern", scen.unpaired), "tern-virtio")
         # Each QEMU peer meets the tern system on the same medium.
         systems = ["tern"] + scen.peers
         self.assertEqual(stats.ratio_base("qemu-pc", systems), "tern")
@@ -1378,6 +1386,8 @@ class FirmwareSystems(unittest.TestCase):
         # What the console did not show is no figure.
         self.assertEqual(fw_scenario.fw_phases(None, 3.5), {})
         self.assertEqual(fw_scenario.fw_phases(1.0, None), {"loaded_s": 1.0})
+        # An init before the loader was done is no phase.
+        self.assertEqual(fw_scenario.fw_phases(2.0, 1.5), {"loaded_s": 2.0})
 
     def test_run_phases_from_the_console(self):
         # The loader's line as tern's console shows it (syslinux and SeaBIOS's serial console both write it),
@@ -1391,6 +1401,27 @@ class FirmwareSystems(unittest.TestCase):
         self.assertGreaterEqual(f["kernel_s"], 0.2)
         self.assertAlmostEqual(f["loaded_s"] + f["kernel_s"], f["init_s"])
         self.assertEqual(rec["raw"]["t_loaded"], f["loaded_s"])
+
+    def test_loader_line_through_seabios_cursor_moves(self):
+        # Both copies of the line cut by SeaBIOS's serial console's cursor moves, as tern's console has shown.
+        d, sysd = self.fake_vmm("printf 'Loading /in\\033[06;11H\\033[06;12Hitrd..Loading /in\\033[06;27Hitrd....o'; "
+                                "sleep 0.2; printf 'o\\033[06;19H\\033[06;20Hk\\r\\n'; sleep 0.2; "
+                                "echo TERN-GUEST-INIT; echo TERN-GUEST-EXIT 0\n")
+        sysd["loader"] = True
+        rec = fw_scenario.fw_run({"run_timeout": 20}, sysd, os.path.join(d, "r"))
+        self.assertTrue(rec["ok"], rec["errors"])
+        self.assertGreaterEqual(rec["figures"]["loaded_s"], 0.2)
+
+    def test_a_firmware_boot_without_the_loader_line_fails(self):
+        d, sysd = self.fake_vmm("echo SeaBIOS; echo TERN-GUEST-INIT; echo TERN-GUEST-EXIT 0\n")
+        sysd["loader"] = True
+        rec = fw_scenario.fw_run({"run_timeout": 20}, sysd, os.path.join(d, "r"))
+        self.assertFalse(rec["ok"])
+        self.assertIn("no 'Loading /initrd... ok' from the boot loader on the console", rec["errors"])
+        # The floor has no boot loader.
+        sysd["loader"] = False
+        rec = fw_scenario.fw_run({"run_timeout": 20}, sysd, os.path.join(d, "r"))
+        self.assertTrue(rec["ok"], rec["errors"])
 
     def test_the_floor_has_no_loader_figures(self):
         # tern-kernel's runs give no loaded_s or kernel_s: the results are still valid, the plot says "not
@@ -1409,6 +1440,32 @@ class FirmwareSystems(unittest.TestCase):
                 self.assertIn("not measured", f.read())
             with open(os.path.join(work, "firmware-init_s.dat")) as f:
                 self.assertNotIn("not measured", f.read())
+        # A system whose runs all failed, or a successful one missing a figure it must give, is no "not measured".
+        scen["systems"]["tern-kernel"]["runs"] = [dict(run(1), ok=False, errors=["timeout"])]
+        scen["systems"]["tern"]["runs"] = [run(1, init_s=5.0, loaded_s=0.8, kernel_s=4.2)]
+        d = results_doc("firmware", scen)
+        self.assertIn("scenarios.firmware.systems.tern run 1: exit_s = None", results.validate(d))
+        with tempfile.TemporaryDirectory() as work:
+            plot.plot_script(d, "firmware", os.path.join(work, "f.png"), work)
+            with open(os.path.join(work, "firmware-loaded_s.dat")) as f:
+                self.assertIn("no successful run", f.read())
+            with open(os.path.join(work, "firmware-exit_s.dat")) as f:
+                self.assertNotIn("not measured", f.read())
+
+    def test_plot_title_names_the_pairs_and_the_floor(self):
+        ok = dict(init_s=5.0, exit_s=6.0, loaded_s=0.8, kernel_s=4.2)
+        scen = {"description": "", "figures": scenarios.get("firmware").figures, "host_kind": "test-host",
+                "guest": {}, "driver": {}, "unpaired": ["tern-kernel"],
+                "systems": {n: {"available": True, "command": ["x"], "runs": [run(1, **ok)]}
+                            for n in ("tern", "tern-virtio", "qemu-pc-virtio", "tern-kernel")}}
+        d = results_doc("firmware", scen)
+        self.assertNotIn("tern-kernel", d["scenarios"]["firmware"]["ratios"])
+        self.assertNotIn("vs tern-kernel", results.table(d))
+        with tempfile.TemporaryDirectory() as work:
+            script = plot.plot_script(d, "firmware", os.path.join(work, "f.png"), work)
+        self.assertIn("peers are compared with tern, but qemu-pc-virtio with tern-virtio", script)
+        self.assertIn("no ratio for tern-kernel", script)
+        self.assertNotIn("no vhost", script)
 
     def test_failed_runs_have_no_figures(self):
         d, sysd = self.fake_vmm("echo TERN-GUEST-INIT; echo TERN-GUEST-EXIT 1; exit 3\n")

@@ -1,8 +1,9 @@
 # Guest side of the firmware-boot tests (tests/host/l1-suite, section
 # firmware): a BIOS loaded this kernel from a disk or a CD, and its boot
 # loader passed the command line. tern.boot says from what (ide, virtio,
-# cd), tern.tag which image (tests/host/mkdisk writes TERN-DISK-<tag> in
-# sector 1).
+# cd; kernel: no BIOS, tern itself booted the virtio image's kernel, the
+# firmware bench's floor), tern.tag which image (tests/host/mkdisk writes
+# TERN-DISK-<tag> in sector 1).
 # The checks follow the hardware the VMM gives (tern or QEMU, the same
 # image): a second IDE disk gets a write/read round trip, a NIC pings the
 # test host, a CD has /tern/data with the md5 in tern.sum.
