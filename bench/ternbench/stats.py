@@ -61,7 +61,7 @@ def ratio_base(name, systems, subject="tern", unpaired=()):
     if name == subject or name == subject + NOVHOST or name in unpaired:
         return None
     for s in sorted(systems, key=len, reverse=True):
-        if s.startswith(subject + "-") and s != name and name.endswith(s[len(subject):]):
+        if s.startswith(subject + "-") and s != name and s not in unpaired and name.endswith(s[len(subject):]):
             return s
     return subject
 

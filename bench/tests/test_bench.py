@@ -1434,23 +1434,27 @@ class FirmwareSystems(unittest.TestCase):
                     "tern-kernel": {"available": True, "command": ["tern"], "runs": [run(1, init_s=4.5, exit_s=5.5)]}}}
         d = results_doc("firmware", scen)
         self.assertEqual(results.validate(d), [])
-        with tempfile.TemporaryDirectory() as work:
-            plot.plot_script(d, "firmware", os.path.join(work, "f.png"), work)
-            with open(os.path.join(work, "firmware-loaded_s.dat")) as f:
-                self.assertIn("not measured", f.read())
-            with open(os.path.join(work, "firmware-init_s.dat")) as f:
-                self.assertNotIn("not measured", f.read())
+        dat = self.plot_data(d)
+        self.assertIn("not measured", dat["loaded_s"])
+        self.assertNotIn("not measured", dat["init_s"])
         # A system whose runs all failed, or a successful one missing a figure it must give, is no "not measured".
         scen["systems"]["tern-kernel"]["runs"] = [dict(run(1), ok=False, errors=["timeout"])]
         scen["systems"]["tern"]["runs"] = [run(1, init_s=5.0, loaded_s=0.8, kernel_s=4.2)]
         d = results_doc("firmware", scen)
         self.assertIn("scenarios.firmware.systems.tern run 1: exit_s = None", results.validate(d))
+        dat = self.plot_data(d)
+        self.assertIn("no successful run", dat["loaded_s"])
+        self.assertNotIn("not measured", dat["exit_s"])
+
+    @staticmethod
+    def plot_data(doc):
+        """The firmware plot's script and, by figure, the data file of each panel."""
         with tempfile.TemporaryDirectory() as work:
-            plot.plot_script(d, "firmware", os.path.join(work, "f.png"), work)
-            with open(os.path.join(work, "firmware-loaded_s.dat")) as f:
-                self.assertIn("no successful run", f.read())
-            with open(os.path.join(work, "firmware-exit_s.dat")) as f:
-                self.assertNotIn("not measured", f.read())
+            out = {"script": plot.plot_script(doc, "firmware", os.path.join(work, "f.png"), work)}
+            for f in scenarios.get("firmware").figures:
+                with open(os.path.join(work, "firmware-%s.dat" % f)) as fh:
+                    out[f] = fh.read()
+        return out
 
     def test_plot_title_names_the_pairs_and_the_floor(self):
         ok = dict(init_s=5.0, exit_s=6.0, loaded_s=0.8, kernel_s=4.2)
@@ -1461,8 +1465,7 @@ class FirmwareSystems(unittest.TestCase):
         d = results_doc("firmware", scen)
         self.assertNotIn("tern-kernel", d["scenarios"]["firmware"]["ratios"])
         self.assertNotIn("vs tern-kernel", results.table(d))
-        with tempfile.TemporaryDirectory() as work:
-            script = plot.plot_script(d, "firmware", os.path.join(work, "f.png"), work)
+        script = self.plot_data(d)["script"]
         self.assertIn("peers are compared with tern, but qemu-pc-virtio with tern-virtio", script)
         self.assertIn("no ratio for tern-kernel", script)
         self.assertNotIn("no vhost", script)

@@ -162,8 +162,8 @@ class Firmware(Scenario):
                              "'Loading /initrd... ok' on the serial console: the VMM's start, the firmware and the "
                              "boot loader's reads through the BIOS"},
         "kernel_s": {"unit": "s", "better": "lower", "label": "boot loader done to TERN-GUEST-INIT", "optional": True,
-                     "what": "the kernel's setup code, its decompressing itself and its boot to init: the guest's "
-                             "own work, with the exits it makes"},
+                     "what": "the kernel's setup code, its decompressing itself and its boot to init: mostly the "
+                             "guest's own work, with the exits it makes"},
     }
     colors = {"tern-virtio": 0x6BAED6, "tern-cd": 0x9ECAE1, "tern-kernel": 0xC6DBEF, "qemu-pc-virtio": 0xFD8D3C,
               "qemu-pc-cd": 0xFDAE6B}
