@@ -173,6 +173,12 @@ def cmd_run(args):
     return 1 if problems else 0
 
 
+def scenario_head(scen, figures, guest, setup):
+    """What a scenario's part of the results says of itself, before its systems."""
+    return {"description": scen.description, "figures": figures, "guest": guest, "setup": setup,
+            "subject": scen.subject, "unpaired": list(scen.unpaired)}
+
+
 def run_scenario(scen, args, doc, t0, tern, binaries, out):
     """One scenario of `run`: guest, setup, the driver where the scenario runs, and its part of the results DOC."""
     sname = scen.name
@@ -221,14 +227,13 @@ def run_scenario(scen, args, doc, t0, tern, binaries, out):
         print("tern-bench: %s: no driver results (%s)" % (sname, e), flush=True)
     if setup is not None and raw:
         scen.finish(setup, raw)
-    sd = {"description": scen.description, "figures": figures, "guest": guest, "setup": setup,
-          "subject": scen.subject, "unpaired": list(scen.unpaired),
-          "host_kind": raw["driver"]["host_kind"] if raw else host,
-          "driver": {"command": argv, "exit_status": rc, "elapsed_s": time.monotonic() - ts,
-                     "spec": spec_path, "raw": raw_path,
-                     "console_log": os.path.join(sdir, "l1-console.log") if host == TEST_HOST else None,
-                     "info": raw["driver"] if raw else None},
-          "systems": {}}
+    sd = scenario_head(scen, figures, guest, setup)
+    sd.update({"host_kind": raw["driver"]["host_kind"] if raw else host,
+               "driver": {"command": argv, "exit_status": rc, "elapsed_s": time.monotonic() - ts,
+                          "spec": spec_path, "raw": raw_path,
+                          "console_log": os.path.join(sdir, "l1-console.log") if host == TEST_HOST else None,
+                          "info": raw["driver"] if raw else None},
+               "systems": {}})
     if rc:
         sd["driver"]["error"] = "driver or test host exited %d" % rc
     for s in systems:

@@ -66,8 +66,9 @@ def plot_script(doc, sname, png, workdir):
     elif paired:
         title += "\npeers are compared with %s, but %s" % (
             subject, ", ".join("%s with %s" % (p, b) for p, b in sorted(paired.items())))
-    if scen.get("unpaired"):
-        title += "\nno ratio for %s (shown for reference)" % ", ".join(scen["unpaired"])
+    unpaired = [n for n in scen.get("unpaired") or () if n in scen["systems"]]
+    if unpaired:
+        title += "\nno ratio for %s (shown for reference)" % ", ".join(unpaired)
     if (scen.get("setup") or {}).get("summary"):
         title += "\n" + scen["setup"]["summary"]
     title = title.replace("_", "\\_")  # literal underscores in gnuplot's enhanced text

@@ -95,6 +95,9 @@ def table(doc):
         if any(b != subject for b in bases.values()):
             lines.append("  each peer's ratio is on the row of the tern system it is compared with: "
                          + ", ".join("%s vs %s" % (b, p) for p, b in bases.items()))
+        unpaired = [n for n in scen.get("unpaired") or () if n in systems]
+        if unpaired:
+            lines.append("  no ratio for %s (shown for reference)" % ", ".join(unpaired))
         if (scen.get("setup") or {}).get("summary"):
             lines.append("  " + scen["setup"]["summary"])
         w = max([28] + [len("%s [%s]" % (f, fd["unit"])) + 1 for f, fd in scen["figures"].items()])

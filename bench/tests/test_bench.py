@@ -34,7 +34,7 @@ HERE = os.path.dirname(os.path.realpath(__file__))
 DATA = os.path.join(HERE, "data")
 sys.path.insert(0, os.path.dirname(HERE))
 
-from ternbench import backend, fio, iperf, kvm, parsers, plot, results, scenarios, stats, windows  # noqa: E402
+from ternbench import backend, fio, harness, iperf, kvm, parsers, plot, results, scenarios, stats, windows  # noqa: E402
 from ternbench.scenarios import blk as blk_scenario, boot as boot_scenario, legacy as legacy_scenario  # noqa: E402
 from ternbench.scenarios import net as net_scenario, vhost_user as vu_scenario  # noqa: E402
 from ternbench.scenarios import blk_native as bn_scenario  # noqa: E402
@@ -1358,8 +1358,18 @@ class FirmwareSystems(unittest.TestCase):
         systems = ["tern"] + scen.peers
         self.assertIsNone(stats.ratio_base("tern-kernel", systems, "tern", scen.unpaired))
         self.assertEqual(stats.ratio_base("qemu-pc-virtio", systems, "tern", scen.unpaired), "tern-virtio")
+        # Nor is the floor any peer's base, whatever its name ends in.
+        self.assertEqual(stats.ratio_base("qemu-pc-kernel", systems, "tern", scen.unpaired), "tern")
+        # The results say which systems have no ratio, as the harness writes them.
+        self.assertEqual(harness.scenario_head(scen, {}, None, None)["unpaired"], ["tern-kernel"])
+        # A boot loader's line is expected of every firmware boot, not of the floor.
+        plan = fw_scenario.fw_systems(["tern", "tern-virtio", "tern-cd", "qemu-pc-virtio", "tern-kernel"], "/b/tern",
+                                      "/img", ("/k/bzImage", "/k/initrd", "tern.boot=kernel"))
+        self.assertEqual({p["name"]: p["loader"] for p in plan},
+                         {"tern": True, "tern-virtio": True, "tern-cd": True, "qemu-pc-virtio": True,
+                          "tern-kernel": False})
+        self.assertEqual(plan[-1]["argv"], k)
         # Each QEMU peer meets the tern system on the same medium.
-        systems = ["tern"] + scen.peers
         self.assertEqual(stats.ratio_base("qemu-pc", systems), "tern")
         self.assertEqual(stats.ratio_base("qemu-pc-virtio", systems), "tern-virtio")
         self.assertEqual(stats.ratio_base("qemu-pc-cd", systems), "tern-cd")
@@ -1468,7 +1478,23 @@ class FirmwareSystems(unittest.TestCase):
         script = self.plot_data(d)["script"]
         self.assertIn("peers are compared with tern, but qemu-pc-virtio with tern-virtio", script)
         self.assertIn("no ratio for tern-kernel", script)
+        self.assertIn("no ratio for tern-kernel", results.table(d))
         self.assertNotIn("no vhost", script)
+        # A run without the floor does not speak of it.
+        del scen["systems"]["tern-kernel"]
+        d = results_doc("firmware", scen)
+        self.assertNotIn("no ratio", self.plot_data(d)["script"])
+        self.assertNotIn("no ratio", results.table(d))
+
+    def test_plot_title_with_vhost_pairs_and_others(self):
+        # Only when every pair is a vhost=off one does the title speak of vhost.
+        scen = {"description": "", "figures": scenarios.get("firmware").figures, "host_kind": "test-host",
+                "guest": {}, "driver": {},
+                "systems": {n: {"available": True, "command": ["x"], "runs": [run(1, init_s=5.0, exit_s=6.0)]}
+                            for n in ("tern", "tern-novhost", "qemu-novhost", "tern-virtio", "qemu-pc-virtio")}}
+        script = self.plot_data(results_doc("firmware", scen))["script"]
+        self.assertNotIn("peers marked (no vhost)", script)
+        self.assertIn("but qemu-novhost with tern-novhost, qemu-pc-virtio with tern-virtio", script)
 
     def test_failed_runs_have_no_figures(self):
         d, sysd = self.fake_vmm("echo TERN-GUEST-INIT; echo TERN-GUEST-EXIT 1; exit 3\n")

@@ -43,6 +43,8 @@ def check(s):
     unknown = [p for p in s.peers if p not in s.known_peers]
     if unknown:
         problems.append("default peers not in known_peers: %s" % ", ".join(unknown))
+    if not isinstance(s.unpaired, (tuple, list)) or not set(s.unpaired) <= set(s.known_peers):
+        problems.append("unpaired %r: want a list of known peers" % (s.unpaired,))
     if not all(isinstance(o, Options) for o in s.options):
         problems.append("options: want Options groups")
     for method in ("setup", "run"):

@@ -80,6 +80,13 @@ def fw_argv(system, tern, images, direct=None):
             "-bios", BIOS] + [a % {"dir": images, "copies": QEMU_COPIES} for a in QEMU_DRIVES[medium]]
 
 
+def fw_systems(names, tern, images, direct):
+    """The plan's systems: each one's command line, and "loader" where a boot loader's line is expected on the
+    console (every firmware boot; not tern-kernel)."""
+    return [{"name": n, "kind": "vm", "argv": fw_argv(n, tern, images, direct), "loader": FW_SYSTEMS[n][1] != "kernel"}
+            for n in names]
+
+
 def fw_run(spec, sysd, rdir):
     """One boot: the time the guest's init line shows on the console and the time the VMM exits."""
     serial_path, stderr_path = rdir + ".serial", rdir + ".stderr"
@@ -180,10 +187,8 @@ class Firmware(Scenario):
         setup = {"images": images, "bios": BIOS, "systems": FW_SYSTEMS,
                  "summary": "SeaBIOS %s; 1 vCPU, %d MiB; images from tests/host/mkfwimages (read-only for tern; "
                             "QEMU boots copies of the disks and the ISO itself)" % (BIOS, MEMORY_MIB)}
-        # "loader": a boot loader's line is expected on the console (a firmware boot).
-        return Plan([{"name": n, "kind": "vm", "argv": fw_argv(n, ctx.tern, images, direct),
-                      "loader": FW_SYSTEMS[n][1] != "kernel"} for n in ctx.systems],
-                    {"fw_images": images}, setup, run_timeout=300)
+        return Plan(fw_systems(ctx.systems, ctx.tern, images, direct), {"fw_images": images}, setup,
+                    run_timeout=300)
 
     def prepare(self, spec, info):
         """QEMU's disks: fresh copies, once per harness run (the guest only reads them)."""
